@@ -35,7 +35,10 @@ impl Dataset {
     /// Panics if `i >= self.len()`.
     pub fn sample(&self, i: usize) -> (&[f64], usize) {
         let start = i * self.n_features;
-        (&self.features[start..start + self.n_features], self.labels[i])
+        (
+            &self.features[start..start + self.n_features],
+            self.labels[i],
+        )
     }
 
     /// Counts the samples of each class. The result has `n_classes` entries.
@@ -63,7 +66,7 @@ pub struct Splits {
 /// An error while loading a data set from CSV files.
 ///
 /// Each message names the file, and where it applies the 1-based line and column and the
-/// offending value, and says how to fix the input.
+/// offending value, and suggests a fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or directory could not be read.
@@ -87,7 +90,11 @@ pub enum DataError {
         "{}, line {line}: invalid UTF-8 at byte {byte} of the line. Save the file as UTF-8 text.",
         .path.display()
     )]
-    InvalidUtf8 { path: PathBuf, line: usize, byte: usize },
+    InvalidUtf8 {
+        path: PathBuf,
+        line: usize,
+        byte: usize,
+    },
 
     /// The file has no data rows: it is empty or contains only a header or blank lines.
     #[error(
@@ -99,7 +106,7 @@ pub enum DataError {
 
     /// A blank line comes before a data row. Blank lines are allowed only at the end.
     #[error(
-        "{}, line {line}: blank line between data rows. Remove it, because blank lines are \
+        "{}, line {line}: blank line before a data row. Remove it, because blank lines are \
          allowed only at the end of the file.",
         .path.display()
     )]
@@ -111,7 +118,11 @@ pub enum DataError {
          and a class label, separated by commas.",
         .path.display()
     )]
-    TooFewColumns { path: PathBuf, line: usize, found: usize },
+    TooFewColumns {
+        path: PathBuf,
+        line: usize,
+        found: usize,
+    },
 
     /// A row has a different number of columns than the first row.
     #[error(
@@ -119,7 +130,12 @@ pub enum DataError {
          feature columns followed by one class label.",
         .path.display()
     )]
-    ColumnCount { path: PathBuf, line: usize, expected: usize, found: usize },
+    ColumnCount {
+        path: PathBuf,
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
 
     /// A feature field is not a number.
     #[error(
@@ -127,7 +143,12 @@ pub enum DataError {
          numbers such as 0.25 or -1.5e-3.",
         .path.display()
     )]
-    InvalidNumber { path: PathBuf, line: usize, column: usize, value: String },
+    InvalidNumber {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+    },
 
     /// A feature is NaN or infinite, or too large for an f64.
     #[error(
@@ -135,7 +156,12 @@ pub enum DataError {
          missing, NaN and infinite values with numbers, or remove the row.",
         .path.display()
     )]
-    NonFiniteFeature { path: PathBuf, line: usize, column: usize, value: String },
+    NonFiniteFeature {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+    },
 
     /// A class label is not a non-negative integer.
     #[error(
@@ -143,7 +169,12 @@ pub enum DataError {
          must contain non-negative integer class labels (0, 1, 2, ...).",
         .path.display()
     )]
-    InvalidLabel { path: PathBuf, line: usize, column: usize, value: String },
+    InvalidLabel {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+    },
 
     /// A class label is not below the class count that the caller gave.
     #[error(
@@ -152,7 +183,13 @@ pub enum DataError {
         .path.display(),
         .n_classes.saturating_sub(1)
     )]
-    LabelOutOfRange { path: PathBuf, line: usize, column: usize, value: String, n_classes: usize },
+    LabelOutOfRange {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+        n_classes: usize,
+    },
 
     /// A class label exceeds the largest supported label.
     #[error(
@@ -160,9 +197,15 @@ pub enum DataError {
          supported label {max_label}. Number the classes from 0 without gaps.",
         .path.display()
     )]
-    LabelTooLarge { path: PathBuf, line: usize, column: usize, value: String, max_label: usize },
+    LabelTooLarge {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        value: String,
+        max_label: usize,
+    },
 
-    /// The caller asked for zero classes.
+    /// The given class count is 0.
     #[error("invalid class count 0. A classification data set needs at least one class.")]
     ZeroClasses,
 
@@ -173,7 +216,13 @@ pub enum DataError {
         .second.display(),
         .first.display()
     )]
-    HeaderMismatch { first: PathBuf, second: PathBuf, column: usize, expected: String, found: String },
+    HeaderMismatch {
+        first: PathBuf,
+        second: PathBuf,
+        column: usize,
+        expected: String,
+        found: String,
+    },
 
     /// Two files of one data set have different column counts.
     #[error(
@@ -182,13 +231,23 @@ pub enum DataError {
         .second.display(),
         .first.display()
     )]
-    ColumnCountMismatch { first: PathBuf, second: PathBuf, first_columns: usize, second_columns: usize },
+    ColumnCountMismatch {
+        first: PathBuf,
+        second: PathBuf,
+        first_columns: usize,
+        second_columns: usize,
+    },
 
     /// A file has too few rows to split off validation (and test) samples.
     #[error(
-        "{} has {rows} data rows, but splitting it needs at least {min_rows} so that no split is \
-         empty. Add rows, or put train.csv, validation.csv and test.csv in one directory.",
+        "{} is too small to split: it has {rows} data rows, and at least {min_rows} are needed \
+         so that no split is empty. Add rows, or supply the held-out rows as validation.csv \
+         (and test.csv) in a data set directory.",
         .path.display()
     )]
-    TooFewRows { path: PathBuf, rows: usize, min_rows: usize },
+    TooFewRows {
+        path: PathBuf,
+        rows: usize,
+        min_rows: usize,
+    },
 }

@@ -41,13 +41,23 @@ pub fn generate(n: usize, seed: u32) -> Dataset {
         labels.push(goal);
     }
 
-    Dataset { name: "yinyang".to_string(), n_features: N_FEATURES, n_classes: N_CLASSES, features, labels }
+    Dataset {
+        name: "yinyang".to_string(),
+        n_features: N_FEATURES,
+        n_classes: N_CLASSES,
+        features,
+        labels,
+    }
 }
 
 /// Generates the standard splits: 5000 training samples (seed 42), 1000 validation
 /// samples (seed 41) and 1000 test samples (seed 40).
 pub fn splits() -> Splits {
-    Splits { train: generate(5000, 42), validation: generate(1000, 41), test: generate(1000, 40) }
+    Splits {
+        train: generate(5000, 42),
+        validation: generate(1000, 41),
+        test: generate(1000, 40),
+    }
 }
 
 /// Draws points until one lies in the disc and belongs to class `goal`.
@@ -81,7 +91,11 @@ fn class_of(x: f64, y: f64) -> usize {
     usize::from(in_right_dot || around_left_dot || upper_outside_right)
 }
 
-/// Euclidean distance, evaluated in the same order of operations as the reference.
+/// Returns the Euclidean distance between (x, y) and (cx, cy).
+///
+/// The reference squares with numpy's `** 2`, which may round differently from `dx * dx`
+/// in the last bit. No decision in the standard splits differs, as far as a test can tell:
+/// a changed decision would shift all later random draws, and the class counts match.
 fn distance(x: f64, y: f64, cx: f64, cy: f64) -> f64 {
     let dx = x - cx;
     let dy = y - cy;
@@ -109,7 +123,9 @@ impl Mt19937 {
         state[0] = seed;
         for i in 1..MT_N {
             let previous = state[i - 1];
-            state[i] = 1_812_433_253u32.wrapping_mul(previous ^ (previous >> 30)).wrapping_add(i as u32);
+            state[i] = 1_812_433_253u32
+                .wrapping_mul(previous ^ (previous >> 30))
+                .wrapping_add(i as u32);
         }
         Mt19937 { state, index: MT_N }
     }
@@ -248,7 +264,11 @@ mod tests {
     #[test]
     fn standard_split_shapes() {
         let splits = splits();
-        for (split, expected_len) in [(&splits.train, 5000), (&splits.validation, 1000), (&splits.test, 1000)] {
+        for (split, expected_len) in [
+            (&splits.train, 5000),
+            (&splits.validation, 1000),
+            (&splits.test, 1000),
+        ] {
             assert_eq!(split.name, "yinyang");
             assert_eq!(split.len(), expected_len);
             assert_eq!(split.n_features, 4);
@@ -263,7 +283,10 @@ mod tests {
         for i in 0..data.len() {
             let (features, label) = data.sample(i);
             let (x, y) = (features[0], features[1]);
-            assert!(distance(x, y, 0.5, 0.5) <= 0.5, "sample {i} at ({x}, {y}) lies outside the disc");
+            assert!(
+                distance(x, y, 0.5, 0.5) <= 0.5,
+                "sample {i} at ({x}, {y}) lies outside the disc"
+            );
             assert_eq!(class_of(x, y), label, "sample {i} at ({x}, {y})");
             assert_eq!(features[2], 1.0 - x);
             assert_eq!(features[3], 1.0 - y);

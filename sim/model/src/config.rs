@@ -175,7 +175,7 @@ impl Default for LearningSection {
     fn default() -> Self {
         LearningSection {
             beta: 0.5,
-            eta: vec![0.02, 0.01],
+            eta: vec![0.03, 0.015],
             target: TargetKind::Rate,
             schedule: Schedule::Cosine { floor: 0.05 },
         }
@@ -184,13 +184,13 @@ impl Default for LearningSection {
 
 impl Default for PresentationSection {
     fn default() -> Self {
-        PresentationSection { steps_per_sample: 8, settle_steps: 2 }
+        PresentationSection { steps_per_sample: 6, settle_steps: 2 }
     }
 }
 
 impl Default for TrainingSection {
     fn default() -> Self {
-        TrainingSection { init_std: 0.5, seed: 1, epochs: 30, batch_size: 1 }
+        TrainingSection { init_std: 0.2, seed: 1, epochs: 150, batch_size: 1 }
     }
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, Config, ConfigError, ErrorSource, TargetKind};
 use crate::device::{check_batch, Device, DeviceError, Parameters, Snapshot};
-use crate::format::{realign, shift_round, stochastic_bits, xorshift32, Coefficient, Formats, Word};
+use crate::format::{realign, shift_round, stochastic_bits, update_weight, xorshift32, Coefficient, Formats, Word};
 use crate::init::initial_parameters;
 
 /// Saturation events, counted per format.
@@ -309,10 +309,9 @@ impl FixedModel {
                         acc += (w16 * rj) as i64;
                         *bj += (w16 * mi) as i64;
                         let rounding = stochastic_bits(state_word, row_address.wrapping_add(j as u32), round_bits);
-                        let updated = *w as i64 + (((gi * rj) as i64 + rounding) >> round_bits);
-                        let clamped = updated.clamp(w_min, w_max);
-                        clipped += (clamped != updated) as u64;
-                        *w = clamped as i32;
+                        let (updated, saturated) = update_weight(*w, gi, rj, rounding, round_bits, w_min, w_max);
+                        clipped += saturated as u64;
+                        *w = updated;
                     }
                 } else {
                     for ((&w, &rj), bj) in row.iter().zip(r_in).zip(back.iter_mut()) {

@@ -15,8 +15,8 @@
 //! - potential `P` (`pot_bits` [31], `pot_frac` [24]): `I`, `u`, `ŭ`, `e`. 31 bits let a coefficient
 //!   product split into two signed 16 × 16 products: the high part `x >> 15` and the non-negative low
 //!   part `x & 0x7fff` both fit a signed 16-bit operand.
-//! - error message `M` (16 bits, `msg_frac` [16]): the error each neuron sends down, `m`.
-//! - update factor `G` (16 bits, `upd_frac` [22]): `g = η·e`, formed once per neuron and step.
+//! - error message `M` (16 bits, `msg_frac` [14]): the error each neuron sends down, `m`.
+//! - update factor `G` (16 bits, `upd_frac` [21]): `g = η·e`, formed once per neuron and step.
 //! - accumulators (48 bits): forward sums `Σ W·r` and backward sums `Σ W·m`. Every product of two
 //!   16-bit operands is below 2^30 in magnitude and a layer has at most 65 537 inputs (biases
 //!   included), so no sum reaches 2^47 and the accumulators cannot overflow.
@@ -24,8 +24,8 @@
 //!   `τ_r/τ_m`, `β` and `η`. A coefficient product `x · K` is the exact product rounded by `shift`.
 //!
 //! Weight updates round stochastically (see [`stochastic_bits`]): the update `g·r` has
-//! `upd_frac + act_frac` [34] fractional bits and the weight `weight_frac` [28], so the low
-//! `upd_frac + act_frac - weight_frac` [6] bits are rounded by adding that many pseudo-random bits
+//! `upd_frac + act_frac` [33] fractional bits and the weight `weight_frac` [28], so the low
+//! `upd_frac + act_frac - weight_frac` [5] bits are rounded by adding that many pseudo-random bits
 //! before the shift. The expected update is then exact, and updates smaller than a weight LSB still
 //! move a weight by the right total over many steps.
 
@@ -54,7 +54,7 @@ pub const ACC_BITS: u32 = 48;
 
 impl Default for Formats {
     fn default() -> Self {
-        Formats { act_frac: 12, weight_bits: 32, weight_frac: 28, pot_bits: 31, pot_frac: 24, msg_frac: 16, upd_frac: 22 }
+        Formats { act_frac: 12, weight_bits: 32, weight_frac: 28, pot_bits: 31, pot_frac: 24, msg_frac: 14, upd_frac: 21 }
     }
 }
 
@@ -287,6 +287,19 @@ pub fn stochastic_bits(step_state: u32, address: u32, bits: u32) -> i64 {
     (xorshift32(step_state ^ address) & ((1u32 << bits) - 1)) as i64
 }
 
+/// Applies one weight update: `w + ((g·r + rounding) >> round_bits)`, saturated to
+/// `[w_min, w_max]`. Returns the new word and whether it saturated.
+///
+/// `g` is an update factor and `r` a rate (16-bit operands each), `rounding` holds `round_bits`
+/// pseudo-random bits from [`stochastic_bits`]; adding them before the arithmetic shift rounds
+/// the update stochastically, with an expected value of exactly `g·r / 2^round_bits`.
+#[inline(always)]
+pub fn update_weight(w: i32, g: i32, r: i32, rounding: i64, round_bits: u32, w_min: i64, w_max: i64) -> (i32, bool) {
+    let updated = w as i64 + (((g * r) as i64 + rounding) >> round_bits);
+    let clamped = updated.clamp(w_min, w_max);
+    (clamped as i32, clamped != updated)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,11 +382,72 @@ mod tests {
         }
     }
 
+    /// Runs `steps` updates of `g·r` on one weight, each with fresh rounding bits.
+    fn accumulate(g: i32, r: i32, steps: u32) -> i64 {
+        let f = Formats::default();
+        let w = f.weight();
+        let bits = f.update_round_bits();
+        let mut state = 0x1234_5678u32;
+        let mut word = 0i32;
+        for _ in 0..steps {
+            state = xorshift32(state);
+            let (next, saturated) = update_weight(word, g, r, stochastic_bits(state, 4711, bits), bits, w.min(), w.max());
+            assert!(!saturated);
+            word = next;
+        }
+        word as i64
+    }
+
+    #[test]
+    fn sub_lsb_updates_add_up() {
+        // g·r = 3 product LSBs = 3/32 of a weight LSB per step; 200 000 steps should move the
+        // weight by 18 750 LSBs. The standard deviation of the sum is about
+        // sqrt(steps · p(1-p)) ≈ 130 LSBs, so 5 % leaves a margin of 7 standard deviations.
+        let steps = 200_000;
+        for (g, r) in [(3, 1), (-3, 1), (1, -3), (-1, -3)] {
+            let expected = (g * r) as f64 * steps as f64 / 32.0;
+            let total = accumulate(g, r, steps) as f64;
+            assert!((total - expected).abs() < 0.05 * expected.abs(), "g {g}, r {r}: moved {total}, expected {expected}");
+        }
+    }
+
+    #[test]
+    fn truncation_would_lose_sub_lsb_updates() {
+        // The same updates with zero rounding bits vanish (positive) or drift by a whole LSB per
+        // step (negative), which is what stochastic rounding prevents.
+        let f = Formats::default();
+        let w = f.weight();
+        let (up, _) = update_weight(0, 3, 1, 0, f.update_round_bits(), w.min(), w.max());
+        let (down, _) = update_weight(0, -3, 1, 0, f.update_round_bits(), w.min(), w.max());
+        assert_eq!((up, down), (0, -1));
+    }
+
+    #[test]
+    fn most_negative_operands() {
+        let f = Formats::default();
+        let w = f.weight();
+        let bits = f.update_round_bits();
+        let max_round = (1i64 << bits) - 1;
+        // (-2^15)·(-2^15) = 2^30 is the largest product and must not overflow.
+        let (word, saturated) = update_weight(i32::MAX, i16::MIN as i32, i16::MIN as i32, max_round, bits, w.min(), w.max());
+        assert_eq!((word, saturated), (i32::MAX, true));
+        let (word, saturated) = update_weight(i32::MIN, i16::MIN as i32, i16::MAX as i32, 0, bits, w.min(), w.max());
+        assert_eq!((word, saturated), (i32::MIN, true));
+        let (word, saturated) = update_weight(i32::MIN, i16::MIN as i32, i16::MIN as i32, max_round, bits, w.min(), w.max());
+        assert_eq!(word as i64, i32::MIN as i64 + ((1i64 << 30) + max_round >> bits));
+        assert!(!saturated);
+        // The top slice of the most negative weight is the most negative operand.
+        assert_eq!(i32::MIN >> f.weight_slice_shift(), i16::MIN as i32);
+        // Rounding half up of the most negative potential stays in range.
+        let p = f.pot();
+        assert_eq!(shift_round(p.min(), 10), p.min() >> 10);
+    }
+
     #[test]
     fn default_formats_are_valid() {
         let f = Formats::default();
         f.validate().unwrap();
         assert_eq!(f.weight_slice_frac(), 12);
-        assert_eq!(f.update_round_bits(), 6);
+        assert_eq!(f.update_round_bits(), 5);
     }
 }
