@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, Config, ConfigError, ErrorSource, TargetKind};
 use crate::device::{check_batch, Device, DeviceError, Parameters, Snapshot};
-use crate::format::{realign, shift_round, stochastic_bits, update_weight, xorshift32, Coefficient, Formats, Word};
+use crate::format::{realign, shift_round, xorshift32, Coefficient, Formats, Word};
+use crate::kernel::{layer_pass, RowPass};
 use crate::init::initial_parameters;
 
 /// Saturation events, counted per format.
@@ -253,7 +254,6 @@ impl FixedModel {
         let mut new_values: Vec<(Vec<i64>, Vec<i32>, Vec<i32>)> = Vec::with_capacity(depth);
 
         for l in (0..depth).rev() {
-            let n_out = self.layers[l].u.len();
             let r_in: &[i32] = if l == 0 { input } else { &self.layers[l - 1].r };
             let n_cols = r_in.len();
             let learn = target.is_some();
@@ -292,37 +292,9 @@ impl FixedModel {
             };
 
             // One pass over the weights: forward, backward and update.
-            let mut sums = vec![0i64; n_out];
-            let mut back = vec![0i64; n_cols];
-            let base = self.base_address[l];
-            let state_word = self.rounding_state;
-            let weights = &mut self.weights[l];
-            for i in 0..n_out {
-                let row = &mut weights[i * n_cols..(i + 1) * n_cols];
-                let row_address = base.wrapping_add((i * n_cols) as u32);
-                let (mi, gi) = (m[i], g[i]);
-                let mut acc = 0i64;
-                let mut clipped = 0u64;
-                if learn {
-                    for (j, ((w, &rj), bj)) in row.iter_mut().zip(r_in).zip(back.iter_mut()).enumerate() {
-                        let w16 = *w >> slice_shift;
-                        acc += (w16 * rj) as i64;
-                        *bj += (w16 * mi) as i64;
-                        let rounding = stochastic_bits(state_word, row_address.wrapping_add(j as u32), round_bits);
-                        let (updated, saturated) = update_weight(*w, gi, rj, rounding, round_bits, w_min, w_max);
-                        clipped += saturated as u64;
-                        *w = updated;
-                    }
-                } else {
-                    for ((&w, &rj), bj) in row.iter().zip(r_in).zip(back.iter_mut()) {
-                        let w16 = w >> slice_shift;
-                        acc += (w16 * rj) as i64;
-                        *bj += (w16 * mi) as i64;
-                    }
-                }
-                sat.weight += clipped;
-                sums[i] = acc;
-            }
+            let pass = RowPass { slice_shift, round_bits, w_min, w_max, rounding_state: self.rounding_state };
+            let mut back = if l > 0 { vec![0i64; n_cols] } else { Vec::new() };
+            let sums = layer_pass(&pass, &mut self.weights[l], r_in, &mut back, &m, &g, learn, self.base_address[l], &mut sat.weight);
             let sums = accumulate_first.unwrap_or(sums);
 
             // Neuron unit.

@@ -312,24 +312,36 @@ fn fused_pass(
     for (i, mut row) in weights.rows_mut().into_iter().enumerate() {
         let row = row.as_slice_mut().expect("weights are standard layout");
         let (mi, gi) = (m[i], g[i]);
-        let mut acc = 0.0;
-        if learn {
-            for ((w, &rj), bj) in row.iter_mut().zip(&r).zip(back.iter_mut()) {
-                let old = *w;
-                acc += old * rj;
-                *bj += old * mi;
-                *w = old + gi * rj;
-            }
-        } else {
-            for ((&w, &rj), bj) in row.iter().zip(&r).zip(back.iter_mut()) {
-                acc += w * rj;
-                *bj += w * mi;
-            }
-        }
+        let acc = match (learn, want_back) {
+            (true, true) => fused_row::<true, true>(row, &r, &mut back, mi, gi),
+            (true, false) => fused_row::<true, false>(row, &r, &mut back, mi, gi),
+            (false, true) => fused_row::<false, true>(row, &r, &mut back, mi, gi),
+            (false, false) => fused_row::<false, false>(row, &r, &mut back, mi, gi),
+        };
         current[i] = acc + biases[i];
         biases[i] += gi;
     }
     (current, want_back.then(|| Array1::from_vec(back)))
+}
+
+/// One row of [`fused_pass`]: returns `Σ w·r`, adds `w·m` to `back` (when `BACK`) and applies
+/// `w += g·r` (when `LEARN`).
+#[inline(always)]
+fn fused_row<const LEARN: bool, const BACK: bool>(row: &mut [f64], r: &[f64], back: &mut [f64], m: f64, g: f64) -> f64 {
+    let n = row.len();
+    let (r, back) = (&r[..n], &mut back[..n]);
+    let mut acc = 0.0;
+    for j in 0..n {
+        let w = row[j];
+        acc += w * r[j];
+        if BACK {
+            back[j] += w * m;
+        }
+        if LEARN {
+            row[j] = w + g * r[j];
+        }
+    }
+    acc
 }
 
 pub(crate) fn check_parameter_shapes(config: &Config, params: &Parameters) -> Result<(), DeviceError> {

@@ -7,6 +7,7 @@ pub mod fixed;
 pub mod float;
 pub mod format;
 pub mod init;
+mod kernel;
 
 pub use config::Config;
 pub use device::{Device, DeviceError, Parameters, Snapshot};
