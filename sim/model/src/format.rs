@@ -11,7 +11,8 @@
 //! - activity `A` (16 bits, `act_frac` [12] fractional bits): rates `r`, slopes `d`, inputs and targets.
 //! - weight `W` (`weight_bits` [32], `weight_frac` [28]): stored weights and biases. A product uses
 //!   the top 16 bits, `W >> (weight_bits - 16)`, so the multiplicand has `weight_frac - weight_bits + 16`
-//!   [12] fractional bits.
+//!   [12] fractional bits. The slice is the weight rounded down, which costs no logic; it makes
+//!   forward and backward sums low by half a slice LSB per unit of input on average.
 //! - potential `P` (`pot_bits` [31], `pot_frac` [24]): `I`, `u`, `ŭ`, `e`. 31 bits let a coefficient
 //!   product split into two signed 16 × 16 products: the high part `x >> 15` and the non-negative low
 //!   part `x & 0x7fff` both fit a signed 16-bit operand.
