@@ -1,1 +1,10 @@
+pub mod bench;
+pub mod checkpoint;
+pub mod cli;
 pub mod data;
+pub mod dataspec;
+pub mod devices;
+pub mod eval;
+pub mod metrics;
+pub mod progress;
+pub mod train;

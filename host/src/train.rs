@@ -1,0 +1,525 @@
+//! `leap train`: the epoch loop, its outputs and resuming from a checkpoint.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use leap_model::config::{ConfigError, Schedule};
+use leap_model::{Config, Device};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tracing::{info, warn};
+
+use crate::checkpoint::{self, write_atomic, Checkpoint, FORMAT_VERSION};
+use crate::cli::TrainArgs;
+use crate::data::{Dataset, Splits};
+use crate::dataspec::{check_shape, DataSpec};
+use crate::devices::DeviceKind;
+use crate::metrics::{self, evaluate, one_hot, MetricsRow, Split};
+use crate::progress::{stderr_is_terminal, EpochProgress};
+
+/// Output directory when `--out` is not given.
+pub const DEFAULT_OUT: &str = "runs/train";
+
+/// Multiplier that spreads consecutive epoch numbers over the seed space for the shuffle
+/// generator: 2^64 divided by the golden ratio, rounded to an odd number.
+const EPOCH_SEED_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A training run, ready to continue with its next epoch.
+struct Run {
+    out: PathBuf,
+    kind: DeviceKind,
+    /// The effective configuration, with `training.epochs` equal to `epochs_total`.
+    config: Config,
+    /// The data set as given on the command line; the checkpoint stores it with an absolute path.
+    data: DataSpec,
+    splits: Splits,
+    device: Box<dyn Device>,
+    history: Vec<MetricsRow>,
+    epochs_completed: usize,
+    epochs_total: usize,
+}
+
+/// Runs `leap train`.
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    let mut run = match &args.resume {
+        Some(dir) => match resume(args, dir)? {
+            Some(run) => run,
+            None => return Ok(()),
+        },
+        None => start(args)?,
+    };
+
+    let last_epoch = last_epoch(args.stop_after, run.epochs_completed, run.epochs_total)?;
+
+    let use_bar = stderr_is_terminal();
+    for epoch in run.epochs_completed + 1..=last_epoch {
+        run.train_epoch(epoch, use_bar)?;
+    }
+
+    run.print_summary();
+    if last_epoch < run.epochs_total {
+        println!(
+            "stopped after epoch {last_epoch} of {}; continue with: leap train --resume {}",
+            run.epochs_total,
+            run.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Returns the last epoch to train in this invocation: `--stop-after`, or else the last epoch of
+/// the run.
+fn last_epoch(
+    stop_after: Option<u64>,
+    epochs_completed: usize,
+    epochs_total: usize,
+) -> anyhow::Result<usize> {
+    let Some(stop) = stop_after else {
+        return Ok(epochs_total);
+    };
+    match usize::try_from(stop) {
+        Ok(stop) if stop > epochs_completed && stop <= epochs_total => Ok(stop),
+        _ => bail!(
+            "--stop-after {stop} is outside the epochs still to train, {} to {epochs_total}",
+            epochs_completed + 1
+        ),
+    }
+}
+
+/// Sets up a new run from the command-line arguments.
+fn start(args: &TrainArgs) -> anyhow::Result<Run> {
+    let mut config = match &args.config {
+        Some(path) => load_config(path)?,
+        None => Config::default(),
+    };
+    if let Some(epochs) = args.epochs {
+        config.training.epochs = usize::try_from(epochs).context("--epochs is too large")?;
+    }
+    if let Some(seed) = args.seed {
+        config.training.seed = seed;
+    }
+    if config.training.epochs == 0 {
+        bail!("`training.epochs` is 0, so there is nothing to train. Pass --epochs N or set `training.epochs` in the configuration.");
+    }
+    let kind = args.device.unwrap_or(DeviceKind::SoftwareFixed);
+    let source = match &args.config {
+        Some(path) => format!("configuration file {}", path.display()),
+        None => "the default configuration".to_string(),
+    };
+    kind.validate(&config)
+        .with_context(|| format!("{source} cannot run on the {kind} device"))?;
+
+    last_epoch(args.stop_after, 0, config.training.epochs)?;
+
+    let data = DataSpec::parse(args.data.as_deref().unwrap_or("yinyang"))?;
+    let splits = data.load(config.training.seed, None)?;
+    for dataset in [&splits.train, &splits.validation, &splits.test] {
+        check_shape(&config, dataset)?;
+    }
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    prepare_output_dir(&out, args.overwrite)?;
+    let device = kind.build(&config)?;
+    write_atomic(&out.join("config.toml"), config.to_toml_string().as_bytes())?;
+
+    let epochs_total = config.training.epochs;
+    info!(
+        "training {:?} network on {} for {} with {} ({} training samples), writing to {}",
+        config.network.layers,
+        count_epochs(epochs_total),
+        kind,
+        data,
+        splits.train.len(),
+        out.display()
+    );
+    Ok(Run {
+        out,
+        kind,
+        config,
+        data,
+        splits,
+        device,
+        history: Vec::new(),
+        epochs_completed: 0,
+        epochs_total,
+    })
+}
+
+/// Reads a configuration file. An invalid value gets the file name added, because the model
+/// crate's message names only the field.
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|error| match error {
+        ConfigError::Invalid { .. } => anyhow::Error::new(error).context(format!(
+            "configuration file {} contains an invalid value",
+            path.display()
+        )),
+        other => anyhow::Error::new(other),
+    })
+}
+
+/// Checks that `out` can take a new run and creates it.
+fn prepare_output_dir(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "--out {} is an existing file, not a directory. Choose another --out.",
+            out.display()
+        );
+    }
+    let existing = out.join(checkpoint::FILE_NAME);
+    if existing.exists() {
+        if !overwrite {
+            bail!(
+                "{} already contains a training run ({}). Continue it with --resume {}, choose \
+                 another --out, or pass --overwrite to replace it.",
+                out.display(),
+                existing.display(),
+                out.display()
+            );
+        }
+        // Remove the old run's checkpoint and metrics first, so that they cannot be mistaken for
+        // this run's if it stops before its first epoch ends.
+        for name in [checkpoint::FILE_NAME, "metrics.csv"] {
+            let path = out.join(name);
+            if path.exists() {
+                fs::remove_file(&path)
+                    .with_context(|| format!("failed to remove {}", path.display()))?;
+            }
+        }
+    }
+    fs::create_dir_all(out)
+        .with_context(|| format!("failed to create output directory {}", out.display()))
+}
+
+/// Sets up a run from the checkpoint in `dir`, or returns `None` when all its epochs are done.
+fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
+    let fixed_by_checkpoint = [
+        ("--config", args.config.is_some()),
+        ("--device", args.device.is_some()),
+        ("--data", args.data.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--out", args.out.is_some()),
+        ("--overwrite", args.overwrite),
+    ];
+    for (flag, given) in fixed_by_checkpoint {
+        if given {
+            bail!(
+                "{flag} cannot be combined with --resume: the checkpoint in {} fixes the \
+                 configuration, device, data set and seed, and the run continues in that directory. \
+                 Remove {flag}, or start a new run without --resume.",
+                dir.display()
+            );
+        }
+    }
+
+    let stored = Checkpoint::load(dir)?;
+    let file = checkpoint::checkpoint_file(dir);
+    let out = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let Some(kind) = DeviceKind::from_name(&stored.device) else {
+        bail!(
+            "checkpoint {} names device \"{}\", which this leap cannot build. It builds software-fixed and software-float.",
+            file.display(),
+            stored.device
+        );
+    };
+
+    let mut config = stored.config.clone();
+    kind.validate(&config).with_context(|| {
+        format!(
+            "checkpoint {} contains an invalid configuration",
+            file.display()
+        )
+    })?;
+    let epochs_total = match args.epochs {
+        None => stored.epochs_total,
+        Some(epochs) => {
+            let epochs = usize::try_from(epochs).context("--epochs is too large")?;
+            if epochs < stored.epochs_total {
+                bail!(
+                    "--epochs {epochs} is less than the run's total of {} epochs. Resume without \
+                     --epochs to finish the run, or use --stop-after to stop earlier.",
+                    stored.epochs_total
+                );
+            }
+            epochs
+        }
+    };
+    if epochs_total > stored.epochs_total && config.learning.schedule != Schedule::Constant {
+        warn!(
+            "extending the run from {} to {epochs_total} epochs: the remaining epochs follow the \
+             learning-rate schedule for {epochs_total} epochs, but the completed ones followed it for {}, so the \
+             result differs from a run started with --epochs {epochs_total}",
+            stored.epochs_total, stored.epochs_total
+        );
+    }
+    config.training.epochs = epochs_total;
+
+    let data = DataSpec::parse(&stored.data)
+        .with_context(|| format!("checkpoint {} is damaged", file.display()))?;
+    let splits = data.load(config.training.seed, None)?;
+    for dataset in [&splits.train, &splits.validation, &splits.test] {
+        check_shape(&config, dataset)?;
+    }
+
+    let mut device = kind.build(&config)?;
+    device.restore(&stored.snapshot).with_context(|| {
+        format!(
+            "checkpoint {} does not fit its own configuration",
+            file.display()
+        )
+    })?;
+
+    let run = Run {
+        out,
+        kind,
+        config,
+        data,
+        splits,
+        device,
+        history: stored.metrics,
+        epochs_completed: stored.epochs_completed,
+        epochs_total,
+    };
+    if run.epochs_completed >= run.epochs_total {
+        println!(
+            "{}: the run is complete after {}, so there is nothing to train. Pass --epochs N with N > {} to train longer.",
+            run.out.display(),
+            count_epochs(run.epochs_total),
+            run.epochs_total
+        );
+        run.print_summary();
+        return Ok(None);
+    }
+    last_epoch(args.stop_after, run.epochs_completed, run.epochs_total)?;
+
+    // A run stopped between the checkpoint write and the metrics write leaves metrics.csv one
+    // epoch behind. Rewriting it from the checkpoint brings the two back in line.
+    write_atomic(
+        &run.out.join("config.toml"),
+        run.config.to_toml_string().as_bytes(),
+    )?;
+    write_atomic(
+        &run.out.join("metrics.csv"),
+        metrics::to_csv(&run.history).as_bytes(),
+    )?;
+    info!(
+        "resuming {} after epoch {} of {} on {} with {}",
+        run.out.display(),
+        run.epochs_completed,
+        run.epochs_total,
+        run.kind,
+        run.data
+    );
+    Ok(Some(run))
+}
+
+impl Run {
+    /// Trains one epoch, evaluates all splits and writes the checkpoint and metrics.csv.
+    fn train_epoch(&mut self, epoch: usize, use_bar: bool) -> anyhow::Result<()> {
+        let factor = self
+            .config
+            .learning
+            .schedule
+            .factor(epoch, self.epochs_total);
+        self.device
+            .set_learning_rate_factor(factor)
+            .with_context(|| format!("failed to set the learning rate for epoch {epoch}"))?;
+
+        let splits = &self.splits;
+        let evaluated = splits.train.len() + splits.validation.len() + splits.test.len();
+        let total_samples = (splits.train.len() + evaluated) as u64;
+        let mut progress =
+            EpochProgress::start(epoch, self.epochs_total, total_samples, factor, use_bar);
+
+        progress.set_phase("training");
+        let saturations_before = self.device.saturations();
+        let seed = self.config.training.seed ^ (epoch as u64).wrapping_mul(EPOCH_SEED_MULTIPLIER);
+        train_pass(self.device.as_mut(), &splits.train, seed, &mut |n| {
+            progress.advance(n)
+        })
+        .with_context(|| format!("training failed in epoch {epoch}"))?;
+        let training_saturations = self.device.saturations() - saturations_before;
+
+        // Each split starts from the state the training pass left, and that state is restored
+        // afterwards. So evaluation never changes the training trajectory, and `leap eval` of the
+        // checkpoint reproduces these numbers for any split.
+        let trained_state = self.device.snapshot()?;
+        let mut rows = Vec::with_capacity(3);
+        for split in Split::ALL {
+            progress.set_phase(&format!("evaluating {split}"));
+            let dataset = split_of(splits, split);
+            let result = evaluate(self.device.as_mut(), dataset, &mut |n| progress.advance(n))
+                .with_context(|| {
+                    format!("evaluation of the {split} split failed in epoch {epoch}")
+                })?;
+            self.device.restore(&trained_state)?;
+            let saturations = if split == Split::Train {
+                result.saturations + training_saturations
+            } else {
+                result.saturations
+            };
+            rows.push(MetricsRow {
+                epoch,
+                split,
+                accuracy: result.accuracy,
+                loss: result.loss,
+                saturations,
+            });
+        }
+        let elapsed = progress.finish();
+
+        check_finite(self.device.as_ref(), &rows, epoch)?;
+        self.history.extend(rows);
+        self.epochs_completed = epoch;
+        self.save(trained_state)?;
+
+        let accuracy = |split: Split| self.last_accuracy(split).unwrap_or(0.0) * 100.0;
+        info!(
+            "epoch {epoch}/{} done in {:.1} s: accuracy train {:.2} %, validation {:.2} %, test {:.2} %; saturations {}",
+            self.epochs_total,
+            elapsed.as_secs_f64(),
+            accuracy(Split::Train),
+            accuracy(Split::Validation),
+            accuracy(Split::Test),
+            self.history[self.history.len() - 3..].iter().map(|row| row.saturations).sum::<u64>()
+        );
+        Ok(())
+    }
+
+    /// Writes the checkpoint, then metrics.csv from the same history.
+    fn save(&self, snapshot: leap_model::Snapshot) -> anyhow::Result<()> {
+        let checkpoint = Checkpoint {
+            format_version: FORMAT_VERSION,
+            leap_version: env!("CARGO_PKG_VERSION").to_string(),
+            device: self.kind.name().to_string(),
+            data: self.data.to_absolute().to_string(),
+            config: self.config.clone(),
+            epochs_completed: self.epochs_completed,
+            epochs_total: self.epochs_total,
+            metrics: self.history.clone(),
+            snapshot,
+        };
+        checkpoint.save(&self.out)?;
+        write_atomic(
+            &self.out.join("metrics.csv"),
+            metrics::to_csv(&self.history).as_bytes(),
+        )
+    }
+
+    fn last_accuracy(&self, split: Split) -> Option<f64> {
+        self.history
+            .iter()
+            .rev()
+            .find(|row| row.split == split)
+            .map(|row| row.accuracy)
+    }
+
+    /// Prints the final test accuracy and where the outputs are.
+    fn print_summary(&self) {
+        if let Some(accuracy) = self.last_accuracy(Split::Test) {
+            println!(
+                "test accuracy: {:.2} % after {} ({}, {})",
+                accuracy * 100.0,
+                count_epochs(self.epochs_completed),
+                self.kind,
+                self.data
+            );
+        }
+        println!(
+            "outputs: {} (metrics.csv, checkpoint.json, config.toml)",
+            self.out.display()
+        );
+    }
+}
+
+/// Returns "1 epoch" or "N epochs".
+fn count_epochs(epochs: usize) -> String {
+    if epochs == 1 {
+        "1 epoch".to_string()
+    } else {
+        format!("{epochs} epochs")
+    }
+}
+
+/// Presents the training set once in the order that `seed` shuffles, in chunks of the device's
+/// batch size, with one-hot targets.
+fn train_pass(
+    device: &mut dyn Device,
+    train: &Dataset,
+    seed: u64,
+    on_samples: &mut dyn FnMut(usize),
+) -> Result<(), leap_model::DeviceError> {
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let chunk_size = device.batch_size().max(1);
+
+    for chunk in order.chunks(chunk_size) {
+        let samples: Vec<(&[f64], usize)> = chunk.iter().map(|&i| train.sample(i)).collect();
+        let inputs: Vec<&[f64]> = samples.iter().map(|&(x, _)| x).collect();
+        let targets: Vec<Vec<f64>> = samples
+            .iter()
+            .map(|&(_, label)| one_hot(label, train.n_classes))
+            .collect();
+        let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
+        device.run_batch(&inputs, Some(&target_refs))?;
+        on_samples(chunk.len());
+    }
+    Ok(())
+}
+
+/// Returns the data set of one split.
+pub fn split_of(splits: &Splits, split: Split) -> &Dataset {
+    match split {
+        Split::Train => &splits.train,
+        Split::Validation => &splits.validation,
+        Split::Test => &splits.test,
+    }
+}
+
+/// Rejects an epoch whose weights or losses are NaN or infinite, because training diverged and a
+/// checkpoint cannot store such values.
+fn check_finite(device: &dyn Device, rows: &[MetricsRow], epoch: usize) -> anyhow::Result<()> {
+    let parameters = device.parameters()?;
+    let layers = parameters
+        .weights
+        .iter()
+        .zip(&parameters.biases)
+        .enumerate();
+    let diverged_layer = layers
+        .filter(|(_, (weights, biases))| {
+            weights
+                .iter()
+                .chain(biases.iter())
+                .any(|value| !value.is_finite())
+        })
+        .map(|(layer, _)| layer)
+        .next();
+    let diverged_split = rows
+        .iter()
+        .find(|row| !row.loss.is_finite())
+        .map(|row| row.split);
+    let cause = match (diverged_layer, diverged_split) {
+        (Some(layer), _) => format!(
+            "a weight or bias into `network.layers[{}]` is NaN or infinite",
+            layer + 1
+        ),
+        (None, Some(split)) => format!("the {split} loss is NaN or infinite"),
+        (None, None) => return Ok(()),
+    };
+    let kept_checkpoint = if epoch > 1 {
+        format!(
+            "The output directory keeps the checkpoint of epoch {}.",
+            epoch - 1
+        )
+    } else {
+        "No checkpoint was written.".to_string()
+    };
+    bail!("training diverged in epoch {epoch}: {cause}. Lower `learning.eta` or `learning.beta` and train again. {kept_checkpoint}")
+}
