@@ -2,9 +2,8 @@
 //!
 //! One synapse update is the forward product, the backward product and the weight update of one
 //! weight in one time step, with biases counted as weights. So a network does
-//! `config.synapses()` updates per time step, and updates/s = time steps/s × synapses. The first
-//! `presentation.settle_steps` steps of each sample run with frozen weights but still count as
-//! time steps, as they do on the engine.
+//! `config.synapses()` updates per time step, and updates/s = time steps/s × synapses. The
+//! measured configurations have no settle steps, so every time step learns.
 
 use std::time::{Duration, Instant};
 
@@ -95,8 +94,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!();
-        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step counts,");
-        println!("including the settle steps of each sample, which run with frozen weights.");
+        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step");
+        println!("does the forward product, the backward product and the weight update of every synapse.");
     }
     Ok(())
 }
@@ -120,6 +119,7 @@ pub fn bench_config(layers: &[usize]) -> Config {
     config.learning.eta = (0..depth)
         .map(|l| default_eta.get(l).copied().unwrap_or(0.01))
         .collect();
+    config.presentation.settle_steps = 0;
     config
 }
 
