@@ -147,7 +147,7 @@ pub struct TrainingSection {
 }
 
 /// A complete configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub network: NetworkSection,
@@ -191,19 +191,6 @@ impl Default for PresentationSection {
 impl Default for TrainingSection {
     fn default() -> Self {
         TrainingSection { init_std: 0.2, seed: 1, epochs: 150, batch_size: 1 }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            network: NetworkSection::default(),
-            neuron: NeuronSection::default(),
-            learning: LearningSection::default(),
-            presentation: PresentationSection::default(),
-            training: TrainingSection::default(),
-            fixed: Formats::default(),
-        }
     }
 }
 

@@ -50,7 +50,7 @@ impl Saturations {
     }
 }
 
-/// The constants of a configuration as the engine holds them.
+/// The constants of a configuration in the form the engine stores them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constants {
     /// `dt / τ_m`.
@@ -221,11 +221,11 @@ impl FixedModel {
         y.iter().map(|&v| word.from_f64(v, &mut self.saturations.input)).collect()
     }
 
-    /// Runs one time step. `input` holds activity words with the bias input last (see
+    /// Runs one time step. `input` contains activity words with the bias input last (see
     /// [`FixedModel::quantise_input`]); `target` switches on nudging and plasticity.
     pub fn step(&mut self, input: &[i32], target: Option<&[i64]>) {
         let f = self.format;
-        let (act, pot, msg, upd) = (f.act(), f.pot(), f.msg(), f.upd());
+        let (pot, msg, upd) = (f.pot(), f.msg(), f.upd());
         let depth = self.config.depth();
         let sat = &mut self.saturations;
         self.rounding_state = xorshift32(self.rounding_state);
@@ -277,10 +277,11 @@ impl FixedModel {
                 }
                 ErrorSource::TauR => {
                     let sums = forward_sums(&self.weights[l], r_in, n_cols, slice_shift);
-                    let (_, ub, _, _, current) = neuron_unit(&f, &self.constants, self.config.network.activations[l], state, &sums, forward_frac, sat);
-                    let m = ub
+                    let unit = neuron_unit(&f, &self.constants, self.config.network.activations[l], state, &sums, forward_frac, sat);
+                    let m = unit
+                        .ub
                         .iter()
-                        .zip(&current)
+                        .zip(&unit.current)
                         .map(|(&ub, &i)| {
                             let diff = pot.saturate(ub - i, &mut sat.potential);
                             msg.saturate(realign(diff, f.pot_frac, f.msg_frac), &mut sat.message) as i32
@@ -298,8 +299,7 @@ impl FixedModel {
             let sums = accumulate_first.unwrap_or(sums);
 
             // Neuron unit.
-            let (u_next, ub, r_new, d_new, _) =
-                neuron_unit(&f, &self.constants, self.config.network.activations[l], &self.layers[l], &sums, forward_frac, sat);
+            let unit = neuron_unit(&f, &self.constants, self.config.network.activations[l], &self.layers[l], &sums, forward_frac, sat);
 
             // Error for the layer below, weighted by its previous slope.
             if l > 0 {
@@ -310,8 +310,8 @@ impl FixedModel {
                 }
             }
 
-            self.layers[l].u = u_next;
-            new_values.push((ub, r_new, d_new));
+            self.layers[l].u = unit.u_next;
+            new_values.push((unit.ub, unit.rate, unit.slope));
         }
 
         for (l, (ub, r, d)) in (0..depth).rev().zip(new_values) {
@@ -322,7 +322,6 @@ impl FixedModel {
             state.r[..n].copy_from_slice(&r);
             state.d = d;
         }
-        let _ = act;
         self.steps += 1;
     }
 
@@ -395,7 +394,7 @@ impl FixedModel {
                 }
                 if let Some(x) = v.iter().find(|&&x| x < word.min() || x > word.max()) {
                     return Err(DeviceError::Snapshot(format!(
-                        "`{name}[{l}]` holds {x}, outside the {}-bit format",
+                        "`{name}[{l}]` contains {x}, which is outside the {}-bit format",
                         word.bits
                     )));
                 }
@@ -441,9 +440,19 @@ fn forward_sums(weights: &[i32], r_in: &[i32], n_cols: usize, slice_shift: u32) 
         .collect()
 }
 
-type NeuronOutputs = (Vec<i64>, Vec<i64>, Vec<i32>, Vec<i32>, Vec<i64>);
+/// Outputs of the neuron unit for one layer, one word per neuron.
+struct NeuronOutputs {
+    /// Next membrane potential `u`.
+    u_next: Vec<i64>,
+    /// Prospective potential `ŭ`.
+    ub: Vec<i64>,
+    rate: Vec<i32>,
+    slope: Vec<i32>,
+    /// Basal input `I`.
+    current: Vec<i64>,
+}
 
-/// The neuron unit of one layer: returns the next `u`, `ŭ`, `r`, `d` and the basal input `I`.
+/// Runs the neuron unit of one layer on the forward sums of its weight pass.
 fn neuron_unit(
     f: &Formats,
     k: &Constants,
@@ -455,14 +464,18 @@ fn neuron_unit(
 ) -> NeuronOutputs {
     let (pot, act) = (f.pot(), f.act());
     let n = state.u.len();
-    let (mut u_next, mut ub_all, mut r_all, mut d_all, mut current_all) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..n {
-        let current = pot.saturate(realign(sums[i], forward_frac, f.pot_frac), &mut sat.potential);
-        let u = state.u[i];
-        let v = pot.saturate(current - u + state.e[i], &mut sat.potential);
+    let mut out = NeuronOutputs {
+        u_next: Vec::with_capacity(n),
+        ub: Vec::with_capacity(n),
+        rate: Vec::with_capacity(n),
+        slope: Vec::with_capacity(n),
+        current: Vec::with_capacity(n),
+    };
+    for ((&sum, &u), &e) in sums.iter().zip(&state.u).zip(&state.e) {
+        let current = pot.saturate(realign(sum, forward_frac, f.pot_frac), &mut sat.potential);
+        let v = pot.saturate(current - u + e, &mut sat.potential);
         let ub = pot.saturate(u + k.k_r.apply(v, 0), &mut sat.potential);
-        u_next.push(pot.saturate(u + k.k_dt.apply(v, 0), &mut sat.potential));
+        out.u_next.push(pot.saturate(u + k.k_dt.apply(v, 0), &mut sat.potential));
 
         let one = pot.one();
         let (rate, slope) = match activation {
@@ -471,12 +484,12 @@ fn neuron_unit(
             Activation::Linear => (ub, true),
             Activation::Tanh | Activation::Logistic => unreachable!("rejected by Config::validate_fixed"),
         };
-        r_all.push(act.saturate(realign(rate, f.pot_frac, f.act_frac), &mut sat.rate) as i32);
-        d_all.push(if slope { act.one() as i32 } else { 0 });
-        ub_all.push(ub);
-        current_all.push(current);
+        out.rate.push(act.saturate(realign(rate, f.pot_frac, f.act_frac), &mut sat.rate) as i32);
+        out.slope.push(if slope { act.one() as i32 } else { 0 });
+        out.ub.push(ub);
+        out.current.push(current);
     }
-    (u_next, ub_all, r_all, d_all, current_all)
+    out
 }
 
 impl Device for FixedModel {

@@ -435,7 +435,7 @@ mod tests {
         let (word, saturated) = update_weight(i32::MIN, i16::MIN as i32, i16::MAX as i32, 0, bits, w.min(), w.max());
         assert_eq!((word, saturated), (i32::MIN, true));
         let (word, saturated) = update_weight(i32::MIN, i16::MIN as i32, i16::MIN as i32, max_round, bits, w.min(), w.max());
-        assert_eq!(word as i64, i32::MIN as i64 + ((1i64 << 30) + max_round >> bits));
+        assert_eq!(word as i64, i32::MIN as i64 + (((1i64 << 30) + max_round) >> bits));
         assert!(!saturated);
         // The top slice of the most negative weight is the most negative operand.
         assert_eq!(i32::MIN >> f.weight_slice_shift(), i16::MIN as i32);

@@ -3,7 +3,7 @@
 //! snapshots and stochastic rounding over long runs.
 
 use leap_model::config::{Activation, Config, ConfigError, TargetKind};
-use leap_model::device::{Parameters, Snapshot};
+use leap_model::device::Snapshot;
 use leap_model::{Device, FixedModel, FloatModel};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};

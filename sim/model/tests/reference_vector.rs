@@ -135,7 +135,7 @@ fn printed_reference_matches_json() {
     let printed_w: Vec<f64> = line
         .trim()
         .trim_start_matches("W=")
-        .split(|c| c == '[' || c == ']' || c == ',')
+        .split(['[', ']', ','])
         .filter_map(|t| t.trim().parse().ok())
         .collect();
     assert_close("case A layer 1 W", 3, &printed_w, &numbers(&case_a["W"][0]), 5.1e-11);
