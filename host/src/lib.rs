@@ -6,5 +6,6 @@ pub mod dataspec;
 pub mod devices;
 pub mod eval;
 pub mod metrics;
+pub mod plot;
 pub mod progress;
 pub mod train;

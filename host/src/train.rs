@@ -17,7 +17,11 @@ use crate::data::{Dataset, Splits};
 use crate::dataspec::{check_shape, DataSpec};
 use crate::devices::DeviceKind;
 use crate::metrics::{self, evaluate, one_hot, MetricsRow, Split};
+use crate::plot;
 use crate::progress::{stderr_is_terminal, EpochProgress};
+
+/// Learning curves written next to metrics.csv after every epoch.
+pub const PLOT_FILE_NAME: &str = "learning_curves.svg";
 
 /// Output directory when `--out` is not given.
 pub const DEFAULT_OUT: &str = "runs/train";
@@ -410,6 +414,11 @@ impl Run {
         write_atomic(
             &self.out.join("metrics.csv"),
             metrics::to_csv(&self.history).as_bytes(),
+        )?;
+        let title = format!("{} on {}", self.kind.name(), self.data);
+        write_atomic(
+            &self.out.join(PLOT_FILE_NAME),
+            plot::learning_curves_svg(&self.history, &title).as_bytes(),
         )
     }
 
@@ -433,7 +442,7 @@ impl Run {
             );
         }
         println!(
-            "outputs: {} (metrics.csv, checkpoint.json, config.toml)",
+            "outputs: {} (metrics.csv, learning_curves.svg, checkpoint.json, config.toml)",
             self.out.display()
         );
     }
