@@ -31,6 +31,10 @@ pub struct Checkpoint {
     pub device: String,
     /// The `--data` value, with an absolute path for CSV data sets.
     pub data: String,
+    /// Fingerprint of the loaded splits ([`crate::data::fingerprint`]), to notice a data set
+    /// that changed before a resume.
+    #[serde(default)]
+    pub data_fingerprint: Option<String>,
     /// The effective configuration, with `training.epochs` equal to `epochs_total`.
     pub config: Config,
     pub epochs_completed: usize,
@@ -168,6 +172,24 @@ impl Checkpoint {
     }
 }
 
+/// Name prefix of the temporary files of [`write_atomic`]. A process killed while writing leaves
+/// one behind; [`remove_partial_files`] deletes them.
+pub const PARTIAL_PREFIX: &str = ".leap-partial-";
+
+/// Deletes temporary files that an interrupted [`write_atomic`] left in `dir`. Failures are
+/// logged and otherwise ignored, because the files only take space.
+pub fn remove_partial_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => tracing::debug!("removed partial file {}", entry.path().display()),
+                Err(error) => tracing::warn!("failed to remove partial file {}: {error}", entry.path().display()),
+            }
+        }
+    }
+}
+
 /// Replaces `path` with `contents` so that readers see either the old or the new file, never a
 /// partial one: the data goes to a temporary file in the same directory, is flushed to disk and
 /// then renamed over `path`.
@@ -178,7 +200,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     };
     let context = || format!("failed to write {}", path.display());
 
-    let mut temporary = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
+    let mut temporary = tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .tempfile_in(dir)
+        .with_context(context)?;
     temporary.write_all(contents).with_context(context)?;
     temporary.flush().with_context(context)?;
     #[cfg(unix)]

@@ -49,7 +49,7 @@ pub struct TrainArgs {
     pub epochs: Option<u64>,
 
     /// Seed of the initial weights, the CSV split and the sample order; overrides `training.seed`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=leap_model::config::MAX_SEED))]
     pub seed: Option<u64>,
 
     /// Output directory for metrics.csv, checkpoint.json and config.toml. [default: runs/train]

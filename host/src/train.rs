@@ -128,6 +128,7 @@ fn start(args: &TrainArgs) -> anyhow::Result<Run> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     prepare_output_dir(&out, args.overwrite)?;
+    checkpoint::remove_partial_files(&out);
     let device = kind.build(&config)?;
     write_atomic(&out.join("config.toml"), config.to_toml_string().as_bytes())?;
 
@@ -255,7 +256,7 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
             epochs
         }
     };
-    if epochs_total > stored.epochs_total && config.learning.schedule != Schedule::Constant {
+    if epochs_total > stored.epochs_total && !matches!(config.learning.schedule, Schedule::ConstantRates {}) {
         warn!(
             "extending the run from {} to {epochs_total} epochs: the remaining epochs follow the \
              learning-rate schedule for {epochs_total} epochs, but the completed ones followed it for {}, so the \
@@ -270,6 +271,17 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
     let splits = data.load(config.training.seed, None)?;
     for dataset in [&splits.train, &splits.validation, &splits.test] {
         check_shape(&config, dataset)?;
+    }
+    if let Some(stored_fingerprint) = &stored.data_fingerprint {
+        let fingerprint = crate::data::fingerprint(&splits);
+        if *stored_fingerprint != fingerprint {
+            bail!(
+                "data set {data} changed since the run in {} started (fingerprint {fingerprint}, \
+                 the checkpoint has {stored_fingerprint}). Restore the original data, or start a new \
+                 run without --resume.",
+                dir.display()
+            );
+        }
     }
 
     let mut device = kind.build(&config)?;
@@ -291,6 +303,12 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         epochs_completed: stored.epochs_completed,
         epochs_total,
     };
+    // A run stopped between the checkpoint write and the metrics write leaves metrics.csv one
+    // epoch behind. Rewriting the outputs from the checkpoint brings them back in line, also
+    // when the run turns out to be complete.
+    checkpoint::remove_partial_files(&run.out);
+    run.write_outputs()?;
+
     if run.epochs_completed >= run.epochs_total {
         println!(
             "{}: the run is complete after {}, so there is nothing to train. Pass --epochs N with N > {} to train longer.",
@@ -302,17 +320,6 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         return Ok(None);
     }
     last_epoch(args.stop_after, run.epochs_completed, run.epochs_total)?;
-
-    // A run stopped between the checkpoint write and the metrics write leaves metrics.csv one
-    // epoch behind. Rewriting it from the checkpoint brings the two back in line.
-    write_atomic(
-        &run.out.join("config.toml"),
-        run.config.to_toml_string().as_bytes(),
-    )?;
-    write_atomic(
-        &run.out.join("metrics.csv"),
-        metrics::to_csv(&run.history).as_bytes(),
-    )?;
     info!(
         "resuming {} after epoch {} of {} on {} with {}",
         run.out.display(),
@@ -350,6 +357,14 @@ impl Run {
         })
         .with_context(|| format!("training failed in epoch {epoch}"))?;
         let training_saturations = self.device.saturations() - saturations_before;
+        let time_steps = splits.train.len() * self.config.presentation.steps_per_sample;
+        if training_saturations as usize > time_steps {
+            warn!(
+                "epoch {epoch}: {training_saturations} fixed-point saturation events in {time_steps} \
+                 training time steps (values clamped to their format's range); if accuracy stalls, lower `learning.eta` \
+                 or `learning.beta`, or scale the inputs into [-8, 8)"
+            );
+        }
 
         // Each split starts from the state the training pass left, and that state is restored
         // afterwards. So evaluation never changes the training trajectory, and `leap eval` of the
@@ -404,6 +419,7 @@ impl Run {
             leap_version: env!("CARGO_PKG_VERSION").to_string(),
             device: self.kind.name().to_string(),
             data: self.data.to_absolute().to_string(),
+            data_fingerprint: Some(crate::data::fingerprint(&self.splits)),
             config: self.config.clone(),
             epochs_completed: self.epochs_completed,
             epochs_total: self.epochs_total,
@@ -411,6 +427,15 @@ impl Run {
             snapshot,
         };
         checkpoint.save(&self.out)?;
+        self.write_outputs()
+    }
+
+    /// Writes config.toml, metrics.csv and the learning curves from the run's history.
+    fn write_outputs(&self) -> anyhow::Result<()> {
+        write_atomic(
+            &self.out.join("config.toml"),
+            self.config.to_toml_string().as_bytes(),
+        )?;
         write_atomic(
             &self.out.join("metrics.csv"),
             metrics::to_csv(&self.history).as_bytes(),

@@ -716,3 +716,57 @@ fn bench_json_reports_all_rows() {
         "784-100-10 synapses with biases"
     );
 }
+
+#[test]
+fn resume_repairs_outputs_of_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "small.toml", "");
+    assert_success(&leap(
+        dir.path(),
+        &["train", "--config", &config, "--epochs", "2", "--out", "run"],
+    ));
+    let run = dir.path().join("run");
+    let complete = fs::read_to_string(run.join("metrics.csv")).unwrap();
+
+    // A kill between the checkpoint write and the metrics write of the last epoch.
+    let shortened: Vec<&str> = complete.lines().take(4).collect();
+    fs::write(run.join("metrics.csv"), shortened.join("\n") + "\n").unwrap();
+    fs::write(run.join(".leap-partial-abc123"), "half a checkpoint").unwrap();
+
+    assert_success(&leap(dir.path(), &["train", "--resume", "run"]));
+    assert_eq!(fs::read_to_string(run.join("metrics.csv")).unwrap(), complete);
+    assert!(!run.join(".leap-partial-abc123").exists(), "partial files are removed");
+    assert!(run.join("learning_curves.svg").exists());
+}
+
+#[test]
+fn resume_rejects_changed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_separable_csv(dir.path());
+    let config = "two_classes.toml";
+    fs::write(dir.path().join(config), SMALL_CONFIG.replace("[4, 20, 3]", "[4, 20, 2]")).unwrap();
+    let data = format!("csv:{csv}");
+    assert_success(&leap(
+        dir.path(),
+        &["train", "--config", config, "--data", &data, "--epochs", "2", "--stop-after", "1", "--out", "run"],
+    ));
+
+    let path = dir.path().join(&csv);
+    let text = fs::read_to_string(&path).unwrap();
+    let fewer: Vec<&str> = text.lines().take(150).collect();
+    fs::write(&path, fewer.join("\n") + "\n").unwrap();
+
+    let output = leap(dir.path(), &["train", "--resume", "run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("changed since the run"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"));
+}
+
+#[test]
+fn seed_above_toml_range_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leap(dir.path(), &["train", "--epochs", "1", "--seed", "9223372036854775808", "--out", "run"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("9223372036854775808"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"));
+}

@@ -251,3 +251,23 @@ pub enum DataError {
         min_rows: usize,
     },
 }
+
+/// A 64-bit FNV-1a hash of every feature's bits and every label of the three splits, as 16 hex
+/// digits. Equal data gives equal fingerprints; it is a change detector, not a cryptographic hash.
+pub fn fingerprint(splits: &Splits) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut feed = |word: u64| {
+        for byte in word.to_le_bytes() {
+            hash = (hash ^ byte as u64).wrapping_mul(PRIME);
+        }
+    };
+    for dataset in [&splits.train, &splits.validation, &splits.test] {
+        feed(dataset.len() as u64);
+        feed(dataset.n_features as u64);
+        dataset.features.iter().for_each(|x| feed(x.to_bits()));
+        dataset.labels.iter().for_each(|&y| feed(y as u64));
+    }
+    format!("{hash:016x}")
+}

@@ -68,7 +68,8 @@ pub enum ErrorSource {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
     /// The same rates every epoch.
-    Constant,
+    #[serde(rename = "constant")]
+    ConstantRates {},
     /// Multiply the rates by `factor` after every `every` epochs.
     Step { every: usize, factor: f64 },
     /// Cosine decay from the configured rates (epoch 1) to `floor` times them (last epoch).
@@ -79,7 +80,7 @@ impl Schedule {
     /// The factor applied to every learning rate in `epoch` (1-based) of `epochs`.
     pub fn factor(&self, epoch: usize, epochs: usize) -> f64 {
         match *self {
-            Schedule::Constant => 1.0,
+            Schedule::ConstantRates {} => 1.0,
             Schedule::Step { every, factor } => factor.powi(((epoch.max(1) - 1) / every.max(1)) as i32),
             Schedule::Cosine { floor } => {
                 if epochs <= 1 {
@@ -231,6 +232,13 @@ pub(crate) fn invalid(field: impl Into<String>, value: impl fmt::Display, allowe
 /// fixed-point model can never overflow (see `format`).
 pub const MAX_LAYER_WIDTH: usize = 65_536;
 
+/// Largest supported number of synapses (weights and biases) in a network: 2^24, which keeps a
+/// float model's weights below 128 MiB and fits every weight address in 32 bits.
+pub const MAX_SYNAPSES: usize = 1 << 24;
+
+/// Largest seed: TOML integers are signed 64-bit.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
 impl Config {
     /// Parses and validates a configuration from TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
@@ -284,6 +292,13 @@ impl Config {
                 return Err(invalid(format!("network.layers[{k}]"), n, format!("in 1..={MAX_LAYER_WIDTH}")));
             }
         }
+        if self.synapses() > MAX_SYNAPSES {
+            return Err(invalid(
+                "network.layers",
+                format!("{layers:?} with {} synapses", self.synapses()),
+                format!("a network of at most {MAX_SYNAPSES} synapses (weights and biases)"),
+            ));
+        }
         let depth = layers.len() - 1;
         if self.network.activations.len() != depth {
             return Err(invalid(
@@ -323,7 +338,7 @@ impl Config {
             }
         }
         match l.schedule {
-            Schedule::Constant => {}
+            Schedule::ConstantRates {} => {}
             Schedule::Step { every, factor } => {
                 if every == 0 {
                     return Err(invalid("learning.schedule.every", every, "at least 1 (epochs)"));
@@ -357,6 +372,9 @@ impl Config {
         }
         if t.batch_size == 0 || t.batch_size > 65_536 {
             return Err(invalid("training.batch_size", t.batch_size, "in 1..=65536"));
+        }
+        if t.seed > MAX_SEED {
+            return Err(invalid("training.seed", t.seed, format!("at most {MAX_SEED}")));
         }
         if t.epochs > 1_000_000 {
             return Err(invalid("training.epochs", t.epochs, "at most 1000000"));

@@ -68,7 +68,7 @@ impl Constants {
         let n = &config.neuron;
         let coefficient = |field: &str, value: f64| {
             Coefficient::from_f64(value).ok_or_else(|| {
-                crate::config::invalid(field, value, "0 or a magnitude in [2^-46, 2^15) for the fixed-point model")
+                crate::config::invalid(field, format!("{value:e}"), "below 2^15 = 32768 in magnitude for the fixed-point model")
             })
         };
         Ok(Constants {
@@ -407,6 +407,9 @@ impl FixedModel {
         }
         check("r", &state.r, &|l| sizes[l + 1], f.act())?;
         check("d", &state.d, &|l| sizes[l + 1], f.act())?;
+        if !(state.eta_factor.is_finite() && state.eta_factor >= 0.0) {
+            return Err(DeviceError::Snapshot(format!("`eta_factor` is {}, but it must be a finite number >= 0", state.eta_factor)));
+        }
         if state.rounding_state == 0 {
             return Err(DeviceError::Snapshot("`rounding_state` is 0, which xorshift32 never leaves".into()));
         }

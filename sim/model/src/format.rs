@@ -62,8 +62,9 @@ impl Default for Formats {
 impl Formats {
     /// Checks that the formats fit the datapath: operands of 16 bits, exact integer alignments.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(4..=15).contains(&self.act_frac) {
-            return Err(invalid("fixed.act_frac", self.act_frac, "in 4..=15"));
+        // 1.0 (the bias input, a full slope) must fit the signed 16-bit activity word.
+        if !(4..=14).contains(&self.act_frac) {
+            return Err(invalid("fixed.act_frac", self.act_frac, "in 4..=14"));
         }
         if !(16..=32).contains(&self.weight_bits) {
             return Err(invalid("fixed.weight_bits", self.weight_bits, "in 16..=32"));
@@ -235,7 +236,8 @@ impl Coefficient {
     pub const ZERO: Coefficient = Coefficient { mant: 0, shift: 0 };
 
     /// Finds the most precise coefficient for `value`: the largest shift whose rounded mantissa
-    /// still fits 16 bits. Values of magnitude at least 2^15 or below 2^-46 are not representable.
+    /// still fits 16 bits. Magnitudes below 2^-47 round to zero; magnitudes of 2^15 or more and
+    /// non-finite values are not representable.
     pub fn from_f64(value: f64) -> Option<Coefficient> {
         if !value.is_finite() {
             return None;
@@ -248,7 +250,7 @@ impl Coefficient {
             if (i16::MIN as f64..=i16::MAX as f64).contains(&mant) {
                 let mant = mant as i16;
                 if mant == 0 {
-                    return None;
+                    return Some(Coefficient::ZERO);
                 }
                 return Some(Coefficient { mant, shift });
             }
@@ -334,7 +336,7 @@ mod tests {
         }
         assert_eq!(Coefficient::from_f64(1.0), Some(Coefficient { mant: 16384, shift: 14 }));
         assert_eq!(Coefficient::from_f64(0.0), Some(Coefficient::ZERO));
-        assert_eq!(Coefficient::from_f64(1e-20), None);
+        assert_eq!(Coefficient::from_f64(1e-20), Some(Coefficient::ZERO));
         assert_eq!(Coefficient::from_f64(1e6), None);
         assert_eq!(Coefficient::from_f64(f64::NAN), None);
     }

@@ -341,3 +341,29 @@ fn sub_lsb_updates_move_weight_by_float_total() {
         assert!(((fixed_w - float_w) / float_w).abs() < 0.03, "target {target}: fixed {fixed_w}, float {float_w}");
     }
 }
+
+#[test]
+fn config_rejects_oversized_and_unrepresentable_values() {
+    assert_eq!(invalid_field("[network]\nlayers = [4, 65536, 65536, 3]\nactivations = [\"relu\", \"relu\", \"linear\"]\n[learning]\neta = [0.1, 0.1, 0.1]"), "network.layers");
+    assert_eq!(invalid_field("[training]\nseed = 9223372036854775807\nepochs = 2000000"), "training.epochs");
+    assert_eq!(invalid_field("[fixed]\nact_frac = 15"), "fixed.act_frac");
+    let mut config = Config::default();
+    config.training.seed = u64::MAX;
+    assert!(config.validate().is_err());
+    let text = Config::default().to_toml_string();
+    assert!(text.contains("seed = 1"));
+    let unknown = Config::from_toml_str("[learning]\nschedule = { kind = \"constant\", foo = 1 }", "x.toml");
+    assert!(matches!(unknown, Err(ConfigError::Parse { .. })), "{unknown:?}");
+    Config::from_toml_str("[learning]\nschedule = { kind = \"constant\" }", "x.toml").unwrap();
+}
+
+#[test]
+fn tiny_learning_rates_round_to_zero() {
+    let mut config = Config::default();
+    config.learning.eta = vec![1e-30, 0.01];
+    let model = FixedModel::new(&config).unwrap();
+    assert_eq!(model.constants().eta[0].mant, 0);
+    let mut model = model;
+    model.set_learning_rate_factor(1e-20).unwrap();
+    assert!(model.constants().eta.iter().all(|c| c.mant == 0));
+}
