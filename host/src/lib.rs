@@ -5,6 +5,7 @@ pub mod data;
 pub mod dataspec;
 pub mod devices;
 pub mod eval;
+pub mod link;
 pub mod metrics;
 pub mod plot;
 pub mod progress;

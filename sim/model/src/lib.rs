@@ -7,6 +7,7 @@ pub mod fixed;
 pub mod float;
 pub mod format;
 pub mod init;
+pub mod protocol;
 mod kernel;
 
 pub use config::Config;

@@ -1,0 +1,231 @@
+//! Serial ports: UART bridges to boards, and pseudo-terminals for simulated boards and tests.
+
+use std::io::{self, Read, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use leap_model::protocol::Frame;
+use serialport::{ClearBuffer, SerialPort, TTYPort};
+
+use super::stream::{ByteStream, FramedStream, StreamFailure};
+use super::{Transport, TransportError};
+
+/// Bits a UART sends per byte with 8 data bits, no parity and 1 stop bit: start, 8 data, stop.
+pub const BITS_PER_BYTE: u32 = 10;
+
+/// Serialises [`TTYPort::pair`], which is not thread-safe.
+static PTY_PAIR_LOCK: Mutex<()> = Mutex::new(());
+
+/// Creates a connected pseudo-terminal pair `(master, slave)`; the slave's
+/// [`SerialPort::name`] is a path that [`SerialTransport::open`] accepts. Calls are serialised
+/// because `TTYPort::pair` is not thread-safe.
+pub fn pty_pair() -> serialport::Result<(TTYPort, TTYPort)> {
+    let _guard = PTY_PAIR_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    TTYPort::pair()
+}
+
+/// Returns the time `bytes` take on a UART at `baud`.
+pub fn uart_time(bytes: usize, baud: u32) -> Duration {
+    Duration::from_secs_f64(bytes as f64 * BITS_PER_BYTE as f64 / baud.max(1) as f64)
+}
+
+/// Limits writes to the byte rate of a UART, for links such as pseudo-terminals that have none.
+#[derive(Clone, Debug)]
+struct Pacer {
+    baud: u32,
+    /// When the emulated line has sent every byte written so far.
+    line_free_at: Instant,
+}
+
+impl Pacer {
+    fn new(baud: u32) -> Pacer {
+        Pacer {
+            baud,
+            line_free_at: Instant::now(),
+        }
+    }
+
+    /// Bytes per write: about one millisecond on the line, so waits stay short.
+    fn chunk_len(&self) -> usize {
+        (self.baud / BITS_PER_BYTE / 1000).max(1) as usize
+    }
+
+    /// Waits until the emulated line has sent `bytes` more bytes.
+    fn wait_for(&mut self, bytes: usize) {
+        let now = Instant::now();
+        self.line_free_at = self.line_free_at.max(now) + uart_time(bytes, self.baud);
+        std::thread::sleep(self.line_free_at.saturating_duration_since(now));
+    }
+}
+
+/// A writer that passes bytes on no faster than a UART at a given baud rate would send them.
+pub struct PacedWriter<W> {
+    inner: W,
+    pacer: Pacer,
+}
+
+impl<W: Write> PacedWriter<W> {
+    pub fn new(inner: W, baud: u32) -> PacedWriter<W> {
+        PacedWriter {
+            inner,
+            pacer: Pacer::new(baud),
+        }
+    }
+}
+
+impl<W: Write> Write for PacedWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let chunk = &bytes[..bytes.len().min(self.pacer.chunk_len())];
+        let written = self.inner.write(chunk)?;
+        self.pacer.wait_for(written);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct SerialStream {
+    port: Box<dyn SerialPort>,
+    baud: u32,
+    pacer: Option<Pacer>,
+}
+
+impl ByteStream for SerialStream {
+    fn read_by(
+        &mut self,
+        buffer: &mut [u8],
+        deadline: Instant,
+    ) -> Result<Option<usize>, StreamFailure> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(None);
+        }
+        // The port's timeout applies to each read call, so it is set from the deadline each time.
+        self.port
+            .set_timeout(remaining)
+            .map_err(|e| StreamFailure::Io(e.into()))?;
+        match self.port.read(buffer) {
+            // After the other end of a pseudo-terminal closes, reads can return 0 bytes forever.
+            Ok(0) => Err(StreamFailure::Closed("a read returned end of file".into())),
+            Ok(count) => Ok(Some(count)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            // On a serial port every other read error (a hang-up, EIO after unplugging) means
+            // the device is gone.
+            Err(e) => Err(StreamFailure::Closed(format!("read failed: {e}"))),
+        }
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure> {
+        let allowance = uart_time(bytes.len(), self.baud) + Duration::from_secs(1);
+        self.port
+            .set_timeout(allowance)
+            .map_err(|e| StreamFailure::Io(e.into()))?;
+        let chunk_len = self
+            .pacer
+            .as_ref()
+            .map_or(bytes.len().max(1), Pacer::chunk_len);
+        for chunk in bytes.chunks(chunk_len) {
+            self.port.write_all(chunk).map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut => StreamFailure::Io(e),
+                _ => StreamFailure::Closed(format!("write failed: {e}")),
+            })?;
+            if let Some(pacer) = &mut self.pacer {
+                pacer.wait_for(chunk.len());
+            }
+        }
+        Ok(())
+    }
+
+    fn discard_input(&mut self) -> Result<(), StreamFailure> {
+        self.port
+            .clear(ClearBuffer::Input)
+            .map_err(|e| StreamFailure::Io(e.into()))
+    }
+}
+
+/// Frames over a serial port at a fixed baud rate, 8 data bits, no parity, 1 stop bit and no
+/// flow control.
+pub struct SerialTransport {
+    framed: FramedStream<SerialStream>,
+}
+
+impl SerialTransport {
+    /// Opens the serial port at `path` (such as /dev/ttyUSB1) at `baud`.
+    pub fn open(path: &str, baud: u32) -> Result<SerialTransport, TransportError> {
+        let endpoint = format!("serial port {path}");
+        let port = serialport::new(path, baud)
+            .timeout(Duration::from_millis(100))
+            .open()
+            .map_err(|e| TransportError::Io {
+                endpoint: endpoint.clone(),
+                action: "opening",
+                source: e.into(),
+            })?;
+        Ok(SerialTransport::from_port(port, baud))
+    }
+
+    /// Wraps a port that is already open, such as one end of [`pty_pair`].
+    pub fn from_port(port: Box<dyn SerialPort>, baud: u32) -> SerialTransport {
+        let endpoint = match port.name() {
+            Some(name) => format!("serial port {name}"),
+            None => "serial port (unnamed pseudo-terminal)".to_string(),
+        };
+        SerialTransport {
+            framed: FramedStream::new(
+                SerialStream {
+                    port,
+                    baud,
+                    pacer: None,
+                },
+                endpoint,
+            ),
+        }
+    }
+
+    /// Limits writes to the baud rate's byte rate. Pseudo-terminals carry bytes as fast as the
+    /// processes move them, so this emulates a UART for benchmarks.
+    pub fn emulate_baud(mut self, on: bool) -> SerialTransport {
+        let baud = self.framed.stream.baud;
+        self.framed.stream.pacer = on.then(|| Pacer::new(baud));
+        self
+    }
+
+    pub fn baud(&self) -> u32 {
+        self.framed.stream.baud
+    }
+}
+
+impl Transport for SerialTransport {
+    fn endpoint(&self) -> &str {
+        self.framed.endpoint()
+    }
+
+    fn send(&mut self, frames: &[Frame]) -> Result<(), TransportError> {
+        self.framed.send(frames)
+    }
+
+    fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
+        self.framed.receive(deadline)
+    }
+
+    fn wire_time(&self, bytes: usize) -> Duration {
+        uart_time(bytes, self.baud())
+    }
+
+    fn discard_input(&mut self) -> Result<(), TransportError> {
+        self.framed.discard_input()
+    }
+}
