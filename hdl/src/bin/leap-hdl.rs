@@ -1,0 +1,72 @@
+//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use leap_hdl::engine::EngineParams;
+use leap_hdl::{emit, emit_engine, Design};
+use leap_model::Config;
+
+/// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Directory to write the Verilog files to; created if missing.
+    #[arg(long)]
+    out: PathBuf,
+    /// Design to emit: lane, neuron or engine; repeat for several. Default: all.
+    #[arg(long = "design")]
+    designs: Vec<String>,
+    /// Configuration file (TOML) whose `[fixed]` formats set the widths. Default: the default formats.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Synapse lanes of the engine (weights per clock), 1 to 16.
+    #[arg(long, default_value_t = EngineParams::default().lanes)]
+    lanes: usize,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let formats = match &args.config {
+        Some(path) => Config::load(path)?.fixed,
+        None => Default::default(),
+    };
+    if !(1..=16).contains(&args.lanes) {
+        bail!("--lanes {} is invalid: use 1 to 16", args.lanes);
+    }
+    let designs = if args.designs.is_empty() {
+        Design::ALL.to_vec()
+    } else {
+        let mut designs = Vec::new();
+        for name in &args.designs {
+            match Design::from_name(name) {
+                Some(d) => designs.push(d),
+                None => {
+                    let known: Vec<_> = Design::ALL.iter().map(|d| d.name()).collect();
+                    bail!("unknown design `{name}`: use one of {}", known.join(", "));
+                }
+            }
+        }
+        designs
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    for design in designs {
+        let path = args.out.join(format!("{}.v", design.name()));
+        let emitted = match design {
+            Design::Engine => emit_engine(
+                &formats,
+                &EngineParams {
+                    lanes: args.lanes,
+                    ..EngineParams::default()
+                },
+            ),
+            _ => emit(design, &formats),
+        };
+        std::fs::write(&path, emitted.verilog)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}

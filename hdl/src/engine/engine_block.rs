@@ -1,0 +1,1233 @@
+//! The engine's top level: host port, controller and datapath.
+
+use leap_model::format::{Formats, ACC_BITS};
+use rust_hdl::prelude::*;
+
+use super::slot::LaneSlot;
+use super::tags::StreamTags;
+use super::units::{
+    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
+    SlopeProduct, UpdateFactor, WordView, Xorshift,
+};
+use super::{constant, field, select, EngineParams, EngineState, DRAIN_CLOCKS};
+use crate::leaf::{Requantize, ResetRegister};
+use crate::neuron::NeuronUnit;
+
+/// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 5 (backward accumulation).
+const TAG_STAGES: usize = 5;
+
+/// The LE engine (see the module documentation). Host port: strobe `write`, `read` or `run`
+/// for one clock while `busy` is clear, with `select`, `address`, `data` and `learn`.
+#[derive(LogicBlock)]
+pub struct Engine {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub write: Signal<In, Bit>,
+    pub read: Signal<In, Bit>,
+    pub run: Signal<In, Bit>,
+    /// With `run`: nudge the output toward the targets and update the weights.
+    pub learn: Signal<In, Bit>,
+    pub select: Signal<In, Bits<8>>,
+    pub address: Signal<In, Bits<16>>,
+    pub data: Signal<In, Bits<64>>,
+    pub busy: Signal<Out, Bit>,
+    pub read_data: Signal<Out, Bits<64>>,
+    pub read_valid: Signal<Out, Bit>,
+    // Submodules, registers and local signals.
+    state: ResetRegister<EngineState>,
+    /// Physical bank of the double-buffered words that the current step reads.
+    bank: Counter<1>,
+    learning: EnableRegister<Bit>,
+    requested: EnableRegister<Bits<32>>,
+    read_select: EnableRegister<Bits<8>>,
+    read_address: EnableRegister<Bits<16>>,
+    read_result: EnableRegister<Bits<64>>,
+    read_strobe: ResetRegister<Bit>,
+    k_r_mant: EnableRegister<Signed<16>>,
+    k_r_shift: EnableRegister<Bits<6>>,
+    k_dt_mant: EnableRegister<Signed<16>>,
+    k_dt_shift: EnableRegister<Bits<6>>,
+    beta_mant: EnableRegister<Signed<16>>,
+    beta_shift: EnableRegister<Bits<6>>,
+    top_base: EnableRegister<Bits<16>>,
+    voltage: EnableRegister<Bit>,
+    rounding: EnableRegister<Bits<32>>,
+    rows: EnableRegister<Bits<16>>,
+    columns: EnableRegister<Bits<16>>,
+    columns_wide: EnableRegister<Bits<32>>,
+    groups: EnableRegister<Bits<16>>,
+    cadence_last: EnableRegister<Bits<16>>,
+    weight_base: EnableRegister<Bits<16>>,
+    address_base: EnableRegister<Bits<32>>,
+    state_base: EnableRegister<Bits<16>>,
+    input_base: EnableRegister<Bits<16>>,
+    activation: EnableRegister<Bits<2>>,
+    eta_mant: EnableRegister<Signed<16>>,
+    eta_shift: EnableRegister<Bits<6>>,
+    first_layer: EnableRegister<Bit>,
+    inputs: EnableRegister<Bits<16>>,
+    groups_last: EnableRegister<Bits<16>>,
+    acc_row: EnableRegister<Signed<48>>,
+    row: Counter<16>,
+    state_index: Counter<16>,
+    group: Counter<16>,
+    weight_address: Counter<16>,
+    group_column: Counter<16>,
+    lane_bank: Counter<8>,
+    bank_word: Counter<16>,
+    column: Counter<16>,
+    below_index: Counter<16>,
+    layer_base: Counter<16>,
+    table_address: Counter<16>,
+    drain: Counter<16>,
+    done_steps: Counter<32>,
+    next_row: Counter<32>,
+    group_address: Counter<32>,
+    cycles: Counter<48>,
+    steps: Counter<32>,
+    potential_saturations: EventCounter,
+    rate_saturations: EventCounter,
+    message_saturations: EventCounter,
+    update_saturations: EventCounter,
+    weight_saturations: EventCounter,
+    potentials: Memory<Signed<32>>,
+    prospectives: Memory<Signed<32>>,
+    errors0: Memory<Signed<32>>,
+    errors1: Memory<Signed<32>>,
+    rates0: Memory<Signed<16>>,
+    rates1: Memory<Signed<16>>,
+    slopes0: Memory<Signed<16>>,
+    slopes1: Memory<Signed<16>>,
+    input_words: Memory<Signed<16>>,
+    targets: Memory<Signed<32>>,
+    forward_sums: Memory<Signed<48>>,
+    factors: Memory<Signed<16>>,
+    messages: Memory<Signed<16>>,
+    layer_table: Memory<Bits<64>>,
+    host_view: WordView,
+    table_view: WordView,
+    write_split: AddressSplit,
+    read_split: AddressSplit,
+    output_error: OutputError,
+    update: UpdateFactor,
+    message: Requantize<32, 16>,
+    below_sum: Requantize<48, 32>,
+    below_product: SlopeProduct,
+    neuron: NeuronUnit,
+    advance: Xorshift,
+    readback: ReadBack,
+    slots: Vec<LaneSlot>,
+    tags: Vec<StreamTags>,
+    error_old: Signal<Local, Signed<32>>,
+    error_new: Signal<Local, Signed<32>>,
+    rate_old: Signal<Local, Signed<16>>,
+    slope_old: Signal<Local, Signed<16>>,
+    row_base: Signal<Local, Signed<48>>,
+    row_total: Signal<Local, Signed<48>>,
+    forward_total: Signal<Local, Signed<48>>,
+    weight_flags: Signal<Local, Bits<8>>,
+    issue: Signal<Local, Bit>,
+    rate_value: Signal<Local, Signed<16>>,
+    // Constants.
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    lanes16: Constant<Bits<16>>,
+    minus_stride: Constant<Bits<16>>,
+    zero32: Constant<Bits<32>>,
+    one32: Constant<Bits<32>>,
+    lanes32: Constant<Bits<32>>,
+    one48: Constant<Bits<48>>,
+    zero8: Constant<Bits<8>>,
+    one8: Constant<Bits<8>>,
+    lanes_last: Constant<Bits<8>>,
+    one1: Constant<Bits<1>>,
+    drain_last: Constant<Bits<16>>,
+    zero_wide: Constant<Signed<48>>,
+    zero_error: Constant<Signed<32>>,
+    zero_factor: Constant<Signed<16>>,
+    act_one: Constant<Signed<16>>,
+    select_weight: Constant<Bits<8>>,
+    select_potential: Constant<Bits<8>>,
+    select_prospective: Constant<Bits<8>>,
+    select_error: Constant<Bits<8>>,
+    select_rate: Constant<Bits<8>>,
+    select_slope: Constant<Bits<8>>,
+    select_input: Constant<Bits<8>>,
+    select_target: Constant<Bits<8>>,
+    select_table: Constant<Bits<8>>,
+    select_constant: Constant<Bits<8>>,
+    constant_k_r_mant: Constant<Bits<16>>,
+    constant_k_r_shift: Constant<Bits<16>>,
+    constant_k_dt_mant: Constant<Bits<16>>,
+    constant_k_dt_shift: Constant<Bits<16>>,
+    constant_beta_mant: Constant<Bits<16>>,
+    constant_beta_shift: Constant<Bits<16>>,
+    constant_top_base: Constant<Bits<16>>,
+    constant_voltage: Constant<Bits<16>>,
+    constant_rounding: Constant<Bits<16>>,
+    _lanes: usize,
+}
+
+impl Engine {
+    pub fn new(formats: &Formats, params: &EngineParams) -> Self {
+        let params = *params;
+        assert!(
+            (1..=16).contains(&params.lanes),
+            "{} lanes: use 1 to 16",
+            params.lanes
+        );
+        Engine {
+            clock: Default::default(),
+            reset: Default::default(),
+            write: Default::default(),
+            read: Default::default(),
+            run: Default::default(),
+            learn: Default::default(),
+            select: Default::default(),
+            address: Default::default(),
+            data: Default::default(),
+            busy: Default::default(),
+            read_data: Default::default(),
+            read_valid: Default::default(),
+            state: Default::default(),
+            bank: Default::default(),
+            learning: Default::default(),
+            requested: Default::default(),
+            read_select: Default::default(),
+            read_address: Default::default(),
+            read_result: Default::default(),
+            read_strobe: Default::default(),
+            k_r_mant: Default::default(),
+            k_r_shift: Default::default(),
+            k_dt_mant: Default::default(),
+            k_dt_shift: Default::default(),
+            beta_mant: Default::default(),
+            beta_shift: Default::default(),
+            top_base: Default::default(),
+            voltage: Default::default(),
+            rounding: Default::default(),
+            rows: Default::default(),
+            columns: Default::default(),
+            columns_wide: Default::default(),
+            groups: Default::default(),
+            cadence_last: Default::default(),
+            weight_base: Default::default(),
+            address_base: Default::default(),
+            state_base: Default::default(),
+            input_base: Default::default(),
+            activation: Default::default(),
+            eta_mant: Default::default(),
+            eta_shift: Default::default(),
+            first_layer: Default::default(),
+            inputs: Default::default(),
+            groups_last: Default::default(),
+            acc_row: Default::default(),
+            row: Default::default(),
+            state_index: Default::default(),
+            group: Default::default(),
+            weight_address: Default::default(),
+            group_column: Default::default(),
+            lane_bank: Default::default(),
+            bank_word: Default::default(),
+            column: Default::default(),
+            below_index: Default::default(),
+            layer_base: Default::default(),
+            table_address: Default::default(),
+            drain: Default::default(),
+            done_steps: Default::default(),
+            next_row: Default::default(),
+            group_address: Default::default(),
+            cycles: Default::default(),
+            steps: Default::default(),
+            potential_saturations: Default::default(),
+            rate_saturations: Default::default(),
+            message_saturations: Default::default(),
+            update_saturations: Default::default(),
+            weight_saturations: Default::default(),
+            potentials: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            prospectives: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            errors0: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            errors1: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            rates0: Memory::new(params.state_words, 16, true),
+            rates1: Memory::new(params.state_words, 16, true),
+            slopes0: Memory::new(params.state_words, 16, true),
+            slopes1: Memory::new(params.state_words, 16, true),
+            input_words: Memory::new(params.max_inputs, 16, true),
+            targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
+            forward_sums: Memory::new(params.max_rows, ACC_BITS as usize, true),
+            factors: Memory::new(params.max_rows, 16, true),
+            messages: Memory::new(params.max_rows, 16, true),
+            layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
+            host_view: Default::default(),
+            table_view: Default::default(),
+            write_split: AddressSplit::new(params.bank_bits()),
+            read_split: AddressSplit::new(params.bank_bits()),
+            output_error: OutputError::new(formats.act_frac, formats.pot_frac, formats.pot_bits),
+            update: UpdateFactor::new(formats.pot_frac, formats.upd_frac),
+            message: Requantize::new(formats.pot_frac, formats.msg_frac, 16),
+            below_sum: Requantize::new(
+                formats.weight_slice_frac() + formats.msg_frac,
+                formats.pot_frac,
+                formats.pot_bits,
+            ),
+            below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
+            neuron: NeuronUnit::new(formats),
+            advance: Xorshift::new(u32::MAX),
+            readback: Default::default(),
+            slots: (0..params.lanes)
+                .map(|p| LaneSlot::new(formats, &params, p))
+                .collect(),
+            tags: (0..TAG_STAGES).map(|_| StreamTags::default()).collect(),
+            error_old: Default::default(),
+            error_new: Default::default(),
+            rate_old: Default::default(),
+            slope_old: Default::default(),
+            row_base: Default::default(),
+            row_total: Default::default(),
+            forward_total: Default::default(),
+            weight_flags: Default::default(),
+            issue: Default::default(),
+            rate_value: Default::default(),
+            zero16: Constant::new(0u64.to_bits()),
+            one16: Constant::new(1u64.to_bits()),
+            lanes16: Constant::new(((params.lanes) as u64).to_bits()),
+            minus_stride: Constant::new((((1 << 16) - field::STRIDE as usize) as u64).to_bits()),
+            zero32: Constant::new(0u64.to_bits()),
+            one32: Constant::new(1u64.to_bits()),
+            lanes32: Constant::new(((params.lanes) as u64).to_bits()),
+            one48: Constant::new(1u64.to_bits()),
+            zero8: Constant::new(0u64.to_bits()),
+            one8: Constant::new(1u64.to_bits()),
+            lanes_last: Constant::new(((params.lanes - 1) as u64).to_bits()),
+            one1: Constant::new(1u64.to_bits()),
+            drain_last: Constant::new(((DRAIN_CLOCKS as usize - 1) as u64).to_bits()),
+            zero_wide: Constant::new(0i64.into()),
+            zero_error: Constant::new(0i64.into()),
+            zero_factor: Constant::new(0i64.into()),
+            act_one: Constant::new((1i64 << formats.act_frac).into()),
+            select_weight: Constant::new(((select::WEIGHT as usize) as u64).to_bits()),
+            select_potential: Constant::new(((select::POTENTIAL as usize) as u64).to_bits()),
+            select_prospective: Constant::new(((select::PROSPECTIVE as usize) as u64).to_bits()),
+            select_error: Constant::new(((select::ERROR as usize) as u64).to_bits()),
+            select_rate: Constant::new(((select::RATE as usize) as u64).to_bits()),
+            select_slope: Constant::new(((select::SLOPE as usize) as u64).to_bits()),
+            select_input: Constant::new(((select::INPUT as usize) as u64).to_bits()),
+            select_target: Constant::new(((select::TARGET as usize) as u64).to_bits()),
+            select_table: Constant::new(((select::LAYER_TABLE as usize) as u64).to_bits()),
+            select_constant: Constant::new(((select::CONSTANT as usize) as u64).to_bits()),
+            constant_k_r_mant: Constant::new(((constant::K_R_MANT as usize) as u64).to_bits()),
+            constant_k_r_shift: Constant::new(((constant::K_R_SHIFT as usize) as u64).to_bits()),
+            constant_k_dt_mant: Constant::new(((constant::K_DT_MANT as usize) as u64).to_bits()),
+            constant_k_dt_shift: Constant::new(((constant::K_DT_SHIFT as usize) as u64).to_bits()),
+            constant_beta_mant: Constant::new(((constant::BETA_MANT as usize) as u64).to_bits()),
+            constant_beta_shift: Constant::new(((constant::BETA_SHIFT as usize) as u64).to_bits()),
+            constant_top_base: Constant::new(((constant::TOP_BASE as usize) as u64).to_bits()),
+            constant_voltage: Constant::new(((constant::VOLTAGE as usize) as u64).to_bits()),
+            constant_rounding: Constant::new(
+                ((constant::ROUNDING_STATE as usize) as u64).to_bits(),
+            ),
+            _lanes: params.lanes,
+        }
+    }
+}
+
+impl Logic for Engine {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.state.clock.next = self.clock.val();
+        self.state.reset.next = self.reset.val();
+        self.bank.clock.next = self.clock.val();
+        self.bank.reset.next = self.reset.val();
+        self.learning.clock.next = self.clock.val();
+        self.requested.clock.next = self.clock.val();
+        self.read_select.clock.next = self.clock.val();
+        self.read_address.clock.next = self.clock.val();
+        self.read_result.clock.next = self.clock.val();
+        self.read_strobe.clock.next = self.clock.val();
+        self.read_strobe.reset.next = self.reset.val();
+        self.k_r_mant.clock.next = self.clock.val();
+        self.k_r_shift.clock.next = self.clock.val();
+        self.k_dt_mant.clock.next = self.clock.val();
+        self.k_dt_shift.clock.next = self.clock.val();
+        self.beta_mant.clock.next = self.clock.val();
+        self.beta_shift.clock.next = self.clock.val();
+        self.top_base.clock.next = self.clock.val();
+        self.voltage.clock.next = self.clock.val();
+        self.rounding.clock.next = self.clock.val();
+        self.rows.clock.next = self.clock.val();
+        self.columns.clock.next = self.clock.val();
+        self.columns_wide.clock.next = self.clock.val();
+        self.groups.clock.next = self.clock.val();
+        self.cadence_last.clock.next = self.clock.val();
+        self.weight_base.clock.next = self.clock.val();
+        self.address_base.clock.next = self.clock.val();
+        self.state_base.clock.next = self.clock.val();
+        self.input_base.clock.next = self.clock.val();
+        self.activation.clock.next = self.clock.val();
+        self.eta_mant.clock.next = self.clock.val();
+        self.eta_shift.clock.next = self.clock.val();
+        self.first_layer.clock.next = self.clock.val();
+        self.inputs.clock.next = self.clock.val();
+        self.groups_last.clock.next = self.clock.val();
+        self.acc_row.clock.next = self.clock.val();
+        self.row.clock.next = self.clock.val();
+        self.row.reset.next = self.reset.val();
+        self.state_index.clock.next = self.clock.val();
+        self.state_index.reset.next = self.reset.val();
+        self.group.clock.next = self.clock.val();
+        self.group.reset.next = self.reset.val();
+        self.weight_address.clock.next = self.clock.val();
+        self.weight_address.reset.next = self.reset.val();
+        self.group_column.clock.next = self.clock.val();
+        self.group_column.reset.next = self.reset.val();
+        self.lane_bank.clock.next = self.clock.val();
+        self.lane_bank.reset.next = self.reset.val();
+        self.bank_word.clock.next = self.clock.val();
+        self.bank_word.reset.next = self.reset.val();
+        self.column.clock.next = self.clock.val();
+        self.column.reset.next = self.reset.val();
+        self.below_index.clock.next = self.clock.val();
+        self.below_index.reset.next = self.reset.val();
+        self.layer_base.clock.next = self.clock.val();
+        self.layer_base.reset.next = self.reset.val();
+        self.table_address.clock.next = self.clock.val();
+        self.table_address.reset.next = self.reset.val();
+        self.drain.clock.next = self.clock.val();
+        self.drain.reset.next = self.reset.val();
+        self.done_steps.clock.next = self.clock.val();
+        self.done_steps.reset.next = self.reset.val();
+        self.next_row.clock.next = self.clock.val();
+        self.next_row.reset.next = self.reset.val();
+        self.group_address.clock.next = self.clock.val();
+        self.group_address.reset.next = self.reset.val();
+        self.cycles.clock.next = self.clock.val();
+        self.cycles.reset.next = self.reset.val();
+        self.steps.clock.next = self.clock.val();
+        self.steps.reset.next = self.reset.val();
+        self.potential_saturations.clock.next = self.clock.val();
+        self.potential_saturations.reset.next = self.reset.val();
+        self.rate_saturations.clock.next = self.clock.val();
+        self.rate_saturations.reset.next = self.reset.val();
+        self.message_saturations.clock.next = self.clock.val();
+        self.message_saturations.reset.next = self.reset.val();
+        self.update_saturations.clock.next = self.clock.val();
+        self.update_saturations.reset.next = self.reset.val();
+        self.weight_saturations.clock.next = self.clock.val();
+        self.weight_saturations.reset.next = self.reset.val();
+        self.potentials.clock.next = self.clock.val();
+        self.prospectives.clock.next = self.clock.val();
+        self.errors0.clock.next = self.clock.val();
+        self.errors1.clock.next = self.clock.val();
+        self.rates0.clock.next = self.clock.val();
+        self.rates1.clock.next = self.clock.val();
+        self.slopes0.clock.next = self.clock.val();
+        self.slopes1.clock.next = self.clock.val();
+        self.input_words.clock.next = self.clock.val();
+        self.targets.clock.next = self.clock.val();
+        self.forward_sums.clock.next = self.clock.val();
+        self.factors.clock.next = self.clock.val();
+        self.messages.clock.next = self.clock.val();
+        self.layer_table.clock.next = self.clock.val();
+        self.neuron.clock.next = self.clock.val();
+        self.neuron.reset.next = self.reset.val();
+
+        // ---- Defaults: hold every register, idle every counter and memory. ----
+        self.state.d.next = self.state.q.val();
+        self.busy.next = true;
+        self.read_data.next = self.read_result.q.val();
+        self.read_valid.next = self.read_strobe.q.val();
+        self.read_strobe.d.next = false;
+
+        self.learning.enable.next = false;
+        self.learning.d.next = self.learn.val();
+        self.requested.enable.next = false;
+        self.requested.d.next = self.host_view.unsigned32.val();
+        self.read_select.enable.next = false;
+        self.read_select.d.next = self.select.val();
+        self.read_address.enable.next = false;
+        self.read_address.d.next = self.address.val();
+        self.read_result.enable.next = false;
+        self.read_result.d.next = self.readback.data.val();
+
+        self.k_r_mant.enable.next = false;
+        self.k_r_mant.d.next = self.host_view.signed16.val();
+        self.k_r_shift.enable.next = false;
+        self.k_r_shift.d.next = self.host_view.unsigned6.val();
+        self.k_dt_mant.enable.next = false;
+        self.k_dt_mant.d.next = self.host_view.signed16.val();
+        self.k_dt_shift.enable.next = false;
+        self.k_dt_shift.d.next = self.host_view.unsigned6.val();
+        self.beta_mant.enable.next = false;
+        self.beta_mant.d.next = self.host_view.signed16.val();
+        self.beta_shift.enable.next = false;
+        self.beta_shift.d.next = self.host_view.unsigned6.val();
+        self.top_base.enable.next = false;
+        self.top_base.d.next = self.host_view.unsigned16.val();
+        self.voltage.enable.next = false;
+        self.voltage.d.next = self.host_view.flag.val();
+        self.rounding.enable.next = false;
+        self.rounding.d.next = self.advance.bits.val();
+        self.advance.state.next = self.rounding.q.val();
+        self.advance.address.next = self.zero32.val();
+
+        self.rows.enable.next = false;
+        self.rows.d.next = self.table_view.unsigned16.val();
+        self.columns.enable.next = false;
+        self.columns.d.next = self.table_view.unsigned16.val();
+        self.columns_wide.enable.next = false;
+        self.columns_wide.d.next = self.table_view.unsigned32.val();
+        self.groups.enable.next = false;
+        self.groups.d.next = self.table_view.unsigned16.val();
+        self.cadence_last.enable.next = false;
+        self.cadence_last.d.next = self.table_view.unsigned16.val();
+        self.weight_base.enable.next = false;
+        self.weight_base.d.next = self.table_view.unsigned16.val();
+        self.address_base.enable.next = false;
+        self.address_base.d.next = self.table_view.unsigned32.val();
+        self.state_base.enable.next = false;
+        self.state_base.d.next = self.table_view.unsigned16.val();
+        self.input_base.enable.next = false;
+        self.input_base.d.next = self.table_view.unsigned16.val();
+        self.activation.enable.next = false;
+        self.activation.d.next = self.table_view.unsigned2.val();
+        self.eta_mant.enable.next = false;
+        self.eta_mant.d.next = self.table_view.signed16.val();
+        self.eta_shift.enable.next = false;
+        self.eta_shift.d.next = self.table_view.unsigned6.val();
+        self.first_layer.enable.next = false;
+        self.first_layer.d.next = self.table_view.flag.val();
+        self.inputs.enable.next = false;
+        self.inputs.d.next = self.table_view.unsigned16.val();
+        self.groups_last.enable.next = false;
+        self.groups_last.d.next = self.table_view.unsigned16.val();
+
+        self.row.load.next = false;
+        self.row.value.next = self.zero16.val();
+        self.row.enable.next = false;
+        self.row.step.next = self.one16.val();
+        self.state_index.load.next = false;
+        self.state_index.value.next = self.state_base.q.val();
+        self.state_index.enable.next = false;
+        self.state_index.step.next = self.one16.val();
+        self.group.load.next = false;
+        self.group.value.next = self.zero16.val();
+        self.group.enable.next = false;
+        self.group.step.next = self.one16.val();
+        self.weight_address.load.next = false;
+        self.weight_address.value.next = self.weight_base.q.val();
+        self.weight_address.enable.next = false;
+        self.weight_address.step.next = self.one16.val();
+        self.group_column.load.next = false;
+        self.group_column.value.next = self.zero16.val();
+        self.group_column.enable.next = false;
+        self.group_column.step.next = self.lanes16.val();
+        self.lane_bank.load.next = false;
+        self.lane_bank.value.next = self.zero8.val();
+        self.lane_bank.enable.next = false;
+        self.lane_bank.step.next = self.one8.val();
+        self.bank_word.load.next = false;
+        self.bank_word.value.next = self.zero16.val();
+        self.bank_word.enable.next = false;
+        self.bank_word.step.next = self.one16.val();
+        self.column.load.next = false;
+        self.column.value.next = self.zero16.val();
+        self.column.enable.next = false;
+        self.column.step.next = self.one16.val();
+        self.below_index.load.next = false;
+        self.below_index.value.next = self.input_base.q.val();
+        self.below_index.enable.next = false;
+        self.below_index.step.next = self.one16.val();
+        self.layer_base.load.next = false;
+        self.layer_base.value.next = self.top_base.q.val();
+        self.layer_base.enable.next = false;
+        self.layer_base.step.next = self.minus_stride.val();
+        self.table_address.load.next = false;
+        self.table_address.value.next = self.layer_base.q.val();
+        self.table_address.enable.next = false;
+        self.table_address.step.next = self.one16.val();
+        self.drain.load.next = false;
+        self.drain.value.next = self.zero16.val();
+        self.drain.enable.next = false;
+        self.drain.step.next = self.one16.val();
+        self.done_steps.load.next = false;
+        self.done_steps.value.next = self.zero32.val();
+        self.done_steps.enable.next = false;
+        self.done_steps.step.next = self.one32.val();
+        self.next_row.load.next = false;
+        self.next_row.value.next = self.address_base.q.val();
+        self.next_row.enable.next = false;
+        self.next_row.step.next = self.columns_wide.q.val();
+        self.group_address.load.next = false;
+        self.group_address.value.next = self.next_row.q.val();
+        self.group_address.enable.next = false;
+        self.group_address.step.next = self.lanes32.val();
+        self.cycles.load.next = false;
+        self.cycles.value.next = self.cycles.q.val();
+        self.cycles.enable.next = true;
+        self.cycles.step.next = self.one48.val();
+        self.steps.load.next = false;
+        self.steps.value.next = self.zero32.val();
+        self.steps.enable.next = false;
+        self.steps.step.next = self.one32.val();
+        self.bank.load.next = false;
+        self.bank.value.next = self.one1.val();
+        self.bank.enable.next = false;
+        self.bank.step.next = self.one1.val();
+
+        self.potential_saturations.amount.next = self.zero8.val();
+        self.potential_saturations.event0.next = false;
+        self.potential_saturations.event1.next = false;
+        self.potential_saturations.event2.next = false;
+        self.potential_saturations.event3.next = false;
+        self.rate_saturations.amount.next = self.zero8.val();
+        self.rate_saturations.event0.next = false;
+        self.rate_saturations.event1.next = false;
+        self.rate_saturations.event2.next = false;
+        self.rate_saturations.event3.next = false;
+        self.message_saturations.amount.next = self.zero8.val();
+        self.message_saturations.event0.next = false;
+        self.message_saturations.event1.next = false;
+        self.message_saturations.event2.next = false;
+        self.message_saturations.event3.next = false;
+        self.update_saturations.amount.next = self.zero8.val();
+        self.update_saturations.event0.next = false;
+        self.update_saturations.event1.next = false;
+        self.update_saturations.event2.next = false;
+        self.update_saturations.event3.next = false;
+        self.weight_saturations.amount.next = self.zero8.val();
+        self.weight_saturations.event0.next = false;
+        self.weight_saturations.event1.next = false;
+        self.weight_saturations.event2.next = false;
+        self.weight_saturations.event3.next = false;
+
+        // Memories read the host's latched address and write the host's word unless a state
+        // below overrides them.
+        self.host_view.word.next = self.data.val();
+        self.table_view.word.next = self.layer_table.read_data.val();
+        self.write_split.address.next = self.address.val();
+        self.read_split.address.next = self.read_address.q.val();
+        self.potentials.read_address.next = self.read_address.q.val();
+        self.potentials.write_address.next = self.address.val();
+        self.potentials.write_data.next = self.host_view.signed32.val();
+        self.potentials.write_enable.next = false;
+        self.prospectives.read_address.next = self.read_address.q.val();
+        self.prospectives.write_address.next = self.address.val();
+        self.prospectives.write_data.next = self.host_view.signed32.val();
+        self.prospectives.write_enable.next = false;
+        self.errors0.read_address.next = self.read_address.q.val();
+        self.errors0.write_address.next = self.address.val();
+        self.errors0.write_data.next = self.host_view.signed32.val();
+        self.errors0.write_enable.next = false;
+        self.errors1.read_address.next = self.read_address.q.val();
+        self.errors1.write_address.next = self.address.val();
+        self.errors1.write_data.next = self.host_view.signed32.val();
+        self.errors1.write_enable.next = false;
+        self.rates0.read_address.next = self.read_address.q.val();
+        self.rates0.write_address.next = self.address.val();
+        self.rates0.write_data.next = self.host_view.signed16.val();
+        self.rates0.write_enable.next = false;
+        self.rates1.read_address.next = self.read_address.q.val();
+        self.rates1.write_address.next = self.address.val();
+        self.rates1.write_data.next = self.host_view.signed16.val();
+        self.rates1.write_enable.next = false;
+        self.slopes0.read_address.next = self.read_address.q.val();
+        self.slopes0.write_address.next = self.address.val();
+        self.slopes0.write_data.next = self.host_view.signed16.val();
+        self.slopes0.write_enable.next = false;
+        self.slopes1.read_address.next = self.read_address.q.val();
+        self.slopes1.write_address.next = self.address.val();
+        self.slopes1.write_data.next = self.host_view.signed16.val();
+        self.slopes1.write_enable.next = false;
+        self.input_words.read_address.next = self.read_address.q.val();
+        self.input_words.write_address.next = self.address.val();
+        self.input_words.write_data.next = self.host_view.signed16.val();
+        self.input_words.write_enable.next = false;
+        self.targets.read_address.next = self.read_address.q.val();
+        self.targets.write_address.next = self.address.val();
+        self.targets.write_data.next = self.host_view.signed32.val();
+        self.targets.write_enable.next = false;
+        self.forward_sums.read_address.next = self.row.q.val();
+        self.forward_sums.write_address.next = self.tags[3].row_q.val();
+        self.forward_sums.write_enable.next = false;
+        self.factors.read_address.next = self.row.q.val();
+        self.factors.write_address.next = self.row.q.val();
+        self.factors.write_data.next = self.zero_factor.val();
+        self.factors.write_enable.next = false;
+        self.messages.read_address.next = self.row.q.val();
+        self.messages.write_address.next = self.row.q.val();
+        self.messages.write_data.next = self.message.result.val();
+        self.messages.write_enable.next = false;
+        self.layer_table.read_address.next = self.read_address.q.val();
+        self.layer_table.write_address.next = self.address.val();
+        self.layer_table.write_data.next = self.data.val();
+        self.layer_table.write_enable.next = false;
+
+        // The words of the bank the current step reads (bank = 1 selects the second memory).
+        self.error_old.next = self.errors0.read_data.val();
+        self.error_new.next = self.errors1.read_data.val();
+        self.rate_old.next = self.rates0.read_data.val();
+        self.slope_old.next = self.slopes0.read_data.val();
+        if self.bank.q.val().any() {
+            self.error_old.next = self.errors1.read_data.val();
+            self.error_new.next = self.errors0.read_data.val();
+            self.rate_old.next = self.rates1.read_data.val();
+            self.slope_old.next = self.slopes1.read_data.val();
+        }
+
+        // Per-neuron arithmetic units.
+        self.output_error.target.next = self.targets.read_data.val();
+        self.output_error.rate.next = self.rate_old.val();
+        self.output_error.slope.next = self.slope_old.val();
+        self.output_error.prospective.next = self.prospectives.read_data.val();
+        self.output_error.voltage.next = self.voltage.q.val();
+        self.output_error.beta_mant.next = self.beta_mant.q.val();
+        self.output_error.beta_shift.next = self.beta_shift.q.val();
+        self.update.error.next = self.error_new.val();
+        self.update.eta_mant.next = self.eta_mant.q.val();
+        self.update.eta_shift.next = self.eta_shift.q.val();
+        self.message.value.next = self.error_old.val();
+        self.below_sum.value.next = self.zero_wide.val();
+        self.below_product.value.next = self.below_sum.result.val();
+        self.below_product.slope.next = self.slope_old.val();
+        self.neuron.valid.next = false;
+        self.neuron.sum.next = self.forward_sums.read_data.val();
+        self.neuron.potential.next = self.potentials.read_data.val();
+        self.neuron.error.next = self.error_old.val();
+        self.neuron.k_r_mant.next = self.k_r_mant.q.val();
+        self.neuron.k_r_shift.next = self.k_r_shift.q.val();
+        self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
+        self.neuron.k_dt_shift.next = self.k_dt_shift.q.val();
+        self.neuron.activation.next = self.activation.q.val();
+
+        // The word the rates phase copies into the lanes' rate banks.
+        self.rate_value.next = self.rate_old.val();
+        if self.first_layer.q.val() {
+            self.rate_value.next = self.input_words.read_data.val();
+        }
+        if self.column.q.val() == self.inputs.q.val() {
+            self.rate_value.next = self.act_one.val();
+        }
+
+        // ---- The stream pipeline (see LaneSlot for the stage numbers). ----
+        self.tags[0].valid.next = false;
+        self.tags[0].row.next = self.row.q.val();
+        self.tags[0].group.next = self.group.q.val();
+        self.tags[0].group_column.next = self.group_column.q.val();
+        self.tags[0].group_address.next = self.group_address.q.val();
+        self.tags[0].weight_address.next = self.weight_address.q.val();
+        self.tags[0].first_row.next = self.row.q.val() == self.zero16.val();
+        self.tags[0].first_group.next = self.group.q.val() == self.zero16.val();
+        self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
+        for k in 1..TAG_STAGES {
+            self.tags[k].valid.next = self.tags[k - 1].valid_q.val();
+            self.tags[k].row.next = self.tags[k - 1].row_q.val();
+            self.tags[k].group.next = self.tags[k - 1].group_q.val();
+            self.tags[k].group_column.next = self.tags[k - 1].group_column_q.val();
+            self.tags[k].group_address.next = self.tags[k - 1].group_address_q.val();
+            self.tags[k].weight_address.next = self.tags[k - 1].weight_address_q.val();
+            self.tags[k].first_row.next = self.tags[k - 1].first_row_q.val();
+            self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
+            self.tags[k].last_group.next = self.tags[k - 1].last_group_q.val();
+        }
+        for k in 0..TAG_STAGES {
+            self.tags[k].clock.next = self.clock.val();
+            self.tags[k].reset.next = self.reset.val();
+        }
+
+        for p in 0..self._lanes {
+            self.slots[p].clock.next = self.clock.val();
+            self.slots[p].reset.next = self.reset.val();
+            self.slots[p].weight_read_address.next = self.read_split.word.val();
+            self.slots[p].weight_write_address.next = self.tags[3].weight_address_q.val();
+            self.slots[p].host_weight.next = self.host_view.signed32.val();
+            self.slots[p].host_weight_write.next = false;
+            self.slots[p].host_bank.next = self.read_split.bank.val();
+            self.slots[p].rate_read_address.next = self.group.q.val();
+            self.slots[p].rate_write_address.next = self.bank_word.q.val();
+            self.slots[p].rate_write_data.next = self.rate_value.val();
+            self.slots[p].rate_write.next = false;
+            self.slots[p].rate_bank.next = self.lane_bank.q.val();
+            self.slots[p].issue_valid.next = self.tags[0].valid_q.val();
+            self.slots[p].group_column.next = self.tags[0].group_column_q.val();
+            self.slots[p].columns.next = self.columns.q.val();
+            self.slots[p].group_address.next = self.tags[0].group_address_q.val();
+            self.slots[p].message.next = self.messages.read_data.val();
+            self.slots[p].update_factor.next = self.factors.read_data.val();
+            self.slots[p].rounding_state.next = self.rounding.q.val();
+            self.slots[p].learn.next = self.learning.q.val();
+            self.slots[p].backward_read_address.next = self.tags[3].group_q.val();
+            self.slots[p].backward_write_address.next = self.tags[4].group_q.val();
+            self.slots[p].backward_first.next = self.tags[4].first_row_q.val();
+        }
+        self.slots[0].forward_in.next = self.zero_wide.val();
+        self.slots[0].saturations_in.next = self.zero8.val();
+        self.slots[0].weight_in.next = self.zero_error.val();
+        self.slots[0].backward_in.next = self.zero_wide.val();
+        for p in 1..self._lanes {
+            self.slots[p].forward_in.next = self.slots[p - 1].forward_out.val();
+            self.slots[p].saturations_in.next = self.slots[p - 1].saturations_out.val();
+            self.slots[p].weight_in.next = self.slots[p - 1].weight_out.val();
+            self.slots[p].backward_in.next = self.slots[p - 1].backward_out.val();
+        }
+        // The ends of the chains: the last assignment in each loop wins.
+        self.forward_total.next = self.zero_wide.val();
+        self.weight_flags.next = self.zero8.val();
+        self.readback.weight.next = self.zero_error.val();
+        self.below_sum.value.next = self.zero_wide.val();
+        for p in 0..self._lanes {
+            self.forward_total.next = self.slots[p].forward_out.val();
+            self.weight_flags.next = self.slots[p].saturations_out.val();
+            self.readback.weight.next = self.slots[p].weight_out.val();
+            self.below_sum.value.next = self.slots[p].backward_out.val();
+        }
+
+        // Stage 4: the row's forward sum; the last group of a row stores it.
+        self.row_base.next = self.acc_row.q.val();
+        if self.tags[3].first_group_q.val() {
+            self.row_base.next = self.zero_wide.val();
+        }
+        self.row_total.next = self.row_base.val() + self.forward_total.val();
+        self.acc_row.d.next = self.row_total.val();
+        self.acc_row.enable.next = self.tags[3].valid_q.val();
+        self.forward_sums.write_data.next = self.row_total.val();
+        self.forward_sums.write_enable.next =
+            self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.weight_saturations.amount.next = self.weight_flags.val();
+
+        // Host reads.
+        self.readback.select.next = self.read_select.q.val();
+        self.readback.address.next = self.read_address.q.val();
+        self.readback.potential.next = self.potentials.read_data.val();
+        self.readback.prospective.next = self.prospectives.read_data.val();
+        self.readback.error.next = self.error_old.val();
+        self.readback.rate.next = self.rate_old.val();
+        self.readback.slope.next = self.slope_old.val();
+        self.readback.activity.next = self.input_words.read_data.val();
+        self.readback.target.next = self.targets.read_data.val();
+        self.readback.layer_word.next = self.layer_table.read_data.val();
+        self.readback.cycles.next = self.cycles.q.val();
+        self.readback.steps.next = self.steps.q.val();
+        self.readback.potential_saturations.next = self.potential_saturations.count.val();
+        self.readback.rate_saturations.next = self.rate_saturations.count.val();
+        self.readback.message_saturations.next = self.message_saturations.count.val();
+        self.readback.update_saturations.next = self.update_saturations.count.val();
+        self.readback.weight_saturations.next = self.weight_saturations.count.val();
+        self.readback.rounding_state.next = self.rounding.q.val();
+
+        self.issue.next = self.group.q.val() < self.groups.q.val();
+
+        // ---- The controller. ----
+        match self.state.q.val() {
+            EngineState::Idle => {
+                self.busy.next = false;
+                if self.write.val() {
+                    if self.select.val() == self.select_weight.val() {
+                        for p in 0..self._lanes {
+                            self.slots[p].host_weight_write.next = true;
+                            self.slots[p].host_bank.next = self.write_split.bank.val();
+                            self.slots[p].weight_write_address.next = self.write_split.word.val();
+                        }
+                    }
+                    if self.select.val() == self.select_potential.val() {
+                        self.potentials.write_enable.next = true;
+                    }
+                    if self.select.val() == self.select_prospective.val() {
+                        self.prospectives.write_enable.next = true;
+                    }
+                    if self.select.val() == self.select_error.val() {
+                        self.errors0.write_enable.next = !self.bank.q.val().any();
+                        self.errors1.write_enable.next = self.bank.q.val().any();
+                    }
+                    if self.select.val() == self.select_rate.val() {
+                        self.rates0.write_enable.next = !self.bank.q.val().any();
+                        self.rates1.write_enable.next = self.bank.q.val().any();
+                    }
+                    if self.select.val() == self.select_slope.val() {
+                        self.slopes0.write_enable.next = !self.bank.q.val().any();
+                        self.slopes1.write_enable.next = self.bank.q.val().any();
+                    }
+                    if self.select.val() == self.select_input.val() {
+                        self.input_words.write_enable.next = true;
+                    }
+                    if self.select.val() == self.select_target.val() {
+                        self.targets.write_enable.next = true;
+                    }
+                    if self.select.val() == self.select_table.val() {
+                        self.layer_table.write_enable.next = true;
+                    }
+                    if self.select.val() == self.select_constant.val() {
+                        self.k_r_mant.enable.next =
+                            self.address.val() == self.constant_k_r_mant.val();
+                        self.k_r_shift.enable.next =
+                            self.address.val() == self.constant_k_r_shift.val();
+                        self.k_dt_mant.enable.next =
+                            self.address.val() == self.constant_k_dt_mant.val();
+                        self.k_dt_shift.enable.next =
+                            self.address.val() == self.constant_k_dt_shift.val();
+                        self.beta_mant.enable.next =
+                            self.address.val() == self.constant_beta_mant.val();
+                        self.beta_shift.enable.next =
+                            self.address.val() == self.constant_beta_shift.val();
+                        self.top_base.enable.next =
+                            self.address.val() == self.constant_top_base.val();
+                        self.voltage.enable.next =
+                            self.address.val() == self.constant_voltage.val();
+                        self.rounding.enable.next =
+                            self.address.val() == self.constant_rounding.val();
+                        self.rounding.d.next = self.host_view.unsigned32.val();
+                    }
+                }
+                if self.read.val() {
+                    self.read_select.enable.next = true;
+                    self.read_address.enable.next = true;
+                    self.state.d.next = EngineState::ReadWait;
+                }
+                if self.run.val() {
+                    self.requested.enable.next = true;
+                    self.learning.enable.next = true;
+                    self.done_steps.load.next = true;
+                    self.state.d.next = EngineState::StepStart;
+                }
+            }
+            EngineState::ReadWait => {
+                self.state.d.next = EngineState::ReadDone;
+            }
+            EngineState::ReadDone => {
+                self.read_result.enable.next = true;
+                self.read_strobe.d.next = true;
+                self.state.d.next = EngineState::Idle;
+            }
+            EngineState::StepStart => {
+                self.rounding.enable.next = true;
+                self.layer_base.load.next = true;
+                self.state.d.next = EngineState::LoadStart;
+            }
+            EngineState::LoadStart => {
+                self.table_address.load.next = true;
+                self.state.d.next = EngineState::Load0;
+            }
+            EngineState::Load0 => {
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load1;
+            }
+            EngineState::Load1 => {
+                self.rows.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load2;
+            }
+            EngineState::Load2 => {
+                self.columns.enable.next = true;
+                self.columns_wide.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load3;
+            }
+            EngineState::Load3 => {
+                self.groups.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load4;
+            }
+            EngineState::Load4 => {
+                self.cadence_last.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load5;
+            }
+            EngineState::Load5 => {
+                self.weight_base.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load6;
+            }
+            EngineState::Load6 => {
+                self.address_base.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load7;
+            }
+            EngineState::Load7 => {
+                self.state_base.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load8;
+            }
+            EngineState::Load8 => {
+                self.input_base.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load9;
+            }
+            EngineState::Load9 => {
+                self.activation.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load10;
+            }
+            EngineState::Load10 => {
+                self.eta_mant.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load11;
+            }
+            EngineState::Load11 => {
+                self.eta_shift.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load12;
+            }
+            EngineState::Load12 => {
+                self.first_layer.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load13;
+            }
+            EngineState::Load13 => {
+                self.inputs.enable.next = true;
+                self.layer_table.read_address.next = self.table_address.q.val();
+                self.table_address.enable.next = true;
+                self.state.d.next = EngineState::Load14;
+            }
+            EngineState::Load14 => {
+                self.groups_last.enable.next = true;
+                self.row.load.next = true;
+                self.state_index.load.next = true;
+                self.state.d.next = EngineState::PrepareAddress;
+                if self.layer_base.q.val() == self.top_base.q.val() {
+                    self.state.d.next = EngineState::OutputAddress;
+                }
+            }
+            EngineState::OutputAddress => {
+                self.rates0.read_address.next = self.state_index.q.val();
+                self.rates1.read_address.next = self.state_index.q.val();
+                self.slopes0.read_address.next = self.state_index.q.val();
+                self.slopes1.read_address.next = self.state_index.q.val();
+                self.prospectives.read_address.next = self.state_index.q.val();
+                self.targets.read_address.next = self.row.q.val();
+                self.state.d.next = EngineState::OutputWrite;
+                if self.row.q.val() == self.rows.q.val() {
+                    self.row.load.next = true;
+                    self.state_index.load.next = true;
+                    self.state.d.next = EngineState::PrepareAddress;
+                }
+            }
+            EngineState::OutputWrite => {
+                self.errors0.write_address.next = self.state_index.q.val();
+                self.errors1.write_address.next = self.state_index.q.val();
+                self.errors0.write_data.next = self.zero_error.val();
+                self.errors1.write_data.next = self.zero_error.val();
+                if self.learning.q.val() {
+                    self.errors0.write_data.next = self.output_error.error.val();
+                    self.errors1.write_data.next = self.output_error.error.val();
+                    self.potential_saturations.event0.next =
+                        self.output_error.first_saturated.val();
+                    self.potential_saturations.event1.next =
+                        self.output_error.second_saturated.val();
+                }
+                self.errors0.write_enable.next = self.bank.q.val().any();
+                self.errors1.write_enable.next = !self.bank.q.val().any();
+                self.row.enable.next = true;
+                self.state_index.enable.next = true;
+                self.state.d.next = EngineState::OutputAddress;
+            }
+            EngineState::PrepareAddress => {
+                self.errors0.read_address.next = self.state_index.q.val();
+                self.errors1.read_address.next = self.state_index.q.val();
+                self.state.d.next = EngineState::PrepareWrite;
+                if self.row.q.val() == self.rows.q.val() {
+                    self.column.load.next = true;
+                    self.below_index.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.state.d.next = EngineState::RatesAddress;
+                }
+            }
+            EngineState::PrepareWrite => {
+                if self.learning.q.val() {
+                    self.factors.write_data.next = self.update.factor.val();
+                    self.update_saturations.event0.next = self.update.saturated.val();
+                }
+                self.factors.write_enable.next = true;
+                self.messages.write_enable.next = true;
+                self.message_saturations.event0.next = self.message.saturated.val();
+                self.row.enable.next = true;
+                self.state_index.enable.next = true;
+                self.state.d.next = EngineState::PrepareAddress;
+            }
+            EngineState::RatesAddress => {
+                self.input_words.read_address.next = self.column.q.val();
+                self.rates0.read_address.next = self.below_index.q.val();
+                self.rates1.read_address.next = self.below_index.q.val();
+                self.state.d.next = EngineState::RatesWrite;
+                if self.column.q.val() == self.columns.q.val() {
+                    self.state.d.next = EngineState::StreamStart;
+                }
+            }
+            EngineState::RatesWrite => {
+                for p in 0..self._lanes {
+                    self.slots[p].rate_write.next = true;
+                }
+                self.column.enable.next = true;
+                self.below_index.enable.next = true;
+                self.lane_bank.enable.next = true;
+                if self.lane_bank.q.val() == self.lanes_last.val() {
+                    self.lane_bank.load.next = true;
+                    self.bank_word.enable.next = true;
+                }
+                self.state.d.next = EngineState::RatesAddress;
+            }
+            EngineState::StreamStart => {
+                self.row.load.next = true;
+                self.group.load.next = true;
+                self.weight_address.load.next = true;
+                self.group_column.load.next = true;
+                self.next_row.load.next = true;
+                self.group_address.load.next = true;
+                self.group_address.value.next = self.address_base.q.val();
+                self.state.d.next = EngineState::StreamStart2;
+            }
+            EngineState::StreamStart2 => {
+                self.next_row.enable.next = true;
+                self.state.d.next = EngineState::Stream;
+            }
+            EngineState::Stream => {
+                if self.row.q.val() == self.rows.q.val() {
+                    self.drain.load.next = true;
+                    self.state.d.next = EngineState::Drain;
+                } else {
+                    for p in 0..self._lanes {
+                        self.slots[p].weight_read_address.next = self.weight_address.q.val();
+                    }
+                    self.tags[0].valid.next = self.issue.val();
+                    if self.issue.val() {
+                        self.weight_address.enable.next = true;
+                        self.group_address.enable.next = true;
+                        self.group_column.enable.next = true;
+                    }
+                    self.group.enable.next = true;
+                    if self.group.q.val() == self.cadence_last.q.val() {
+                        self.group.load.next = true;
+                        self.row.enable.next = true;
+                        self.next_row.enable.next = true;
+                        self.group_address.load.next = true;
+                        self.group_column.load.next = true;
+                    }
+                }
+            }
+            EngineState::Drain => {
+                self.drain.enable.next = true;
+                if self.drain.q.val() == self.drain_last.val() {
+                    self.row.load.next = true;
+                    self.state_index.load.next = true;
+                    self.state.d.next = EngineState::NeuronAddress;
+                }
+            }
+            EngineState::NeuronAddress => {
+                self.potentials.read_address.next = self.state_index.q.val();
+                self.errors0.read_address.next = self.state_index.q.val();
+                self.errors1.read_address.next = self.state_index.q.val();
+                self.state.d.next = EngineState::NeuronIssue;
+                if self.row.q.val() == self.rows.q.val() {
+                    self.column.load.next = true;
+                    self.below_index.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.state.d.next = EngineState::BelowAddress;
+                }
+            }
+            EngineState::NeuronIssue => {
+                self.neuron.valid.next = true;
+                self.state.d.next = EngineState::NeuronWait;
+            }
+            EngineState::NeuronWait => {
+                self.potentials.write_address.next = self.state_index.q.val();
+                self.potentials.write_data.next = self.neuron.potential_next.val();
+                self.prospectives.write_address.next = self.state_index.q.val();
+                self.prospectives.write_data.next = self.neuron.prospective.val();
+                self.rates0.write_address.next = self.state_index.q.val();
+                self.rates0.write_data.next = self.neuron.rate.val();
+                self.rates1.write_address.next = self.state_index.q.val();
+                self.rates1.write_data.next = self.neuron.rate.val();
+                self.slopes0.write_address.next = self.state_index.q.val();
+                self.slopes0.write_data.next = self.neuron.slope.val();
+                self.slopes1.write_address.next = self.state_index.q.val();
+                self.slopes1.write_data.next = self.neuron.slope.val();
+                if self.neuron.out_valid.val() {
+                    self.potentials.write_enable.next = true;
+                    self.prospectives.write_enable.next = true;
+                    self.rates0.write_enable.next = self.bank.q.val().any();
+                    self.rates1.write_enable.next = !self.bank.q.val().any();
+                    self.slopes0.write_enable.next = self.bank.q.val().any();
+                    self.slopes1.write_enable.next = !self.bank.q.val().any();
+                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
+                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
+                    self.potential_saturations.event2.next =
+                        self.neuron.prospective_saturated.val();
+                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
+                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
+                    self.state.d.next = EngineState::NeuronAddress;
+                }
+            }
+            EngineState::BelowAddress => {
+                for p in 0..self._lanes {
+                    self.slots[p].backward_read_address.next = self.bank_word.q.val();
+                    self.slots[p].host_bank.next = self.lane_bank.q.val();
+                }
+                self.slopes0.read_address.next = self.below_index.q.val();
+                self.slopes1.read_address.next = self.below_index.q.val();
+                self.state.d.next = EngineState::BelowWrite;
+                if self.first_layer.q.val() | (self.column.q.val() == self.inputs.q.val()) {
+                    self.state.d.next = EngineState::LayerNext;
+                }
+            }
+            EngineState::BelowWrite => {
+                for p in 0..self._lanes {
+                    self.slots[p].host_bank.next = self.lane_bank.q.val();
+                }
+                self.errors0.write_address.next = self.below_index.q.val();
+                self.errors1.write_address.next = self.below_index.q.val();
+                self.errors0.write_data.next = self.below_product.result.val();
+                self.errors1.write_data.next = self.below_product.result.val();
+                self.errors0.write_enable.next = self.bank.q.val().any();
+                self.errors1.write_enable.next = !self.bank.q.val().any();
+                self.potential_saturations.event0.next = self.below_sum.saturated.val();
+                self.potential_saturations.event1.next = self.below_product.saturated.val();
+                self.column.enable.next = true;
+                self.below_index.enable.next = true;
+                self.lane_bank.enable.next = true;
+                if self.lane_bank.q.val() == self.lanes_last.val() {
+                    self.lane_bank.load.next = true;
+                    self.bank_word.enable.next = true;
+                }
+                self.state.d.next = EngineState::BelowAddress;
+            }
+            EngineState::LayerNext => {
+                self.state.d.next = EngineState::LoadStart;
+                self.layer_base.enable.next = true;
+                if self.layer_base.q.val() == self.zero16.val() {
+                    self.layer_base.enable.next = false;
+                    self.state.d.next = EngineState::StepEnd;
+                }
+            }
+            EngineState::StepEnd => {
+                self.bank.enable.next = true;
+                self.steps.enable.next = true;
+                self.done_steps.enable.next = true;
+                self.state.d.next = EngineState::StepCheck;
+            }
+            EngineState::StepCheck => {
+                self.state.d.next = EngineState::StepStart;
+                if self.done_steps.q.val() == self.requested.q.val() {
+                    self.state.d.next = EngineState::Idle;
+                }
+            }
+            _ => {
+                self.state.d.next = EngineState::Idle;
+            }
+        }
+    }
+}

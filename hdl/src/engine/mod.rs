@@ -1,0 +1,213 @@
+//! The LE engine: P synapse lanes, the neuron unit, block RAM for weights and neuron state, and
+//! the controller that runs time steps exactly as `leap_model::FixedModel::step` does.
+//!
+//! Per time step the controller advances the stochastic-rounding state, forms the output error
+//! from the previous step's output, then processes the layers from the top down. For each layer
+//! it loads the layer's descriptor, forms the update factors `g` and messages `m` of its rows and
+//! copies the presynaptic rates into the lanes' rate banks. It then streams every weight once
+//! through the lanes (forward sums, backward sums, weight update and write-back), runs the neuron
+//! unit over the layer's neurons and forms the error of the layer below. Rates, slopes and errors are
+//! double-buffered: a step reads the bank written by the previous step and writes the other.
+//!
+//! The host drives the engine through a command port (see [`EngineCommand`]) and describes the
+//! network with a layer table (see [`field`]). `leap-cosim` has a driver that loads a
+//! `FixedModel`'s configuration and state.
+//!
+//! NOTE: only the `tau_m` error source is implemented. `tau_r` takes its messages from `ŭ − I` of
+//! the same step, which needs a forward pass over the layer before the stream.
+
+mod slot;
+mod tags;
+pub mod units;
+
+use rust_hdl::prelude::*;
+
+/// Generation parameters of the engine.
+///
+/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to about 6,700 LUT4
+/// and 46 SB_RAM40_4K. That is more than an iCE40UP5K has (5,280 and 30), and no board fit has
+/// been tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineParams {
+    /// Synapse lanes: weights processed per clock.
+    pub lanes: usize,
+    /// Layers the layer table can describe.
+    pub max_layers: usize,
+    /// Neurons of all non-input layers together (the state memories).
+    pub state_words: usize,
+    /// Rows of the widest layer (its neurons).
+    pub max_rows: usize,
+    /// Columns of the widest layer: its inputs plus the bias.
+    pub max_columns: usize,
+    /// Network inputs.
+    pub max_inputs: usize,
+    /// Words per lane's weight bank.
+    pub weight_words: usize,
+}
+
+impl Default for EngineParams {
+    fn default() -> Self {
+        EngineParams {
+            lanes: 2,
+            max_layers: 4,
+            state_words: 256,
+            max_rows: 128,
+            max_columns: 128,
+            max_inputs: 16,
+            weight_words: 1024,
+        }
+    }
+}
+
+impl EngineParams {
+    /// Address bits that select a lane in a host weight address.
+    pub fn bank_bits(&self) -> usize {
+        (usize::BITS - (self.lanes.max(2) - 1).leading_zeros()) as usize
+    }
+}
+
+/// Clocks the controller waits after the last group of a layer, so the last write-back and the
+/// last backward accumulation have landed: lane latency 3, memory read 1, accumulator write 1.
+pub const DRAIN_CLOCKS: u64 = 6;
+
+/// Commands of the host port, one per strobe input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineCommand {
+    /// `write`: store `data` at (`select`, `address`); only while idle.
+    Write,
+    /// `read`: `read_data` is the word at (`select`, `address`) while `read_valid` pulses.
+    Read,
+    /// `run`: run `data` time steps, with nudging and learning when `learn` is set.
+    Run,
+}
+
+/// Codes of the `select` port: what the host reads or writes.
+pub mod select {
+    /// Weight words; address `(word << bank_bits) | lane`.
+    pub const WEIGHT: u64 = 0;
+    /// Membrane potentials `u`, by state index (the layer's state base plus the neuron).
+    pub const POTENTIAL: u64 = 1;
+    /// Prospective potentials `ŭ`.
+    pub const PROSPECTIVE: u64 = 2;
+    /// Installed errors `e` (the bank the next step reads).
+    pub const ERROR: u64 = 3;
+    /// Rates `r` (the bank the next step reads).
+    pub const RATE: u64 = 4;
+    /// Slopes `d` (the bank the next step reads).
+    pub const SLOPE: u64 = 5;
+    /// Clamped input activities.
+    pub const INPUT: u64 = 6;
+    /// Target words of the output neurons.
+    pub const TARGET: u64 = 7;
+    /// Layer table; address `layer * 16 + field` (see [`super::field`]).
+    pub const LAYER_TABLE: u64 = 8;
+    /// Constants (write only); addresses in [`super::constant`].
+    pub const CONSTANT: u64 = 9;
+    /// Counters (read only); addresses in [`super::counter`].
+    pub const COUNTER: u64 = 10;
+}
+
+/// Fields of a layer-table entry, each a 32-bit word.
+pub mod field {
+    /// Neurons of the layer (rows).
+    pub const ROWS: u64 = 0;
+    /// Inputs plus the bias (columns).
+    pub const COLUMNS: u64 = 1;
+    /// Column groups per row: `ceil(COLUMNS / lanes)`.
+    pub const GROUPS: u64 = 2;
+    /// Clocks per row minus one: `max(GROUPS, 2) - 1`.
+    pub const CADENCE_LAST: u64 = 3;
+    /// First word of the layer in every weight bank.
+    pub const WEIGHT_BASE: u64 = 4;
+    /// Address of the layer's first weight in the network-wide numbering of stochastic rounding.
+    pub const ADDRESS_BASE: u64 = 5;
+    /// State index of the layer's first neuron.
+    pub const STATE_BASE: u64 = 6;
+    /// State index of the first neuron of the layer below (unused for the first layer).
+    pub const INPUT_BASE: u64 = 7;
+    /// Activation code (`crate::leaf::activation`).
+    pub const ACTIVATION: u64 = 8;
+    pub const ETA_MANT: u64 = 9;
+    pub const ETA_SHIFT: u64 = 10;
+    /// 1 for the first layer, whose inputs are the clamped input activities.
+    pub const FIRST: u64 = 11;
+    /// Inputs without the bias.
+    pub const INPUTS: u64 = 12;
+    /// `GROUPS - 1`.
+    pub const GROUPS_LAST: u64 = 13;
+    /// Fields per entry, and the stride of the table's addresses.
+    pub const STRIDE: u64 = 16;
+}
+
+/// Addresses of the constants (`select::CONSTANT`).
+pub mod constant {
+    pub const K_R_MANT: u64 = 0;
+    pub const K_R_SHIFT: u64 = 1;
+    pub const K_DT_MANT: u64 = 2;
+    pub const K_DT_SHIFT: u64 = 3;
+    pub const BETA_MANT: u64 = 4;
+    pub const BETA_SHIFT: u64 = 5;
+    /// Table address of the top layer: `(layers - 1) * field::STRIDE`.
+    pub const TOP_BASE: u64 = 6;
+    /// 1 for a voltage target, 0 for a rate target.
+    pub const VOLTAGE: u64 = 7;
+    /// The stochastic-rounding state; must not be 0.
+    pub const ROUNDING_STATE: u64 = 8;
+}
+
+/// Addresses of the counters (`select::COUNTER`).
+pub mod counter {
+    pub const CYCLES: u64 = 0;
+    pub const STEPS: u64 = 1;
+    pub const POTENTIAL: u64 = 2;
+    pub const RATE: u64 = 3;
+    pub const MESSAGE: u64 = 4;
+    pub const UPDATE: u64 = 5;
+    pub const WEIGHT: u64 = 6;
+    pub const ROUNDING_STATE: u64 = 7;
+}
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum EngineState {
+    Idle,
+    ReadWait,
+    ReadDone,
+    StepStart,
+    LoadStart,
+    Load0,
+    Load1,
+    Load2,
+    Load3,
+    Load4,
+    Load5,
+    Load6,
+    Load7,
+    Load8,
+    Load9,
+    Load10,
+    Load11,
+    Load12,
+    Load13,
+    Load14,
+    OutputAddress,
+    OutputWrite,
+    PrepareAddress,
+    PrepareWrite,
+    RatesAddress,
+    RatesWrite,
+    StreamStart,
+    StreamStart2,
+    Stream,
+    Drain,
+    NeuronAddress,
+    NeuronIssue,
+    NeuronWait,
+    BelowAddress,
+    BelowWrite,
+    LayerNext,
+    StepEnd,
+    StepCheck,
+}
+
+mod engine_block;
+pub use engine_block::Engine;

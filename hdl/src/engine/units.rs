@@ -1,0 +1,697 @@
+//! Hand-written leaf blocks of the engine: block RAM, the per-neuron error arithmetic and the
+//! stochastic-rounding generator. Each `update` is a Rust model for rust-hdl's simulator; the
+//! Verilated engine is checked against the golden model.
+
+use rust_hdl::prelude::*;
+
+use crate::leaf::{round_shift_value, saturate_value, signed_value};
+use crate::verilog::{extend, literal, saturate, split_product};
+
+/// Simple dual-port block RAM: one registered read port and one write port on the same clock.
+///
+/// The memory stores `stored_bits` bits per word and sign-extends (or zero-extends) them to the
+/// port width on read. A read of the word written in the same clock returns the old word, but the
+/// engine never does both to the same word. So the memory carries `no_rw_check`, and yosys infers
+/// block RAM without bypass logic. The contents start undefined.
+#[derive(LogicBlock)]
+pub struct Memory<T: Synth> {
+    pub clock: Signal<In, Clock>,
+    pub read_address: Signal<In, Bits<16>>,
+    pub read_data: Signal<Out, T>,
+    pub write_address: Signal<In, Bits<16>>,
+    pub write_data: Signal<In, T>,
+    pub write_enable: Signal<In, Bit>,
+    _address_bits: usize,
+    _stored_bits: usize,
+    _signed: bool,
+    _words: Vec<T>,
+}
+
+impl<T: Synth> Memory<T> {
+    /// Creates a memory of at least `depth` words (rounded up to a power of two) of `stored_bits` bits.
+    pub fn new(depth: usize, stored_bits: usize, signed: bool) -> Self {
+        assert!(stored_bits >= 1, "a memory word needs at least one bit");
+        assert!(
+            stored_bits <= T::BITS,
+            "{stored_bits} stored bits do not fit a {}-bit port",
+            T::BITS
+        );
+        let address_bits = depth.max(2).next_power_of_two().trailing_zeros() as usize;
+        assert!(
+            address_bits <= 16,
+            "a memory of {depth} words needs more than 16 address bits"
+        );
+        Memory {
+            clock: Default::default(),
+            read_address: Default::default(),
+            read_data: Default::default(),
+            write_address: Default::default(),
+            write_data: Default::default(),
+            write_enable: Default::default(),
+            _address_bits: address_bits,
+            _stored_bits: stored_bits,
+            _signed: signed,
+            _words: vec![T::default(); 1 << address_bits],
+        }
+    }
+}
+
+impl<T: Synth> Logic for Memory<T> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let mask = (1usize << self._address_bits) - 1;
+            self.read_data.next = self._words[self.read_address.val().index() & mask];
+            if self.write_enable.val() {
+                self._words[self.write_address.val().index() & mask] = self.write_data.val();
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.read_data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let (a, b, w) = (self._address_bits, self._stored_bits, T::BITS);
+        let extension = if b == w {
+            "read_word".to_string()
+        } else if self._signed {
+            format!("{{{{{}{{read_word[{}]}}}}, read_word}}", w - b, b - 1)
+        } else {
+            format!("{{{}'b0, read_word}}", w - b)
+        };
+        let write_slice = if b == w {
+            "write_data".to_string()
+        } else {
+            format!("write_data[{}:0]", b - 1)
+        };
+        Verilog::Custom(format!(
+            "(* no_rw_check *)\n\
+             reg [{top}:0] words [0:{last}];\n\
+             reg [{top}:0] read_word;\n\
+             always @(posedge clock) begin\n\
+             \x20  if (write_enable) words[write_address[{at}:0]] <= {write_slice};\n\
+             \x20  read_word <= words[read_address[{at}:0]];\n\
+             end\n\
+             always @(*) read_data = {extension};\n",
+            top = b - 1,
+            last = (1usize << a) - 1,
+            at = a - 1,
+        ))
+    }
+}
+
+/// `bits = xorshift32(state ^ address) & mask`: the stochastic rounding bits of the weight at
+/// `address` (see `leap_model::format::stochastic_bits`), or with a full mask and address 0 the
+/// next generator state.
+#[derive(LogicBlock)]
+pub struct Xorshift {
+    pub state: Signal<In, Bits<32>>,
+    pub address: Signal<In, Bits<32>>,
+    pub bits: Signal<Out, Bits<32>>,
+    _mask: u32,
+}
+
+impl Xorshift {
+    pub fn new(mask: u32) -> Self {
+        Xorshift {
+            state: Default::default(),
+            address: Default::default(),
+            bits: Default::default(),
+            _mask: mask,
+        }
+    }
+}
+
+impl Logic for Xorshift {
+    fn update(&mut self) {
+        let mut x = (self.state.val().to_u64() ^ self.address.val().to_u64()) as u32;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.bits.next = ((x & self._mask) as u64).to_bits();
+    }
+    fn connect(&mut self) {
+        self.bits.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "wire [31:0] mixed = state ^ address;\n\
+             wire [31:0] step1 = mixed ^ (mixed << 13);\n\
+             wire [31:0] step2 = step1 ^ (step1 >> 17);\n\
+             wire [31:0] step3 = step2 ^ (step2 << 5);\n\
+             always @(*) bits = step3 & 32'h{:x};\n",
+            self._mask
+        ))
+    }
+}
+
+/// Sign-extends a 32-bit product to the 48-bit accumulator width.
+#[derive(LogicBlock, Default)]
+pub struct Widen {
+    pub value: Signal<In, Signed<32>>,
+    pub result: Signal<Out, Signed<48>>,
+}
+
+impl Logic for Widen {
+    fn update(&mut self) {
+        self.result.next = signed_value(self.value.val()).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) result = {};\n",
+            extend("value", 32, 16)
+        ))
+    }
+}
+
+/// The output error of one neuron, `e = sat(β · x)` (β rounded by its shift), where `x` is
+/// `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and `sat(t − ŭ)` for a
+/// voltage target. `first_saturated` and `second_saturated` tell which of the two
+/// potential-format clamps happened.
+#[derive(LogicBlock)]
+pub struct OutputError {
+    /// An activity word (rate target) or a potential word (voltage target).
+    pub target: Signal<In, Signed<32>>,
+    pub rate: Signal<In, Signed<16>>,
+    pub slope: Signal<In, Signed<16>>,
+    pub prospective: Signal<In, Signed<32>>,
+    pub voltage: Signal<In, Bit>,
+    pub beta_mant: Signal<In, Signed<16>>,
+    pub beta_shift: Signal<In, Bits<6>>,
+    pub error: Signal<Out, Signed<32>>,
+    pub first_saturated: Signal<Out, Bit>,
+    pub second_saturated: Signal<Out, Bit>,
+    _act_frac: u32,
+    _pot_frac: u32,
+    _pot_bits: u32,
+}
+
+impl OutputError {
+    pub fn new(act_frac: u32, pot_frac: u32, pot_bits: u32) -> Self {
+        OutputError {
+            target: Default::default(),
+            rate: Default::default(),
+            slope: Default::default(),
+            prospective: Default::default(),
+            voltage: Default::default(),
+            beta_mant: Default::default(),
+            beta_shift: Default::default(),
+            error: Default::default(),
+            first_saturated: Default::default(),
+            second_saturated: Default::default(),
+            _act_frac: act_frac,
+            _pot_frac: pot_frac,
+            _pot_bits: pot_bits,
+        }
+    }
+}
+
+impl Logic for OutputError {
+    fn update(&mut self) {
+        let bits = self._pot_bits as usize;
+        let (difference, first) = if self.voltage.val() {
+            let t = signed_value(self.target.val()) as i128;
+            saturate_value(t - signed_value(self.prospective.val()) as i128, bits)
+        } else {
+            let t = signed_value(self.target.val()) as i16 as i128;
+            let d = (t - signed_value(self.rate.val()) as i128)
+                * signed_value(self.slope.val()) as i128;
+            let scaled = d << (self._pot_frac - self._act_frac);
+            saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
+        };
+        let product = difference as i128 * signed_value(self.beta_mant.val()) as i128;
+        let rounded = round_shift_value(product, self.beta_shift.val().to_u64() as i32);
+        let (error, second) = saturate_value(rounded, bits);
+        self.error.next = error.into();
+        self.first_saturated.next = first;
+        self.second_saturated.next = second;
+    }
+    fn connect(&mut self) {
+        self.error.connect();
+        self.first_saturated.connect();
+        self.second_saturated.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let bits = self._pot_bits as usize;
+        let scale = self._pot_frac - self._act_frac;
+        let act_frac = self._act_frac as usize;
+        let mut text = format!(
+            "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
+             wire signed [15:0] rate_high = {{{{14{{rate_difference[16]}}}}, rate_difference[16:15]}};\n\
+             wire signed [15:0] rate_low = {{1'b0, rate_difference[14:0]}};\n\
+             wire signed [31:0] slope_high = rate_high * slope;\n\
+             wire signed [31:0] slope_low = rate_low * slope;\n\
+             wire signed [63:0] slope_product = {{{{17{{slope_high[31]}}}}, slope_high, 15'b0}} + {slope_low};\n\
+             wire signed [63:0] slope_scaled = slope_product <<< {scale};\n\
+             wire signed [63:0] slope_rounded = (slope_scaled + {half}) >>> {act_frac};\n\
+             wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n\
+             reg signed [31:0] rate_term;\n\
+             reg rate_clamped;\n\
+             reg signed [31:0] voltage_term;\n\
+             reg voltage_clamped;\n",
+            slope_low = extend("slope_low", 32, 32),
+            half = literal(if act_frac == 0 { 0 } else { 1i128 << (act_frac - 1) }, 64),
+            target_wide = extend("target", 32, 1),
+            prospective_wide = extend("prospective", 32, 1),
+        );
+        text += &saturate("slope_rounded", 64, bits, "rate_term", 32, "rate_clamped");
+        text += &saturate(
+            "voltage_difference",
+            33,
+            bits,
+            "voltage_term",
+            32,
+            "voltage_clamped",
+        );
+        text += "wire signed [31:0] difference = voltage ? voltage_term : rate_term;\n";
+        text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
+        text += &split_product("difference", "beta_mant", "scaled");
+        text += "wire signed [47:0] beta_half = (beta_shift == 6'd0) ? 48'sh0 : (48'sh1 <<< (beta_shift - 6'd1));\n\
+                 wire signed [47:0] beta_rounded = (scaled + beta_half) >>> beta_shift;\n";
+        text += &saturate("beta_rounded", 48, bits, "error", 32, "second_saturated");
+        Verilog::Custom(text)
+    }
+}
+
+/// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`.
+///
+/// The alignment moves right by `pot_frac + η_shift − upd_frac` bits when that is positive
+/// (rounding half up) and left otherwise. Right moves of more than 63 bits are outside the
+/// golden model's 64-bit arithmetic and are not supported.
+#[derive(LogicBlock)]
+pub struct UpdateFactor {
+    pub error: Signal<In, Signed<32>>,
+    pub eta_mant: Signal<In, Signed<16>>,
+    pub eta_shift: Signal<In, Bits<6>>,
+    pub factor: Signal<Out, Signed<16>>,
+    pub saturated: Signal<Out, Bit>,
+    _pot_frac: u32,
+    _upd_frac: u32,
+}
+
+impl UpdateFactor {
+    pub fn new(pot_frac: u32, upd_frac: u32) -> Self {
+        UpdateFactor {
+            error: Default::default(),
+            eta_mant: Default::default(),
+            eta_shift: Default::default(),
+            factor: Default::default(),
+            saturated: Default::default(),
+            _pot_frac: pot_frac,
+            _upd_frac: upd_frac,
+        }
+    }
+}
+
+impl Logic for UpdateFactor {
+    fn update(&mut self) {
+        let product =
+            signed_value(self.error.val()) as i128 * signed_value(self.eta_mant.val()) as i128;
+        let amount =
+            self._pot_frac as i32 + self.eta_shift.val().to_u64() as i32 - self._upd_frac as i32;
+        let (factor, clamped) = saturate_value(round_shift_value(product, amount), 16);
+        self.factor.next = factor.into();
+        self.saturated.next = clamped;
+    }
+    fn connect(&mut self) {
+        self.factor.connect();
+        self.saturated.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let offset = self._pot_frac as i128 - self._upd_frac as i128;
+        let mut text = split_product("error", "eta_mant", "product");
+        text += &format!(
+            "wire signed [7:0] amount = $signed({{2'b0, eta_shift}}) + {offset};\n\
+             wire [6:0] right = amount[6:0];\n\
+             wire [6:0] left = 7'd0 - amount[6:0];\n\
+             wire signed [95:0] wide = {wide};\n\
+             wire signed [95:0] half = (amount <= 8'sd0) ? 96'sh0 : (96'sh1 <<< (right - 7'd1));\n\
+             wire signed [95:0] moved = (amount < 8'sd0) ? (wide <<< left) : ((wide + half) >>> right);\n",
+            offset = literal(offset, 8),
+            wide = extend("product", 48, 48),
+        );
+        text += &saturate("moved", 96, 16, "factor", 16, "saturated");
+        Verilog::Custom(text)
+    }
+}
+
+/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`: the error a layer
+/// sends to the layer below, weighted by that layer's slope.
+#[derive(LogicBlock)]
+pub struct SlopeProduct {
+    pub value: Signal<In, Signed<32>>,
+    pub slope: Signal<In, Signed<16>>,
+    pub result: Signal<Out, Signed<32>>,
+    pub saturated: Signal<Out, Bit>,
+    _act_frac: u32,
+    _pot_bits: u32,
+}
+
+impl SlopeProduct {
+    pub fn new(act_frac: u32, pot_bits: u32) -> Self {
+        SlopeProduct {
+            value: Default::default(),
+            slope: Default::default(),
+            result: Default::default(),
+            saturated: Default::default(),
+            _act_frac: act_frac,
+            _pot_bits: pot_bits,
+        }
+    }
+}
+
+impl Logic for SlopeProduct {
+    fn update(&mut self) {
+        let product =
+            signed_value(self.value.val()) as i128 * signed_value(self.slope.val()) as i128;
+        let (y, clamped) = saturate_value(
+            round_shift_value(product, self._act_frac as i32),
+            self._pot_bits as usize,
+        );
+        self.result.next = y.into();
+        self.saturated.next = clamped;
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+        self.saturated.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let act_frac = self._act_frac as usize;
+        let mut text = split_product("value", "slope", "product");
+        text += &format!(
+            "wire signed [47:0] rounded = (product + {half}) >>> {act_frac};\n",
+            half = literal(1i128 << (act_frac - 1), 48)
+        );
+        text += &saturate(
+            "rounded",
+            48,
+            self._pot_bits as usize,
+            "result",
+            32,
+            "saturated",
+        );
+        Verilog::Custom(text)
+    }
+}
+
+/// A loadable counter: `q ← value` when `load`, else `q ← q + step` when `enable`, and
+/// `q ← 0` on `reset`.
+#[derive(LogicBlock, Default)]
+pub struct Counter<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub load: Signal<In, Bit>,
+    pub value: Signal<In, Bits<N>>,
+    pub enable: Signal<In, Bit>,
+    pub step: Signal<In, Bits<N>>,
+    pub q: Signal<Out, Bits<N>>,
+}
+
+impl<const N: usize> Logic for Counter<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self.q.next = if self.reset.val() {
+                Bits::<N>::default()
+            } else if self.load.val() {
+                self.value.val()
+            } else if self.enable.val() {
+                self.q.val() + self.step.val()
+            } else {
+                self.q.val()
+            };
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(posedge clock) begin\n\
+             \x20  if (reset) q <= {N}'h0;\n\
+             \x20  else if (load) q <= value;\n\
+             \x20  else if (enable) q <= q + step;\n\
+             end\n"
+        ))
+    }
+}
+
+/// A 32-bit event counter: adds `amount` plus one for each set event bit every clock;
+/// `reset` clears it.
+#[derive(LogicBlock, Default)]
+pub struct EventCounter {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub amount: Signal<In, Bits<8>>,
+    pub event0: Signal<In, Bit>,
+    pub event1: Signal<In, Bit>,
+    pub event2: Signal<In, Bit>,
+    pub event3: Signal<In, Bit>,
+    pub count: Signal<Out, Bits<32>>,
+}
+
+impl Logic for EventCounter {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let events = [
+                self.event0.val(),
+                self.event1.val(),
+                self.event2.val(),
+                self.event3.val(),
+            ];
+            let add = self.amount.val().to_u64() + events.iter().filter(|&&e| e).count() as u64;
+            self.count.next = if self.reset.val() {
+                0u64.to_bits()
+            } else {
+                ((self.count.val().to_u64() + add) & 0xffff_ffff).to_bits()
+            };
+        }
+    }
+    fn connect(&mut self) {
+        self.count.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "wire [31:0] increment = {24'h0, amount} + {31'h0, event0} + {31'h0, event1}\n\
+             \x20                     + {31'h0, event2} + {31'h0, event3};\n\
+             always @(posedge clock) begin\n\
+             \x20  if (reset) count <= 32'h0;\n\
+             \x20  else count <= count + increment;\n\
+             end\n"
+                .into(),
+        )
+    }
+}
+
+/// Typed views of a 64-bit word: the low bits as each port type needs them.
+#[derive(LogicBlock, Default)]
+pub struct WordView {
+    pub word: Signal<In, Bits<64>>,
+    pub signed16: Signal<Out, Signed<16>>,
+    pub signed32: Signal<Out, Signed<32>>,
+    pub unsigned32: Signal<Out, Bits<32>>,
+    pub unsigned16: Signal<Out, Bits<16>>,
+    pub unsigned6: Signal<Out, Bits<6>>,
+    pub unsigned2: Signal<Out, Bits<2>>,
+    pub flag: Signal<Out, Bit>,
+}
+
+impl Logic for WordView {
+    fn update(&mut self) {
+        let w = self.word.val().to_u64();
+        self.signed16.next = (w as u16 as i16 as i64).into();
+        self.signed32.next = (w as u32 as i32 as i64).into();
+        self.unsigned32.next = (w & 0xffff_ffff).to_bits();
+        self.unsigned16.next = (w & 0xffff).to_bits();
+        self.unsigned6.next = (w & 0x3f).to_bits();
+        self.unsigned2.next = (w & 0x3).to_bits();
+        self.flag.next = w & 1 == 1;
+    }
+    fn connect(&mut self) {
+        self.signed16.connect();
+        self.signed32.connect();
+        self.unsigned32.connect();
+        self.unsigned16.connect();
+        self.unsigned6.connect();
+        self.unsigned2.connect();
+        self.flag.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) begin\n\
+             \x20  signed16 = word[15:0];\n\
+             \x20  signed32 = word[31:0];\n\
+             \x20  unsigned32 = word[31:0];\n\
+             \x20  unsigned16 = word[15:0];\n\
+             \x20  unsigned6 = word[5:0];\n\
+             \x20  unsigned2 = word[1:0];\n\
+             \x20  flag = word[0];\n\
+             end\n"
+                .into(),
+        )
+    }
+}
+
+/// Splits a host weight address into the word within a lane's bank (`address >> bank_bits`) and
+/// the lane (`address & (2^bank_bits - 1)`).
+#[derive(LogicBlock)]
+pub struct AddressSplit {
+    pub address: Signal<In, Bits<16>>,
+    pub word: Signal<Out, Bits<16>>,
+    pub bank: Signal<Out, Bits<8>>,
+    _bank_bits: usize,
+}
+
+impl AddressSplit {
+    pub fn new(bank_bits: usize) -> Self {
+        assert!((1..=8).contains(&bank_bits));
+        AddressSplit {
+            address: Default::default(),
+            word: Default::default(),
+            bank: Default::default(),
+            _bank_bits: bank_bits,
+        }
+    }
+}
+
+impl Logic for AddressSplit {
+    fn update(&mut self) {
+        let a = self.address.val().to_u64();
+        self.word.next = (a >> self._bank_bits).to_bits();
+        self.bank.next = (a & ((1 << self._bank_bits) - 1)).to_bits();
+    }
+    fn connect(&mut self) {
+        self.word.connect();
+        self.bank.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let b = self._bank_bits;
+        let bank = if b == 8 {
+            "address[7:0]".to_string()
+        } else {
+            format!("{{{}'h0, address[{}:0]}}", 8 - b, b - 1)
+        };
+        Verilog::Custom(format!(
+            "always @(*) begin\n   word = {{{b}'h0, address[15:{b}]}};\n   bank = {bank};\nend\n"
+        ))
+    }
+}
+
+/// The host's read multiplexer: the word at (`select`, `address`), sign-extended to 64 bits
+/// where the source is signed. Codes are in [`super::select`] and [`super::counter`].
+#[derive(LogicBlock, Default)]
+pub struct ReadBack {
+    pub select: Signal<In, Bits<8>>,
+    pub address: Signal<In, Bits<16>>,
+    pub weight: Signal<In, Signed<32>>,
+    pub potential: Signal<In, Signed<32>>,
+    pub prospective: Signal<In, Signed<32>>,
+    pub error: Signal<In, Signed<32>>,
+    pub rate: Signal<In, Signed<16>>,
+    pub slope: Signal<In, Signed<16>>,
+    pub activity: Signal<In, Signed<16>>,
+    pub target: Signal<In, Signed<32>>,
+    pub layer_word: Signal<In, Bits<64>>,
+    pub cycles: Signal<In, Bits<48>>,
+    pub steps: Signal<In, Bits<32>>,
+    pub potential_saturations: Signal<In, Bits<32>>,
+    pub rate_saturations: Signal<In, Bits<32>>,
+    pub message_saturations: Signal<In, Bits<32>>,
+    pub update_saturations: Signal<In, Bits<32>>,
+    pub weight_saturations: Signal<In, Bits<32>>,
+    pub rounding_state: Signal<In, Bits<32>>,
+    pub data: Signal<Out, Bits<64>>,
+}
+
+impl Logic for ReadBack {
+    fn update(&mut self) {
+        // rust-hdl's simulator is not used for the engine; the Verilated model is the reference.
+        self.data.next = 0u64.to_bits();
+    }
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        use super::{counter, select};
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  case (select)\n\
+             \x20     8'd{w}: data = {weight};\n\
+             \x20     8'd{u}: data = {potential};\n\
+             \x20     8'd{ub}: data = {prospective};\n\
+             \x20     8'd{e}: data = {error};\n\
+             \x20     8'd{r}: data = {rate};\n\
+             \x20     8'd{d}: data = {slope};\n\
+             \x20     8'd{x}: data = {activity};\n\
+             \x20     8'd{t}: data = {target};\n\
+             \x20     8'd{table_code}: data = layer_word;\n\
+             \x20     8'd{counters}: begin\n\
+             \x20        case (address)\n\
+             \x20           16'd{cycles_code}: data = {{16'h0, cycles}};\n\
+             \x20           16'd{steps_code}: data = {{32'h0, steps}};\n\
+             \x20           16'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
+             \x20           16'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
+             \x20           16'd{msg_code}: data = {{32'h0, message_saturations}};\n\
+             \x20           16'd{upd_code}: data = {{32'h0, update_saturations}};\n\
+             \x20           16'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
+             \x20           16'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
+             \x20           default: data = 64'h0;\n\
+             \x20        endcase\n\
+             \x20     end\n\
+             \x20     default: data = 64'h0;\n\
+             \x20  endcase\n\
+             end\n",
+            w = select::WEIGHT,
+            u = select::POTENTIAL,
+            ub = select::PROSPECTIVE,
+            e = select::ERROR,
+            r = select::RATE,
+            d = select::SLOPE,
+            x = select::INPUT,
+            t = select::TARGET,
+            table_code = select::LAYER_TABLE,
+            counters = select::COUNTER,
+            weight = extend("weight", 32, 32),
+            potential = extend("potential", 32, 32),
+            prospective = extend("prospective", 32, 32),
+            error = extend("error", 32, 32),
+            rate = extend("rate", 16, 48),
+            slope = extend("slope", 16, 48),
+            activity = extend("activity", 16, 48),
+            target = extend("target", 32, 32),
+            cycles_code = counter::CYCLES,
+            steps_code = counter::STEPS,
+            pot_code = counter::POTENTIAL,
+            rate_code = counter::RATE,
+            msg_code = counter::MESSAGE,
+            upd_code = counter::UPDATE,
+            weight_code = counter::WEIGHT,
+            rounding_code = counter::ROUNDING_STATE,
+        ))
+    }
+}
+
+/// A register that loads `d` when `enable` is set and keeps its value otherwise. It has no reset,
+/// because the host or the engine writes it before use.
+#[derive(LogicBlock, Default)]
+pub struct EnableRegister<T: Synth> {
+    pub clock: Signal<In, Clock>,
+    pub enable: Signal<In, Bit>,
+    pub d: Signal<In, T>,
+    pub q: Signal<Out, T>,
+}
+
+impl<T: Synth> Logic for EnableRegister<T> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.enable.val() {
+            self.q.next = self.d.val();
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(posedge clock) begin\n   if (enable) q <= d;\nend\n".into())
+    }
+}

@@ -1,0 +1,216 @@
+//! The LEAP datapath in rust-hdl: the synapse lane and the neuron unit of the Latent Equilibrium
+//! engine, emitted as Verilog for a given set of number formats.
+//!
+//! Port widths are the largest each format allows (weights 32 bits, potentials 32, operands 16,
+//! accumulators 48), so one block interface serves every valid [`Formats`]. The configured widths
+//! enter as saturation bounds, slice positions and shifts, which are constants of the emitted
+//! Verilog. Every arithmetic result is checked bit for bit against the golden model under
+//! Verilator. rust-hdl's own simulator is not used as a reference, because its width rules differ
+//! from those of its emitted Verilog.
+
+pub mod engine;
+pub mod lane;
+pub mod leaf;
+pub mod neuron;
+pub mod verilog;
+
+use std::fmt;
+
+use leap_model::format::Formats;
+use rust_hdl::prelude::*;
+
+pub use lane::{SynapseLane, LANE_LATENCY};
+pub use neuron::{NeuronUnit, NEURON_LATENCY};
+
+/// A block that can be emitted as a top-level Verilog module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Design {
+    /// One [`SynapseLane`].
+    Lane,
+    /// One [`NeuronUnit`].
+    Neuron,
+    /// The [`engine::Engine`] with [`engine::EngineParams::default`].
+    Engine,
+}
+
+impl Design {
+    pub const ALL: [Design; 3] = [Design::Lane, Design::Neuron, Design::Engine];
+
+    /// Returns the short name used for files and command-line options.
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Lane => "lane",
+            Design::Neuron => "neuron",
+            Design::Engine => "engine",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Design> {
+        Design::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+impl fmt::Display for Design {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Direction of a top-level port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Input,
+    Output,
+}
+
+/// A port of an emitted top-level module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub name: String,
+    pub width: usize,
+    pub direction: Direction,
+}
+
+/// Verilog text and top-level ports of one design. The top module is named `top`.
+#[derive(Clone, Debug)]
+pub struct Emitted {
+    pub verilog: String,
+    pub ports: Vec<Port>,
+}
+
+/// Collects the parameters of the outermost scope.
+#[derive(Default)]
+struct PortCollector {
+    depth: usize,
+    ports: Vec<Port>,
+}
+
+impl Probe for PortCollector {
+    fn visit_start_scope(&mut self, _name: &str, _node: &dyn Block) {
+        self.depth += 1;
+    }
+    fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
+        if self.depth != 1 {
+            return;
+        }
+        let direction = match signal.kind() {
+            AtomKind::InputParameter => Direction::Input,
+            AtomKind::OutputParameter | AtomKind::OutputPassthrough => Direction::Output,
+            _ => return,
+        };
+        self.ports.push(Port {
+            name: name.to_string(),
+            width: signal.bits(),
+            direction,
+        });
+    }
+    fn visit_end_scope(&mut self, _name: &str, _node: &dyn Block) {
+        self.depth -= 1;
+    }
+}
+
+/// Emits the Verilog of `block` after marking every input as driven from outside.
+fn emit_block<B: Block>(mut block: B, mark_inputs: impl FnOnce(&mut B)) -> Emitted {
+    mark_inputs(&mut block);
+    block.connect_all();
+    let verilog = generate_verilog(&block);
+    let mut collector = PortCollector::default();
+    block.accept("top", &mut collector);
+    Emitted {
+        verilog,
+        ports: collector.ports,
+    }
+}
+
+/// Emits the Verilog of `design` for `formats`.
+///
+/// Panics when `formats` is invalid: call [`Formats::validate`] first.
+pub fn emit(design: Design, formats: &Formats) -> Emitted {
+    if let Err(e) = formats.validate() {
+        panic!("cannot emit {design} for invalid formats: {e}");
+    }
+    match design {
+        Design::Lane => emit_block(SynapseLane::new(formats), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.valid.connect();
+            b.weight.connect();
+            b.rate.connect();
+            b.message.connect();
+            b.update_factor.connect();
+            b.rounding.connect();
+            b.learn.connect();
+        }),
+        Design::Neuron => emit_block(NeuronUnit::new(formats), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.valid.connect();
+            b.sum.connect();
+            b.potential.connect();
+            b.error.connect();
+            b.k_r_mant.connect();
+            b.k_r_shift.connect();
+            b.k_dt_mant.connect();
+            b.k_dt_shift.connect();
+            b.activation.connect();
+        }),
+        Design::Engine => emit_engine(formats, &engine::EngineParams::default()),
+    }
+}
+
+/// Emits the Verilog of the engine for `formats` and `params`.
+pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted {
+    emit_block(engine::Engine::new(formats, params), |b| {
+        b.clock.connect();
+        b.reset.connect();
+        b.write.connect();
+        b.read.connect();
+        b.run.connect();
+        b.learn.connect();
+        b.select.connect();
+        b.address.connect();
+        b.data.connect();
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn design_names_round_trip() {
+        for design in Design::ALL {
+            assert_eq!(Design::from_name(design.name()), Some(design));
+        }
+        assert_eq!(Design::from_name("missing"), None);
+    }
+
+    #[test]
+    fn lane_ports_follow_the_block() {
+        let emitted = emit(Design::Lane, &Formats::default());
+        let port = |name: &str| emitted.ports.iter().find(|p| p.name == name).cloned();
+        assert_eq!(
+            port("weight").map(|p| (p.width, p.direction)),
+            Some((32, Direction::Input))
+        );
+        assert_eq!(
+            port("forward").map(|p| (p.width, p.direction)),
+            Some((32, Direction::Output))
+        );
+        assert!(
+            emitted.verilog.contains("module top("),
+            "the top module is named top"
+        );
+    }
+
+    #[test]
+    fn engine_bank_bits_cover_the_lanes() {
+        for (lanes, bits) in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (16, 4)] {
+            let params = engine::EngineParams {
+                lanes,
+                ..Default::default()
+            };
+            assert_eq!(params.bank_bits(), bits, "{lanes} lanes");
+        }
+    }
+}

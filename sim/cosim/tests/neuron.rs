@@ -1,0 +1,331 @@
+//! The Verilated neuron unit against the golden model's neuron arithmetic, bit for bit.
+
+use std::collections::VecDeque;
+
+use leap_cosim::describe;
+use leap_cosim::reference::{neuron, NeuronInput, NeuronOutput, HARD_SIGMOID, LINEAR, RELU};
+use leap_cosim::stimulus::{tie, Stimulus};
+use leap_model::format::{Coefficient, Formats};
+use leap_verilator_sys::{alternate_formats, Model};
+
+/// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
+const LATENCY: usize = 6;
+const RANDOM_VECTORS: usize = 100_000;
+
+/// How often each interesting case occurred in a run.
+#[derive(Default, Debug)]
+struct Coverage {
+    flags: [usize; 5],
+    potential_high: usize,
+    potential_low: usize,
+    rate_ties: usize,
+    coefficient_ties: usize,
+    activations: [usize; 4],
+}
+
+fn record(coverage: &mut Coverage, formats: &Formats, input: &NeuronInput, out: &NeuronOutput) {
+    let flags = [
+        out.current_saturated,
+        out.difference_saturated,
+        out.prospective_saturated,
+        out.potential_saturated,
+        out.rate_saturated,
+    ];
+    for (count, flag) in coverage.flags.iter_mut().zip(flags) {
+        *count += flag as usize;
+    }
+    let pot = formats.pot();
+    coverage.potential_high +=
+        (out.potential_saturated && out.potential_next == pot.max()) as usize;
+    coverage.potential_low += (out.potential_saturated && out.potential_next == pot.min()) as usize;
+    let rate_shift = formats.pot_frac - formats.act_frac;
+    if input.activation >= LINEAR && rate_shift > 0 {
+        let dropped = out.prospective & ((1i64 << rate_shift) - 1);
+        coverage.rate_ties += (dropped == 1i64 << (rate_shift - 1)) as usize;
+    }
+    let v = out.current - input.potential + input.error;
+    let shift = input.k_r.shift;
+    if !out.difference_saturated && shift > 0 {
+        let product = v * input.k_r.mant as i64;
+        coverage.coefficient_ties +=
+            (product & ((1i64 << shift) - 1) == 1i64 << (shift - 1)) as usize;
+    }
+    coverage.activations[input.activation as usize] += 1;
+}
+
+/// Streams `vectors` through the neuron unit, one per clock with random bubbles, and compares
+/// every output of every valid result. Panics at the first difference.
+fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) -> Coverage {
+    let mut model = Model::new(model_name, seed as u32);
+    let inputs = [
+        "valid",
+        "sum",
+        "potential",
+        "error",
+        "k_r_mant",
+        "k_r_shift",
+        "k_dt_mant",
+        "k_dt_shift",
+        "activation",
+    ]
+    .map(|name| model.port(name));
+    let [valid, sum, potential, error, k_r_mant, k_r_shift, k_dt_mant, k_dt_shift, activation] =
+        inputs;
+    let outputs = [
+        "out_valid",
+        "current",
+        "prospective",
+        "potential_next",
+        "rate",
+        "slope",
+        "current_saturated",
+        "difference_saturated",
+        "prospective_saturated",
+        "potential_saturated",
+        "rate_saturated",
+    ]
+    .map(|name| model.port(name));
+    model.reset(2);
+
+    let mut bubbles = Stimulus::new(seed ^ 0xb0bb1e);
+    let mut coverage = Coverage::default();
+    let mut in_flight: VecDeque<Option<(usize, NeuronInput)>> =
+        (0..LATENCY - 1).map(|_| None).collect();
+    let mut next = 0;
+    let mut clocks = 0;
+    while next < vectors.len() || in_flight.iter().any(Option::is_some) {
+        let entry = if next < vectors.len() && !bubbles.chance(1, 16) {
+            let v = vectors[next];
+            model.set(valid, 1);
+            model.set(sum, v.sum);
+            model.set(potential, v.potential);
+            model.set(error, v.error);
+            model.set(k_r_mant, v.k_r.mant as i64);
+            model.set(k_r_shift, v.k_r.shift as i64);
+            model.set(k_dt_mant, v.k_dt.mant as i64);
+            model.set(k_dt_shift, v.k_dt.shift as i64);
+            model.set(activation, v.activation);
+            next += 1;
+            Some((next - 1, v))
+        } else {
+            model.set(valid, 0);
+            model.set(sum, bubbles.word(48));
+            None
+        };
+        model.clock();
+        clocks += 1;
+        in_flight.push_back(entry);
+        let shown = in_flight
+            .pop_front()
+            .expect("the queue holds LATENCY - 1 entries before the push");
+
+        let Some((index, input)) = shown else {
+            assert_eq!(
+                model.get(outputs[0]),
+                0,
+                "{model_name}: out_valid set for a bubble at clock {clocks}"
+            );
+            continue;
+        };
+        assert_eq!(
+            model.get(outputs[0]),
+            1,
+            "{model_name}: out_valid clear for vector #{index} at clock {clocks}"
+        );
+        let expected = neuron(formats, &input);
+        let got = NeuronOutput {
+            current: model.get_signed(outputs[1]),
+            prospective: model.get_signed(outputs[2]),
+            potential_next: model.get_signed(outputs[3]),
+            rate: model.get_signed(outputs[4]),
+            slope: model.get_signed(outputs[5]),
+            current_saturated: model.get(outputs[6]) == 1,
+            difference_saturated: model.get(outputs[7]) == 1,
+            prospective_saturated: model.get(outputs[8]) == 1,
+            potential_saturated: model.get(outputs[9]) == 1,
+            rate_saturated: model.get(outputs[10]) == 1,
+        };
+        if got != expected {
+            panic!(
+                "{model_name}: first difference at vector #{index} (clock {clocks})\n  inputs: {}\n  RTL:       {got:?}\n  reference: {expected:?}",
+                describe(&[
+                    ("sum", input.sum),
+                    ("potential", input.potential),
+                    ("error", input.error),
+                    ("k_r_mant", input.k_r.mant as i64),
+                    ("k_r_shift", input.k_r.shift as i64),
+                    ("k_dt_mant", input.k_dt.mant as i64),
+                    ("k_dt_shift", input.k_dt.shift as i64),
+                    ("activation", input.activation),
+                ])
+            );
+        }
+        record(&mut coverage, formats, &input, &expected);
+    }
+    coverage
+}
+
+fn random_vectors(formats: &Formats, count: usize, seed: u64) -> Vec<NeuronInput> {
+    let mut s = Stimulus::new(seed);
+    let forward_frac = formats.weight_slice_frac() + formats.act_frac;
+    let sum_shift = forward_frac.saturating_sub(formats.pot_frac);
+    let rate_shift = formats.pot_frac - formats.act_frac;
+    (0..count)
+        .map(|_| {
+            let mut input = NeuronInput {
+                sum: s.word(48),
+                potential: s.word(formats.pot_bits),
+                error: s.word(formats.pot_bits),
+                k_r: s.coefficient(),
+                k_dt: s.coefficient(),
+                activation: s.below(4) as i64,
+            };
+            match s.below(8) {
+                // A rounding tie when the forward sum moves to the potential format.
+                0 => input.sum = tie(input.sum, sum_shift),
+                // ŭ = u with a tie in the rate's rounding: K_r = 0 and a linear activation.
+                1 => {
+                    input.k_r = Coefficient::ZERO;
+                    input.activation = LINEAR;
+                    input.potential = tie(s.word(formats.pot_frac + 2), rate_shift);
+                }
+                // v = e with a power-of-two K_r whose product ties: I = 0 and u = 0.
+                2 => {
+                    let power = s.below(15) as u32;
+                    let shift = power + 1 + s.below(20) as u32;
+                    input.sum = 0;
+                    input.potential = 0;
+                    input.k_r = Coefficient {
+                        mant: 1i16 << power,
+                        shift,
+                    };
+                    input.error = tie(s.word(formats.pot_bits), shift - power);
+                }
+                // Rates near the ends of the hard sigmoid and the ReLU.
+                3 => {
+                    input.k_r = Coefficient::ZERO;
+                    input.activation = if s.chance(1, 2) { HARD_SIGMOID } else { RELU };
+                    let one = formats.pot().one();
+                    let centre = if s.chance(1, 2) { 0 } else { one };
+                    input.potential = centre + s.below(5) as i64 - 2;
+                }
+                _ => {}
+            }
+            input
+        })
+        .collect()
+}
+
+/// Hand-picked corners: most negative and largest words, zero, the coefficient extremes.
+fn corner_vectors(formats: &Formats) -> Vec<NeuronInput> {
+    let pot = formats.pot();
+    let sums = [-(1i64 << 47), (1i64 << 47) - 1, -1, 0, 1];
+    let potentials = [pot.min(), pot.min() + 1, -1, 0, 1, pot.one(), pot.max()];
+    let coefficients = [
+        Coefficient {
+            mant: i16::MIN,
+            shift: 0,
+        },
+        Coefficient {
+            mant: i16::MAX,
+            shift: 0,
+        },
+        Coefficient {
+            mant: i16::MIN,
+            shift: 46,
+        },
+        Coefficient { mant: 1, shift: 1 },
+        Coefficient { mant: -1, shift: 1 },
+        Coefficient::ZERO,
+        Coefficient {
+            mant: 16384,
+            shift: 14,
+        },
+    ];
+    let mut vectors = Vec::new();
+    for &sum in &sums {
+        for &potential in &potentials {
+            for &error in &potentials {
+                for (k, &k_r) in coefficients.iter().enumerate() {
+                    let k_dt = coefficients[(k + 3) % coefficients.len()];
+                    for activation in 0..4 {
+                        vectors.push(NeuronInput {
+                            sum,
+                            potential,
+                            error,
+                            k_r,
+                            k_dt,
+                            activation,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    vectors
+}
+
+/// Returns whether a rate can saturate: the largest potential exceeds the largest activity word.
+fn rate_can_saturate(formats: &Formats) -> bool {
+    formats.pot_bits - 1 - formats.pot_frac > 15 - formats.act_frac
+}
+
+fn check_coverage(name: &str, formats: &Formats, coverage: &Coverage) {
+    let flags = if rate_can_saturate(formats) { 5 } else { 4 };
+    for (k, &count) in coverage.flags[..flags].iter().enumerate() {
+        assert!(
+            count > 50,
+            "{name}: saturation flag {k} set only {count} times: {coverage:?}"
+        );
+    }
+    assert!(coverage.potential_high > 50, "{name}: {coverage:?}");
+    assert!(coverage.potential_low > 50, "{name}: {coverage:?}");
+    assert!(coverage.coefficient_ties > 50, "{name}: {coverage:?}");
+    assert!(
+        coverage.activations.iter().all(|&n| n > 1000),
+        "{name}: {coverage:?}"
+    );
+}
+
+#[test]
+fn neuron_random_default_formats() {
+    let formats = Formats::default();
+    let coverage = run(
+        "neuron",
+        &formats,
+        &random_vectors(&formats, RANDOM_VECTORS, 21),
+        31,
+    );
+    check_coverage("neuron", &formats, &coverage);
+    assert!(coverage.rate_ties > 50, "{coverage:?}");
+}
+
+/// The alternate formats cannot saturate a rate: their largest potential, 16, is below the
+/// largest rate, 32.
+#[test]
+fn neuron_random_alternate_formats() {
+    let formats = alternate_formats();
+    let coverage = run(
+        "neuron_alt",
+        &formats,
+        &random_vectors(&formats, RANDOM_VECTORS, 22),
+        32,
+    );
+    check_coverage("neuron_alt", &formats, &coverage);
+    assert!(coverage.rate_ties > 50, "{coverage:?}");
+}
+
+#[test]
+fn neuron_corners_both_formats() {
+    for (name, formats) in [
+        ("neuron", Formats::default()),
+        ("neuron_alt", alternate_formats()),
+    ] {
+        let coverage = run(name, &formats, &corner_vectors(&formats), 33);
+        let flags = if rate_can_saturate(&formats) { 5 } else { 4 };
+        assert!(
+            coverage.flags[..flags].iter().all(|&n| n > 0),
+            "{name}: a saturation flag never set: {coverage:?}"
+        );
+    }
+}

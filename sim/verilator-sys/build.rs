@@ -1,0 +1,335 @@
+//! Emits the Verilog of every model with leap-hdl, verilates it, archives the Verilator runtime,
+//! compiles the C ABI shim and writes the Rust bindings.
+//!
+//! Needs `verilator` (5.006 or newer), `make`, `ar` and a C++ compiler on PATH.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use leap_hdl::engine::EngineParams;
+use leap_hdl::{emit, emit_engine, Design, Direction, Port};
+
+include!("src/variants.rs");
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/variants.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    check_verilator();
+    let variants = variant_specs();
+    let mut built = Vec::new();
+    for spec in &variants {
+        let name = spec.name;
+        let design = Design::from_name(spec.design)
+            .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
+        let emitted = match design {
+            Design::Engine => emit_engine(
+                &spec.formats,
+                &EngineParams {
+                    lanes: spec.lanes,
+                    ..EngineParams::default()
+                },
+            ),
+            _ => emit(design, &spec.formats),
+        };
+        for port in &emitted.ports {
+            assert!(
+                port.width <= 64,
+                "port {}.{} is {} bits wide; the shim handles at most 64",
+                name,
+                port.name,
+                port.width
+            );
+        }
+        let dir = out.join(name);
+        std::fs::create_dir_all(&dir).expect("cannot create the model directory in OUT_DIR");
+        let source = dir.join(format!("{name}.v"));
+        std::fs::write(&source, &emitted.verilog).expect("cannot write the Verilog source");
+        verilate(name, &source, &dir);
+        built.push((name, dir, emitted.ports));
+    }
+
+    let runtime = archive_runtime(built[0].0, &built[0].1);
+    let cppflags = model_cppflags(built[0].0, &built[0].1);
+    compile_shim(&built, &cppflags, &out);
+
+    // Link order: the shim (compiled above), the model archives, the runtime, then the C++
+    // standard library and pthread.
+    let lib_dir = out.join("lib");
+    std::fs::create_dir_all(&lib_dir).expect("cannot create OUT_DIR/lib");
+    println!("cargo:rustc-link-search=native={}", lib_dir.display());
+    for (name, dir, _) in &built {
+        let archive = dir.join(format!("V{name}__ALL.a"));
+        std::fs::copy(&archive, lib_dir.join(format!("libV{name}__ALL.a")))
+            .expect("cannot copy the model archive");
+        println!("cargo:rustc-link-lib=static=V{name}__ALL");
+    }
+    std::fs::copy(&runtime, lib_dir.join("libleap_verilated_runtime.a"))
+        .expect("cannot copy the runtime archive");
+    println!("cargo:rustc-link-lib=static=leap_verilated_runtime");
+    println!("cargo:rustc-link-lib=dylib=stdc++");
+    println!("cargo:rustc-link-lib=dylib=pthread");
+
+    write_bindings(&built, &out);
+}
+
+fn check_verilator() {
+    match Command::new("verilator").arg("--version").output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "`verilator --version` failed ({}): {}. Reinstall it with apt-get install verilator",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "verilator was not found on PATH ({e}). It is needed to build the LEAP co-simulation models: \
+             install it with apt-get install verilator"
+        ),
+    }
+}
+
+fn run(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {command:?}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{what} failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Builds `V<name>__ALL.a` in `dir`. Warnings do not stop the build; the co-simulation crate's
+/// lint test is the gate for them.
+fn verilate(name: &str, source: &Path, dir: &Path) {
+    run(
+        Command::new("verilator")
+            .args([
+                "--cc",
+                "--build",
+                "-Wno-fatal",
+                "-O3",
+                "--x-initial",
+                "unique",
+                "--x-assign",
+                "unique",
+                "--trace",
+            ])
+            .args(["--top-module", "top", "--prefix", &format!("V{name}")])
+            .arg("-Mdir")
+            .arg(dir)
+            .args(["-CFLAGS", "-O2", "-j", "2"])
+            .arg(source),
+        &format!("verilating {name}"),
+    );
+}
+
+/// Writes a makefile that includes the model's own makefile, so the runtime objects it lists
+/// (`VK_GLOBAL_OBJS`) are compiled with the same flags and defines as the model.
+fn write_extra_makefile(name: &str, dir: &Path) -> PathBuf {
+    let path = dir.join("leap_extra.mk");
+    let text = format!(
+        "include V{name}.mk\n\n\
+         leap_verilated_runtime.a: $(VK_GLOBAL_OBJS)\n\t$(AR) -rcs $@ $^\n\n\
+         leap-print-cppflags:\n\t@echo $(CPPFLAGS) $(OPT_FAST)\n"
+    );
+    std::fs::write(&path, text).expect("cannot write the extra makefile");
+    path
+}
+
+fn archive_runtime(name: &str, dir: &Path) -> PathBuf {
+    let makefile = write_extra_makefile(name, dir);
+    run(
+        Command::new("make")
+            .arg("-C")
+            .arg(dir)
+            .arg("-f")
+            .arg(&makefile)
+            .args(["-j", "2", "leap_verilated_runtime.a"]),
+        "archiving the Verilator runtime",
+    );
+    dir.join("leap_verilated_runtime.a")
+}
+
+/// Returns the preprocessor and optimisation flags that the model makefile compiles with.
+fn model_cppflags(name: &str, dir: &Path) -> Vec<String> {
+    let makefile = write_extra_makefile(name, dir);
+    let text = run(
+        Command::new("make")
+            .arg("-s")
+            .arg("-C")
+            .arg(dir)
+            .arg("-f")
+            .arg(&makefile)
+            .arg("leap-print-cppflags"),
+        "reading the model's compiler flags",
+    );
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+fn shim_source(name: &str, ports: &[Port]) -> String {
+    let class = format!("V{name}");
+    let mut set_cases = String::new();
+    let mut get_cases = String::new();
+    for (index, port) in ports.iter().enumerate() {
+        let mask = if port.width == 64 {
+            u64::MAX
+        } else {
+            (1u64 << port.width) - 1
+        };
+        if port.direction == Direction::Input {
+            writeln!(
+                set_cases,
+                "        case {index}: s->top->{} = value & 0x{mask:x}ULL; break;",
+                port.name
+            )
+            .unwrap();
+        }
+        writeln!(
+            get_cases,
+            "        case {index}: return (uint64_t)s->top->{} & 0x{mask:x}ULL;",
+            port.name
+        )
+        .unwrap();
+    }
+    format!(
+        r#"
+#include "{class}.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+#include <cstdint>
+
+namespace {{
+struct Sim_{name} {{
+    VerilatedContext* context;
+    {class}* top;
+    VerilatedVcdC* vcd;
+}};
+}}
+
+extern "C" void* leap_{name}_new(uint32_t seed) {{
+    Sim_{name}* s = new Sim_{name};
+    s->context = new VerilatedContext;
+    // Random initial values for every register and memory without a reset (--x-initial unique).
+    s->context->randReset(2);
+    s->context->randSeed((int)(seed & 0x7fffffff) | 1);
+    s->context->traceEverOn(true);
+    Verilated::threadContextp(s->context);
+    s->top = new {class}{{s->context, "top"}};
+    s->vcd = nullptr;
+    return s;
+}}
+
+extern "C" void leap_{name}_free(void* handle) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    if (s->vcd) {{ s->vcd->close(); delete s->vcd; }}
+    s->top->final();
+    delete s->top;
+    delete s->context;
+    delete s;
+}}
+
+extern "C" void leap_{name}_eval(void* handle, uint64_t time) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    s->context->time(time);
+    s->top->eval();
+    if (s->vcd) s->vcd->dump(time);
+}}
+
+extern "C" void leap_{name}_set(void* handle, uint32_t port, uint64_t value) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    switch (port) {{
+{set_cases}        default: break;
+    }}
+}}
+
+extern "C" uint64_t leap_{name}_get(void* handle, uint32_t port) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    switch (port) {{
+{get_cases}        default: return 0;
+    }}
+}}
+
+extern "C" int leap_{name}_trace_open(void* handle, const char* path) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    if (s->vcd) return 1;
+    s->vcd = new VerilatedVcdC;
+    s->top->trace(s->vcd, 99);
+    s->vcd->open(path);
+    return s->vcd->isOpen() ? 1 : 0;
+}}
+
+extern "C" void leap_{name}_trace_close(void* handle) {{
+    Sim_{name}* s = static_cast<Sim_{name}*>(handle);
+    if (s->vcd) {{ s->vcd->close(); delete s->vcd; s->vcd = nullptr; }}
+}}
+"#
+    )
+}
+
+fn compile_shim(built: &[(&str, PathBuf, Vec<Port>)], cppflags: &[String], out: &Path) {
+    let mut build = cc::Build::new();
+    build.cpp(true).cpp_link_stdlib(None).warnings(false);
+    for flag in cppflags {
+        // `-I.` in the model makefile means the model directory; each shim adds its own below.
+        if flag != "-I." {
+            build.flag(flag);
+        }
+    }
+    for (name, dir, ports) in built {
+        let path = out.join(format!("shim_{name}.cpp"));
+        std::fs::write(&path, shim_source(name, ports)).expect("cannot write the shim source");
+        build.include(dir);
+        build.file(&path);
+    }
+    build.compile("leap_verilator_shim");
+}
+
+fn write_bindings(built: &[(&str, PathBuf, Vec<Port>)], out: &Path) {
+    let mut text = String::new();
+    for (name, _, _) in built {
+        writeln!(
+            text,
+            "extern \"C\" {{\n\
+             \x20   fn leap_{name}_new(seed: u32) -> *mut c_void;\n\
+             \x20   fn leap_{name}_free(handle: *mut c_void);\n\
+             \x20   fn leap_{name}_eval(handle: *mut c_void, time: u64);\n\
+             \x20   fn leap_{name}_set(handle: *mut c_void, port: u32, value: u64);\n\
+             \x20   fn leap_{name}_get(handle: *mut c_void, port: u32) -> u64;\n\
+             \x20   fn leap_{name}_trace_open(handle: *mut c_void, path: *const c_char) -> c_int;\n\
+             \x20   fn leap_{name}_trace_close(handle: *mut c_void);\n\
+             }}"
+        )
+        .unwrap();
+    }
+    writeln!(text, "static VARIANTS: &[VariantFunctions] = &[").unwrap();
+    for (name, _, ports) in built {
+        let ports_text: Vec<String> = ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "PortInfo {{ name: {:?}, width: {}, input: {} }}",
+                    p.name,
+                    p.width,
+                    p.direction == Direction::Input
+                )
+            })
+            .collect();
+        writeln!(
+            text,
+            "    VariantFunctions {{ name: {name:?}, ports: &[{}], new: leap_{name}_new, free: leap_{name}_free, \
+             eval: leap_{name}_eval, set: leap_{name}_set, get: leap_{name}_get, \
+             trace_open: leap_{name}_trace_open, trace_close: leap_{name}_trace_close }},",
+            ports_text.join(", ")
+        )
+        .unwrap();
+    }
+    writeln!(text, "];").unwrap();
+    std::fs::write(out.join("bindings.rs"), text).expect("cannot write the bindings");
+}
