@@ -18,20 +18,18 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     check_verilator();
-    let variants = variant_specs();
+    println!("cargo:rerun-if-env-changed=CARGO_FEATURE_BENCH_ENGINES");
+    let mut variants = variant_specs();
+    if std::env::var_os("CARGO_FEATURE_BENCH_ENGINES").is_some() {
+        variants.extend(bench_variant_specs());
+    }
     let mut built = Vec::new();
     for spec in &variants {
         let name = spec.name;
         let design = Design::from_name(spec.design)
             .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
         let emitted = match design {
-            Design::Engine => emit_engine(
-                &spec.formats,
-                &EngineParams {
-                    lanes: spec.lanes,
-                    ..EngineParams::default()
-                },
-            ),
+            Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
             _ => emit(design, &spec.formats),
         };
         for port in &emitted.ports {
@@ -73,6 +71,22 @@ fn main() {
     println!("cargo:rustc-link-lib=dylib=pthread");
 
     write_bindings(&built, &out);
+}
+
+fn engine_params(spec: &VariantSpec) -> EngineParams {
+    let mut params = EngineParams {
+        lanes: spec.lanes,
+        ..EngineParams::default()
+    };
+    if let Some(size) = spec.size {
+        params.max_layers = size.max_layers;
+        params.state_words = size.state_words;
+        params.max_rows = size.max_rows;
+        params.max_columns = size.max_columns;
+        params.max_inputs = size.max_inputs;
+        params.weight_words = size.weight_words;
+    }
+    params
 }
 
 fn check_verilator() {

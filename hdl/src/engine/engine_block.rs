@@ -70,6 +70,12 @@ pub struct Engine {
     acc_row: EnableRegister<Signed<48>>,
     row: Counter<16>,
     state_index: Counter<16>,
+    /// State index of the next neuron the neuron unit returns.
+    write_index: Counter<16>,
+    /// Neurons of the layer the neuron unit has returned.
+    neurons_done: Counter<16>,
+    /// Flag for the clock after a neuron's words were addressed, when the neuron unit takes them.
+    neuron_issue: ResetRegister<Bit>,
     group: Counter<16>,
     weight_address: Counter<16>,
     group_column: Counter<16>,
@@ -224,6 +230,9 @@ impl Engine {
             acc_row: Default::default(),
             row: Default::default(),
             state_index: Default::default(),
+            write_index: Default::default(),
+            neurons_done: Default::default(),
+            neuron_issue: Default::default(),
             group: Default::default(),
             weight_address: Default::default(),
             group_column: Default::default(),
@@ -374,6 +383,12 @@ impl Logic for Engine {
         self.row.reset.next = self.reset.val();
         self.state_index.clock.next = self.clock.val();
         self.state_index.reset.next = self.reset.val();
+        self.write_index.clock.next = self.clock.val();
+        self.write_index.reset.next = self.reset.val();
+        self.neurons_done.clock.next = self.clock.val();
+        self.neurons_done.reset.next = self.reset.val();
+        self.neuron_issue.clock.next = self.clock.val();
+        self.neuron_issue.reset.next = self.reset.val();
         self.group.clock.next = self.clock.val();
         self.group.reset.next = self.reset.val();
         self.weight_address.clock.next = self.clock.val();
@@ -509,6 +524,15 @@ impl Logic for Engine {
         self.state_index.value.next = self.state_base.q.val();
         self.state_index.enable.next = false;
         self.state_index.step.next = self.one16.val();
+        self.write_index.load.next = false;
+        self.write_index.value.next = self.state_base.q.val();
+        self.write_index.enable.next = false;
+        self.write_index.step.next = self.one16.val();
+        self.neurons_done.load.next = false;
+        self.neurons_done.value.next = self.zero16.val();
+        self.neurons_done.enable.next = false;
+        self.neurons_done.step.next = self.one16.val();
+        self.neuron_issue.d.next = false;
         self.group.load.next = false;
         self.group.value.next = self.zero16.val();
         self.group.enable.next = false;
@@ -1121,38 +1145,38 @@ impl Logic for Engine {
                 if self.drain.q.val() == self.drain_last.val() {
                     self.row.load.next = true;
                     self.state_index.load.next = true;
+                    self.write_index.load.next = true;
+                    self.neurons_done.load.next = true;
                     self.state.d.next = EngineState::NeuronAddress;
                 }
             }
+            // NeuronAddress addresses one neuron's words per clock and the neuron unit takes them
+            // the clock after. Results are written back as they come out, NEURON_LATENCY clocks
+            // later. That is safe because no neuron reads a word that another neuron of the same
+            // layer writes.
             EngineState::NeuronAddress => {
-                self.potentials.read_address.next = self.state_index.q.val();
-                self.errors0.read_address.next = self.state_index.q.val();
-                self.errors1.read_address.next = self.state_index.q.val();
-                self.state.d.next = EngineState::NeuronIssue;
+                self.neuron.valid.next = self.neuron_issue.q.val();
                 if self.row.q.val() == self.rows.q.val() {
-                    self.column.load.next = true;
-                    self.below_index.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.state.d.next = EngineState::BelowAddress;
+                    self.state.d.next = EngineState::NeuronWait;
+                } else {
+                    self.potentials.read_address.next = self.state_index.q.val();
+                    self.errors0.read_address.next = self.state_index.q.val();
+                    self.errors1.read_address.next = self.state_index.q.val();
+                    self.neuron_issue.d.next = true;
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
                 }
-            }
-            EngineState::NeuronIssue => {
-                self.neuron.valid.next = true;
-                self.state.d.next = EngineState::NeuronWait;
-            }
-            EngineState::NeuronWait => {
-                self.potentials.write_address.next = self.state_index.q.val();
+                self.potentials.write_address.next = self.write_index.q.val();
                 self.potentials.write_data.next = self.neuron.potential_next.val();
-                self.prospectives.write_address.next = self.state_index.q.val();
+                self.prospectives.write_address.next = self.write_index.q.val();
                 self.prospectives.write_data.next = self.neuron.prospective.val();
-                self.rates0.write_address.next = self.state_index.q.val();
+                self.rates0.write_address.next = self.write_index.q.val();
                 self.rates0.write_data.next = self.neuron.rate.val();
-                self.rates1.write_address.next = self.state_index.q.val();
+                self.rates1.write_address.next = self.write_index.q.val();
                 self.rates1.write_data.next = self.neuron.rate.val();
-                self.slopes0.write_address.next = self.state_index.q.val();
+                self.slopes0.write_address.next = self.write_index.q.val();
                 self.slopes0.write_data.next = self.neuron.slope.val();
-                self.slopes1.write_address.next = self.state_index.q.val();
+                self.slopes1.write_address.next = self.write_index.q.val();
                 self.slopes1.write_data.next = self.neuron.slope.val();
                 if self.neuron.out_valid.val() {
                     self.potentials.write_enable.next = true;
@@ -1167,9 +1191,46 @@ impl Logic for Engine {
                         self.neuron.prospective_saturated.val();
                     self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
                     self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
-                    self.row.enable.next = true;
-                    self.state_index.enable.next = true;
-                    self.state.d.next = EngineState::NeuronAddress;
+                    self.write_index.enable.next = true;
+                    self.neurons_done.enable.next = true;
+                }
+            }
+            EngineState::NeuronWait => {
+                self.neuron.valid.next = self.neuron_issue.q.val();
+                self.potentials.write_address.next = self.write_index.q.val();
+                self.potentials.write_data.next = self.neuron.potential_next.val();
+                self.prospectives.write_address.next = self.write_index.q.val();
+                self.prospectives.write_data.next = self.neuron.prospective.val();
+                self.rates0.write_address.next = self.write_index.q.val();
+                self.rates0.write_data.next = self.neuron.rate.val();
+                self.rates1.write_address.next = self.write_index.q.val();
+                self.rates1.write_data.next = self.neuron.rate.val();
+                self.slopes0.write_address.next = self.write_index.q.val();
+                self.slopes0.write_data.next = self.neuron.slope.val();
+                self.slopes1.write_address.next = self.write_index.q.val();
+                self.slopes1.write_data.next = self.neuron.slope.val();
+                if self.neuron.out_valid.val() {
+                    self.potentials.write_enable.next = true;
+                    self.prospectives.write_enable.next = true;
+                    self.rates0.write_enable.next = self.bank.q.val().any();
+                    self.rates1.write_enable.next = !self.bank.q.val().any();
+                    self.slopes0.write_enable.next = self.bank.q.val().any();
+                    self.slopes1.write_enable.next = !self.bank.q.val().any();
+                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
+                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
+                    self.potential_saturations.event2.next =
+                        self.neuron.prospective_saturated.val();
+                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
+                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
+                    self.write_index.enable.next = true;
+                    self.neurons_done.enable.next = true;
+                }
+                if self.neurons_done.q.val() == self.rows.q.val() {
+                    self.column.load.next = true;
+                    self.below_index.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.state.d.next = EngineState::BelowAddress;
                 }
             }
             EngineState::BelowAddress => {

@@ -200,7 +200,6 @@ pub enum EngineState {
     Stream,
     Drain,
     NeuronAddress,
-    NeuronIssue,
     NeuronWait,
     BelowAddress,
     BelowWrite,

@@ -79,12 +79,13 @@ impl EngineSaturations {
     }
 }
 
-fn activation_code(a: Activation) -> u64 {
+/// Returns the engine's code of `a`, or `None` when the engine has no fixed-point form of it.
+fn activation_code(a: Activation) -> Option<u64> {
     match a {
-        Activation::HardSigmoid => activation::HARD_SIGMOID,
-        Activation::Relu => activation::RELU,
-        Activation::Linear => activation::LINEAR,
-        other => panic!("activation {other:?} has no fixed-point form"),
+        Activation::HardSigmoid => Some(activation::HARD_SIGMOID),
+        Activation::Relu => Some(activation::RELU),
+        Activation::Linear => Some(activation::LINEAR),
+        _ => None,
     }
 }
 
@@ -92,46 +93,79 @@ impl EngineDriver {
     /// Creates the Verilated engine `model_name` (built with `lanes` lanes), resets it and writes
     /// the layer table and constants of `config`.
     ///
-    /// Panics when the configuration does not fit the engine: the error source must be `tau_m`
-    /// and the layers must fit [`EngineParams::default`]'s memories.
+    /// Panics when the configuration does not fit the engine (see [`EngineDriver::try_new`]).
     pub fn new(model_name: &str, lanes: usize, config: &Config, seed: u32) -> EngineDriver {
-        assert_eq!(
-            config.neuron.error_source,
-            ErrorSource::TauM,
-            "the engine implements error_source = tau_m only"
-        );
-        let params = EngineParams {
+        Self::try_new(
+            model_name,
             lanes,
-            ..EngineParams::default()
-        };
+            &EngineParams {
+                lanes,
+                ..EngineParams::default()
+            },
+            config,
+            seed,
+        )
+        .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// Creates the Verilated engine `model_name`, which was generated with `params`, resets it
+    /// and writes the layer table and constants of `config`.
+    ///
+    /// Returns an error when the configuration does not fit the engine: the error source must be
+    /// `tau_m`, the activations must have a fixed-point form and the layers must fit the memories
+    /// of `params`. Panics when no model is named `model_name`.
+    pub fn try_new(
+        model_name: &str,
+        lanes: usize,
+        params: &EngineParams,
+        config: &Config,
+        seed: u32,
+    ) -> Result<EngineDriver, String> {
+        if config.neuron.error_source != ErrorSource::TauM {
+            return Err(format!(
+                "neuron.error_source = {:?} is not supported: the engine implements tau_m only",
+                config.neuron.error_source
+            ));
+        }
+        for (l, &a) in config.network.activations.iter().enumerate() {
+            if activation_code(a).is_none() {
+                return Err(format!(
+                    "network.activations[{l}] = {a:?} is not supported: the engine has hard_sigmoid, relu and linear"
+                ));
+            }
+        }
+        let params = EngineParams { lanes, ..*params };
         let sizes = &config.network.layers;
-        assert!(
-            sizes.len() - 1 <= params.max_layers,
-            "{} layers exceed the engine's {}",
-            sizes.len() - 1,
-            params.max_layers
-        );
-        assert!(
-            sizes[0] <= params.max_inputs,
-            "{} inputs exceed the engine's {}",
-            sizes[0],
-            params.max_inputs
-        );
+        if sizes.len() - 1 > params.max_layers {
+            return Err(format!(
+                "{} layers exceed the engine's {}",
+                sizes.len() - 1,
+                params.max_layers
+            ));
+        }
+        if sizes[0] > params.max_inputs {
+            return Err(format!(
+                "{} inputs exceed the engine's {}",
+                sizes[0], params.max_inputs
+            ));
+        }
 
         let mut layers = Vec::new();
         let (mut weight_base, mut state_base) = (0, 0);
         for l in 0..sizes.len() - 1 {
             let (rows, columns) = (sizes[l + 1], sizes[l] + 1);
-            assert!(
-                rows <= params.max_rows,
-                "layer {l} has {rows} neurons; the engine fits {}",
-                params.max_rows
-            );
-            assert!(
-                columns <= params.max_columns,
-                "layer {l} has {columns} columns; the engine fits {}",
-                params.max_columns
-            );
+            if rows > params.max_rows {
+                return Err(format!(
+                    "layer {l} has {rows} neurons; the engine fits {}",
+                    params.max_rows
+                ));
+            }
+            if columns > params.max_columns {
+                return Err(format!(
+                    "layer {l} has {columns} columns; the engine fits {}",
+                    params.max_columns
+                ));
+            }
             let groups = columns.div_ceil(lanes);
             layers.push(LayerLayout {
                 rows,
@@ -143,16 +177,19 @@ impl EngineDriver {
             weight_base += rows * groups;
             state_base += rows;
         }
-        assert!(
-            weight_base <= params.weight_words,
-            "{weight_base} weight words exceed the engine's {}",
-            params.weight_words
-        );
-        assert!(
-            state_base <= params.state_words,
-            "{state_base} neurons exceed the engine's {}",
-            params.state_words
-        );
+        if weight_base > params.weight_words {
+            return Err(format!(
+                "{weight_base} weight words per lane exceed the engine's {}",
+                params.weight_words
+            ));
+        }
+        if state_base > params.state_words {
+            return Err(format!(
+                "{state_base} neurons exceed the engine's {}",
+                params.state_words
+            ));
+        }
+        let constants = Constants::from_config(config, 1.0).map_err(|e| e.to_string())?;
 
         let mut model = Model::new(model_name, seed);
         let ports = Ports {
@@ -179,14 +216,12 @@ impl EngineDriver {
             ports,
             last_run_cycles: 0,
         };
-        driver.write_configuration(config);
-        driver
+        driver.write_configuration(config, &constants);
+        Ok(driver)
     }
 
-    fn write_configuration(&mut self, config: &Config) {
-        let constants = Constants::from_config(config, 1.0)
-            .expect("the configuration's constants are representable");
-        self.write_constants(config, &constants);
+    fn write_configuration(&mut self, config: &Config, constants: &Constants) {
+        self.write_constants(config, constants);
         let mut address_base = 0u32;
         for l in 0..self.layers.len() {
             let layout = self.layers[l].clone();
@@ -209,7 +244,8 @@ impl EngineDriver {
                 ),
                 (
                     field::ACTIVATION,
-                    activation_code(config.network.activations[l]),
+                    activation_code(config.network.activations[l])
+                        .expect("try_new checked the activations"),
                 ),
                 (field::ETA_MANT, eta.mant as u16 as u64),
                 (field::ETA_SHIFT, eta.shift as u64),
@@ -221,6 +257,23 @@ impl EngineDriver {
                 self.write(select::LAYER_TABLE, l as u64 * field::STRIDE + index, value);
             }
             address_base = address_base.wrapping_add((layout.rows * layout.columns) as u32);
+        }
+    }
+
+    /// Writes the learning rates of `constants` into the layer table.
+    pub fn write_learning_rates(&mut self, constants: &Constants) {
+        for (l, eta) in constants.eta.iter().enumerate() {
+            let base = l as u64 * field::STRIDE;
+            self.write(
+                select::LAYER_TABLE,
+                base + field::ETA_MANT,
+                eta.mant as u16 as u64,
+            );
+            self.write(
+                select::LAYER_TABLE,
+                base + field::ETA_SHIFT,
+                eta.shift as u64,
+            );
         }
     }
 
@@ -382,6 +435,20 @@ impl EngineDriver {
 
     pub fn depth(&self) -> usize {
         self.layers.len()
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Returns the column groups per row of layer `l`, the clocks its rows take in the weight stream.
+    pub fn groups(&self, l: usize) -> usize {
+        self.layers[l].groups
+    }
+
+    /// Clock cycles run since the model was created, counted by the binding (not the engine).
+    pub fn model_cycles(&self) -> u64 {
+        self.model.cycles()
     }
 }
 

@@ -5,9 +5,12 @@
 //! `Coefficient::apply`, `update_weight`), not from the HDL, so a test compares two independent
 //! descriptions of the same arithmetic.
 
+pub mod device;
 pub mod engine;
 pub mod reference;
 pub mod stimulus;
+
+pub use device::VerilatorDevice;
 
 /// Formats a list of named values as `name=value` pairs for mismatch reports.
 pub fn describe(values: &[(&str, i64)]) -> String {

@@ -19,7 +19,9 @@ use std::fmt;
 use std::path::Path;
 
 mod variants;
-pub use variants::{alternate_formats, variant_specs, VariantSpec};
+pub use variants::{
+    alternate_formats, bench_variant_specs, variant_specs, EngineSize, VariantSpec,
+};
 
 /// A port of a model's top level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,6 +26,19 @@ pub struct VariantSpec {
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
+    /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
+    pub size: Option<EngineSize>,
+}
+
+/// Memory sizes of an engine, as the fields of `leap_hdl::engine::EngineParams` of the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineSize {
+    pub max_layers: usize,
+    pub state_words: usize,
+    pub max_rows: usize,
+    pub max_columns: usize,
+    pub max_inputs: usize,
+    pub weight_words: usize,
 }
 
 /// Lists every model this crate builds.
@@ -35,6 +48,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         design,
         formats,
         lanes,
+        size: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -43,5 +57,29 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+    ]
+}
+
+/// Engines for the `engine-bench` binary of leap-cosim, built only with the `bench-engines`
+/// feature because verilating them takes minutes. Both fit a 784-80-10 network: the host
+/// address is 16 bits wide, so `weight_words << bank_bits` must stay below 65,536.
+pub fn bench_variant_specs() -> Vec<VariantSpec> {
+    let spec = |name, lanes, weight_words| VariantSpec {
+        name,
+        design: "engine",
+        formats: Formats::default(),
+        lanes,
+        size: Some(EngineSize {
+            max_layers: 4,
+            state_words: 256,
+            max_rows: 128,
+            max_columns: 785,
+            max_inputs: 784,
+            weight_words,
+        }),
+    };
+    vec![
+        spec("engine_bench_p2", 2, 32768),
+        spec("engine_bench_p16", 16, 4096),
     ]
 }

@@ -1,0 +1,310 @@
+//! Measures the Verilated engine: clocks per learning time step from the engine's cycle counter
+//! against the ideal `synapses / P`, the overhead beyond the weight stream, and the simulation
+//! speed of Verilator (without tracing). Every measured run is checked against `FixedModel`.
+//!
+//! Run with `cargo run --release -p leap-cosim --features bench --bin engine-bench`.
+
+use std::time::{Duration, Instant};
+
+use leap_cosim::device::engine_params;
+use leap_cosim::engine::{compare_state, EngineDriver};
+use leap_hdl::engine::{counter, select};
+use leap_model::config::{Activation, Config};
+use leap_model::FixedModel;
+use leap_verilator_sys::{bench_variant_specs, VariantSpec};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Wall time that each speed measurement runs for at least.
+const MEASURE_TIME: Duration = Duration::from_secs(2);
+
+/// Board configurations and the lanes they would use: an iCEBreaker (iCE40UP5K, 8 SB_MAC16) and
+/// an ULX3S-85F (ECP5-85F, 156 18x18 multipliers), at 3 multipliers per lane.
+const BOARDS: [(&str, usize); 2] = [("iCEBreaker", 2), ("ULX3S-85F", 52)];
+
+/// Clocks of one learning step and their split, from the engine's cycle counter.
+struct StepCost {
+    clocks: u64,
+    /// Clocks the weight stream takes: `max(groups, 2)` per row.
+    stream: u64,
+}
+
+fn config_for(layers: &[usize]) -> Config {
+    let mut config = Config::default();
+    config.network.layers = layers.to_vec();
+    let depth = layers.len() - 1;
+    config.network.activations = (0..depth)
+        .map(|l| {
+            if l + 1 == depth {
+                Activation::Linear
+            } else {
+                Activation::HardSigmoid
+            }
+        })
+        .collect();
+    config.learning.eta = vec![0.01; depth];
+    config
+        .validate_fixed()
+        .unwrap_or_else(|e| panic!("network {layers:?}: {e}"));
+    config
+}
+
+fn new_engine(spec: &VariantSpec, config: &Config, golden: &FixedModel) -> EngineDriver {
+    let mut engine = EngineDriver::try_new(spec.name, spec.lanes, &engine_params(spec), config, 3)
+        .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+    engine.load(golden);
+    engine
+}
+
+/// Clamps a random input and target on both models and returns their words.
+fn present(
+    rng: &mut ChaCha8Rng,
+    engine: &mut EngineDriver,
+    golden: &mut FixedModel,
+) -> (Vec<i32>, Vec<i64>) {
+    let config = golden_config(golden);
+    let input: Vec<f64> = (0..config.n_inputs())
+        .map(|_| rng.gen_range(0.0..1.0))
+        .collect();
+    let target: Vec<f64> = (0..config.n_outputs())
+        .map(|_| rng.gen_range(0.0..1.0))
+        .collect();
+    let x = golden.quantise_input(&input);
+    let y = golden.quantise_target(&target);
+    engine.set_input(&x[..x.len() - 1]);
+    engine.set_target(&y);
+    (x, y)
+}
+
+fn golden_config(golden: &FixedModel) -> Config {
+    leap_model::Device::config(golden).clone()
+}
+
+/// Measures the clocks of one learning step of `layers` on `spec`.
+fn step_cost(spec: &VariantSpec, layers: &[usize]) -> StepCost {
+    let config = config_for(layers);
+    let mut golden = FixedModel::new(&config).unwrap();
+    let mut engine = new_engine(spec, &config, &golden);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    present(&mut rng, &mut engine, &mut golden);
+    let before = engine.cycles();
+    engine.run(1, true, u64::MAX);
+    // Reading the counter takes clocks of its own, so subtract the clocks of one read. The run
+    // command's strobe and the clock that sees `busy` fall are counted as part of the step.
+    let after = engine.cycles();
+    let reads = engine.cycles() - after;
+    let stream = (0..engine.depth())
+        .map(|l| (layers[l + 1] * engine.groups(l).max(2)) as u64)
+        .sum();
+    StepCost {
+        clocks: after - before - reads,
+        stream,
+    }
+}
+
+/// Overhead of a learning step beyond the weight stream, as a linear model fitted from four
+/// tiny networks: clocks per neuron, per column (inputs plus bias), per layer and per step.
+#[derive(Clone, Copy, Debug)]
+struct Overhead {
+    per_neuron: f64,
+    per_column: f64,
+    per_layer: f64,
+    per_step: f64,
+}
+
+impl Overhead {
+    fn fit(spec: &VariantSpec) -> Overhead {
+        let measured = |layers: &[usize]| {
+            let cost = step_cost(spec, layers);
+            cost.clocks as f64 - cost.stream as f64
+        };
+        let base = measured(&[4, 1]);
+        let nine_neurons = measured(&[4, 9]);
+        let thirteen_columns = measured(&[12, 1]);
+        let two_layers = measured(&[4, 1, 1]);
+        let per_neuron = (nine_neurons - base) / 8.0;
+        let per_column = (thirteen_columns - base) / 8.0;
+        // The second layer of 4-1-1 has one neuron and two columns.
+        let per_layer = two_layers - base - per_neuron - 2.0 * per_column;
+        let per_step = base - per_neuron - 5.0 * per_column - per_layer;
+        Overhead {
+            per_neuron,
+            per_column,
+            per_layer,
+            per_step,
+        }
+    }
+
+    /// Returns the predicted overhead of layer `l` of `layers`.
+    fn layer(&self, layers: &[usize], l: usize) -> f64 {
+        self.per_neuron * layers[l + 1] as f64
+            + self.per_column * (layers[l] + 1) as f64
+            + self.per_layer
+    }
+}
+
+struct Row {
+    network: String,
+    board: &'static str,
+    lanes: usize,
+    synapses: usize,
+    clocks: u64,
+    stream: u64,
+    layer_overheads: Vec<f64>,
+    predicted_clocks: f64,
+    cycles_per_second: f64,
+    steps_per_second: f64,
+}
+
+fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: Overhead) -> Row {
+    let config = config_for(layers);
+    let mut golden = FixedModel::new(&config).unwrap();
+    let mut engine = new_engine(spec, &config, &golden);
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (x, y) = present(&mut rng, &mut engine, &mut golden);
+    let cost = step_cost(spec, layers);
+
+    // Speed: run learning steps until MEASURE_TIME has passed, then check every state word.
+    let mut steps = 0u64;
+    let start_cycles = engine.model_cycles();
+    let start = Instant::now();
+    while start.elapsed() < MEASURE_TIME {
+        engine.run(1, true, u64::MAX);
+        steps += 1;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cycles = engine.model_cycles() - start_cycles;
+    for _ in 0..steps {
+        golden.step(&x, Some(&y));
+    }
+    if let Err(difference) = compare_state(&mut engine, &golden, steps) {
+        panic!(
+            "{} on {}: the engine differs from FixedModel at {difference}",
+            spec.name, board
+        );
+    }
+    assert_eq!(
+        engine.read(select::COUNTER, counter::STEPS) as u64,
+        steps,
+        "step counter"
+    );
+
+    let layer_overheads: Vec<f64> = (0..layers.len() - 1)
+        .map(|l| overhead.layer(layers, l))
+        .collect();
+    let predicted_clocks =
+        cost.stream as f64 + layer_overheads.iter().sum::<f64>() + overhead.per_step;
+    Row {
+        network: layers
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        board,
+        lanes: spec.lanes,
+        synapses: (0..layers.len() - 1)
+            .map(|l| layers[l + 1] * (layers[l] + 1))
+            .sum(),
+        clocks: cost.clocks,
+        stream: cost.stream,
+        layer_overheads,
+        predicted_clocks,
+        cycles_per_second: cycles as f64 / elapsed,
+        steps_per_second: steps as f64 / elapsed,
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let verilator = std::process::Command::new("verilator")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "verilator version unknown".into());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    format!(
+        "{cpu}, {threads} hardware threads, {verilator}, {profile} profile, one simulation thread"
+    )
+}
+
+fn main() {
+    let variants = bench_variant_specs();
+    let networks: [&[usize]; 2] = [&[4, 120, 3], &[784, 80, 10]];
+    println!("Engine benchmark: learning time steps (forward, backward and weight update).");
+    println!(
+        "784-100-10 does not fit: its 79,510 weight words need host addresses beyond the 16-bit \
+         address port, so the large network is 784-80-10."
+    );
+    let mut rows = Vec::new();
+    let mut models = Vec::new();
+    for (board, wanted) in BOARDS {
+        let spec = variants
+            .iter()
+            .filter(|spec| spec.lanes <= wanted)
+            .max_by_key(|spec| spec.lanes)
+            .expect("a bench engine with few enough lanes");
+        if spec.lanes < wanted {
+            println!(
+                "{board}: {wanted} lanes wanted, the engine generator supports at most {}, measured at P = {}",
+                spec.lanes, spec.lanes
+            );
+        }
+        let overhead = Overhead::fit(spec);
+        models.push((board, spec.lanes, overhead));
+        for layers in networks {
+            rows.push(measure(spec, board, layers, overhead));
+        }
+    }
+
+    println!();
+    println!(
+        "| network | board | P | synapses | ideal clocks/step | clocks/step | ratio | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    for row in &rows {
+        let ideal = row.synapses as f64 / row.lanes as f64;
+        let layers: Vec<String> = row
+            .layer_overheads
+            .iter()
+            .map(|o| format!("{o:.0}"))
+            .collect();
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {} | {:.2} | {} | {} | {:.0} | {:.3e} | {:.0} |",
+            row.network,
+            row.board,
+            row.lanes,
+            row.synapses,
+            ideal,
+            row.clocks,
+            row.clocks as f64 / ideal,
+            row.stream,
+            layers.join(", "),
+            row.predicted_clocks,
+            row.cycles_per_second,
+            row.steps_per_second
+        );
+    }
+    println!();
+    for (board, lanes, o) in models {
+        println!(
+            "{board}, P = {lanes}: overhead fit = {:.2} clocks per neuron + {:.2} per column + {:.2} per layer + {:.2} per step \
+             (from 4-1, 4-9, 12-1 and 4-1-1; `fit total` is stream clocks plus this fit)",
+            o.per_neuron, o.per_column, o.per_layer, o.per_step
+        );
+    }
+    println!("Ran on: {}", machine());
+}
