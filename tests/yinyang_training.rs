@@ -14,6 +14,7 @@ fn train_default(device: DeviceKind, dir: &Path) -> f64 {
     let args = TrainArgs {
         config: None,
         device: Some(device),
+        link: Default::default(),
         data: None,
         epochs: None,
         seed: None,

@@ -1,4 +1,5 @@
-//! `leap bench`: single-threaded synapse updates per second of the software models.
+//! `leap bench`: single-threaded synapse updates per second of the software models, and with
+//! `--link` the link's throughput as [`crate::link::bench`] measures it.
 //!
 //! One synapse update is the forward product, the backward product and the weight update of one
 //! weight in one time step, with biases counted as weights. So a network does
@@ -17,6 +18,7 @@ use tracing::warn;
 
 use crate::cli::BenchArgs;
 use crate::devices::DeviceKind;
+use crate::link::bench::{self as link_bench, LinkBenchOptions, LinkBenchResult};
 use crate::metrics::one_hot;
 
 /// Networks measured, input layer first.
@@ -27,6 +29,12 @@ const SAMPLE_POOL: usize = 64;
 
 /// Seed of the random inputs and targets.
 const BENCH_SEED: u64 = 7;
+
+/// Baud rates that `leap bench --link` emulates.
+const LINK_BAUDS: [u32; 3] = [115_200, 1_000_000, 3_000_000];
+
+/// Network whose samples `leap bench --link` streams.
+const LINK_NETWORK: [usize; 3] = [4, 120, 3];
 
 /// One measured device and network.
 #[derive(Clone, Debug, Serialize)]
@@ -83,21 +91,88 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
 
+    if !args.json {
+        println!();
+        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step");
+        println!("does the forward product, the backward product and the weight update of every synapse.");
+    }
+
+    let link_results = if args.link {
+        measure_link(args.seconds, args.json)?
+    } else {
+        Vec::new()
+    };
+
     if args.json {
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "cpu": cpu,
             "profile": profile,
             "min_seconds": args.seconds,
             "threads": 1,
             "results": results,
         });
+        if args.link {
+            report["link_results"] = serde_json::to_value(&link_results)?;
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!();
-        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step");
-        println!("does the forward product, the backward product and the weight update of every synapse.");
     }
     Ok(())
+}
+
+/// Streams samples to the software device over a pseudo-terminal at each of [`LINK_BAUDS`],
+/// for about `seconds` each, and prints a table unless `json` is set.
+fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>> {
+    let network = LINK_NETWORK.map(|n| n.to_string()).join("-");
+    if !json {
+        println!();
+        println!(
+            "link: {network} samples streamed to the software device over a pseudo-terminal whose"
+        );
+        println!("writes are paced to the baud rate (10 bits per byte), in both directions");
+        println!(
+            "{:>9} {:>8} {:>11} {:>17} {:>16} {:>17} {:>8}",
+            "baud",
+            "samples",
+            "samples/s",
+            "baud limit, 1/s",
+            "link efficiency",
+            "frame efficiency",
+            "resends"
+        );
+    }
+    let mut results = Vec::new();
+    for baud in LINK_BAUDS {
+        let options = LinkBenchOptions {
+            baud,
+            samples: link_bench::samples_for_duration(&LINK_NETWORK, baud, seconds),
+            layers: LINK_NETWORK.to_vec(),
+            emulate_baud: true,
+            seed: BENCH_SEED,
+        };
+        let result = link_bench::bench(&options)
+            .with_context(|| format!("the link benchmark at {baud} baud failed"))?;
+        if !json {
+            println!(
+                "{:>9} {:>8} {:>11} {:>17} {:>14.1} % {:>15.1} % {:>8}",
+                result.baud,
+                result.samples,
+                si(result.samples_per_second),
+                si(result.baud_limited_samples_per_second),
+                result.link_efficiency * 100.0,
+                result.frame_efficiency * 100.0,
+                result.resends
+            );
+        }
+        results.push(result);
+    }
+    if !json {
+        println!();
+        println!(
+            "link efficiency = request payload bytes/s / (baud / 10); frame efficiency = payload"
+        );
+        println!("bytes / wire bytes of a request, the most that framing allows.");
+    }
+    Ok(results)
 }
 
 /// Returns the configuration measured for `layers`: the defaults with hard-sigmoid hidden layers

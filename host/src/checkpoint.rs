@@ -27,8 +27,13 @@ pub struct Checkpoint {
     pub format_version: u32,
     /// Version of the `leap` program that wrote the checkpoint.
     pub leap_version: String,
-    /// Device name, such as "software-fixed".
+    /// Device name: "software-fixed", "software-float" or "link".
     pub device: String,
+    /// For a run on a device behind a link, the link it last trained over, such as
+    /// "serial:/dev/ttyUSB1@3000000"; `leap train --resume` reconnects to it unless --port or
+    /// --link gives another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     /// The `--data` value, with an absolute path for CSV data sets.
     pub data: String,
     /// Fingerprint of the loaded splits ([`crate::data::fingerprint`]), to notice a data set

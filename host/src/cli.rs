@@ -1,11 +1,17 @@
 //! Command-line arguments of `leap` and the dispatch to each subcommand.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::devices::DeviceKind;
+use crate::link::{LinkOptions, LinkSpec};
 use crate::metrics::Split;
+
+/// Baud rate of `--port` when `--baud` is not given.
+pub const PORT_BAUD: u32 = 3_000_000;
 
 /// Trains and evaluates Latent Equilibrium networks on LEAP devices.
 ///
@@ -22,10 +28,62 @@ pub struct Cli {
 pub enum Command {
     /// Train a network and write metrics.csv, checkpoint.json and config.toml to the output directory.
     Train(TrainArgs),
-    /// Evaluate the network of a checkpoint on one or all splits.
+    /// Evaluate the network of a checkpoint on one or all splits: on software-float for its own
+    /// checkpoints, else on software-fixed, or with --port or --link on a device behind a link.
     Eval(EvalArgs),
-    /// Measure single-threaded synapse updates per second of the software models.
+    /// Measure single-threaded synapse updates per second of the software models, and with
+    /// --link the samples per second of the link.
     Bench(BenchArgs),
+    /// Serve the software device, the fixed-point golden model behind the link protocol, on a
+    /// pseudo-terminal or a TCP port, replying as a board does. Runs until killed.
+    Serve(ServeArgs),
+    /// Connect to a device and print its identity and counters.
+    Info(InfoArgs),
+}
+
+/// The link to a device: `--port PATH [--baud N]` or `--link SPEC`, and its reply timeout.
+#[derive(Debug, Default, Args)]
+pub struct LinkArgs {
+    /// Serial port of the device, such as /dev/ttyUSB1 or the path that `leap serve --pty`
+    /// prints. Short for --link serial:PATH@BAUD.
+    #[arg(long, value_name = "PATH", conflicts_with = "link")]
+    pub port: Option<String>,
+
+    /// Baud rate of --port. [default: 3000000]
+    #[arg(long, value_name = "N", requires = "port", value_parser = clap::value_parser!(u32).range(1..))]
+    pub baud: Option<u32>,
+
+    /// Link to the device: serial:PATH[@BAUD] (default baud 115200), tcp:HOST:PORT, pcie (the
+    /// XDMA driver's first streams) or pcie:H2C,C2H.
+    #[arg(long = "link", id = "link", value_name = "SPEC")]
+    pub spec: Option<LinkSpec>,
+
+    /// Seconds to wait for a reply, beyond the time the request and reply take on the wire,
+    /// before sending the request again (up to 3 times). [default: 1]
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub reply_timeout: Option<f64>,
+}
+
+impl LinkArgs {
+    /// Returns the link that --port or --link gives, if any.
+    pub fn link_spec(&self) -> Option<LinkSpec> {
+        match (&self.port, &self.spec) {
+            (Some(path), _) => Some(LinkSpec::Serial {
+                path: path.clone(),
+                baud: self.baud.unwrap_or(PORT_BAUD),
+            }),
+            (None, spec) => spec.clone(),
+        }
+    }
+
+    /// Returns the reply timeout and retries to use on the link.
+    pub fn options(&self) -> LinkOptions {
+        let mut options = LinkOptions::default();
+        if let Some(seconds) = self.reply_timeout {
+            options.reply_timeout = Duration::from_secs_f64(seconds);
+        }
+        options
+    }
 }
 
 #[derive(Debug, Args)]
@@ -35,9 +93,13 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Device to train on. [default: software-fixed]
-    #[arg(long, value_enum, value_name = "DEVICE")]
+    /// Software device to train on. With --port or --link, training runs on a device behind a
+    /// link instead. [default: software-fixed]
+    #[arg(long, value_enum, value_name = "DEVICE", conflicts_with_all = ["port", "link"])]
     pub device: Option<DeviceKind>,
+
+    #[command(flatten)]
+    pub link: LinkArgs,
 
     /// Data set: `yinyang` (built in) or `csv:PATH`, where PATH is a CSV file (split 80/10/10)
     /// or a directory with train.csv, test.csv and optionally validation.csv. [default: yinyang]
@@ -61,7 +123,8 @@ pub struct TrainArgs {
     pub overwrite: bool,
 
     /// Continue the run in DIR from its checkpoint and keep writing to DIR. The checkpoint fixes
-    /// the configuration, device, data set and seed.
+    /// the configuration, device, data set and seed. A run on a link reconnects to the link it
+    /// stores, unless --port or --link gives the device's new address.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
 
@@ -104,6 +167,9 @@ pub struct EvalArgs {
     /// Data set: `yinyang` or `csv:PATH`. [default: the data set the checkpoint was trained on]
     #[arg(long, value_name = "DATA")]
     pub data: Option<String>,
+
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +181,41 @@ pub struct BenchArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also measure the link: stream samples to the software device over a pseudo-terminal
+    /// whose writes are paced to 115200, 1000000 and 3000000 baud.
+    #[arg(long)]
+    pub link: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML) that fixes the device's network, number formats and error
+    /// source, which hosts must train with. [default: the default configuration]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Serve on a new pseudo-terminal and print its path, which clients open with --port PATH.
+    /// This is the default when --tcp is not given.
+    #[arg(long)]
+    pub pty: bool,
+
+    /// Serve on a TCP listener at this loopback address, such as 127.0.0.1:7000 (port 0 picks a
+    /// free port), and print the address. Clients are served one after another.
+    #[arg(long, value_name = "ADDRESS")]
+    pub tcp: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("device").args(["port", "link"]).required(true)))]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub link: LinkArgs,
+
+    /// Configuration file (TOML) to check the device against: prints whether the device runs
+    /// its network, number formats and error source.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -136,5 +237,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => crate::train::run(&args),
         Command::Eval(args) => crate::eval::run(&args),
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Serve(args) => crate::serve::run(&args),
+        Command::Info(args) => crate::info::run(&args),
     }
 }

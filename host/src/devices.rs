@@ -1,9 +1,19 @@
 //! The devices that `leap` can train on, selected by name on the command line and in checkpoints.
 
 use std::fmt;
+use std::time::Duration;
 
-use anyhow::Context;
-use leap_model::{Config, Device, FixedModel, FloatModel};
+use anyhow::{bail, Context};
+use leap_model::{Config, Device, FixedModel, FloatModel, Snapshot};
+
+use crate::checkpoint::Checkpoint;
+use crate::link::{LinkDevice, LinkOptions, LinkSpec};
+
+/// Device name that checkpoints store for a run on a device behind a link.
+pub const LINK_DEVICE_NAME: &str = "link";
+
+/// Maximum time to connect over TCP or to open the PCIe streams.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A device that `leap` can build from a configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -56,5 +66,116 @@ impl DeviceKind {
 impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The device a command runs on: a software model in this process, or a device behind a link
+/// (a board, the simulated board or `leap serve`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceTarget {
+    Software(DeviceKind),
+    Link {
+        spec: LinkSpec,
+        options: LinkOptions,
+    },
+}
+
+impl DeviceTarget {
+    /// Returns the device that `checkpoint` was trained on, with the link it stores for a link
+    /// run. `file` names the checkpoint in errors.
+    pub fn from_checkpoint(
+        checkpoint: &Checkpoint,
+        file: &std::path::Path,
+        options: LinkOptions,
+    ) -> anyhow::Result<DeviceTarget> {
+        if let Some(kind) = DeviceKind::from_name(&checkpoint.device) {
+            return Ok(DeviceTarget::Software(kind));
+        }
+        if checkpoint.device != LINK_DEVICE_NAME {
+            bail!(
+                "checkpoint {} names device \"{}\", which this leap cannot build. It builds \
+                 software-fixed, software-float and {LINK_DEVICE_NAME}.",
+                file.display(),
+                checkpoint.device
+            );
+        }
+        let Some(text) = &checkpoint.link else {
+            bail!(
+                "checkpoint {} of a run on a link has no `link` field. The file is damaged: \
+                 restore a backup of it, or give the device with --port or --link.",
+                file.display()
+            );
+        };
+        let spec = text.parse::<LinkSpec>().map_err(|reason| {
+            anyhow::anyhow!(
+                "checkpoint {} contains an invalid link: {reason}. Give the device with --port \
+                 or --link.",
+                file.display()
+            )
+        })?;
+        Ok(DeviceTarget::Link { spec, options })
+    }
+
+    /// Returns the name that checkpoints store: "software-fixed", "software-float" or "link".
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeviceTarget::Software(kind) => kind.name(),
+            DeviceTarget::Link { .. } => LINK_DEVICE_NAME,
+        }
+    }
+
+    pub fn link_spec(&self) -> Option<&LinkSpec> {
+        match self {
+            DeviceTarget::Software(_) => None,
+            DeviceTarget::Link { spec, .. } => Some(spec),
+        }
+    }
+
+    /// Checks that the device can run `config`. A device behind a link runs the arithmetic of
+    /// the fixed-point model, so it has the same limits.
+    pub fn validate(&self, config: &Config) -> Result<(), leap_model::config::ConfigError> {
+        match self {
+            DeviceTarget::Software(kind) => kind.validate(config),
+            DeviceTarget::Link { .. } => config.validate_fixed(),
+        }
+    }
+
+    /// Returns true when the device can load `snapshot`: a float snapshot on the float model,
+    /// a fixed-point snapshot on the fixed-point model and on a link.
+    pub fn accepts(&self, snapshot: &Snapshot) -> bool {
+        let fixed = matches!(snapshot, Snapshot::Fixed(_));
+        match self {
+            DeviceTarget::Software(DeviceKind::SoftwareFloat) => !fixed,
+            DeviceTarget::Software(DeviceKind::SoftwareFixed) | DeviceTarget::Link { .. } => fixed,
+        }
+    }
+
+    /// Builds a device with the initial weights that `training.seed` selects. For a link, this
+    /// connects, checks that the device was generated for the network of `config`, and loads
+    /// that initial state into it.
+    pub fn build(&self, config: &Config) -> anyhow::Result<Box<dyn Device>> {
+        match self {
+            DeviceTarget::Software(kind) => kind.build(config),
+            DeviceTarget::Link { spec, options } => {
+                self.validate(config).with_context(|| {
+                    format!("the configuration cannot run on a device behind a link ({spec})")
+                })?;
+                let transport = spec
+                    .open(CONNECT_TIMEOUT)
+                    .with_context(|| format!("failed to connect to the device at {spec}"))?;
+                let device = LinkDevice::connect(transport, config, *options)
+                    .with_context(|| format!("failed to set up the device at {spec}"))?;
+                Ok(Box::new(device))
+            }
+        }
+    }
+}
+
+impl fmt::Display for DeviceTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceTarget::Software(kind) => write!(f, "{kind}"),
+            DeviceTarget::Link { spec, .. } => write!(f, "{LINK_DEVICE_NAME} {spec}"),
+        }
     }
 }

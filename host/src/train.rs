@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use leap_model::config::{ConfigError, Schedule};
-use leap_model::{Config, Device};
+use leap_model::{Config, Device, DeviceError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -15,7 +15,7 @@ use crate::checkpoint::{self, write_atomic, Checkpoint, FORMAT_VERSION};
 use crate::cli::TrainArgs;
 use crate::data::{Dataset, Splits};
 use crate::dataspec::{check_shape, DataSpec};
-use crate::devices::DeviceKind;
+use crate::devices::{DeviceKind, DeviceTarget};
 use crate::metrics::{self, evaluate, one_hot, MetricsRow, Split};
 use crate::plot;
 use crate::progress::{stderr_is_terminal, EpochProgress};
@@ -33,7 +33,7 @@ const EPOCH_SEED_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 /// A training run, ready to continue with its next epoch.
 struct Run {
     out: PathBuf,
-    kind: DeviceKind,
+    target: DeviceTarget,
     /// The effective configuration, with `training.epochs` equal to `epochs_total`.
     config: Config,
     /// The data set as given on the command line; the checkpoint stores it with an absolute path.
@@ -59,7 +59,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
     let use_bar = stderr_is_terminal();
     for epoch in run.epochs_completed + 1..=last_epoch {
-        run.train_epoch(epoch, use_bar)?;
+        run.train_epoch(epoch, use_bar)
+            .map_err(|error| run.explain_failure(error, epoch))?;
     }
 
     run.print_summary();
@@ -107,13 +108,25 @@ fn start(args: &TrainArgs) -> anyhow::Result<Run> {
     if config.training.epochs == 0 {
         bail!("`training.epochs` is 0, so there is nothing to train. Pass --epochs N or set `training.epochs` in the configuration.");
     }
-    let kind = args.device.unwrap_or(DeviceKind::SoftwareFixed);
+    let target = match args.link.link_spec() {
+        Some(spec) => DeviceTarget::Link {
+            spec,
+            options: args.link.options(),
+        },
+        None => {
+            if args.link.reply_timeout.is_some() {
+                bail!("--reply-timeout applies to a device behind a link: add --port PATH or --link SPEC, or remove it");
+            }
+            DeviceTarget::Software(args.device.unwrap_or(DeviceKind::SoftwareFixed))
+        }
+    };
     let source = match &args.config {
         Some(path) => format!("configuration file {}", path.display()),
         None => "the default configuration".to_string(),
     };
-    kind.validate(&config)
-        .with_context(|| format!("{source} cannot run on the {kind} device"))?;
+    target
+        .validate(&config)
+        .with_context(|| format!("{source} cannot run on the {} device", target.name()))?;
 
     last_epoch(args.stop_after, 0, config.training.epochs)?;
 
@@ -129,7 +142,7 @@ fn start(args: &TrainArgs) -> anyhow::Result<Run> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     prepare_output_dir(&out, args.overwrite)?;
     checkpoint::remove_partial_files(&out);
-    let device = kind.build(&config)?;
+    let device = target.build(&config)?;
     write_atomic(&out.join("config.toml"), config.to_toml_string().as_bytes())?;
 
     let epochs_total = config.training.epochs;
@@ -137,14 +150,14 @@ fn start(args: &TrainArgs) -> anyhow::Result<Run> {
         "training {:?} network on {} for {} with {} ({} training samples), writing to {}",
         config.network.layers,
         count_epochs(epochs_total),
-        kind,
+        target,
         data,
         splits.train.len(),
         out.display()
     );
     Ok(Run {
         out,
-        kind,
+        target,
         config,
         data,
         splits,
@@ -157,7 +170,7 @@ fn start(args: &TrainArgs) -> anyhow::Result<Run> {
 
 /// Reads a configuration file. An invalid value gets the file name added, because the model
 /// crate's message names only the field.
-fn load_config(path: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|error| match error {
         ConfigError::Invalid { .. } => anyhow::Error::new(error).context(format!(
             "configuration file {} contains an invalid value",
@@ -227,16 +240,38 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let Some(kind) = DeviceKind::from_name(&stored.device) else {
+    let mut target = DeviceTarget::from_checkpoint(&stored, &file, args.link.options())?;
+    let new_link = args.link.link_spec();
+    match (&mut target, new_link) {
+        (DeviceTarget::Link { spec, .. }, Some(new_spec)) if *spec != new_spec => {
+            info!("the checkpoint's link is {spec}; connecting to {new_spec} instead");
+            *spec = new_spec;
+        }
+        (DeviceTarget::Software(kind), Some(_)) => bail!(
+            "--port and --link cannot be combined with --resume of this run: the checkpoint in {} \
+             fixes the device, and the run trained on {kind}, not on a device behind a link. Remove \
+             them to continue on {kind}.",
+            dir.display()
+        ),
+        (DeviceTarget::Software(_), None) if args.link.reply_timeout.is_some() => bail!(
+            "--reply-timeout applies to a device behind a link, but the run in {} trains on {}. \
+             Remove --reply-timeout.",
+            dir.display(),
+            target
+        ),
+        _ => {}
+    }
+    if !target.accepts(&stored.snapshot) {
         bail!(
-            "checkpoint {} names device \"{}\", which this leap cannot build. It builds software-fixed and software-float.",
+            "checkpoint {} contains a snapshot that the {} device cannot load. The file is \
+             damaged: restore a backup of it, or train again without --resume.",
             file.display(),
-            stored.device
+            target.name()
         );
-    };
+    }
 
     let mut config = stored.config.clone();
-    kind.validate(&config).with_context(|| {
+    target.validate(&config).with_context(|| {
         format!(
             "checkpoint {} contains an invalid configuration",
             file.display()
@@ -284,7 +319,15 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         }
     }
 
-    let mut device = kind.build(&config)?;
+    // A finished run trains nothing, so it does not connect to a device behind a link. The
+    // fixed-point model, which loads the same snapshots, replaces it.
+    let finished = stored.epochs_completed >= epochs_total;
+    let mut device = match &target {
+        DeviceTarget::Link { .. } if finished => {
+            DeviceTarget::Software(DeviceKind::SoftwareFixed).build(&config)?
+        }
+        _ => target.build(&config)?,
+    };
     device.restore(&stored.snapshot).with_context(|| {
         format!(
             "checkpoint {} does not fit its own configuration",
@@ -294,7 +337,7 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
 
     let run = Run {
         out,
-        kind,
+        target,
         config,
         data,
         splits,
@@ -325,13 +368,37 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         run.out.display(),
         run.epochs_completed,
         run.epochs_total,
-        run.kind,
+        run.target,
         run.data
     );
     Ok(Some(run))
 }
 
 impl Run {
+    /// Adds to a failure of a device behind a link which checkpoint is kept and how to continue.
+    /// Other failures are returned unchanged.
+    fn explain_failure(&self, error: anyhow::Error, epoch: usize) -> anyhow::Error {
+        let from_device = error.chain().any(|cause| cause.is::<DeviceError>());
+        if self.target.link_spec().is_none() || !from_device {
+            return error;
+        }
+        let next_step = if self.epochs_completed > 0 {
+            format!(
+                "The checkpoint of epoch {} in {} is kept, so continue with `leap train --resume {}`, \
+                 adding --port PATH or --link SPEC if the device is now elsewhere.",
+                self.epochs_completed,
+                self.out.display(),
+                self.out.display()
+            )
+        } else {
+            "No checkpoint was written, so start the run again.".to_string()
+        };
+        error.context(format!(
+            "training on {} stopped in epoch {epoch}. {next_step}",
+            self.target
+        ))
+    }
+
     /// Trains one epoch, evaluates all splits and writes the checkpoint and metrics.csv.
     fn train_epoch(&mut self, epoch: usize, use_bar: bool) -> anyhow::Result<()> {
         let factor = self
@@ -417,7 +484,8 @@ impl Run {
         let checkpoint = Checkpoint {
             format_version: FORMAT_VERSION,
             leap_version: env!("CARGO_PKG_VERSION").to_string(),
-            device: self.kind.name().to_string(),
+            device: self.target.name().to_string(),
+            link: self.target.link_spec().map(ToString::to_string),
             data: self.data.to_absolute().to_string(),
             data_fingerprint: Some(crate::data::fingerprint(&self.splits)),
             config: self.config.clone(),
@@ -440,7 +508,7 @@ impl Run {
             &self.out.join("metrics.csv"),
             metrics::to_csv(&self.history).as_bytes(),
         )?;
-        let title = format!("{} on {}", self.kind.name(), self.data);
+        let title = format!("{} on {}", self.target.name(), self.data);
         write_atomic(
             &self.out.join(PLOT_FILE_NAME),
             plot::learning_curves_svg(&self.history, &title).as_bytes(),
@@ -462,7 +530,7 @@ impl Run {
                 "test accuracy: {:.2} % after {} ({}, {})",
                 accuracy * 100.0,
                 count_epochs(self.epochs_completed),
-                self.kind,
+                self.target.name(),
                 self.data
             );
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use leap_model::config::Activation;
-use leap_model::protocol::SoftwareDevice;
+use leap_model::protocol::{SoftwareDevice, FRAME_OVERHEAD};
 use leap_model::Config;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -76,6 +76,18 @@ pub struct LinkBenchResult {
     pub baud_limited_samples_per_second: f64,
     /// Frames sent again after timeouts or damage; nonzero means the run was disturbed.
     pub resends: u64,
+}
+
+/// Returns the number of samples whose request frames take about `seconds` on a UART at `baud`,
+/// at least 10. A request carries a 4-byte header, 2 bytes per input and 2 bytes per output (a
+/// rate target) in a frame. Replies are shorter, so requests set the pace.
+pub fn samples_for_duration(layers: &[usize], baud: u32, seconds: f64) -> usize {
+    let inputs = layers.first().copied().unwrap_or(0);
+    let outputs = layers.last().copied().unwrap_or(0);
+    let request_wire_bytes = FRAME_OVERHEAD + 4 + 2 * inputs + 2 * outputs;
+    let bytes_per_second = baud as f64 / BITS_PER_BYTE as f64;
+    let samples = seconds * bytes_per_second / request_wire_bytes as f64;
+    (samples.ceil() as usize).max(10)
 }
 
 fn bench_config(layers: &[usize]) -> anyhow::Result<Config> {

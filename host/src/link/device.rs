@@ -64,17 +64,7 @@ impl LinkDevice {
         };
         let weight_words = config.synapses();
         let neuron_words: usize = config.network.layers[1..].iter().sum();
-        let fits = if (identity.weight_words as usize) < weight_words
-            || (identity.neuron_words as usize) < neuron_words
-        {
-            Err(format!(
-                "the network needs {weight_words} weight words and {neuron_words} neuron words, but the device holds {} and {}",
-                identity.weight_words, identity.neuron_words
-            ))
-        } else {
-            identity.check_config(config)
-        };
-        fits.map_err(|reason| {
+        check_device_fits(&identity, config).map_err(|reason| {
             device_error(LinkError::Incompatible {
                 endpoint: link.endpoint().to_string(),
                 reason,
@@ -320,6 +310,22 @@ impl LinkDevice {
         self.device_saturations.set(0);
         Ok(())
     }
+}
+
+/// Checks that a device with `identity` runs the network of `config` and that its memories hold
+/// it. The error names the first difference.
+pub fn check_device_fits(identity: &Identity, config: &Config) -> Result<(), String> {
+    let weight_words = config.synapses();
+    let neuron_words: usize = config.network.layers[1..].iter().sum();
+    if (identity.weight_words as usize) < weight_words
+        || (identity.neuron_words as usize) < neuron_words
+    {
+        return Err(format!(
+            "the network needs {weight_words} weight words and {neuron_words} neuron words, but the device holds {} and {}",
+            identity.weight_words, identity.neuron_words
+        ));
+    }
+    identity.check_config(config)
 }
 
 fn invalid_reply(link: &Link, what: &str, reply: &Reply) -> DeviceError {

@@ -3,7 +3,8 @@
 //! - Transports carry protocol frames to a device: serial, TCP, PCIe (XDMA) and in-process.
 //! - [`Link`] numbers requests, waits for replies, retries and streams samples.
 //! - [`LinkDevice`] is the training loop's device over any transport.
-//! - [`serve`] serves the software device on a byte stream.
+//! - [`serve`] serves the software device on a byte stream; [`PtyServer`] and [`TcpServer`]
+//!   serve it on a pseudo-terminal and on a TCP listener, as `leap serve` does.
 //!
 //! The frames, opcodes and payloads are defined in `leap_model::protocol`.
 
@@ -11,12 +12,14 @@ pub mod bench;
 mod device;
 mod in_process;
 mod pcie;
+mod pty_server;
 mod serial;
 mod serve;
 mod session;
 mod spec;
 mod stream;
 mod tcp;
+mod tcp_server;
 
 #[cfg(test)]
 mod tests;
@@ -26,14 +29,16 @@ use std::time::{Duration, Instant};
 
 use leap_model::protocol::{ErrorReply, Frame, FrameError, Opcode};
 
-pub use device::LinkDevice;
+pub use device::{check_device_fits, LinkDevice};
 pub use in_process::InProcessTransport;
 pub use pcie::{PcieTransport, DEFAULT_C2H, DEFAULT_H2C};
+pub use pty_server::PtyServer;
 pub use serial::{pty_pair, PacedWriter, SerialTransport};
-pub use serve::serve;
+pub use serve::{serve, serve_shared};
 pub use session::{Link, LinkOptions, LinkStats};
 pub use spec::{LinkSpec, DEFAULT_BAUD};
 pub use tcp::TcpTransport;
+pub use tcp_server::TcpServer;
 
 /// A channel that carries frames to a device and its replies back.
 pub trait Transport: Send {
@@ -107,7 +112,7 @@ pub enum LinkError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// Every attempt timed out or brought back a damaged reply.
-    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts of {:.2} s each; last attempt: {last}. Check that the device is running and connected to this link, or raise the reply timeout.", .timeout.as_secs_f64())]
+    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts of {:.2} s each; last attempt: {last}. Check that the device is running and connected to this link, or raise the reply timeout with --reply-timeout.", .timeout.as_secs_f64())]
     NoReply {
         endpoint: String,
         opcode: Opcode,

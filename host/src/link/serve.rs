@@ -1,6 +1,7 @@
 //! The device side of a byte stream: the software device replying to requests.
 
 use std::io::{self, Read, Write};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use leap_model::protocol::{SoftwareDevice, MAX_FRAME_LEN};
@@ -14,21 +15,58 @@ use leap_model::protocol::{SoftwareDevice, MAX_FRAME_LEN};
 /// arrives.
 pub fn serve<R: Read, W: Write>(
     device: &mut SoftwareDevice,
-    mut input: R,
-    mut output: W,
+    input: R,
+    output: W,
 ) -> io::Result<()> {
+    let mut respond = |bytes: Option<&[u8]>, now: Instant| match bytes {
+        Some(bytes) => device.receive(bytes, now),
+        None => device.poll(now),
+    };
+    serve_with(&mut respond, input, output)
+}
+
+/// Serves a device that several streams share, as [`serve`] does, but holds the lock only while
+/// the device handles one chunk of received bytes.
+///
+/// The device has one frame decoder, so frames that two streams send at the same time can
+/// damage each other, as they would on a shared wire. A write that times out ends the loop with
+/// an error of kind `TimedOut` or `WouldBlock` (sockets report the latter): the other end stopped
+/// reading.
+pub fn serve_shared<R: Read, W: Write>(
+    device: &Mutex<SoftwareDevice>,
+    input: R,
+    output: W,
+) -> io::Result<()> {
+    let mut respond = |bytes: Option<&[u8]>, now: Instant| {
+        let mut device = device.lock().unwrap_or_else(PoisonError::into_inner);
+        match bytes {
+            Some(bytes) => device.receive(bytes, now),
+            None => device.poll(now),
+        }
+    };
+    serve_with(&mut respond, input, output)
+}
+
+/// Runs the loop of [`serve`]. `respond(Some(bytes), now)` handles received bytes and
+/// `respond(None, now)` a read that timed out, and both return the encoded replies.
+fn serve_with<F, R, W>(respond: &mut F, mut input: R, mut output: W) -> io::Result<()>
+where
+    F: FnMut(Option<&[u8]>, Instant) -> Vec<u8>,
+    R: Read,
+    W: Write,
+{
     let mut buffer = vec![0u8; MAX_FRAME_LEN];
     loop {
         let replies = match input.read(&mut buffer) {
             Ok(0) => return Ok(()),
-            Ok(count) => device.receive(&buffer[..count], Instant::now()),
+            Ok(count) => respond(Some(&buffer[..count]), Instant::now()),
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                 ) =>
             {
-                device.poll(Instant::now())
+                respond(None, Instant::now())
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if peer_gone(&e) => return Ok(()),
