@@ -86,7 +86,7 @@ impl LinkArgs {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct TrainArgs {
     /// Configuration file (TOML). Without it, the defaults: a 4-120-3 network with hard-sigmoid
     /// hidden and linear output neurons.

@@ -22,9 +22,13 @@ pub enum DeviceKind {
     SoftwareFixed,
     /// The f64 reference model, which also runs `training.batch_size` network copies.
     SoftwareFloat,
+    /// The engine's Verilog simulated by Verilator, bit-exact with software-fixed (needs a leap
+    /// built with `--features verilator`).
+    Verilator,
 }
 
 impl DeviceKind {
+    /// The software models, which `leap bench` measures.
     pub const ALL: [DeviceKind; 2] = [DeviceKind::SoftwareFloat, DeviceKind::SoftwareFixed];
 
     /// Returns the name that the device reports and that checkpoints store.
@@ -32,12 +36,15 @@ impl DeviceKind {
         match self {
             DeviceKind::SoftwareFixed => "software-fixed",
             DeviceKind::SoftwareFloat => "software-float",
+            DeviceKind::Verilator => "verilator",
         }
     }
 
     /// Looks up a device by its name.
     pub fn from_name(name: &str) -> Option<DeviceKind> {
-        DeviceKind::ALL.into_iter().find(|kind| kind.name() == name)
+        [DeviceKind::SoftwareFloat, DeviceKind::SoftwareFixed, DeviceKind::Verilator]
+            .into_iter()
+            .find(|kind| kind.name() == name)
     }
 
     /// Checks that the device can run `config`.
@@ -46,7 +53,7 @@ impl DeviceKind {
     /// needs `validate_fixed`.
     pub fn validate(self, config: &Config) -> Result<(), leap_model::config::ConfigError> {
         match self {
-            DeviceKind::SoftwareFixed => config.validate_fixed(),
+            DeviceKind::SoftwareFixed | DeviceKind::Verilator => config.validate_fixed(),
             DeviceKind::SoftwareFloat => config.validate(),
         }
     }
@@ -58,9 +65,24 @@ impl DeviceKind {
         let device: Box<dyn Device> = match self {
             DeviceKind::SoftwareFixed => Box::new(FixedModel::new(config)?),
             DeviceKind::SoftwareFloat => Box::new(FloatModel::new(config)?),
+            DeviceKind::Verilator => build_verilator(config)?,
         };
         Ok(device)
     }
+}
+
+#[cfg(feature = "verilator")]
+fn build_verilator(config: &Config) -> anyhow::Result<Box<dyn Device>> {
+    Ok(Box::new(leap_cosim::VerilatorDevice::new(config)?))
+}
+
+#[cfg(not(feature = "verilator"))]
+fn build_verilator(_config: &Config) -> anyhow::Result<Box<dyn Device>> {
+    bail!(
+        "this leap was built without the Verilator device. Rebuild it with \
+         `cargo build --release -p leap-host --features verilator` (Verilator must be installed: \
+         bash scripts/setup.sh)"
+    )
 }
 
 impl fmt::Display for DeviceKind {
@@ -141,12 +163,14 @@ impl DeviceTarget {
     }
 
     /// Returns true when the device can load `snapshot`: a float snapshot on the float model,
-    /// a fixed-point snapshot on the fixed-point model and on a link.
+    /// a fixed-point snapshot on the fixed-point model, the Verilated engine and a link.
     pub fn accepts(&self, snapshot: &Snapshot) -> bool {
         let fixed = matches!(snapshot, Snapshot::Fixed(_));
         match self {
             DeviceTarget::Software(DeviceKind::SoftwareFloat) => !fixed,
-            DeviceTarget::Software(DeviceKind::SoftwareFixed) | DeviceTarget::Link { .. } => fixed,
+            DeviceTarget::Software(DeviceKind::SoftwareFixed | DeviceKind::Verilator) | DeviceTarget::Link { .. } => {
+                fixed
+            }
         }
     }
 
