@@ -28,7 +28,7 @@ fn train_default(device: DeviceKind, dir: &Path) -> f64 {
     let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     let epochs = leap_model::Config::default().training.epochs;
     assert_eq!(metrics.lines().count(), 1 + 3 * epochs, "one row per epoch and split");
-    let last_test = metrics.lines().filter(|l| l.contains(",test,")).last().unwrap();
+    let last_test = metrics.lines().rev().find(|l| l.contains(",test,")).unwrap();
     let fields: Vec<&str> = last_test.split(',').collect();
     assert_eq!(fields[0], epochs.to_string());
     fields[2].parse().unwrap()
