@@ -34,7 +34,7 @@ fn train_default(device: DeviceKind, dir: &Path) -> f64 {
     fields[2].parse().unwrap()
 }
 
-/// The float run, shared by both tests (it is needed as the fixed-point model's reference).
+/// Runs the float model once for both tests, because it is also the fixed-point model's reference.
 fn float_accuracy() -> f64 {
     static ACCURACY: OnceLock<f64> = OnceLock::new();
     *ACCURACY.get_or_init(|| {

@@ -252,8 +252,8 @@ pub enum DataError {
     },
 }
 
-/// A 64-bit FNV-1a hash of every feature's bits and every label of the three splits, as 16 hex
-/// digits. Equal data gives equal fingerprints; it is a change detector, not a cryptographic hash.
+/// Hashes every feature's bits and every label of the three splits with 64-bit FNV-1a and returns
+/// 16 hex digits. Equal data gives equal fingerprints. It detects changes but is not cryptographic.
 pub fn fingerprint(splits: &Splits) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;

@@ -1,7 +1,7 @@
 //! Network configuration: the model, its dynamics, learning and presentation settings.
 //!
-//! A configuration is read from TOML (every section and field optional, defaults below) and
-//! validated before use; a validation error names the field, the value found and the allowed range.
+//! A configuration is read from TOML, where every section and field is optional, and validated
+//! before use. A validation error names the field, the value found and the allowed range.
 
 use std::fmt;
 use std::path::Path;
@@ -27,7 +27,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Whether the fixed-point golden model (and so the hardware) implements this activation.
+    /// Returns whether the fixed-point golden model, and so the hardware, implements this activation.
     pub fn in_fixed_point(self) -> bool {
         matches!(self, Activation::HardSigmoid | Activation::Relu | Activation::Linear)
     }
@@ -43,7 +43,7 @@ impl Activation {
     }
 }
 
-/// What the output error compares with the target.
+/// Quantity of the output layer that the output error compares with the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
@@ -53,7 +53,7 @@ pub enum TargetKind {
     Voltage,
 }
 
-/// Which potential the error message sent to the layer below is taken from.
+/// Potential from which each neuron forms the error message it sends to the layer below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorSource {
@@ -63,7 +63,7 @@ pub enum ErrorSource {
     TauR,
 }
 
-/// How the learning rates change from epoch to epoch.
+/// Learning-rate schedule: the change of the learning rates from epoch to epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
@@ -77,7 +77,7 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The factor applied to every learning rate in `epoch` (1-based) of `epochs`.
+    /// Returns the factor applied to every learning rate in `epoch` (1-based) of `epochs`.
     pub fn factor(&self, epoch: usize, epochs: usize) -> f64 {
         match *self {
             Schedule::ConstantRates {} => 1.0,
@@ -198,7 +198,7 @@ impl Default for TrainingSection {
 /// An invalid configuration value, or a configuration file that could not be read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
-    /// A field holds a value outside its allowed range.
+    /// A field contains a value outside its allowed range.
     Invalid { field: String, value: String, allowed: String },
     /// The file could not be read.
     Read { path: String, reason: String },
@@ -228,8 +228,8 @@ pub(crate) fn invalid(field: impl Into<String>, value: impl fmt::Display, allowe
     ConfigError::Invalid { field: field.into(), value: value.to_string(), allowed: allowed.into() }
 }
 
-/// Largest supported layer width. It bounds the fan-in so that the 48-bit accumulators of the
-/// fixed-point model can never overflow (see `format`).
+/// Largest supported layer width, enforced by [`Config::validate`]. It bounds the fan-in so that
+/// the 48-bit accumulators of the fixed-point model cannot overflow (see `format`).
 pub const MAX_LAYER_WIDTH: usize = 65_536;
 
 /// Largest supported number of synapses (weights and biases) in a network: 2^24, which keeps a

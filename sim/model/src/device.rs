@@ -58,7 +58,7 @@ pub trait Device {
     /// Presents one sample per network copy for `presentation.steps_per_sample` time steps.
     ///
     /// With targets, the steps after the first `presentation.settle_steps` nudge the output toward
-    /// the target and update the weights; without targets, every step runs without nudging and
+    /// the target and update the weights. Without targets, every step runs without nudging and
     /// with frozen weights. Returns the output rates of each copy after the last step. Neuron state
     /// carries over from one sample to the next, as in the reference model.
     fn run_batch(&mut self, inputs: &[&[f64]], targets: Option<&[&[f64]]>) -> Result<Vec<Vec<f64>>, DeviceError>;

@@ -2,7 +2,7 @@
 //!
 //! This module is the arithmetic specification shared by the golden model, the RTL generator and
 //! the host. Every word is a two's-complement integer with a stated width and number of fractional
-//! bits. Unless a rule below says otherwise:
+//! bits. Unless a rule below states otherwise:
 //! - a sum is computed exactly and then saturated to the destination width;
 //! - a right shift rounds half up: `(x + 2^(s-1)) >> s` with an arithmetic shift;
 //! - saturation clamps to the destination's range and increments a counter, so nothing wraps.
@@ -162,11 +162,11 @@ impl Word {
     pub fn max(&self) -> i64 {
         (1i64 << (self.bits - 1)) - 1
     }
-    /// The word that represents 1.0.
+    /// Returns the word that represents 1.0.
     pub fn one(&self) -> i64 {
         1i64 << self.frac
     }
-    /// The value of the least significant bit.
+    /// Returns the value of the least significant bit.
     pub fn lsb(&self) -> f64 {
         (-(self.frac as f64)).exp2()
     }
@@ -262,14 +262,14 @@ impl Coefficient {
         self.mant as f64 * (-(self.shift as f64)).exp2()
     }
 
-    /// The exact product `x · mant`, rounded half up by `shift + extra` bits.
+    /// Multiplies `x` by the mantissa exactly and rounds the product half up by `shift + extra` bits.
     #[inline(always)]
     pub fn apply(&self, x: i64, extra: u32) -> i64 {
         shift_round(x * self.mant as i64, self.shift + extra)
     }
 }
 
-/// A 32-bit xorshift step (shifts 13, 17, 5): a bijection on nonzero words.
+/// Advances a 32-bit xorshift generator by one step (shifts 13, 17, 5), a bijection on nonzero words.
 #[inline(always)]
 pub fn xorshift32(mut x: u32) -> u32 {
     x ^= x << 13;
@@ -293,7 +293,7 @@ pub fn stochastic_bits(step_state: u32, address: u32, bits: u32) -> i64 {
 /// Applies one weight update: `w + ((g·r + rounding) >> round_bits)`, saturated to
 /// `[w_min, w_max]`. Returns the new word and whether it saturated.
 ///
-/// `g` is an update factor and `r` a rate (16-bit operands each), `rounding` holds `round_bits`
+/// `g` is an update factor and `r` a rate (16-bit operands each), `rounding` contains `round_bits`
 /// pseudo-random bits from [`stochastic_bits`]; adding them before the arithmetic shift rounds
 /// the update stochastically, with an expected value of exactly `g·r / 2^round_bits`.
 #[inline(always)]
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn coefficient_products_stay_in_range() {
-        // The most negative potential times the most negative mantissa must not overflow i64.
+        // The minimum potential times the minimum mantissa must not overflow i64.
         let p = Formats::default().pot();
         let c = Coefficient { mant: i16::MIN, shift: 0 };
         assert_eq!(c.apply(p.min(), 0), p.min() * i16::MIN as i64);

@@ -2,7 +2,7 @@
 //!
 //! The arithmetic is the specification's (`format`), written as a loop the compiler can
 //! vectorise. On x86-64 processors with AVX2 the same loop is compiled a second time with AVX2
-//! enabled and chosen at run time; both versions compute identical words.
+//! enabled and chosen at run time. Both versions compute identical words, which a test checks.
 
 use crate::format::{stochastic_bits, update_weight};
 

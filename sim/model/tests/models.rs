@@ -52,13 +52,16 @@ fn config_errors_name_the_field() {
     assert_eq!(invalid_field("[fixed]\nupd_frac = 10"), "fixed.upd_frac");
 
     let message = Config::from_toml_str("[learning]\nbeta = -0.5", "test.toml").unwrap_err().to_string();
-    assert!(message.contains("learning.beta") && message.contains("-0.5") && message.contains("[0, 16]"), "{message}");
+    assert!(message.contains("learning.beta"), "{message}");
+    assert!(message.contains("-0.5"), "{message}");
+    assert!(message.contains("[0, 16]"), "{message}");
 }
 
 #[test]
 fn config_parse_errors_name_file_and_line() {
     let message = Config::from_toml_str("[neuron]\ntau_m = \"fast\"\n", "my.toml").unwrap_err().to_string();
-    assert!(message.contains("my.toml") && message.contains("line 2"), "{message}");
+    assert!(message.contains("my.toml"), "{message}");
+    assert!(message.contains("line 2"), "{message}");
     let message = Config::from_toml_str("[neuron]\ntau_mm = 3.0\n", "my.toml").unwrap_err().to_string();
     assert!(message.contains("tau_mm"), "{message}");
     let missing = Config::load(std::path::Path::new("/nonexistent/leap.toml")).unwrap_err().to_string();
@@ -70,7 +73,8 @@ fn fixed_rejects_float_only_settings() {
     let mut config = Config::default();
     config.network.activations[0] = Activation::Tanh;
     let message = FixedModel::new(&config).unwrap_err().to_string();
-    assert!(message.contains("network.activations[0]") && message.contains("tanh"), "{message}");
+    assert!(message.contains("network.activations[0]"), "{message}");
+    assert!(message.contains("tanh"), "{message}");
     FloatModel::new(&config).unwrap();
 
     let mut config = Config::default();
@@ -81,9 +85,9 @@ fn fixed_rejects_float_only_settings() {
 
 /// Bounds of the fixed-point model's deviation from the float model after 20 learning steps on
 /// random networks with up to 40 neurons per layer (measured worst: rates 0.023, weights 9.5e-4).
-/// The weight slices dominate: a slice is the weight rounded down to 12 fractional bits, so each
-/// forward sum is low by up to `n_in · 2^-12 · max r`, and a hidden neuron whose prospective
-/// potential sits at a kink of its activation can take the other slope than in the float model.
+/// The weight slices dominate. A slice is the weight rounded down to 12 fractional bits, so each
+/// forward sum is low by up to `n_in · 2^-12 · max r`. A hidden neuron whose prospective potential
+/// sits at a kink of its activation can then take a different slope than in the float model.
 const RANDOM_RATE_BOUND: f64 = 0.04;
 const RANDOM_WEIGHT_BOUND: f64 = 2e-3;
 
@@ -308,7 +312,8 @@ fn restore_rejects_mismatched_snapshots() {
     let mut state = good.clone();
     state.u[0][2] = 1 << 40;
     let message = fixed.restore(&Snapshot::Fixed(state)).unwrap_err().to_string();
-    assert!(message.contains("u[0]") && message.contains("31-bit"), "{message}");
+    assert!(message.contains("u[0]"), "{message}");
+    assert!(message.contains("31-bit"), "{message}");
     let mut state = good;
     state.rounding_state = 0;
     assert!(fixed.restore(&Snapshot::Fixed(state)).is_err());
