@@ -93,7 +93,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     if !args.json {
         println!();
-        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step");
+        println!(
+            "synapse updates/s = time steps/s x synapses (weights and biases); every time step"
+        );
         println!("does the forward product, the backward product and the weight update of every synapse.");
     }
 
@@ -128,11 +130,15 @@ fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>
         println!(
             "link: {network} samples streamed to the software device over a pseudo-terminal whose"
         );
-        println!("writes are paced to the baud rate (10 bits per byte), in both directions");
+        println!("writes are paced to the baud rate (10 bits per byte), in both directions, in");
         println!(
-            "{:>9} {:>8} {:>11} {:>17} {:>16} {:>17} {:>8}",
+            "queue-samples frames of as many samples as 4096 payload bytes hold, two outstanding"
+        );
+        println!(
+            "{:>9} {:>8} {:>10} {:>11} {:>17} {:>16} {:>17} {:>8}",
             "baud",
             "samples",
+            "per frame",
             "samples/s",
             "baud limit, 1/s",
             "link efficiency",
@@ -148,14 +154,16 @@ fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>
             layers: LINK_NETWORK.to_vec(),
             emulate_baud: true,
             seed: BENCH_SEED,
+            ..LinkBenchOptions::default()
         };
         let result = link_bench::bench(&options)
             .with_context(|| format!("the link benchmark at {baud} baud failed"))?;
         if !json {
             println!(
-                "{:>9} {:>8} {:>11} {:>17} {:>14.1} % {:>15.1} % {:>8}",
+                "{:>9} {:>8} {:>10} {:>11} {:>17} {:>14.1} % {:>15.1} % {:>8}",
                 result.baud,
                 result.samples,
+                result.samples_per_frame,
                 si(result.samples_per_second),
                 si(result.baud_limited_samples_per_second),
                 result.link_efficiency * 100.0,
