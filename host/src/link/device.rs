@@ -12,6 +12,8 @@ use leap_model::protocol::{
 };
 use leap_model::{Config, Device, FixedModel};
 
+use tracing::debug;
+
 use super::{Link, LinkError, LinkOptions, LinkStats, Transport};
 
 fn device_error(error: LinkError) -> DeviceError {
@@ -165,6 +167,13 @@ impl LinkDevice {
                 on_samples(frame_sizes[index])
             })
             .map_err(device_error)?;
+        debug!(
+            samples = inputs.len(),
+            frames = batches.len(),
+            samples_per_frame = per_frame,
+            learn = targets.is_some(),
+            "streamed samples in queue-samples frames"
+        );
         let mut outputs = Vec::with_capacity(inputs.len());
         for (reply, &count) in replies.iter().zip(&frame_sizes) {
             if reply.rates.len() != count * n_outputs {
