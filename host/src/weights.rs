@@ -46,8 +46,9 @@ pub struct WeightsFile {
     pub activations: Vec<Activation>,
     pub formats: Formats,
     pub error_source: ErrorSource,
-    /// The weight memory in network-wide order: layer by layer from the first non-input layer,
-    /// row by row, each row the neuron's weights and then its bias; weight-format integers.
+    /// The weight memory as weight-format integers, in network-wide order. That order is layer by
+    /// layer from the first non-input layer, row by row, each row the neuron's weights and then
+    /// its bias.
     pub words: Vec<i32>,
     /// CRC-32/ISO-HDLC of `words` as little-endian 32-bit integers.
     pub crc32: u32,
@@ -111,7 +112,7 @@ impl WeightsFile {
         let expected = weight_count(&self.layers);
         if self.words.len() != expected {
             bail!(
-                "it holds {} words, but layers {:?} have {expected} weights and biases",
+                "it contains {} words, but layers {:?} have {expected} weights and biases",
                 self.words.len(),
                 self.layers
             );
@@ -163,7 +164,7 @@ impl WeightsFile {
     }
 }
 
-/// Returns the weights and biases of a network with `layers`.
+/// Returns the number of weights and biases of a network with `layers`.
 fn weight_count(layers: &[u32]) -> usize {
     layers
         .windows(2)
@@ -242,7 +243,7 @@ pub fn run(args: &WeightsArgs) -> anyhow::Result<()> {
             })?;
             if (identity.weight_words as usize) < file.words.len() {
                 bail!(
-                    "{description} holds {} weight words, but weights file {} has {}",
+                    "{description} has {} weight words, but weights file {} contains {}",
                     identity.weight_words,
                     target.file.display(),
                     file.words.len()

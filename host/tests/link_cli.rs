@@ -498,7 +498,7 @@ fn weights_save_load_over_pty() {
         write_config(dir.path());
         let server = Server::start(dir.path(), server_args);
 
-        // Train one epoch over the link, so the device holds the run's trained weights.
+        // Train one epoch over the link, so the device contains the run's trained weights.
         let mut args = vec!["train", "--config", "small.toml", "--epochs", "1"];
         args.extend(server.device_args());
         args.extend(["--out", "run"]);
@@ -609,7 +609,7 @@ fn weights_load_rejects_bad_files() {
         ("missing.json", "failed to read weights file missing.json"),
         ("truncated.json", "weights file truncated.json is damaged or not a LEAP weights file"),
         ("flipped.json", "but the file records 0x"),
-        ("short.json", "it holds 162 words, but layers [4, 20, 3] have 163 weights and biases"),
+        ("short.json", "it contains 162 words, but layers [4, 20, 3] have 163 weights and biases"),
         ("wide.json", "invalid value: integer `1099511627776`, expected i32"),
         ("other.json", "the file holds a network with layers [4, 120, 3], but the device runs layers [4, 20, 3]"),
         ("formats.json", "the file's number formats"),

@@ -3,8 +3,8 @@
 //! The host streams samples to the software device, which a thread serves on the other end of
 //! a pseudo-terminal pair, in queue-samples frames of as many samples as the maximum payload
 //! allows, with two frames outstanding. A pseudo-terminal has no baud rate, so by default both
-//! ends pace their writes to the byte rate of a UART at the given baud (10 bits per byte: start,
-//! 8 data, stop): the host its requests, the serving side its replies. The request payload rate,
+//! ends pace their writes to the byte rate of a UART at the given baud. That is 10 bits per byte
+//! (start, 8 data, stop), for the host's requests and for the serving side's replies. The request payload rate,
 //! measured on the wall clock from the first request byte to the last reply, divided by that
 //! byte rate is the link efficiency: the share of the line that carries payload rather than
 //! frame headers, CRCs and idle time.

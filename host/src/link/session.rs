@@ -254,7 +254,7 @@ impl Link {
                                 if error.code == ErrorCode::OUT_OF_ORDER =>
                             {
                                 last = format!("the device refused frame {index} of the stream as out of order");
-                                // Every frame after a lost one is refused; resend once per loss.
+                                // The device rejects every frame after a lost one, so resend once per loss.
                                 index + 1 == stream.next_to_send
                             }
                             Err(other) => return Err(other),

@@ -7,7 +7,7 @@
 //! request with exactly one frame carrying the request's sequence number. That frame is a success
 //! reply (the request's opcode with the top bit set) or an error reply ([`Opcode::Error`] with an
 //! [`ErrorCode`]). Queue-samples frames carry k samples each, and their sample-results replies
-//! carry the k outputs; a host keeps up to two such frames outstanding, so the link carries the
+//! carry the k outputs. A host keeps up to two such frames outstanding, so the link carries the
 //! next frame while the device computes the current one. The repository's docs/protocol.md gives
 //! the byte layout of every payload.
 //!

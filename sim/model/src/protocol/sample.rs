@@ -305,8 +305,8 @@ impl SampleBatch {
         Self::HEADER_LEN + self.records.len()
     }
 
-    /// Returns the most samples with records of `record_len` bytes whose request payload
-    /// (`6 + k × record_len`) and reply payload (`8 + k × 2 × n_outputs`) both fit
+    /// Returns the maximum number of samples with records of `record_len` bytes whose request
+    /// payload (`6 + k × record_len`) and reply payload (`8 + k × 2 × n_outputs`) both fit
     /// `max_payload`, capped at 65 535. Zero means not even one sample fits.
     pub fn max_count(max_payload: usize, record_len: usize, n_outputs: usize) -> usize {
         let by_request = max_payload.saturating_sub(Self::HEADER_LEN) / record_len.max(1);

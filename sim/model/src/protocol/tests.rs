@@ -837,7 +837,7 @@ fn queued_samples_match_run_sample() {
 
 #[test]
 fn queued_samples_largest_frame() {
-    // The largest k whose request and reply fit the maximum payload is accepted; one more is
+    // The largest k whose request and reply fit the maximum payload is accepted. One more is
     // rejected with the longest valid length as the detail, and runs nothing.
     let config = small_config();
     let mut device = SoftwareDevice::new(&config).unwrap();
