@@ -828,6 +828,62 @@ fn link_serve_ends_when_peer_closes() {
 }
 
 #[test]
+fn link_bench_small_frames_no_resends() {
+    // Ten 1024-byte frames at 115200 baud: the host sends one frame while the device writes the
+    // reply to the previous one, and neither side may mistake that pause for a stalled sender.
+    let options = bench::LinkBenchOptions {
+        baud: 115_200,
+        samples: 720,
+        layers: vec![4, 20, 3],
+        max_payload: 1024,
+        ..Default::default()
+    };
+    let result = bench::bench(&options).unwrap();
+    assert_eq!(result.samples_per_frame, (1024 - 6) / 14);
+    assert_eq!(result.resends, 0, "{result:?}");
+    assert!(
+        result.link_efficiency <= result.frame_efficiency,
+        "{result:?}"
+    );
+}
+
+#[test]
+fn listening_clock_stops_while_paused() {
+    let mut clock = stream::ListeningClock::new();
+    let before = clock.now();
+    clock.pause();
+    thread::sleep(Duration::from_millis(30));
+    let paused = clock.now();
+    assert!(
+        paused - before < Duration::from_millis(10),
+        "{:?}",
+        paused - before
+    );
+    clock.resume();
+    thread::sleep(Duration::from_millis(30));
+    let resumed = clock.now();
+    assert!(
+        resumed - paused >= Duration::from_millis(30),
+        "{:?}",
+        resumed - paused
+    );
+}
+
+#[test]
+fn paced_writer_keeps_baud_rate() {
+    // 4000 bytes at 115200 baud take 347 ms on the line; the transmit buffer may run ahead by
+    // 256 bytes (22 ms) at most.
+    let started = Instant::now();
+    let mut writer = PacedWriter::new(Vec::new(), BAUD);
+    writer.write_all(&[0x55; 4000]).unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= serial::uart_time(4000 - 256, BAUD),
+        "4000 bytes took only {elapsed:?}"
+    );
+}
+
+#[test]
 fn link_bench_reports_efficiency() {
     let options = bench::LinkBenchOptions {
         baud: 1_000_000,
