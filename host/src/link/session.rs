@@ -211,6 +211,9 @@ impl Link {
             .iter()
             .map(Frame::wire_len)
             .sum();
+        // NOTE: the wait covers the wire time of the window and of one reply but not the time
+        // the device computes a frame's k samples. Samples of many time steps on a slow device
+        // need a longer --reply-timeout.
         let wait = self.reply_wait(window_bytes);
         let mut attempts = 0;
         let mut last = String::new();
