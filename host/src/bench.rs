@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use leap_model::config::Activation;
+use leap_model::protocol::MAX_PAYLOAD;
 use leap_model::{Config, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -100,7 +101,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
 
     let link_results = if args.link {
-        measure_link(args.seconds, args.json)?
+        measure_link(
+            args.seconds,
+            args.max_payload.unwrap_or(MAX_PAYLOAD),
+            args.json,
+        )?
     } else {
         Vec::new()
     };
@@ -123,7 +128,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// Streams samples to the software device over a pseudo-terminal at each of [`LINK_BAUDS`],
 /// for about `seconds` each, and prints a table unless `json` is set.
-fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>> {
+fn measure_link(
+    seconds: f64,
+    max_payload: usize,
+    json: bool,
+) -> anyhow::Result<Vec<LinkBenchResult>> {
     let network = LINK_NETWORK.map(|n| n.to_string()).join("-");
     if !json {
         println!();
@@ -154,7 +163,7 @@ fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>
             layers: LINK_NETWORK.to_vec(),
             emulate_baud: true,
             seed: BENCH_SEED,
-            ..LinkBenchOptions::default()
+            max_payload,
         };
         let result = link_bench::bench(&options)
             .with_context(|| format!("the link benchmark at {baud} baud failed"))?;

@@ -188,6 +188,11 @@ pub struct BenchArgs {
     /// whose writes are paced to 115200, 1000000 and 3000000 baud.
     #[arg(long)]
     pub link: bool,
+
+    /// Largest payload in bytes that the software device of --link advertises (64 to 4096),
+    /// which sizes the queue-samples frames. [default: 4096]
+    #[arg(long, value_name = "BYTES", requires = "link")]
+    pub max_payload: Option<usize>,
 }
 
 #[derive(Debug, Args)]

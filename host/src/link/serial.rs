@@ -13,8 +13,8 @@ use super::{Transport, TransportError};
 /// Bits a UART sends per byte with 8 data bits, no parity and 1 stop bit: start, 8 data, stop.
 pub const BITS_PER_BYTE: u32 = 10;
 
-/// Bytes the emulated UART buffers for transmission: the transmit buffer of an FTDI FT232R USB
-/// serial bridge (256 bytes, from its datasheet).
+/// Bytes the emulated UART buffers for transmission. NOTE: 256 is a modelling choice, an
+/// estimate of a USB serial bridge's transmit buffer rather than a measured device.
 const TX_BUFFER_BYTES: usize = 256;
 
 /// Serialises [`TTYPort::pair`], which is not thread-safe.
