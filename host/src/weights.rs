@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::checkpoint::write_atomic;
-use crate::cli::{WeightsAction, WeightsArgs};
+use crate::cli::{WeightsAction, WeightsArgs, WeightsTarget};
 use crate::devices::{DeviceKind, CONNECT_TIMEOUT};
 use crate::link::{InProcessTransport, Link, Transport};
 use crate::train::load_config;
@@ -179,91 +179,120 @@ fn words_crc(words: &[i32]) -> u32 {
 
 /// Runs `leap weights save` or `leap weights load`.
 pub fn run(args: &WeightsArgs) -> anyhow::Result<()> {
-    let (action, target) = match &args.action {
-        WeightsAction::Save(target) => ("save", target),
-        WeightsAction::Load(target) => ("load", target),
-    };
-    let (transport, description) = match target.link.link_spec() {
-        Some(spec) => {
-            if target.device.is_some() || target.config.is_some() {
-                bail!("--device and --config select an in-process software device; remove them when giving --port or --link");
-            }
-            let transport = spec
-                .open(CONNECT_TIMEOUT)
-                .with_context(|| format!("failed to connect to the device at {spec}"))?;
-            (transport, format!("the device at {spec}"))
-        }
-        None => {
-            if target.link.reply_timeout.is_some() {
-                bail!("--reply-timeout applies to a device behind a link: add --port PATH or --link SPEC, or remove it");
-            }
-            software_transport(target.device, target.config.as_deref())?
-        }
-    };
-    let mut link = Link::new(transport, target.link.options());
-    link.discard_input()?;
-    let identity = match link.request(&Request::Identify)? {
-        Reply::Identity(identity) => identity,
-        other => bail!(
-            "{} sent an unexpected reply to identify: {other:?}",
-            link.endpoint()
-        ),
-    };
-    if identity.layers.len() < 2 {
+    match &args.action {
+        WeightsAction::Save(target) => save(target),
+        WeightsAction::Load(target) => load(target),
+    }
+}
+
+/// Reads the weight memory and writes it to the file atomically.
+fn save(target: &WeightsTarget) -> anyhow::Result<()> {
+    let mut device = Connection::open(target)?;
+    let count = weight_count(&device.identity.layers);
+    let words = read_weights(&mut device.link, &device.identity, count)?;
+    let file = WeightsFile::new(&device.identity, words);
+    let json = serde_json::to_string_pretty(&file)?;
+    write_atomic(&target.file, json.as_bytes())?;
+
+    info!(
+        "saved {count} weight words of {} to {}",
+        device.description,
+        target.file.display()
+    );
+    println!(
+        "saved {count} weights and biases of network {:?} from {} to {}",
+        device.identity.layers,
+        device.description,
+        target.file.display()
+    );
+    Ok(())
+}
+
+/// Checks the file on its own and against the device, then writes its words to the device.
+fn load(target: &WeightsTarget) -> anyhow::Result<()> {
+    let file = WeightsFile::load(&target.file)?;
+    let mut device = Connection::open(target)?;
+    file.check_device(&device.identity).map_err(|reason| {
+        anyhow::anyhow!(
+            "weights file {} does not fit {}: {reason}. Load it into a device generated for its network, or save the weights of this device instead.",
+            target.file.display(),
+            device.description
+        )
+    })?;
+    if (device.identity.weight_words as usize) < file.words.len() {
         bail!(
-            "{description} reports a network of {} layers; it needs at least 2",
-            identity.layers.len()
+            "{} has {} weight words, but weights file {} contains {}",
+            device.description,
+            device.identity.weight_words,
+            target.file.display(),
+            file.words.len()
         );
     }
+    write_weights(&mut device.link, &device.identity, &file.words)?;
 
-    match action {
-        "save" => {
-            let count = weight_count(&identity.layers);
-            let words = read_weights(&mut link, &identity, count)?;
-            let file = WeightsFile::new(&identity, words);
-            let json = serde_json::to_string_pretty(&file)?;
-            write_atomic(&target.file, json.as_bytes())?;
-            info!(
-                "saved {count} weight words of {description} to {}",
-                target.file.display()
-            );
-            println!(
-                "saved {count} weights and biases of network {:?} from {description} to {}",
-                identity.layers,
-                target.file.display()
-            );
-        }
-        _ => {
-            let file = WeightsFile::load(&target.file)?;
-            file.check_device(&identity).map_err(|reason| {
-                anyhow::anyhow!(
-                    "weights file {} does not fit {description}: {reason}. Load it into a device generated for its network, or save the weights of this device instead.",
-                    target.file.display()
-                )
-            })?;
-            if (identity.weight_words as usize) < file.words.len() {
-                bail!(
-                    "{description} has {} weight words, but weights file {} contains {}",
-                    identity.weight_words,
-                    target.file.display(),
-                    file.words.len()
-                );
-            }
-            write_weights(&mut link, &identity, &file.words)?;
-            info!(
-                "loaded {} weight words from {} into {description}",
-                file.words.len(),
-                target.file.display()
-            );
-            println!(
-                "loaded {} weights and biases of network {:?} from {} into {description}",
-                file.words.len(),
-                file.layers,
-                target.file.display()
-            );
-        }
-    }
+    info!(
+        "loaded {} weight words from {} into {}",
+        file.words.len(),
+        target.file.display(),
+        device.description
+    );
+    println!(
+        "loaded {} weights and biases of network {:?} from {} into {}",
+        file.words.len(),
+        file.layers,
+        target.file.display(),
+        device.description
+    );
     Ok(())
+}
+
+/// A device that `leap weights` talks to, with its identity.
+struct Connection {
+    link: Link,
+    identity: Identity,
+    /// Names the device in messages: "the device at serial:/dev/pts/5@3000000", ...
+    description: String,
+}
+
+impl Connection {
+    /// Connects to the device of --port or --link, or builds the in-process software device,
+    /// and identifies it.
+    fn open(target: &WeightsTarget) -> anyhow::Result<Connection> {
+        let (transport, description) = match target.link.link_spec() {
+            Some(spec) => {
+                let transport = spec
+                    .open(CONNECT_TIMEOUT)
+                    .with_context(|| format!("failed to connect to the device at {spec}"))?;
+                (transport, format!("the device at {spec}"))
+            }
+            None => {
+                if target.link.reply_timeout.is_some() {
+                    bail!("--reply-timeout applies to a device behind a link: add --port PATH or --link SPEC, or remove it");
+                }
+                software_transport(target.device, target.config.as_deref())?
+            }
+        };
+        let mut link = Link::new(transport, target.link.options());
+        link.discard_input()?;
+        let identity = match link.request(&Request::Identify)? {
+            Reply::Identity(identity) => identity,
+            other => bail!(
+                "{} sent an unexpected reply to identify: {other:?}",
+                link.endpoint()
+            ),
+        };
+        if identity.layers.len() < 2 {
+            bail!(
+                "{description} reports a network of {} layers; it needs at least 2",
+                identity.layers.len()
+            );
+        }
+        Ok(Connection {
+            link,
+            identity,
+            description,
+        })
+    }
 }
 
 /// Builds the software device of `config` (the default configuration without one) in this

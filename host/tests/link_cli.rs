@@ -492,8 +492,13 @@ fn write_weights_file(path: &Path, template: &Path, words: &[i64]) {
 }
 
 #[test]
-fn weights_save_load_over_pty() {
-    for server_args in [&["--pty"][..], &["--pty", "--max-payload", "256"][..]] {
+fn weights_save_load_over_links() {
+    let servers = [
+        &["--pty"][..],
+        &["--pty", "--max-payload", "256"][..],
+        &["--tcp", "127.0.0.1:0", "--max-payload", "512"][..],
+    ];
+    for server_args in servers {
         let dir = tempfile::tempdir().unwrap();
         write_config(dir.path());
         let server = Server::start(dir.path(), server_args);
@@ -506,7 +511,11 @@ fn weights_save_load_over_pty() {
 
         let save = leap(
             dir.path(),
-            &["weights", "save", "saved.json", "--port", &server.address],
+            &[
+                &["weights", "save", "saved.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
         );
         assert_success(&save, &server);
         assert!(
@@ -531,7 +540,11 @@ fn weights_save_load_over_pty() {
         );
         let load = leap(
             dir.path(),
-            &["weights", "load", "changed.json", "--port", &server.address],
+            &[
+                &["weights", "load", "changed.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
         );
         assert_success(&load, &server);
         assert!(
@@ -541,7 +554,11 @@ fn weights_save_load_over_pty() {
         );
         let again = leap(
             dir.path(),
-            &["weights", "save", "again.json", "--port", &server.address],
+            &[
+                &["weights", "save", "again.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
         );
         assert_success(&again, &server);
         assert_eq!(
@@ -550,7 +567,7 @@ fn weights_save_load_over_pty() {
             "{server_args:?}"
         );
 
-        let info = leap(dir.path(), &["info", "--port", &server.address]);
+        let info = leap(dir.path(), &[&["info"][..], &server.device_args()].concat());
         assert!(
             stdout(&info).contains("crc 0, framing 0, length 0, timeout 0"),
             "{}",
