@@ -189,7 +189,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub link: bool,
 
-    /// Largest payload in bytes that the software device of --link advertises (64 to 4096),
+    /// Largest payload in bytes that the software device of --link advertises (128 to 4096),
     /// which sizes the queue-samples frames. [default: 4096]
     #[arg(long, value_name = "BYTES", requires = "link")]
     pub max_payload: Option<usize>,
@@ -213,7 +213,7 @@ pub struct ServeArgs {
     pub tcp: Option<SocketAddr>,
 
     /// Largest payload in bytes that the device advertises and accepts, as a board with small
-    /// buffers does (64 to 4096). [default: 4096]
+    /// buffers does (128 to 4096). [default: 4096]
     #[arg(long, value_name = "BYTES")]
     pub max_payload: Option<usize>,
 }

@@ -22,9 +22,9 @@ pub const SOFTWARE_LANES: u16 = 1;
 /// Largest number of non-input layers the identity reply can describe.
 pub const MAX_DEPTH: usize = 255;
 
-/// Smallest maximum payload [`SoftwareDevice::set_max_payload`] accepts: a read or write of at
-/// least 14 words.
-pub const MIN_MAX_PAYLOAD: usize = 64;
+/// Smallest maximum payload [`SoftwareDevice::set_max_payload`] accepts. The counters reply,
+/// 112 bytes, fits it, and so does a read or write of 30 words.
+pub const MIN_MAX_PAYLOAD: usize = 128;
 
 /// A reply kept for a request that changes state, so a retry gets it again without a second
 /// execution.

@@ -1074,55 +1074,68 @@ fn sample_batch_rejects_mixed_samples() {
 
 #[test]
 fn software_device_small_max_payload() {
-    let config = small_config();
+    // 2-10-2 has 3 × 10 + 11 × 2 = 52 weight words, more than one 128-byte frame carries.
+    let mut config = small_config();
+    config.network.layers = vec![2, 10, 2];
     let mut device = SoftwareDevice::new(&config).unwrap();
     assert!(device.set_max_payload(MIN_MAX_PAYLOAD - 1).is_err());
     assert!(device.set_max_payload(MAX_PAYLOAD + 1).is_err());
-    device.set_max_payload(64).unwrap();
+    device.set_max_payload(128).unwrap();
     let Reply::Identity(identity) = request(&mut device, &Request::Identify, 1) else {
         panic!("identify failed")
     };
-    assert_eq!(identity.max_payload, 64);
+    assert_eq!(identity.max_payload, 128);
+    assert!(matches!(
+        request(&mut device, &Request::ReadCounters, 2),
+        Reply::Counters(_)
+    ));
 
-    // A read whose reply would exceed 64 bytes is out of range; 14 words fit.
+    // A read whose reply would exceed 128 bytes is out of range; (128 - 8) / 4 = 30 words fit.
     let reply = request(
         &mut device,
         &Request::ReadMemory {
             memory: Memory::Weights,
             offset: 0,
-            count: 15,
-        },
-        2,
-    );
-    assert_eq!(error_code(&reply), Some(ErrorCode::ADDRESS_RANGE));
-    let reply = request(
-        &mut device,
-        &Request::ReadMemory {
-            memory: Memory::Weights,
-            offset: 0,
-            count: 14,
+            count: 31,
         },
         3,
     );
-    assert!(matches!(reply, Reply::MemoryData { ref words, .. } if words.len() == 14));
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::ADDRESS_RANGE,
+            opcode: Opcode::ReadMemory as u8,
+            detail: 52
+        })
+    );
+    let reply = request(
+        &mut device,
+        &Request::ReadMemory {
+            memory: Memory::Weights,
+            offset: 0,
+            count: 30,
+        },
+        4,
+    );
+    assert!(matches!(reply, Reply::MemoryData { ref words, .. } if words.len() == 30));
 
-    // A longer intact frame gets a length error naming the maximum; its bytes on the wire are
-    // rejected at the header and counted.
+    // A longer intact frame gets a length error naming the maximum. On the wire its length
+    // field is rejected as soon as the header is complete, counted, and not answered.
     let write = Request::WriteMemory {
         memory: Memory::Weights,
         offset: 0,
-        words: vec![0; 15],
+        words: vec![0; 31],
     };
-    let reply = request(&mut device, &write, 4);
+    let reply = request(&mut device, &write, 5);
     assert_eq!(
         reply,
         Reply::Error(ErrorReply {
             code: ErrorCode::PAYLOAD_LENGTH,
             opcode: Opcode::WriteMemory as u8,
-            detail: 64
+            detail: 128
         })
     );
-    let replies = device.receive(&write.to_frame(5).encode(), Instant::now());
+    let replies = device.receive(&write.to_frame(6).encode(), Instant::now());
     assert!(replies.is_empty());
     assert_eq!(device.counters().link.length, 1);
 }
