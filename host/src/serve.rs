@@ -25,8 +25,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ),
         None => (Config::default(), "the default configuration".to_string()),
     };
-    let device = SoftwareDevice::new(&config)
+    let mut device = SoftwareDevice::new(&config)
         .with_context(|| format!("{source} cannot run on the software device"))?;
+    if let Some(max_payload) = args.max_payload {
+        device
+            .set_max_payload(max_payload)
+            .map_err(|reason| anyhow!("--max-payload {max_payload} is invalid: {reason}"))?;
+    }
     let identity = device.identity();
     let activations: Vec<&str> = identity.activations.iter().map(|a| a.name()).collect();
     info!(
