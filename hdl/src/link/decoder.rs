@@ -67,8 +67,8 @@ impl Logic for ScanSource {
 ///
 /// Every received byte is written to a ring in block RAM of [`LinkParams::ring_bytes`] bytes.
 /// Byte input never stalls. A scanner examines the ring one byte per clock with the software
-/// decoder's rules: it searches for the sync byte, reads the header, rejects a length field above
-/// `max_payload` as soon as the header is complete and checks the CRC at the end of the frame.
+/// decoder's rules. It searches for the sync byte and reads the header. It rejects a length field
+/// above `max_payload` as soon as the header is complete, and it checks the CRC at the end of the frame.
 /// After a rejected candidate it moves back to the byte after that candidate's sync byte. So the
 /// ring replays those bytes, and a rescanned byte does not start another framing error.
 ///
@@ -87,8 +87,8 @@ impl Logic for ScanSource {
 ///
 /// Overflow: the ring keeps the held frames' payloads and every byte from the open candidate's
 /// sync byte (or the scanner) onward. A byte that arrives while the ring is full is dropped, and
-/// each run of dropped bytes counts one framing error. With the host keeping at most two frames
-/// in flight, two frames of `max_payload` fit and nothing is dropped.
+/// each run of dropped bytes counts one framing error. The ring always has room for two frames of
+/// `max_payload`, which is what a host with at most two frames in flight sends.
 ///
 /// The error counters wrap at 2^32. `clear_counters` sets each to the count of its events in the
 /// same clock, so no event is lost.
@@ -591,8 +591,9 @@ impl Logic for FrameDecoder {
             self.kept_gaps.next = self.gap_count.q.val() - self.one3.val();
         }
         // NOTE: a gap that arrives while GAP_DEPTH gaps wait for the scanner is not recorded, so a
-        // candidate may then span it. The scanner falls that far behind only when the consumer
-        // holds frames through several inter-byte timeouts while more bytes arrive.
+        // candidate may then span it. The scanner falls that far behind when the consumer keeps
+        // frames through several inter-byte timeouts while bytes arrive, or when rescans take
+        // longer than several timeouts.
         self.push.next = self.gap.val()
             & (self.candidate.q.val() | self.unexamined.val())
             & (self.kept_gaps.val() != self.gap_depth.val());

@@ -28,9 +28,9 @@ pub enum EncoderState {
 /// buffer bytes and the CRC over everything after the sync byte. `busy` is high from the clock
 /// after `send` until the clock after the last CRC byte moved.
 ///
-/// The outgoing byte sits in an output register: a byte moves on a clock where `byte_valid` and
-/// `byte_ready` are both high, and the next byte is loaded in that same clock, so a sink that
-/// holds `byte_ready` high receives one byte per clock. The first byte is valid two clocks after
+/// The outgoing byte is in an output register. A byte moves on a clock where `byte_valid` and
+/// `byte_ready` are both high, and the next byte is loaded in that same clock. So a sink that
+/// keeps `byte_ready` high receives one byte per clock. The first byte is valid two clocks after
 /// `send`.
 ///
 /// NOTE: a `length` above the buffer size reads the buffer modulo its size; the encoder does not

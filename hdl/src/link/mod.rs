@@ -21,7 +21,7 @@ pub use uart::{UartPair, UartRx, UartTx};
 /// Largest relative difference between the requested baud rate and the one the clock divisor gives.
 pub const MAX_BAUD_ERROR: f64 = 0.02;
 
-/// Fewest clocks per UART bit: the receiver samples the start bit at half a bit.
+/// Minimum clocks per UART bit, because the receiver samples the start bit after half a bit.
 pub const MIN_CLOCKS_PER_BIT: usize = 4;
 
 /// Generation parameters of the link blocks.
@@ -159,7 +159,7 @@ impl LinkParams {
 }
 
 impl Default for LinkParams {
-    /// The iCEBreaker's 12 MHz clock at 115,200 baud (104 clocks per bit, 0.16 % fast) and
+    /// Returns the parameters for the iCEBreaker's 12 MHz clock at 115,200 baud (104 clocks per bit, 0.16 % fast) and
     /// the protocol's maximum payload.
     fn default() -> Self {
         LinkParams::new(12_000_000, 115_200, MAX_PAYLOAD)

@@ -22,7 +22,7 @@ pub enum UartRxState {
 
 /// UART receiver.
 ///
-/// `rx` passes two flip-flops before use. A falling edge starts a byte; the line is sampled again
+/// `rx` passes two flip-flops before use. A falling edge starts a byte. The line is sampled again
 /// half a bit later and must still be low, or the edge is taken for a glitch. From there every
 /// sample lies one bit time after the previous one, so each data bit and the stop bit are sampled
 /// at their middle. The receiver returns to waiting for a start bit at the middle of the stop

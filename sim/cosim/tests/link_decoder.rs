@@ -25,9 +25,13 @@ struct Received {
 enum Consumer {
     Waiting,
     /// Reading the payload; the address of byte `next - 1` was presented in the previous clock.
-    Reading { next: usize },
+    Reading {
+        next: usize,
+    },
     /// Holding the frame for this many more clocks before the release strobe.
-    Holding { clocks: u32 },
+    Holding {
+        clocks: u32,
+    },
 }
 
 struct Ports {
@@ -56,7 +60,8 @@ struct Bench {
     /// Header of the frame being read: opcode, seq, length, payload so far.
     current: Option<(u8, u16, usize, Vec<u8>)>,
     received: Vec<Received>,
-    /// Clocks the consumer holds each frame after reading it; `None` holds until told.
+    /// Clocks the consumer keeps each frame after reading it; `None` keeps it until the test
+    /// changes the consumer's state.
     hold: Option<u32>,
     /// Last values driven on `byte_valid` and `frame_release`, to skip redundant calls.
     driven_valid: bool,
@@ -184,7 +189,7 @@ impl Bench {
         self.consumer = Consumer::Waiting;
     }
 
-    /// Whether the consumer has nothing in hand and no frame is presented.
+    /// Returns whether the consumer has no frame and the decoder presents none.
     fn idle(&self) -> bool {
         self.consumer == Consumer::Waiting && self.model.get(self.ports.frame_valid) == 0
     }
@@ -328,8 +333,8 @@ fn run_stream(
     label: &str,
 ) {
     let mut expected = Vec::new();
-    let record = |event: Option<Result<Frame, FrameError>>, expected: &mut Vec<Received>| {
-        match event {
+    let record =
+        |event: Option<Result<Frame, FrameError>>, expected: &mut Vec<Received>| match event {
             Some(Ok(frame)) => expected.push(Received {
                 opcode: frame.opcode as u8,
                 seq: frame.seq,
@@ -341,8 +346,7 @@ fn run_stream(
                 payload: None,
             }),
             _ => {}
-        }
-    };
+        };
     let first_received = bench.received.len();
     let tail = last.iter().enumerate().map(|(i, &byte)| Timed {
         byte,
@@ -408,18 +412,15 @@ fn decoder_matches_software_on_fuzzed_streams() {
     let mut software = Decoder::new(Accept::Requests, Duration::from_nanos(timeout));
     let base = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(0x1ea9_0001);
-    let mut frames = 0;
+
     // Rejections of each kind over all streams, so the test shows that the fuzz reaches them.
     let mut totals = LinkCounters::default();
-    let mut add_totals = |totals: &mut LinkCounters, counters: LinkCounters| {
-        totals.crc += counters.crc;
-        totals.framing += counters.framing;
-        totals.length += counters.length;
-        totals.timeout += counters.timeout;
-        totals.unknown_opcode += counters.unknown_opcode;
-    };
     for index in 0..STREAMS {
-        bench.hold = Some(if rng.gen_bool(0.5) { 0 } else { rng.gen_range(1..40) });
+        bench.hold = Some(if rng.gen_bool(0.5) {
+            0
+        } else {
+            rng.gen_range(1..40)
+        });
         let stream = fuzz_stream(&mut rng, timeout, true);
         let last_payload: Vec<u8> = (0..rng.gen_range(0..16)).map(|_| rng.gen()).collect();
         let last = frame_bytes(Opcode::Identify as u8, index as u16, &last_payload);
@@ -432,14 +433,22 @@ fn decoder_matches_software_on_fuzzed_streams() {
             timeout,
             &format!("stream {index}"),
         );
-        frames = bench.received.len();
+
+        // Clear both decoders' counters now and then, while the hardware is idle.
         if index % 500 == 499 || index == STREAMS - 1 {
-            add_totals(&mut totals, software.counters());
+            let counters = software.counters();
+            totals.crc += counters.crc;
+            totals.framing += counters.framing;
+            totals.length += counters.length;
+            totals.timeout += counters.timeout;
+            totals.unknown_opcode += counters.unknown_opcode;
             bench.clear_counters();
             software.reset_counters();
             assert_eq!(bench.counters(), [0; 4], "counters after clear_counters");
         }
     }
+
+    let frames = bench.received.len();
     assert!(
         frames > 2 * STREAMS,
         "only {frames} frames in {STREAMS} streams"
@@ -451,7 +460,10 @@ fn decoder_matches_software_on_fuzzed_streams() {
         ("timeout", totals.timeout),
         ("unknown opcode", totals.unknown_opcode),
     ] {
-        assert!(count >= 1_000, "only {count} {kind} rejections in {STREAMS} streams");
+        assert!(
+            count >= 1_000,
+            "only {count} {kind} rejections in {STREAMS} streams"
+        );
     }
 }
 
@@ -493,15 +505,27 @@ fn decoder_receives_while_frame_is_held() {
     for _ in 0..8 {
         bench.step(None);
     }
-    assert_eq!(bench.current.as_ref().map(|f| f.1), Some(1), "frame A is held");
+    assert_eq!(
+        bench.current.as_ref().map(|f| f.1),
+        Some(1),
+        "frame A is held"
+    );
     assert_eq!(bench.model.get(bench.ports.frame_seq), 1, "A is presented");
 
     // Release A: B is presented on the clock after the release strobe.
     bench.hold = Some(0);
     bench.consumer = Consumer::Holding { clocks: 0 };
     bench.step(None);
-    assert_eq!(bench.model.get(bench.ports.frame_valid), 1, "B is presented at once");
-    assert_eq!(bench.model.get(bench.ports.frame_seq), 2, "B's sequence number");
+    assert_eq!(
+        bench.model.get(bench.ports.frame_valid),
+        1,
+        "B is presented at once"
+    );
+    assert_eq!(
+        bench.model.get(bench.ports.frame_seq),
+        2,
+        "B's sequence number"
+    );
 
     let bound = bench.model.cycles() + 2_000;
     while bench.received.len() < 3 || !bench.idle() {
@@ -538,7 +562,11 @@ fn decoder_drops_bytes_when_ring_is_full() {
     }
     assert_eq!(bench.received, vec![a, b, d]);
     // One framing error for the zero bytes kept in the ring, one for the dropped run.
-    assert_eq!(bench.counters(), [0, 2, 0, 0], "counters (crc, framing, length, timeout)");
+    assert_eq!(
+        bench.counters(),
+        [0, 2, 0, 0],
+        "counters (crc, framing, length, timeout)"
+    );
 }
 
 #[test]
@@ -552,11 +580,18 @@ fn decoder_rejects_length_above_max_payload() {
     send_back_to_back(&mut bench, &fits_bytes);
     let bound = bench.model.cycles() + 2_000;
     while bench.received.is_empty() || !bench.idle() {
-        assert!(bench.model.cycles() < bound, "the fitting frame was not presented");
+        assert!(
+            bench.model.cycles() < bound,
+            "the fitting frame was not presented"
+        );
         bench.step(None);
     }
     assert_eq!(bench.received, vec![fits]);
     // The rescanned header bytes after the rejected sync byte are skipped without a new
     // framing error (they were examined before).
-    assert_eq!(bench.counters(), [0, 0, 1, 0], "counters (crc, framing, length, timeout)");
+    assert_eq!(
+        bench.counters(),
+        [0, 0, 1, 0],
+        "counters (crc, framing, length, timeout)"
+    );
 }

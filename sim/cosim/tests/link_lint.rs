@@ -62,7 +62,9 @@ fn lint(design: Design, params: &LinkParams, label: &str) -> Vec<String> {
             .iter()
             .any(|(triaged, fragment, _)| code == *triaged && message.contains(fragment));
         if !triaged {
-            failures.push(format!("{label} {design}: untriaged warning {code}: {message}"));
+            failures.push(format!(
+                "{label} {design}: untriaged warning {code}: {message}"
+            ));
         }
     }
     failures
@@ -76,7 +78,10 @@ fn link_verilog_lints_clean() {
         clocks_per_bit: 4,
     };
     let mut failures = Vec::new();
-    for (label, params) in [("default parameters", LinkParams::default()), ("small", small)] {
+    for (label, params) in [
+        ("default parameters", LinkParams::default()),
+        ("small", small),
+    ] {
         for design in Design::LINK {
             failures.extend(lint(design, &params, label));
         }

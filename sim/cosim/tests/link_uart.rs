@@ -56,7 +56,7 @@ impl Uart {
     }
 }
 
-/// The 8N1 line levels of `byte`: start bit, data bits least significant first, stop bit.
+/// Returns the 8N1 line levels of `byte`: start bit, data bits least significant first, stop bit.
 fn bits_of(byte: u8, stop: bool) -> Vec<bool> {
     let mut bits = vec![false];
     bits.extend((0..8).map(|i| byte >> i & 1 == 1));
@@ -103,20 +103,20 @@ fn uart_tx_line_matches_bit_model() {
             } else {
                 uart.model.set(uart.tx_valid, 0);
             }
-            // Close the loop: the receiver sees the line the transmitter drove last clock.
+            // Close the loop: the receiver gets the line level the transmitter drove last clock.
             if let Some(byte) = uart.clock_rx(rx_line) {
                 received.push(byte);
             }
             rx_line = uart.model.get(uart.tx) == 1;
             line.push(rx_line);
         }
-        assert_eq!(received, bytes, "{variant}: bytes through UartTx and UartRx");
+        assert_eq!(
+            received, bytes,
+            "{variant}: bytes through UartTx and UartRx"
+        );
 
         // The line: idle until the first start bit, then the bytes with no idle time between.
-        let first = line
-            .iter()
-            .position(|level| !level)
-            .expect("a start bit");
+        let first = line.iter().position(|level| !level).expect("a start bit");
         let expected: Vec<bool> = bytes
             .iter()
             .flat_map(|&b| bits_of(b, true))
@@ -196,6 +196,10 @@ fn uart_rx_ignores_start_glitch() {
         for _ in 0..2 * uart.clocks_per_bit {
             received.extend(uart.clock_rx(true));
         }
-        assert_eq!(received, vec![0x3C], "{variant}: only the real byte is received");
+        assert_eq!(
+            received,
+            vec![0x3C],
+            "{variant}: only the real byte is received"
+        );
     }
 }
