@@ -28,8 +28,9 @@ pub enum UartRxState {
 /// at their middle. The receiver returns to waiting for a start bit at the middle of the stop
 /// bit, so it takes a start bit that follows the stop bit with no idle time. A low stop bit drops
 /// the byte, and the receiver waits for the line to go high before it looks for the next start bit.
-/// `byte_valid` is high for one clock about 2 clocks after the middle of the stop bit (the
-/// synchroniser's delay); `byte` holds its value until the next byte's first data bit.
+/// `byte_valid` is high for one clock, about three clocks after the middle of the stop bit: two
+/// for the synchroniser and one for the strobe register. `byte` keeps its value until the next
+/// byte's first data bit.
 #[derive(LogicBlock)]
 pub struct UartRx {
     pub clock: Signal<In, Clock>,
