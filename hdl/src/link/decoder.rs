@@ -90,8 +90,13 @@ impl Logic for ScanSource {
 /// each run of dropped bytes counts one framing error. The ring always has room for two frames of
 /// `max_payload`, which is what a host with at most two frames in flight sends.
 ///
-/// The error counters wrap at 2^32. `clear_counters` sets each to the count of its events in the
-/// same clock, so no event is lost.
+/// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
+/// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
+///
+/// NOTE: the scanner examines, judges and moves to its next position in one clock, through
+/// 16-bit comparisons, the CRC check and the read-address multiplexer. nextpnr-ice40 0.4 placed
+/// the 256-byte variant (inputs fed from a shift register) on an iCE40UP5K at 23 to 25 MHz over
+/// three seeds, so the decoder limits a board clock above that.
 #[derive(LogicBlock)]
 pub struct FrameDecoder {
     pub clock: Signal<In, Clock>,
@@ -172,7 +177,13 @@ pub struct FrameDecoder {
     next_length: Register<Bits<16>>,
     next_start: Register<Bits<16>>,
 
-    // Error counters (reset 0).
+    // Error counters (reset 0). The events of one clock are registered and counted on the
+    // next, which keeps the scanner's logic out of the counters' carry chains.
+    crc_event_q: ResetRegister<Bit>,
+    length_event_q: ResetRegister<Bit>,
+    timeout_event_q: ResetRegister<Bit>,
+    skipped_run_q: ResetRegister<Bit>,
+    dropped_run_q: ResetRegister<Bit>,
     crc_count: ResetRegister<Bits<32>>,
     framing_count: ResetRegister<Bits<32>>,
     length_count: ResetRegister<Bits<32>>,
@@ -290,6 +301,11 @@ impl FrameDecoder {
             next_seq: Default::default(),
             next_length: Default::default(),
             next_start: Default::default(),
+            crc_event_q: Default::default(),
+            length_event_q: Default::default(),
+            timeout_event_q: Default::default(),
+            skipped_run_q: Default::default(),
+            dropped_run_q: Default::default(),
             crc_count: Default::default(),
             framing_count: Default::default(),
             length_count: Default::default(),
@@ -400,6 +416,16 @@ impl Logic for FrameDecoder {
         self.next_seq.clock.next = self.clock.val();
         self.next_length.clock.next = self.clock.val();
         self.next_start.clock.next = self.clock.val();
+        self.crc_event_q.clock.next = self.clock.val();
+        self.crc_event_q.reset.next = self.reset.val();
+        self.length_event_q.clock.next = self.clock.val();
+        self.length_event_q.reset.next = self.reset.val();
+        self.timeout_event_q.clock.next = self.clock.val();
+        self.timeout_event_q.reset.next = self.reset.val();
+        self.skipped_run_q.clock.next = self.clock.val();
+        self.skipped_run_q.reset.next = self.reset.val();
+        self.dropped_run_q.clock.next = self.clock.val();
+        self.dropped_run_q.reset.next = self.reset.val();
         self.crc_count.clock.next = self.clock.val();
         self.crc_count.reset.next = self.reset.val();
         self.framing_count.clock.next = self.clock.val();
@@ -659,24 +685,29 @@ impl Logic for FrameDecoder {
         }
         self.port_scanned.d.next = !self.held_valid.q.val();
 
-        // ---- Error counters. ----
+        // ---- Error counters: count the previous clock's events. ----
+        self.crc_event_q.d.next = self.crc_event.val();
+        self.length_event_q.d.next = self.length_event.val();
+        self.timeout_event_q.d.next = self.timeout_event.val();
+        self.skipped_run_q.d.next = self.skipped_run.val();
+        self.dropped_run_q.d.next = self.dropped_run.val();
         self.crc_step.next = self.zero32.val();
-        if self.crc_event.val() {
+        if self.crc_event_q.q.val() {
             self.crc_step.next = self.one32.val();
         }
         self.length_step.next = self.zero32.val();
-        if self.length_event.val() {
+        if self.length_event_q.q.val() {
             self.length_step.next = self.one32.val();
         }
         self.timeout_step.next = self.zero32.val();
-        if self.timeout_event.val() {
+        if self.timeout_event_q.q.val() {
             self.timeout_step.next = self.one32.val();
         }
         self.framing_step.next = self.zero32.val();
-        if self.skipped_run.val() | self.dropped_run.val() {
+        if self.skipped_run_q.q.val() | self.dropped_run_q.q.val() {
             self.framing_step.next = self.one32.val();
         }
-        if self.skipped_run.val() & self.dropped_run.val() {
+        if self.skipped_run_q.q.val() & self.dropped_run_q.q.val() {
             self.framing_step.next = self.two32.val();
         }
         self.crc_count.d.next = self.crc_count.q.val() + self.crc_step.val();

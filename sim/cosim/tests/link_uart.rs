@@ -120,7 +120,7 @@ fn uart_tx_line_matches_bit_model() {
         let expected: Vec<bool> = bytes
             .iter()
             .flat_map(|&b| bits_of(b, true))
-            .flat_map(|bit| std::iter::repeat(bit).take(uart.clocks_per_bit))
+            .flat_map(|bit| std::iter::repeat_n(bit, uart.clocks_per_bit))
             .collect();
         assert!(
             line.len() >= first + expected.len() - uart.clocks_per_bit,
