@@ -82,7 +82,7 @@ impl Logic for ScanSource {
 /// Inter-byte timeout: when more than `timeout_clocks` clocks pass after a received byte, the
 /// position of the next byte is queued as a gap (if the scanner has bytes left or a candidate
 /// open). When the scanner reaches a gap with a candidate open, it rejects the candidate as timed
-/// out and rescans its bytes; the gap stays until the scanner reaches it with no candidate open.
+/// out and rescans its bytes. The gap stays until the scanner reaches it with no candidate open.
 /// This is the software decoder's rule that a frame never spans a gap.
 ///
 /// Overflow: the ring keeps the held frames' payloads and every byte from the open candidate's
