@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use leap_hdl::engine::EngineParams;
-use leap_hdl::{emit, emit_engine, Design, Direction, Port};
+use leap_hdl::link::LinkParams;
+use leap_hdl::{emit, emit_engine, emit_link, Design, Direction, Port};
 
 include!("src/variants.rs");
 
@@ -30,6 +31,9 @@ fn main() {
             .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
         let emitted = match design {
             Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+            Design::Decoder | Design::Encoder | Design::Uart => {
+                emit_link(design, &link_params(spec))
+            }
             _ => emit(design, &spec.formats),
         };
         for port in &emitted.ports {
@@ -89,6 +93,19 @@ fn engine_params(spec: &VariantSpec) -> EngineParams {
     params
 }
 
+fn link_params(spec: &VariantSpec) -> LinkParams {
+    let mut params = LinkParams::default();
+    if let Some(link) = spec.link {
+        params.max_payload = link.max_payload;
+        params.timeout_clocks = link.timeout_clocks;
+        params.clocks_per_bit = link.clocks_per_bit;
+    }
+    if let Err(e) = params.validate() {
+        panic!("variant {} has invalid link parameters: {e}", spec.name);
+    }
+    params
+}
+
 fn check_verilator() {
     match Command::new("verilator").arg("--version").output() {
         Ok(output) if output.status.success() => {}
@@ -134,6 +151,10 @@ fn verilate(name: &str, source: &Path, dir: &Path) {
                 "--x-assign",
                 "unique",
                 "--trace",
+                // rust-hdl emits Verilog-2005, and the link blocks have ports named `byte`,
+                // which is a keyword in SystemVerilog, Verilator's default language.
+                "--default-language",
+                "1364-2005",
             ])
             .args(["--top-module", "top", "--prefix", &format!("V{name}")])
             .arg("-Mdir")

@@ -1,11 +1,13 @@
-//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]`.
+//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]
+//! [--clock-hz F --baud B --max-payload N]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use leap_hdl::engine::EngineParams;
-use leap_hdl::{emit, emit_engine, Design};
+use leap_hdl::link::LinkParams;
+use leap_hdl::{emit, emit_engine, emit_link, Design};
 use leap_model::Config;
 
 /// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
@@ -15,7 +17,8 @@ struct Args {
     /// Directory to write the Verilog files to; created if missing.
     #[arg(long)]
     out: PathBuf,
-    /// Design to emit: lane, neuron or engine; repeat for several. Default: all.
+    /// Design to emit: lane, neuron, engine, decoder, encoder or uart; repeat for several.
+    /// Default: all.
     #[arg(long = "design")]
     designs: Vec<String>,
     /// Configuration file (TOML) whose `[fixed]` formats set the widths. Default: the default formats.
@@ -24,6 +27,15 @@ struct Args {
     /// Synapse lanes of the engine (weights per clock), 1 to 16.
     #[arg(long, default_value_t = EngineParams::default().lanes)]
     lanes: usize,
+    /// Board clock of the link designs in Hz.
+    #[arg(long, default_value_t = 12_000_000)]
+    clock_hz: u64,
+    /// UART baud rate of the link designs.
+    #[arg(long, default_value_t = 115_200)]
+    baud: u64,
+    /// Largest frame payload in bytes that the link designs accept, 1 to 4096.
+    #[arg(long, default_value_t = leap_model::protocol::MAX_PAYLOAD)]
+    max_payload: usize,
 }
 
 fn main() -> Result<()> {
@@ -35,15 +47,25 @@ fn main() -> Result<()> {
     if !(1..=16).contains(&args.lanes) {
         bail!("--lanes {} is invalid: use 1 to 16", args.lanes);
     }
+    let link = LinkParams::new(args.clock_hz, args.baud, args.max_payload).with_context(|| {
+        format!(
+            "invalid --clock-hz {}, --baud {} or --max-payload {}",
+            args.clock_hz, args.baud, args.max_payload
+        )
+    })?;
     let designs = if args.designs.is_empty() {
-        Design::ALL.to_vec()
+        Design::ALL.into_iter().chain(Design::LINK).collect()
     } else {
         let mut designs = Vec::new();
         for name in &args.designs {
             match Design::from_name(name) {
                 Some(d) => designs.push(d),
                 None => {
-                    let known: Vec<_> = Design::ALL.iter().map(|d| d.name()).collect();
+                    let known: Vec<_> = Design::ALL
+                        .iter()
+                        .chain(&Design::LINK)
+                        .map(|d| d.name())
+                        .collect();
                     bail!("unknown design `{name}`: use one of {}", known.join(", "));
                 }
             }
@@ -62,6 +84,7 @@ fn main() -> Result<()> {
                     ..EngineParams::default()
                 },
             ),
+            Design::Decoder | Design::Encoder | Design::Uart => emit_link(design, &link),
             _ => emit(design, &formats),
         };
         std::fs::write(&path, emitted.verilog)

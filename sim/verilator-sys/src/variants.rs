@@ -21,13 +21,23 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron` or `engine`.
+    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder` or `uart`.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
     /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
     pub size: Option<EngineSize>,
+    /// Parameters of a link design; `None` keeps `leap_hdl::link::LinkParams::default`.
+    pub link: Option<LinkSize>,
+}
+
+/// Parameters of a link design, as the fields of `leap_hdl::link::LinkParams` of the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkSize {
+    pub max_payload: usize,
+    pub timeout_clocks: u64,
+    pub clocks_per_bit: usize,
 }
 
 /// Memory sizes of an engine, as the fields of `leap_hdl::engine::EngineParams` of the same names.
@@ -49,6 +59,19 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         formats,
         lanes,
         size: None,
+        link: None,
+    };
+    let link = |name, design, max_payload, timeout_clocks, clocks_per_bit| VariantSpec {
+        name,
+        design,
+        formats: Formats::default(),
+        lanes: 1,
+        size: None,
+        link: Some(LinkSize {
+            max_payload,
+            timeout_clocks,
+            clocks_per_bit,
+        }),
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -57,6 +80,12 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+        // The link tests use short inter-byte timeouts so that a gap costs few simulated clocks.
+        link("decoder", "decoder", 256, 600, 16),
+        link("decoder_4096", "decoder", 4096, 2000, 16),
+        link("encoder_4096", "encoder", 4096, 2000, 16),
+        link("uart", "uart", 256, 600, 16),
+        link("uart_fast", "uart", 256, 600, 4),
     ]
 }
 
@@ -77,6 +106,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             max_inputs: 784,
             weight_words,
         }),
+        link: None,
     };
     vec![
         spec("engine_bench_p2", 2, 32768),
