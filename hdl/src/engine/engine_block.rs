@@ -9,8 +9,8 @@ use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
     SlopeProduct, UpdateFactor, WordView, Xorshift,
 };
-use super::{constant, field, select, EngineParams, EngineState, DRAIN_CLOCKS};
-use crate::leaf::{Requantize, ResetRegister};
+use super::{constant, field, select, EngineParams, EngineState, DRAIN_CLOCKS, MAX_LANES};
+use crate::leaf::{Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
 
 /// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 5 (backward accumulation).
@@ -28,7 +28,7 @@ pub struct Engine {
     /// With `run`: nudge the output toward the targets and update the weights.
     pub learn: Signal<In, Bit>,
     pub select: Signal<In, Bits<8>>,
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub data: Signal<In, Bits<64>>,
     pub busy: Signal<Out, Bit>,
     pub read_data: Signal<Out, Bits<64>>,
@@ -40,7 +40,7 @@ pub struct Engine {
     learning: EnableRegister<Bit>,
     requested: EnableRegister<Bits<32>>,
     read_select: EnableRegister<Bits<8>>,
-    read_address: EnableRegister<Bits<16>>,
+    read_address: EnableRegister<Bits<32>>,
     read_result: EnableRegister<Bits<64>>,
     read_strobe: ResetRegister<Bit>,
     k_r_mant: EnableRegister<Signed<16>>,
@@ -70,7 +70,7 @@ pub struct Engine {
     acc_row: EnableRegister<Signed<48>>,
     row: Counter<16>,
     state_index: Counter<16>,
-    /// State index of the next neuron the neuron unit returns.
+    /// State index of the next word the output phase or the neuron unit writes.
     write_index: Counter<16>,
     /// Neurons of the layer the neuron unit has returned.
     neurons_done: Counter<16>,
@@ -79,10 +79,33 @@ pub struct Engine {
     group: Counter<16>,
     weight_address: Counter<16>,
     group_column: Counter<16>,
+    /// Copy phase, rates side: the column it reads next and that column's state index in the
+    /// layer below (`INPUT_BASE + column`).
+    column: Counter<16>,
+    source_index: Counter<16>,
+    /// Copy phase, rates side: the lane and bank word of the next rate written.
     lane_bank: Counter<8>,
     bank_word: Counter<16>,
-    column: Counter<16>,
-    below_index: Counter<16>,
+    /// Set the clock after the copy phase addressed a rate, when its word is written.
+    rate_pending: ResetRegister<Bit>,
+    /// With `rate_pending`: the word is the bias column's constant activity.
+    rate_bias: Register<Bit>,
+    /// Copy phase, errors side (layers below the top only): the neuron `j` of the loaded layer
+    /// whose error it reads next, the lane and bank word of `acc_B[j]` in the layer above, and
+    /// the neuron's state index.
+    error_column: Counter<16>,
+    error_lane: Counter<8>,
+    error_word: Counter<16>,
+    error_index: Counter<16>,
+    /// Set the clock after the copy phase addressed an error, when it is formed and written.
+    error_pending: ResetRegister<Bit>,
+    /// With `error_pending`: the lane that drives `acc_B[j]` and the state index written.
+    error_lane_late: Register<Bits<8>>,
+    error_target: Register<Bits<16>>,
+    /// Set while the loaded layer has a layer above, whose backward sums give its errors.
+    below_active: EnableRegister<Bit>,
+    /// Set the clock after the output phase addressed a neuron, when its error is written.
+    output_pending: ResetRegister<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
     drain: Counter<16>,
@@ -107,8 +130,6 @@ pub struct Engine {
     input_words: Memory<Signed<16>>,
     targets: Memory<Signed<32>>,
     forward_sums: Memory<Signed<48>>,
-    factors: Memory<Signed<16>>,
-    messages: Memory<Signed<16>>,
     layer_table: Memory<Bits<64>>,
     host_view: WordView,
     table_view: WordView,
@@ -117,6 +138,12 @@ pub struct Engine {
     output_error: OutputError,
     update: UpdateFactor,
     message: Requantize<32, 16>,
+    /// Stage 1 of the stream: the update factor and message of the issued row, formed from the
+    /// errors read at stage -1 (see `lookahead`).
+    factor_stage: Register<Signed<16>>,
+    factor_saturated: Register<Bit>,
+    message_stage: Register<Signed<16>>,
+    message_saturated: Register<Bit>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
     neuron: NeuronUnit,
@@ -133,6 +160,12 @@ pub struct Engine {
     forward_total: Signal<Local, Signed<48>>,
     weight_flags: Signal<Local, Bits<8>>,
     issue: Signal<Local, Bit>,
+    /// State index of the row the stream issues in the next clock.
+    lookahead: Signal<Local, Bits<16>>,
+    /// The low 16 bits of the host's address and of the latched read address: the word of a
+    /// memory other than the weight banks.
+    host_word: Signal<Local, Bits<16>>,
+    read_word: Signal<Local, Bits<16>>,
     rate_value: Signal<Local, Signed<16>>,
     // Constants.
     zero16: Constant<Bits<16>>,
@@ -150,7 +183,6 @@ pub struct Engine {
     drain_last: Constant<Bits<16>>,
     zero_wide: Constant<Signed<48>>,
     zero_error: Constant<Signed<32>>,
-    zero_factor: Constant<Signed<16>>,
     act_one: Constant<Signed<16>>,
     select_weight: Constant<Bits<8>>,
     select_potential: Constant<Bits<8>>,
@@ -162,15 +194,15 @@ pub struct Engine {
     select_target: Constant<Bits<8>>,
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
-    constant_k_r_mant: Constant<Bits<16>>,
-    constant_k_r_shift: Constant<Bits<16>>,
-    constant_k_dt_mant: Constant<Bits<16>>,
-    constant_k_dt_shift: Constant<Bits<16>>,
-    constant_beta_mant: Constant<Bits<16>>,
-    constant_beta_shift: Constant<Bits<16>>,
-    constant_top_base: Constant<Bits<16>>,
-    constant_voltage: Constant<Bits<16>>,
-    constant_rounding: Constant<Bits<16>>,
+    constant_k_r_mant: Constant<Bits<32>>,
+    constant_k_r_shift: Constant<Bits<32>>,
+    constant_k_dt_mant: Constant<Bits<32>>,
+    constant_k_dt_shift: Constant<Bits<32>>,
+    constant_beta_mant: Constant<Bits<32>>,
+    constant_beta_shift: Constant<Bits<32>>,
+    constant_top_base: Constant<Bits<32>>,
+    constant_voltage: Constant<Bits<32>>,
+    constant_rounding: Constant<Bits<32>>,
     _lanes: usize,
 }
 
@@ -178,8 +210,14 @@ impl Engine {
     pub fn new(formats: &Formats, params: &EngineParams) -> Self {
         let params = *params;
         assert!(
-            (1..=16).contains(&params.lanes),
-            "{} lanes: use 1 to 16",
+            (1..=MAX_LANES).contains(&params.lanes),
+            "{} lanes: use 1 to {MAX_LANES}",
+            params.lanes
+        );
+        assert!(
+            (params.weight_words as u64) << params.bank_bits() <= 1 << 32,
+            "{} weight words per lane with {} lanes need host addresses beyond 32 bits",
+            params.weight_words,
             params.lanes
         );
         Engine {
@@ -239,7 +277,18 @@ impl Engine {
             lane_bank: Default::default(),
             bank_word: Default::default(),
             column: Default::default(),
-            below_index: Default::default(),
+            source_index: Default::default(),
+            rate_pending: Default::default(),
+            rate_bias: Default::default(),
+            error_column: Default::default(),
+            error_lane: Default::default(),
+            error_word: Default::default(),
+            error_index: Default::default(),
+            error_pending: Default::default(),
+            error_lane_late: Default::default(),
+            error_target: Default::default(),
+            below_active: Default::default(),
+            output_pending: Default::default(),
             layer_base: Default::default(),
             table_address: Default::default(),
             drain: Default::default(),
@@ -264,8 +313,6 @@ impl Engine {
             input_words: Memory::new(params.max_inputs, 16, true),
             targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
             forward_sums: Memory::new(params.max_rows, ACC_BITS as usize, true),
-            factors: Memory::new(params.max_rows, 16, true),
-            messages: Memory::new(params.max_rows, 16, true),
             layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
             host_view: Default::default(),
             table_view: Default::default(),
@@ -279,6 +326,10 @@ impl Engine {
                 formats.pot_frac,
                 formats.pot_bits,
             ),
+            factor_stage: Default::default(),
+            factor_saturated: Default::default(),
+            message_stage: Default::default(),
+            message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
@@ -296,6 +347,9 @@ impl Engine {
             forward_total: Default::default(),
             weight_flags: Default::default(),
             issue: Default::default(),
+            lookahead: Default::default(),
+            host_word: Default::default(),
+            read_word: Default::default(),
             rate_value: Default::default(),
             zero16: Constant::new(0u64.to_bits()),
             one16: Constant::new(1u64.to_bits()),
@@ -312,7 +366,6 @@ impl Engine {
             drain_last: Constant::new(((DRAIN_CLOCKS as usize - 1) as u64).to_bits()),
             zero_wide: Constant::new(0i64.into()),
             zero_error: Constant::new(0i64.into()),
-            zero_factor: Constant::new(0i64.into()),
             act_one: Constant::new((1i64 << formats.act_frac).into()),
             select_weight: Constant::new(((select::WEIGHT as usize) as u64).to_bits()),
             select_potential: Constant::new(((select::POTENTIAL as usize) as u64).to_bits()),
@@ -401,8 +454,30 @@ impl Logic for Engine {
         self.bank_word.reset.next = self.reset.val();
         self.column.clock.next = self.clock.val();
         self.column.reset.next = self.reset.val();
-        self.below_index.clock.next = self.clock.val();
-        self.below_index.reset.next = self.reset.val();
+        self.source_index.clock.next = self.clock.val();
+        self.source_index.reset.next = self.reset.val();
+        self.rate_pending.clock.next = self.clock.val();
+        self.rate_pending.reset.next = self.reset.val();
+        self.rate_bias.clock.next = self.clock.val();
+        self.error_column.clock.next = self.clock.val();
+        self.error_column.reset.next = self.reset.val();
+        self.error_lane.clock.next = self.clock.val();
+        self.error_lane.reset.next = self.reset.val();
+        self.error_word.clock.next = self.clock.val();
+        self.error_word.reset.next = self.reset.val();
+        self.error_index.clock.next = self.clock.val();
+        self.error_index.reset.next = self.reset.val();
+        self.error_pending.clock.next = self.clock.val();
+        self.error_pending.reset.next = self.reset.val();
+        self.error_lane_late.clock.next = self.clock.val();
+        self.error_target.clock.next = self.clock.val();
+        self.below_active.clock.next = self.clock.val();
+        self.output_pending.clock.next = self.clock.val();
+        self.output_pending.reset.next = self.reset.val();
+        self.factor_stage.clock.next = self.clock.val();
+        self.factor_saturated.clock.next = self.clock.val();
+        self.message_stage.clock.next = self.clock.val();
+        self.message_saturated.clock.next = self.clock.val();
         self.layer_base.clock.next = self.clock.val();
         self.layer_base.reset.next = self.reset.val();
         self.table_address.clock.next = self.clock.val();
@@ -440,8 +515,6 @@ impl Logic for Engine {
         self.input_words.clock.next = self.clock.val();
         self.targets.clock.next = self.clock.val();
         self.forward_sums.clock.next = self.clock.val();
-        self.factors.clock.next = self.clock.val();
-        self.messages.clock.next = self.clock.val();
         self.layer_table.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
@@ -557,10 +630,34 @@ impl Logic for Engine {
         self.column.value.next = self.zero16.val();
         self.column.enable.next = false;
         self.column.step.next = self.one16.val();
-        self.below_index.load.next = false;
-        self.below_index.value.next = self.input_base.q.val();
-        self.below_index.enable.next = false;
-        self.below_index.step.next = self.one16.val();
+        self.source_index.load.next = false;
+        self.source_index.value.next = self.input_base.q.val();
+        self.source_index.enable.next = false;
+        self.source_index.step.next = self.one16.val();
+        self.rate_pending.d.next = false;
+        self.rate_bias.d.next = self.column.q.val() == self.inputs.q.val();
+        self.error_column.load.next = false;
+        self.error_column.value.next = self.zero16.val();
+        self.error_column.enable.next = false;
+        self.error_column.step.next = self.one16.val();
+        self.error_lane.load.next = false;
+        self.error_lane.value.next = self.zero8.val();
+        self.error_lane.enable.next = false;
+        self.error_lane.step.next = self.one8.val();
+        self.error_word.load.next = false;
+        self.error_word.value.next = self.zero16.val();
+        self.error_word.enable.next = false;
+        self.error_word.step.next = self.one16.val();
+        self.error_index.load.next = false;
+        self.error_index.value.next = self.state_base.q.val();
+        self.error_index.enable.next = false;
+        self.error_index.step.next = self.one16.val();
+        self.error_pending.d.next = false;
+        self.error_lane_late.d.next = self.error_lane.q.val();
+        self.error_target.d.next = self.error_index.q.val();
+        self.below_active.enable.next = false;
+        self.below_active.d.next = false;
+        self.output_pending.d.next = false;
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -628,61 +725,55 @@ impl Logic for Engine {
         // below overrides them.
         self.host_view.word.next = self.data.val();
         self.table_view.word.next = self.layer_table.read_data.val();
+        self.host_word.next = self.address.val().get_bits::<16>(0);
+        self.read_word.next = self.read_address.q.val().get_bits::<16>(0);
         self.write_split.address.next = self.address.val();
         self.read_split.address.next = self.read_address.q.val();
-        self.potentials.read_address.next = self.read_address.q.val();
-        self.potentials.write_address.next = self.address.val();
+        self.potentials.read_address.next = self.read_word.val();
+        self.potentials.write_address.next = self.host_word.val();
         self.potentials.write_data.next = self.host_view.signed32.val();
         self.potentials.write_enable.next = false;
-        self.prospectives.read_address.next = self.read_address.q.val();
-        self.prospectives.write_address.next = self.address.val();
+        self.prospectives.read_address.next = self.read_word.val();
+        self.prospectives.write_address.next = self.host_word.val();
         self.prospectives.write_data.next = self.host_view.signed32.val();
         self.prospectives.write_enable.next = false;
-        self.errors0.read_address.next = self.read_address.q.val();
-        self.errors0.write_address.next = self.address.val();
+        self.errors0.read_address.next = self.read_word.val();
+        self.errors0.write_address.next = self.host_word.val();
         self.errors0.write_data.next = self.host_view.signed32.val();
         self.errors0.write_enable.next = false;
-        self.errors1.read_address.next = self.read_address.q.val();
-        self.errors1.write_address.next = self.address.val();
+        self.errors1.read_address.next = self.read_word.val();
+        self.errors1.write_address.next = self.host_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
         self.errors1.write_enable.next = false;
-        self.rates0.read_address.next = self.read_address.q.val();
-        self.rates0.write_address.next = self.address.val();
+        self.rates0.read_address.next = self.read_word.val();
+        self.rates0.write_address.next = self.host_word.val();
         self.rates0.write_data.next = self.host_view.signed16.val();
         self.rates0.write_enable.next = false;
-        self.rates1.read_address.next = self.read_address.q.val();
-        self.rates1.write_address.next = self.address.val();
+        self.rates1.read_address.next = self.read_word.val();
+        self.rates1.write_address.next = self.host_word.val();
         self.rates1.write_data.next = self.host_view.signed16.val();
         self.rates1.write_enable.next = false;
-        self.slopes0.read_address.next = self.read_address.q.val();
-        self.slopes0.write_address.next = self.address.val();
+        self.slopes0.read_address.next = self.read_word.val();
+        self.slopes0.write_address.next = self.host_word.val();
         self.slopes0.write_data.next = self.host_view.signed16.val();
         self.slopes0.write_enable.next = false;
-        self.slopes1.read_address.next = self.read_address.q.val();
-        self.slopes1.write_address.next = self.address.val();
+        self.slopes1.read_address.next = self.read_word.val();
+        self.slopes1.write_address.next = self.host_word.val();
         self.slopes1.write_data.next = self.host_view.signed16.val();
         self.slopes1.write_enable.next = false;
-        self.input_words.read_address.next = self.read_address.q.val();
-        self.input_words.write_address.next = self.address.val();
+        self.input_words.read_address.next = self.read_word.val();
+        self.input_words.write_address.next = self.host_word.val();
         self.input_words.write_data.next = self.host_view.signed16.val();
         self.input_words.write_enable.next = false;
-        self.targets.read_address.next = self.read_address.q.val();
-        self.targets.write_address.next = self.address.val();
+        self.targets.read_address.next = self.read_word.val();
+        self.targets.write_address.next = self.host_word.val();
         self.targets.write_data.next = self.host_view.signed32.val();
         self.targets.write_enable.next = false;
         self.forward_sums.read_address.next = self.row.q.val();
         self.forward_sums.write_address.next = self.tags[3].row_q.val();
         self.forward_sums.write_enable.next = false;
-        self.factors.read_address.next = self.row.q.val();
-        self.factors.write_address.next = self.row.q.val();
-        self.factors.write_data.next = self.zero_factor.val();
-        self.factors.write_enable.next = false;
-        self.messages.read_address.next = self.row.q.val();
-        self.messages.write_address.next = self.row.q.val();
-        self.messages.write_data.next = self.message.result.val();
-        self.messages.write_enable.next = false;
-        self.layer_table.read_address.next = self.read_address.q.val();
-        self.layer_table.write_address.next = self.address.val();
+        self.layer_table.read_address.next = self.read_word.val();
+        self.layer_table.write_address.next = self.host_word.val();
         self.layer_table.write_data.next = self.data.val();
         self.layer_table.write_enable.next = false;
 
@@ -710,6 +801,10 @@ impl Logic for Engine {
         self.update.eta_mant.next = self.eta_mant.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
+        self.factor_stage.d.next = self.update.factor.val();
+        self.factor_saturated.d.next = self.update.saturated.val();
+        self.message_stage.d.next = self.message.result.val();
+        self.message_saturated.d.next = self.message.saturated.val();
         self.below_sum.value.next = self.zero_wide.val();
         self.below_product.value.next = self.below_sum.result.val();
         self.below_product.slope.next = self.slope_old.val();
@@ -723,12 +818,12 @@ impl Logic for Engine {
         self.neuron.k_dt_shift.next = self.k_dt_shift.q.val();
         self.neuron.activation.next = self.activation.q.val();
 
-        // The word the rates phase copies into the lanes' rate banks.
+        // The word the copy phase writes into the lanes' rate banks.
         self.rate_value.next = self.rate_old.val();
         if self.first_layer.q.val() {
             self.rate_value.next = self.input_words.read_data.val();
         }
-        if self.column.q.val() == self.inputs.q.val() {
+        if self.rate_bias.q.val() {
             self.rate_value.next = self.act_one.val();
         }
 
@@ -775,8 +870,8 @@ impl Logic for Engine {
             self.slots[p].group_column.next = self.tags[0].group_column_q.val();
             self.slots[p].columns.next = self.columns.q.val();
             self.slots[p].group_address.next = self.tags[0].group_address_q.val();
-            self.slots[p].message.next = self.messages.read_data.val();
-            self.slots[p].update_factor.next = self.factors.read_data.val();
+            self.slots[p].message.next = self.message_stage.q.val();
+            self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
             self.slots[p].learn.next = self.learning.q.val();
             self.slots[p].backward_read_address.next = self.tags[3].group_q.val();
@@ -803,6 +898,10 @@ impl Logic for Engine {
             self.weight_flags.next = self.slots[p].saturations_out.val();
             self.readback.weight.next = self.slots[p].weight_out.val();
             self.below_sum.value.next = self.slots[p].backward_out.val();
+        }
+        // A weight address beyond the banks reads 0.
+        if self.read_split.beyond.val() {
+            self.readback.weight.next = self.zero_error.val();
         }
 
         // Stage 4: the row's forward sum; the last group of a row stores it.
@@ -839,13 +938,97 @@ impl Logic for Engine {
         self.readback.rounding_state.next = self.rounding.q.val();
 
         self.issue.next = self.group.q.val() < self.groups.q.val();
+        self.lookahead.next = self.state_index.q.val();
+        if self.group.q.val() == self.cadence_last.q.val() {
+            self.lookahead.next = self.state_index.q.val() + self.one16.val();
+        }
+
+        // Stage 1 of the stream: count the update-factor and message clamps once per row.
+        if self.tags[0].valid_q.val() & self.tags[0].first_group_q.val() {
+            self.message_saturations.event0.next = self.message_saturated.q.val();
+            if self.learning.q.val() {
+                self.update_saturations.event0.next = self.factor_saturated.q.val();
+            }
+        }
+
+        // Second clocks of the one-word-per-clock loops: the words addressed in the previous
+        // clock have arrived and are written here, whatever state the controller is in now.
+        if self.output_pending.q.val() {
+            self.errors0.write_address.next = self.write_index.q.val();
+            self.errors1.write_address.next = self.write_index.q.val();
+            self.errors0.write_data.next = self.zero_error.val();
+            self.errors1.write_data.next = self.zero_error.val();
+            if self.learning.q.val() {
+                self.errors0.write_data.next = self.output_error.error.val();
+                self.errors1.write_data.next = self.output_error.error.val();
+                self.potential_saturations.event0.next = self.output_error.first_saturated.val();
+                self.potential_saturations.event1.next = self.output_error.second_saturated.val();
+            }
+            self.errors0.write_enable.next = self.bank.q.val().any();
+            self.errors1.write_enable.next = !self.bank.q.val().any();
+            self.write_index.enable.next = true;
+        }
+        if self.rate_pending.q.val() {
+            for p in 0..self._lanes {
+                self.slots[p].rate_write.next = true;
+            }
+            self.lane_bank.enable.next = true;
+            if self.lane_bank.q.val() == self.lanes_last.val() {
+                self.lane_bank.load.next = true;
+                self.bank_word.enable.next = true;
+            }
+        }
+        if self.error_pending.q.val() {
+            for p in 0..self._lanes {
+                self.slots[p].host_bank.next = self.error_lane_late.q.val();
+            }
+            self.errors0.write_address.next = self.error_target.q.val();
+            self.errors1.write_address.next = self.error_target.q.val();
+            self.errors0.write_data.next = self.below_product.result.val();
+            self.errors1.write_data.next = self.below_product.result.val();
+            self.errors0.write_enable.next = self.bank.q.val().any();
+            self.errors1.write_enable.next = !self.bank.q.val().any();
+            self.potential_saturations.event0.next = self.below_sum.saturated.val();
+            self.potential_saturations.event1.next = self.below_product.saturated.val();
+        }
+        // The neuron unit's results, NEURON_LATENCY clocks after the neuron phase issued them.
+        if self.neuron.out_valid.val() {
+            self.potentials.write_address.next = self.write_index.q.val();
+            self.potentials.write_data.next = self.neuron.potential_next.val();
+            self.prospectives.write_address.next = self.write_index.q.val();
+            self.prospectives.write_data.next = self.neuron.prospective.val();
+            self.rates0.write_address.next = self.write_index.q.val();
+            self.rates0.write_data.next = self.neuron.rate.val();
+            self.rates1.write_address.next = self.write_index.q.val();
+            self.rates1.write_data.next = self.neuron.rate.val();
+            self.slopes0.write_address.next = self.write_index.q.val();
+            self.slopes0.write_data.next = self.neuron.slope.val();
+            self.slopes1.write_address.next = self.write_index.q.val();
+            self.slopes1.write_data.next = self.neuron.slope.val();
+            self.potentials.write_enable.next = true;
+            self.prospectives.write_enable.next = true;
+            self.rates0.write_enable.next = self.bank.q.val().any();
+            self.rates1.write_enable.next = !self.bank.q.val().any();
+            self.slopes0.write_enable.next = self.bank.q.val().any();
+            self.slopes1.write_enable.next = !self.bank.q.val().any();
+            self.potential_saturations.event0.next = self.neuron.current_saturated.val();
+            self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
+            self.potential_saturations.event2.next = self.neuron.prospective_saturated.val();
+            self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
+            self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
+            self.write_index.enable.next = true;
+            self.neurons_done.enable.next = true;
+        }
 
         // ---- The controller. ----
         match self.state.q.val() {
             EngineState::Idle => {
                 self.busy.next = false;
                 if self.write.val() {
-                    if self.select.val() == self.select_weight.val() {
+                    // A weight address beyond the banks writes nothing.
+                    if (self.select.val() == self.select_weight.val())
+                        & !self.write_split.beyond.val()
+                    {
                         for p in 0..self._lanes {
                             self.slots[p].host_weight_write.next = true;
                             self.slots[p].host_bank.next = self.write_split.bank.val();
@@ -923,6 +1106,7 @@ impl Logic for Engine {
             }
             EngineState::StepStart => {
                 self.rounding.enable.next = true;
+                self.below_active.enable.next = true;
                 self.layer_base.load.next = true;
                 self.state.d.next = EngineState::LoadStart;
             }
@@ -1018,92 +1202,74 @@ impl Logic for Engine {
                 self.groups_last.enable.next = true;
                 self.row.load.next = true;
                 self.state_index.load.next = true;
-                self.state.d.next = EngineState::PrepareAddress;
+                self.write_index.load.next = true;
+                self.column.load.next = true;
+                self.source_index.load.next = true;
+                self.lane_bank.load.next = true;
+                self.bank_word.load.next = true;
+                self.error_column.load.next = true;
+                self.error_lane.load.next = true;
+                self.error_word.load.next = true;
+                self.error_index.load.next = true;
+                self.state.d.next = EngineState::Copy;
                 if self.layer_base.q.val() == self.top_base.q.val() {
-                    self.state.d.next = EngineState::OutputAddress;
+                    self.state.d.next = EngineState::Output;
                 }
             }
-            EngineState::OutputAddress => {
-                self.rates0.read_address.next = self.state_index.q.val();
-                self.rates1.read_address.next = self.state_index.q.val();
-                self.slopes0.read_address.next = self.state_index.q.val();
-                self.slopes1.read_address.next = self.state_index.q.val();
-                self.prospectives.read_address.next = self.state_index.q.val();
-                self.targets.read_address.next = self.row.q.val();
-                self.state.d.next = EngineState::OutputWrite;
+            // The output error of one neuron per clock; `output_pending` writes it a clock later.
+            EngineState::Output => {
                 if self.row.q.val() == self.rows.q.val() {
-                    self.row.load.next = true;
-                    self.state_index.load.next = true;
-                    self.state.d.next = EngineState::PrepareAddress;
+                    self.state.d.next = EngineState::Copy;
+                } else {
+                    self.rates0.read_address.next = self.state_index.q.val();
+                    self.rates1.read_address.next = self.state_index.q.val();
+                    self.slopes0.read_address.next = self.state_index.q.val();
+                    self.slopes1.read_address.next = self.state_index.q.val();
+                    self.prospectives.read_address.next = self.state_index.q.val();
+                    self.targets.read_address.next = self.row.q.val();
+                    self.output_pending.d.next = true;
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
                 }
             }
-            EngineState::OutputWrite => {
-                self.errors0.write_address.next = self.state_index.q.val();
-                self.errors1.write_address.next = self.state_index.q.val();
-                self.errors0.write_data.next = self.zero_error.val();
-                self.errors1.write_data.next = self.zero_error.val();
-                if self.learning.q.val() {
-                    self.errors0.write_data.next = self.output_error.error.val();
-                    self.errors1.write_data.next = self.output_error.error.val();
-                    self.potential_saturations.event0.next =
-                        self.output_error.first_saturated.val();
-                    self.potential_saturations.event1.next =
-                        self.output_error.second_saturated.val();
+            // Two independent loops of one word per clock each: the presynaptic rates of the
+            // loaded layer go into the lanes' rate banks (`rate_pending` writes them), and the
+            // backward sums of the layer above become the loaded layer's errors
+            // (`error_pending` writes them). The phase ends when both are done.
+            EngineState::Copy => {
+                if self.column.q.val() != self.columns.q.val() {
+                    self.input_words.read_address.next = self.column.q.val();
+                    self.rates0.read_address.next = self.source_index.q.val();
+                    self.rates1.read_address.next = self.source_index.q.val();
+                    self.rate_pending.d.next = true;
+                    self.column.enable.next = true;
+                    self.source_index.enable.next = true;
                 }
-                self.errors0.write_enable.next = self.bank.q.val().any();
-                self.errors1.write_enable.next = !self.bank.q.val().any();
-                self.row.enable.next = true;
-                self.state_index.enable.next = true;
-                self.state.d.next = EngineState::OutputAddress;
-            }
-            EngineState::PrepareAddress => {
-                self.errors0.read_address.next = self.state_index.q.val();
-                self.errors1.read_address.next = self.state_index.q.val();
-                self.state.d.next = EngineState::PrepareWrite;
-                if self.row.q.val() == self.rows.q.val() {
-                    self.column.load.next = true;
-                    self.below_index.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.state.d.next = EngineState::RatesAddress;
+                if self.below_active.q.val() & (self.error_column.q.val() != self.rows.q.val()) {
+                    for p in 0..self._lanes {
+                        self.slots[p].backward_read_address.next = self.error_word.q.val();
+                    }
+                    self.slopes0.read_address.next = self.error_index.q.val();
+                    self.slopes1.read_address.next = self.error_index.q.val();
+                    self.error_pending.d.next = true;
+                    self.error_column.enable.next = true;
+                    self.error_index.enable.next = true;
+                    self.error_lane.enable.next = true;
+                    if self.error_lane.q.val() == self.lanes_last.val() {
+                        self.error_lane.load.next = true;
+                        self.error_word.enable.next = true;
+                    }
                 }
-            }
-            EngineState::PrepareWrite => {
-                if self.learning.q.val() {
-                    self.factors.write_data.next = self.update.factor.val();
-                    self.update_saturations.event0.next = self.update.saturated.val();
-                }
-                self.factors.write_enable.next = true;
-                self.messages.write_enable.next = true;
-                self.message_saturations.event0.next = self.message.saturated.val();
-                self.row.enable.next = true;
-                self.state_index.enable.next = true;
-                self.state.d.next = EngineState::PrepareAddress;
-            }
-            EngineState::RatesAddress => {
-                self.input_words.read_address.next = self.column.q.val();
-                self.rates0.read_address.next = self.below_index.q.val();
-                self.rates1.read_address.next = self.below_index.q.val();
-                self.state.d.next = EngineState::RatesWrite;
-                if self.column.q.val() == self.columns.q.val() {
+                if (self.column.q.val() == self.columns.q.val())
+                    & (!self.below_active.q.val()
+                        | (self.error_column.q.val() == self.rows.q.val()))
+                {
                     self.state.d.next = EngineState::StreamStart;
                 }
             }
-            EngineState::RatesWrite => {
-                for p in 0..self._lanes {
-                    self.slots[p].rate_write.next = true;
-                }
-                self.column.enable.next = true;
-                self.below_index.enable.next = true;
-                self.lane_bank.enable.next = true;
-                if self.lane_bank.q.val() == self.lanes_last.val() {
-                    self.lane_bank.load.next = true;
-                    self.bank_word.enable.next = true;
-                }
-                self.state.d.next = EngineState::RatesAddress;
-            }
             EngineState::StreamStart => {
                 self.row.load.next = true;
+                self.state_index.load.next = true;
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
                 self.group_column.load.next = true;
@@ -1112,7 +1278,10 @@ impl Logic for Engine {
                 self.group_address.value.next = self.address_base.q.val();
                 self.state.d.next = EngineState::StreamStart2;
             }
+            // Stage -1 of the first row: read its errors for the update factor and message.
             EngineState::StreamStart2 => {
+                self.errors0.read_address.next = self.state_index.q.val();
+                self.errors1.read_address.next = self.state_index.q.val();
                 self.next_row.enable.next = true;
                 self.state.d.next = EngineState::Stream;
             }
@@ -1124,6 +1293,8 @@ impl Logic for Engine {
                     for p in 0..self._lanes {
                         self.slots[p].weight_read_address.next = self.weight_address.q.val();
                     }
+                    self.errors0.read_address.next = self.lookahead.val();
+                    self.errors1.read_address.next = self.lookahead.val();
                     self.tags[0].valid.next = self.issue.val();
                     if self.issue.val() {
                         self.weight_address.enable.next = true;
@@ -1134,6 +1305,7 @@ impl Logic for Engine {
                     if self.group.q.val() == self.cadence_last.q.val() {
                         self.group.load.next = true;
                         self.row.enable.next = true;
+                        self.state_index.enable.next = true;
                         self.next_row.enable.next = true;
                         self.group_address.load.next = true;
                         self.group_column.load.next = true;
@@ -1166,111 +1338,21 @@ impl Logic for Engine {
                     self.row.enable.next = true;
                     self.state_index.enable.next = true;
                 }
-                self.potentials.write_address.next = self.write_index.q.val();
-                self.potentials.write_data.next = self.neuron.potential_next.val();
-                self.prospectives.write_address.next = self.write_index.q.val();
-                self.prospectives.write_data.next = self.neuron.prospective.val();
-                self.rates0.write_address.next = self.write_index.q.val();
-                self.rates0.write_data.next = self.neuron.rate.val();
-                self.rates1.write_address.next = self.write_index.q.val();
-                self.rates1.write_data.next = self.neuron.rate.val();
-                self.slopes0.write_address.next = self.write_index.q.val();
-                self.slopes0.write_data.next = self.neuron.slope.val();
-                self.slopes1.write_address.next = self.write_index.q.val();
-                self.slopes1.write_data.next = self.neuron.slope.val();
-                if self.neuron.out_valid.val() {
-                    self.potentials.write_enable.next = true;
-                    self.prospectives.write_enable.next = true;
-                    self.rates0.write_enable.next = self.bank.q.val().any();
-                    self.rates1.write_enable.next = !self.bank.q.val().any();
-                    self.slopes0.write_enable.next = self.bank.q.val().any();
-                    self.slopes1.write_enable.next = !self.bank.q.val().any();
-                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
-                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
-                    self.potential_saturations.event2.next =
-                        self.neuron.prospective_saturated.val();
-                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
-                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
-                    self.write_index.enable.next = true;
-                    self.neurons_done.enable.next = true;
-                }
             }
             EngineState::NeuronWait => {
                 self.neuron.valid.next = self.neuron_issue.q.val();
-                self.potentials.write_address.next = self.write_index.q.val();
-                self.potentials.write_data.next = self.neuron.potential_next.val();
-                self.prospectives.write_address.next = self.write_index.q.val();
-                self.prospectives.write_data.next = self.neuron.prospective.val();
-                self.rates0.write_address.next = self.write_index.q.val();
-                self.rates0.write_data.next = self.neuron.rate.val();
-                self.rates1.write_address.next = self.write_index.q.val();
-                self.rates1.write_data.next = self.neuron.rate.val();
-                self.slopes0.write_address.next = self.write_index.q.val();
-                self.slopes0.write_data.next = self.neuron.slope.val();
-                self.slopes1.write_address.next = self.write_index.q.val();
-                self.slopes1.write_data.next = self.neuron.slope.val();
-                if self.neuron.out_valid.val() {
-                    self.potentials.write_enable.next = true;
-                    self.prospectives.write_enable.next = true;
-                    self.rates0.write_enable.next = self.bank.q.val().any();
-                    self.rates1.write_enable.next = !self.bank.q.val().any();
-                    self.slopes0.write_enable.next = self.bank.q.val().any();
-                    self.slopes1.write_enable.next = !self.bank.q.val().any();
-                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
-                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
-                    self.potential_saturations.event2.next =
-                        self.neuron.prospective_saturated.val();
-                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
-                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
-                    self.write_index.enable.next = true;
-                    self.neurons_done.enable.next = true;
-                }
                 if self.neurons_done.q.val() == self.rows.q.val() {
-                    self.column.load.next = true;
-                    self.below_index.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.state.d.next = EngineState::BelowAddress;
-                }
-            }
-            EngineState::BelowAddress => {
-                for p in 0..self._lanes {
-                    self.slots[p].backward_read_address.next = self.bank_word.q.val();
-                    self.slots[p].host_bank.next = self.lane_bank.q.val();
-                }
-                self.slopes0.read_address.next = self.below_index.q.val();
-                self.slopes1.read_address.next = self.below_index.q.val();
-                self.state.d.next = EngineState::BelowWrite;
-                if self.first_layer.q.val() | (self.column.q.val() == self.inputs.q.val()) {
                     self.state.d.next = EngineState::LayerNext;
                 }
-            }
-            EngineState::BelowWrite => {
-                for p in 0..self._lanes {
-                    self.slots[p].host_bank.next = self.lane_bank.q.val();
-                }
-                self.errors0.write_address.next = self.below_index.q.val();
-                self.errors1.write_address.next = self.below_index.q.val();
-                self.errors0.write_data.next = self.below_product.result.val();
-                self.errors1.write_data.next = self.below_product.result.val();
-                self.errors0.write_enable.next = self.bank.q.val().any();
-                self.errors1.write_enable.next = !self.bank.q.val().any();
-                self.potential_saturations.event0.next = self.below_sum.saturated.val();
-                self.potential_saturations.event1.next = self.below_product.saturated.val();
-                self.column.enable.next = true;
-                self.below_index.enable.next = true;
-                self.lane_bank.enable.next = true;
-                if self.lane_bank.q.val() == self.lanes_last.val() {
-                    self.lane_bank.load.next = true;
-                    self.bank_word.enable.next = true;
-                }
-                self.state.d.next = EngineState::BelowAddress;
             }
             EngineState::LayerNext => {
                 self.state.d.next = EngineState::LoadStart;
                 self.layer_base.enable.next = true;
+                self.below_active.enable.next = true;
+                self.below_active.d.next = true;
                 if self.layer_base.q.val() == self.zero16.val() {
                     self.layer_base.enable.next = false;
+                    self.below_active.enable.next = false;
                     self.state.d.next = EngineState::StepEnd;
                 }
             }

@@ -66,6 +66,10 @@ impl EngineParams {
     }
 }
 
+/// Lanes an engine can have: the lane index is an 8-bit word, and each lane adds at most one to
+/// the 8-bit count of weight clamps that travels along the lanes.
+pub const MAX_LANES: usize = 128;
+
 /// Clocks the controller waits after the last group of a layer, so the last write-back and the
 /// last backward accumulation have landed: lane latency 3, memory read 1, accumulator write 1.
 pub const DRAIN_CLOCKS: u64 = 6;
@@ -189,20 +193,14 @@ pub enum EngineState {
     Load12,
     Load13,
     Load14,
-    OutputAddress,
-    OutputWrite,
-    PrepareAddress,
-    PrepareWrite,
-    RatesAddress,
-    RatesWrite,
+    Output,
+    Copy,
     StreamStart,
     StreamStart2,
     Stream,
     Drain,
     NeuronAddress,
     NeuronWait,
-    BelowAddress,
-    BelowWrite,
     LayerNext,
     StepEnd,
     StepCheck,

@@ -534,12 +534,14 @@ impl Logic for WordView {
 }
 
 /// Splits a host weight address into the word within a lane's bank (`address >> bank_bits`) and
-/// the lane (`address & (2^bank_bits - 1)`).
+/// the lane (`address & (2^bank_bits - 1)`). `beyond` is set when the word does not fit the
+/// 16-bit bank address.
 #[derive(LogicBlock)]
 pub struct AddressSplit {
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub word: Signal<Out, Bits<16>>,
     pub bank: Signal<Out, Bits<8>>,
+    pub beyond: Signal<Out, Bit>,
     _bank_bits: usize,
 }
 
@@ -550,6 +552,7 @@ impl AddressSplit {
             address: Default::default(),
             word: Default::default(),
             bank: Default::default(),
+            beyond: Default::default(),
             _bank_bits: bank_bits,
         }
     }
@@ -558,12 +561,14 @@ impl AddressSplit {
 impl Logic for AddressSplit {
     fn update(&mut self) {
         let a = self.address.val().to_u64();
-        self.word.next = (a >> self._bank_bits).to_bits();
+        self.word.next = ((a >> self._bank_bits) & 0xffff).to_bits();
         self.bank.next = (a & ((1 << self._bank_bits) - 1)).to_bits();
+        self.beyond.next = a >> (self._bank_bits + 16) != 0;
     }
     fn connect(&mut self) {
         self.word.connect();
         self.bank.connect();
+        self.beyond.connect();
     }
     fn hdl(&self) -> Verilog {
         let b = self._bank_bits;
@@ -573,7 +578,9 @@ impl Logic for AddressSplit {
             format!("{{{}'h0, address[{}:0]}}", 8 - b, b - 1)
         };
         Verilog::Custom(format!(
-            "always @(*) begin\n   word = {{{b}'h0, address[15:{b}]}};\n   bank = {bank};\nend\n"
+            "always @(*) begin\n   word = address[{top}:{b}];\n   bank = {bank};\n   beyond = |address[31:{high}];\nend\n",
+            top = b + 15,
+            high = b + 16
         ))
     }
 }
@@ -583,7 +590,7 @@ impl Logic for AddressSplit {
 #[derive(LogicBlock, Default)]
 pub struct ReadBack {
     pub select: Signal<In, Bits<8>>,
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub weight: Signal<In, Signed<32>>,
     pub potential: Signal<In, Signed<32>>,
     pub prospective: Signal<In, Signed<32>>,
@@ -628,14 +635,14 @@ impl Logic for ReadBack {
              \x20     8'd{table_code}: data = layer_word;\n\
              \x20     8'd{counters}: begin\n\
              \x20        case (address)\n\
-             \x20           16'd{cycles_code}: data = {{16'h0, cycles}};\n\
-             \x20           16'd{steps_code}: data = {{32'h0, steps}};\n\
-             \x20           16'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
-             \x20           16'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
-             \x20           16'd{msg_code}: data = {{32'h0, message_saturations}};\n\
-             \x20           16'd{upd_code}: data = {{32'h0, update_saturations}};\n\
-             \x20           16'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
-             \x20           16'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
+             \x20           32'd{cycles_code}: data = {{16'h0, cycles}};\n\
+             \x20           32'd{steps_code}: data = {{32'h0, steps}};\n\
+             \x20           32'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
+             \x20           32'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
+             \x20           32'd{msg_code}: data = {{32'h0, message_saturations}};\n\
+             \x20           32'd{upd_code}: data = {{32'h0, update_saturations}};\n\
+             \x20           32'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
+             \x20           32'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
              \x20           default: data = 64'h0;\n\
              \x20        endcase\n\
              \x20     end\n\
