@@ -83,9 +83,25 @@ pub struct Engine {
     /// layer below (`INPUT_BASE + column`).
     column: Counter<16>,
     source_index: Counter<16>,
-    /// Copy phase, rates side: the lane and bank word of the next rate written.
+    /// The lane and bank word of the next rate written into the lanes' rate banks, by the copy
+    /// phase or by the neuron phase.
     lane_bank: Counter<8>,
     bank_word: Counter<16>,
+    /// First word of the loaded layer's region in every lane's rate bank. Regions are laid out
+    /// from the top layer down: the top layer's starts at 0, and each lower layer's follows the
+    /// region of the layer above it.
+    rate_base: Counter<16>,
+    /// Region of the layer above the loaded one, where the neuron phase writes its rates.
+    above_base: EnableRegister<Bits<16>>,
+    /// Set while every layer's region holds the rates the next step reads, so the copy phase can
+    /// skip them. Reset and host writes of rates, the layer table or constants clear it.
+    rates_current: ResetRegister<Bit>,
+    /// Set while the first layer's region holds the clamped inputs; host input writes clear it.
+    inputs_current: ResetRegister<Bit>,
+    /// The copy phase copies the loaded layer's rates.
+    copy_rates: Signal<Local, Bit>,
+    /// Word of the stream's rate bank read: the loaded layer's region plus the column group.
+    rate_address: Signal<Local, Bits<16>>,
     /// Set the clock after the copy phase addressed a rate, when its word is written.
     rate_pending: ResetRegister<Bit>,
     /// With `rate_pending`: the word is the bias column's constant activity.
@@ -278,6 +294,12 @@ impl Engine {
             bank_word: Default::default(),
             column: Default::default(),
             source_index: Default::default(),
+            rate_base: Default::default(),
+            above_base: Default::default(),
+            rates_current: Default::default(),
+            inputs_current: Default::default(),
+            copy_rates: Default::default(),
+            rate_address: Default::default(),
             rate_pending: Default::default(),
             rate_bias: Default::default(),
             error_column: Default::default(),
@@ -455,6 +477,13 @@ impl Logic for Engine {
         self.column.clock.next = self.clock.val();
         self.column.reset.next = self.reset.val();
         self.source_index.clock.next = self.clock.val();
+        self.rate_base.clock.next = self.clock.val();
+        self.rate_base.reset.next = self.reset.val();
+        self.above_base.clock.next = self.clock.val();
+        self.rates_current.clock.next = self.clock.val();
+        self.rates_current.reset.next = self.reset.val();
+        self.inputs_current.clock.next = self.clock.val();
+        self.inputs_current.reset.next = self.reset.val();
         self.source_index.reset.next = self.reset.val();
         self.rate_pending.clock.next = self.clock.val();
         self.rate_pending.reset.next = self.reset.val();
@@ -623,13 +652,23 @@ impl Logic for Engine {
         self.lane_bank.enable.next = false;
         self.lane_bank.step.next = self.one8.val();
         self.bank_word.load.next = false;
-        self.bank_word.value.next = self.zero16.val();
+        self.bank_word.value.next = self.rate_base.q.val();
         self.bank_word.enable.next = false;
         self.bank_word.step.next = self.one16.val();
         self.column.load.next = false;
         self.column.value.next = self.zero16.val();
         self.column.enable.next = false;
         self.column.step.next = self.one16.val();
+        self.rate_base.load.next = false;
+        self.rate_base.value.next = self.zero16.val();
+        self.rate_base.enable.next = false;
+        self.rate_base.step.next = self.groups.q.val();
+        self.above_base.enable.next = false;
+        self.above_base.d.next = self.rate_base.q.val();
+        self.rates_current.d.next = self.rates_current.q.val();
+        self.inputs_current.d.next = self.inputs_current.q.val();
+        self.copy_rates.next =
+            !self.rates_current.q.val() | (self.first_layer.q.val() & !self.inputs_current.q.val());
         self.source_index.load.next = false;
         self.source_index.value.next = self.input_base.q.val();
         self.source_index.enable.next = false;
@@ -823,6 +862,9 @@ impl Logic for Engine {
         if self.first_layer.q.val() {
             self.rate_value.next = self.input_words.read_data.val();
         }
+        if self.neuron.out_valid.val() {
+            self.rate_value.next = self.neuron.rate.val();
+        }
         if self.rate_bias.q.val() {
             self.rate_value.next = self.act_one.val();
         }
@@ -853,6 +895,7 @@ impl Logic for Engine {
             self.tags[k].reset.next = self.reset.val();
         }
 
+        self.rate_address.next = self.rate_base.q.val() + self.group.q.val();
         for p in 0..self._lanes {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
@@ -861,7 +904,7 @@ impl Logic for Engine {
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
             self.slots[p].host_bank.next = self.read_split.bank.val();
-            self.slots[p].rate_read_address.next = self.group.q.val();
+            self.slots[p].rate_read_address.next = self.rate_address.val();
             self.slots[p].rate_write_address.next = self.bank_word.q.val();
             self.slots[p].rate_write_data.next = self.rate_value.val();
             self.slots[p].rate_write.next = false;
@@ -1018,6 +1061,17 @@ impl Logic for Engine {
             self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
             self.write_index.enable.next = true;
             self.neurons_done.enable.next = true;
+            // The rates also go to the region of the layer above, for its stream in the next step.
+            if self.below_active.q.val() {
+                for p in 0..self._lanes {
+                    self.slots[p].rate_write.next = true;
+                }
+                self.lane_bank.enable.next = true;
+                if self.lane_bank.q.val() == self.lanes_last.val() {
+                    self.lane_bank.load.next = true;
+                    self.bank_word.enable.next = true;
+                }
+            }
         }
 
         // ---- The controller. ----
@@ -1046,6 +1100,7 @@ impl Logic for Engine {
                         self.errors1.write_enable.next = self.bank.q.val().any();
                     }
                     if self.select.val() == self.select_rate.val() {
+                        self.rates_current.d.next = false;
                         self.rates0.write_enable.next = !self.bank.q.val().any();
                         self.rates1.write_enable.next = self.bank.q.val().any();
                     }
@@ -1054,15 +1109,18 @@ impl Logic for Engine {
                         self.slopes1.write_enable.next = self.bank.q.val().any();
                     }
                     if self.select.val() == self.select_input.val() {
+                        self.inputs_current.d.next = false;
                         self.input_words.write_enable.next = true;
                     }
                     if self.select.val() == self.select_target.val() {
                         self.targets.write_enable.next = true;
                     }
                     if self.select.val() == self.select_table.val() {
+                        self.rates_current.d.next = false;
                         self.layer_table.write_enable.next = true;
                     }
                     if self.select.val() == self.select_constant.val() {
+                        self.rates_current.d.next = false;
                         self.k_r_mant.enable.next =
                             self.address.val() == self.constant_k_r_mant.val();
                         self.k_r_shift.enable.next =
@@ -1107,6 +1165,7 @@ impl Logic for Engine {
             EngineState::StepStart => {
                 self.rounding.enable.next = true;
                 self.below_active.enable.next = true;
+                self.rate_base.load.next = true;
                 self.layer_base.load.next = true;
                 self.state.d.next = EngineState::LoadStart;
             }
@@ -1237,7 +1296,7 @@ impl Logic for Engine {
             // backward sums of the layer above become the loaded layer's errors
             // (`error_pending` writes them). The phase ends when both are done.
             EngineState::Copy => {
-                if self.column.q.val() != self.columns.q.val() {
+                if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
                     self.input_words.read_address.next = self.column.q.val();
                     self.rates0.read_address.next = self.source_index.q.val();
                     self.rates1.read_address.next = self.source_index.q.val();
@@ -1260,7 +1319,7 @@ impl Logic for Engine {
                         self.error_word.enable.next = true;
                     }
                 }
-                if (self.column.q.val() == self.columns.q.val())
+                if (!self.copy_rates.val() | (self.column.q.val() == self.columns.q.val()))
                     & (!self.below_active.q.val()
                         | (self.error_column.q.val() == self.rows.q.val()))
                 {
@@ -1319,6 +1378,9 @@ impl Logic for Engine {
                     self.state_index.load.next = true;
                     self.write_index.load.next = true;
                     self.neurons_done.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.bank_word.value.next = self.above_base.q.val();
                     self.state.d.next = EngineState::NeuronAddress;
                 }
             }
@@ -1350,6 +1412,8 @@ impl Logic for Engine {
                 self.layer_base.enable.next = true;
                 self.below_active.enable.next = true;
                 self.below_active.d.next = true;
+                self.rate_base.enable.next = true;
+                self.above_base.enable.next = true;
                 if self.layer_base.q.val() == self.zero16.val() {
                     self.layer_base.enable.next = false;
                     self.below_active.enable.next = false;
@@ -1357,6 +1421,8 @@ impl Logic for Engine {
                 }
             }
             EngineState::StepEnd => {
+                self.rates_current.d.next = true;
+                self.inputs_current.d.next = true;
                 self.bank.enable.next = true;
                 self.steps.enable.next = true;
                 self.done_steps.enable.next = true;

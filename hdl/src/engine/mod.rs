@@ -60,6 +60,14 @@ impl Default for EngineParams {
 }
 
 impl EngineParams {
+    /// Words per lane's rate bank: enough for the regions of every layer, one word per column
+    /// group. The columns of all layers together are at most `max_inputs + state_words +
+    /// max_layers`, and rounding each layer's groups up adds at most one word per layer.
+    pub fn rate_words(&self) -> usize {
+        (self.max_inputs + self.state_words + self.max_layers).div_ceil(self.lanes)
+            + self.max_layers
+    }
+
     /// Address bits that select a lane in a host weight address.
     pub fn bank_bits(&self) -> usize {
         (usize::BITS - (self.lanes.max(2) - 1).leading_zeros()) as usize
