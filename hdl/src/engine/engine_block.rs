@@ -1,6 +1,6 @@
 //! The engine's top level: host port, controller and datapath.
 
-use leap_model::format::{Formats, ACC_BITS};
+use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
 use super::slot::LaneSlot;
@@ -9,7 +9,7 @@ use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
     SlopeProduct, UpdateFactor, WordView, Xorshift,
 };
-use super::{constant, field, select, EngineParams, EngineState, DRAIN_CLOCKS, MAX_LANES};
+use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
 use crate::leaf::{Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
 
@@ -74,8 +74,6 @@ pub struct Engine {
     write_index: Counter<16>,
     /// Neurons of the layer the neuron unit has returned.
     neurons_done: Counter<16>,
-    /// Flag for the clock after a neuron's words were addressed, when the neuron unit takes them.
-    neuron_issue: ResetRegister<Bit>,
     group: Counter<16>,
     weight_address: Counter<16>,
     group_column: Counter<16>,
@@ -124,7 +122,6 @@ pub struct Engine {
     output_pending: ResetRegister<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
-    drain: Counter<16>,
     done_steps: Counter<32>,
     next_row: Counter<32>,
     group_address: Counter<32>,
@@ -145,7 +142,6 @@ pub struct Engine {
     slopes1: Memory<Signed<16>>,
     input_words: Memory<Signed<16>>,
     targets: Memory<Signed<32>>,
-    forward_sums: Memory<Signed<48>>,
     layer_table: Memory<Bits<64>>,
     host_view: WordView,
     table_view: WordView,
@@ -157,6 +153,13 @@ pub struct Engine {
     /// Stage 1 of the stream: the update factor and message of the issued row, formed from the
     /// errors read at stage -1 (see `lookahead`).
     factor_stage: Register<Signed<16>>,
+    /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
+    error_stage1: Register<Signed<32>>,
+    error_stage2: Register<Signed<32>>,
+    error_stage3: Register<Signed<32>>,
+    error_stage4: Register<Signed<32>>,
+    /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
+    potential_address: Signal<Local, Bits<16>>,
     factor_saturated: Register<Bit>,
     message_stage: Register<Signed<16>>,
     message_saturated: Register<Bit>,
@@ -196,7 +199,6 @@ pub struct Engine {
     one8: Constant<Bits<8>>,
     lanes_last: Constant<Bits<8>>,
     one1: Constant<Bits<1>>,
-    drain_last: Constant<Bits<16>>,
     zero_wide: Constant<Signed<48>>,
     zero_error: Constant<Signed<32>>,
     act_one: Constant<Signed<16>>,
@@ -286,7 +288,6 @@ impl Engine {
             state_index: Default::default(),
             write_index: Default::default(),
             neurons_done: Default::default(),
-            neuron_issue: Default::default(),
             group: Default::default(),
             weight_address: Default::default(),
             group_column: Default::default(),
@@ -313,7 +314,6 @@ impl Engine {
             output_pending: Default::default(),
             layer_base: Default::default(),
             table_address: Default::default(),
-            drain: Default::default(),
             done_steps: Default::default(),
             next_row: Default::default(),
             group_address: Default::default(),
@@ -334,7 +334,6 @@ impl Engine {
             slopes1: Memory::new(params.state_words, 16, true),
             input_words: Memory::new(params.max_inputs, 16, true),
             targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
-            forward_sums: Memory::new(params.max_rows, ACC_BITS as usize, true),
             layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
             host_view: Default::default(),
             table_view: Default::default(),
@@ -349,6 +348,11 @@ impl Engine {
                 formats.pot_bits,
             ),
             factor_stage: Default::default(),
+            error_stage1: Default::default(),
+            error_stage2: Default::default(),
+            error_stage3: Default::default(),
+            error_stage4: Default::default(),
+            potential_address: Default::default(),
             factor_saturated: Default::default(),
             message_stage: Default::default(),
             message_saturated: Default::default(),
@@ -385,7 +389,6 @@ impl Engine {
             one8: Constant::new(1u64.to_bits()),
             lanes_last: Constant::new(((params.lanes - 1) as u64).to_bits()),
             one1: Constant::new(1u64.to_bits()),
-            drain_last: Constant::new(((DRAIN_CLOCKS as usize - 1) as u64).to_bits()),
             zero_wide: Constant::new(0i64.into()),
             zero_error: Constant::new(0i64.into()),
             act_one: Constant::new((1i64 << formats.act_frac).into()),
@@ -462,8 +465,6 @@ impl Logic for Engine {
         self.write_index.reset.next = self.reset.val();
         self.neurons_done.clock.next = self.clock.val();
         self.neurons_done.reset.next = self.reset.val();
-        self.neuron_issue.clock.next = self.clock.val();
-        self.neuron_issue.reset.next = self.reset.val();
         self.group.clock.next = self.clock.val();
         self.group.reset.next = self.reset.val();
         self.weight_address.clock.next = self.clock.val();
@@ -504,6 +505,10 @@ impl Logic for Engine {
         self.output_pending.clock.next = self.clock.val();
         self.output_pending.reset.next = self.reset.val();
         self.factor_stage.clock.next = self.clock.val();
+        self.error_stage1.clock.next = self.clock.val();
+        self.error_stage2.clock.next = self.clock.val();
+        self.error_stage3.clock.next = self.clock.val();
+        self.error_stage4.clock.next = self.clock.val();
         self.factor_saturated.clock.next = self.clock.val();
         self.message_stage.clock.next = self.clock.val();
         self.message_saturated.clock.next = self.clock.val();
@@ -511,8 +516,6 @@ impl Logic for Engine {
         self.layer_base.reset.next = self.reset.val();
         self.table_address.clock.next = self.clock.val();
         self.table_address.reset.next = self.reset.val();
-        self.drain.clock.next = self.clock.val();
-        self.drain.reset.next = self.reset.val();
         self.done_steps.clock.next = self.clock.val();
         self.done_steps.reset.next = self.reset.val();
         self.next_row.clock.next = self.clock.val();
@@ -543,7 +546,6 @@ impl Logic for Engine {
         self.slopes1.clock.next = self.clock.val();
         self.input_words.clock.next = self.clock.val();
         self.targets.clock.next = self.clock.val();
-        self.forward_sums.clock.next = self.clock.val();
         self.layer_table.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
@@ -634,7 +636,6 @@ impl Logic for Engine {
         self.neurons_done.value.next = self.zero16.val();
         self.neurons_done.enable.next = false;
         self.neurons_done.step.next = self.one16.val();
-        self.neuron_issue.d.next = false;
         self.group.load.next = false;
         self.group.value.next = self.zero16.val();
         self.group.enable.next = false;
@@ -705,10 +706,6 @@ impl Logic for Engine {
         self.table_address.value.next = self.layer_base.q.val();
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
-        self.drain.load.next = false;
-        self.drain.value.next = self.zero16.val();
-        self.drain.enable.next = false;
-        self.drain.step.next = self.one16.val();
         self.done_steps.load.next = false;
         self.done_steps.value.next = self.zero32.val();
         self.done_steps.enable.next = false;
@@ -808,9 +805,6 @@ impl Logic for Engine {
         self.targets.write_address.next = self.host_word.val();
         self.targets.write_data.next = self.host_view.signed32.val();
         self.targets.write_enable.next = false;
-        self.forward_sums.read_address.next = self.row.q.val();
-        self.forward_sums.write_address.next = self.tags[3].row_q.val();
-        self.forward_sums.write_enable.next = false;
         self.layer_table.read_address.next = self.read_word.val();
         self.layer_table.write_address.next = self.host_word.val();
         self.layer_table.write_data.next = self.data.val();
@@ -841,6 +835,10 @@ impl Logic for Engine {
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
         self.factor_stage.d.next = self.update.factor.val();
+        self.error_stage1.d.next = self.error_old.val();
+        self.error_stage2.d.next = self.error_stage1.q.val();
+        self.error_stage3.d.next = self.error_stage2.q.val();
+        self.error_stage4.d.next = self.error_stage3.q.val();
         self.factor_saturated.d.next = self.update.saturated.val();
         self.message_stage.d.next = self.message.result.val();
         self.message_saturated.d.next = self.message.saturated.val();
@@ -848,9 +846,8 @@ impl Logic for Engine {
         self.below_product.value.next = self.below_sum.result.val();
         self.below_product.slope.next = self.slope_old.val();
         self.neuron.valid.next = false;
-        self.neuron.sum.next = self.forward_sums.read_data.val();
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_old.val();
+        self.neuron.error.next = self.error_stage4.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
@@ -947,7 +944,8 @@ impl Logic for Engine {
             self.readback.weight.next = self.zero_error.val();
         }
 
-        // Stage 4: the row's forward sum; the last group of a row stores it.
+        // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
+        // neuron unit takes it with the row's potential (read at stage 3) and installed error.
         self.row_base.next = self.acc_row.q.val();
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
@@ -955,9 +953,12 @@ impl Logic for Engine {
         self.row_total.next = self.row_base.val() + self.forward_total.val();
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
-        self.forward_sums.write_data.next = self.row_total.val();
-        self.forward_sums.write_enable.next =
-            self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.neuron.sum.next = self.row_total.val();
+        self.potential_address.next = self.state_base.q.val() + self.tags[2].row_q.val();
+        if self.tags[2].valid_q.val() {
+            self.potentials.read_address.next = self.potential_address.val();
+        }
         self.weight_saturations.amount.next = self.weight_flags.val();
 
         // Host reads.
@@ -1034,7 +1035,7 @@ impl Logic for Engine {
             self.potential_saturations.event0.next = self.below_sum.saturated.val();
             self.potential_saturations.event1.next = self.below_product.saturated.val();
         }
-        // The neuron unit's results, NEURON_LATENCY clocks after the neuron phase issued them.
+        // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
         if self.neuron.out_valid.val() {
             self.potentials.write_address.next = self.write_index.q.val();
             self.potentials.write_data.next = self.neuron.potential_next.val();
@@ -1329,6 +1330,11 @@ impl Logic for Engine {
             EngineState::StreamStart => {
                 self.row.load.next = true;
                 self.state_index.load.next = true;
+                self.write_index.load.next = true;
+                self.neurons_done.load.next = true;
+                self.lane_bank.load.next = true;
+                self.bank_word.load.next = true;
+                self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
                 self.group_column.load.next = true;
@@ -1346,8 +1352,7 @@ impl Logic for Engine {
             }
             EngineState::Stream => {
                 if self.row.q.val() == self.rows.q.val() {
-                    self.drain.load.next = true;
-                    self.state.d.next = EngineState::Drain;
+                    self.state.d.next = EngineState::Finish;
                 } else {
                     for p in 0..self._lanes {
                         self.slots[p].weight_read_address.next = self.weight_address.q.val();
@@ -1371,38 +1376,8 @@ impl Logic for Engine {
                     }
                 }
             }
-            EngineState::Drain => {
-                self.drain.enable.next = true;
-                if self.drain.q.val() == self.drain_last.val() {
-                    self.row.load.next = true;
-                    self.state_index.load.next = true;
-                    self.write_index.load.next = true;
-                    self.neurons_done.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.bank_word.value.next = self.above_base.q.val();
-                    self.state.d.next = EngineState::NeuronAddress;
-                }
-            }
-            // NeuronAddress addresses one neuron's words per clock and the neuron unit takes them
-            // the clock after. Results are written back as they come out, NEURON_LATENCY clocks
-            // later. That is safe because no neuron reads a word that another neuron of the same
-            // layer writes.
-            EngineState::NeuronAddress => {
-                self.neuron.valid.next = self.neuron_issue.q.val();
-                if self.row.q.val() == self.rows.q.val() {
-                    self.state.d.next = EngineState::NeuronWait;
-                } else {
-                    self.potentials.read_address.next = self.state_index.q.val();
-                    self.errors0.read_address.next = self.state_index.q.val();
-                    self.errors1.read_address.next = self.state_index.q.val();
-                    self.neuron_issue.d.next = true;
-                    self.row.enable.next = true;
-                    self.state_index.enable.next = true;
-                }
-            }
-            EngineState::NeuronWait => {
-                self.neuron.valid.next = self.neuron_issue.q.val();
+            // The stream has ended; the neuron unit returns the last rows' results.
+            EngineState::Finish => {
                 if self.neurons_done.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::LayerNext;
                 }

@@ -78,10 +78,6 @@ impl EngineParams {
 /// the 8-bit count of weight clamps that travels along the lanes.
 pub const MAX_LANES: usize = 128;
 
-/// Clocks the controller waits after the last group of a layer, so the last write-back and the
-/// last backward accumulation have landed: lane latency 3, memory read 1, accumulator write 1.
-pub const DRAIN_CLOCKS: u64 = 6;
-
 /// Commands of the host port, one per strobe input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineCommand {
@@ -206,9 +202,7 @@ pub enum EngineState {
     StreamStart,
     StreamStart2,
     Stream,
-    Drain,
-    NeuronAddress,
-    NeuronWait,
+    Finish,
     LayerNext,
     StepEnd,
     StepCheck,
