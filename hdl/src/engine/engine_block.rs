@@ -91,10 +91,10 @@ pub struct Engine {
     rate_base: Counter<16>,
     /// Region of the layer above the loaded one, where the neuron phase writes its rates.
     above_base: EnableRegister<Bits<16>>,
-    /// Set while every layer's region holds the rates the next step reads, so the copy phase can
-    /// skip them. Reset and host writes of rates, the layer table or constants clear it.
+    /// Set while every layer's region contains the rates the next step reads, so the copy phase
+    /// can skip them. Reset and host writes of rates, the layer table or constants clear it.
     rates_current: ResetRegister<Bit>,
-    /// Set while the first layer's region holds the clamped inputs; host input writes clear it.
+    /// Set while the first layer's region contains the clamped inputs. Host input writes clear it.
     inputs_current: ResetRegister<Bit>,
     /// The copy phase copies the loaded layer's rates.
     copy_rates: Signal<Local, Bit>,
