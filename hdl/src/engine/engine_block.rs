@@ -7,7 +7,7 @@ use super::slot::LaneSlot;
 use super::tags::StreamTags;
 use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
-    SlopeProduct, UpdateFactor, WordView, Xorshift,
+    SlopeProduct, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
 use crate::leaf::{Register, Requantize, ResetRegister};
@@ -153,6 +153,9 @@ pub struct Engine {
     /// Stage 1 of the stream: the update factor and message of the issued row, formed from the
     /// errors read at stage -1 (see `lookahead`).
     factor_stage: Register<Signed<16>>,
+    factor_saturated: Register<Bit>,
+    message_stage: Register<Signed<16>>,
+    message_saturated: Register<Bit>,
     /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
     error_stage1: Register<Signed<32>>,
     error_stage2: Register<Signed<32>>,
@@ -160,11 +163,12 @@ pub struct Engine {
     error_stage4: Register<Signed<32>>,
     /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
     potential_address: Signal<Local, Bits<16>>,
-    factor_saturated: Register<Bit>,
-    message_stage: Register<Signed<16>>,
-    message_saturated: Register<Bit>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
+    /// The one wide product of the per-neuron units: `e_new · η_mant` for the update factors
+    /// while streaming, `acc_B · d` for the errors of the layer below, `x · β_mant` for the
+    /// output errors.
+    shared_product: WideProduct,
     neuron: NeuronUnit,
     advance: Xorshift,
     readback: ReadBack,
@@ -357,6 +361,7 @@ impl Engine {
             message_stage: Default::default(),
             message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
+            shared_product: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
             readback: Default::default(),
@@ -828,10 +833,7 @@ impl Logic for Engine {
         self.output_error.slope.next = self.slope_old.val();
         self.output_error.prospective.next = self.prospectives.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
-        self.output_error.beta_mant.next = self.beta_mant.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
-        self.update.error.next = self.error_new.val();
-        self.update.eta_mant.next = self.eta_mant.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
         self.factor_stage.d.next = self.update.factor.val();
@@ -843,8 +845,6 @@ impl Logic for Engine {
         self.message_stage.d.next = self.message.result.val();
         self.message_saturated.d.next = self.message.saturated.val();
         self.below_sum.value.next = self.zero_wide.val();
-        self.below_product.value.next = self.below_sum.result.val();
-        self.below_product.slope.next = self.slope_old.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
         self.neuron.error.next = self.error_stage4.q.val();
@@ -943,6 +943,22 @@ impl Logic for Engine {
         if self.read_split.beyond.val() {
             self.readback.weight.next = self.zero_error.val();
         }
+
+        // The shared wide product: an output error while the output phase writes one, an error
+        // of the layer below while the copy phase writes one, else the stream's update factor.
+        self.shared_product.value.next = self.error_new.val();
+        self.shared_product.mant.next = self.eta_mant.q.val();
+        if self.error_pending.q.val() {
+            self.shared_product.value.next = self.below_sum.result.val();
+            self.shared_product.mant.next = self.slope_old.val();
+        }
+        if self.output_pending.q.val() {
+            self.shared_product.value.next = self.output_error.difference.val();
+            self.shared_product.mant.next = self.beta_mant.q.val();
+        }
+        self.update.product.next = self.shared_product.product.val();
+        self.below_product.product.next = self.shared_product.product.val();
+        self.output_error.scaled.next = self.shared_product.product.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
         // neuron unit takes it with the row's potential (read at stage 3) and installed error.

@@ -170,6 +170,9 @@ impl Logic for Widen {
 /// `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and `sat(t − ŭ)` for a
 /// voltage target. `first_saturated` and `second_saturated` tell which of the two
 /// potential-format clamps happened.
+///
+/// The block outputs `difference = x` and takes back `scaled = x · β_mant` from a
+/// [`WideProduct`] that the engine shares between the per-neuron units.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -178,8 +181,9 @@ pub struct OutputError {
     pub slope: Signal<In, Signed<16>>,
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
-    pub beta_mant: Signal<In, Signed<16>>,
     pub beta_shift: Signal<In, Bits<6>>,
+    pub scaled: Signal<In, Signed<48>>,
+    pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
     pub first_saturated: Signal<Out, Bit>,
     pub second_saturated: Signal<Out, Bit>,
@@ -196,8 +200,9 @@ impl OutputError {
             slope: Default::default(),
             prospective: Default::default(),
             voltage: Default::default(),
-            beta_mant: Default::default(),
             beta_shift: Default::default(),
+            scaled: Default::default(),
+            difference: Default::default(),
             error: Default::default(),
             first_saturated: Default::default(),
             second_saturated: Default::default(),
@@ -221,14 +226,16 @@ impl Logic for OutputError {
             let scaled = d << (self._pot_frac - self._act_frac);
             saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
         };
-        let product = difference as i128 * signed_value(self.beta_mant.val()) as i128;
+        let product = signed_value(self.scaled.val()) as i128;
         let rounded = round_shift_value(product, self.beta_shift.val().to_u64() as i32);
         let (error, second) = saturate_value(rounded, bits);
+        self.difference.next = difference.into();
         self.error.next = error.into();
         self.first_saturated.next = first;
         self.second_saturated.next = second;
     }
     fn connect(&mut self) {
+        self.difference.connect();
         self.error.connect();
         self.first_saturated.connect();
         self.second_saturated.connect();
@@ -265,9 +272,8 @@ impl Logic for OutputError {
             32,
             "voltage_clamped",
         );
-        text += "wire signed [31:0] difference = voltage ? voltage_term : rate_term;\n";
+        text += "always @(*) difference = voltage ? voltage_term : rate_term;\n";
         text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
-        text += &split_product("difference", "beta_mant", "scaled");
         text += "wire signed [47:0] beta_half = (beta_shift == 6'd0) ? 48'sh0 : (48'sh1 <<< (beta_shift - 6'd1));\n\
                  wire signed [47:0] beta_rounded = (scaled + beta_half) >>> beta_shift;\n";
         text += &saturate("beta_rounded", 48, bits, "error", 32, "second_saturated");
@@ -275,15 +281,15 @@ impl Logic for OutputError {
     }
 }
 
-/// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`.
+/// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`, from the
+/// product `e · η_mant` of a [`WideProduct`].
 ///
 /// The alignment moves right by `pot_frac + η_shift − upd_frac` bits when that is positive
 /// (rounding half up) and left otherwise. Right moves of more than 63 bits are outside the
 /// golden model's 64-bit arithmetic and are not supported.
 #[derive(LogicBlock)]
 pub struct UpdateFactor {
-    pub error: Signal<In, Signed<32>>,
-    pub eta_mant: Signal<In, Signed<16>>,
+    pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
@@ -294,8 +300,7 @@ pub struct UpdateFactor {
 impl UpdateFactor {
     pub fn new(pot_frac: u32, upd_frac: u32) -> Self {
         UpdateFactor {
-            error: Default::default(),
-            eta_mant: Default::default(),
+            product: Default::default(),
             eta_shift: Default::default(),
             factor: Default::default(),
             saturated: Default::default(),
@@ -307,8 +312,7 @@ impl UpdateFactor {
 
 impl Logic for UpdateFactor {
     fn update(&mut self) {
-        let product =
-            signed_value(self.error.val()) as i128 * signed_value(self.eta_mant.val()) as i128;
+        let product = signed_value(self.product.val()) as i128;
         let amount =
             self._pot_frac as i32 + self.eta_shift.val().to_u64() as i32 - self._upd_frac as i32;
         let (factor, clamped) = saturate_value(round_shift_value(product, amount), 16);
@@ -321,8 +325,7 @@ impl Logic for UpdateFactor {
     }
     fn hdl(&self) -> Verilog {
         let offset = self._pot_frac as i128 - self._upd_frac as i128;
-        let mut text = split_product("error", "eta_mant", "product");
-        text += &format!(
+        let mut text = format!(
             "wire signed [7:0] amount = $signed({{2'b0, eta_shift}}) + {offset};\n\
              wire [6:0] right = amount[6:0];\n\
              wire [6:0] left = 7'd0 - amount[6:0];\n\
@@ -337,12 +340,12 @@ impl Logic for UpdateFactor {
     }
 }
 
-/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`: the error a layer
-/// sends to the layer below, weighted by that layer's slope.
+/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`, from the product
+/// `x · d` of a [`WideProduct`]: the error a layer sends to the layer below, weighted by that
+/// layer's slope.
 #[derive(LogicBlock)]
 pub struct SlopeProduct {
-    pub value: Signal<In, Signed<32>>,
-    pub slope: Signal<In, Signed<16>>,
+    pub product: Signal<In, Signed<48>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
     _act_frac: u32,
@@ -352,8 +355,7 @@ pub struct SlopeProduct {
 impl SlopeProduct {
     pub fn new(act_frac: u32, pot_bits: u32) -> Self {
         SlopeProduct {
-            value: Default::default(),
-            slope: Default::default(),
+            product: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
             _act_frac: act_frac,
@@ -364,8 +366,7 @@ impl SlopeProduct {
 
 impl Logic for SlopeProduct {
     fn update(&mut self) {
-        let product =
-            signed_value(self.value.val()) as i128 * signed_value(self.slope.val()) as i128;
+        let product = signed_value(self.product.val()) as i128;
         let (y, clamped) = saturate_value(
             round_shift_value(product, self._act_frac as i32),
             self._pot_bits as usize,
@@ -379,8 +380,7 @@ impl Logic for SlopeProduct {
     }
     fn hdl(&self) -> Verilog {
         let act_frac = self._act_frac as usize;
-        let mut text = split_product("value", "slope", "product");
-        text += &format!(
+        let mut text = format!(
             "wire signed [47:0] rounded = (product + {half}) >>> {act_frac};\n",
             half = literal(1i128 << (act_frac - 1), 48)
         );
@@ -392,6 +392,33 @@ impl Logic for SlopeProduct {
             32,
             "saturated",
         );
+        Verilog::Custom(text)
+    }
+}
+
+/// `product = value · mant` for a potential-format `value` (31 bits in a 32-bit port) and a 16-bit
+/// mantissa, exact in 48 bits, as two signed 16 x 16 products (two SB_MAC16 on iCE40). The
+/// engine shares one between the output errors, the update factors and the errors of the layer
+/// below, which it never forms in the same clock.
+#[derive(LogicBlock, Default)]
+pub struct WideProduct {
+    pub value: Signal<In, Signed<32>>,
+    pub mant: Signal<In, Signed<16>>,
+    pub product: Signal<Out, Signed<48>>,
+}
+
+impl Logic for WideProduct {
+    fn update(&mut self) {
+        let product =
+            signed_value(self.value.val()) as i128 * signed_value(self.mant.val()) as i128;
+        self.product.next = (product as i64).into();
+    }
+    fn connect(&mut self) {
+        self.product.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let mut text = split_product("value", "mant", "full");
+        text += "always @(*) product = full;\n";
         Verilog::Custom(text)
     }
 }
