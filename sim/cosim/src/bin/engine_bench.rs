@@ -13,8 +13,9 @@ use leap_cosim::device::engine_params;
 use leap_cosim::engine::{compare_state, EngineDriver};
 use leap_hdl::engine::{counter, select};
 use leap_model::config::{Activation, Config};
+use leap_model::format::Formats;
 use leap_model::FixedModel;
-use leap_verilator_sys::{bench_variant_specs, VariantSpec};
+use leap_verilator_sys::{bench_variant_specs, variant_specs, VariantSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -172,6 +173,7 @@ impl Overhead {
 struct Row {
     network: String,
     board: &'static str,
+    engine: &'static str,
     lanes: usize,
     synapses: usize,
     clocks: u64,
@@ -228,6 +230,7 @@ fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: 
             .collect::<Vec<_>>()
             .join("-"),
         board,
+        engine: spec.name,
         lanes: spec.lanes,
         synapses: (0..layers.len() - 1)
             .map(|l| layers[l + 1] * (layers[l] + 1))
@@ -269,6 +272,26 @@ fn machine() -> String {
     )
 }
 
+/// Returns the engine with `lanes` lanes, default formats and the fewest weight words that fits
+/// `layers`: the default engine, which is the iCEBreaker configuration, where it fits.
+fn smallest_engine(lanes: usize, layers: &[usize]) -> VariantSpec {
+    let config = config_for(layers);
+    let mut engines: Vec<VariantSpec> = variant_specs()
+        .into_iter()
+        .chain(bench_variant_specs())
+        .filter(|spec| {
+            spec.design == "engine" && spec.lanes == lanes && spec.formats == Formats::default()
+        })
+        .collect();
+    engines.sort_by_key(|spec| engine_params(spec).weight_words);
+    engines
+        .into_iter()
+        .find(|spec| {
+            EngineDriver::try_new(spec.name, spec.lanes, &engine_params(spec), &config, 3).is_ok()
+        })
+        .unwrap_or_else(|| panic!("no engine with {lanes} lanes fits {layers:?}"))
+}
+
 fn main() {
     let variants = bench_variant_specs();
     let networks: [&[usize]; 2] = [&[4, 120, 3], &[784, 100, 10]];
@@ -290,15 +313,16 @@ fn main() {
         let overhead = Overhead::fit(spec);
         models.push((board, spec.lanes, overhead));
         for layers in networks {
-            rows.push(measure(spec, board, layers, overhead));
+            let smallest = smallest_engine(spec.lanes, layers);
+            rows.push(measure(&smallest, board, layers, overhead));
         }
     }
 
     println!();
     println!(
-        "| network | board | P | synapses | ideal clocks/step | clocks/step | ratio | first step of a sample | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
+        "| network | board | engine | P | synapses | ideal clocks/step | clocks/step | ratio | first step of a sample | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for row in &rows {
         let ideal = row.synapses as f64 / row.lanes as f64;
         let layers: Vec<String> = row
@@ -307,9 +331,10 @@ fn main() {
             .map(|o| format!("{o:.0}"))
             .collect();
         println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} | {} | {:.0} | {:.3e} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} | {} | {:.0} | {:.3e} | {:.0} |",
             row.network,
             row.board,
+            row.engine,
             row.lanes,
             row.synapses,
             ideal,
