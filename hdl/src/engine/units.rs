@@ -325,6 +325,20 @@ impl Logic for UpdateFactor {
     }
     fn hdl(&self) -> Verilog {
         let offset = self._pot_frac as i128 - self._upd_frac as i128;
+        if offset >= 0 {
+            // Every alignment is a right move by `amount = η_shift + offset`. Rounding half up,
+            // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no 96-bit sum
+            // and holds for a = 0 too.
+            let mut text = format!(
+                "wire [6:0] amount = {{1'b0, eta_shift}} + 7'd{offset};\n\
+                 wire signed [48:0] doubled = {{product, 1'b0}};\n\
+                 wire signed [48:0] halves = doubled >>> amount;\n\
+                 wire signed [49:0] bumped = {{halves[48], halves}} + 50'sd1;\n\
+                 wire signed [49:0] moved = bumped >>> 1;\n"
+            );
+            text += &saturate("moved", 50, 16, "factor", 16, "saturated");
+            return Verilog::Custom(text);
+        }
         let mut text = format!(
             "wire signed [7:0] amount = $signed({{2'b0, eta_shift}}) + {offset};\n\
              wire [6:0] right = amount[6:0];\n\
