@@ -52,7 +52,7 @@ use rust_hdl::prelude::*;
 
 /// Generation parameters of the engine.
 ///
-/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to 5,886 SB_LUT4,
+/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to 5,753 SB_LUT4,
 /// 41 SB_RAM40_4K and 14 SB_MAC16 (printed by leap-cosim's synthesis test). An iCE40UP5K has
 /// 5,280, 30 and 8, so it does not fit yet: each lane's weight bank takes 8 block RAMs (1,024
 /// words of 32 bits), and the neuron unit's 4 multipliers come on top of the lanes' 6.

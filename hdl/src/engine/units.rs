@@ -274,9 +274,12 @@ impl Logic for OutputError {
         );
         text += "always @(*) difference = voltage ? voltage_term : rate_term;\n";
         text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
-        text += "wire signed [47:0] beta_half = (beta_shift == 6'd0) ? 48'sh0 : (48'sh1 <<< (beta_shift - 6'd1));\n\
-                 wire signed [47:0] beta_rounded = (scaled + beta_half) >>> beta_shift;\n";
-        text += &saturate("beta_rounded", 48, bits, "error", 32, "second_saturated");
+        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0.
+        text += "wire signed [48:0] beta_doubled = {scaled, 1'b0};\n\
+                 wire signed [48:0] beta_halves = beta_doubled >>> beta_shift;\n\
+                 wire signed [49:0] beta_bumped = {beta_halves[48], beta_halves} + 50'sd1;\n\
+                 wire signed [49:0] beta_rounded = beta_bumped >>> 1;\n";
+        text += &saturate("beta_rounded", 50, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
     }
 }
