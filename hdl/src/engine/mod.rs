@@ -14,8 +14,8 @@
 //!    sums, backward sums, weight update and write-back). The update factor `g` and message `m`
 //!    of a row are formed from its errors while the row before it streams. When a row's last
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
-//!    runs inside the stream, and its rates also go into the lanes' region of the layer above
-//!    for the next step;
+//!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
+//!    that layer's stream in the next step;
 //! 5. waits for the neuron unit to return the last row (10 clocks after the stream's last
 //!    clock, 9 for a layer of a single column group, which streams a bubble after each row).
 //!
@@ -29,8 +29,8 @@
 //! + 5                                    per-step overhead
 //! ```
 //!
-//! clocks, and the first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy
-//! of the inputs. The weight stream is the ideal `synapses / P` up to the padding of each row to
+//! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
+//! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal `synapses / P` up to the padding of each row to
 //! whole groups.
 //!
 //! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous
