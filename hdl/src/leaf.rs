@@ -261,15 +261,17 @@ impl Logic for CoefficientStep {
     fn hdl(&self) -> Verilog {
         let text = format!(
             "wire signed [47:0] product = {{high[31], high, 15'b0}} + {low};\n\
-             wire signed [47:0] half = (shift == 6'd0) ? 48'sh0 : (48'sh1 <<< (shift - 6'd1));\n\
-             wire signed [47:0] biased = product + half;\n\
-             wire signed [47:0] rounded = biased >>> shift;\n\
-             wire signed [48:0] total = {base} + {rounded};\n",
+             wire signed [48:0] doubled = {{product, 1'b0}};\n\
+             wire signed [48:0] halves = doubled >>> shift;\n\
+             wire signed [49:0] bumped = {{halves[48], halves}} + 50'sd1;\n\
+             wire signed [49:0] rounded = bumped >>> 1;\n\
+             wire signed [50:0] total = {base} + {rounded};\n",
             low = extend("low", 32, 16),
-            base = extend("base", 32, 17),
-            rounded = extend("rounded", 48, 1),
+            base = extend("base", 32, 19),
+            rounded = extend("rounded", 50, 1),
         );
-        Verilog::Custom(text + &saturate("total", 49, self._bits, "result", 32, "saturated"))
+        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0.
+        Verilog::Custom(text + &saturate("total", 51, self._bits, "result", 32, "saturated"))
     }
 }
 

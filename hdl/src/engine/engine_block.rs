@@ -1,16 +1,16 @@
 //! The engine's top level: host port, controller and datapath.
 
-use leap_model::format::{Formats, ACC_BITS};
+use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
 use super::slot::LaneSlot;
 use super::tags::StreamTags;
 use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
-    SlopeProduct, UpdateFactor, WordView, Xorshift,
+    SlopeProduct, UpdateFactor, WideProduct, WordView, Xorshift,
 };
-use super::{constant, field, select, EngineParams, EngineState, DRAIN_CLOCKS};
-use crate::leaf::{Requantize, ResetRegister};
+use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
+use crate::leaf::{Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
 
 /// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 5 (backward accumulation).
@@ -28,7 +28,7 @@ pub struct Engine {
     /// With `run`: nudge the output toward the targets and update the weights.
     pub learn: Signal<In, Bit>,
     pub select: Signal<In, Bits<8>>,
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub data: Signal<In, Bits<64>>,
     pub busy: Signal<Out, Bit>,
     pub read_data: Signal<Out, Bits<64>>,
@@ -40,7 +40,7 @@ pub struct Engine {
     learning: EnableRegister<Bit>,
     requested: EnableRegister<Bits<32>>,
     read_select: EnableRegister<Bits<8>>,
-    read_address: EnableRegister<Bits<16>>,
+    read_address: EnableRegister<Bits<32>>,
     read_result: EnableRegister<Bits<64>>,
     read_strobe: ResetRegister<Bit>,
     k_r_mant: EnableRegister<Signed<16>>,
@@ -70,22 +70,58 @@ pub struct Engine {
     acc_row: EnableRegister<Signed<48>>,
     row: Counter<16>,
     state_index: Counter<16>,
-    /// State index of the next neuron the neuron unit returns.
+    /// State index of the next word the output phase or the neuron unit writes.
     write_index: Counter<16>,
     /// Neurons of the layer the neuron unit has returned.
     neurons_done: Counter<16>,
-    /// Flag for the clock after a neuron's words were addressed, when the neuron unit takes them.
-    neuron_issue: ResetRegister<Bit>,
     group: Counter<16>,
     weight_address: Counter<16>,
     group_column: Counter<16>,
+    /// Copy phase, rates side: the column it reads next and that column's state index in the
+    /// layer below (`INPUT_BASE + column`).
+    column: Counter<16>,
+    source_index: Counter<16>,
+    /// The lane and bank word of the next rate written into the lanes' rate banks, by the copy
+    /// phase or by the neuron phase.
     lane_bank: Counter<8>,
     bank_word: Counter<16>,
-    column: Counter<16>,
-    below_index: Counter<16>,
+    /// First word of the loaded layer's region in every lane's rate bank. Regions are laid out
+    /// from the top layer down: the top layer's starts at 0, and each lower layer's follows the
+    /// region of the layer above it.
+    rate_base: Counter<16>,
+    /// Region of the layer above the loaded one, where the neuron phase writes its rates.
+    above_base: EnableRegister<Bits<16>>,
+    /// Set while every layer's region contains the rates the next step reads, so the copy phase
+    /// can skip them. Reset and host writes of rates, the layer table or constants clear it.
+    rates_current: ResetRegister<Bit>,
+    /// Set while the first layer's region contains the clamped inputs. Host input writes clear it.
+    inputs_current: ResetRegister<Bit>,
+    /// The copy phase copies the loaded layer's rates.
+    copy_rates: Signal<Local, Bit>,
+    /// Word of the stream's rate bank read: the loaded layer's region plus the column group.
+    rate_address: Signal<Local, Bits<16>>,
+    /// Set the clock after the copy phase addressed a rate, when its word is written.
+    rate_pending: ResetRegister<Bit>,
+    /// With `rate_pending`: the word is the bias column's constant activity.
+    rate_bias: Register<Bit>,
+    /// Copy phase, errors side (layers below the top only): the neuron `j` of the loaded layer
+    /// whose error it reads next, the lane and bank word of `acc_B[j]` in the layer above, and
+    /// the neuron's state index.
+    error_column: Counter<16>,
+    error_lane: Counter<8>,
+    error_word: Counter<16>,
+    error_index: Counter<16>,
+    /// Set the clock after the copy phase addressed an error, when it is formed and written.
+    error_pending: ResetRegister<Bit>,
+    /// With `error_pending`: the lane that drives `acc_B[j]` and the state index written.
+    error_lane_late: Register<Bits<8>>,
+    error_target: Register<Bits<16>>,
+    /// Set while the loaded layer has a layer above, whose backward sums give its errors.
+    below_active: EnableRegister<Bit>,
+    /// Set the clock after the output phase addressed a neuron, when its error is written.
+    output_pending: ResetRegister<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
-    drain: Counter<16>,
     done_steps: Counter<32>,
     next_row: Counter<32>,
     group_address: Counter<32>,
@@ -106,9 +142,6 @@ pub struct Engine {
     slopes1: Memory<Signed<16>>,
     input_words: Memory<Signed<16>>,
     targets: Memory<Signed<32>>,
-    forward_sums: Memory<Signed<48>>,
-    factors: Memory<Signed<16>>,
-    messages: Memory<Signed<16>>,
     layer_table: Memory<Bits<64>>,
     host_view: WordView,
     table_view: WordView,
@@ -117,8 +150,25 @@ pub struct Engine {
     output_error: OutputError,
     update: UpdateFactor,
     message: Requantize<32, 16>,
+    /// Stage 1 of the stream: the update factor and message of the issued row, formed from the
+    /// errors read at stage -1 (see `lookahead`).
+    factor_stage: Register<Signed<16>>,
+    factor_saturated: Register<Bit>,
+    message_stage: Register<Signed<16>>,
+    message_saturated: Register<Bit>,
+    /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
+    error_stage1: Register<Signed<32>>,
+    error_stage2: Register<Signed<32>>,
+    error_stage3: Register<Signed<32>>,
+    error_stage4: Register<Signed<32>>,
+    /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
+    potential_address: Signal<Local, Bits<16>>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
+    /// The one wide product of the per-neuron units: `e_new · η_mant` for the update factors
+    /// while streaming, `acc_B · d` for the errors of the layer below, `x · β_mant` for the
+    /// output errors.
+    shared_product: WideProduct,
     neuron: NeuronUnit,
     advance: Xorshift,
     readback: ReadBack,
@@ -133,6 +183,12 @@ pub struct Engine {
     forward_total: Signal<Local, Signed<48>>,
     weight_flags: Signal<Local, Bits<8>>,
     issue: Signal<Local, Bit>,
+    /// State index of the row the stream issues in the next clock.
+    lookahead: Signal<Local, Bits<16>>,
+    /// The low 16 bits of the host's address and of the latched read address: the word of a
+    /// memory other than the weight banks.
+    host_word: Signal<Local, Bits<16>>,
+    read_word: Signal<Local, Bits<16>>,
     rate_value: Signal<Local, Signed<16>>,
     // Constants.
     zero16: Constant<Bits<16>>,
@@ -147,10 +203,8 @@ pub struct Engine {
     one8: Constant<Bits<8>>,
     lanes_last: Constant<Bits<8>>,
     one1: Constant<Bits<1>>,
-    drain_last: Constant<Bits<16>>,
     zero_wide: Constant<Signed<48>>,
     zero_error: Constant<Signed<32>>,
-    zero_factor: Constant<Signed<16>>,
     act_one: Constant<Signed<16>>,
     select_weight: Constant<Bits<8>>,
     select_potential: Constant<Bits<8>>,
@@ -162,15 +216,15 @@ pub struct Engine {
     select_target: Constant<Bits<8>>,
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
-    constant_k_r_mant: Constant<Bits<16>>,
-    constant_k_r_shift: Constant<Bits<16>>,
-    constant_k_dt_mant: Constant<Bits<16>>,
-    constant_k_dt_shift: Constant<Bits<16>>,
-    constant_beta_mant: Constant<Bits<16>>,
-    constant_beta_shift: Constant<Bits<16>>,
-    constant_top_base: Constant<Bits<16>>,
-    constant_voltage: Constant<Bits<16>>,
-    constant_rounding: Constant<Bits<16>>,
+    constant_k_r_mant: Constant<Bits<32>>,
+    constant_k_r_shift: Constant<Bits<32>>,
+    constant_k_dt_mant: Constant<Bits<32>>,
+    constant_k_dt_shift: Constant<Bits<32>>,
+    constant_beta_mant: Constant<Bits<32>>,
+    constant_beta_shift: Constant<Bits<32>>,
+    constant_top_base: Constant<Bits<32>>,
+    constant_voltage: Constant<Bits<32>>,
+    constant_rounding: Constant<Bits<32>>,
     _lanes: usize,
 }
 
@@ -178,8 +232,14 @@ impl Engine {
     pub fn new(formats: &Formats, params: &EngineParams) -> Self {
         let params = *params;
         assert!(
-            (1..=16).contains(&params.lanes),
-            "{} lanes: use 1 to 16",
+            (1..=MAX_LANES).contains(&params.lanes),
+            "{} lanes: use 1 to {MAX_LANES}",
+            params.lanes
+        );
+        assert!(
+            (params.weight_words as u64) << params.bank_bits() <= 1 << 32,
+            "{} weight words per lane with {} lanes need host addresses beyond 32 bits",
+            params.weight_words,
             params.lanes
         );
         Engine {
@@ -232,17 +292,32 @@ impl Engine {
             state_index: Default::default(),
             write_index: Default::default(),
             neurons_done: Default::default(),
-            neuron_issue: Default::default(),
             group: Default::default(),
             weight_address: Default::default(),
             group_column: Default::default(),
             lane_bank: Default::default(),
             bank_word: Default::default(),
             column: Default::default(),
-            below_index: Default::default(),
+            source_index: Default::default(),
+            rate_base: Default::default(),
+            above_base: Default::default(),
+            rates_current: Default::default(),
+            inputs_current: Default::default(),
+            copy_rates: Default::default(),
+            rate_address: Default::default(),
+            rate_pending: Default::default(),
+            rate_bias: Default::default(),
+            error_column: Default::default(),
+            error_lane: Default::default(),
+            error_word: Default::default(),
+            error_index: Default::default(),
+            error_pending: Default::default(),
+            error_lane_late: Default::default(),
+            error_target: Default::default(),
+            below_active: Default::default(),
+            output_pending: Default::default(),
             layer_base: Default::default(),
             table_address: Default::default(),
-            drain: Default::default(),
             done_steps: Default::default(),
             next_row: Default::default(),
             group_address: Default::default(),
@@ -263,9 +338,6 @@ impl Engine {
             slopes1: Memory::new(params.state_words, 16, true),
             input_words: Memory::new(params.max_inputs, 16, true),
             targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
-            forward_sums: Memory::new(params.max_rows, ACC_BITS as usize, true),
-            factors: Memory::new(params.max_rows, 16, true),
-            messages: Memory::new(params.max_rows, 16, true),
             layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
             host_view: Default::default(),
             table_view: Default::default(),
@@ -279,7 +351,17 @@ impl Engine {
                 formats.pot_frac,
                 formats.pot_bits,
             ),
+            factor_stage: Default::default(),
+            error_stage1: Default::default(),
+            error_stage2: Default::default(),
+            error_stage3: Default::default(),
+            error_stage4: Default::default(),
+            potential_address: Default::default(),
+            factor_saturated: Default::default(),
+            message_stage: Default::default(),
+            message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
+            shared_product: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
             readback: Default::default(),
@@ -296,6 +378,9 @@ impl Engine {
             forward_total: Default::default(),
             weight_flags: Default::default(),
             issue: Default::default(),
+            lookahead: Default::default(),
+            host_word: Default::default(),
+            read_word: Default::default(),
             rate_value: Default::default(),
             zero16: Constant::new(0u64.to_bits()),
             one16: Constant::new(1u64.to_bits()),
@@ -309,10 +394,8 @@ impl Engine {
             one8: Constant::new(1u64.to_bits()),
             lanes_last: Constant::new(((params.lanes - 1) as u64).to_bits()),
             one1: Constant::new(1u64.to_bits()),
-            drain_last: Constant::new(((DRAIN_CLOCKS as usize - 1) as u64).to_bits()),
             zero_wide: Constant::new(0i64.into()),
             zero_error: Constant::new(0i64.into()),
-            zero_factor: Constant::new(0i64.into()),
             act_one: Constant::new((1i64 << formats.act_frac).into()),
             select_weight: Constant::new(((select::WEIGHT as usize) as u64).to_bits()),
             select_potential: Constant::new(((select::POTENTIAL as usize) as u64).to_bits()),
@@ -387,8 +470,6 @@ impl Logic for Engine {
         self.write_index.reset.next = self.reset.val();
         self.neurons_done.clock.next = self.clock.val();
         self.neurons_done.reset.next = self.reset.val();
-        self.neuron_issue.clock.next = self.clock.val();
-        self.neuron_issue.reset.next = self.reset.val();
         self.group.clock.next = self.clock.val();
         self.group.reset.next = self.reset.val();
         self.weight_address.clock.next = self.clock.val();
@@ -401,14 +482,45 @@ impl Logic for Engine {
         self.bank_word.reset.next = self.reset.val();
         self.column.clock.next = self.clock.val();
         self.column.reset.next = self.reset.val();
-        self.below_index.clock.next = self.clock.val();
-        self.below_index.reset.next = self.reset.val();
+        self.source_index.clock.next = self.clock.val();
+        self.rate_base.clock.next = self.clock.val();
+        self.rate_base.reset.next = self.reset.val();
+        self.above_base.clock.next = self.clock.val();
+        self.rates_current.clock.next = self.clock.val();
+        self.rates_current.reset.next = self.reset.val();
+        self.inputs_current.clock.next = self.clock.val();
+        self.inputs_current.reset.next = self.reset.val();
+        self.source_index.reset.next = self.reset.val();
+        self.rate_pending.clock.next = self.clock.val();
+        self.rate_pending.reset.next = self.reset.val();
+        self.rate_bias.clock.next = self.clock.val();
+        self.error_column.clock.next = self.clock.val();
+        self.error_column.reset.next = self.reset.val();
+        self.error_lane.clock.next = self.clock.val();
+        self.error_lane.reset.next = self.reset.val();
+        self.error_word.clock.next = self.clock.val();
+        self.error_word.reset.next = self.reset.val();
+        self.error_index.clock.next = self.clock.val();
+        self.error_index.reset.next = self.reset.val();
+        self.error_pending.clock.next = self.clock.val();
+        self.error_pending.reset.next = self.reset.val();
+        self.error_lane_late.clock.next = self.clock.val();
+        self.error_target.clock.next = self.clock.val();
+        self.below_active.clock.next = self.clock.val();
+        self.output_pending.clock.next = self.clock.val();
+        self.output_pending.reset.next = self.reset.val();
+        self.factor_stage.clock.next = self.clock.val();
+        self.error_stage1.clock.next = self.clock.val();
+        self.error_stage2.clock.next = self.clock.val();
+        self.error_stage3.clock.next = self.clock.val();
+        self.error_stage4.clock.next = self.clock.val();
+        self.factor_saturated.clock.next = self.clock.val();
+        self.message_stage.clock.next = self.clock.val();
+        self.message_saturated.clock.next = self.clock.val();
         self.layer_base.clock.next = self.clock.val();
         self.layer_base.reset.next = self.reset.val();
         self.table_address.clock.next = self.clock.val();
         self.table_address.reset.next = self.reset.val();
-        self.drain.clock.next = self.clock.val();
-        self.drain.reset.next = self.reset.val();
         self.done_steps.clock.next = self.clock.val();
         self.done_steps.reset.next = self.reset.val();
         self.next_row.clock.next = self.clock.val();
@@ -439,9 +551,6 @@ impl Logic for Engine {
         self.slopes1.clock.next = self.clock.val();
         self.input_words.clock.next = self.clock.val();
         self.targets.clock.next = self.clock.val();
-        self.forward_sums.clock.next = self.clock.val();
-        self.factors.clock.next = self.clock.val();
-        self.messages.clock.next = self.clock.val();
         self.layer_table.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
@@ -532,7 +641,6 @@ impl Logic for Engine {
         self.neurons_done.value.next = self.zero16.val();
         self.neurons_done.enable.next = false;
         self.neurons_done.step.next = self.one16.val();
-        self.neuron_issue.d.next = false;
         self.group.load.next = false;
         self.group.value.next = self.zero16.val();
         self.group.enable.next = false;
@@ -550,17 +658,51 @@ impl Logic for Engine {
         self.lane_bank.enable.next = false;
         self.lane_bank.step.next = self.one8.val();
         self.bank_word.load.next = false;
-        self.bank_word.value.next = self.zero16.val();
+        self.bank_word.value.next = self.rate_base.q.val();
         self.bank_word.enable.next = false;
         self.bank_word.step.next = self.one16.val();
         self.column.load.next = false;
         self.column.value.next = self.zero16.val();
         self.column.enable.next = false;
         self.column.step.next = self.one16.val();
-        self.below_index.load.next = false;
-        self.below_index.value.next = self.input_base.q.val();
-        self.below_index.enable.next = false;
-        self.below_index.step.next = self.one16.val();
+        self.rate_base.load.next = false;
+        self.rate_base.value.next = self.zero16.val();
+        self.rate_base.enable.next = false;
+        self.rate_base.step.next = self.groups.q.val();
+        self.above_base.enable.next = false;
+        self.above_base.d.next = self.rate_base.q.val();
+        self.rates_current.d.next = self.rates_current.q.val();
+        self.inputs_current.d.next = self.inputs_current.q.val();
+        self.copy_rates.next =
+            !self.rates_current.q.val() | (self.first_layer.q.val() & !self.inputs_current.q.val());
+        self.source_index.load.next = false;
+        self.source_index.value.next = self.input_base.q.val();
+        self.source_index.enable.next = false;
+        self.source_index.step.next = self.one16.val();
+        self.rate_pending.d.next = false;
+        self.rate_bias.d.next = self.column.q.val() == self.inputs.q.val();
+        self.error_column.load.next = false;
+        self.error_column.value.next = self.zero16.val();
+        self.error_column.enable.next = false;
+        self.error_column.step.next = self.one16.val();
+        self.error_lane.load.next = false;
+        self.error_lane.value.next = self.zero8.val();
+        self.error_lane.enable.next = false;
+        self.error_lane.step.next = self.one8.val();
+        self.error_word.load.next = false;
+        self.error_word.value.next = self.zero16.val();
+        self.error_word.enable.next = false;
+        self.error_word.step.next = self.one16.val();
+        self.error_index.load.next = false;
+        self.error_index.value.next = self.state_base.q.val();
+        self.error_index.enable.next = false;
+        self.error_index.step.next = self.one16.val();
+        self.error_pending.d.next = false;
+        self.error_lane_late.d.next = self.error_lane.q.val();
+        self.error_target.d.next = self.error_index.q.val();
+        self.below_active.enable.next = false;
+        self.below_active.d.next = false;
+        self.output_pending.d.next = false;
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -569,10 +711,6 @@ impl Logic for Engine {
         self.table_address.value.next = self.layer_base.q.val();
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
-        self.drain.load.next = false;
-        self.drain.value.next = self.zero16.val();
-        self.drain.enable.next = false;
-        self.drain.step.next = self.one16.val();
         self.done_steps.load.next = false;
         self.done_steps.value.next = self.zero32.val();
         self.done_steps.enable.next = false;
@@ -628,61 +766,52 @@ impl Logic for Engine {
         // below overrides them.
         self.host_view.word.next = self.data.val();
         self.table_view.word.next = self.layer_table.read_data.val();
+        self.host_word.next = self.address.val().get_bits::<16>(0);
+        self.read_word.next = self.read_address.q.val().get_bits::<16>(0);
         self.write_split.address.next = self.address.val();
         self.read_split.address.next = self.read_address.q.val();
-        self.potentials.read_address.next = self.read_address.q.val();
-        self.potentials.write_address.next = self.address.val();
+        self.potentials.read_address.next = self.read_word.val();
+        self.potentials.write_address.next = self.host_word.val();
         self.potentials.write_data.next = self.host_view.signed32.val();
         self.potentials.write_enable.next = false;
-        self.prospectives.read_address.next = self.read_address.q.val();
-        self.prospectives.write_address.next = self.address.val();
+        self.prospectives.read_address.next = self.read_word.val();
+        self.prospectives.write_address.next = self.host_word.val();
         self.prospectives.write_data.next = self.host_view.signed32.val();
         self.prospectives.write_enable.next = false;
-        self.errors0.read_address.next = self.read_address.q.val();
-        self.errors0.write_address.next = self.address.val();
+        self.errors0.read_address.next = self.read_word.val();
+        self.errors0.write_address.next = self.host_word.val();
         self.errors0.write_data.next = self.host_view.signed32.val();
         self.errors0.write_enable.next = false;
-        self.errors1.read_address.next = self.read_address.q.val();
-        self.errors1.write_address.next = self.address.val();
+        self.errors1.read_address.next = self.read_word.val();
+        self.errors1.write_address.next = self.host_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
         self.errors1.write_enable.next = false;
-        self.rates0.read_address.next = self.read_address.q.val();
-        self.rates0.write_address.next = self.address.val();
+        self.rates0.read_address.next = self.read_word.val();
+        self.rates0.write_address.next = self.host_word.val();
         self.rates0.write_data.next = self.host_view.signed16.val();
         self.rates0.write_enable.next = false;
-        self.rates1.read_address.next = self.read_address.q.val();
-        self.rates1.write_address.next = self.address.val();
+        self.rates1.read_address.next = self.read_word.val();
+        self.rates1.write_address.next = self.host_word.val();
         self.rates1.write_data.next = self.host_view.signed16.val();
         self.rates1.write_enable.next = false;
-        self.slopes0.read_address.next = self.read_address.q.val();
-        self.slopes0.write_address.next = self.address.val();
+        self.slopes0.read_address.next = self.read_word.val();
+        self.slopes0.write_address.next = self.host_word.val();
         self.slopes0.write_data.next = self.host_view.signed16.val();
         self.slopes0.write_enable.next = false;
-        self.slopes1.read_address.next = self.read_address.q.val();
-        self.slopes1.write_address.next = self.address.val();
+        self.slopes1.read_address.next = self.read_word.val();
+        self.slopes1.write_address.next = self.host_word.val();
         self.slopes1.write_data.next = self.host_view.signed16.val();
         self.slopes1.write_enable.next = false;
-        self.input_words.read_address.next = self.read_address.q.val();
-        self.input_words.write_address.next = self.address.val();
+        self.input_words.read_address.next = self.read_word.val();
+        self.input_words.write_address.next = self.host_word.val();
         self.input_words.write_data.next = self.host_view.signed16.val();
         self.input_words.write_enable.next = false;
-        self.targets.read_address.next = self.read_address.q.val();
-        self.targets.write_address.next = self.address.val();
+        self.targets.read_address.next = self.read_word.val();
+        self.targets.write_address.next = self.host_word.val();
         self.targets.write_data.next = self.host_view.signed32.val();
         self.targets.write_enable.next = false;
-        self.forward_sums.read_address.next = self.row.q.val();
-        self.forward_sums.write_address.next = self.tags[3].row_q.val();
-        self.forward_sums.write_enable.next = false;
-        self.factors.read_address.next = self.row.q.val();
-        self.factors.write_address.next = self.row.q.val();
-        self.factors.write_data.next = self.zero_factor.val();
-        self.factors.write_enable.next = false;
-        self.messages.read_address.next = self.row.q.val();
-        self.messages.write_address.next = self.row.q.val();
-        self.messages.write_data.next = self.message.result.val();
-        self.messages.write_enable.next = false;
-        self.layer_table.read_address.next = self.read_address.q.val();
-        self.layer_table.write_address.next = self.address.val();
+        self.layer_table.read_address.next = self.read_word.val();
+        self.layer_table.write_address.next = self.host_word.val();
         self.layer_table.write_data.next = self.data.val();
         self.layer_table.write_enable.next = false;
 
@@ -704,31 +833,36 @@ impl Logic for Engine {
         self.output_error.slope.next = self.slope_old.val();
         self.output_error.prospective.next = self.prospectives.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
-        self.output_error.beta_mant.next = self.beta_mant.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
-        self.update.error.next = self.error_new.val();
-        self.update.eta_mant.next = self.eta_mant.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
+        self.factor_stage.d.next = self.update.factor.val();
+        self.error_stage1.d.next = self.error_old.val();
+        self.error_stage2.d.next = self.error_stage1.q.val();
+        self.error_stage3.d.next = self.error_stage2.q.val();
+        self.error_stage4.d.next = self.error_stage3.q.val();
+        self.factor_saturated.d.next = self.update.saturated.val();
+        self.message_stage.d.next = self.message.result.val();
+        self.message_saturated.d.next = self.message.saturated.val();
         self.below_sum.value.next = self.zero_wide.val();
-        self.below_product.value.next = self.below_sum.result.val();
-        self.below_product.slope.next = self.slope_old.val();
         self.neuron.valid.next = false;
-        self.neuron.sum.next = self.forward_sums.read_data.val();
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_old.val();
+        self.neuron.error.next = self.error_stage4.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
         self.neuron.k_dt_shift.next = self.k_dt_shift.q.val();
         self.neuron.activation.next = self.activation.q.val();
 
-        // The word the rates phase copies into the lanes' rate banks.
+        // The word the copy phase writes into the lanes' rate banks.
         self.rate_value.next = self.rate_old.val();
         if self.first_layer.q.val() {
             self.rate_value.next = self.input_words.read_data.val();
         }
-        if self.column.q.val() == self.inputs.q.val() {
+        if self.neuron.out_valid.val() {
+            self.rate_value.next = self.neuron.rate.val();
+        }
+        if self.rate_bias.q.val() {
             self.rate_value.next = self.act_one.val();
         }
 
@@ -758,6 +892,7 @@ impl Logic for Engine {
             self.tags[k].reset.next = self.reset.val();
         }
 
+        self.rate_address.next = self.rate_base.q.val() + self.group.q.val();
         for p in 0..self._lanes {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
@@ -766,7 +901,7 @@ impl Logic for Engine {
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
             self.slots[p].host_bank.next = self.read_split.bank.val();
-            self.slots[p].rate_read_address.next = self.group.q.val();
+            self.slots[p].rate_read_address.next = self.rate_address.val();
             self.slots[p].rate_write_address.next = self.bank_word.q.val();
             self.slots[p].rate_write_data.next = self.rate_value.val();
             self.slots[p].rate_write.next = false;
@@ -775,8 +910,8 @@ impl Logic for Engine {
             self.slots[p].group_column.next = self.tags[0].group_column_q.val();
             self.slots[p].columns.next = self.columns.q.val();
             self.slots[p].group_address.next = self.tags[0].group_address_q.val();
-            self.slots[p].message.next = self.messages.read_data.val();
-            self.slots[p].update_factor.next = self.factors.read_data.val();
+            self.slots[p].message.next = self.message_stage.q.val();
+            self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
             self.slots[p].learn.next = self.learning.q.val();
             self.slots[p].backward_read_address.next = self.tags[3].group_q.val();
@@ -804,8 +939,29 @@ impl Logic for Engine {
             self.readback.weight.next = self.slots[p].weight_out.val();
             self.below_sum.value.next = self.slots[p].backward_out.val();
         }
+        // A weight address beyond the banks reads 0.
+        if self.read_split.beyond.val() {
+            self.readback.weight.next = self.zero_error.val();
+        }
 
-        // Stage 4: the row's forward sum; the last group of a row stores it.
+        // The shared wide product: an output error while the output phase writes one, an error
+        // of the layer below while the copy phase writes one, else the stream's update factor.
+        self.shared_product.value.next = self.error_new.val();
+        self.shared_product.mant.next = self.eta_mant.q.val();
+        if self.error_pending.q.val() {
+            self.shared_product.value.next = self.below_sum.result.val();
+            self.shared_product.mant.next = self.slope_old.val();
+        }
+        if self.output_pending.q.val() {
+            self.shared_product.value.next = self.output_error.difference.val();
+            self.shared_product.mant.next = self.beta_mant.q.val();
+        }
+        self.update.product.next = self.shared_product.product.val();
+        self.below_product.product.next = self.shared_product.product.val();
+        self.output_error.scaled.next = self.shared_product.product.val();
+
+        // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
+        // neuron unit takes it with the row's potential (read at stage 3) and installed error.
         self.row_base.next = self.acc_row.q.val();
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
@@ -813,9 +969,12 @@ impl Logic for Engine {
         self.row_total.next = self.row_base.val() + self.forward_total.val();
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
-        self.forward_sums.write_data.next = self.row_total.val();
-        self.forward_sums.write_enable.next =
-            self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.neuron.sum.next = self.row_total.val();
+        self.potential_address.next = self.state_base.q.val() + self.tags[2].row_q.val();
+        if self.tags[2].valid_q.val() {
+            self.potentials.read_address.next = self.potential_address.val();
+        }
         self.weight_saturations.amount.next = self.weight_flags.val();
 
         // Host reads.
@@ -839,13 +998,108 @@ impl Logic for Engine {
         self.readback.rounding_state.next = self.rounding.q.val();
 
         self.issue.next = self.group.q.val() < self.groups.q.val();
+        self.lookahead.next = self.state_index.q.val();
+        if self.group.q.val() == self.cadence_last.q.val() {
+            self.lookahead.next = self.state_index.q.val() + self.one16.val();
+        }
+
+        // Stage 1 of the stream: count the update-factor and message clamps once per row.
+        if self.tags[0].valid_q.val() & self.tags[0].first_group_q.val() {
+            self.message_saturations.event0.next = self.message_saturated.q.val();
+            if self.learning.q.val() {
+                self.update_saturations.event0.next = self.factor_saturated.q.val();
+            }
+        }
+
+        // Second clocks of the one-word-per-clock loops: the words addressed in the previous
+        // clock have arrived and are written here, whatever state the controller is in now.
+        if self.output_pending.q.val() {
+            self.errors0.write_address.next = self.write_index.q.val();
+            self.errors1.write_address.next = self.write_index.q.val();
+            self.errors0.write_data.next = self.zero_error.val();
+            self.errors1.write_data.next = self.zero_error.val();
+            if self.learning.q.val() {
+                self.errors0.write_data.next = self.output_error.error.val();
+                self.errors1.write_data.next = self.output_error.error.val();
+                self.potential_saturations.event0.next = self.output_error.first_saturated.val();
+                self.potential_saturations.event1.next = self.output_error.second_saturated.val();
+            }
+            self.errors0.write_enable.next = self.bank.q.val().any();
+            self.errors1.write_enable.next = !self.bank.q.val().any();
+            self.write_index.enable.next = true;
+        }
+        if self.rate_pending.q.val() {
+            for p in 0..self._lanes {
+                self.slots[p].rate_write.next = true;
+            }
+            self.lane_bank.enable.next = true;
+            if self.lane_bank.q.val() == self.lanes_last.val() {
+                self.lane_bank.load.next = true;
+                self.bank_word.enable.next = true;
+            }
+        }
+        if self.error_pending.q.val() {
+            for p in 0..self._lanes {
+                self.slots[p].host_bank.next = self.error_lane_late.q.val();
+            }
+            self.errors0.write_address.next = self.error_target.q.val();
+            self.errors1.write_address.next = self.error_target.q.val();
+            self.errors0.write_data.next = self.below_product.result.val();
+            self.errors1.write_data.next = self.below_product.result.val();
+            self.errors0.write_enable.next = self.bank.q.val().any();
+            self.errors1.write_enable.next = !self.bank.q.val().any();
+            self.potential_saturations.event0.next = self.below_sum.saturated.val();
+            self.potential_saturations.event1.next = self.below_product.saturated.val();
+        }
+        // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
+        if self.neuron.out_valid.val() {
+            self.potentials.write_address.next = self.write_index.q.val();
+            self.potentials.write_data.next = self.neuron.potential_next.val();
+            self.prospectives.write_address.next = self.write_index.q.val();
+            self.prospectives.write_data.next = self.neuron.prospective.val();
+            self.rates0.write_address.next = self.write_index.q.val();
+            self.rates0.write_data.next = self.neuron.rate.val();
+            self.rates1.write_address.next = self.write_index.q.val();
+            self.rates1.write_data.next = self.neuron.rate.val();
+            self.slopes0.write_address.next = self.write_index.q.val();
+            self.slopes0.write_data.next = self.neuron.slope.val();
+            self.slopes1.write_address.next = self.write_index.q.val();
+            self.slopes1.write_data.next = self.neuron.slope.val();
+            self.potentials.write_enable.next = true;
+            self.prospectives.write_enable.next = true;
+            self.rates0.write_enable.next = self.bank.q.val().any();
+            self.rates1.write_enable.next = !self.bank.q.val().any();
+            self.slopes0.write_enable.next = self.bank.q.val().any();
+            self.slopes1.write_enable.next = !self.bank.q.val().any();
+            self.potential_saturations.event0.next = self.neuron.current_saturated.val();
+            self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
+            self.potential_saturations.event2.next = self.neuron.prospective_saturated.val();
+            self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
+            self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
+            self.write_index.enable.next = true;
+            self.neurons_done.enable.next = true;
+            // The rates also go to the region of the layer above, for its stream in the next step.
+            if self.below_active.q.val() {
+                for p in 0..self._lanes {
+                    self.slots[p].rate_write.next = true;
+                }
+                self.lane_bank.enable.next = true;
+                if self.lane_bank.q.val() == self.lanes_last.val() {
+                    self.lane_bank.load.next = true;
+                    self.bank_word.enable.next = true;
+                }
+            }
+        }
 
         // ---- The controller. ----
         match self.state.q.val() {
             EngineState::Idle => {
                 self.busy.next = false;
                 if self.write.val() {
-                    if self.select.val() == self.select_weight.val() {
+                    // A weight address beyond the banks writes nothing.
+                    if (self.select.val() == self.select_weight.val())
+                        & !self.write_split.beyond.val()
+                    {
                         for p in 0..self._lanes {
                             self.slots[p].host_weight_write.next = true;
                             self.slots[p].host_bank.next = self.write_split.bank.val();
@@ -863,6 +1117,7 @@ impl Logic for Engine {
                         self.errors1.write_enable.next = self.bank.q.val().any();
                     }
                     if self.select.val() == self.select_rate.val() {
+                        self.rates_current.d.next = false;
                         self.rates0.write_enable.next = !self.bank.q.val().any();
                         self.rates1.write_enable.next = self.bank.q.val().any();
                     }
@@ -871,15 +1126,18 @@ impl Logic for Engine {
                         self.slopes1.write_enable.next = self.bank.q.val().any();
                     }
                     if self.select.val() == self.select_input.val() {
+                        self.inputs_current.d.next = false;
                         self.input_words.write_enable.next = true;
                     }
                     if self.select.val() == self.select_target.val() {
                         self.targets.write_enable.next = true;
                     }
                     if self.select.val() == self.select_table.val() {
+                        self.rates_current.d.next = false;
                         self.layer_table.write_enable.next = true;
                     }
                     if self.select.val() == self.select_constant.val() {
+                        self.rates_current.d.next = false;
                         self.k_r_mant.enable.next =
                             self.address.val() == self.constant_k_r_mant.val();
                         self.k_r_shift.enable.next =
@@ -923,6 +1181,8 @@ impl Logic for Engine {
             }
             EngineState::StepStart => {
                 self.rounding.enable.next = true;
+                self.below_active.enable.next = true;
+                self.rate_base.load.next = true;
                 self.layer_base.load.next = true;
                 self.state.d.next = EngineState::LoadStart;
             }
@@ -1018,92 +1278,79 @@ impl Logic for Engine {
                 self.groups_last.enable.next = true;
                 self.row.load.next = true;
                 self.state_index.load.next = true;
-                self.state.d.next = EngineState::PrepareAddress;
+                self.write_index.load.next = true;
+                self.column.load.next = true;
+                self.source_index.load.next = true;
+                self.lane_bank.load.next = true;
+                self.bank_word.load.next = true;
+                self.error_column.load.next = true;
+                self.error_lane.load.next = true;
+                self.error_word.load.next = true;
+                self.error_index.load.next = true;
+                self.state.d.next = EngineState::Copy;
                 if self.layer_base.q.val() == self.top_base.q.val() {
-                    self.state.d.next = EngineState::OutputAddress;
+                    self.state.d.next = EngineState::Output;
                 }
             }
-            EngineState::OutputAddress => {
-                self.rates0.read_address.next = self.state_index.q.val();
-                self.rates1.read_address.next = self.state_index.q.val();
-                self.slopes0.read_address.next = self.state_index.q.val();
-                self.slopes1.read_address.next = self.state_index.q.val();
-                self.prospectives.read_address.next = self.state_index.q.val();
-                self.targets.read_address.next = self.row.q.val();
-                self.state.d.next = EngineState::OutputWrite;
+            // The output error of one neuron per clock; `output_pending` writes it a clock later.
+            EngineState::Output => {
                 if self.row.q.val() == self.rows.q.val() {
-                    self.row.load.next = true;
-                    self.state_index.load.next = true;
-                    self.state.d.next = EngineState::PrepareAddress;
+                    self.state.d.next = EngineState::Copy;
+                } else {
+                    self.rates0.read_address.next = self.state_index.q.val();
+                    self.rates1.read_address.next = self.state_index.q.val();
+                    self.slopes0.read_address.next = self.state_index.q.val();
+                    self.slopes1.read_address.next = self.state_index.q.val();
+                    self.prospectives.read_address.next = self.state_index.q.val();
+                    self.targets.read_address.next = self.row.q.val();
+                    self.output_pending.d.next = true;
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
                 }
             }
-            EngineState::OutputWrite => {
-                self.errors0.write_address.next = self.state_index.q.val();
-                self.errors1.write_address.next = self.state_index.q.val();
-                self.errors0.write_data.next = self.zero_error.val();
-                self.errors1.write_data.next = self.zero_error.val();
-                if self.learning.q.val() {
-                    self.errors0.write_data.next = self.output_error.error.val();
-                    self.errors1.write_data.next = self.output_error.error.val();
-                    self.potential_saturations.event0.next =
-                        self.output_error.first_saturated.val();
-                    self.potential_saturations.event1.next =
-                        self.output_error.second_saturated.val();
+            // Two independent loops of one word per clock each: the presynaptic rates of the
+            // loaded layer go into the lanes' rate banks (`rate_pending` writes them), and the
+            // backward sums of the layer above become the loaded layer's errors
+            // (`error_pending` writes them). The phase ends when both are done.
+            EngineState::Copy => {
+                if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
+                    self.input_words.read_address.next = self.column.q.val();
+                    self.rates0.read_address.next = self.source_index.q.val();
+                    self.rates1.read_address.next = self.source_index.q.val();
+                    self.rate_pending.d.next = true;
+                    self.column.enable.next = true;
+                    self.source_index.enable.next = true;
                 }
-                self.errors0.write_enable.next = self.bank.q.val().any();
-                self.errors1.write_enable.next = !self.bank.q.val().any();
-                self.row.enable.next = true;
-                self.state_index.enable.next = true;
-                self.state.d.next = EngineState::OutputAddress;
-            }
-            EngineState::PrepareAddress => {
-                self.errors0.read_address.next = self.state_index.q.val();
-                self.errors1.read_address.next = self.state_index.q.val();
-                self.state.d.next = EngineState::PrepareWrite;
-                if self.row.q.val() == self.rows.q.val() {
-                    self.column.load.next = true;
-                    self.below_index.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.state.d.next = EngineState::RatesAddress;
+                if self.below_active.q.val() & (self.error_column.q.val() != self.rows.q.val()) {
+                    for p in 0..self._lanes {
+                        self.slots[p].backward_read_address.next = self.error_word.q.val();
+                    }
+                    self.slopes0.read_address.next = self.error_index.q.val();
+                    self.slopes1.read_address.next = self.error_index.q.val();
+                    self.error_pending.d.next = true;
+                    self.error_column.enable.next = true;
+                    self.error_index.enable.next = true;
+                    self.error_lane.enable.next = true;
+                    if self.error_lane.q.val() == self.lanes_last.val() {
+                        self.error_lane.load.next = true;
+                        self.error_word.enable.next = true;
+                    }
                 }
-            }
-            EngineState::PrepareWrite => {
-                if self.learning.q.val() {
-                    self.factors.write_data.next = self.update.factor.val();
-                    self.update_saturations.event0.next = self.update.saturated.val();
-                }
-                self.factors.write_enable.next = true;
-                self.messages.write_enable.next = true;
-                self.message_saturations.event0.next = self.message.saturated.val();
-                self.row.enable.next = true;
-                self.state_index.enable.next = true;
-                self.state.d.next = EngineState::PrepareAddress;
-            }
-            EngineState::RatesAddress => {
-                self.input_words.read_address.next = self.column.q.val();
-                self.rates0.read_address.next = self.below_index.q.val();
-                self.rates1.read_address.next = self.below_index.q.val();
-                self.state.d.next = EngineState::RatesWrite;
-                if self.column.q.val() == self.columns.q.val() {
+                if (!self.copy_rates.val() | (self.column.q.val() == self.columns.q.val()))
+                    & (!self.below_active.q.val()
+                        | (self.error_column.q.val() == self.rows.q.val()))
+                {
                     self.state.d.next = EngineState::StreamStart;
                 }
             }
-            EngineState::RatesWrite => {
-                for p in 0..self._lanes {
-                    self.slots[p].rate_write.next = true;
-                }
-                self.column.enable.next = true;
-                self.below_index.enable.next = true;
-                self.lane_bank.enable.next = true;
-                if self.lane_bank.q.val() == self.lanes_last.val() {
-                    self.lane_bank.load.next = true;
-                    self.bank_word.enable.next = true;
-                }
-                self.state.d.next = EngineState::RatesAddress;
-            }
             EngineState::StreamStart => {
                 self.row.load.next = true;
+                self.state_index.load.next = true;
+                self.write_index.load.next = true;
+                self.neurons_done.load.next = true;
+                self.lane_bank.load.next = true;
+                self.bank_word.load.next = true;
+                self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
                 self.group_column.load.next = true;
@@ -1112,18 +1359,22 @@ impl Logic for Engine {
                 self.group_address.value.next = self.address_base.q.val();
                 self.state.d.next = EngineState::StreamStart2;
             }
+            // Stage -1 of the first row: read its errors for the update factor and message.
             EngineState::StreamStart2 => {
+                self.errors0.read_address.next = self.state_index.q.val();
+                self.errors1.read_address.next = self.state_index.q.val();
                 self.next_row.enable.next = true;
                 self.state.d.next = EngineState::Stream;
             }
             EngineState::Stream => {
                 if self.row.q.val() == self.rows.q.val() {
-                    self.drain.load.next = true;
-                    self.state.d.next = EngineState::Drain;
+                    self.state.d.next = EngineState::Finish;
                 } else {
                     for p in 0..self._lanes {
                         self.slots[p].weight_read_address.next = self.weight_address.q.val();
                     }
+                    self.errors0.read_address.next = self.lookahead.val();
+                    self.errors1.read_address.next = self.lookahead.val();
                     self.tags[0].valid.next = self.issue.val();
                     if self.issue.val() {
                         self.weight_address.enable.next = true;
@@ -1134,147 +1385,35 @@ impl Logic for Engine {
                     if self.group.q.val() == self.cadence_last.q.val() {
                         self.group.load.next = true;
                         self.row.enable.next = true;
+                        self.state_index.enable.next = true;
                         self.next_row.enable.next = true;
                         self.group_address.load.next = true;
                         self.group_column.load.next = true;
                     }
                 }
             }
-            EngineState::Drain => {
-                self.drain.enable.next = true;
-                if self.drain.q.val() == self.drain_last.val() {
-                    self.row.load.next = true;
-                    self.state_index.load.next = true;
-                    self.write_index.load.next = true;
-                    self.neurons_done.load.next = true;
-                    self.state.d.next = EngineState::NeuronAddress;
-                }
-            }
-            // NeuronAddress addresses one neuron's words per clock and the neuron unit takes them
-            // the clock after. Results are written back as they come out, NEURON_LATENCY clocks
-            // later. That is safe because no neuron reads a word that another neuron of the same
-            // layer writes.
-            EngineState::NeuronAddress => {
-                self.neuron.valid.next = self.neuron_issue.q.val();
-                if self.row.q.val() == self.rows.q.val() {
-                    self.state.d.next = EngineState::NeuronWait;
-                } else {
-                    self.potentials.read_address.next = self.state_index.q.val();
-                    self.errors0.read_address.next = self.state_index.q.val();
-                    self.errors1.read_address.next = self.state_index.q.val();
-                    self.neuron_issue.d.next = true;
-                    self.row.enable.next = true;
-                    self.state_index.enable.next = true;
-                }
-                self.potentials.write_address.next = self.write_index.q.val();
-                self.potentials.write_data.next = self.neuron.potential_next.val();
-                self.prospectives.write_address.next = self.write_index.q.val();
-                self.prospectives.write_data.next = self.neuron.prospective.val();
-                self.rates0.write_address.next = self.write_index.q.val();
-                self.rates0.write_data.next = self.neuron.rate.val();
-                self.rates1.write_address.next = self.write_index.q.val();
-                self.rates1.write_data.next = self.neuron.rate.val();
-                self.slopes0.write_address.next = self.write_index.q.val();
-                self.slopes0.write_data.next = self.neuron.slope.val();
-                self.slopes1.write_address.next = self.write_index.q.val();
-                self.slopes1.write_data.next = self.neuron.slope.val();
-                if self.neuron.out_valid.val() {
-                    self.potentials.write_enable.next = true;
-                    self.prospectives.write_enable.next = true;
-                    self.rates0.write_enable.next = self.bank.q.val().any();
-                    self.rates1.write_enable.next = !self.bank.q.val().any();
-                    self.slopes0.write_enable.next = self.bank.q.val().any();
-                    self.slopes1.write_enable.next = !self.bank.q.val().any();
-                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
-                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
-                    self.potential_saturations.event2.next =
-                        self.neuron.prospective_saturated.val();
-                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
-                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
-                    self.write_index.enable.next = true;
-                    self.neurons_done.enable.next = true;
-                }
-            }
-            EngineState::NeuronWait => {
-                self.neuron.valid.next = self.neuron_issue.q.val();
-                self.potentials.write_address.next = self.write_index.q.val();
-                self.potentials.write_data.next = self.neuron.potential_next.val();
-                self.prospectives.write_address.next = self.write_index.q.val();
-                self.prospectives.write_data.next = self.neuron.prospective.val();
-                self.rates0.write_address.next = self.write_index.q.val();
-                self.rates0.write_data.next = self.neuron.rate.val();
-                self.rates1.write_address.next = self.write_index.q.val();
-                self.rates1.write_data.next = self.neuron.rate.val();
-                self.slopes0.write_address.next = self.write_index.q.val();
-                self.slopes0.write_data.next = self.neuron.slope.val();
-                self.slopes1.write_address.next = self.write_index.q.val();
-                self.slopes1.write_data.next = self.neuron.slope.val();
-                if self.neuron.out_valid.val() {
-                    self.potentials.write_enable.next = true;
-                    self.prospectives.write_enable.next = true;
-                    self.rates0.write_enable.next = self.bank.q.val().any();
-                    self.rates1.write_enable.next = !self.bank.q.val().any();
-                    self.slopes0.write_enable.next = self.bank.q.val().any();
-                    self.slopes1.write_enable.next = !self.bank.q.val().any();
-                    self.potential_saturations.event0.next = self.neuron.current_saturated.val();
-                    self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
-                    self.potential_saturations.event2.next =
-                        self.neuron.prospective_saturated.val();
-                    self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
-                    self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
-                    self.write_index.enable.next = true;
-                    self.neurons_done.enable.next = true;
-                }
+            // The stream has ended; the neuron unit returns the last rows' results.
+            EngineState::Finish => {
                 if self.neurons_done.q.val() == self.rows.q.val() {
-                    self.column.load.next = true;
-                    self.below_index.load.next = true;
-                    self.lane_bank.load.next = true;
-                    self.bank_word.load.next = true;
-                    self.state.d.next = EngineState::BelowAddress;
-                }
-            }
-            EngineState::BelowAddress => {
-                for p in 0..self._lanes {
-                    self.slots[p].backward_read_address.next = self.bank_word.q.val();
-                    self.slots[p].host_bank.next = self.lane_bank.q.val();
-                }
-                self.slopes0.read_address.next = self.below_index.q.val();
-                self.slopes1.read_address.next = self.below_index.q.val();
-                self.state.d.next = EngineState::BelowWrite;
-                if self.first_layer.q.val() | (self.column.q.val() == self.inputs.q.val()) {
                     self.state.d.next = EngineState::LayerNext;
                 }
-            }
-            EngineState::BelowWrite => {
-                for p in 0..self._lanes {
-                    self.slots[p].host_bank.next = self.lane_bank.q.val();
-                }
-                self.errors0.write_address.next = self.below_index.q.val();
-                self.errors1.write_address.next = self.below_index.q.val();
-                self.errors0.write_data.next = self.below_product.result.val();
-                self.errors1.write_data.next = self.below_product.result.val();
-                self.errors0.write_enable.next = self.bank.q.val().any();
-                self.errors1.write_enable.next = !self.bank.q.val().any();
-                self.potential_saturations.event0.next = self.below_sum.saturated.val();
-                self.potential_saturations.event1.next = self.below_product.saturated.val();
-                self.column.enable.next = true;
-                self.below_index.enable.next = true;
-                self.lane_bank.enable.next = true;
-                if self.lane_bank.q.val() == self.lanes_last.val() {
-                    self.lane_bank.load.next = true;
-                    self.bank_word.enable.next = true;
-                }
-                self.state.d.next = EngineState::BelowAddress;
             }
             EngineState::LayerNext => {
                 self.state.d.next = EngineState::LoadStart;
                 self.layer_base.enable.next = true;
+                self.below_active.enable.next = true;
+                self.below_active.d.next = true;
+                self.rate_base.enable.next = true;
+                self.above_base.enable.next = true;
                 if self.layer_base.q.val() == self.zero16.val() {
                     self.layer_base.enable.next = false;
+                    self.below_active.enable.next = false;
                     self.state.d.next = EngineState::StepEnd;
                 }
             }
             EngineState::StepEnd => {
+                self.rates_current.d.next = true;
+                self.inputs_current.d.next = true;
                 self.bank.enable.next = true;
                 self.steps.enable.next = true;
                 self.done_steps.enable.next = true;

@@ -1,13 +1,41 @@
 //! The LE engine: P synapse lanes, the neuron unit, block RAM for weights and neuron state, and
 //! the controller that runs time steps exactly as `leap_model::FixedModel::step` does.
 //!
-//! Per time step the controller advances the stochastic-rounding state, forms the output error
-//! from the previous step's output, then processes the layers from the top down. For each layer
-//! it loads the layer's descriptor, forms the update factors `g` and messages `m` of its rows and
-//! copies the presynaptic rates into the lanes' rate banks. It then streams every weight once
-//! through the lanes (forward sums, backward sums, weight update and write-back), runs the neuron
-//! unit over the layer's neurons and forms the error of the layer below. Rates, slopes and errors are
-//! double-buffered: a step reads the bank written by the previous step and writes the other.
+//! Per time step the controller advances the stochastic-rounding state and processes the layers
+//! from the top down. For each layer it:
+//! 1. loads the layer's descriptor from the layer table (16 clocks);
+//! 2. for the top layer, forms the output errors from the previous step's output (one clock per
+//!    neuron, plus one);
+//! 3. copies two kinds of words side by side, one clock per word plus one. Below the top layer,
+//!    it forms the loaded layer's errors `e_new` from the backward sums that the layer above left
+//!    in the lanes. When the host has changed rates or inputs since the last step, it also copies
+//!    the layer's presynaptic rates into the lanes' rate banks;
+//! 4. streams every weight once through the lanes, `max(groups, 2)` clocks per row (forward
+//!    sums, backward sums, weight update and write-back). The update factor `g` and message `m`
+//!    of a row are formed from its errors while the row before it streams. When a row's last
+//!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
+//!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
+//!    that layer's stream in the next step;
+//! 5. waits for the neuron unit to return the last row (10 clocks after the stream's last
+//!    clock, 9 for a layer of a single column group, which streams a bubble after each row).
+//!
+//! A learning step with the same input as the step before therefore takes
+//!
+//! ```text
+//! Σ_l rows_l · max(groups_l, 2)          the weight stream
+//! + rows_top                             output errors
+//! + Σ_{l < top} rows_l                   errors of the layers below the top
+//! + 31 · layers − (layers of one group)  per-layer overhead
+//! + 5                                    per-step overhead
+//! ```
+//!
+//! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
+//! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal `synapses / P` up to the padding of each row to
+//! whole groups.
+//!
+//! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous
+//! step and writes the other. Each layer's presynaptic rates keep a region of every lane's rate
+//! bank (see [`EngineParams::rate_words`]), laid out from the top layer down.
 //!
 //! The host drives the engine through a command port (see [`EngineCommand`]) and describes the
 //! network with a layer table (see [`field`]). `leap-cosim` has a driver that loads a
@@ -24,9 +52,10 @@ use rust_hdl::prelude::*;
 
 /// Generation parameters of the engine.
 ///
-/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to about 6,700 LUT4
-/// and 46 SB_RAM40_4K. That is more than an iCE40UP5K has (5,280 and 30), and no board fit has
-/// been tried.
+/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to 5,753 SB_LUT4,
+/// 41 SB_RAM40_4K and 14 SB_MAC16 (printed by leap-cosim's synthesis test). An iCE40UP5K has
+/// 5,280, 30 and 8, so it does not fit yet: each lane's weight bank takes 8 block RAMs (1,024
+/// words of 32 bits), and the neuron unit's 4 multipliers come on top of the lanes' 6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineParams {
     /// Synapse lanes: weights processed per clock.
@@ -60,15 +89,23 @@ impl Default for EngineParams {
 }
 
 impl EngineParams {
+    /// Words per lane's rate bank: enough for the regions of every layer, one word per column
+    /// group. The columns of all layers together are at most `max_inputs + state_words +
+    /// max_layers`, and rounding each layer's groups up adds at most one word per layer.
+    pub fn rate_words(&self) -> usize {
+        (self.max_inputs + self.state_words + self.max_layers).div_ceil(self.lanes)
+            + self.max_layers
+    }
+
     /// Address bits that select a lane in a host weight address.
     pub fn bank_bits(&self) -> usize {
         (usize::BITS - (self.lanes.max(2) - 1).leading_zeros()) as usize
     }
 }
 
-/// Clocks the controller waits after the last group of a layer, so the last write-back and the
-/// last backward accumulation have landed: lane latency 3, memory read 1, accumulator write 1.
-pub const DRAIN_CLOCKS: u64 = 6;
+/// Lanes an engine can have: the lane index is an 8-bit word, and each lane adds at most one to
+/// the 8-bit count of weight clamps that travels along the lanes.
+pub const MAX_LANES: usize = 128;
 
 /// Commands of the host port, one per strobe input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +120,8 @@ pub enum EngineCommand {
 
 /// Codes of the `select` port: what the host reads or writes.
 pub mod select {
-    /// Weight words; address `(word << bank_bits) | lane`.
+    /// Weight words; address `(word << bank_bits) | lane`. Addresses whose word does not fit the
+    /// 16-bit bank address write nothing and read 0.
     pub const WEIGHT: u64 = 0;
     /// Membrane potentials `u`, by state index (the layer's state base plus the neuron).
     pub const POTENTIAL: u64 = 1;
@@ -189,20 +227,12 @@ pub enum EngineState {
     Load12,
     Load13,
     Load14,
-    OutputAddress,
-    OutputWrite,
-    PrepareAddress,
-    PrepareWrite,
-    RatesAddress,
-    RatesWrite,
+    Output,
+    Copy,
     StreamStart,
     StreamStart2,
     Stream,
-    Drain,
-    NeuronAddress,
-    NeuronWait,
-    BelowAddress,
-    BelowWrite,
+    Finish,
     LayerNext,
     StepEnd,
     StepCheck,

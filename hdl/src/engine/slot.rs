@@ -77,7 +77,7 @@ pub struct LaneSlot {
 
 impl LaneSlot {
     pub fn new(formats: &Formats, params: &EngineParams, index: usize) -> Self {
-        let rate_depth = params.max_columns.div_ceil(params.lanes);
+        let rate_depth = params.rate_words();
         LaneSlot {
             clock: Default::default(),
             reset: Default::default(),
@@ -116,7 +116,11 @@ impl LaneSlot {
             one: Constant::new(1u64.to_bits()),
             weights: Memory::new(params.weight_words, formats.weight_bits as usize, true),
             rates: Memory::new(rate_depth, 16, true),
-            backward: Memory::new(rate_depth, ACC_BITS as usize, true),
+            backward: Memory::new(
+                params.max_columns.div_ceil(params.lanes),
+                ACC_BITS as usize,
+                true,
+            ),
             lane: SynapseLane::new(formats),
             rounding: Xorshift::new(((1u64 << formats.update_round_bits()) - 1) as u32),
             widen_forward: Default::default(),

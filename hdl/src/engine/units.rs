@@ -170,6 +170,9 @@ impl Logic for Widen {
 /// `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and `sat(t − ŭ)` for a
 /// voltage target. `first_saturated` and `second_saturated` tell which of the two
 /// potential-format clamps happened.
+///
+/// The block outputs `difference = x` and takes back `scaled = x · β_mant` from a
+/// [`WideProduct`] that the engine shares between the per-neuron units.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -178,8 +181,9 @@ pub struct OutputError {
     pub slope: Signal<In, Signed<16>>,
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
-    pub beta_mant: Signal<In, Signed<16>>,
     pub beta_shift: Signal<In, Bits<6>>,
+    pub scaled: Signal<In, Signed<48>>,
+    pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
     pub first_saturated: Signal<Out, Bit>,
     pub second_saturated: Signal<Out, Bit>,
@@ -196,8 +200,9 @@ impl OutputError {
             slope: Default::default(),
             prospective: Default::default(),
             voltage: Default::default(),
-            beta_mant: Default::default(),
             beta_shift: Default::default(),
+            scaled: Default::default(),
+            difference: Default::default(),
             error: Default::default(),
             first_saturated: Default::default(),
             second_saturated: Default::default(),
@@ -221,14 +226,16 @@ impl Logic for OutputError {
             let scaled = d << (self._pot_frac - self._act_frac);
             saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
         };
-        let product = difference as i128 * signed_value(self.beta_mant.val()) as i128;
+        let product = signed_value(self.scaled.val()) as i128;
         let rounded = round_shift_value(product, self.beta_shift.val().to_u64() as i32);
         let (error, second) = saturate_value(rounded, bits);
+        self.difference.next = difference.into();
         self.error.next = error.into();
         self.first_saturated.next = first;
         self.second_saturated.next = second;
     }
     fn connect(&mut self) {
+        self.difference.connect();
         self.error.connect();
         self.first_saturated.connect();
         self.second_saturated.connect();
@@ -265,25 +272,27 @@ impl Logic for OutputError {
             32,
             "voltage_clamped",
         );
-        text += "wire signed [31:0] difference = voltage ? voltage_term : rate_term;\n";
+        text += "always @(*) difference = voltage ? voltage_term : rate_term;\n";
         text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
-        text += &split_product("difference", "beta_mant", "scaled");
-        text += "wire signed [47:0] beta_half = (beta_shift == 6'd0) ? 48'sh0 : (48'sh1 <<< (beta_shift - 6'd1));\n\
-                 wire signed [47:0] beta_rounded = (scaled + beta_half) >>> beta_shift;\n";
-        text += &saturate("beta_rounded", 48, bits, "error", 32, "second_saturated");
+        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0.
+        text += "wire signed [48:0] beta_doubled = {scaled, 1'b0};\n\
+                 wire signed [48:0] beta_halves = beta_doubled >>> beta_shift;\n\
+                 wire signed [49:0] beta_bumped = {beta_halves[48], beta_halves} + 50'sd1;\n\
+                 wire signed [49:0] beta_rounded = beta_bumped >>> 1;\n";
+        text += &saturate("beta_rounded", 50, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
     }
 }
 
-/// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`.
+/// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`, from the
+/// product `e · η_mant` of a [`WideProduct`].
 ///
 /// The alignment moves right by `pot_frac + η_shift − upd_frac` bits when that is positive
 /// (rounding half up) and left otherwise. Right moves of more than 63 bits are outside the
 /// golden model's 64-bit arithmetic and are not supported.
 #[derive(LogicBlock)]
 pub struct UpdateFactor {
-    pub error: Signal<In, Signed<32>>,
-    pub eta_mant: Signal<In, Signed<16>>,
+    pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
@@ -294,8 +303,7 @@ pub struct UpdateFactor {
 impl UpdateFactor {
     pub fn new(pot_frac: u32, upd_frac: u32) -> Self {
         UpdateFactor {
-            error: Default::default(),
-            eta_mant: Default::default(),
+            product: Default::default(),
             eta_shift: Default::default(),
             factor: Default::default(),
             saturated: Default::default(),
@@ -307,8 +315,7 @@ impl UpdateFactor {
 
 impl Logic for UpdateFactor {
     fn update(&mut self) {
-        let product =
-            signed_value(self.error.val()) as i128 * signed_value(self.eta_mant.val()) as i128;
+        let product = signed_value(self.product.val()) as i128;
         let amount =
             self._pot_frac as i32 + self.eta_shift.val().to_u64() as i32 - self._upd_frac as i32;
         let (factor, clamped) = saturate_value(round_shift_value(product, amount), 16);
@@ -321,8 +328,21 @@ impl Logic for UpdateFactor {
     }
     fn hdl(&self) -> Verilog {
         let offset = self._pot_frac as i128 - self._upd_frac as i128;
-        let mut text = split_product("error", "eta_mant", "product");
-        text += &format!(
+        if offset >= 0 {
+            // Every alignment is a right move by `amount = η_shift + offset`. Rounding half up,
+            // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no 96-bit sum
+            // and holds for a = 0 too.
+            let mut text = format!(
+                "wire [6:0] amount = {{1'b0, eta_shift}} + 7'd{offset};\n\
+                 wire signed [48:0] doubled = {{product, 1'b0}};\n\
+                 wire signed [48:0] halves = doubled >>> amount;\n\
+                 wire signed [49:0] bumped = {{halves[48], halves}} + 50'sd1;\n\
+                 wire signed [49:0] moved = bumped >>> 1;\n"
+            );
+            text += &saturate("moved", 50, 16, "factor", 16, "saturated");
+            return Verilog::Custom(text);
+        }
+        let mut text = format!(
             "wire signed [7:0] amount = $signed({{2'b0, eta_shift}}) + {offset};\n\
              wire [6:0] right = amount[6:0];\n\
              wire [6:0] left = 7'd0 - amount[6:0];\n\
@@ -337,12 +357,12 @@ impl Logic for UpdateFactor {
     }
 }
 
-/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`: the error a layer
-/// sends to the layer below, weighted by that layer's slope.
+/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`, from the product
+/// `x · d` of a [`WideProduct`]: the error a layer sends to the layer below, weighted by that
+/// layer's slope.
 #[derive(LogicBlock)]
 pub struct SlopeProduct {
-    pub value: Signal<In, Signed<32>>,
-    pub slope: Signal<In, Signed<16>>,
+    pub product: Signal<In, Signed<48>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
     _act_frac: u32,
@@ -352,8 +372,7 @@ pub struct SlopeProduct {
 impl SlopeProduct {
     pub fn new(act_frac: u32, pot_bits: u32) -> Self {
         SlopeProduct {
-            value: Default::default(),
-            slope: Default::default(),
+            product: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
             _act_frac: act_frac,
@@ -364,8 +383,7 @@ impl SlopeProduct {
 
 impl Logic for SlopeProduct {
     fn update(&mut self) {
-        let product =
-            signed_value(self.value.val()) as i128 * signed_value(self.slope.val()) as i128;
+        let product = signed_value(self.product.val()) as i128;
         let (y, clamped) = saturate_value(
             round_shift_value(product, self._act_frac as i32),
             self._pot_bits as usize,
@@ -379,8 +397,7 @@ impl Logic for SlopeProduct {
     }
     fn hdl(&self) -> Verilog {
         let act_frac = self._act_frac as usize;
-        let mut text = split_product("value", "slope", "product");
-        text += &format!(
+        let mut text = format!(
             "wire signed [47:0] rounded = (product + {half}) >>> {act_frac};\n",
             half = literal(1i128 << (act_frac - 1), 48)
         );
@@ -392,6 +409,33 @@ impl Logic for SlopeProduct {
             32,
             "saturated",
         );
+        Verilog::Custom(text)
+    }
+}
+
+/// `product = value · mant` for a potential-format `value` (31 bits in a 32-bit port) and a 16-bit
+/// mantissa, exact in 48 bits, as two signed 16 x 16 products (two SB_MAC16 on iCE40). The
+/// engine shares one between the output errors, the update factors and the errors of the layer
+/// below, which it never forms in the same clock.
+#[derive(LogicBlock, Default)]
+pub struct WideProduct {
+    pub value: Signal<In, Signed<32>>,
+    pub mant: Signal<In, Signed<16>>,
+    pub product: Signal<Out, Signed<48>>,
+}
+
+impl Logic for WideProduct {
+    fn update(&mut self) {
+        let product =
+            signed_value(self.value.val()) as i128 * signed_value(self.mant.val()) as i128;
+        self.product.next = (product as i64).into();
+    }
+    fn connect(&mut self) {
+        self.product.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let mut text = split_product("value", "mant", "full");
+        text += "always @(*) product = full;\n";
         Verilog::Custom(text)
     }
 }
@@ -534,12 +578,14 @@ impl Logic for WordView {
 }
 
 /// Splits a host weight address into the word within a lane's bank (`address >> bank_bits`) and
-/// the lane (`address & (2^bank_bits - 1)`).
+/// the lane (`address & (2^bank_bits - 1)`). `beyond` is set when the word does not fit the
+/// 16-bit bank address.
 #[derive(LogicBlock)]
 pub struct AddressSplit {
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub word: Signal<Out, Bits<16>>,
     pub bank: Signal<Out, Bits<8>>,
+    pub beyond: Signal<Out, Bit>,
     _bank_bits: usize,
 }
 
@@ -550,6 +596,7 @@ impl AddressSplit {
             address: Default::default(),
             word: Default::default(),
             bank: Default::default(),
+            beyond: Default::default(),
             _bank_bits: bank_bits,
         }
     }
@@ -558,12 +605,14 @@ impl AddressSplit {
 impl Logic for AddressSplit {
     fn update(&mut self) {
         let a = self.address.val().to_u64();
-        self.word.next = (a >> self._bank_bits).to_bits();
+        self.word.next = ((a >> self._bank_bits) & 0xffff).to_bits();
         self.bank.next = (a & ((1 << self._bank_bits) - 1)).to_bits();
+        self.beyond.next = a >> (self._bank_bits + 16) != 0;
     }
     fn connect(&mut self) {
         self.word.connect();
         self.bank.connect();
+        self.beyond.connect();
     }
     fn hdl(&self) -> Verilog {
         let b = self._bank_bits;
@@ -573,7 +622,9 @@ impl Logic for AddressSplit {
             format!("{{{}'h0, address[{}:0]}}", 8 - b, b - 1)
         };
         Verilog::Custom(format!(
-            "always @(*) begin\n   word = {{{b}'h0, address[15:{b}]}};\n   bank = {bank};\nend\n"
+            "always @(*) begin\n   word = address[{top}:{b}];\n   bank = {bank};\n   beyond = |address[31:{high}];\nend\n",
+            top = b + 15,
+            high = b + 16
         ))
     }
 }
@@ -583,7 +634,7 @@ impl Logic for AddressSplit {
 #[derive(LogicBlock, Default)]
 pub struct ReadBack {
     pub select: Signal<In, Bits<8>>,
-    pub address: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<32>>,
     pub weight: Signal<In, Signed<32>>,
     pub potential: Signal<In, Signed<32>>,
     pub prospective: Signal<In, Signed<32>>,
@@ -628,14 +679,14 @@ impl Logic for ReadBack {
              \x20     8'd{table_code}: data = layer_word;\n\
              \x20     8'd{counters}: begin\n\
              \x20        case (address)\n\
-             \x20           16'd{cycles_code}: data = {{16'h0, cycles}};\n\
-             \x20           16'd{steps_code}: data = {{32'h0, steps}};\n\
-             \x20           16'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
-             \x20           16'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
-             \x20           16'd{msg_code}: data = {{32'h0, message_saturations}};\n\
-             \x20           16'd{upd_code}: data = {{32'h0, update_saturations}};\n\
-             \x20           16'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
-             \x20           16'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
+             \x20           32'd{cycles_code}: data = {{16'h0, cycles}};\n\
+             \x20           32'd{steps_code}: data = {{32'h0, steps}};\n\
+             \x20           32'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
+             \x20           32'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
+             \x20           32'd{msg_code}: data = {{32'h0, message_saturations}};\n\
+             \x20           32'd{upd_code}: data = {{32'h0, update_saturations}};\n\
+             \x20           32'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
+             \x20           32'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
              \x20           default: data = 64'h0;\n\
              \x20        endcase\n\
              \x20     end\n\

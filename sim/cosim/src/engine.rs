@@ -189,6 +189,13 @@ impl EngineDriver {
                 params.state_words
             ));
         }
+        let rate_words: usize = layers.iter().map(|layout| layout.groups).sum();
+        if rate_words > params.rate_words() {
+            return Err(format!(
+                "{rate_words} rate words per lane exceed the engine's {}",
+                params.rate_words()
+            ));
+        }
         let constants = Constants::from_config(config, 1.0).map_err(|e| e.to_string())?;
 
         let mut model = Model::new(model_name, seed);

@@ -309,6 +309,50 @@ fn engine_saturation_corners() {
     }
 }
 
+/// Loading another model's state between runs (weights, every neuron word, including the rates
+/// that the lanes keep a copy of) must take effect at the next step.
+#[test]
+fn engine_reload_between_runs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(303);
+    let mut config = random_config(&mut rng, Formats::default());
+    config.network.layers = vec![3, 7, 5, 2];
+    config.network.activations = vec![
+        Activation::Relu,
+        Activation::HardSigmoid,
+        Activation::Linear,
+    ];
+    config.learning.eta = vec![0.05, 0.1, 0.2];
+    config.validate_fixed().unwrap();
+    let mut first = FixedModel::new(&config).unwrap();
+    config.training.seed = config.training.seed.wrapping_add(1);
+    let mut second = FixedModel::new(&config).unwrap();
+    let mut engine = EngineDriver::new("engine", 2, &config, 0x5eed);
+    engine.load(&first);
+
+    let input = [0.3, -0.7, 1.1];
+    let target = [0.2, 0.9];
+    let (x, y) = (first.quantise_input(&input), first.quantise_target(&target));
+    engine.set_input(&x[..x.len() - 1]);
+    engine.set_target(&y);
+    for step in 1..=4 {
+        first.step(&x, Some(&y));
+        second.step(&x, Some(&y));
+        engine.run(1, true, STEP_CYCLE_LIMIT);
+        if let Err(difference) = compare_state(&mut engine, &first, step) {
+            panic!("before the reload: first difference at {difference}");
+        }
+    }
+
+    engine.load(&second);
+    for step in 5..=8 {
+        second.step(&x, Some(&y));
+        engine.run(1, true, STEP_CYCLE_LIMIT);
+        if let Err(difference) = compare_state(&mut engine, &second, step) {
+            panic!("after the reload: first difference at {difference}");
+        }
+    }
+}
+
 /// Draws a Yin-Yang sample: a point in the unit square with its class (0 yin, 1 yang, 2 dots), as
 /// the four inputs `(x, y, 1 - x, 1 - y)` and a one-hot target. Points are drawn in the big
 /// circle of radius 0.5 around (0.5, 0.5); the dots have radius 0.1 around (0.25, 0.5) and

@@ -89,10 +89,9 @@ fn engine_memories_map_to_block_ram() {
         conflicts.join("\n")
     );
 
-    // 14 memories of the controller (u, ŭ, two banks each of e, r and d, inputs, targets,
-    // forward sums, update factors, messages, layer table) and 3 per lane (weights, rates,
-    // backward sums).
-    let memories = 14 + 3 * leap_hdl::engine::EngineParams::default().lanes;
+    // 11 memories of the controller (u, ŭ, two banks each of e, r and d, inputs, targets, layer
+    // table) and 3 per lane (weights, rates, backward sums).
+    let memories = 11 + 3 * leap_hdl::engine::EngineParams::default().lanes;
     let mapped = log
         .lines()
         .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_RAM4K"))
@@ -124,5 +123,10 @@ fn engine_memories_map_to_block_ram() {
     assert!(
         macs >= 3 * lanes + 4,
         "engine: {macs} SB_MAC16 in the report"
+    );
+    eprintln!(
+        "engine with the default parameters on iCE40: {} SB_LUT4, {} SB_RAM40_4K, {macs} SB_MAC16",
+        cell_count(&log, "SB_LUT4"),
+        cell_count(&log, "SB_RAM40_4K")
     );
 }

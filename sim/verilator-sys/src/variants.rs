@@ -90,8 +90,8 @@ pub fn variant_specs() -> Vec<VariantSpec> {
 }
 
 /// Engines for the `engine-bench` binary of leap-cosim, built only with the `bench-engines`
-/// feature because verilating them takes minutes. Both fit a 784-80-10 network: the host
-/// address is 16 bits wide, so `weight_words << bank_bits` must stay below 65,536.
+/// feature because verilating them takes minutes. Both fit a 784-100-10 network: at P = 2 its
+/// layers take 39,810 weight words per lane, at P = 52 they take 1,620.
 pub fn bench_variant_specs() -> Vec<VariantSpec> {
     let spec = |name, lanes, weight_words| VariantSpec {
         name,
@@ -109,7 +109,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
         link: None,
     };
     vec![
-        spec("engine_bench_p2", 2, 32768),
-        spec("engine_bench_p16", 16, 4096),
+        spec("engine_bench_p2", 2, 65536),
+        spec("engine_bench_p52", 52, 2048),
     ]
 }

@@ -2,6 +2,9 @@
 //! against the ideal `synapses / P`, the overhead beyond the weight stream, and the simulation
 //! speed of Verilator (without tracing). Every measured run is checked against `FixedModel`.
 //!
+//! A step right after the host changed the input also copies the inputs into the lanes, so the
+//! first step of a sample is reported beside the steps that follow it.
+//!
 //! Run with `cargo run --release -p leap-cosim --features bench --bin engine-bench`.
 
 use std::time::{Duration, Instant};
@@ -10,21 +13,26 @@ use leap_cosim::device::engine_params;
 use leap_cosim::engine::{compare_state, EngineDriver};
 use leap_hdl::engine::{counter, select};
 use leap_model::config::{Activation, Config};
+use leap_model::format::Formats;
 use leap_model::FixedModel;
-use leap_verilator_sys::{bench_variant_specs, VariantSpec};
+use leap_verilator_sys::{bench_variant_specs, variant_specs, VariantSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Wall time that each speed measurement runs for at least.
 const MEASURE_TIME: Duration = Duration::from_secs(2);
 
-/// Board configurations and the lanes they would use: an iCEBreaker (iCE40UP5K, 8 SB_MAC16) and
-/// an ULX3S-85F (ECP5-85F, 156 18x18 multipliers), at 3 multipliers per lane.
+/// Board configurations and the lanes they use: an iCEBreaker (iCE40UP5K, 8 SB_MAC16) and an
+/// ULX3S-85F (ECP5-85F, 156 18x18 multipliers, of which 52 lanes use 100 %), at 3 multipliers
+/// per lane.
 const BOARDS: [(&str, usize); 2] = [("iCEBreaker", 2), ("ULX3S-85F", 52)];
 
-/// Clocks of one learning step and their split, from the engine's cycle counter.
+/// Clocks of learning steps and their split, from the engine's cycle counter.
 struct StepCost {
+    /// A step with the same input as the step before.
     clocks: u64,
+    /// The first step after the host wrote a new input.
+    first_clocks: u64,
     /// Clocks the weight stream takes: `max(groups, 2)` per row.
     stream: u64,
 }
@@ -80,56 +88,70 @@ fn golden_config(golden: &FixedModel) -> Config {
     leap_model::Device::config(golden).clone()
 }
 
-/// Measures the clocks of one learning step of `layers` on `spec`.
-fn step_cost(spec: &VariantSpec, layers: &[usize]) -> StepCost {
-    let config = config_for(layers);
-    let mut golden = FixedModel::new(&config).unwrap();
-    let mut engine = new_engine(spec, &config, &golden);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    present(&mut rng, &mut engine, &mut golden);
+/// Returns the engine's clocks of one learning step.
+fn one_step(engine: &mut EngineDriver) -> u64 {
     let before = engine.cycles();
     engine.run(1, true, u64::MAX);
     // Reading the counter takes clocks of its own, so subtract the clocks of one read. The run
     // command's strobe and the clock that sees `busy` fall are counted as part of the step.
     let after = engine.cycles();
     let reads = engine.cycles() - after;
+    after - before - reads
+}
+
+/// Measures the clocks of learning steps of `layers` on `spec`.
+fn step_cost(spec: &VariantSpec, layers: &[usize]) -> StepCost {
+    let config = config_for(layers);
+    let mut golden = FixedModel::new(&config).unwrap();
+    let mut engine = new_engine(spec, &config, &golden);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    // The first run after loading copies every layer's rates into the lanes.
+    present(&mut rng, &mut engine, &mut golden);
+    engine.run(1, true, u64::MAX);
+    present(&mut rng, &mut engine, &mut golden);
+    let first_clocks = one_step(&mut engine);
+    let clocks = one_step(&mut engine);
     let stream = (0..engine.depth())
         .map(|l| (layers[l + 1] * engine.groups(l).max(2)) as u64)
         .sum();
     StepCost {
-        clocks: after - before - reads,
+        clocks,
+        first_clocks,
         stream,
     }
 }
 
-/// Overhead of a learning step beyond the weight stream, as a linear model fitted from four
-/// tiny networks: clocks per neuron, per column (inputs plus bias), per layer and per step.
+/// Overhead of a learning step beyond the weight stream, as a linear model fitted from four small
+/// networks: clocks per output neuron (the output errors), per error of a layer below the top
+/// (read from the backward sums of the layer above), per layer and per step.
 #[derive(Clone, Copy, Debug)]
 struct Overhead {
-    per_neuron: f64,
-    per_column: f64,
+    per_output: f64,
+    per_error: f64,
     per_layer: f64,
     per_step: f64,
 }
 
 impl Overhead {
+    /// Fits the model on networks whose every layer has at least two column groups, because a
+    /// layer of one group streams one bubble per row and finishes a clock earlier.
     fn fit(spec: &VariantSpec) -> Overhead {
         let measured = |layers: &[usize]| {
             let cost = step_cost(spec, layers);
             cost.clocks as f64 - cost.stream as f64
         };
-        let base = measured(&[4, 1]);
-        let nine_neurons = measured(&[4, 9]);
-        let thirteen_columns = measured(&[12, 1]);
-        let two_layers = measured(&[4, 1, 1]);
-        let per_neuron = (nine_neurons - base) / 8.0;
-        let per_column = (thirteen_columns - base) / 8.0;
-        // The second layer of 4-1-1 has one neuron and two columns.
-        let per_layer = two_layers - base - per_neuron - 2.0 * per_column;
-        let per_step = base - per_neuron - 5.0 * per_column - per_layer;
+        let n = spec.lanes + 4;
+        let base = measured(&[n, 1]);
+        let nine_outputs = measured(&[n, 9]);
+        let two_layers = measured(&[n, n, 1]);
+        let more_errors = measured(&[n, n + 8, 1]);
+        let per_output = (nine_outputs - base) / 8.0;
+        let per_error = (more_errors - two_layers) / 8.0;
+        let per_layer = two_layers - base - per_error * n as f64;
+        let per_step = base - per_output - per_layer;
         Overhead {
-            per_neuron,
-            per_column,
+            per_output,
+            per_error,
             per_layer,
             per_step,
         }
@@ -137,18 +159,25 @@ impl Overhead {
 
     /// Returns the predicted overhead of layer `l` of `layers`.
     fn layer(&self, layers: &[usize], l: usize) -> f64 {
-        self.per_neuron * layers[l + 1] as f64
-            + self.per_column * (layers[l] + 1) as f64
-            + self.per_layer
+        let mut clocks = self.per_layer;
+        if l + 2 == layers.len() {
+            clocks += self.per_output * layers[l + 1] as f64;
+        }
+        if l > 0 {
+            clocks += self.per_error * layers[l] as f64;
+        }
+        clocks
     }
 }
 
 struct Row {
     network: String,
     board: &'static str,
+    engine: &'static str,
     lanes: usize,
     synapses: usize,
     clocks: u64,
+    first_clocks: u64,
     stream: u64,
     layer_overheads: Vec<f64>,
     predicted_clocks: f64,
@@ -201,11 +230,13 @@ fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: 
             .collect::<Vec<_>>()
             .join("-"),
         board,
+        engine: spec.name,
         lanes: spec.lanes,
         synapses: (0..layers.len() - 1)
             .map(|l| layers[l + 1] * (layers[l] + 1))
             .sum(),
         clocks: cost.clocks,
+        first_clocks: cost.first_clocks,
         stream: cost.stream,
         layer_overheads,
         predicted_clocks,
@@ -241,14 +272,30 @@ fn machine() -> String {
     )
 }
 
+/// Returns the engine with `lanes` lanes, default formats and the fewest weight words that fits
+/// `layers`: the default engine, which is the iCEBreaker configuration, where it fits.
+fn smallest_engine(lanes: usize, layers: &[usize]) -> VariantSpec {
+    let config = config_for(layers);
+    let mut engines: Vec<VariantSpec> = variant_specs()
+        .into_iter()
+        .chain(bench_variant_specs())
+        .filter(|spec| {
+            spec.design == "engine" && spec.lanes == lanes && spec.formats == Formats::default()
+        })
+        .collect();
+    engines.sort_by_key(|spec| engine_params(spec).weight_words);
+    engines
+        .into_iter()
+        .find(|spec| {
+            EngineDriver::try_new(spec.name, spec.lanes, &engine_params(spec), &config, 3).is_ok()
+        })
+        .unwrap_or_else(|| panic!("no engine with {lanes} lanes fits {layers:?}"))
+}
+
 fn main() {
     let variants = bench_variant_specs();
-    let networks: [&[usize]; 2] = [&[4, 120, 3], &[784, 80, 10]];
+    let networks: [&[usize]; 2] = [&[4, 120, 3], &[784, 100, 10]];
     println!("Engine benchmark: learning time steps (forward, backward and weight update).");
-    println!(
-        "784-100-10 does not fit: its 79,510 weight words need host addresses beyond the 16-bit \
-         address port, so the large network is 784-80-10."
-    );
     let mut rows = Vec::new();
     let mut models = Vec::new();
     for (board, wanted) in BOARDS {
@@ -259,22 +306,23 @@ fn main() {
             .expect("a bench engine with few enough lanes");
         if spec.lanes < wanted {
             println!(
-                "{board}: {wanted} lanes wanted, the engine generator supports at most {}, measured at P = {}",
+                "{board}: {wanted} lanes wanted, but no bench engine has more than {}, so it is measured at P = {}",
                 spec.lanes, spec.lanes
             );
         }
         let overhead = Overhead::fit(spec);
         models.push((board, spec.lanes, overhead));
         for layers in networks {
-            rows.push(measure(spec, board, layers, overhead));
+            let smallest = smallest_engine(spec.lanes, layers);
+            rows.push(measure(&smallest, board, layers, overhead));
         }
     }
 
     println!();
     println!(
-        "| network | board | P | synapses | ideal clocks/step | clocks/step | ratio | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
+        "| network | board | engine | P | synapses | ideal clocks/step | clocks/step | ratio | first step of a sample | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for row in &rows {
         let ideal = row.synapses as f64 / row.lanes as f64;
         let layers: Vec<String> = row
@@ -283,14 +331,16 @@ fn main() {
             .map(|o| format!("{o:.0}"))
             .collect();
         println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {:.2} | {} | {} | {:.0} | {:.3e} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} | {} | {:.0} | {:.3e} | {:.0} |",
             row.network,
             row.board,
+            row.engine,
             row.lanes,
             row.synapses,
             ideal,
             row.clocks,
             row.clocks as f64 / ideal,
+            row.first_clocks,
             row.stream,
             layers.join(", "),
             row.predicted_clocks,
@@ -301,9 +351,10 @@ fn main() {
     println!();
     for (board, lanes, o) in models {
         println!(
-            "{board}, P = {lanes}: overhead fit = {:.2} clocks per neuron + {:.2} per column + {:.2} per layer + {:.2} per step \
-             (from 4-1, 4-9, 12-1 and 4-1-1; `fit total` is stream clocks plus this fit)",
-            o.per_neuron, o.per_column, o.per_layer, o.per_step
+            "{board}, P = {lanes}: overhead fit = {:.2} clocks per output neuron + {:.2} per error of a \
+             layer below the top + {:.2} per layer + {:.2} per step (from N-1, N-9, N-N-1 and \
+             N-(N+8)-1 with N = P + 4; `fit total` is stream clocks plus this fit)",
+            o.per_output, o.per_error, o.per_layer, o.per_step
         );
     }
     println!("Ran on: {}", machine());
