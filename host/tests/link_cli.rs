@@ -621,6 +621,21 @@ fn weights_load_rejects_bad_files() {
         good.replace("\"weight_frac\": 28", "\"weight_frac\": 27"),
     )
     .unwrap();
+    // Files with intact CRCs: formats and layers that the golden model cannot take, and the
+    // weights of a device with another error source.
+    fs::write(
+        dir.path().join("bits64.json"),
+        good.replace("\"weight_bits\": 32", "\"weight_bits\": 64"),
+    )
+    .unwrap();
+    let mut huge: Value = serde_json::from_str(&good).unwrap();
+    huge["layers"] = Value::from(vec![u32::MAX; 3]);
+    fs::write(dir.path().join("huge.json"), huge.to_string()).unwrap();
+    fs::write(
+        dir.path().join("tau_r.json"),
+        good.replace("\"error_source\": \"tau_m\"", "\"error_source\": \"tau_r\""),
+    )
+    .unwrap();
 
     let cases = [
         ("missing.json", "failed to read weights file missing.json"),
@@ -629,7 +644,10 @@ fn weights_load_rejects_bad_files() {
         ("short.json", "it contains 162 words, but layers [4, 20, 3] have 163 weights and biases"),
         ("wide.json", "invalid value: integer `1099511627776`, expected i32"),
         ("other.json", "the file holds a network with layers [4, 120, 3], but the device runs layers [4, 20, 3]"),
-        ("formats.json", "the file's number formats"),
+        ("formats.json", "the file's number formats (act_frac 12, weight_bits 32, weight_frac 27,"),
+        ("bits64.json", "`formats.weight_bits` is 64, but it must be in 16..=32"),
+        ("huge.json", "have more weights and biases than this machine can address"),
+        ("tau_r.json", "error source tau_r, but this device uses tau_m"),
     ];
     for (file, expected) in cases {
         let output = leap(
