@@ -209,6 +209,20 @@ impl ByteStream for SerialStream {
     }
 }
 
+/// Adds the likely cause to the error of a port that another process holds: serialport opens
+/// ports with TIOCEXCL, which fails with EBUSY, and an exclusive flock, which fails even for root.
+fn explain_busy(error: io::Error) -> io::Error {
+    let busy =
+        error.raw_os_error() == Some(libc::EBUSY) || error.to_string().contains("exclusive lock");
+    if !busy {
+        return error;
+    }
+    io::Error::new(
+        error.kind(),
+        format!("{error}. Another program, such as a running leap, has the port open: wait for it to exit or stop it, then try again"),
+    )
+}
+
 /// Sets O_NONBLOCK on the port's descriptor. Reads and writes still wait up to the port's
 /// timeout for data or room first, so only a write larger than the free buffer changes. It
 /// returns a partial count instead of blocking.
@@ -243,7 +257,7 @@ impl SerialTransport {
         let port = serialport::new(path, baud)
             .timeout(Duration::from_millis(100))
             .open_native()
-            .map_err(|e| opening(e.into()))?;
+            .map_err(|e| opening(explain_busy(e.into())))?;
         SerialTransport::from_port(port, baud).map_err(opening)
     }
 

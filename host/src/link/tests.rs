@@ -699,6 +699,24 @@ fn link_closed_fifo_reports_disconnect() {
 }
 
 #[test]
+fn link_serial_open_busy_port_explains() {
+    let (_master, slave) = pty_pair().unwrap();
+    let path = slave.name().unwrap();
+    let _first = SerialTransport::open(&path, BAUD).unwrap();
+
+    let error = SerialTransport::open(&path, BAUD)
+        .err()
+        .expect("a second open of a port in use fails");
+
+    let message = error.to_string();
+    assert!(message.contains(&path), "{message}");
+    assert!(
+        message.contains("Another program, such as a running leap, has the port open"),
+        "{message}"
+    );
+}
+
+#[test]
 fn link_serial_open_names_missing_port() {
     let error = SerialTransport::open("/dev/leap-no-such-port", BAUD)
         .err()
