@@ -1052,3 +1052,57 @@ fn bench_link_reports_three_baud_rates() {
         );
     }
 }
+
+#[test]
+fn bench_link_table_names_max_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leap(
+        dir.path(),
+        &[
+            "bench",
+            "--link",
+            "--seconds",
+            "0.05",
+            "--max-payload",
+            "256",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("as many samples as 256 payload bytes hold"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn max_payload_out_of_range_is_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        &["bench", "--link", "--max-payload", "50"][..],
+        &["bench", "--link", "--max-payload", "4097"][..],
+        &["serve", "--max-payload", "0"][..],
+        &["serve", "--max-payload", "abc"][..],
+    ];
+    for args in cases {
+        let output = leap(dir.path(), args);
+        let value = args[args.len() - 1];
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&format!("invalid value '{value}' for '--max-payload")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("use a number of bytes from 128 to 4096"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
+    }
+}
