@@ -404,6 +404,32 @@ fn link_rejects_other_network() {
         "{}",
         stderr(&train)
     );
+
+    // A wider network does not fit the device's memories either, but the layers are named.
+    fs::write(
+        dir.path().join("wide.toml"),
+        SMALL_CONFIG.replace("[4, 20, 3]", "[4, 40, 3]"),
+    )
+    .unwrap();
+    let wide = leap(
+        dir.path(),
+        &[
+            "train",
+            "--config",
+            "wide.toml",
+            "--port",
+            &server.address,
+            "--out",
+            "wide",
+        ],
+    );
+    assert_eq!(wide.status.code(), Some(1), "{}", stderr(&wide));
+    assert!(
+        stderr(&wide)
+            .contains("the device runs layers [4, 20, 3], but the configuration has [4, 40, 3]"),
+        "{}",
+        stderr(&wide)
+    );
 }
 
 #[test]
