@@ -210,7 +210,7 @@ pub struct ServeArgs {
 
     /// Serve on a TCP listener at this loopback address, such as 127.0.0.1:7000 (port 0 picks a
     /// free port), and print the address. Clients are served one after another.
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_listen_address)]
     pub tcp: Option<SocketAddr>,
 
     /// Largest payload in bytes that the device advertises and accepts, as a board with small
@@ -281,6 +281,14 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
             "{text} is out of range: use a number of seconds in (0, 86400]"
         ))
     }
+}
+
+/// Parses the loopback address of `leap serve --tcp`. Host names are not resolved, so that the
+/// server never listens on an address that a name maps to by surprise.
+fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("\"{text}\" is not an IP address and port: use 127.0.0.1:PORT or [::1]:PORT, where port 0 picks a free port")
+    })
 }
 
 /// Parses a maximum payload of the software device, in bytes.

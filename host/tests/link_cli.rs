@@ -1132,3 +1132,20 @@ fn max_payload_out_of_range_is_usage_error() {
         assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
     }
 }
+
+#[test]
+fn serve_tcp_host_name_is_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leap(dir.path(), &["serve", "--tcp", "localhost:7000"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("\"localhost:7000\" is not an IP address and port"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("use 127.0.0.1:PORT or [::1]:PORT"),
+        "{}",
+        stderr(&output)
+    );
+}
