@@ -1149,3 +1149,34 @@ fn serve_tcp_host_name_is_usage_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn resume_without_server_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut server = Server::start(dir.path(), &["--tcp", "127.0.0.1:0"]);
+    let mut args = vec!["train", "--config", "small.toml", "--epochs", "2"];
+    args.extend(["--stop-after", "1", "--out", "run"]);
+    args.extend(server.device_args());
+    assert_success(&leap(dir.path(), &args), &server);
+    let address = server.address.clone();
+    server.process.kill();
+
+    let resumed = leap(dir.path(), &["train", "--resume", "run"]);
+
+    assert_eq!(resumed.status.code(), Some(1), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains(&format!("cannot resume run on its device at {address}.")),
+        "{}",
+        stderr(&resumed)
+    );
+    assert!(
+        stderr(&resumed).contains("add --port PATH or --link SPEC if it is now elsewhere"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(
+        read_checkpoint(&dir.path().join("run"))["epochs_completed"],
+        1
+    );
+}
