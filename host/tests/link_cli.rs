@@ -1180,3 +1180,59 @@ fn resume_without_server_says_how() {
         1
     );
 }
+
+#[test]
+fn serve_survives_closed_stdout() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    // A pipe whose read end is closed before the server starts, as after `leap serve | head -1`.
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new descriptors into the array it is given.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe failed");
+    // SAFETY: both descriptors are new and owned by nothing else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let log = dir.path().join("serve.log");
+    let child = leap_command(dir.path())
+        .args(["serve", "--config", "small.toml", "--pty"])
+        .stdout(Stdio::from(write_end))
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .expect("failed to start leap serve");
+    let mut server = ChildGuard { child };
+
+    let start = Instant::now();
+    let line = loop {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("failed to print to stdout"))
+        {
+            break line.to_string();
+        }
+        if let Some(status) = server.try_wait() {
+            panic!("leap serve exited with {status} after its stdout closed:\n{text}");
+        }
+        assert!(
+            start.elapsed() < START_TIMEOUT,
+            "no warning about stdout:\n{text}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    let path = line
+        .split_whitespace()
+        .find(|word| word.starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+
+    let info = leap(dir.path(), &["info", "--port", path]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert!(
+        stdout(&info).contains("protocol version:  2"),
+        "{}",
+        stdout(&info)
+    );
+    assert!(server.try_wait().is_none(), "leap serve stopped");
+}
