@@ -31,7 +31,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(max_payload) = args.max_payload {
         device
             .set_max_payload(max_payload)
-            .map_err(|reason| anyhow!("--max-payload {max_payload} is invalid: {reason}"))?;
+            .map_err(|reason| {
+                anyhow!("--max-payload {max_payload} is invalid: {reason}. Use a larger --max-payload or a network with fewer inputs, outputs or layers.")
+            })?;
     }
     let identity = device.identity();
     let activations: Vec<&str> = identity.activations.iter().map(|a| a.name()).collect();
@@ -99,7 +101,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Prints where the device is served. A closed stdout, as after `leap serve | head -1`, does not
-/// stop the server: the failed write is logged with the line, and serving goes on.
+/// stop the server. The failed write is logged with the line, and the server keeps serving.
 fn announce(line: &str) {
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {

@@ -1236,3 +1236,37 @@ fn serve_survives_closed_stdout() {
     );
     assert!(server.try_wait().is_none(), "leap serve stopped");
 }
+
+#[test]
+fn serve_max_payload_too_small_for_network() {
+    let dir = tempfile::tempdir().unwrap();
+    // One sample of 60 inputs and 3 potential targets takes 6 + 120 + 12 = 138 payload bytes.
+    fs::write(
+        dir.path().join("wide.toml"),
+        SMALL_CONFIG.replace("[4, 20, 3]", "[60, 20, 3]"),
+    )
+    .unwrap();
+
+    let output = leap(
+        dir.path(),
+        &["serve", "--config", "wide.toml", "--max-payload", "128"],
+    );
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--max-payload 128 is invalid"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("need 138 bytes"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("Use a larger --max-payload"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+}
