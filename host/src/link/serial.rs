@@ -209,18 +209,24 @@ impl ByteStream for SerialStream {
     }
 }
 
-/// Adds the likely cause to the error of a port that another process holds: serialport opens
-/// ports with TIOCEXCL, which fails with EBUSY, and an exclusive flock, which fails even for root.
-fn explain_busy(error: io::Error) -> io::Error {
-    let busy =
-        error.raw_os_error() == Some(libc::EBUSY) || error.to_string().contains("exclusive lock");
-    if !busy {
+/// Adds the likely cause and what to do to two open errors that do not explain themselves.
+///
+/// A port that another process holds fails with EBUSY, because serialport opens ports with
+/// TIOCEXCL, or as root with a failed exclusive flock. A path that is not a terminal fails with
+/// ENOTTY ("Not a typewriter").
+fn explain_open_error(error: io::Error) -> io::Error {
+    let text = error.to_string();
+    let hint = if error.raw_os_error() == Some(libc::EBUSY)
+        || text.contains("exclusive lock")
+        || text.contains("resource busy")
+    {
+        "Another program, such as a running leap, has the port open: wait for it to exit or stop it, then try again"
+    } else if error.raw_os_error() == Some(libc::ENOTTY) || text.contains("Not a typewriter") {
+        "The path is not a serial port or pseudo-terminal: give the device's port, such as /dev/ttyUSB1 or the path that leap serve prints"
+    } else {
         return error;
-    }
-    io::Error::new(
-        error.kind(),
-        format!("{error}. Another program, such as a running leap, has the port open: wait for it to exit or stop it, then try again"),
-    )
+    };
+    io::Error::new(error.kind(), format!("{error}. {hint}"))
 }
 
 /// Sets O_NONBLOCK on the port's descriptor. Reads and writes still wait up to the port's
@@ -257,7 +263,7 @@ impl SerialTransport {
         let port = serialport::new(path, baud)
             .timeout(Duration::from_millis(100))
             .open_native()
-            .map_err(|e| opening(explain_busy(e.into())))?;
+            .map_err(|e| opening(explain_open_error(e.into())))?;
         SerialTransport::from_port(port, baud).map_err(opening)
     }
 

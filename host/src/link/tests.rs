@@ -717,6 +717,23 @@ fn link_serial_open_busy_port_explains() {
 }
 
 #[test]
+fn link_serial_open_regular_file_explains() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().to_str().unwrap();
+
+    let error = SerialTransport::open(path, BAUD)
+        .err()
+        .expect("a regular file is no serial port");
+
+    let message = error.to_string();
+    assert!(message.contains(path), "{message}");
+    assert!(
+        message.contains("The path is not a serial port or pseudo-terminal"),
+        "{message}"
+    );
+}
+
+#[test]
 fn link_serial_open_names_missing_port() {
     let error = SerialTransport::open("/dev/leap-no-such-port", BAUD)
         .err()
