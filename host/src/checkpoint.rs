@@ -198,17 +198,45 @@ pub fn remove_partial_files(dir: &Path) {
 /// Replaces `path` with `contents` so that readers see either the old or the new file, never a
 /// partial one: the data goes to a temporary file in the same directory, is flushed to disk and
 /// then renamed over `path`.
+///
+/// A symbolic link stays, and the file it points to is replaced. A path that exists but is not
+/// a regular file or a directory, such as `/dev/null` or a FIFO, cannot be replaced by a rename,
+/// so `contents` is written into it directly.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let context = || format!("failed to write {}", path.display());
+    match fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => bail!(
+            "failed to write {}: it is a directory. Give the path of a file, new or to be replaced.",
+            path.display()
+        ),
+        Ok(metadata) if !metadata.is_file() => {
+            let mut file = fs::OpenOptions::new().write(true).open(path).with_context(context)?;
+            file.write_all(contents).with_context(context)?;
+            return file.flush().with_context(context);
+        }
+        _ => {}
+    }
+    // A dangling link cannot be resolved, and the rename then replaces the link itself.
+    let resolved = match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => fs::canonicalize(path).ok(),
+        _ => None,
+    };
+    let path = resolved.as_deref().unwrap_or(path);
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let context = || format!("failed to write {}", path.display());
 
     let mut temporary = tempfile::Builder::new()
         .prefix(PARTIAL_PREFIX)
         .tempfile_in(dir)
-        .with_context(context)?;
+        .with_context(|| {
+            format!(
+                "failed to write {}: cannot create a temporary file in directory {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
     temporary.write_all(contents).with_context(context)?;
     temporary.flush().with_context(context)?;
     #[cfg(unix)]
@@ -232,4 +260,63 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         let _ = directory.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::process::Command;
+
+    use super::*;
+
+    #[test]
+    fn write_atomic_into_fifo_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("weights.fifo");
+        let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+        assert!(status.success(), "mkfifo {} failed", fifo.display());
+        // Opened for reading and writing, the FIFO has a reader, so neither the open in
+        // write_atomic nor the read below waits.
+        let mut reader = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+
+        write_atomic(&fifo, b"{\"words\": [1, 2]}\n").unwrap();
+
+        let file_type = fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(file_type.is_fifo(), "the FIFO was replaced by {file_type:?}");
+        let mut buffer = [0u8; 64];
+        let count = reader.read(&mut buffer).expect("nothing was written into the FIFO");
+        assert_eq!(&buffer[..count], b"{\"words\": [1, 2]}\n");
+    }
+
+    #[test]
+    fn write_atomic_through_symlink_keeps_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weights.json");
+        let link = dir.path().join("latest.json");
+        fs::write(&file, "old\n").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+
+        write_atomic(&link, b"new\n").unwrap();
+
+        let link_type = fs::symlink_metadata(&link).unwrap().file_type();
+        assert!(link_type.is_symlink(), "the link was replaced by {link_type:?}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn write_atomic_rejects_directory() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let error = write_atomic(dir.path(), b"{}\n").unwrap_err().to_string();
+
+        assert!(error.contains("it is a directory"), "{error}");
+        assert!(error.contains(&dir.path().display().to_string()), "{error}");
+        assert!(dir.path().is_dir());
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use leap_model::protocol::{MAX_PAYLOAD, MIN_MAX_PAYLOAD};
 
 use crate::devices::DeviceKind;
 use crate::link::{LinkOptions, LinkSpec};
@@ -191,7 +192,7 @@ pub struct BenchArgs {
 
     /// Largest payload in bytes that the software device of --link advertises (128 to 4096),
     /// which sizes the queue-samples frames. [default: 4096]
-    #[arg(long, value_name = "BYTES", requires = "link")]
+    #[arg(long, value_name = "BYTES", requires = "link", value_parser = parse_max_payload)]
     pub max_payload: Option<usize>,
 }
 
@@ -209,12 +210,12 @@ pub struct ServeArgs {
 
     /// Serve on a TCP listener at this loopback address, such as 127.0.0.1:7000 (port 0 picks a
     /// free port), and print the address. Clients are served one after another.
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_listen_address)]
     pub tcp: Option<SocketAddr>,
 
     /// Largest payload in bytes that the device advertises and accepts, as a board with small
     /// buffers does (128 to 4096). [default: 4096]
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_max_payload)]
     pub max_payload: Option<usize>,
 }
 
@@ -279,6 +280,25 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Err(format!(
             "{text} is out of range: use a number of seconds in (0, 86400]"
         ))
+    }
+}
+
+/// Parses the loopback address of `leap serve --tcp`. Host names are not resolved, so that the
+/// server never listens on an address that a name maps to by surprise.
+fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("\"{text}\" is not an IP address and port: use 127.0.0.1:PORT or [::1]:PORT, where port 0 picks a free port")
+    })
+}
+
+/// Parses a maximum payload of the software device, in bytes.
+fn parse_max_payload(text: &str) -> Result<usize, String> {
+    let range = MIN_MAX_PAYLOAD..=MAX_PAYLOAD;
+    match text.parse::<usize>() {
+        Ok(bytes) if range.contains(&bytes) => Ok(bytes),
+        _ => Err(format!(
+            "\"{text}\" is not a payload size the software device takes: use a number of bytes from {MIN_MAX_PAYLOAD} to {MAX_PAYLOAD}"
+        )),
     }
 }
 

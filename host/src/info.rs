@@ -79,7 +79,7 @@ fn print_identity(identity: &Identity) {
     println!("error source:      {error_source}");
     println!("lanes:             {} (synapses per clock)", identity.lanes);
     println!(
-        "queue depth:       {} (samples queued at most)",
+        "queue depth:       {} (queue-samples frames held at most)",
         identity.queue_depth
     );
     println!("maximum payload:   {} bytes", identity.max_payload);

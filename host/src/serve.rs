@@ -1,12 +1,13 @@
 //! `leap serve`: the software device on a pseudo-terminal or a TCP port.
 
+use std::io::Write;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use anyhow::{anyhow, Context};
 use leap_model::protocol::SoftwareDevice;
 use leap_model::Config;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::ServeArgs;
 use crate::link::{PtyServer, TcpServer};
@@ -30,7 +31,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(max_payload) = args.max_payload {
         device
             .set_max_payload(max_payload)
-            .map_err(|reason| anyhow!("--max-payload {max_payload} is invalid: {reason}"))?;
+            .map_err(|reason| {
+                anyhow!("--max-payload {max_payload} is invalid: {reason}. Use a larger --max-payload or a network with fewer inputs, outputs or layers.")
+            })?;
     }
     let identity = device.identity();
     let activations: Vec<&str> = identity.activations.iter().map(|a| a.name()).collect();
@@ -60,7 +63,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let (stopped, first_stop) = mpsc::channel::<anyhow::Error>();
     if let Some(server) = pty {
         let path = server.path().to_string();
-        println!("serving software device on {path} (connect with --port {path})");
+        announce(&format!(
+            "serving software device on {path} (connect with --port {path})"
+        ));
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()
             .name("leap-serve-pty".into())
@@ -72,7 +77,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(server) = tcp {
         let bound = server.local_addr();
-        println!("serving software device on tcp:{bound} (connect with --link tcp:{bound})");
+        announce(&format!(
+            "serving software device on tcp:{bound} (connect with --link tcp:{bound})"
+        ));
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()
             .name("leap-serve-tcp".into())
@@ -90,5 +97,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         Err(_) => Err(anyhow!(
             "a server thread stopped without reporting an error"
         )),
+    }
+}
+
+/// Prints where the device is served. A closed stdout, as after `leap serve | head -1`, does not
+/// stop the server. The failed write is logged with the line, and the server keeps serving.
+fn announce(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        warn!("failed to print to stdout ({error}), but the server keeps running: {line}");
     }
 }

@@ -328,6 +328,13 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
         DeviceTarget::Link { .. } if finished => {
             DeviceTarget::Software(DeviceKind::SoftwareFixed).build(&config)?
         }
+        DeviceTarget::Link { spec, .. } => target.build(&config).with_context(|| {
+            format!(
+                "cannot resume {} on its device at {spec}. Start the device, or add --port PATH \
+                 or --link SPEC if it is now elsewhere.",
+                dir.display()
+            )
+        })?,
         _ => target.build(&config)?,
     };
     device.restore(&stored.snapshot).with_context(|| {

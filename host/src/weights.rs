@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use leap_model::config::{Activation, ErrorSource};
+use leap_model::config::{Activation, ConfigError, ErrorSource};
 use leap_model::format::Formats;
 use leap_model::protocol::{
     crc32, words_per_frame, Identity, Memory, Reply, Request, SoftwareDevice, MAX_PAYLOAD,
@@ -79,8 +79,12 @@ impl WeightsFile {
                 path.display()
             )
         })?;
-        file.check()
-            .with_context(|| format!("weights file {} is damaged", path.display()))?;
+        file.check().with_context(|| {
+            format!(
+                "weights file {} is damaged; save it again with `leap weights save`",
+                path.display()
+            )
+        })?;
         Ok(file)
     }
 
@@ -109,7 +113,16 @@ impl WeightsFile {
                 self.activations.len()
             );
         }
-        let expected = weight_count(&self.layers);
+
+        if let Err(error) = self.formats.validate() {
+            bail!("its number formats are invalid: {}", formats_error(error));
+        }
+        let Some(expected) = weight_count(&self.layers) else {
+            bail!(
+                "its layers {:?} have more weights and biases than this machine can address",
+                self.layers
+            );
+        };
         if self.words.len() != expected {
             bail!(
                 "it contains {} words, but layers {:?} have {expected} weights and biases",
@@ -144,32 +157,75 @@ impl WeightsFile {
         }
         if self.formats != identity.formats {
             return Err(format!(
-                "the file's number formats {:?} differ from the device's {:?}",
-                self.formats, identity.formats
+                "the file's number formats ({}) differ from the device's ({})",
+                formats_text(&self.formats),
+                formats_text(&identity.formats)
             ));
         }
         if self.activations != identity.activations {
             return Err(format!(
-                "the file's activations {:?} differ from the device's {:?}",
-                self.activations, identity.activations
+                "the file's activations {} differ from the device's {}",
+                activations_text(&self.activations),
+                activations_text(&identity.activations)
             ));
         }
         if self.error_source != identity.error_source {
             return Err(format!(
-                "the file was saved on a device with error source {:?}, but this device uses {:?}",
-                self.error_source, identity.error_source
+                "the file was saved on a device with error source {}, but this device uses {}",
+                error_source_name(self.error_source),
+                error_source_name(identity.error_source)
             ));
         }
         Ok(())
     }
 }
 
-/// Returns the number of weights and biases of a network with `layers`.
-fn weight_count(layers: &[u32]) -> usize {
-    layers
-        .windows(2)
-        .map(|w| (w[0] as usize + 1) * w[1] as usize)
-        .sum()
+/// Returns the number of weights and biases of a network with `layers`, or `None` when it does
+/// not fit a `usize`.
+fn weight_count(layers: &[u32]) -> Option<usize> {
+    layers.windows(2).try_fold(0usize, |total, pair| {
+        let inputs = usize::try_from(pair[0]).ok()?.checked_add(1)?;
+        let layer = inputs.checked_mul(usize::try_from(pair[1]).ok()?)?;
+        total.checked_add(layer)
+    })
+}
+
+/// Names the fields of a format error as a weights file does: `formats.weight_bits` where the
+/// configuration file has `fixed.weight_bits`.
+fn formats_error(error: ConfigError) -> String {
+    match error {
+        ConfigError::Invalid {
+            field,
+            value,
+            allowed,
+        } => format!(
+            "`{}` is {value}, but it must be {}",
+            field.replace("fixed.", "formats."),
+            allowed.replace("fixed.", "formats.")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Lists number formats as `act_frac 12, weight_bits 32, ...`.
+fn formats_text(f: &Formats) -> String {
+    format!(
+        "act_frac {}, weight_bits {}, weight_frac {}, pot_bits {}, pot_frac {}, msg_frac {}, upd_frac {}",
+        f.act_frac, f.weight_bits, f.weight_frac, f.pot_bits, f.pot_frac, f.msg_frac, f.upd_frac
+    )
+}
+
+/// Lists activations by their configuration names: `[hard_sigmoid, linear]`.
+fn activations_text(activations: &[Activation]) -> String {
+    let names: Vec<&str> = activations.iter().map(|a| a.name()).collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn error_source_name(source: ErrorSource) -> &'static str {
+    match source {
+        ErrorSource::TauM => "tau_m",
+        ErrorSource::TauR => "tau_r",
+    }
 }
 
 fn words_crc(words: &[i32]) -> u32 {
@@ -188,7 +244,13 @@ pub fn run(args: &WeightsArgs) -> anyhow::Result<()> {
 /// Reads the weight memory and writes it to the file atomically.
 fn save(target: &WeightsTarget) -> anyhow::Result<()> {
     let mut device = Connection::open(target)?;
-    let count = weight_count(&device.identity.layers);
+    let Some(count) = weight_count(&device.identity.layers) else {
+        bail!(
+            "{} reports layers {:?}, which have more weights and biases than this machine can address",
+            device.description,
+            device.identity.layers
+        );
+    };
     let words = read_weights(&mut device.link, &device.identity, count)?;
     let file = WeightsFile::new(&device.identity, words);
     let json = serde_json::to_string_pretty(&file)?;
@@ -384,4 +446,21 @@ fn write_weights(link: &mut Link, identity: &Identity, words: &[i32]) -> anyhow:
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_count_of_networks() {
+        assert_eq!(weight_count(&[4, 8, 3]), Some(5 * 8 + 9 * 3));
+        assert_eq!(weight_count(&[2, 3, 2]), Some(3 * 3 + 4 * 2));
+    }
+
+    #[test]
+    fn weight_count_overflow_is_none() {
+        assert_eq!(weight_count(&[u32::MAX; 3]), None);
+        assert_eq!(weight_count(&[u32::MAX; 40]), None);
+    }
 }

@@ -404,6 +404,32 @@ fn link_rejects_other_network() {
         "{}",
         stderr(&train)
     );
+
+    // A wider network does not fit the device's memories either, but the layers are named.
+    fs::write(
+        dir.path().join("wide.toml"),
+        SMALL_CONFIG.replace("[4, 20, 3]", "[4, 40, 3]"),
+    )
+    .unwrap();
+    let wide = leap(
+        dir.path(),
+        &[
+            "train",
+            "--config",
+            "wide.toml",
+            "--port",
+            &server.address,
+            "--out",
+            "wide",
+        ],
+    );
+    assert_eq!(wide.status.code(), Some(1), "{}", stderr(&wide));
+    assert!(
+        stderr(&wide)
+            .contains("the device runs layers [4, 20, 3], but the configuration has [4, 40, 3]"),
+        "{}",
+        stderr(&wide)
+    );
 }
 
 #[test]
@@ -621,6 +647,21 @@ fn weights_load_rejects_bad_files() {
         good.replace("\"weight_frac\": 28", "\"weight_frac\": 27"),
     )
     .unwrap();
+    // Files with intact CRCs: formats and layers that the golden model cannot take, and the
+    // weights of a device with another error source.
+    fs::write(
+        dir.path().join("bits64.json"),
+        good.replace("\"weight_bits\": 32", "\"weight_bits\": 64"),
+    )
+    .unwrap();
+    let mut huge: Value = serde_json::from_str(&good).unwrap();
+    huge["layers"] = Value::from(vec![u32::MAX; 3]);
+    fs::write(dir.path().join("huge.json"), huge.to_string()).unwrap();
+    fs::write(
+        dir.path().join("tau_r.json"),
+        good.replace("\"error_source\": \"tau_m\"", "\"error_source\": \"tau_r\""),
+    )
+    .unwrap();
 
     let cases = [
         ("missing.json", "failed to read weights file missing.json"),
@@ -629,7 +670,10 @@ fn weights_load_rejects_bad_files() {
         ("short.json", "it contains 162 words, but layers [4, 20, 3] have 163 weights and biases"),
         ("wide.json", "invalid value: integer `1099511627776`, expected i32"),
         ("other.json", "the file holds a network with layers [4, 120, 3], but the device runs layers [4, 20, 3]"),
-        ("formats.json", "the file's number formats"),
+        ("formats.json", "the file's number formats (act_frac 12, weight_bits 32, weight_frac 27,"),
+        ("bits64.json", "`formats.weight_bits` is 64, but it must be in 16..=32"),
+        ("huge.json", "have more weights and biases than this machine can address"),
+        ("tau_r.json", "error source tau_r, but this device uses tau_m"),
     ];
     for (file, expected) in cases {
         let output = leap(
@@ -1033,4 +1077,196 @@ fn bench_link_reports_three_baud_rates() {
             "link efficiency above frame efficiency: {row}"
         );
     }
+}
+
+#[test]
+fn bench_link_table_names_max_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leap(
+        dir.path(),
+        &[
+            "bench",
+            "--link",
+            "--seconds",
+            "0.05",
+            "--max-payload",
+            "256",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("as many samples as 256 payload bytes hold"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn max_payload_out_of_range_is_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        &["bench", "--link", "--max-payload", "50"][..],
+        &["bench", "--link", "--max-payload", "4097"][..],
+        &["serve", "--max-payload", "0"][..],
+        &["serve", "--max-payload", "abc"][..],
+    ];
+    for args in cases {
+        let output = leap(dir.path(), args);
+        let value = args[args.len() - 1];
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&format!("invalid value '{value}' for '--max-payload")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("use a number of bytes from 128 to 4096"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
+    }
+}
+
+#[test]
+fn serve_tcp_host_name_is_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leap(dir.path(), &["serve", "--tcp", "localhost:7000"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("\"localhost:7000\" is not an IP address and port"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("use 127.0.0.1:PORT or [::1]:PORT"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn resume_without_server_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut server = Server::start(dir.path(), &["--tcp", "127.0.0.1:0"]);
+    let mut args = vec!["train", "--config", "small.toml", "--epochs", "2"];
+    args.extend(["--stop-after", "1", "--out", "run"]);
+    args.extend(server.device_args());
+    assert_success(&leap(dir.path(), &args), &server);
+    let address = server.address.clone();
+    server.process.kill();
+
+    let resumed = leap(dir.path(), &["train", "--resume", "run"]);
+
+    assert_eq!(resumed.status.code(), Some(1), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains(&format!("cannot resume run on its device at {address}.")),
+        "{}",
+        stderr(&resumed)
+    );
+    assert!(
+        stderr(&resumed).contains("add --port PATH or --link SPEC if it is now elsewhere"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(
+        read_checkpoint(&dir.path().join("run"))["epochs_completed"],
+        1
+    );
+}
+
+#[test]
+fn serve_survives_closed_stdout() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    // A pipe whose read end is closed before the server starts, as after `leap serve | head -1`.
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new descriptors into the array it is given.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe failed");
+    // SAFETY: both descriptors are new and owned by nothing else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let log = dir.path().join("serve.log");
+    let child = leap_command(dir.path())
+        .args(["serve", "--config", "small.toml", "--pty"])
+        .stdout(Stdio::from(write_end))
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .expect("failed to start leap serve");
+    let mut server = ChildGuard { child };
+
+    let start = Instant::now();
+    let line = loop {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("failed to print to stdout"))
+        {
+            break line.to_string();
+        }
+        if let Some(status) = server.try_wait() {
+            panic!("leap serve exited with {status} after its stdout closed:\n{text}");
+        }
+        assert!(
+            start.elapsed() < START_TIMEOUT,
+            "no warning about stdout:\n{text}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    let path = line
+        .split_whitespace()
+        .find(|word| word.starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+
+    let info = leap(dir.path(), &["info", "--port", path]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert!(
+        stdout(&info).contains("protocol version:  2"),
+        "{}",
+        stdout(&info)
+    );
+    assert!(server.try_wait().is_none(), "leap serve stopped");
+}
+
+#[test]
+fn serve_max_payload_too_small_for_network() {
+    let dir = tempfile::tempdir().unwrap();
+    // One sample of 60 inputs and 3 potential targets takes 6 + 120 + 12 = 138 payload bytes.
+    fs::write(
+        dir.path().join("wide.toml"),
+        SMALL_CONFIG.replace("[4, 20, 3]", "[60, 20, 3]"),
+    )
+    .unwrap();
+
+    let output = leap(
+        dir.path(),
+        &["serve", "--config", "wide.toml", "--max-payload", "128"],
+    );
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--max-payload 128 is invalid"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("need 138 bytes"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("Use a larger --max-payload"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
 }

@@ -382,8 +382,10 @@ impl LinkDevice {
 }
 
 /// Checks that a device with `identity` runs the network of `config` and that its memories hold
-/// it. The error names the first difference.
+/// it. The error names the first difference, the protocol version and layers before memory
+/// sizes, which follow from the layers.
 pub fn check_device_fits(identity: &Identity, config: &Config) -> Result<(), String> {
+    identity.check_config(config)?;
     let weight_words = config.synapses();
     let neuron_words: usize = config.network.layers[1..].iter().sum();
     if (identity.weight_words as usize) < weight_words
@@ -394,7 +396,7 @@ pub fn check_device_fits(identity: &Identity, config: &Config) -> Result<(), Str
             identity.weight_words, identity.neuron_words
         ));
     }
-    identity.check_config(config)
+    Ok(())
 }
 
 fn invalid_reply(link: &Link, what: &str, reply: &Reply) -> DeviceError {

@@ -104,8 +104,22 @@ impl<W: Write> Write for PacedWriter<W> {
     }
 }
 
+/// Time a write may wait for room in the port's buffer beyond the wire time of its bytes.
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Returns the error of a write of `bytes` bytes that was not done within `allowance`.
+fn write_stalled(bytes: usize, allowance: Duration) -> StreamFailure {
+    StreamFailure::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "the device did not take {bytes} bytes within {:.2} s, so it has stopped reading",
+            allowance.as_secs_f64()
+        ),
+    ))
+}
+
 struct SerialStream {
-    port: Box<dyn SerialPort>,
+    port: TTYPort,
     baud: u32,
     pacer: Option<Pacer>,
 }
@@ -144,20 +158,43 @@ impl ByteStream for SerialStream {
         }
     }
 
+    /// Writes `bytes` by a deadline of their wire time plus [`WRITE_STALL_TIMEOUT`].
+    ///
+    /// The descriptor is non-blocking, so each write takes only what fits the driver's buffer.
+    /// A device that stops reading, such as a stopped `leap serve`, therefore makes the write
+    /// time out instead of blocking the host until the device reads again.
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure> {
-        let allowance = uart_time(bytes.len(), self.baud) + Duration::from_secs(1);
-        self.port
-            .set_timeout(allowance)
-            .map_err(|e| StreamFailure::Io(e.into()))?;
+        let allowance = uart_time(bytes.len(), self.baud) + WRITE_STALL_TIMEOUT;
+        let deadline = Instant::now() + allowance;
         let chunk_len = self
             .pacer
             .as_ref()
             .map_or(bytes.len().max(1), Pacer::chunk_len);
         for chunk in bytes.chunks(chunk_len) {
-            self.port.write_all(chunk).map_err(|e| match e.kind() {
-                io::ErrorKind::TimedOut => StreamFailure::Io(e),
-                _ => StreamFailure::Closed(format!("write failed: {e}")),
-            })?;
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(write_stalled(bytes.len(), allowance));
+                }
+                // The port's timeout bounds its wait for room in the driver's buffer.
+                self.port
+                    .set_timeout(remaining)
+                    .map_err(|e| StreamFailure::Io(e.into()))?;
+                match self.port.write(rest) {
+                    Ok(0) => return Err(StreamFailure::Closed("a write took no bytes".into())),
+                    Ok(count) => rest = &rest[count..],
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        return Err(write_stalled(bytes.len(), allowance))
+                    }
+                    // The buffer filled between the wait for room and the write.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(StreamFailure::Closed(format!("write failed: {e}"))),
+                }
+            }
             if let Some(pacer) = &mut self.pacer {
                 pacer.wait_for(chunk.len());
             }
@@ -172,6 +209,42 @@ impl ByteStream for SerialStream {
     }
 }
 
+/// Adds the likely cause and what to do to two open errors that do not explain themselves.
+///
+/// A port that another process holds fails with EBUSY, because serialport opens ports with
+/// TIOCEXCL, or as root with a failed exclusive flock. A path that is not a terminal fails with
+/// ENOTTY ("Not a typewriter").
+fn explain_open_error(error: io::Error) -> io::Error {
+    let text = error.to_string();
+    let hint = if error.raw_os_error() == Some(libc::EBUSY)
+        || text.contains("exclusive lock")
+        || text.contains("resource busy")
+    {
+        "Another program, such as a running leap, has the port open: wait for it to exit or stop it, then try again"
+    } else if error.raw_os_error() == Some(libc::ENOTTY) || text.contains("Not a typewriter") {
+        "The path is not a serial port or pseudo-terminal: give the device's port, such as /dev/ttyUSB1 or the path that leap serve prints"
+    } else {
+        return error;
+    };
+    io::Error::new(error.kind(), format!("{error}. {hint}"))
+}
+
+/// Sets O_NONBLOCK on the port's descriptor. Reads and writes still wait up to the port's
+/// timeout for data or room first, so only a write larger than the free buffer changes. It
+/// returns a partial count instead of blocking.
+fn set_nonblocking(port: &TTYPort) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    let fd = port.as_raw_fd();
+    // SAFETY: `port` keeps `fd` open during both calls, and F_GETFL and F_SETFL only read and
+    // set the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Frames over a serial port at a fixed baud rate, 8 data bits, no parity, 1 stop bit and no
 /// flow control.
 pub struct SerialTransport {
@@ -182,24 +255,27 @@ impl SerialTransport {
     /// Opens the serial port at `path` (such as /dev/ttyUSB1) at `baud`.
     pub fn open(path: &str, baud: u32) -> Result<SerialTransport, TransportError> {
         let endpoint = format!("serial port {path}");
+        let opening = |source: io::Error| TransportError::Io {
+            endpoint: endpoint.clone(),
+            action: "opening",
+            source,
+        };
         let port = serialport::new(path, baud)
             .timeout(Duration::from_millis(100))
-            .open()
-            .map_err(|e| TransportError::Io {
-                endpoint: endpoint.clone(),
-                action: "opening",
-                source: e.into(),
-            })?;
-        Ok(SerialTransport::from_port(port, baud))
+            .open_native()
+            .map_err(|e| opening(explain_open_error(e.into())))?;
+        SerialTransport::from_port(port, baud).map_err(opening)
     }
 
-    /// Wraps a port that is already open, such as one end of [`pty_pair`].
-    pub fn from_port(port: Box<dyn SerialPort>, baud: u32) -> SerialTransport {
+    /// Wraps a port that is already open, such as one end of [`pty_pair`], and makes its
+    /// descriptor non-blocking (see `SerialStream::write_bytes`).
+    pub fn from_port(port: TTYPort, baud: u32) -> io::Result<SerialTransport> {
+        set_nonblocking(&port)?;
         let endpoint = match port.name() {
             Some(name) => format!("serial port {name}"),
             None => "serial port (unnamed pseudo-terminal)".to_string(),
         };
-        SerialTransport {
+        Ok(SerialTransport {
             framed: FramedStream::new(
                 SerialStream {
                     port,
@@ -208,7 +284,7 @@ impl SerialTransport {
                 },
                 endpoint,
             ),
-        }
+        })
     }
 
     /// Limits writes to the baud rate's byte rate. Pseudo-terminals carry bytes as fast as the

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use leap_model::config::Activation;
 use leap_model::protocol::{
-    Accept, Decoder, Frame, Opcode, Reply, Request, Sample, SoftwareDevice, TargetWords,
-    INTER_BYTE_TIMEOUT, MAX_PAYLOAD, SYNC,
+    Accept, Decoder, Frame, Memory, Opcode, Reply, Request, Sample, SoftwareDevice, TargetWords,
+    INTER_BYTE_TIMEOUT, MAX_PAYLOAD, MAX_WORDS_PER_FRAME, SYNC,
 };
 use leap_model::{Config, Device, FixedModel, Snapshot};
 use rand::{Rng, SeedableRng};
@@ -586,6 +586,47 @@ fn link_silent_pty_device_times_out() {
 }
 
 #[test]
+fn link_pty_write_to_stopped_device_times_out() {
+    // No thread reads the master, as when `leap serve` is stopped with SIGSTOP.
+    let (master, slave) = pty_pair().unwrap();
+    let path = slave.name().unwrap();
+    let mut transport = SerialTransport::open(&path, 3_000_000).unwrap();
+    let frame = Request::WriteMemory {
+        memory: Memory::Weights,
+        offset: 0,
+        words: vec![0; MAX_WORDS_PER_FRAME],
+    }
+    .to_frame(1);
+    // 8 maximum frames, 32 848 bytes, are more than a pseudo-terminal buffers (17 408 bytes on
+    // Linux 6.18).
+    let frames = vec![frame; 8];
+    let bytes: usize = frames.iter().map(Frame::wire_len).sum();
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = sender.send(transport.send(&frames));
+    });
+    let result = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the write to a device that reads nothing blocked for 30 s");
+    let error = result.expect_err("the device read nothing, so the write cannot complete");
+    let message = error.to_string();
+    assert!(
+        matches!(error, TransportError::Io { .. }),
+        "unexpected error kind: {message}"
+    );
+    assert!(
+        message.contains(&format!("serial port {path}")),
+        "the error does not name the port: {message}"
+    );
+    assert!(
+        message.contains(&format!("did not take {bytes} bytes")),
+        "the error does not say that the device stopped reading: {message}"
+    );
+    drop((master, slave));
+}
+
+#[test]
 fn link_silent_tcp_device_times_out() {
     let config = small_config();
     let (transport, address, server) =
@@ -655,6 +696,41 @@ fn link_closed_fifo_reports_disconnect() {
         "noticed the disconnect only after {took:?}"
     );
     server.join().unwrap().unwrap();
+}
+
+#[test]
+fn link_serial_open_busy_port_explains() {
+    let (_master, slave) = pty_pair().unwrap();
+    let path = slave.name().unwrap();
+    let _first = SerialTransport::open(&path, BAUD).unwrap();
+
+    let error = SerialTransport::open(&path, BAUD)
+        .err()
+        .expect("a second open of a port in use fails");
+
+    let message = error.to_string();
+    assert!(message.contains(&path), "{message}");
+    assert!(
+        message.contains("Another program, such as a running leap, has the port open"),
+        "{message}"
+    );
+}
+
+#[test]
+fn link_serial_open_regular_file_explains() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().to_str().unwrap();
+
+    let error = SerialTransport::open(path, BAUD)
+        .err()
+        .expect("a regular file is no serial port");
+
+    let message = error.to_string();
+    assert!(message.contains(path), "{message}");
+    assert!(
+        message.contains("The path is not a serial port or pseudo-terminal"),
+        "{message}"
+    );
 }
 
 #[test]

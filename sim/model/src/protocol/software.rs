@@ -86,8 +86,8 @@ impl SoftwareDevice {
     /// exceed it either.
     ///
     /// # Errors
-    /// Returns a message when `max_payload` is outside 64 to [`MAX_PAYLOAD`], or when the
-    /// network's identity, parameters or one sample would not fit it.
+    /// Returns a message when `max_payload` is outside [`MIN_MAX_PAYLOAD`] to [`MAX_PAYLOAD`], or
+    /// when the network's identity, parameters or one sample would not fit it.
     pub fn set_max_payload(&mut self, max_payload: usize) -> Result<(), String> {
         if !(MIN_MAX_PAYLOAD..=MAX_PAYLOAD).contains(&max_payload) {
             return Err(format!(
