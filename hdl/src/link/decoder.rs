@@ -13,14 +13,13 @@ pub const GAP_DEPTH: usize = 4;
 
 /// The byte the scanner examines, and the 16-bit header fields it completes.
 ///
-/// `byte` is `newest` (the byte input of the previous clock) when the scanner is at
-/// `write_previous`, else the ring's read data. `seq_word` and `length_word` join `byte` as the
+/// `byte` is `newest` (the byte input of the previous clock) when the scanner is at the newest
+/// byte (`behind` low), else the ring's read data. `seq_word` and `length_word` join `byte` as the
 /// high byte to the stored low byte. Every input is a register or memory output, so no
 /// combinational path leads back into the decoder's logic.
 #[derive(LogicBlock, Default)]
 pub struct ScanSource {
-    pub scan: Signal<In, Bits<16>>,
-    pub write_previous: Signal<In, Bits<16>>,
+    pub behind: Signal<In, Bit>,
     pub newest: Signal<In, Bits<8>>,
     pub ring_data: Signal<In, Bits<8>>,
     pub seq_low: Signal<In, Bits<8>>,
@@ -33,7 +32,7 @@ pub struct ScanSource {
 
 impl Logic for ScanSource {
     fn update(&mut self) {
-        let from_newest = self.scan.val() == self.write_previous.val();
+        let from_newest = !self.behind.val();
         let byte = if from_newest {
             self.newest.val()
         } else {
@@ -53,7 +52,7 @@ impl Logic for ScanSource {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "always @(*) from_newest = scan == write_previous;\n\
+            "always @(*) from_newest = ~behind;\n\
              always @(*) byte = from_newest ? newest : ring_data;\n\
              always @(*) seq_word = {byte, seq_low};\n\
              always @(*) length_word = {byte, length_low};\n"
@@ -120,8 +119,9 @@ pub struct FrameDecoder {
     ring: Memory<Bits<8>>,
     /// Position of the next received byte (reset 0).
     write_position: ResetRegister<Bits<16>>,
-    /// `write_position` one clock earlier, so the byte written then is at this position (reset 0).
-    write_previous: ResetRegister<Bits<16>>,
+    /// The scanner is not at the byte written in the previous clock, so it reads the ring
+    /// (reset 0, because `scan` and the previous write position both reset to 0).
+    scan_behind: ResetRegister<Bit>,
     /// The byte input of the previous clock: the scanner takes the newest byte from here,
     /// because the block RAM returns a word written in the same clock only one clock later.
     newest_byte: Register<Bits<8>>,
@@ -156,6 +156,8 @@ pub struct FrameDecoder {
     seq_low: Register<Bits<8>>,
     seq: Register<Bits<16>>,
     length_low: Register<Bits<8>>,
+    /// `length_low` is above the low byte of `max_payload`.
+    length_low_over: Register<Bit>,
     length: Register<Bits<16>>,
     /// Index of the first CRC byte: `length + 6`.
     crc_index: Register<Bits<16>>,
@@ -203,6 +205,11 @@ pub struct FrameDecoder {
     examine: Signal<Local, Bit>,
     rescanned: Signal<Local, Bit>,
     scan_next: Signal<Local, Bits<16>>,
+    scan_fetch: Signal<Local, Bits<16>>,
+    next_is_newest: Signal<Local, Bit>,
+    restart_is_newest: Signal<Local, Bit>,
+    newest_next: Signal<Local, Bit>,
+    length_over: Signal<Local, Bit>,
     crc_offset: Signal<Local, Bits<16>>,
     reject: Signal<Local, Bit>,
     complete: Signal<Local, Bit>,
@@ -217,7 +224,8 @@ pub struct FrameDecoder {
     timeout_step: Signal<Local, Bits<32>>,
 
     ring_bytes: Constant<Bits<16>>,
-    max_payload: Constant<Bits<16>>,
+    max_payload_high: Constant<Bits<8>>,
+    max_payload_low: Constant<Bits<8>>,
     timeout_clocks: Constant<Bits<32>>,
     sync: Constant<Bits<8>>,
     gap_slot: Vec<Constant<Bits<3>>>,
@@ -268,7 +276,7 @@ impl FrameDecoder {
             timeout_errors: Default::default(),
             ring: Memory::new(ring_bytes, 8, false),
             write_position: Default::default(),
-            write_previous: Default::default(),
+            scan_behind: Default::default(),
             newest_byte: Default::default(),
             port_scanned: Default::default(),
             dropping: Default::default(),
@@ -286,6 +294,7 @@ impl FrameDecoder {
             seq_low: Default::default(),
             seq: Default::default(),
             length_low: Default::default(),
+            length_low_over: Default::default(),
             length: Default::default(),
             crc_index: Default::default(),
             crc_match: Default::default(),
@@ -323,6 +332,11 @@ impl FrameDecoder {
             examine: Default::default(),
             rescanned: Default::default(),
             scan_next: Default::default(),
+            scan_fetch: Default::default(),
+            next_is_newest: Default::default(),
+            restart_is_newest: Default::default(),
+            newest_next: Default::default(),
+            length_over: Default::default(),
             crc_offset: Default::default(),
             reject: Default::default(),
             complete: Default::default(),
@@ -336,7 +350,8 @@ impl FrameDecoder {
             length_step: Default::default(),
             timeout_step: Default::default(),
             ring_bytes: constant16(ring_bytes),
-            max_payload: constant16(params.max_payload),
+            max_payload_high: Constant::new(((params.max_payload >> 8) as u64).to_bits()),
+            max_payload_low: Constant::new(((params.max_payload & 0xFF) as u64).to_bits()),
             timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
             sync: Constant::new((SYNC as u64).to_bits()),
             gap_slot: (0..GAP_DEPTH)
@@ -370,8 +385,8 @@ impl Logic for FrameDecoder {
         self.ring.clock.next = self.clock.val();
         self.write_position.clock.next = self.clock.val();
         self.write_position.reset.next = self.reset.val();
-        self.write_previous.clock.next = self.clock.val();
-        self.write_previous.reset.next = self.reset.val();
+        self.scan_behind.clock.next = self.clock.val();
+        self.scan_behind.reset.next = self.reset.val();
         self.newest_byte.clock.next = self.clock.val();
         self.port_scanned.clock.next = self.clock.val();
         self.port_scanned.reset.next = self.reset.val();
@@ -400,6 +415,7 @@ impl Logic for FrameDecoder {
         self.seq_low.clock.next = self.clock.val();
         self.seq.clock.next = self.clock.val();
         self.length_low.clock.next = self.clock.val();
+        self.length_low_over.clock.next = self.clock.val();
         self.length.clock.next = self.clock.val();
         self.crc_index.clock.next = self.clock.val();
         self.crc_match.clock.next = self.clock.val();
@@ -459,7 +475,6 @@ impl Logic for FrameDecoder {
         if self.accepted.val() {
             self.write_position.d.next = self.write_position.q.val() + self.one16.val();
         }
-        self.write_previous.d.next = self.write_position.q.val();
         self.newest_byte.d.next = self.byte.val();
 
         // ---- Inter-byte timeout: queue the position after a gap. ----
@@ -476,8 +491,7 @@ impl Logic for FrameDecoder {
         }
 
         // ---- The scanner's byte: the newest byte, or the ring's read port. ----
-        self.source.scan.next = self.scan.q.val();
-        self.source.write_previous.next = self.write_previous.q.val();
+        self.source.behind.next = self.scan_behind.q.val();
         self.source.newest.next = self.newest_byte.q.val();
         self.source.ring_data.next = self.ring.read_data.val();
         self.source.seq_low.next = self.seq_low.q.val();
@@ -497,6 +511,7 @@ impl Logic for FrameDecoder {
         self.seq_low.d.next = self.seq_low.q.val();
         self.seq.d.next = self.seq.q.val();
         self.length_low.d.next = self.length_low.q.val();
+        self.length_low_over.d.next = self.length_low_over.q.val();
         self.length.d.next = self.length.q.val();
         self.crc_index.d.next = self.crc_index.q.val();
         self.crc_match.d.next = self.crc_match.q.val();
@@ -504,6 +519,10 @@ impl Logic for FrameDecoder {
         self.crc.enable.next = false;
         self.crc.byte.next = self.source.byte.val();
         self.crc_offset.next = self.count.q.val() - self.crc_index.q.val();
+        // `length_word > max_payload`, from the high byte and the registered low-byte compare.
+        self.length_over.next = (self.source.byte.val() > self.max_payload_high.val())
+            | ((self.source.byte.val() == self.max_payload_high.val())
+                & self.length_low_over.q.val());
         self.examine.next = false;
         self.pop.next = false;
         self.reject.next = false;
@@ -557,6 +576,8 @@ impl Logic for FrameDecoder {
                 }
                 if self.count.q.val() == self.four16.val() {
                     self.length_low.d.next = self.source.byte.val();
+                    self.length_low_over.d.next =
+                        self.source.byte.val() > self.max_payload_low.val();
                     self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.five16.val() {
@@ -564,7 +585,7 @@ impl Logic for FrameDecoder {
                     self.length.d.next = self.source.length_word.val();
                     self.crc_index.d.next = self.source.length_word.val() + self.header16.val();
                     self.crc.enable.next = true;
-                    if self.source.length_word.val() > self.max_payload.val() {
+                    if self.length_over.val() {
                         self.reject.next = true;
                         self.length_event.next = true;
                     }
@@ -610,6 +631,21 @@ impl Logic for FrameDecoder {
             self.scan_next.next = self.start.q.val() + self.one16.val();
         }
         self.scan.d.next = self.scan_next.val();
+
+        // Whether the scanner's next position is the byte written in this clock, from compares
+        // of registers for each way the position can change.
+        self.next_is_newest.next =
+            (self.scan.q.val() + self.one16.val()) == self.write_position.q.val();
+        self.restart_is_newest.next =
+            (self.start.q.val() + self.one16.val()) == self.write_position.q.val();
+        self.newest_next.next = !self.unexamined.val();
+        if self.examine.val() {
+            self.newest_next.next = self.next_is_newest.val();
+        }
+        if self.reject.val() {
+            self.newest_next.next = self.restart_is_newest.val();
+        }
+        self.scan_behind.d.next = !self.newest_next.val();
 
         // ---- Gap queue: pop the reached gap, push a new one. ----
         self.kept_gaps.next = self.gap_count.q.val();
@@ -679,11 +715,18 @@ impl Logic for FrameDecoder {
         }
 
         // ---- Read port: the consumer's payload while a frame is held, else the scanner. ----
-        self.ring.read_address.next = self.scan_next.val();
+        // The scanner's address ignores rejections, which keeps the byte compares out of the
+        // block RAM's address path. After a rejection the port holds the wrong byte for one
+        // clock, and the scanner reads the position it moved back to on the next clock.
+        self.scan_fetch.next = self.scan.q.val();
+        if self.examine.val() {
+            self.scan_fetch.next = self.scan.q.val() + self.one16.val();
+        }
+        self.ring.read_address.next = self.scan_fetch.val();
         if self.held_valid.q.val() {
             self.ring.read_address.next = self.held_start.q.val() + self.payload_address.val();
         }
-        self.port_scanned.d.next = !self.held_valid.q.val();
+        self.port_scanned.d.next = !self.held_valid.q.val() & !self.reject.val();
 
         // ---- Error counters: count the previous clock's events. ----
         self.crc_event_q.d.next = self.crc_event.val();
