@@ -8,23 +8,20 @@ use super::LinkParams;
 use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
 
-/// The header shift register's two next values: the header bytes after the sync byte in wire
-/// order from the low byte up (`loaded`), and `word` moved down one byte (`shifted`).
+/// The header shift register's two next values: opcode and seq in wire order from the low byte
+/// up (`loaded`), and `word` moved down one byte (`shifted`).
 #[derive(LogicBlock, Default)]
 pub struct HeaderBytes {
     pub opcode: Signal<In, Bits<8>>,
     pub seq: Signal<In, Bits<16>>,
-    pub length: Signal<In, Bits<16>>,
-    pub word: Signal<In, Bits<40>>,
-    pub loaded: Signal<Out, Bits<40>>,
-    pub shifted: Signal<Out, Bits<40>>,
+    pub word: Signal<In, Bits<24>>,
+    pub loaded: Signal<Out, Bits<24>>,
+    pub shifted: Signal<Out, Bits<24>>,
 }
 
 impl Logic for HeaderBytes {
     fn update(&mut self) {
-        let loaded = self.opcode.val().to_u64()
-            | self.seq.val().to_u64() << 8
-            | self.length.val().to_u64() << 24;
+        let loaded = self.opcode.val().to_u64() | self.seq.val().to_u64() << 8;
         self.loaded.next = loaded.to_bits();
         self.shifted.next = (self.word.val().to_u64() >> 8).to_bits();
     }
@@ -34,8 +31,8 @@ impl Logic for HeaderBytes {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "always @(*) loaded = {length, seq, opcode};\n\
-             always @(*) shifted = {8'h00, word[39:8]};\n"
+            "always @(*) loaded = {seq, opcode};\n\
+             always @(*) shifted = {8'h00, word[23:8]};\n"
                 .into(),
         )
     }
@@ -92,13 +89,16 @@ pub struct FrameEncoder {
 
     buffer: Memory<Bits<8>>,
     state: ResetRegister<EncoderState>,
-    /// Header bytes still to stage, the next one in the low byte: opcode, seq and length.
-    header: Register<Bits<40>>,
+    /// Opcode and seq bytes still to stage, the next one in the low byte.
+    header: Register<Bits<24>>,
     /// Header bytes staged so far in `Header` (0 to 4), CRC bytes loaded so far in `Check`
     /// (0 to 3) (reset 0).
     step: ResetRegister<Bits<3>>,
-    /// The frame's payload length, clamped to `max_payload`.
+    /// The frame's payload length: `length` at `send`, clamped to `max_payload` on the next
+    /// clock, which is before its bytes are staged.
     frame_length: Register<Bits<16>>,
+    /// `length` at `send` was above `max_payload`.
+    length_over: Register<Bit>,
     /// Payload bytes still to stage, and whether that is exactly one.
     remaining: Register<Bits<16>>,
     last_payload: Register<Bit>,
@@ -120,7 +120,6 @@ pub struct FrameEncoder {
     fill: Signal<Local, Bit>,
     fill_byte: Signal<Local, Bits<8>>,
     fetch_next: Signal<Local, Bits<16>>,
-    clamped_length: Signal<Local, Bits<16>>,
     crc_byte: Signal<Local, Bits<8>>,
     sync: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
@@ -162,6 +161,7 @@ impl FrameEncoder {
             header: Default::default(),
             step: Default::default(),
             frame_length: Default::default(),
+            length_over: Default::default(),
             remaining: Default::default(),
             last_payload: Default::default(),
             fetch: Default::default(),
@@ -177,7 +177,6 @@ impl FrameEncoder {
             fill: Default::default(),
             fill_byte: Default::default(),
             fetch_next: Default::default(),
-            clamped_length: Default::default(),
             crc_byte: Default::default(),
             sync: Constant::new((SYNC as u64).to_bits()),
             zero16: constant16(0),
@@ -203,6 +202,7 @@ impl Logic for FrameEncoder {
         self.step.clock.next = self.clock.val();
         self.step.reset.next = self.reset.val();
         self.frame_length.clock.next = self.clock.val();
+        self.length_over.clock.next = self.clock.val();
         self.remaining.clock.next = self.clock.val();
         self.last_payload.clock.next = self.clock.val();
         self.fetch.clock.next = self.clock.val();
@@ -227,6 +227,7 @@ impl Logic for FrameEncoder {
         self.header.d.next = self.header.q.val();
         self.step.d.next = self.step.q.val();
         self.frame_length.d.next = self.frame_length.q.val();
+        self.length_over.d.next = self.length_over.q.val();
         self.remaining.d.next = self.remaining.q.val();
         self.last_payload.d.next = self.last_payload.q.val();
         self.staged.d.next = self.staged.q.val();
@@ -246,21 +247,23 @@ impl Logic for FrameEncoder {
         self.fill_byte.next = self.buffer.read_data.val();
         if self.state.q.val() == EncoderState::Header {
             self.fill_byte.next = self.header.q.val().get_bits::<8>(0);
+            if self.step.q.val() == self.three3.val() {
+                self.fill_byte.next = self.frame_length.q.val().get_bits::<8>(0);
+            }
+            if self.step.q.val() == self.four3.val() {
+                self.fill_byte.next = self.frame_length.q.val().get_bits::<8>(8);
+            }
         }
 
         // ---- Staging side: the sync byte at `send`, then the header and the payload. ----
-        self.clamped_length.next = self.length.val();
-        if self.length.val() > self.max_payload.val() {
-            self.clamped_length.next = self.max_payload.val();
-        }
         self.header_bytes.opcode.next = self.opcode.val();
         self.header_bytes.seq.next = self.seq.val();
-        self.header_bytes.length.next = self.clamped_length.val();
         self.header_bytes.word.next = self.header.q.val();
         match self.state.q.val() {
             EncoderState::Idle => {
                 if self.send.val() {
-                    self.frame_length.d.next = self.clamped_length.val();
+                    self.frame_length.d.next = self.length.val();
+                    self.length_over.d.next = self.length.val() > self.max_payload.val();
                     self.header.d.next = self.header_bytes.loaded.val();
                     self.staged.d.next = self.sync.val();
                     self.staged_valid.d.next = true;
@@ -271,6 +274,9 @@ impl Logic for FrameEncoder {
                 }
             }
             EncoderState::Header => {
+                if self.length_over.q.val() {
+                    self.frame_length.d.next = self.max_payload.val();
+                }
                 if self.fill.val() {
                     self.header.d.next = self.header_bytes.shifted.val();
                     self.step.d.next = self.step.q.val() + self.one3.val();
