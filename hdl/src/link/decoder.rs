@@ -150,7 +150,8 @@ pub struct FrameDecoder {
     candidate: ResetRegister<Bit>,
     /// Position of the candidate's sync byte.
     start: Register<Bits<16>>,
-    /// Bytes of the candidate so far, the sync byte included: the index of the next byte.
+    /// Header bytes of the candidate so far, the sync byte included: the index of the next
+    /// header byte (1 to 5), and 6 once the header is complete.
     count: Register<Bits<16>>,
     opcode: Register<Bits<8>>,
     seq_low: Register<Bits<8>>,
@@ -159,8 +160,14 @@ pub struct FrameDecoder {
     /// `length_low` is above the low byte of `max_payload`.
     length_low_over: Register<Bit>,
     length: Register<Bits<16>>,
-    /// Index of the first CRC byte: `length + 6`.
-    crc_index: Register<Bits<16>>,
+    /// The candidate's header is complete and payload bytes follow.
+    in_payload: Register<Bit>,
+    /// Payload bytes still to examine, and whether that is exactly one.
+    payload_left: Register<Bits<16>>,
+    payload_last: Register<Bit>,
+    /// The candidate's CRC field follows, and the index of its next byte (0 to 3).
+    in_check: Register<Bit>,
+    check_offset: Register<Bits<2>>,
     /// The CRC bytes received so far match the computed CRC.
     crc_match: Register<Bit>,
     crc: Crc32,
@@ -210,7 +217,6 @@ pub struct FrameDecoder {
     restart_is_newest: Signal<Local, Bit>,
     newest_next: Signal<Local, Bit>,
     length_over: Signal<Local, Bit>,
-    crc_offset: Signal<Local, Bits<16>>,
     reject: Signal<Local, Bit>,
     complete: Signal<Local, Bit>,
     releasing: Signal<Local, Bit>,
@@ -239,6 +245,7 @@ pub struct FrameDecoder {
     four16: Constant<Bits<16>>,
     five16: Constant<Bits<16>>,
     header16: Constant<Bits<16>>,
+    offset2: Vec<Constant<Bits<2>>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
@@ -296,7 +303,11 @@ impl FrameDecoder {
             length_low: Default::default(),
             length_low_over: Default::default(),
             length: Default::default(),
-            crc_index: Default::default(),
+            in_payload: Default::default(),
+            payload_left: Default::default(),
+            payload_last: Default::default(),
+            in_check: Default::default(),
+            check_offset: Default::default(),
             crc_match: Default::default(),
             crc: Default::default(),
             source: Default::default(),
@@ -337,7 +348,6 @@ impl FrameDecoder {
             restart_is_newest: Default::default(),
             newest_next: Default::default(),
             length_over: Default::default(),
-            crc_offset: Default::default(),
             reject: Default::default(),
             complete: Default::default(),
             releasing: Default::default(),
@@ -367,6 +377,7 @@ impl FrameDecoder {
             four16: constant16(4),
             five16: constant16(5),
             header16: constant16(HEADER_LEN),
+            offset2: (0..4u64).map(|k| Constant::new(k.to_bits())).collect(),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
@@ -417,7 +428,11 @@ impl Logic for FrameDecoder {
         self.length_low.clock.next = self.clock.val();
         self.length_low_over.clock.next = self.clock.val();
         self.length.clock.next = self.clock.val();
-        self.crc_index.clock.next = self.clock.val();
+        self.in_payload.clock.next = self.clock.val();
+        self.payload_left.clock.next = self.clock.val();
+        self.payload_last.clock.next = self.clock.val();
+        self.in_check.clock.next = self.clock.val();
+        self.check_offset.clock.next = self.clock.val();
         self.crc_match.clock.next = self.clock.val();
         self.crc.clock.next = self.clock.val();
         self.held_valid.clock.next = self.clock.val();
@@ -513,12 +528,15 @@ impl Logic for FrameDecoder {
         self.length_low.d.next = self.length_low.q.val();
         self.length_low_over.d.next = self.length_low_over.q.val();
         self.length.d.next = self.length.q.val();
-        self.crc_index.d.next = self.crc_index.q.val();
+        self.in_payload.d.next = self.in_payload.q.val();
+        self.payload_left.d.next = self.payload_left.q.val();
+        self.payload_last.d.next = self.payload_last.q.val();
+        self.in_check.d.next = self.in_check.q.val();
+        self.check_offset.d.next = self.check_offset.q.val();
         self.crc_match.d.next = self.crc_match.q.val();
         self.crc.start.next = false;
         self.crc.enable.next = false;
         self.crc.byte.next = self.source.byte.val();
-        self.crc_offset.next = self.count.q.val() - self.crc_index.q.val();
         // `length_word > max_payload`, from the high byte and the registered low-byte compare.
         self.length_over.next = (self.source.byte.val() > self.max_payload_high.val())
             | ((self.source.byte.val() == self.max_payload_high.val())
@@ -554,72 +572,81 @@ impl Logic for FrameDecoder {
                     self.candidate.d.next = true;
                     self.start.d.next = self.scan.q.val();
                     self.count.d.next = self.one16.val();
+                    self.in_payload.d.next = false;
+                    self.in_check.d.next = false;
                     self.skipping.d.next = false;
                     self.crc.start.next = true;
                 } else if !self.skipping.q.val() {
                     self.skipping.d.next = true;
                     self.skipped_run.next = !self.rescanned.val();
                 }
+            } else if self.in_payload.q.val() {
+                self.crc.enable.next = true;
+                self.payload_left.d.next = self.payload_left.q.val() - self.one16.val();
+                self.payload_last.d.next = self.payload_left.q.val() == self.two16.val();
+                if self.payload_last.q.val() {
+                    self.in_payload.d.next = false;
+                    self.in_check.d.next = true;
+                    self.check_offset.d.next = self.offset2[0].val();
+                }
+            } else if self.in_check.q.val() {
+                // CRC field, least significant byte first.
+                self.check_offset.d.next = self.check_offset.q.val() + self.offset2[1].val();
+                if self.check_offset.q.val() == self.offset2[0].val() {
+                    self.crc_match.d.next =
+                        self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
+                }
+                if self.check_offset.q.val() == self.offset2[1].val() {
+                    self.crc_match.d.next = self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
+                }
+                if self.check_offset.q.val() == self.offset2[2].val() {
+                    self.crc_match.d.next = self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(16));
+                }
+                if self.check_offset.q.val() == self.offset2[3].val() {
+                    if self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
+                    {
+                        self.complete.next = true;
+                        self.candidate.d.next = false;
+                    } else {
+                        self.reject.next = true;
+                        self.crc_event.next = true;
+                    }
+                }
             } else {
+                // Header.
                 self.count.d.next = self.count.q.val() + self.one16.val();
+                self.crc.enable.next = true;
                 if self.count.q.val() == self.one16.val() {
                     self.opcode.d.next = self.source.byte.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.two16.val() {
                     self.seq_low.d.next = self.source.byte.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.three16.val() {
                     self.seq.d.next = self.source.seq_word.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.four16.val() {
                     self.length_low.d.next = self.source.byte.val();
                     self.length_low_over.d.next =
                         self.source.byte.val() > self.max_payload_low.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.five16.val() {
                     // The header is complete: bound the length at once.
                     self.length.d.next = self.source.length_word.val();
-                    self.crc_index.d.next = self.source.length_word.val() + self.header16.val();
-                    self.crc.enable.next = true;
+                    self.payload_left.d.next = self.source.length_word.val();
+                    self.payload_last.d.next = self.source.length_word.val() == self.one16.val();
+                    self.check_offset.d.next = self.offset2[0].val();
+                    if self.source.length_word.val() == self.zero16.val() {
+                        self.in_check.d.next = true;
+                    } else {
+                        self.in_payload.d.next = true;
+                    }
                     if self.length_over.val() {
                         self.reject.next = true;
                         self.length_event.next = true;
-                    }
-                }
-                if self.count.q.val() > self.five16.val() {
-                    if self.count.q.val() < self.crc_index.q.val() {
-                        // Payload.
-                        self.crc.enable.next = true;
-                    } else {
-                        // CRC field, least significant byte first.
-                        if self.crc_offset.val() == self.zero16.val() {
-                            self.crc_match.d.next =
-                                self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
-                        }
-                        if self.crc_offset.val() == self.one16.val() {
-                            self.crc_match.d.next = self.crc_match.q.val()
-                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
-                        }
-                        if self.crc_offset.val() == self.two16.val() {
-                            self.crc_match.d.next = self.crc_match.q.val()
-                                & (self.source.byte.val()
-                                    == self.crc.value.val().get_bits::<8>(16));
-                        }
-                        if self.crc_offset.val() == self.three16.val() {
-                            if self.crc_match.q.val()
-                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
-                            {
-                                self.complete.next = true;
-                                self.candidate.d.next = false;
-                            } else {
-                                self.reject.next = true;
-                                self.crc_event.next = true;
-                            }
-                        }
                     }
                 }
             }
