@@ -71,9 +71,11 @@ impl Logic for ScanSource {
 /// After a rejected candidate it moves back to the byte after that candidate's sync byte. So the
 /// ring replays those bytes, and a rescanned byte does not start another framing error.
 ///
-/// Timing: a received byte is examined on the next clock when the scanner has caught up. After a
-/// rejection the scanner is behind the input, and it reads the ring through the block RAM's read
-/// port. That port serves `payload_address` while a frame is held, so a scanner that is behind
+/// Timing: a received byte is examined on the next clock when the scanner has caught up, and
+/// `frame_valid` rises on the clock after the last CRC byte was examined. After a rejection the
+/// scanner is behind the input, and it reads the ring through the block RAM's read port. The
+/// port is addressed before the byte compares finish, so the scanner spends one clock after each
+/// rejection addressing the position it moved back to. That port serves `payload_address` while a frame is held, so a scanner that is behind
 /// waits until the held frame is released. A scanner that has caught up keeps examining while a
 /// frame is held, so the next frame is received meanwhile and waits in a second slot. While that
 /// slot is full the scanner stops.
@@ -199,7 +201,9 @@ pub struct FrameDecoder {
     timeout_count: ResetRegister<Bits<32>>,
 
     // Combinational signals of one clock.
-    tail: Signal<Local, Bits<16>>,
+    full_from_scan: Signal<Local, Bit>,
+    full_from_start: Signal<Local, Bit>,
+    full_from_held: Signal<Local, Bit>,
     full: Signal<Local, Bit>,
     accepted: Signal<Local, Bit>,
     dropped_run: Signal<Local, Bit>,
@@ -330,7 +334,9 @@ impl FrameDecoder {
             framing_count: Default::default(),
             length_count: Default::default(),
             timeout_count: Default::default(),
-            tail: Default::default(),
+            full_from_scan: Default::default(),
+            full_from_start: Default::default(),
+            full_from_held: Default::default(),
             full: Default::default(),
             accepted: Default::default(),
             dropped_run: Default::default(),
@@ -467,16 +473,27 @@ impl Logic for FrameDecoder {
         self.timeout_count.reset.next = self.reset.val();
 
         // ---- Ring input: write every byte unless the ring is full. ----
-        // The oldest byte still needed: the held frame's payload, else the candidate's sync
-        // byte, else the next byte to examine.
-        self.tail.next = self.scan.q.val();
+        // The oldest byte still needed (the tail) is the held frame's payload, else the
+        // candidate's sync byte, else the next byte to examine. The tail never moves back and
+        // no byte is written while the ring is full, so the ring holds at most `ring_bytes` (a
+        // power of two) bytes, and it is full exactly when that bit of `write_position - tail`
+        // is set. The three differences are formed in parallel and the result selected after.
+        self.full_from_scan.next = ((self.write_position.q.val() - self.scan.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full_from_start.next = ((self.write_position.q.val() - self.start.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full_from_held.next = ((self.write_position.q.val() - self.held_start.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full.next = self.full_from_scan.val();
         if self.candidate.q.val() {
-            self.tail.next = self.start.q.val();
+            self.full.next = self.full_from_start.val();
         }
         if self.held_valid.q.val() {
-            self.tail.next = self.held_start.q.val();
+            self.full.next = self.full_from_held.val();
         }
-        self.full.next = (self.write_position.q.val() - self.tail.val()) == self.ring_bytes.val();
         self.accepted.next = self.byte_valid.val() & !self.full.val();
         self.dropped_run.next = self.byte_valid.val() & self.full.val() & !self.dropping.q.val();
         self.dropping.d.next = self.dropping.q.val();

@@ -89,6 +89,8 @@ pub struct FrameEncoder {
 
     buffer: Memory<Bits<8>>,
     state: ResetRegister<EncoderState>,
+    /// `state` is `Header` or `Payload`, so bytes go to the staging register (reset 0).
+    filling: ResetRegister<Bit>,
     /// Opcode and seq bytes still to stage, the next one in the low byte.
     header: Register<Bits<24>>,
     /// Header bytes staged so far in `Header` (0 to 4), CRC bytes loaded so far in `Check`
@@ -158,6 +160,7 @@ impl FrameEncoder {
             byte_ready: Default::default(),
             buffer: Memory::new(params.max_payload, 8, false),
             state: Default::default(),
+            filling: Default::default(),
             header: Default::default(),
             step: Default::default(),
             frame_length: Default::default(),
@@ -198,6 +201,8 @@ impl Logic for FrameEncoder {
         self.buffer.clock.next = self.clock.val();
         self.state.clock.next = self.clock.val();
         self.state.reset.next = self.reset.val();
+        self.filling.clock.next = self.clock.val();
+        self.filling.reset.next = self.reset.val();
         self.header.clock.next = self.clock.val();
         self.step.clock.next = self.clock.val();
         self.step.reset.next = self.reset.val();
@@ -241,9 +246,8 @@ impl Logic for FrameEncoder {
         // and the staging register takes one when it is empty or its byte moves now.
         self.out_free.next = !self.out_valid.q.val() | self.byte_ready.val();
         self.staged_move.next = self.staged_valid.q.val() & self.out_free.val();
-        self.fill.next = (!self.staged_valid.q.val() | self.staged_move.val())
-            & ((self.state.q.val() == EncoderState::Header)
-                | (self.state.q.val() == EncoderState::Payload));
+        self.fill.next =
+            (!self.staged_valid.q.val() | self.staged_move.val()) & self.filling.q.val();
         self.fill_byte.next = self.buffer.read_data.val();
         if self.state.q.val() == EncoderState::Header {
             self.fill_byte.next = self.header.q.val().get_bits::<8>(0);
@@ -351,6 +355,8 @@ impl Logic for FrameEncoder {
             self.state.d.next = EncoderState::Idle;
         }
 
+        self.filling.d.next = (self.state.d.val() == EncoderState::Header)
+            | (self.state.d.val() == EncoderState::Payload);
         self.fetch.d.next = self.fetch_next.val();
         self.buffer.read_address.next = self.fetch_next.val();
 
