@@ -94,10 +94,10 @@ impl Logic for ScanSource {
 /// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
 /// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
 ///
-/// NOTE: the scanner examines, judges and moves to its next position in one clock, through
-/// 16-bit comparisons, the CRC check and the read-address multiplexer. nextpnr-ice40 0.4 placed
-/// the 256-byte variant (inputs fed from a shift register) on an iCE40UP5K at 23 to 25 MHz over
-/// three seeds, so the decoder limits a board clock above that.
+/// NOTE: the scanner still examines a byte, judges it and moves in one clock, and the ring-full
+/// check reaches the write position in the same clock. nextpnr-ice40 0.4 places the 256-byte
+/// variant (inputs fed from a shift register) on an iCE40UP5K at 33 to 35 MHz over three seeds,
+/// below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
 #[derive(LogicBlock)]
 pub struct FrameDecoder {
     pub clock: Signal<In, Clock>,
