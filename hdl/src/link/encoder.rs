@@ -78,7 +78,7 @@ pub enum EncoderState {
 /// byte by the time that byte has moved on and the first CRC byte is loaded.
 ///
 /// NOTE: the handshake from `byte_ready` to the staging and counter enables still takes several
-/// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 51 to 54 MHz
+/// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 53 to 58 MHz
 /// over three seeds, below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
 #[derive(LogicBlock)]
 pub struct FrameEncoder {

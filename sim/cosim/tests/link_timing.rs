@@ -1,13 +1,14 @@
 //! Timing of the link designs on an iCE40UP5K: yosys `synth_ice40` and nextpnr-ice40 place and
 //! route each design over several seeds and report its LUT4 and block-RAM counts and fmax.
 //!
-//! Place and route takes about a minute per design and seed, so the test is ignored by default:
-//! `cargo test -p leap-cosim --test link_timing -- --ignored --nocapture`. It needs yosys and
-//! nextpnr-ice40 (`apt-get install yosys nextpnr-ice40`).
+//! The nine place-and-route runs take about a minute on two cores, so the test is ignored by
+//! default: `cargo test -p leap-cosim --test link_timing -- --ignored --nocapture`. It needs
+//! yosys and nextpnr-ice40 (`apt-get install yosys nextpnr-ice40`).
 //!
 //! The UP5K has too few pins for the designs' ports, so a wrapper feeds every input from one
 //! shift register (a single input pin) and folds every output into one registered XOR (a single
-//! output pin). The wrapper adds one LUT level at each end, both between registers.
+//! output pin). The XOR tree adds logic levels after the outputs, so a path that ends at an
+//! output reads slower here than it would on a board.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,7 +16,7 @@ use std::process::Command;
 use leap_hdl::link::LinkParams;
 use leap_hdl::{emit_link, Design};
 
-/// Placement seeds: nextpnr's fmax varies by 15 to 25 % between seeds.
+/// Placement seeds: nextpnr's fmax varies between seeds, so the report gives min, median and max.
 const SEEDS: [u32; 3] = [1, 2, 3];
 
 /// The board clock that the link blocks share with the engine (iCEBreaker PLL).
@@ -246,7 +247,8 @@ fn link_blocks_place_on_up5k() {
         max_payload: 256,
         ..LinkParams::default()
     };
-    // Block RAM per design: the decoder's 1 KiB ring, the encoder's 256-byte buffer, none.
+    // Block RAM per design: the decoder's 1 KiB ring, the encoder's 256-byte buffer, and none
+    // in the UART.
     for (design, blocks) in [
         (Design::Decoder, 2),
         (Design::Encoder, 1),
