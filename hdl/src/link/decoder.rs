@@ -13,14 +13,13 @@ pub const GAP_DEPTH: usize = 4;
 
 /// The byte the scanner examines, and the 16-bit header fields it completes.
 ///
-/// `byte` is `newest` (the byte input of the previous clock) when the scanner is at
-/// `write_previous`, else the ring's read data. `seq_word` and `length_word` join `byte` as the
+/// `byte` is `newest` (the byte input of the previous clock) when the scanner is at the newest
+/// byte (`behind` low), else the ring's read data. `seq_word` and `length_word` join `byte` as the
 /// high byte to the stored low byte. Every input is a register or memory output, so no
 /// combinational path leads back into the decoder's logic.
 #[derive(LogicBlock, Default)]
 pub struct ScanSource {
-    pub scan: Signal<In, Bits<16>>,
-    pub write_previous: Signal<In, Bits<16>>,
+    pub behind: Signal<In, Bit>,
     pub newest: Signal<In, Bits<8>>,
     pub ring_data: Signal<In, Bits<8>>,
     pub seq_low: Signal<In, Bits<8>>,
@@ -33,7 +32,7 @@ pub struct ScanSource {
 
 impl Logic for ScanSource {
     fn update(&mut self) {
-        let from_newest = self.scan.val() == self.write_previous.val();
+        let from_newest = !self.behind.val();
         let byte = if from_newest {
             self.newest.val()
         } else {
@@ -53,7 +52,7 @@ impl Logic for ScanSource {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "always @(*) from_newest = scan == write_previous;\n\
+            "always @(*) from_newest = ~behind;\n\
              always @(*) byte = from_newest ? newest : ring_data;\n\
              always @(*) seq_word = {byte, seq_low};\n\
              always @(*) length_word = {byte, length_low};\n"
@@ -72,9 +71,11 @@ impl Logic for ScanSource {
 /// After a rejected candidate it moves back to the byte after that candidate's sync byte. So the
 /// ring replays those bytes, and a rescanned byte does not start another framing error.
 ///
-/// Timing: a received byte is examined on the next clock when the scanner has caught up. After a
-/// rejection the scanner is behind the input, and it reads the ring through the block RAM's read
-/// port. That port serves `payload_address` while a frame is held, so a scanner that is behind
+/// Timing: a received byte is examined on the next clock when the scanner has caught up, and
+/// `frame_valid` rises on the clock after the last CRC byte was examined. After a rejection the
+/// scanner is behind the input, and it reads the ring through the block RAM's read port. The
+/// port is addressed before the byte compares finish, so the scanner spends one clock after each
+/// rejection addressing the position it moved back to. That port serves `payload_address` while a frame is held, so a scanner that is behind
 /// waits until the held frame is released. A scanner that has caught up keeps examining while a
 /// frame is held, so the next frame is received meanwhile and waits in a second slot. While that
 /// slot is full the scanner stops.
@@ -93,10 +94,10 @@ impl Logic for ScanSource {
 /// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
 /// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
 ///
-/// NOTE: the scanner examines, judges and moves to its next position in one clock, through
-/// 16-bit comparisons, the CRC check and the read-address multiplexer. nextpnr-ice40 0.4 placed
-/// the 256-byte variant (inputs fed from a shift register) on an iCE40UP5K at 23 to 25 MHz over
-/// three seeds, so the decoder limits a board clock above that.
+/// NOTE: the scanner still examines a byte, judges it and moves in one clock, and the ring-full
+/// check reaches the write position in the same clock. nextpnr-ice40 0.4 places the 256-byte
+/// variant (inputs fed from a shift register) on an iCE40UP5K at 33 to 35 MHz over three seeds,
+/// below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
 #[derive(LogicBlock)]
 pub struct FrameDecoder {
     pub clock: Signal<In, Clock>,
@@ -120,8 +121,9 @@ pub struct FrameDecoder {
     ring: Memory<Bits<8>>,
     /// Position of the next received byte (reset 0).
     write_position: ResetRegister<Bits<16>>,
-    /// `write_position` one clock earlier, so the byte written then is at this position (reset 0).
-    write_previous: ResetRegister<Bits<16>>,
+    /// The scanner is not at the byte written in the previous clock, so it reads the ring
+    /// (reset 0, because `scan` and the previous write position both reset to 0).
+    scan_behind: ResetRegister<Bit>,
     /// The byte input of the previous clock: the scanner takes the newest byte from here,
     /// because the block RAM returns a word written in the same clock only one clock later.
     newest_byte: Register<Bits<8>>,
@@ -150,15 +152,24 @@ pub struct FrameDecoder {
     candidate: ResetRegister<Bit>,
     /// Position of the candidate's sync byte.
     start: Register<Bits<16>>,
-    /// Bytes of the candidate so far, the sync byte included: the index of the next byte.
+    /// Header bytes of the candidate so far, the sync byte included: the index of the next
+    /// header byte (1 to 5), and 6 once the header is complete.
     count: Register<Bits<16>>,
     opcode: Register<Bits<8>>,
     seq_low: Register<Bits<8>>,
     seq: Register<Bits<16>>,
     length_low: Register<Bits<8>>,
+    /// `length_low` is above the low byte of `max_payload`.
+    length_low_over: Register<Bit>,
     length: Register<Bits<16>>,
-    /// Index of the first CRC byte: `length + 6`.
-    crc_index: Register<Bits<16>>,
+    /// The candidate's header is complete and payload bytes follow.
+    in_payload: Register<Bit>,
+    /// Payload bytes still to examine, and whether that is exactly one.
+    payload_left: Register<Bits<16>>,
+    payload_last: Register<Bit>,
+    /// The candidate's CRC field follows, and the index of its next byte (0 to 3).
+    in_check: Register<Bit>,
+    check_offset: Register<Bits<2>>,
     /// The CRC bytes received so far match the computed CRC.
     crc_match: Register<Bit>,
     crc: Crc32,
@@ -190,7 +201,9 @@ pub struct FrameDecoder {
     timeout_count: ResetRegister<Bits<32>>,
 
     // Combinational signals of one clock.
-    tail: Signal<Local, Bits<16>>,
+    full_from_scan: Signal<Local, Bit>,
+    full_from_start: Signal<Local, Bit>,
+    full_from_held: Signal<Local, Bit>,
     full: Signal<Local, Bit>,
     accepted: Signal<Local, Bit>,
     dropped_run: Signal<Local, Bit>,
@@ -203,7 +216,11 @@ pub struct FrameDecoder {
     examine: Signal<Local, Bit>,
     rescanned: Signal<Local, Bit>,
     scan_next: Signal<Local, Bits<16>>,
-    crc_offset: Signal<Local, Bits<16>>,
+    scan_fetch: Signal<Local, Bits<16>>,
+    next_is_newest: Signal<Local, Bit>,
+    restart_is_newest: Signal<Local, Bit>,
+    newest_next: Signal<Local, Bit>,
+    length_over: Signal<Local, Bit>,
     reject: Signal<Local, Bit>,
     complete: Signal<Local, Bit>,
     releasing: Signal<Local, Bit>,
@@ -217,7 +234,8 @@ pub struct FrameDecoder {
     timeout_step: Signal<Local, Bits<32>>,
 
     ring_bytes: Constant<Bits<16>>,
-    max_payload: Constant<Bits<16>>,
+    max_payload_high: Constant<Bits<8>>,
+    max_payload_low: Constant<Bits<8>>,
     timeout_clocks: Constant<Bits<32>>,
     sync: Constant<Bits<8>>,
     gap_slot: Vec<Constant<Bits<3>>>,
@@ -231,6 +249,7 @@ pub struct FrameDecoder {
     four16: Constant<Bits<16>>,
     five16: Constant<Bits<16>>,
     header16: Constant<Bits<16>>,
+    offset2: Vec<Constant<Bits<2>>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
@@ -268,7 +287,7 @@ impl FrameDecoder {
             timeout_errors: Default::default(),
             ring: Memory::new(ring_bytes, 8, false),
             write_position: Default::default(),
-            write_previous: Default::default(),
+            scan_behind: Default::default(),
             newest_byte: Default::default(),
             port_scanned: Default::default(),
             dropping: Default::default(),
@@ -286,8 +305,13 @@ impl FrameDecoder {
             seq_low: Default::default(),
             seq: Default::default(),
             length_low: Default::default(),
+            length_low_over: Default::default(),
             length: Default::default(),
-            crc_index: Default::default(),
+            in_payload: Default::default(),
+            payload_left: Default::default(),
+            payload_last: Default::default(),
+            in_check: Default::default(),
+            check_offset: Default::default(),
             crc_match: Default::default(),
             crc: Default::default(),
             source: Default::default(),
@@ -310,7 +334,9 @@ impl FrameDecoder {
             framing_count: Default::default(),
             length_count: Default::default(),
             timeout_count: Default::default(),
-            tail: Default::default(),
+            full_from_scan: Default::default(),
+            full_from_start: Default::default(),
+            full_from_held: Default::default(),
             full: Default::default(),
             accepted: Default::default(),
             dropped_run: Default::default(),
@@ -323,7 +349,11 @@ impl FrameDecoder {
             examine: Default::default(),
             rescanned: Default::default(),
             scan_next: Default::default(),
-            crc_offset: Default::default(),
+            scan_fetch: Default::default(),
+            next_is_newest: Default::default(),
+            restart_is_newest: Default::default(),
+            newest_next: Default::default(),
+            length_over: Default::default(),
             reject: Default::default(),
             complete: Default::default(),
             releasing: Default::default(),
@@ -336,7 +366,8 @@ impl FrameDecoder {
             length_step: Default::default(),
             timeout_step: Default::default(),
             ring_bytes: constant16(ring_bytes),
-            max_payload: constant16(params.max_payload),
+            max_payload_high: Constant::new(((params.max_payload >> 8) as u64).to_bits()),
+            max_payload_low: Constant::new(((params.max_payload & 0xFF) as u64).to_bits()),
             timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
             sync: Constant::new((SYNC as u64).to_bits()),
             gap_slot: (0..GAP_DEPTH)
@@ -352,6 +383,7 @@ impl FrameDecoder {
             four16: constant16(4),
             five16: constant16(5),
             header16: constant16(HEADER_LEN),
+            offset2: (0..4u64).map(|k| Constant::new(k.to_bits())).collect(),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
@@ -370,8 +402,8 @@ impl Logic for FrameDecoder {
         self.ring.clock.next = self.clock.val();
         self.write_position.clock.next = self.clock.val();
         self.write_position.reset.next = self.reset.val();
-        self.write_previous.clock.next = self.clock.val();
-        self.write_previous.reset.next = self.reset.val();
+        self.scan_behind.clock.next = self.clock.val();
+        self.scan_behind.reset.next = self.reset.val();
         self.newest_byte.clock.next = self.clock.val();
         self.port_scanned.clock.next = self.clock.val();
         self.port_scanned.reset.next = self.reset.val();
@@ -400,8 +432,13 @@ impl Logic for FrameDecoder {
         self.seq_low.clock.next = self.clock.val();
         self.seq.clock.next = self.clock.val();
         self.length_low.clock.next = self.clock.val();
+        self.length_low_over.clock.next = self.clock.val();
         self.length.clock.next = self.clock.val();
-        self.crc_index.clock.next = self.clock.val();
+        self.in_payload.clock.next = self.clock.val();
+        self.payload_left.clock.next = self.clock.val();
+        self.payload_last.clock.next = self.clock.val();
+        self.in_check.clock.next = self.clock.val();
+        self.check_offset.clock.next = self.clock.val();
         self.crc_match.clock.next = self.clock.val();
         self.crc.clock.next = self.clock.val();
         self.held_valid.clock.next = self.clock.val();
@@ -436,16 +473,27 @@ impl Logic for FrameDecoder {
         self.timeout_count.reset.next = self.reset.val();
 
         // ---- Ring input: write every byte unless the ring is full. ----
-        // The oldest byte still needed: the held frame's payload, else the candidate's sync
-        // byte, else the next byte to examine.
-        self.tail.next = self.scan.q.val();
+        // The oldest byte still needed (the tail) is the held frame's payload, else the
+        // candidate's sync byte, else the next byte to examine. The tail never moves back and
+        // no byte is written while the ring is full, so the ring holds at most `ring_bytes` (a
+        // power of two) bytes, and it is full exactly when that bit of `write_position - tail`
+        // is set. The three differences are formed in parallel and the result selected after.
+        self.full_from_scan.next = ((self.write_position.q.val() - self.scan.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full_from_start.next = ((self.write_position.q.val() - self.start.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full_from_held.next = ((self.write_position.q.val() - self.held_start.q.val())
+            & self.ring_bytes.val())
+            != self.zero16.val();
+        self.full.next = self.full_from_scan.val();
         if self.candidate.q.val() {
-            self.tail.next = self.start.q.val();
+            self.full.next = self.full_from_start.val();
         }
         if self.held_valid.q.val() {
-            self.tail.next = self.held_start.q.val();
+            self.full.next = self.full_from_held.val();
         }
-        self.full.next = (self.write_position.q.val() - self.tail.val()) == self.ring_bytes.val();
         self.accepted.next = self.byte_valid.val() & !self.full.val();
         self.dropped_run.next = self.byte_valid.val() & self.full.val() & !self.dropping.q.val();
         self.dropping.d.next = self.dropping.q.val();
@@ -459,7 +507,6 @@ impl Logic for FrameDecoder {
         if self.accepted.val() {
             self.write_position.d.next = self.write_position.q.val() + self.one16.val();
         }
-        self.write_previous.d.next = self.write_position.q.val();
         self.newest_byte.d.next = self.byte.val();
 
         // ---- Inter-byte timeout: queue the position after a gap. ----
@@ -476,8 +523,7 @@ impl Logic for FrameDecoder {
         }
 
         // ---- The scanner's byte: the newest byte, or the ring's read port. ----
-        self.source.scan.next = self.scan.q.val();
-        self.source.write_previous.next = self.write_previous.q.val();
+        self.source.behind.next = self.scan_behind.q.val();
         self.source.newest.next = self.newest_byte.q.val();
         self.source.ring_data.next = self.ring.read_data.val();
         self.source.seq_low.next = self.seq_low.q.val();
@@ -497,13 +543,21 @@ impl Logic for FrameDecoder {
         self.seq_low.d.next = self.seq_low.q.val();
         self.seq.d.next = self.seq.q.val();
         self.length_low.d.next = self.length_low.q.val();
+        self.length_low_over.d.next = self.length_low_over.q.val();
         self.length.d.next = self.length.q.val();
-        self.crc_index.d.next = self.crc_index.q.val();
+        self.in_payload.d.next = self.in_payload.q.val();
+        self.payload_left.d.next = self.payload_left.q.val();
+        self.payload_last.d.next = self.payload_last.q.val();
+        self.in_check.d.next = self.in_check.q.val();
+        self.check_offset.d.next = self.check_offset.q.val();
         self.crc_match.d.next = self.crc_match.q.val();
         self.crc.start.next = false;
         self.crc.enable.next = false;
         self.crc.byte.next = self.source.byte.val();
-        self.crc_offset.next = self.count.q.val() - self.crc_index.q.val();
+        // `length_word > max_payload`, from the high byte and the registered low-byte compare.
+        self.length_over.next = (self.source.byte.val() > self.max_payload_high.val())
+            | ((self.source.byte.val() == self.max_payload_high.val())
+                & self.length_low_over.q.val());
         self.examine.next = false;
         self.pop.next = false;
         self.reject.next = false;
@@ -535,70 +589,81 @@ impl Logic for FrameDecoder {
                     self.candidate.d.next = true;
                     self.start.d.next = self.scan.q.val();
                     self.count.d.next = self.one16.val();
+                    self.in_payload.d.next = false;
+                    self.in_check.d.next = false;
                     self.skipping.d.next = false;
                     self.crc.start.next = true;
                 } else if !self.skipping.q.val() {
                     self.skipping.d.next = true;
                     self.skipped_run.next = !self.rescanned.val();
                 }
+            } else if self.in_payload.q.val() {
+                self.crc.enable.next = true;
+                self.payload_left.d.next = self.payload_left.q.val() - self.one16.val();
+                self.payload_last.d.next = self.payload_left.q.val() == self.two16.val();
+                if self.payload_last.q.val() {
+                    self.in_payload.d.next = false;
+                    self.in_check.d.next = true;
+                    self.check_offset.d.next = self.offset2[0].val();
+                }
+            } else if self.in_check.q.val() {
+                // CRC field, least significant byte first.
+                self.check_offset.d.next = self.check_offset.q.val() + self.offset2[1].val();
+                if self.check_offset.q.val() == self.offset2[0].val() {
+                    self.crc_match.d.next =
+                        self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
+                }
+                if self.check_offset.q.val() == self.offset2[1].val() {
+                    self.crc_match.d.next = self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
+                }
+                if self.check_offset.q.val() == self.offset2[2].val() {
+                    self.crc_match.d.next = self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(16));
+                }
+                if self.check_offset.q.val() == self.offset2[3].val() {
+                    if self.crc_match.q.val()
+                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
+                    {
+                        self.complete.next = true;
+                        self.candidate.d.next = false;
+                    } else {
+                        self.reject.next = true;
+                        self.crc_event.next = true;
+                    }
+                }
             } else {
+                // Header.
                 self.count.d.next = self.count.q.val() + self.one16.val();
+                self.crc.enable.next = true;
                 if self.count.q.val() == self.one16.val() {
                     self.opcode.d.next = self.source.byte.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.two16.val() {
                     self.seq_low.d.next = self.source.byte.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.three16.val() {
                     self.seq.d.next = self.source.seq_word.val();
-                    self.crc.enable.next = true;
                 }
                 if self.count.q.val() == self.four16.val() {
                     self.length_low.d.next = self.source.byte.val();
-                    self.crc.enable.next = true;
+                    self.length_low_over.d.next =
+                        self.source.byte.val() > self.max_payload_low.val();
                 }
                 if self.count.q.val() == self.five16.val() {
                     // The header is complete: bound the length at once.
                     self.length.d.next = self.source.length_word.val();
-                    self.crc_index.d.next = self.source.length_word.val() + self.header16.val();
-                    self.crc.enable.next = true;
-                    if self.source.length_word.val() > self.max_payload.val() {
+                    self.payload_left.d.next = self.source.length_word.val();
+                    self.payload_last.d.next = self.source.length_word.val() == self.one16.val();
+                    self.check_offset.d.next = self.offset2[0].val();
+                    if self.source.length_word.val() == self.zero16.val() {
+                        self.in_check.d.next = true;
+                    } else {
+                        self.in_payload.d.next = true;
+                    }
+                    if self.length_over.val() {
                         self.reject.next = true;
                         self.length_event.next = true;
-                    }
-                }
-                if self.count.q.val() > self.five16.val() {
-                    if self.count.q.val() < self.crc_index.q.val() {
-                        // Payload.
-                        self.crc.enable.next = true;
-                    } else {
-                        // CRC field, least significant byte first.
-                        if self.crc_offset.val() == self.zero16.val() {
-                            self.crc_match.d.next =
-                                self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
-                        }
-                        if self.crc_offset.val() == self.one16.val() {
-                            self.crc_match.d.next = self.crc_match.q.val()
-                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
-                        }
-                        if self.crc_offset.val() == self.two16.val() {
-                            self.crc_match.d.next = self.crc_match.q.val()
-                                & (self.source.byte.val()
-                                    == self.crc.value.val().get_bits::<8>(16));
-                        }
-                        if self.crc_offset.val() == self.three16.val() {
-                            if self.crc_match.q.val()
-                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
-                            {
-                                self.complete.next = true;
-                                self.candidate.d.next = false;
-                            } else {
-                                self.reject.next = true;
-                                self.crc_event.next = true;
-                            }
-                        }
                     }
                 }
             }
@@ -610,6 +675,21 @@ impl Logic for FrameDecoder {
             self.scan_next.next = self.start.q.val() + self.one16.val();
         }
         self.scan.d.next = self.scan_next.val();
+
+        // Whether the scanner's next position is the byte written in this clock, from compares
+        // of registers for each way the position can change.
+        self.next_is_newest.next =
+            (self.scan.q.val() + self.one16.val()) == self.write_position.q.val();
+        self.restart_is_newest.next =
+            (self.start.q.val() + self.one16.val()) == self.write_position.q.val();
+        self.newest_next.next = !self.unexamined.val();
+        if self.examine.val() {
+            self.newest_next.next = self.next_is_newest.val();
+        }
+        if self.reject.val() {
+            self.newest_next.next = self.restart_is_newest.val();
+        }
+        self.scan_behind.d.next = !self.newest_next.val();
 
         // ---- Gap queue: pop the reached gap, push a new one. ----
         self.kept_gaps.next = self.gap_count.q.val();
@@ -679,11 +759,18 @@ impl Logic for FrameDecoder {
         }
 
         // ---- Read port: the consumer's payload while a frame is held, else the scanner. ----
-        self.ring.read_address.next = self.scan_next.val();
+        // The scanner's address ignores rejections, which keeps the byte compares out of the
+        // block RAM's address path. After a rejection the port holds the wrong byte for one
+        // clock, and the scanner reads the position it moved back to on the next clock.
+        self.scan_fetch.next = self.scan.q.val();
+        if self.examine.val() {
+            self.scan_fetch.next = self.scan.q.val() + self.one16.val();
+        }
+        self.ring.read_address.next = self.scan_fetch.val();
         if self.held_valid.q.val() {
             self.ring.read_address.next = self.held_start.q.val() + self.payload_address.val();
         }
-        self.port_scanned.d.next = !self.held_valid.q.val();
+        self.port_scanned.d.next = !self.held_valid.q.val() & !self.reject.val();
 
         // ---- Error counters: count the previous clock's events. ----
         self.crc_event_q.d.next = self.crc_event.val();

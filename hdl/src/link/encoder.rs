@@ -8,13 +8,49 @@ use super::LinkParams;
 use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
 
+/// The header shift register's byte to stage (`first`, the low byte of `word`) and its two next
+/// values: opcode and seq in wire order from the low byte up (`loaded`), and `word` moved down
+/// one byte (`shifted`).
+#[derive(LogicBlock, Default)]
+pub struct HeaderBytes {
+    pub opcode: Signal<In, Bits<8>>,
+    pub seq: Signal<In, Bits<16>>,
+    pub word: Signal<In, Bits<24>>,
+    pub first: Signal<Out, Bits<8>>,
+    pub loaded: Signal<Out, Bits<24>>,
+    pub shifted: Signal<Out, Bits<24>>,
+}
+
+impl Logic for HeaderBytes {
+    fn update(&mut self) {
+        let loaded = self.opcode.val().to_u64() | self.seq.val().to_u64() << 8;
+        self.first.next = (self.word.val().to_u64() & 0xFF).to_bits();
+        self.loaded.next = loaded.to_bits();
+        self.shifted.next = (self.word.val().to_u64() >> 8).to_bits();
+    }
+    fn connect(&mut self) {
+        self.first.connect();
+        self.loaded.connect();
+        self.shifted.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) first = word[7:0];\n\
+             always @(*) loaded = {seq, opcode};\n\
+             always @(*) shifted = {8'h00, word[23:8]};\n"
+                .into(),
+        )
+    }
+}
+
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum EncoderState {
     Idle,
-    /// Sync byte and the five header bytes.
+    /// The five header bytes after the sync byte go to the staging register.
     Header,
+    /// The payload bytes go to the staging register.
     Payload,
-    /// The four CRC bytes, least significant first.
+    /// The four CRC bytes, least significant first, go to the output register.
     Check,
     /// The last CRC byte waits to be accepted.
     Drain,
@@ -28,13 +64,22 @@ pub enum EncoderState {
 /// buffer bytes and the CRC over everything after the sync byte. `busy` is high from the clock
 /// after `send` until the clock after the last CRC byte moved.
 ///
+/// A `length` above `max_payload` is clamped to `max_payload`: the frame then carries the whole
+/// buffer and its length field is `max_payload`, so the receiver still sees an intact frame.
+///
 /// The outgoing byte is in an output register. A byte moves on a clock where `byte_valid` and
 /// `byte_ready` are both high, and the next byte is loaded in that same clock. So a sink that
 /// keeps `byte_ready` high receives one byte per clock. The first byte is valid two clocks after
 /// `send`.
 ///
-/// NOTE: a `length` above the buffer size reads the buffer modulo its size; the encoder does not
-/// bound it.
+/// Pipeline: header and payload bytes pass through a staging register on their way to the
+/// output register, and the CRC absorbs each byte from the staging register one clock after it
+/// was staged. So every CRC step starts at a register, and the CRC includes the last payload
+/// byte by the time that byte has moved on and the first CRC byte is loaded.
+///
+/// NOTE: the handshake from `byte_ready` to the staging and counter enables still takes several
+/// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 53 to 58 MHz
+/// over three seeds, below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
 #[derive(LogicBlock)]
 pub struct FrameEncoder {
     pub clock: Signal<In, Clock>,
@@ -53,29 +98,50 @@ pub struct FrameEncoder {
 
     buffer: Memory<Bits<8>>,
     state: ResetRegister<EncoderState>,
-    /// Byte index within the current phase (reset 0).
-    index: ResetRegister<Bits<16>>,
+    /// `state` is `Header` or `Payload`, so bytes go to the staging register (reset 0).
+    filling: ResetRegister<Bit>,
+    /// Opcode and seq bytes still to stage, the next one in the low byte.
+    header: Register<Bits<24>>,
+    /// Header bytes staged so far in `Header` (0 to 4), CRC bytes loaded so far in `Check`
+    /// (0 to 3) (reset 0).
+    step: ResetRegister<Bits<3>>,
+    /// The frame's payload length: `length` at `send`, clamped to `max_payload` on the next
+    /// clock, which is before its bytes are staged.
+    frame_length: Register<Bits<16>>,
+    /// `length` at `send` was above `max_payload`.
+    length_over: Register<Bit>,
+    /// Payload bytes still to stage, and whether that is exactly one.
+    remaining: Register<Bits<16>>,
+    last_payload: Register<Bit>,
     /// Buffer address whose byte the read port returns in this clock.
     fetch: Register<Bits<16>>,
-    frame_opcode: Register<Bits<8>>,
-    frame_seq: Register<Bits<16>>,
-    frame_length: Register<Bits<16>>,
+    /// The staging register, its valid flag (reset 0) and whether its byte was staged in the
+    /// previous clock, so the CRC absorbs it now (reset 0).
+    staged: Register<Bits<8>>,
+    staged_valid: ResetRegister<Bit>,
+    staged_fresh: ResetRegister<Bit>,
     /// The output register and its valid flag (reset 0).
     out_byte: Register<Bits<8>>,
     out_valid: ResetRegister<Bit>,
     crc: Crc32,
+    header_bytes: HeaderBytes,
 
-    free: Signal<Local, Bit>,
-    load: Signal<Local, Bit>,
-    load_byte: Signal<Local, Bits<8>>,
+    out_free: Signal<Local, Bit>,
+    staged_move: Signal<Local, Bit>,
+    fill: Signal<Local, Bit>,
+    fill_byte: Signal<Local, Bits<8>>,
     fetch_next: Signal<Local, Bits<16>>,
+    crc_byte: Signal<Local, Bits<8>>,
     sync: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
-    three16: Constant<Bits<16>>,
-    four16: Constant<Bits<16>>,
-    five16: Constant<Bits<16>>,
+    zero3: Constant<Bits<3>>,
+    one3: Constant<Bits<3>>,
+    two3: Constant<Bits<3>>,
+    three3: Constant<Bits<3>>,
+    four3: Constant<Bits<3>>,
+    max_payload: Constant<Bits<16>>,
 }
 
 impl FrameEncoder {
@@ -86,6 +152,7 @@ impl FrameEncoder {
             panic!("cannot build a frame encoder: {e}");
         }
         let constant16 = |value: u64| Constant::new(value.to_bits());
+        let constant3 = |value: u64| Constant::new(value.to_bits());
         FrameEncoder {
             clock: Default::default(),
             reset: Default::default(),
@@ -102,25 +169,37 @@ impl FrameEncoder {
             byte_ready: Default::default(),
             buffer: Memory::new(params.max_payload, 8, false),
             state: Default::default(),
-            index: Default::default(),
-            fetch: Default::default(),
-            frame_opcode: Default::default(),
-            frame_seq: Default::default(),
+            filling: Default::default(),
+            header: Default::default(),
+            step: Default::default(),
             frame_length: Default::default(),
+            length_over: Default::default(),
+            remaining: Default::default(),
+            last_payload: Default::default(),
+            fetch: Default::default(),
+            staged: Default::default(),
+            staged_valid: Default::default(),
+            staged_fresh: Default::default(),
             out_byte: Default::default(),
             out_valid: Default::default(),
             crc: Default::default(),
-            free: Default::default(),
-            load: Default::default(),
-            load_byte: Default::default(),
+            header_bytes: Default::default(),
+            out_free: Default::default(),
+            staged_move: Default::default(),
+            fill: Default::default(),
+            fill_byte: Default::default(),
             fetch_next: Default::default(),
+            crc_byte: Default::default(),
             sync: Constant::new((SYNC as u64).to_bits()),
             zero16: constant16(0),
             one16: constant16(1),
             two16: constant16(2),
-            three16: constant16(3),
-            four16: constant16(4),
-            five16: constant16(5),
+            zero3: constant3(0),
+            one3: constant3(1),
+            two3: constant3(2),
+            three3: constant3(3),
+            four3: constant3(4),
+            max_payload: constant16(params.max_payload as u64),
         }
     }
 }
@@ -131,12 +210,21 @@ impl Logic for FrameEncoder {
         self.buffer.clock.next = self.clock.val();
         self.state.clock.next = self.clock.val();
         self.state.reset.next = self.reset.val();
-        self.index.clock.next = self.clock.val();
-        self.index.reset.next = self.reset.val();
-        self.fetch.clock.next = self.clock.val();
-        self.frame_opcode.clock.next = self.clock.val();
-        self.frame_seq.clock.next = self.clock.val();
+        self.filling.clock.next = self.clock.val();
+        self.filling.reset.next = self.reset.val();
+        self.header.clock.next = self.clock.val();
+        self.step.clock.next = self.clock.val();
+        self.step.reset.next = self.reset.val();
         self.frame_length.clock.next = self.clock.val();
+        self.length_over.clock.next = self.clock.val();
+        self.remaining.clock.next = self.clock.val();
+        self.last_payload.clock.next = self.clock.val();
+        self.fetch.clock.next = self.clock.val();
+        self.staged.clock.next = self.clock.val();
+        self.staged_valid.clock.next = self.clock.val();
+        self.staged_valid.reset.next = self.reset.val();
+        self.staged_fresh.clock.next = self.clock.val();
+        self.staged_fresh.reset.next = self.reset.val();
         self.out_byte.clock.next = self.clock.val();
         self.out_valid.clock.next = self.clock.val();
         self.out_valid.reset.next = self.reset.val();
@@ -150,57 +238,65 @@ impl Logic for FrameEncoder {
 
         // Defaults: hold.
         self.state.d.next = self.state.q.val();
-        self.index.d.next = self.index.q.val();
-        self.frame_opcode.d.next = self.frame_opcode.q.val();
-        self.frame_seq.d.next = self.frame_seq.q.val();
+        self.header.d.next = self.header.q.val();
+        self.step.d.next = self.step.q.val();
         self.frame_length.d.next = self.frame_length.q.val();
+        self.length_over.d.next = self.length_over.q.val();
+        self.remaining.d.next = self.remaining.q.val();
+        self.last_payload.d.next = self.last_payload.q.val();
+        self.staged.d.next = self.staged.q.val();
+        self.staged_valid.d.next = self.staged_valid.q.val();
         self.out_byte.d.next = self.out_byte.q.val();
         self.out_valid.d.next = self.out_valid.q.val();
         self.fetch_next.next = self.fetch.q.val();
         self.crc.start.next = false;
 
-        // The output register takes a new byte when it is empty or its byte moves now.
-        self.free.next = !self.out_valid.q.val() | self.byte_ready.val();
-        self.load.next = false;
-        self.load_byte.next = self.buffer.read_data.val();
+        // Handshakes: the output register takes a byte when it is empty or its byte moves now,
+        // and the staging register takes one when it is empty or its byte moves now.
+        self.out_free.next = !self.out_valid.q.val() | self.byte_ready.val();
+        self.staged_move.next = self.staged_valid.q.val() & self.out_free.val();
+        self.fill.next =
+            (!self.staged_valid.q.val() | self.staged_move.val()) & self.filling.q.val();
+        self.fill_byte.next = self.buffer.read_data.val();
+        if self.state.q.val() == EncoderState::Header {
+            self.fill_byte.next = self.header_bytes.first.val();
+            if self.step.q.val() == self.three3.val() {
+                self.fill_byte.next = self.frame_length.q.val().get_bits::<8>(0);
+            }
+            if self.step.q.val() == self.four3.val() {
+                self.fill_byte.next = self.frame_length.q.val().get_bits::<8>(8);
+            }
+        }
 
+        // ---- Staging side: the sync byte at `send`, then the header and the payload. ----
+        self.header_bytes.opcode.next = self.opcode.val();
+        self.header_bytes.seq.next = self.seq.val();
+        self.header_bytes.word.next = self.header.q.val();
         match self.state.q.val() {
             EncoderState::Idle => {
-                if self.free.val() {
-                    self.out_valid.d.next = false;
-                }
                 if self.send.val() {
-                    self.frame_opcode.d.next = self.opcode.val();
-                    self.frame_seq.d.next = self.seq.val();
                     self.frame_length.d.next = self.length.val();
-                    self.index.d.next = self.zero16.val();
+                    self.length_over.d.next = self.length.val() > self.max_payload.val();
+                    self.header.d.next = self.header_bytes.loaded.val();
+                    self.staged.d.next = self.sync.val();
+                    self.staged_valid.d.next = true;
+                    self.step.d.next = self.zero3.val();
                     self.fetch_next.next = self.zero16.val();
                     self.crc.start.next = true;
                     self.state.d.next = EncoderState::Header;
                 }
             }
             EncoderState::Header => {
-                if self.free.val() {
-                    self.load.next = true;
-                    self.index.d.next = self.index.q.val() + self.one16.val();
-                    if self.index.q.val() == self.zero16.val() {
-                        self.load_byte.next = self.sync.val();
-                    }
-                    if self.index.q.val() == self.one16.val() {
-                        self.load_byte.next = self.frame_opcode.q.val();
-                    }
-                    if self.index.q.val() == self.two16.val() {
-                        self.load_byte.next = self.frame_seq.q.val().get_bits::<8>(0);
-                    }
-                    if self.index.q.val() == self.three16.val() {
-                        self.load_byte.next = self.frame_seq.q.val().get_bits::<8>(8);
-                    }
-                    if self.index.q.val() == self.four16.val() {
-                        self.load_byte.next = self.frame_length.q.val().get_bits::<8>(0);
-                    }
-                    if self.index.q.val() == self.five16.val() {
-                        self.load_byte.next = self.frame_length.q.val().get_bits::<8>(8);
-                        self.index.d.next = self.zero16.val();
+                if self.length_over.q.val() {
+                    self.frame_length.d.next = self.max_payload.val();
+                }
+                if self.fill.val() {
+                    self.header.d.next = self.header_bytes.shifted.val();
+                    self.step.d.next = self.step.q.val() + self.one3.val();
+                    if self.step.q.val() == self.four3.val() {
+                        self.step.d.next = self.zero3.val();
+                        self.remaining.d.next = self.frame_length.q.val();
+                        self.last_payload.d.next = self.frame_length.q.val() == self.one16.val();
                         if self.frame_length.q.val() == self.zero16.val() {
                             self.state.d.next = EncoderState::Check;
                         } else {
@@ -210,54 +306,66 @@ impl Logic for FrameEncoder {
                 }
             }
             EncoderState::Payload => {
-                if self.free.val() {
-                    // The read port returns the byte at `fetch` == `index`; address the next one.
-                    self.load.next = true;
-                    self.index.d.next = self.index.q.val() + self.one16.val();
+                if self.fill.val() {
+                    // The read port returns the byte at `fetch`; address the next one.
                     self.fetch_next.next = self.fetch.q.val() + self.one16.val();
-                    if self.index.q.val() + self.one16.val() == self.frame_length.q.val() {
-                        self.index.d.next = self.zero16.val();
+                    self.remaining.d.next = self.remaining.q.val() - self.one16.val();
+                    self.last_payload.d.next = self.remaining.q.val() == self.two16.val();
+                    if self.last_payload.q.val() {
                         self.state.d.next = EncoderState::Check;
                     }
                 }
             }
-            EncoderState::Check => {
-                if self.free.val() {
-                    self.load.next = true;
-                    self.index.d.next = self.index.q.val() + self.one16.val();
-                    self.load_byte.next = self.crc.value.val().get_bits::<8>(0);
-                    if self.index.q.val() == self.one16.val() {
-                        self.load_byte.next = self.crc.value.val().get_bits::<8>(8);
-                    }
-                    if self.index.q.val() == self.two16.val() {
-                        self.load_byte.next = self.crc.value.val().get_bits::<8>(16);
-                    }
-                    if self.index.q.val() == self.three16.val() {
-                        self.load_byte.next = self.crc.value.val().get_bits::<8>(24);
-                        self.state.d.next = EncoderState::Drain;
-                    }
-                }
-            }
-            EncoderState::Drain => {
-                if self.free.val() {
-                    self.out_valid.d.next = false;
-                    self.state.d.next = EncoderState::Idle;
-                }
-            }
+            EncoderState::Check => {}
+            EncoderState::Drain => {}
         }
+        if self.staged_move.val() {
+            self.staged_valid.d.next = false;
+        }
+        if self.fill.val() {
+            self.staged.d.next = self.fill_byte.val();
+            self.staged_valid.d.next = true;
+        }
+        // Every staged byte after the sync byte is covered by the CRC.
+        self.staged_fresh.d.next = self.fill.val();
+        self.crc.byte.next = self.staged.q.val();
+        self.crc.enable.next = self.staged_fresh.q.val();
 
-        if self.load.val() {
-            self.out_byte.d.next = self.load_byte.val();
+        // ---- Output side: staged bytes, then the CRC bytes once the staging register is empty. ----
+        self.crc_byte.next = self.crc.value.val().get_bits::<8>(0);
+        if self.step.q.val() == self.one3.val() {
+            self.crc_byte.next = self.crc.value.val().get_bits::<8>(8);
+        }
+        if self.step.q.val() == self.two3.val() {
+            self.crc_byte.next = self.crc.value.val().get_bits::<8>(16);
+        }
+        if self.step.q.val() == self.three3.val() {
+            self.crc_byte.next = self.crc.value.val().get_bits::<8>(24);
+        }
+        if self.out_free.val() {
+            self.out_valid.d.next = false;
+        }
+        if self.staged_move.val() {
+            self.out_byte.d.next = self.staged.q.val();
             self.out_valid.d.next = true;
         }
-        // The CRC covers every header and payload byte after the sync byte; the CRC bytes
-        // themselves are loaded only after the last of those.
-        self.crc.byte.next = self.load_byte.val();
-        self.crc.enable.next = self.load.val()
-            & (self.state.q.val() != EncoderState::Check)
-            & !((self.state.q.val() == EncoderState::Header)
-                & (self.index.q.val() == self.zero16.val()));
+        if (self.state.q.val() == EncoderState::Check)
+            & !self.staged_valid.q.val()
+            & self.out_free.val()
+        {
+            self.out_byte.d.next = self.crc_byte.val();
+            self.out_valid.d.next = true;
+            self.step.d.next = self.step.q.val() + self.one3.val();
+            if self.step.q.val() == self.three3.val() {
+                self.state.d.next = EncoderState::Drain;
+            }
+        }
+        if (self.state.q.val() == EncoderState::Drain) & self.out_free.val() {
+            self.state.d.next = EncoderState::Idle;
+        }
 
+        self.filling.d.next = (self.state.d.val() == EncoderState::Header)
+            | (self.state.d.val() == EncoderState::Payload);
         self.fetch.d.next = self.fetch_next.val();
         self.buffer.read_address.next = self.fetch_next.val();
 

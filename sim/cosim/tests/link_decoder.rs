@@ -247,8 +247,13 @@ struct Timed {
 }
 
 /// Builds a fuzzed stream: garbage, valid frames (known and unknown opcodes), cut frames, bad
-/// CRCs, oversize lengths and gaps around the inter-byte timeout.
-fn fuzz_stream(rng: &mut ChaCha8Rng, timeout: u64, allow_large: bool) -> Vec<Timed> {
+/// CRCs, lengths above `max_payload` and gaps around the inter-byte timeout.
+fn fuzz_stream(
+    rng: &mut ChaCha8Rng,
+    timeout: u64,
+    max_payload: usize,
+    allow_large: bool,
+) -> Vec<Timed> {
     let mut stream = Vec::new();
     let mut gap_next = false;
     let pieces = rng.gen_range(1..=8);
@@ -259,7 +264,7 @@ fn fuzz_stream(rng: &mut ChaCha8Rng, timeout: u64, allow_large: bool) -> Vec<Tim
             rng.gen()
         };
         let length = if allow_large && rng.gen_bool(0.01) {
-            rng.gen_range(0..=MAX_PAYLOAD)
+            rng.gen_range(0..=max_payload)
         } else {
             rng.gen_range(0..=48)
         };
@@ -286,7 +291,7 @@ fn fuzz_stream(rng: &mut ChaCha8Rng, timeout: u64, allow_large: bool) -> Vec<Tim
             }
             // An oversize length field.
             5 => {
-                let length: u16 = rng.gen_range(MAX_PAYLOAD as u16 + 1..=u16::MAX);
+                let length: u16 = rng.gen_range(max_payload as u16 + 1..=u16::MAX);
                 frame[4..6].copy_from_slice(&length.to_le_bytes());
                 frame.truncate(rng.gen_range(6..=frame.len()));
                 frame
@@ -403,15 +408,21 @@ fn run_stream(
     );
 }
 
-#[test]
-fn decoder_matches_software_on_fuzzed_streams() {
+/// Feeds 10,000 fuzzed streams to the Verilated `variant` and to a software decoder bounded at
+/// `max_payload`, and checks that both accept the same frames and count the same rejections.
+fn fuzz_against_software(variant: &str, max_payload: usize, seed: u64) {
     const STREAMS: usize = 10_000;
-    let variant = "decoder_4096";
     let timeout = timeout_clocks(variant);
     let mut bench = Bench::new(variant, 7);
     let mut software = Decoder::new(Accept::Requests, Duration::from_nanos(timeout));
+    software.set_max_payload(max_payload);
+    assert_eq!(
+        software.max_payload(),
+        max_payload,
+        "software maximum payload"
+    );
     let base = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(0x1ea9_0001);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     // Rejections of each kind over all streams, so the test shows that the fuzz reaches them.
     let mut totals = LinkCounters::default();
@@ -421,7 +432,7 @@ fn decoder_matches_software_on_fuzzed_streams() {
         } else {
             rng.gen_range(1..40)
         });
-        let stream = fuzz_stream(&mut rng, timeout, true);
+        let stream = fuzz_stream(&mut rng, timeout, max_payload, true);
         let last_payload: Vec<u8> = (0..rng.gen_range(0..16)).map(|_| rng.gen()).collect();
         let last = frame_bytes(Opcode::Identify as u8, index as u16, &last_payload);
         run_stream(
@@ -431,7 +442,7 @@ fn decoder_matches_software_on_fuzzed_streams() {
             &stream,
             &last,
             timeout,
-            &format!("stream {index}"),
+            &format!("{variant} stream {index}"),
         );
 
         // Clear both decoders' counters now and then, while the hardware is idle.
@@ -451,7 +462,7 @@ fn decoder_matches_software_on_fuzzed_streams() {
     let frames = bench.received.len();
     assert!(
         frames > 2 * STREAMS,
-        "only {frames} frames in {STREAMS} streams"
+        "{variant}: only {frames} frames in {STREAMS} streams"
     );
     for (kind, count) in [
         ("CRC", totals.crc),
@@ -462,9 +473,21 @@ fn decoder_matches_software_on_fuzzed_streams() {
     ] {
         assert!(
             count >= 1_000,
-            "only {count} {kind} rejections in {STREAMS} streams"
+            "{variant}: only {count} {kind} rejections in {STREAMS} streams"
         );
     }
+}
+
+#[test]
+fn decoder_matches_software_on_fuzzed_streams() {
+    fuzz_against_software("decoder_4096", MAX_PAYLOAD, 0x1ea9_0001);
+}
+
+#[test]
+fn small_decoder_matches_software_on_fuzzed_streams() {
+    // The 256-byte variant against a software decoder bounded at 256: lengths from 257 up are
+    // length errors in both.
+    fuzz_against_software("decoder", 256, 0x1ea9_0002);
 }
 
 /// Sends `bytes` at one byte per clock.

@@ -57,6 +57,17 @@ impl Encoder {
     /// Writes the payload, sends the frame and collects its bytes. `ready` decides the sink's
     /// `byte_ready` for each clock. Returns the bytes and the clocks from `send` until `busy` fell.
     fn send_frame(&mut self, frame: &Frame, ready: &mut dyn FnMut() -> bool) -> (Vec<u8>, u64) {
+        self.send_with_length(frame, frame.payload.len() as u16, ready)
+    }
+
+    /// Writes the payload of `frame` and sends with `length` on the `length` port, collecting
+    /// the bytes as [`Encoder::send_frame`] does.
+    fn send_with_length(
+        &mut self,
+        frame: &Frame,
+        length: u16,
+        ready: &mut dyn FnMut() -> bool,
+    ) -> (Vec<u8>, u64) {
         assert_eq!(self.model.get(self.busy), 0, "idle before a frame");
         for (address, &value) in frame.payload.iter().enumerate() {
             self.model.set(self.write, 1);
@@ -68,7 +79,7 @@ impl Encoder {
 
         self.model.set(self.opcode, frame.opcode as i64);
         self.model.set(self.seq, frame.seq as i64);
-        self.model.set(self.length, frame.payload.len() as i64);
+        self.model.set(self.length, length as i64);
         self.model.set(self.send, 1);
         self.model.clock();
         self.model.set(self.send, 0);
@@ -166,4 +177,22 @@ fn encoder_ignores_writes_while_busy() {
     }
     encoder.model.set(encoder.write, 0);
     assert_eq!(bytes, frame.encode(), "writes while busy change nothing");
+}
+
+#[test]
+fn encoder_clamps_length_to_max_payload() {
+    // A length above the 4096-byte buffer sends the whole buffer with a length field of 4096.
+    let mut encoder = Encoder::new(9);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x1ea9_0004);
+    for length in [MAX_PAYLOAD as u16 + 1, 5000, u16::MAX] {
+        let frame = random_frame(&mut rng, MAX_PAYLOAD);
+        let (bytes, clocks) = encoder.send_with_length(&frame, length, &mut || true);
+        assert_eq!(bytes.len(), frame.wire_len(), "length {length}: bytes sent");
+        assert_eq!(bytes, frame.encode(), "length {length}: frame bytes");
+        assert_eq!(
+            clocks,
+            frame.wire_len() as u64 + 1,
+            "length {length}: clocks from send until busy fell"
+        );
+    }
 }
