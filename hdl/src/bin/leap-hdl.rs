@@ -1,9 +1,11 @@
-//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]`.
+//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]`,
+//! or of a board top level: `leap-hdl --out DIR --board NAME [--boards FILE]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use leap_hdl::boards::{self, BoardTable};
 use leap_hdl::engine::EngineParams;
 use leap_hdl::{emit, emit_engine, Design};
 use leap_model::Config;
@@ -24,10 +26,38 @@ struct Args {
     /// Synapse lanes of the engine (weights per clock), 1 to 16.
     #[arg(long, default_value_t = EngineParams::default().lanes)]
     lanes: usize,
+    /// Emit the top level of this board of the board table (`DIR/board_<family>.v`) instead of
+    /// the designs.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["designs", "config", "lanes"])]
+    board: Option<String>,
+    /// Board table to read --board from. Default: constraints/boards.toml of the LEAP sources.
+    #[arg(long, value_name = "FILE", requires = "board")]
+    boards: Option<PathBuf>,
+}
+
+/// Writes the top level of board `name` and prints its path and derived clocking.
+fn emit_board(args: &Args, name: &str) -> Result<()> {
+    let table_path = args.boards.clone().unwrap_or_else(BoardTable::default_path);
+    let table = BoardTable::load(&table_path)?;
+    let plan = table.board(name)?.plan()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let path = args.out.join(format!("{}.v", boards::top_name(&plan)));
+    std::fs::write(&path, boards::emit_board(&plan).verilog)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    eprintln!(
+        "{name}: engine clock {:.4} MHz ({:?}), {} clocks per UART bit ({:.0} baud), reset held {} clocks after lock",
+        plan.engine_mhz, plan.pll, plan.clocks_per_bit, plan.actual_baud, plan.reset_hold_clocks
+    );
+    Ok(())
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(name) = &args.board {
+        return emit_board(&args, name);
+    }
     let formats = match &args.config {
         Some(path) => Config::load(path)?.fixed,
         None => Default::default(),
