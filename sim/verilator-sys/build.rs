@@ -23,14 +23,22 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_BENCH_ENGINES").is_some() {
         variants.extend(bench_variant_specs());
     }
+    println!("cargo:rerun-if-env-changed=CARGO_FEATURE_POST_SYNTHESIS");
+    if std::env::var_os("CARGO_FEATURE_POST_SYNTHESIS").is_some() {
+        variants.extend(netlist_variant_specs());
+    }
     let mut built = Vec::new();
     for spec in &variants {
         let name = spec.name;
-        let design = Design::from_name(spec.design)
-            .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
-        let emitted = match design {
-            Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
-            _ => emit(design, &spec.formats),
+        let emitted = if let Some(board) = spec.design.strip_prefix("board:") {
+            emit_board_top(board)
+        } else {
+            let design = Design::from_name(spec.design)
+                .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
+            match design {
+                Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+                _ => emit(design, &spec.formats),
+            }
         };
         for port in &emitted.ports {
             assert!(
@@ -45,7 +53,13 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("cannot create the model directory in OUT_DIR");
         let source = dir.join(format!("{name}.v"));
         std::fs::write(&source, &emitted.verilog).expect("cannot write the Verilog source");
-        verilate(name, &source, &dir);
+        match spec.netlist {
+            None => verilate(name, &[source], &[], &dir),
+            Some(netlist) => {
+                let (sources, flags) = synthesise(name, netlist, &source, &dir);
+                verilate(name, &sources, &flags, &dir);
+            }
+        }
         built.push((name, dir, emitted.ports));
     }
 
@@ -71,6 +85,18 @@ fn main() {
     println!("cargo:rustc-link-lib=dylib=pthread");
 
     write_bindings(&built, &out);
+}
+
+/// Emits the top level of a board of LEAP's board table.
+fn emit_board_top(board: &str) -> leap_hdl::Emitted {
+    let path = leap_hdl::boards::BoardTable::default_path();
+    println!("cargo:rerun-if-changed={}", path.display());
+    let table = leap_hdl::boards::BoardTable::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = table
+        .board(board)
+        .and_then(|b| b.plan())
+        .unwrap_or_else(|e| panic!("{e}"));
+    leap_hdl::boards::emit_board(&plan)
 }
 
 fn engine_params(spec: &VariantSpec) -> EngineParams {
@@ -119,11 +145,59 @@ fn run(command: &mut Command, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Builds `V<name>__ALL.a` in `dir`. Warnings do not stop the build; the co-simulation crate's
-/// lint test is the gate for them.
-fn verilate(name: &str, source: &Path, dir: &Path) {
+/// Returns the directory of yosys's shared data (cell models), or panics with what to install.
+fn yosys_datdir() -> PathBuf {
+    match Command::new("yosys-config").arg("--datdir").output() {
+        Ok(output) if output.status.success() => {
+            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+        }
+        Ok(output) => panic!(
+            "`yosys-config --datdir` failed ({}): {}. Reinstall yosys with apt-get install yosys",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "yosys-config was not found on PATH ({e}). The post-synthesis models need yosys: \
+             install it with apt-get install yosys (or scripts/setup.sh), or build without the \
+             post-synthesis feature"
+        ),
+    }
+}
+
+/// Synthesises `source` with yosys into `dir/<name>_netlist.v` and returns the files and extra
+/// Verilator flags that simulate the netlist with yosys's cell models.
+fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
+    let cells = yosys_datdir().join(netlist.cell_directory());
+    let output = dir.join(format!("{name}_netlist.v"));
+    let script = format!(
+        "read_verilog {}; {}; write_verilog -noattr {}",
+        source.display(),
+        netlist.synth_command(),
+        output.display()
+    );
+    run(
+        Command::new("yosys").args(["-q", "-p", &script]),
+        &format!("synthesising {name} with yosys (install yosys with apt-get install yosys)"),
+    );
+    // Verilator 5.006 cannot parse default values of input ports, which the iCE40 models give
+    // unless this macro is defined; the netlist connects every input it uses.
+    let flags = vec![
+        "-DNO_ICE40_DEFAULT_ASSIGNMENTS".to_string(),
+        format!("-I{}", cells.display()),
+        // The cell models are vendor Verilog: their lint findings are not the design's.
+        "-Wno-lint".to_string(),
+        "-Wno-style".to_string(),
+        "-Wno-MULTIDRIVEN".to_string(),
+    ];
+    (vec![output, cells.join("cells_sim.v")], flags)
+}
+
+/// Builds `V<name>__ALL.a` in `dir` from `sources`. Warnings do not stop the build; the
+/// co-simulation crate's lint test is the gate for them.
+fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
     run(
         Command::new("verilator")
+            .args(flags)
             .args([
                 "--cc",
                 "--build",
@@ -139,7 +213,7 @@ fn verilate(name: &str, source: &Path, dir: &Path) {
             .arg("-Mdir")
             .arg(dir)
             .args(["-CFLAGS", "-O2", "-j", "2"])
-            .arg(source),
+            .args(sources),
         &format!("verilating {name}"),
     );
 }

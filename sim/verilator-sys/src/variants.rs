@@ -21,13 +21,45 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron` or `engine`.
+    /// The leap-hdl design: `lane`, `neuron` or `engine`, or `board:NAME` for the top level of
+    /// board NAME of the board table.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
     /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
     pub size: Option<EngineSize>,
+    /// The synthesis flow whose gate-level netlist is verilated instead of the emitted Verilog;
+    /// `None` verilates the emitted Verilog.
+    pub netlist: Option<Netlist>,
+}
+
+/// A yosys flow whose netlist (`write_verilog -noattr`) is verilated together with yosys's
+/// simulation models of the vendor cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Netlist {
+    /// `synth_ice40 -dsp`: LUT4s, carries, flip-flops, SB_RAM40_4K and SB_MAC16.
+    Ice40,
+    /// `synth_ecp5`: LUT4s, carry chains, flip-flops, DP16KD and MULT18X18D.
+    Ecp5,
+}
+
+impl Netlist {
+    /// Returns the yosys command that synthesises the module `top`.
+    pub fn synth_command(self) -> &'static str {
+        match self {
+            Netlist::Ice40 => "synth_ice40 -dsp -top top",
+            Netlist::Ecp5 => "synth_ecp5 -top top",
+        }
+    }
+
+    /// Returns the directory below `yosys-config --datdir` with the family's cell models.
+    pub fn cell_directory(self) -> &'static str {
+        match self {
+            Netlist::Ice40 => "ice40",
+            Netlist::Ecp5 => "ecp5",
+        }
+    }
 }
 
 /// Memory sizes of an engine, as the fields of `leap_hdl::engine::EngineParams` of the same names.
@@ -49,6 +81,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         formats,
         lanes,
         size: None,
+        netlist: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -57,6 +90,8 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+        // The Arty's top level has no PLL primitive, so Verilator can run its reset and core.
+        spec("board_arty", "board:arty-a7-35t", Formats::default(), 1),
     ]
 }
 
@@ -77,9 +112,28 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             max_inputs: 784,
             weight_words,
         }),
+        netlist: None,
     };
     vec![
         spec("engine_bench_p2", 2, 32768),
         spec("engine_bench_p16", 16, 4096),
+    ]
+}
+
+/// Gate-level engines for the post-synthesis co-simulation, built only with the
+/// `post-synthesis` feature because synthesising and verilating a netlist takes minutes. They
+/// use the default formats, 2 lanes and the default memory sizes.
+pub fn netlist_variant_specs() -> Vec<VariantSpec> {
+    let spec = |name, netlist| VariantSpec {
+        name,
+        design: "engine",
+        formats: Formats::default(),
+        lanes: 2,
+        size: None,
+        netlist: Some(netlist),
+    };
+    vec![
+        spec("engine_ice40_netlist", Netlist::Ice40),
+        spec("engine_ecp5_netlist", Netlist::Ecp5),
     ]
 }
