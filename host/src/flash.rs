@@ -20,7 +20,7 @@ pub enum Programmer {
     Iceprog,
 }
 
-/// What to load where.
+/// Options of `leap flash`: the board, the bitstream and the programmer.
 #[derive(Clone, Debug)]
 pub struct FlashOptions {
     pub board: String,
@@ -43,7 +43,7 @@ pub fn default_bitstream(board: &str, family: Family) -> PathBuf {
     Path::new("build").join(board).join(file)
 }
 
-/// Loads the bitstream. Fails with the programmer's own message and a hint when no board answers.
+/// Loads the bitstream. Fails with the programmer's own message and a hint when no board is found.
 pub fn flash(options: &FlashOptions) -> Result<()> {
     let table = BoardTable::load(&options.table)?;
     let board = table.board(&options.board)?;

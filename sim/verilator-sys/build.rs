@@ -146,22 +146,41 @@ fn run(command: &mut Command, what: &str) -> String {
 }
 
 /// Returns the directory of yosys's shared data (cell models), or panics with what to install.
+///
+/// `yosys-config --datdir` names it where yosys's development files are installed. Otherwise it
+/// is `share/yosys` beside the `bin` directory of the `yosys` on PATH, as Debian installs it.
 fn yosys_datdir() -> PathBuf {
-    match Command::new("yosys-config").arg("--datdir").output() {
-        Ok(output) if output.status.success() => {
-            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    if let Ok(output) = Command::new("yosys-config").arg("--datdir").output() {
+        if output.status.success() {
+            return PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
         }
-        Ok(output) => panic!(
-            "`yosys-config --datdir` failed ({}): {}. Reinstall yosys with apt-get install yosys",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ),
-        Err(e) => panic!(
-            "yosys-config was not found on PATH ({e}). The post-synthesis models need yosys: \
-             install it with apt-get install yosys (or scripts/setup.sh), or build without the \
-             post-synthesis feature"
-        ),
     }
+    let yosys = std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("yosys"))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "yosys was not found on PATH. The post-synthesis models need it: install it with \
+                 apt-get install yosys (or scripts/setup.sh), or build without the post-synthesis \
+                 feature"
+            )
+        });
+    let datdir = yosys
+        .parent()
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("share/yosys"))
+        .filter(|dir| dir.join("ice40/cells_sim.v").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "yosys's cell models were not found beside {} and yosys-config is missing: \
+                 install yosys-dev, which provides yosys-config --datdir",
+                yosys.display()
+            )
+        });
+    datdir
 }
 
 /// Synthesises `source` with yosys into `dir/<name>_netlist.v` and returns the files and extra
@@ -179,8 +198,8 @@ fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<P
         Command::new("yosys").args(["-q", "-p", &script]),
         &format!("synthesising {name} with yosys (install yosys with apt-get install yosys)"),
     );
-    // Verilator 5.006 cannot parse default values of input ports, which the iCE40 models give
-    // unless this macro is defined; the netlist connects every input it uses.
+    // Verilator 5.006 cannot parse default values of input ports. The iCE40 models give them
+    // unless this macro is defined, and the netlist connects every input it uses.
     let flags = vec![
         "-DNO_ICE40_DEFAULT_ASSIGNMENTS".to_string(),
         format!("-I{}", cells.display()),
@@ -188,6 +207,12 @@ fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<P
         "-Wno-lint".to_string(),
         "-Wno-style".to_string(),
         "-Wno-MULTIDRIVEN".to_string(),
+        // Trace the ports only, and optimise the C++ less: a netlist has thousands of cell
+        // instances, and -O2 with full tracing takes several minutes to compile per model.
+        "--trace-depth".to_string(),
+        "1".to_string(),
+        "-CFLAGS".to_string(),
+        "-O1".to_string(),
     ];
     (vec![output, cells.join("cells_sim.v")], flags)
 }
@@ -197,7 +222,6 @@ fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<P
 fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
     run(
         Command::new("verilator")
-            .args(flags)
             .args([
                 "--cc",
                 "--build",
@@ -213,6 +237,7 @@ fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
             .arg("-Mdir")
             .arg(dir)
             .args(["-CFLAGS", "-O2", "-j", "2"])
+            .args(flags)
             .args(sources),
         &format!("verilating {name}"),
     );

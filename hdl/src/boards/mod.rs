@@ -26,7 +26,7 @@ pub const RX_PORT: &str = "rx";
 /// Top-level port the FPGA sends UART data on.
 pub const TX_PORT: &str = "tx";
 
-/// What the board top level's core is, for build summaries.
+/// Description of the board top level's core, for build summaries.
 pub const CORE_DESCRIPTION: &str =
     "UART loopback (board bring-up; the engine is not in this build)";
 
@@ -45,8 +45,8 @@ fn emit_top<P: ClockSource, C: UartCore>(pll: P, plan: &BoardPlan, core: C) -> E
 /// Emits the Verilog of a board's top level: its PLL, the power-on reset and the UART core.
 ///
 /// TODO: the core is the UART [`Loopback`] until the link's `board` core (UART, frame decoder,
-/// command executor, engine and frame encoder) is available; it then takes `plan.engine_params()`,
-/// `plan.clocks_per_bit` and `plan.timeout_clocks`.
+/// command executor, engine and frame encoder) is available. That core takes
+/// `plan.engine_params()`, `plan.clocks_per_bit` and `plan.timeout_clocks`.
 pub fn emit_board(plan: &BoardPlan) -> Emitted {
     let core = Loopback::default();
     match plan.pll {

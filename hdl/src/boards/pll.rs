@@ -3,8 +3,8 @@
 //! The searches take the reference frequency and the requested output frequency and return the
 //! divider settings whose output is closest to the request within the ranges the vendors'
 //! datasheets allow. Each primitive block takes its settings as generation parameters and emits an
-//! instance of the vendor cell (iCE40 `SB_PLL40_PAD`, ECP5 `EHXPLLL`); synthesis and place and
-//! route resolve the cell, and rust-hdl's simulator passes the reference clock through.
+//! instance of the vendor cell (iCE40 `SB_PLL40_PAD`, ECP5 `EHXPLLL`), which synthesis and place
+//! and route resolve. In rust-hdl's simulator the block passes the reference clock through.
 
 use std::fmt;
 
@@ -268,7 +268,7 @@ impl Ice40Pll {
 }
 
 impl Logic for Ice40Pll {
-    /// rust-hdl's simulator sees the reference clock at the output and a PLL that is always locked.
+    /// Models the PLL for rust-hdl's simulator as the reference clock, always locked.
     fn update(&mut self) {
         self.clock.next = self.reference.val();
         self.locked.next = true;
@@ -358,7 +358,7 @@ impl Ecp5Pll {
 }
 
 impl Logic for Ecp5Pll {
-    /// rust-hdl's simulator sees the reference clock at the output and a PLL that is always locked.
+    /// Models the PLL for rust-hdl's simulator as the reference clock, always locked.
     fn update(&mut self) {
         self.clock.next = self.reference.val();
         self.locked.next = true;

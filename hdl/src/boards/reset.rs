@@ -8,9 +8,9 @@ pub const HOLD_BITS: usize = 16;
 /// Holds `reset` high from configuration until `locked` has been high for `hold_clocks` clocks
 /// of `clock`, and raises it again whenever `locked` falls.
 ///
-/// The hold covers the time after configuration in which iCE40 block RAM reads return zeros
-/// (measured on iCE40 boards at about 36 clocks of 12 MHz, 3 µs; the board table sets the hold in
-/// microseconds). `locked` comes from the PLL asynchronously, so it passes two flip-flops first.
+/// The hold covers the time after configuration in which iCE40 block RAM reads return zeros. That
+/// time was measured on iCE40 boards at about 36 clocks of 12 MHz (3 µs), and the board table
+/// sets the hold in microseconds. `locked` comes from the PLL asynchronously, so it passes two flip-flops first.
 ///
 /// Latency: `reset` falls `hold_clocks + 3` clocks after `locked` rises (two synchroniser stages,
 /// the count, and the output register) and rises 3 clocks after `locked` falls.
@@ -36,7 +36,7 @@ pub struct PowerOnReset {
 }
 
 impl PowerOnReset {
-    /// A reset that releases `hold_clocks` clocks after lock. Panics above 65,535 clocks.
+    /// Creates a reset that releases `hold_clocks` clocks after lock. Panics above 65,535 clocks.
     pub fn new(hold_clocks: u64) -> PowerOnReset {
         assert!(
             hold_clocks < (1 << HOLD_BITS),

@@ -1,8 +1,8 @@
 //! The board table (`constraints/boards.toml`): every board LEAP builds for, as data.
 //!
-//! A [`Board`] names the part, the package, the clock pin and frequency, the engine clock to make
-//! with the PLL, the UART pins and baud, the engine's lanes and memory sizes, the number formats,
-//! the network it is built for and the toolchain family. [`Board::plan`] turns it into the values
+//! A [`Board`] names the part, the package and the toolchain family. It also sets the clock pin and
+//! frequency, the engine clock to make with the PLL, the UART pins and baud, the engine's lanes and
+//! memory sizes, the number formats and the network the engine is sized for. [`Board::plan`] turns it into the values
 //! the hardware is generated with: PLL dividers, the engine clock they produce, the UART divisor
 //! and the reset hold in clocks.
 
@@ -128,7 +128,7 @@ pub struct NetworkSection {
     pub layers: Vec<usize>,
 }
 
-/// How `leap flash` programs the board.
+/// Programmer settings of `leap flash`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlashSection {
@@ -394,7 +394,8 @@ struct TableFile {
 }
 
 impl BoardTable {
-    /// The table shipped with LEAP: `constraints/boards.toml` at the workspace root.
+    /// Returns the path of the table shipped with LEAP: `constraints/boards.toml` at the workspace
+    /// root.
     pub fn default_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/boards.toml")
     }

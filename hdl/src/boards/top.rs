@@ -79,8 +79,8 @@ impl ClockSource for DirectClock {
 }
 
 /// A UART loopback for board bring-up: `tx` repeats `rx` two clocks later, at any baud, and idles
-/// high while in reset. A host that reads back what it sends sees the pins, the PLL lock and the
-/// reset release working.
+/// high while in reset. A host that reads back what it sends has shown that the pins, the PLL lock
+/// and the reset release work.
 #[derive(LogicBlock, Default)]
 pub struct Loopback {
     pub clock: Signal<In, Clock>,

@@ -1,7 +1,7 @@
 //! The Arty's board top level under Verilator: the power-on reset holds the core for the planned
 //! number of clocks after lock, then the UART loopback repeats `rx` on `tx` two clocks later.
 //! The Arty clocks the design from its oscillator without a PLL primitive, so the whole top level
-//! simulates; the iCE40 and ECP5 tops differ only in the PLL block.
+//! simulates. The iCE40 and ECP5 tops differ only in the PLL block.
 
 use leap_hdl::boards::BoardTable;
 use leap_verilator_sys::{Model, PortId};
@@ -27,7 +27,7 @@ impl Board {
         }
     }
 
-    /// One rising and one falling edge of `clock_in`.
+    /// Drives one rising and one falling edge of `clock_in`.
     fn clock(&mut self) {
         self.model.set(self.clock_in, 1);
         self.model.eval();
