@@ -214,7 +214,75 @@ fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<P
         "-CFLAGS".to_string(),
         "-O1".to_string(),
     ];
-    (vec![output, cells.join("cells_sim.v")], flags)
+    let mut sources = vec![output.clone(), cells.join("cells_sim.v")];
+    if netlist == Netlist::Ecp5 {
+        sources.push(write_ecp5_multiplier_model(&cells, &output, dir));
+    }
+    (sources, flags)
+}
+
+/// Writes a simulation model of the ECP5 `MULT18X18D` and returns its path.
+///
+/// Yosys ships `MULT18X18D` only as a black box (`ecp5/cells_bb.v`). The model keeps that
+/// declaration's ports and parameters and adds the combinational product: each 18-bit operand is
+/// signed when its SIGNEDA or SIGNEDB pin is high, and P is the low 36 bits of the product.
+/// `synth_ecp5` leaves every multiplier register off (REG_*_CLK = "NONE"), and the model
+/// panics the build when the netlist enables one, because it has no registers.
+fn write_ecp5_multiplier_model(cells: &Path, netlist: &Path, dir: &Path) -> PathBuf {
+    let netlist_text = std::fs::read_to_string(netlist).expect("cannot read the ECP5 netlist");
+    assert!(
+        !netlist_text.contains("_CLK(\"CLK"),
+        "the ECP5 netlist {} registers a MULT18X18D port, which the multiplier model does not \
+         simulate",
+        netlist.display()
+    );
+
+    let black_boxes = std::fs::read_to_string(cells.join("cells_bb.v"))
+        .expect("cannot read yosys's ecp5/cells_bb.v");
+    let start = black_boxes
+        .find("module MULT18X18D(")
+        .expect("ecp5/cells_bb.v declares MULT18X18D");
+    let end = start
+        + black_boxes[start..]
+            .find("endmodule")
+            .expect("the MULT18X18D declaration ends");
+    let bus = |prefix: &str, width: usize| -> String {
+        let bits: Vec<String> = (0..width).rev().map(|i| format!("{prefix}{i}")).collect();
+        format!("{{{}}}", bits.join(", "))
+    };
+    let body = format!(
+        "\twire [17:0] a = {a};\n\
+         \twire [17:0] b = {b};\n\
+         \twire [17:0] c = {c};\n\
+         \twire signed [18:0] a_operand = {{SIGNEDA & a[17], a}};\n\
+         \twire signed [18:0] b_operand = {{SIGNEDB & b[17], b}};\n\
+         \twire signed [37:0] product = a_operand * b_operand;\n\
+         \tassign {p} = product[35:0];\n\
+         \tassign SIGNEDP = SIGNEDA | SIGNEDB;\n\
+         \tassign {roa} = a;\n\
+         \tassign {rob} = b;\n\
+         \tassign {roc} = c;\n\
+         \tassign {sroa} = a;\n\
+         \tassign {srob} = b;\n",
+        a = bus("A", 18),
+        b = bus("B", 18),
+        c = bus("C", 18),
+        p = bus("P", 36),
+        roa = bus("ROA", 18),
+        rob = bus("ROB", 18),
+        roc = bus("ROC", 18),
+        sroa = bus("SROA", 18),
+        srob = bus("SROB", 18),
+    );
+    let model = format!(
+        "// Simulation model of MULT18X18D for the post-synthesis co-simulation, written by the\n\
+         // leap-verilator-sys build script from yosys's black-box declaration.\n{}{}endmodule\n",
+        &black_boxes[start..end],
+        body
+    );
+    let path = dir.join("mult18x18d_model.v");
+    std::fs::write(&path, model).expect("cannot write the MULT18X18D model");
+    path
 }
 
 /// Builds `V<name>__ALL.a` in `dir` from `sources`. Warnings do not stop the build; the
