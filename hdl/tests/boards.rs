@@ -280,7 +280,10 @@ fn ice40_board_netlist_has_pll_clocking_everything() {
         .values()
         .filter(|c| c["type"].as_str().unwrap().starts_with("SB_DFF"))
         .collect();
-    assert!(flops.len() >= 2 + 2 + 16 + 1, "flip-flops: {}", flops.len());
+    // Two lock synchroniser stages, the 16-bit hold count, the release flag and the loopback's two
+    // stages; yosys may merge none of them.
+    let expected_flops = 2 + 16 + 1 + 2;
+    assert!(flops.len() >= expected_flops, "flip-flops: {}", flops.len());
     for flop in flops {
         assert_eq!(
             &flop["connections"]["C"], pll_out,
