@@ -8,6 +8,7 @@
 //! Verilator. rust-hdl's own simulator is not used as a reference, because its width rules differ
 //! from those of its emitted Verilog.
 
+pub mod boards;
 pub mod engine;
 pub mod lane;
 pub mod leaf;
@@ -126,7 +127,7 @@ impl Probe for PortCollector {
 }
 
 /// Emits the Verilog of `block` after marking every input as driven from outside.
-fn emit_block<B: Block>(mut block: B, mark_inputs: impl FnOnce(&mut B)) -> Emitted {
+pub(crate) fn emit_block<B: Block>(mut block: B, mark_inputs: impl FnOnce(&mut B)) -> Emitted {
     mark_inputs(&mut block);
     block.connect_all();
     let verilog = generate_verilog(&block);

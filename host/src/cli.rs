@@ -42,6 +42,53 @@ pub enum Command {
     Info(InfoArgs),
     /// Save a device's weights and biases to a file, or load them from one.
     Weights(WeightsArgs),
+    /// Build a board's bitstream from the board table: emit Verilog, synthesise, place and route,
+    /// pack, and print resource use, fmax and peak synapse updates per second. Xilinx boards get
+    /// the Verilog, the XDC and a Vivado Tcl script instead.
+    Build(BuildArgs),
+    /// Load a bitstream into a board's FPGA with openFPGALoader or iceprog.
+    Flash(FlashArgs),
+}
+
+/// Arguments of `leap build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Board to build for: a name of the board table, such as icebreaker or ulx3s-25f.
+    #[arg(long)]
+    pub board: String,
+    /// Output directory for the Verilog, logs, reports and bitstream. [default: build/BOARD]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Placement seed of nextpnr; fmax varies by seed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Board table. [default: constraints/boards.toml of the LEAP sources]
+    #[arg(long, value_name = "FILE")]
+    pub boards: Option<PathBuf>,
+}
+
+/// Arguments of `leap flash`.
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// Board to load: a name of the board table.
+    #[arg(long)]
+    pub board: String,
+    /// Bitstream to load. [default: the one `leap build --board BOARD` writes in build/BOARD]
+    #[arg(long, value_name = "FILE")]
+    pub bitstream: Option<PathBuf>,
+    /// Program that loads it.
+    #[arg(long, value_enum, default_value_t = crate::flash::Programmer::Openfpgaloader)]
+    pub programmer: crate::flash::Programmer,
+    /// Write the configuration flash, so the board keeps the design after power-off, instead of
+    /// loading the FPGA's SRAM.
+    #[arg(long)]
+    pub to_flash: bool,
+    /// Seconds after which the programmer is stopped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+    /// Board table. [default: constraints/boards.toml of the LEAP sources]
+    #[arg(long, value_name = "FILE")]
+    pub boards: Option<PathBuf>,
 }
 
 /// The link to a device: `--port PATH [--baud N]` or `--link SPEC`, and its reply timeout.
@@ -311,5 +358,39 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => crate::serve::run(&args),
         Command::Info(args) => crate::info::run(&args),
         Command::Weights(args) => crate::weights::run(&args),
+        Command::Build(args) => run_build(&args),
+        Command::Flash(args) => run_flash(&args),
     }
+}
+
+fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+    let options = crate::build::BuildOptions {
+        board: args.board.clone(),
+        table: args
+            .boards
+            .clone()
+            .unwrap_or_else(leap_hdl::boards::BoardTable::default_path),
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("build").join(&args.board)),
+        seed: args.seed,
+    };
+    let report = crate::build::build(&options)?;
+    print!("{}", report.summary());
+    Ok(())
+}
+
+fn run_flash(args: &FlashArgs) -> anyhow::Result<()> {
+    crate::flash::flash(&crate::flash::FlashOptions {
+        board: args.board.clone(),
+        table: args
+            .boards
+            .clone()
+            .unwrap_or_else(leap_hdl::boards::BoardTable::default_path),
+        bitstream: args.bitstream.clone(),
+        programmer: args.programmer,
+        to_flash: args.to_flash,
+        timeout: Duration::from_secs(args.timeout),
+    })
 }

@@ -1,10 +1,12 @@
 pub mod bench;
+pub mod build;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod dataspec;
 pub mod devices;
 pub mod eval;
+pub mod flash;
 pub mod info;
 pub mod link;
 pub mod metrics;

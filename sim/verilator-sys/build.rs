@@ -24,17 +24,25 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_BENCH_ENGINES").is_some() {
         variants.extend(bench_variant_specs());
     }
+    println!("cargo:rerun-if-env-changed=CARGO_FEATURE_POST_SYNTHESIS");
+    if std::env::var_os("CARGO_FEATURE_POST_SYNTHESIS").is_some() {
+        variants.extend(netlist_variant_specs());
+    }
     let mut built = Vec::new();
     for spec in &variants {
         let name = spec.name;
-        let design = Design::from_name(spec.design)
-            .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
-        let emitted = match design {
-            Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
-            Design::Decoder | Design::Encoder | Design::Uart => {
-                emit_link(design, &link_params(spec))
+        let emitted = if let Some(board) = spec.design.strip_prefix("board:") {
+            emit_board_top(board)
+        } else {
+            let design = Design::from_name(spec.design)
+                .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
+            match design {
+                Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+                Design::Decoder | Design::Encoder | Design::Uart => {
+                    emit_link(design, &link_params(spec))
+                }
+                _ => emit(design, &spec.formats),
             }
-            _ => emit(design, &spec.formats),
         };
         for port in &emitted.ports {
             assert!(
@@ -49,7 +57,13 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("cannot create the model directory in OUT_DIR");
         let source = dir.join(format!("{name}.v"));
         std::fs::write(&source, &emitted.verilog).expect("cannot write the Verilog source");
-        verilate(name, &source, &dir);
+        match spec.netlist {
+            None => verilate(name, &[source], &[], &dir),
+            Some(netlist) => {
+                let (sources, flags) = synthesise(name, netlist, &source, &dir);
+                verilate(name, &sources, &flags, &dir);
+            }
+        }
         built.push((name, dir, emitted.ports));
     }
 
@@ -75,6 +89,18 @@ fn main() {
     println!("cargo:rustc-link-lib=dylib=pthread");
 
     write_bindings(&built, &out);
+}
+
+/// Emits the top level of a board of LEAP's board table.
+fn emit_board_top(board: &str) -> leap_hdl::Emitted {
+    let path = leap_hdl::boards::BoardTable::default_path();
+    println!("cargo:rerun-if-changed={}", path.display());
+    let table = leap_hdl::boards::BoardTable::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = table
+        .board(board)
+        .and_then(|b| b.plan())
+        .unwrap_or_else(|e| panic!("{e}"));
+    leap_hdl::boards::emit_board(&plan)
 }
 
 fn engine_params(spec: &VariantSpec) -> EngineParams {
@@ -136,9 +162,149 @@ fn run(command: &mut Command, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Builds `V<name>__ALL.a` in `dir`. Warnings do not stop the build; the co-simulation crate's
-/// lint test is the gate for them.
-fn verilate(name: &str, source: &Path, dir: &Path) {
+/// Returns the directory of yosys's shared data (cell models), or panics with what to install.
+///
+/// `yosys-config --datdir` names it where yosys's development files are installed. Otherwise it
+/// is `share/yosys` beside the `bin` directory of the `yosys` on PATH, as Debian installs it.
+fn yosys_datdir() -> PathBuf {
+    if let Ok(output) = Command::new("yosys-config").arg("--datdir").output() {
+        if output.status.success() {
+            return PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        }
+    }
+    let yosys = std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("yosys"))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "yosys was not found on PATH. The post-synthesis models need it: install it with \
+                 apt-get install yosys (or scripts/setup.sh), or build without the post-synthesis \
+                 feature"
+            )
+        });
+    let datdir = yosys
+        .parent()
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("share/yosys"))
+        .filter(|dir| dir.join("ice40/cells_sim.v").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "yosys's cell models were not found beside {} and yosys-config is missing: \
+                 install yosys-dev, which provides yosys-config --datdir",
+                yosys.display()
+            )
+        });
+    datdir
+}
+
+/// Synthesises `source` with yosys into `dir/<name>_netlist.v` and returns the files and extra
+/// Verilator flags that simulate the netlist with yosys's cell models.
+fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
+    let cells = yosys_datdir().join(netlist.cell_directory());
+    let output = dir.join(format!("{name}_netlist.v"));
+    let script = format!(
+        "read_verilog {}; {}; write_verilog -noattr {}",
+        source.display(),
+        netlist.synth_command(),
+        output.display()
+    );
+    run(
+        Command::new("yosys").args(["-q", "-p", &script]),
+        &format!("synthesising {name} with yosys (install yosys with apt-get install yosys)"),
+    );
+    // Verilator 5.006 cannot parse default values of input ports. The iCE40 models give them
+    // unless this macro is defined, and the netlist connects every input it uses.
+    let flags = vec![
+        "-DNO_ICE40_DEFAULT_ASSIGNMENTS".to_string(),
+        format!("-I{}", cells.display()),
+        // The cell models are vendor Verilog: their lint findings are not the design's.
+        "-Wno-lint".to_string(),
+        "-Wno-style".to_string(),
+        "-Wno-MULTIDRIVEN".to_string(),
+        // Trace the ports only, and optimise the C++ less: a netlist has thousands of cell
+        // instances, and -O2 with full tracing takes several minutes to compile per model.
+        "--trace-depth".to_string(),
+        "1".to_string(),
+        "-CFLAGS".to_string(),
+        "-O1".to_string(),
+    ];
+    let mut sources = vec![output.clone(), cells.join("cells_sim.v")];
+    if netlist == Netlist::Ecp5 {
+        sources.push(write_ecp5_multiplier_model(&cells, &output, dir));
+    }
+    (sources, flags)
+}
+
+/// Writes a simulation model of the ECP5 `MULT18X18D` and returns its path.
+///
+/// Yosys ships `MULT18X18D` only as a black box (`ecp5/cells_bb.v`). The model keeps that
+/// declaration's ports and parameters and adds the combinational product: each 18-bit operand is
+/// signed when its SIGNEDA or SIGNEDB pin is high, and P is the low 36 bits of the product.
+/// `synth_ecp5` leaves every multiplier register off (REG_*_CLK = "NONE"), and the model
+/// panics the build when the netlist enables one, because it has no registers.
+fn write_ecp5_multiplier_model(cells: &Path, netlist: &Path, dir: &Path) -> PathBuf {
+    let netlist_text = std::fs::read_to_string(netlist).expect("cannot read the ECP5 netlist");
+    assert!(
+        !netlist_text.contains("_CLK(\"CLK"),
+        "the ECP5 netlist {} registers a MULT18X18D port, which the multiplier model does not \
+         simulate",
+        netlist.display()
+    );
+
+    let black_boxes = std::fs::read_to_string(cells.join("cells_bb.v"))
+        .expect("cannot read yosys's ecp5/cells_bb.v");
+    let start = black_boxes
+        .find("module MULT18X18D(")
+        .expect("ecp5/cells_bb.v declares MULT18X18D");
+    let end = start
+        + black_boxes[start..]
+            .find("endmodule")
+            .expect("the MULT18X18D declaration ends");
+    let bus = |prefix: &str, width: usize| -> String {
+        let bits: Vec<String> = (0..width).rev().map(|i| format!("{prefix}{i}")).collect();
+        format!("{{{}}}", bits.join(", "))
+    };
+    let body = format!(
+        "\twire [17:0] a = {a};\n\
+         \twire [17:0] b = {b};\n\
+         \twire [17:0] c = {c};\n\
+         \twire signed [18:0] a_operand = {{SIGNEDA & a[17], a}};\n\
+         \twire signed [18:0] b_operand = {{SIGNEDB & b[17], b}};\n\
+         \twire signed [37:0] product = a_operand * b_operand;\n\
+         \tassign {p} = product[35:0];\n\
+         \tassign SIGNEDP = SIGNEDA | SIGNEDB;\n\
+         \tassign {roa} = a;\n\
+         \tassign {rob} = b;\n\
+         \tassign {roc} = c;\n\
+         \tassign {sroa} = a;\n\
+         \tassign {srob} = b;\n",
+        a = bus("A", 18),
+        b = bus("B", 18),
+        c = bus("C", 18),
+        p = bus("P", 36),
+        roa = bus("ROA", 18),
+        rob = bus("ROB", 18),
+        roc = bus("ROC", 18),
+        sroa = bus("SROA", 18),
+        srob = bus("SROB", 18),
+    );
+    let model = format!(
+        "// Simulation model of MULT18X18D for the post-synthesis co-simulation, written by the\n\
+         // leap-verilator-sys build script from yosys's black-box declaration.\n{}{}endmodule\n",
+        &black_boxes[start..end],
+        body
+    );
+    let path = dir.join("mult18x18d_model.v");
+    std::fs::write(&path, model).expect("cannot write the MULT18X18D model");
+    path
+}
+
+/// Builds `V<name>__ALL.a` in `dir` from `sources`. Warnings do not stop the build; the
+/// co-simulation crate's lint test is the gate for them.
+fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
     run(
         Command::new("verilator")
             .args([
@@ -160,7 +326,8 @@ fn verilate(name: &str, source: &Path, dir: &Path) {
             .arg("-Mdir")
             .arg(dir)
             .args(["-CFLAGS", "-O2", "-j", "2"])
-            .arg(source),
+            .args(flags)
+            .args(sources),
         &format!("verilating {name}"),
     );
 }

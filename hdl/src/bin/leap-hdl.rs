@@ -1,11 +1,13 @@
 //! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]
-//! [--clock-hz F --baud B --max-payload N]`.
+//! [--clock-hz F --baud B --max-payload N]`, or of a board top level:
+//! `leap-hdl --out DIR --board NAME [--boards FILE]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use leap_hdl::engine::EngineParams;
+use leap_hdl::boards::{self, BoardTable};
+use leap_hdl::engine::{EngineParams, MAX_LANES};
 use leap_hdl::link::LinkParams;
 use leap_hdl::{emit, emit_engine, emit_link, Design};
 use leap_model::Config;
@@ -24,7 +26,7 @@ struct Args {
     /// Configuration file (TOML) whose `[fixed]` formats set the widths. Default: the default formats.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Synapse lanes of the engine (weights per clock), 1 to 16.
+    /// Synapse lanes of the engine (weights per clock), 1 to 128.
     #[arg(long, default_value_t = EngineParams::default().lanes)]
     lanes: usize,
     /// Board clock of the link designs in Hz.
@@ -36,16 +38,44 @@ struct Args {
     /// Largest frame payload in bytes that the link designs accept, 1 to 4096.
     #[arg(long, default_value_t = leap_model::protocol::MAX_PAYLOAD)]
     max_payload: usize,
+    /// Emit the top level of this board of the board table (`DIR/board_<family>.v`) instead of
+    /// the designs.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["designs", "config", "lanes"])]
+    board: Option<String>,
+    /// Board table to read --board from. Default: constraints/boards.toml of the LEAP sources.
+    #[arg(long, value_name = "FILE", requires = "board")]
+    boards: Option<PathBuf>,
+}
+
+/// Writes the top level of board `name` and prints its path and derived clocking.
+fn emit_board(args: &Args, name: &str) -> Result<()> {
+    let table_path = args.boards.clone().unwrap_or_else(BoardTable::default_path);
+    let table = BoardTable::load(&table_path)?;
+    let plan = table.board(name)?.plan()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let path = args.out.join(format!("{}.v", boards::top_name(&plan)));
+    std::fs::write(&path, boards::emit_board(&plan).verilog)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    eprintln!(
+        "{name}: engine clock {:.4} MHz ({:?}), {} clocks per UART bit ({:.0} baud), reset held {} clocks after lock",
+        plan.engine_mhz, plan.pll, plan.clocks_per_bit, plan.actual_baud, plan.reset_hold_clocks
+    );
+    Ok(())
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(name) = &args.board {
+        return emit_board(&args, name);
+    }
     let formats = match &args.config {
         Some(path) => Config::load(path)?.fixed,
         None => Default::default(),
     };
-    if !(1..=16).contains(&args.lanes) {
-        bail!("--lanes {} is invalid: use 1 to 16", args.lanes);
+    if !(1..=MAX_LANES).contains(&args.lanes) {
+        bail!("--lanes {} is invalid: use 1 to {MAX_LANES}", args.lanes);
     }
     let link = LinkParams::new(args.clock_hz, args.baud, args.max_payload).with_context(|| {
         format!(

@@ -21,7 +21,8 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder` or `uart`.
+    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder` or `uart`, or
+    /// `board:NAME` for the top level of board NAME of the board table.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
@@ -30,6 +31,37 @@ pub struct VariantSpec {
     pub size: Option<EngineSize>,
     /// Parameters of a link design; `None` keeps `leap_hdl::link::LinkParams::default`.
     pub link: Option<LinkSize>,
+    /// The synthesis flow whose gate-level netlist is verilated instead of the emitted Verilog;
+    /// `None` verilates the emitted Verilog.
+    pub netlist: Option<Netlist>,
+}
+
+/// A yosys flow whose netlist (`write_verilog -noattr`) is verilated together with yosys's
+/// simulation models of the vendor cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Netlist {
+    /// `synth_ice40 -dsp`: LUT4s, carries, flip-flops, SB_RAM40_4K and SB_MAC16.
+    Ice40,
+    /// `synth_ecp5`: LUT4s, carry chains, flip-flops, DP16KD and MULT18X18D.
+    Ecp5,
+}
+
+impl Netlist {
+    /// Returns the yosys command that synthesises the module `top`.
+    pub fn synth_command(self) -> &'static str {
+        match self {
+            Netlist::Ice40 => "synth_ice40 -dsp -top top",
+            Netlist::Ecp5 => "synth_ecp5 -top top",
+        }
+    }
+
+    /// Returns the directory below `yosys-config --datdir` with the family's cell models.
+    pub fn cell_directory(self) -> &'static str {
+        match self {
+            Netlist::Ice40 => "ice40",
+            Netlist::Ecp5 => "ecp5",
+        }
+    }
 }
 
 /// Parameters of a link design, as the fields of `leap_hdl::link::LinkParams` of the same names.
@@ -60,6 +92,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         lanes,
         size: None,
         link: None,
+        netlist: None,
     };
     let link = |name, design, max_payload, timeout_clocks, clocks_per_bit| VariantSpec {
         name,
@@ -72,6 +105,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
             timeout_clocks,
             clocks_per_bit,
         }),
+        netlist: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -86,6 +120,8 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         link("encoder_4096", "encoder", 4096, 2000, 16),
         link("uart", "uart", 256, 600, 16),
         link("uart_fast", "uart", 256, 600, 4),
+        // The Arty's top level has no PLL primitive, so Verilator can run its reset and core.
+        spec("board_arty", "board:arty-a7-35t", Formats::default(), 1),
     ]
 }
 
@@ -107,9 +143,29 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             weight_words,
         }),
         link: None,
+        netlist: None,
     };
     vec![
         spec("engine_bench_p2", 2, 65536),
         spec("engine_bench_p52", 52, 2048),
+    ]
+}
+
+/// Gate-level engines for the post-synthesis co-simulation, built only with the
+/// `post-synthesis` feature because synthesising and verilating a netlist takes minutes. They
+/// use the default formats, 2 lanes and the default memory sizes.
+pub fn netlist_variant_specs() -> Vec<VariantSpec> {
+    let spec = |name, netlist| VariantSpec {
+        name,
+        design: "engine",
+        formats: Formats::default(),
+        lanes: 2,
+        size: None,
+        link: None,
+        netlist: Some(netlist),
+    };
+    vec![
+        spec("engine_ice40_netlist", Netlist::Ice40),
+        spec("engine_ecp5_netlist", Netlist::Ecp5),
     ]
 }

