@@ -8,6 +8,7 @@
 //! Verilator. rust-hdl's own simulator is not used as a reference, because its width rules differ
 //! from those of its emitted Verilog.
 
+pub mod board;
 pub mod engine;
 pub mod lane;
 pub mod leaf;
@@ -158,6 +159,25 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
     }
 }
 
+/// Emits the Verilog of the command executor and the engine of `board`, with the executor's
+/// frame-decoder and frame-encoder ports at the top (see [`board::ExecutorHarness`]).
+pub fn emit_executor(board: &board::BoardConfig) -> Emitted {
+    emit_block(board::ExecutorHarness::new(board), |b| {
+        b.clock.connect();
+        b.reset.connect();
+        b.frame_valid.connect();
+        b.frame_opcode.connect();
+        b.frame_seq.connect();
+        b.frame_length.connect();
+        b.payload_byte.connect();
+        b.crc_errors.connect();
+        b.framing_errors.connect();
+        b.length_errors.connect();
+        b.timeout_errors.connect();
+        b.reply_busy.connect();
+    })
+}
+
 /// Emits the Verilog of the engine for `formats` and `params`.
 pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted {
     emit_block(engine::Engine::new(formats, params), |b| {
@@ -170,6 +190,7 @@ pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted 
         b.select.connect();
         b.address.connect();
         b.data.connect();
+        b.clear_counters.connect();
     })
 }
 

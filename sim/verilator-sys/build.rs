@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use leap_hdl::board::BoardConfig;
 use leap_hdl::engine::EngineParams;
-use leap_hdl::{emit, emit_engine, Design, Direction, Port};
+use leap_hdl::{emit, emit_engine, emit_executor, Design, Direction, Port};
 
 include!("src/variants.rs");
 
@@ -26,11 +27,17 @@ fn main() {
     let mut built = Vec::new();
     for spec in &variants {
         let name = spec.name;
-        let design = Design::from_name(spec.design)
-            .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
-        let emitted = match design {
-            Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
-            _ => emit(design, &spec.formats),
+        let emitted = match spec.design {
+            "executor" => emit_executor(&board_config(spec)),
+            _ => {
+                let design = Design::from_name(spec.design).unwrap_or_else(|| {
+                    panic!("variant {name} names unknown design {}", spec.design)
+                });
+                match design {
+                    Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+                    _ => emit(design, &spec.formats),
+                }
+            }
         };
         for port in &emitted.ports {
             assert!(
@@ -87,6 +94,21 @@ fn engine_params(spec: &VariantSpec) -> EngineParams {
         params.weight_words = size.weight_words;
     }
     params
+}
+
+/// The board of a board variant: its network, the engine of `spec` and the protocol's maximum
+/// payload.
+fn board_config(spec: &VariantSpec) -> BoardConfig {
+    let network = spec
+        .network
+        .unwrap_or_else(|| panic!("board variant {} names no network", spec.name));
+    let mut config = network_config(network);
+    config.fixed = spec.formats;
+    BoardConfig {
+        config,
+        engine: engine_params(spec),
+        max_payload: leap_model::protocol::MAX_PAYLOAD,
+    }
 }
 
 fn check_verilator() {

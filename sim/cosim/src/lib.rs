@@ -5,6 +5,7 @@
 //! `Coefficient::apply`, `update_weight`), not from the HDL, so a test compares two independent
 //! descriptions of the same arithmetic.
 
+pub mod board;
 pub mod device;
 pub mod engine;
 pub mod reference;

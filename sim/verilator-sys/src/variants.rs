@@ -1,6 +1,7 @@
 // Shared by build.rs (through `include!`) and the library: the models this crate builds.
 
 use leap_model::format::Formats;
+use leap_model::Config;
 
 /// Formats that differ from the defaults in every width and in the direction of every
 /// alignment: 24-bit weights, a left shift from forward sums to potentials, no stochastic
@@ -21,13 +22,26 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron` or `engine`.
+    /// The leap-hdl design: `lane`, `neuron`, `engine`, or a board design (`executor`,
+    /// `board`, `board_bytes`), which also needs `network`.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
     /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
     pub size: Option<EngineSize>,
+    /// Network of a board design, by name (see [`network_config`]); `None` for the blocks
+    /// that only take formats.
+    pub network: Option<&'static str>,
+}
+
+/// Returns the configuration of the network `name` that a board variant runs: `yinyang` is the
+/// default configuration, the 4-120-3 Yin-Yang network.
+pub fn network_config(name: &str) -> Config {
+    match name {
+        "yinyang" => Config::default(),
+        _ => panic!("unknown variant network `{name}`: use yinyang"),
+    }
 }
 
 /// Memory sizes of an engine, as the fields of `leap_hdl::engine::EngineParams` of the same names.
@@ -49,6 +63,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         formats,
         lanes,
         size: None,
+        network: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -57,6 +72,10 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+        VariantSpec {
+            network: Some("yinyang"),
+            ..spec("executor_yinyang", "executor", Formats::default(), 2)
+        },
     ]
 }
 
@@ -77,6 +96,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             max_inputs: 784,
             weight_words,
         }),
+        network: None,
     };
     vec![
         spec("engine_bench_p2", 2, 32768),
