@@ -107,13 +107,12 @@ impl BoardConfig {
         identity
     }
 
-    /// Returns the largest reply payload the reply cache keeps: a sample result with as many
-    /// samples as the smallest queue record lets fit in the maximum payload.
+    /// Returns the largest reply payload the reply cache keeps: a sample result of as many
+    /// samples as fit the maximum payload, or a memory-written header.
     pub fn max_cached_reply(&self) -> usize {
         let outputs = self.config.n_outputs();
-        let record = 2 * self.config.n_inputs();
-        let samples = self.max_payload.saturating_sub(6) / record.max(1);
-        (8 + 2 * outputs * samples.max(1)).max(8)
+        let samples = self.max_payload.saturating_sub(8) / (2 * outputs).max(1);
+        (8 + 2 * outputs * samples.max(1)).clamp(8, self.max_payload.max(8))
     }
 }
 
@@ -633,7 +632,7 @@ impl CommandExecutor {
             memory_select: Default::default(),
             fit: WordFit::new(config.fixed.weight_bits, config.fixed.pot_bits),
             coefficient: CoefficientCheck::new(MAX_COEFFICIENT_SHIFT),
-            lengths: PayloadLengths::new(n_outputs),
+            lengths: PayloadLengths::new(n_outputs, board.max_payload),
             walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
             cache: ReplyCache::new(board.max_cached_reply()),
             words: Default::default(),

@@ -460,12 +460,30 @@ pub struct PayloadLengths {
     pub start: Signal<Out, Bit>,
     /// Flag bit 2: the targets are potential words.
     pub potential: Signal<Out, Bit>,
+    /// The flags without the start-of-stream bit, zero-extended: the flags of each sample of
+    /// a queue frame.
+    pub sample_flags: Signal<Out, Bits<32>>,
+    /// Queue sample: `6 + record`, the length of a one-sample frame.
+    pub one_sample_length: Signal<Out, Bits<32>>,
+    /// Queue sample: more samples than one reply can carry.
+    pub too_many: Signal<Out, Bit>,
+    /// Queue sample: `6 + max_samples · record`, the longest frame whose reply fits.
+    pub limit_length: Signal<Out, Bits<32>>,
     _outputs: u32,
+    _max_samples: u32,
 }
 
 impl PayloadLengths {
-    pub fn new(outputs: usize) -> Self {
+    /// Lengths for a network of `outputs` outputs whose replies carry at most `max_payload`
+    /// bytes.
+    pub fn new(outputs: usize, max_payload: usize) -> Self {
+        let max_samples = (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
         PayloadLengths {
+            sample_flags: Default::default(),
+            one_sample_length: Default::default(),
+            too_many: Default::default(),
+            limit_length: Default::default(),
+            _max_samples: max_samples as u32,
             length: Default::default(),
             flags: Default::default(),
             count: Default::default(),
@@ -517,6 +535,11 @@ impl Logic for PayloadLengths {
         self.learn.next = learn;
         self.start.next = flags & 2 != 0;
         self.potential.next = potential;
+        self.sample_flags.next = (flags & !2).to_bits();
+        self.one_sample_length.next = ((6 + record) & 0xffff_ffff).to_bits();
+        self.too_many.next = samples > self._max_samples as u64;
+        self.limit_length.next =
+            ((6 + self._max_samples as u64 * record) & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.flags_ok.connect();
@@ -531,6 +554,10 @@ impl Logic for PayloadLengths {
         self.learn.connect();
         self.start.connect();
         self.potential.connect();
+        self.sample_flags.connect();
+        self.one_sample_length.connect();
+        self.too_many.connect();
+        self.limit_length.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
@@ -541,6 +568,7 @@ impl Logic for PayloadLengths {
              wire [31:0] record = {{15'h0, count, 1'b0}} + (flags[0] ? target_bytes : 32'd0);\n\
              wire [47:0] product = {{32'h0, samples}} * {{16'h0, record}};\n\
              wire [47:0] queue_full = 48'd6 + product;\n\
+             wire [47:0] limit_product = 48'd{max_samples} * {{16'h0, record}};\n\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
              \x20  write_length = 32'd8 + {{14'h0, count, 2'b0}};\n\
@@ -554,9 +582,14 @@ impl Logic for PayloadLengths {
              \x20  learn = flags[0];\n\
              \x20  start = flags[1];\n\
              \x20  potential = flags[2];\n\
+             \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
+             \x20  one_sample_length = 32'd6 + record;\n\
+             \x20  too_many = samples > 16'd{max_samples};\n\
+             \x20  limit_length = 32'd6 + limit_product[31:0];\n\
              end\n",
             pot_targets = 4 * self._outputs,
             act_targets = 2 * self._outputs,
+            max_samples = self._max_samples,
         ))
     }
 }

@@ -337,3 +337,138 @@ fn reset_and_counters_match() {
     );
     pair.same("reset both", RESET, vec![3]);
 }
+
+fn queue_payload(flags: u8, records: &[(Vec<i16>, Vec<i16>)]) -> Vec<u8> {
+    let mut bytes = vec![flags, 0];
+    let inputs = records.first().map_or(4, |r| r.0.len());
+    bytes.extend_from_slice(&(inputs as u16).to_le_bytes());
+    bytes.extend_from_slice(&(records.len() as u16).to_le_bytes());
+    for (input, target) in records {
+        for w in input.iter().chain(target) {
+            bytes.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    bytes
+}
+
+fn error_payload(code: u8, opcode: u8, detail: u32) -> Vec<u8> {
+    let mut bytes = vec![code, opcode, 0, 0];
+    bytes.extend_from_slice(&detail.to_le_bytes());
+    bytes
+}
+
+/// Sends `records` to the software device as one run-sample request each and returns the
+/// sample-results payload that one queue frame of them must get: the saturation count after
+/// the last sample, then every sample's rates.
+fn software_queue_reply(pair: &mut Pair, learn: bool, records: &[(Vec<i16>, Vec<i16>)]) -> Vec<u8> {
+    let mut rates = Vec::new();
+    let mut saturations = Vec::new();
+    for (input, target) in records {
+        let frame = pair.frame(RUN_SAMPLE, sample_payload(learn as u8, input, target));
+        let reply = pair.software.receive(&frame.encode(), Instant::now());
+        let payload = &reply[6..reply.len() - 4];
+        saturations = payload[..8].to_vec();
+        rates.extend_from_slice(&payload[8..]);
+    }
+    [saturations, rates].concat()
+}
+
+#[test]
+fn queue_frames_match_run_samples() {
+    let mut pair = Pair::new();
+    pair.load_state(21);
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let mut records = |k: usize, learn: bool| -> Vec<(Vec<i16>, Vec<i16>)> {
+        (0..k)
+            .map(|i| {
+                let input: Vec<i16> = (0..4).map(|_| rng.gen_range(0..4096)).collect();
+                let mut target = vec![0i16; 3];
+                target[i % 3] = 4096;
+                (input, if learn { target } else { Vec::new() })
+            })
+            .collect()
+    };
+
+    // A stream of three frames: k = 3 learning, k = 2 inference, k = 1 learning.
+    let first = records(3, true);
+    let frame = pair.frame(QUEUE_SAMPLE, queue_payload(0x03, &first));
+    let seq = frame.seq;
+    let reply = pair.board.request(&frame, MAX_CYCLES);
+    let expected = software_queue_reply(&mut pair, true, &first);
+    assert_eq!(reply.opcode, 0x86, "sample results opcode");
+    assert_eq!(reply.seq, seq, "sample results seq");
+    assert_eq!(reply.payload, expected, "results of the first queue frame");
+    let cycles_per_sample = pair.board.last_request_cycles / 3;
+    println!("board: {cycles_per_sample} clocks per learning sample in a queue frame");
+
+    let second = records(2, false);
+    let frame = RawFrame {
+        opcode: QUEUE_SAMPLE,
+        seq: seq.wrapping_add(1),
+        payload: queue_payload(0x00, &second),
+    };
+    let reply = pair.board.request(&frame, MAX_CYCLES);
+    let expected = software_queue_reply(&mut pair, false, &second);
+    assert_eq!(reply.payload, expected, "results of the second queue frame");
+    let retry = pair.board.request(&frame, MAX_CYCLES);
+    assert_eq!(retry, reply, "a retried queue frame gets its stored reply");
+
+    let skipped = RawFrame {
+        opcode: QUEUE_SAMPLE,
+        seq: seq.wrapping_add(5),
+        payload: queue_payload(0x01, &records(1, true)),
+    };
+    let reply = pair.board.request(&skipped, MAX_CYCLES);
+    let expected = error_payload(0x08, QUEUE_SAMPLE, seq.wrapping_add(2) as u32);
+    assert_eq!((reply.opcode, reply.payload), (0xFF, expected), "out-of-order frame");
+
+    let third = records(1, true);
+    let frame = RawFrame {
+        opcode: QUEUE_SAMPLE,
+        seq: seq.wrapping_add(2),
+        payload: queue_payload(0x01, &third),
+    };
+    let reply = pair.board.request(&frame, MAX_CYCLES);
+    let expected = software_queue_reply(&mut pair, true, &third);
+    assert_eq!(reply.payload, expected, "results of the third queue frame");
+
+    let weights = Config::default().synapses() as u16;
+    pair.same("weights after the stream", READ_MEMORY, memory_header(1, 0, weights));
+    pair.same("rates after the stream", READ_MEMORY, memory_header(5, 0, 123));
+
+    // Identify closes the stream.
+    let frame = pair.frame(IDENTIFY, vec![]);
+    pair.board.request(&frame, MAX_CYCLES);
+    let frame = pair.frame(QUEUE_SAMPLE, queue_payload(0x01, &records(1, true)));
+    let reply = pair.board.request(&frame, MAX_CYCLES);
+    assert_eq!(reply.payload, error_payload(0x08, QUEUE_SAMPLE, u32::MAX), "no stream open");
+}
+
+#[test]
+fn queue_frame_errors() {
+    let mut pair = Pair::new();
+    let one = vec![(vec![1i16, 2, 3, 4], vec![4096i16, 0, 0])];
+    let mut short_header = queue_payload(0x03, &one);
+    short_header.truncate(5);
+    let mut no_samples = queue_payload(0x03, &[]);
+    no_samples[4] = 0;
+    let mut cut = queue_payload(0x03, &one);
+    cut.pop();
+    let mut three_inputs = queue_payload(0x02, &[(vec![1, 2, 3], vec![])]);
+    three_inputs[2] = 3;
+    let cases: Vec<(&str, Vec<u8>, u8, u32)> = vec![
+        ("short header", short_header, 0x02, 6),
+        ("unknown flag", queue_payload(0x0A, &one), 0x0A, 0x0A),
+        ("no start and no stream", queue_payload(0x01, &one), 0x08, u32::MAX),
+        ("three inputs", three_inputs, 0x07, 4),
+        ("no samples", no_samples, 0x02, 6 + 14),
+        ("cut record", cut, 0x02, 6 + 14),
+        ("potential targets for a rate target", queue_payload(0x07, &[(vec![1, 2, 3, 4], vec![0; 6])]), 0x0A, 0x05),
+    ];
+    for (case, payload, code, detail) in cases {
+        let frame = pair.frame(QUEUE_SAMPLE, payload);
+        let reply = pair.board.request(&frame, MAX_CYCLES);
+        assert_eq!(reply.opcode, 0xFF, "{case}: error opcode");
+        assert_eq!(reply.payload, error_payload(code, QUEUE_SAMPLE, detail), "{case}");
+    }
+}

@@ -911,6 +911,8 @@ impl Logic for CommandExecutor {
                 self.error_detail.enable.next = true;
                 self.state.d.next = ExecState::ErrorReply;
                 self.sample.load.next = true;
+                self.address.value.next = self.zero16.val();
+                self.address.load.next = true;
                 self.ptr.value.next = self.four16.val();
                 if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.ptr.value.next = self.six16.val();
@@ -937,14 +939,6 @@ impl Logic for CommandExecutor {
                     self.error_code.d.next = self.code_payload_length.val();
                     self.error_detail.d.next = self.lengths.whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
-                    & (!self.lengths.queue_length_ok.val()
-                        | (self.samples.q.val() == self.zero16.val()))
-                {
-                    // NOTE: a frame with no sample gets this error with the length of its
-                    // header, 6, as its detail.
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.queue_length.val();
-                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
@@ -958,11 +952,30 @@ impl Logic for CommandExecutor {
                 } else if self.count.q.val() != self.n_inputs.val() {
                     self.error_code.d.next = self.code_sample_shape.val();
                     self.error_detail.d.next = self.n_inputs32.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & (self.samples.q.val() == self.zero16.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.one_sample_length.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & !self.lengths.queue_length_ok.val()
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.queue_length.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & self.lengths.too_many.val()
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.limit_length.val();
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
+                    // The samples of a queue frame carry the flags without the start bit.
                     self.error_code.d.next = self.code_invalid_flags.val();
                     self.error_detail.d.next = self.wide_byte.result.val();
+                    if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                        self.error_detail.d.next = self.lengths.sample_flags.val();
+                    }
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
@@ -981,10 +994,11 @@ impl Logic for CommandExecutor {
             }
             ExecState::TargetSkip => {
                 // Potential targets must fit the potential format: check every record's
-                // targets before anything runs.
+                // targets before anything runs. `address` counts the words of the frame's
+                // records, the index an out-of-range error names.
                 self.index.load.next = true;
-                self.address.value.next = self.n_inputs.val();
-                self.address.load.next = true;
+                self.address.step.next = self.n_inputs.val();
+                self.address.enable.next = true;
                 if self.sample.q.val() == self.samples.q.val() {
                     self.ptr.value.next = self.four16.val();
                     if self.frame_opcode.val() == self.opcode_queue_sample.val() {
