@@ -204,6 +204,11 @@ pub struct ServeArgs {
     /// free port), and print the address. Clients are served one after another.
     #[arg(long, value_name = "ADDRESS")]
     pub tcp: Option<SocketAddr>,
+
+    /// Device to serve: the software device, or the Verilated board of the default network
+    /// (needs a leap built with `--features verilator`).
+    #[arg(long, value_enum, default_value = "software")]
+    pub device: crate::devices::ServeDevice,
 }
 
 #[derive(Debug, Args)]

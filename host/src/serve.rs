@@ -1,15 +1,14 @@
-//! `leap serve`: the software device on a pseudo-terminal or a TCP port.
+//! `leap serve`: the software device or the simulated board on a pseudo-terminal or a TCP port.
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use anyhow::{anyhow, Context};
-use leap_model::protocol::SoftwareDevice;
 use leap_model::Config;
 use tracing::info;
 
 use crate::cli::ServeArgs;
-use crate::link::{PtyServer, TcpServer};
+use crate::link::{ByteDevice, PtyServer, TcpServer};
 use crate::train::load_config;
 
 /// Runs `leap serve`: prints each place it serves on to stdout, then serves until killed.
@@ -25,17 +24,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ),
         None => (Config::default(), "the default configuration".to_string()),
     };
-    let device = SoftwareDevice::new(&config)
-        .with_context(|| format!("{source} cannot run on the software device"))?;
-    let identity = device.identity();
-    let activations: Vec<&str> = identity.activations.iter().map(|a| a.name()).collect();
+    let kind = args.device;
+    let device = kind
+        .build(&config)
+        .with_context(|| format!("{source} cannot run on the {}", kind.name()))?;
+    let activations: Vec<&str> = config
+        .network
+        .activations
+        .iter()
+        .map(|a| a.name())
+        .collect();
     info!(
-        "software device for network {:?} ({}) from {source}, generator hash 0x{:016X}",
-        identity.layers,
+        "{} for network {:?} ({}) from {source}",
+        kind.name(),
+        config.network.layers,
         activations.join(", "),
-        identity.generator_hash
     );
-    let device = Arc::new(Mutex::new(device));
+    let device: Arc<Mutex<dyn ByteDevice>> = Arc::new(Mutex::new(device));
 
     // Both servers are set up before either is announced, so a failure leaves nothing served.
     let pty = if args.pty || args.tcp.is_none() {
@@ -55,7 +60,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let (stopped, first_stop) = mpsc::channel::<anyhow::Error>();
     if let Some(server) = pty {
         let path = server.path().to_string();
-        println!("serving software device on {path} (connect with --port {path})");
+        println!(
+            "serving {} on {path} (connect with --port {path})",
+            kind.name()
+        );
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()
             .name("leap-serve-pty".into())
@@ -67,7 +75,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(server) = tcp {
         let bound = server.local_addr();
-        println!("serving software device on tcp:{bound} (connect with --link tcp:{bound})");
+        println!(
+            "serving {} on tcp:{bound} (connect with --link tcp:{bound})",
+            kind.name()
+        );
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()
             .name("leap-serve-tcp".into())

@@ -53,7 +53,10 @@ impl BoardConfig {
         let c = &self.config;
         let p = &self.engine;
         if c.neuron.error_source != ErrorSource::TauM {
-            return Err("neuron.error_source = tau_r is not supported: the engine implements tau_m only".into());
+            return Err(
+                "neuron.error_source = tau_r is not supported: the engine implements tau_m only"
+                    .into(),
+            );
         }
         for (l, &a) in c.network.activations.iter().enumerate() {
             if activation_code(a).is_none() {
@@ -65,13 +68,23 @@ impl BoardConfig {
         }
         let sizes = &c.network.layers;
         if sizes.len() - 1 > p.max_layers {
-            return Err(format!("{} layers exceed the engine's {}", sizes.len() - 1, p.max_layers));
+            return Err(format!(
+                "{} layers exceed the engine's {}",
+                sizes.len() - 1,
+                p.max_layers
+            ));
         }
         if sizes[0] > p.max_inputs {
-            return Err(format!("{} inputs exceed the engine's {}", sizes[0], p.max_inputs));
+            return Err(format!(
+                "{} inputs exceed the engine's {}",
+                sizes[0], p.max_inputs
+            ));
         }
         if !(1..=4096).contains(&self.max_payload) {
-            return Err(format!("a maximum payload of {} bytes is invalid: use 1 to 4096", self.max_payload));
+            return Err(format!(
+                "a maximum payload of {} bytes is invalid: use 1 to 4096",
+                self.max_payload
+            ));
         }
         let mut layers = Vec::new();
         let (mut words, mut neurons) = (0, 0);
@@ -84,15 +97,25 @@ impl BoardConfig {
                 ));
             }
             let groups = columns.div_ceil(p.lanes);
-            layers.push(LayerWeights { rows, columns, groups });
+            layers.push(LayerWeights {
+                rows,
+                columns,
+                groups,
+            });
             words += rows * groups;
             neurons += rows;
         }
         if words > p.weight_words {
-            return Err(format!("{words} weight words per lane exceed the engine's {}", p.weight_words));
+            return Err(format!(
+                "{words} weight words per lane exceed the engine's {}",
+                p.weight_words
+            ));
         }
         if neurons > p.state_words {
-            return Err(format!("{neurons} neurons exceed the engine's {}", p.state_words));
+            return Err(format!(
+                "{neurons} neurons exceed the engine's {}",
+                p.state_words
+            ));
         }
         if (p.weight_words << p.bank_bits()) > 1 << 16 {
             return Err("the engine's weight banks do not fit 16 host address bits".into());
@@ -145,7 +168,10 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
         (constant::BETA_MANT, constants.beta.mant as u16 as u64),
         (constant::BETA_SHIFT, constants.beta.shift as u64),
         (constant::TOP_BASE, top_base),
-        (constant::VOLTAGE, (config.learning.target == TargetKind::Voltage) as u64),
+        (
+            constant::VOLTAGE,
+            (config.learning.target == TargetKind::Voltage) as u64,
+        ),
     ] {
         push(select::CONSTANT, address, value);
     }
@@ -153,7 +179,8 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
     let mut below_base = 0;
     for (l, layer) in layers.iter().enumerate() {
         let eta = constants.eta[l];
-        let activation = activation_code(config.network.activations[l]).expect("checked by layers()");
+        let activation =
+            activation_code(config.network.activations[l]).expect("checked by layers()");
         let entry = [
             (field::ROWS, layer.rows as u64),
             (field::COLUMNS, layer.columns as u64),
@@ -326,6 +353,8 @@ pub struct CommandExecutor {
     pub engine_busy: Signal<In, Bit>,
     pub engine_read_data: Signal<In, Bits<64>>,
     pub engine_read_valid: Signal<In, Bit>,
+    /// Waiting for a frame: no request is being answered.
+    pub idle: Signal<Out, Bit>,
     // Control.
     state: ResetRegister<ExecState>,
     /// State a subroutine returns to.
@@ -428,18 +457,13 @@ pub struct CommandExecutor {
     code_sample_shape: Constant<Bits<8>>,
     code_out_of_order: Constant<Bits<8>>,
     code_invalid_flags: Constant<Bits<8>>,
-    zero1: Constant<Bit>,
-    one1: Constant<Bit>,
-    zero4: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
     four4: Constant<Bits<4>>,
     eight4: Constant<Bits<4>>,
     minus_one4: Constant<Bits<4>>,
-    zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     three8: Constant<Bits<8>>,
-    two8: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
@@ -448,7 +472,6 @@ pub struct CommandExecutor {
     six16: Constant<Bits<16>>,
     eight16: Constant<Bits<16>>,
     twelve16: Constant<Bits<16>>,
-    sixteen16: Constant<Bits<16>>,
     twenty16: Constant<Bits<16>>,
     twenty_four16: Constant<Bits<16>>,
     twenty_eight16: Constant<Bits<16>>,
@@ -545,7 +568,11 @@ impl CommandExecutor {
         ];
         for l in 0..depth as u64 {
             let base = l * field::STRIDE;
-            apply.push((select::LAYER_TABLE, base + field::ETA_MANT, base + field::ETA_SHIFT));
+            apply.push((
+                select::LAYER_TABLE,
+                base + field::ETA_MANT,
+                base + field::ETA_SHIFT,
+            ));
         }
 
         CommandExecutor {
@@ -582,6 +609,7 @@ impl CommandExecutor {
             engine_busy: Default::default(),
             engine_read_data: Default::default(),
             engine_read_valid: Default::default(),
+            idle: Default::default(),
             state: Default::default(),
             ret: Default::default(),
             ptr: Default::default(),
@@ -666,18 +694,13 @@ impl CommandExecutor {
             code_sample_shape: c8(code::SAMPLE_SHAPE),
             code_out_of_order: c8(code::OUT_OF_ORDER),
             code_invalid_flags: c8(code::INVALID_FLAGS),
-            zero1: Constant::new(false),
-            one1: Constant::new(true),
-            zero4: c4(0),
             one4: c4(1),
             two4: c4(2),
             four4: c4(4),
             eight4: c4(8),
             minus_one4: c4(15),
-            zero8: c8(0),
             one8: c8(1),
             three8: c8(3),
-            two8: c8(2),
             zero16: c16(0),
             one16: c16(1),
             two16: c16(2),
@@ -686,7 +709,6 @@ impl CommandExecutor {
             six16: c16(6),
             eight16: c16(8),
             twelve16: c16(12),
-            sixteen16: c16(16),
             twenty16: c16(20),
             twenty_four16: c16(24),
             twenty_eight16: c16(28),

@@ -144,7 +144,10 @@ impl<const W: usize> Rom<W> {
         let mut padded = words.to_vec();
         padded.resize(1 << address_bits, 0);
         for &w in words {
-            assert!(W == 64 || w >> W == 0, "ROM word {w:#x} does not fit {W} bits");
+            assert!(
+                W == 64 || w >> W == 0,
+                "ROM word {w:#x} does not fit {W} bits"
+            );
         }
         Rom {
             clock: Default::default(),
@@ -477,7 +480,8 @@ impl PayloadLengths {
     /// Lengths for a network of `outputs` outputs whose replies carry at most `max_payload`
     /// bytes.
     pub fn new(outputs: usize, max_payload: usize) -> Self {
-        let max_samples = (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
+        let max_samples =
+            (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
         PayloadLengths {
             sample_flags: Default::default(),
             one_sample_length: Default::default(),
@@ -526,7 +530,8 @@ impl Logic for PayloadLengths {
         self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
         self.write_length.next = (8 + 4 * count).to_bits();
         self.inputs_end.next = inputs_end.to_bits();
-        self.whole_targets.next = (length.wrapping_sub(rest % target_bytes) & 0xffff_ffff).to_bits();
+        self.whole_targets.next =
+            (length.wrapping_sub(rest % target_bytes) & 0xffff_ffff).to_bits();
         self.sample_length.next = (inputs_end + target_bytes * self._outputs as u64).to_bits();
         self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
         self.queue_length_ok.next = queue_length == length;
@@ -538,8 +543,7 @@ impl Logic for PayloadLengths {
         self.sample_flags.next = (flags & !2).to_bits();
         self.one_sample_length.next = ((6 + record) & 0xffff_ffff).to_bits();
         self.too_many.next = samples > self._max_samples as u64;
-        self.limit_length.next =
-            ((6 + self._max_samples as u64 * record) & 0xffff_ffff).to_bits();
+        self.limit_length.next = ((6 + self._max_samples as u64 * record) & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.flags_ok.connect();

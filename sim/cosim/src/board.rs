@@ -182,7 +182,12 @@ impl ExecutorDriver {
             self.model.set(p.payload_byte, byte as i64);
             if clear {
                 self.link_errors = LinkErrorInputs::default();
-                for port in [p.crc_errors, p.framing_errors, p.length_errors, p.timeout_errors] {
+                for port in [
+                    p.crc_errors,
+                    p.framing_errors,
+                    p.length_errors,
+                    p.timeout_errors,
+                ] {
                     self.model.set(port, 0);
                 }
             }

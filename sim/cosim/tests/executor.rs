@@ -82,7 +82,11 @@ impl Pair {
             );
         }
         self.same("reset neuron state", RESET, vec![1]);
-        self.same("write rounding state", WRITE_MEMORY, memory_payload(7, 0, &[0x1234_5678]));
+        self.same(
+            "write rounding state",
+            WRITE_MEMORY,
+            memory_payload(7, 0, &[0x1234_5678]),
+        );
     }
 }
 
@@ -159,18 +163,62 @@ fn memory_errors_match() {
         ("read unknown memory 0", READ_MEMORY, memory_header(0, 0, 1)),
         ("read unknown memory 8", READ_MEMORY, memory_header(8, 0, 1)),
         ("read 1023 words", READ_MEMORY, memory_header(1, 0, 1023)),
-        ("read past the weights", READ_MEMORY, memory_header(1, weights - 2, 3)),
-        ("read past the neurons", READ_MEMORY, memory_header(2, 120, 4)),
-        ("read offset overflow", READ_MEMORY, memory_header(5, u32::MAX, 2)),
-        ("read two rounding words", READ_MEMORY, memory_header(7, 0, 2)),
+        (
+            "read past the weights",
+            READ_MEMORY,
+            memory_header(1, weights - 2, 3),
+        ),
+        (
+            "read past the neurons",
+            READ_MEMORY,
+            memory_header(2, 120, 4),
+        ),
+        (
+            "read offset overflow",
+            READ_MEMORY,
+            memory_header(5, u32::MAX, 2),
+        ),
+        (
+            "read two rounding words",
+            READ_MEMORY,
+            memory_header(7, 0, 2),
+        ),
         ("write unknown memory", WRITE_MEMORY, memory_header(9, 0, 1)),
-        ("write length mismatch", WRITE_MEMORY, memory_header(2, 0, 2)),
-        ("write past the end", WRITE_MEMORY, memory_payload(3, 122, &[0, 0])),
-        ("write weight too large", WRITE_MEMORY, memory_payload(1, 0, &[0, 1 << 30, 0])),
-        ("write potential too small", WRITE_MEMORY, memory_payload(2, 0, &[0, 0, i32::MIN])),
-        ("write rate too large", WRITE_MEMORY, memory_payload(5, 0, &[40000])),
-        ("write slope too small", WRITE_MEMORY, memory_payload(6, 3, &[1, -40000])),
-        ("write rounding zero", WRITE_MEMORY, memory_payload(7, 0, &[0])),
+        (
+            "write length mismatch",
+            WRITE_MEMORY,
+            memory_header(2, 0, 2),
+        ),
+        (
+            "write past the end",
+            WRITE_MEMORY,
+            memory_payload(3, 122, &[0, 0]),
+        ),
+        (
+            "write weight too large",
+            WRITE_MEMORY,
+            memory_payload(1, 0, &[0, 1 << 30, 0]),
+        ),
+        (
+            "write potential too small",
+            WRITE_MEMORY,
+            memory_payload(2, 0, &[0, 0, i32::MIN]),
+        ),
+        (
+            "write rate too large",
+            WRITE_MEMORY,
+            memory_payload(5, 0, &[40000]),
+        ),
+        (
+            "write slope too small",
+            WRITE_MEMORY,
+            memory_payload(6, 3, &[1, -40000]),
+        ),
+        (
+            "write rounding zero",
+            WRITE_MEMORY,
+            memory_payload(7, 0, &[0]),
+        ),
     ];
     for (case, opcode, payload) in cases {
         pair.same(case, opcode, payload);
@@ -182,16 +230,48 @@ fn memory_reads_after_writes_match() {
     let mut pair = Pair::new();
     pair.load_state(5);
     let weights = Config::default().synapses() as u32;
-    pair.same("read all weights", READ_MEMORY, memory_header(1, 0, weights as u16));
-    pair.same("read the last weights", READ_MEMORY, memory_header(1, weights - 10, 10));
-    pair.same("read weights mid-row", READ_MEMORY, memory_header(1, 598, 9));
-    pair.same("write potentials", WRITE_MEMORY, memory_payload(2, 118, &[5, -6, 7, -8, 9]));
-    pair.same("write errors", WRITE_MEMORY, memory_payload(3, 0, &[-1000, 1000]));
-    pair.same("write prospective", WRITE_MEMORY, memory_payload(4, 50, &[123456]));
-    pair.same("write rates", WRITE_MEMORY, memory_payload(5, 7, &[-3, 4000]));
+    pair.same(
+        "read all weights",
+        READ_MEMORY,
+        memory_header(1, 0, weights as u16),
+    );
+    pair.same(
+        "read the last weights",
+        READ_MEMORY,
+        memory_header(1, weights - 10, 10),
+    );
+    pair.same(
+        "read weights mid-row",
+        READ_MEMORY,
+        memory_header(1, 598, 9),
+    );
+    pair.same(
+        "write potentials",
+        WRITE_MEMORY,
+        memory_payload(2, 118, &[5, -6, 7, -8, 9]),
+    );
+    pair.same(
+        "write errors",
+        WRITE_MEMORY,
+        memory_payload(3, 0, &[-1000, 1000]),
+    );
+    pair.same(
+        "write prospective",
+        WRITE_MEMORY,
+        memory_payload(4, 50, &[123456]),
+    );
+    pair.same(
+        "write rates",
+        WRITE_MEMORY,
+        memory_payload(5, 7, &[-3, 4000]),
+    );
     pair.same("write slopes", WRITE_MEMORY, memory_payload(6, 122, &[17]));
     for memory in 2..=6u8 {
-        pair.same("read neuron words", READ_MEMORY, memory_header(memory, 0, 123));
+        pair.same(
+            "read neuron words",
+            READ_MEMORY,
+            memory_header(memory, 0, 123),
+        );
     }
     pair.same("read rounding", READ_MEMORY, memory_header(7, 0, 1));
     pair.same("read nothing", READ_MEMORY, memory_header(1, 5, 0));
@@ -214,11 +294,17 @@ fn parameter_errors_match() {
     };
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("partial learning rate", good[..good.len() - 1].to_vec()),
-        ("one learning rate too many", [good.clone(), vec![0; 4]].concat()),
+        (
+            "one learning rate too many",
+            [good.clone(), vec![0; 4]].concat(),
+        ),
         ("target kind 2", with(24, &[2])),
         ("learning 2", with(25, &[2])),
         ("steps 0", with(12, &0u32.to_le_bytes())),
-        ("steps above a million", with(12, &1_000_001u32.to_le_bytes())),
+        (
+            "steps above a million",
+            with(12, &1_000_001u32.to_le_bytes()),
+        ),
         ("settle equal to steps", with(16, &good[12..16].to_vec())),
         ("dt/tau_m zero", with(0, &coefficient(0, 4))),
         ("dt/tau_m above 1", with(0, &coefficient(17, 4))),
@@ -244,16 +330,32 @@ fn samples_and_retries_match() {
     let mut pair = Pair::new();
     pair.load_state(9);
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let input = |rng: &mut ChaCha8Rng| -> Vec<i16> { (0..4).map(|_| rng.gen_range(0..4096)).collect() };
+    let input =
+        |rng: &mut ChaCha8Rng| -> Vec<i16> { (0..4).map(|_| rng.gen_range(0..4096)).collect() };
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("unknown flag", sample_payload(8, &[0; 4], &[])),
-        ("potential flag without learn", sample_payload(4, &[0; 4], &[])),
-        ("inputs cut off", sample_payload(0, &[0; 4], &[])[..10].to_vec()),
-        ("extra bytes without learn", sample_payload(0, &[0; 4], &[1])),
-        ("half a target word", [sample_payload(1, &[0; 4], &[1]), vec![0]].concat()),
+        (
+            "potential flag without learn",
+            sample_payload(4, &[0; 4], &[]),
+        ),
+        (
+            "inputs cut off",
+            sample_payload(0, &[0; 4], &[])[..10].to_vec(),
+        ),
+        (
+            "extra bytes without learn",
+            sample_payload(0, &[0; 4], &[1]),
+        ),
+        (
+            "half a target word",
+            [sample_payload(1, &[0; 4], &[1]), vec![0]].concat(),
+        ),
         ("three inputs", sample_payload(0, &[0; 3], &[])),
-        ("potential targets for a rate target", sample_payload(5, &[0; 4], &[0; 6])),
+        (
+            "potential targets for a rate target",
+            sample_payload(5, &[0; 4], &[0; 6]),
+        ),
         ("two targets", sample_payload(1, &[0; 4], &[0; 2])),
     ];
     for (case, payload) in cases {
@@ -272,7 +374,10 @@ fn samples_and_retries_match() {
     let x = input(&mut rng);
     let frame = pair.frame(RUN_SAMPLE, sample_payload(1, &x, &[4096, 0, 0]));
     let (first_board, first_software) = pair.both_frame(&frame);
-    assert_eq!(first_board, first_software, "first run of the retried sample");
+    assert_eq!(
+        first_board, first_software,
+        "first run of the retried sample"
+    );
     let (retry_board, retry_software) = pair.both_frame(&frame);
     assert_eq!(retry_board, retry_software, "retried sample");
     assert_eq!(retry_board, first_board, "the retry gets the stored reply");
@@ -287,17 +392,41 @@ fn samples_and_retries_match() {
     assert!(cycles > 0, "the board counts clock cycles");
 
     let weights = Config::default().synapses() as u16;
-    pair.same("read weights after learning", READ_MEMORY, memory_header(1, 0, weights));
-    pair.same("read rates after learning", READ_MEMORY, memory_header(5, 0, 123));
-    pair.same("read rounding after learning", READ_MEMORY, memory_header(7, 0, 1));
+    pair.same(
+        "read weights after learning",
+        READ_MEMORY,
+        memory_header(1, 0, weights),
+    );
+    pair.same(
+        "read rates after learning",
+        READ_MEMORY,
+        memory_header(5, 0, 123),
+    );
+    pair.same(
+        "read rounding after learning",
+        READ_MEMORY,
+        memory_header(7, 0, 1),
+    );
 
-    pair.same("the configuration's parameters", SET_PARAMETERS, parameters_payload(&Config::default()));
-    pair.same("sample after set parameters", RUN_SAMPLE, sample_payload(1, &x, &[0, 4096, 0]));
+    pair.same(
+        "the configuration's parameters",
+        SET_PARAMETERS,
+        parameters_payload(&Config::default()),
+    );
+    pair.same(
+        "sample after set parameters",
+        RUN_SAMPLE,
+        sample_payload(1, &x, &[0, 4096, 0]),
+    );
 
     // Voltage targets: potential words, range-checked.
     let mut voltage = Config::default();
     voltage.learning.target = leap_model::config::TargetKind::Voltage;
-    pair.same("voltage target", SET_PARAMETERS, parameters_payload(&voltage));
+    pair.same(
+        "voltage target",
+        SET_PARAMETERS,
+        parameters_payload(&voltage),
+    );
     let mut targets = Vec::new();
     for w in [1i32 << 20, -(1 << 20), 1 << 30] {
         targets.extend_from_slice(&w.to_le_bytes());
@@ -305,11 +434,18 @@ fn samples_and_retries_match() {
     let mut payload = sample_payload(5, &x, &[]);
     payload.extend_from_slice(&targets);
     pair.same("potential target out of range", RUN_SAMPLE, payload.clone());
-    let good_targets: Vec<u8> = [1i32 << 20, -(1 << 20), 0].iter().flat_map(|w| w.to_le_bytes()).collect();
+    let good_targets: Vec<u8> = [1i32 << 20, -(1 << 20), 0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
     let mut payload = sample_payload(5, &x, &[]);
     payload.extend_from_slice(&good_targets);
     pair.same("potential targets", RUN_SAMPLE, payload);
-    pair.same("rate targets while voltage", RUN_SAMPLE, sample_payload(1, &x, &[0, 0, 0]));
+    pair.same(
+        "rate targets while voltage",
+        RUN_SAMPLE,
+        sample_payload(1, &x, &[0, 0, 0]),
+    );
 }
 
 #[test]
@@ -317,7 +453,11 @@ fn reset_and_counters_match() {
     let mut pair = Pair::new();
     pair.load_state(13);
     pair.same("reset flags 4", RESET, vec![4]);
-    pair.same("sample", RUN_SAMPLE, sample_payload(1, &[100, 2000, 3000, 4000], &[4096, 0, 0]));
+    pair.same(
+        "sample",
+        RUN_SAMPLE,
+        sample_payload(1, &[100, 2000, 3000, 4000], &[4096, 0, 0]),
+    );
     let frame = pair.frame(READ_COUNTERS, vec![]);
     let (board, software) = pair.both_frame(&frame);
     assert_eq!(
@@ -420,7 +560,11 @@ fn queue_frames_match_run_samples() {
     };
     let reply = pair.board.request(&skipped, MAX_CYCLES);
     let expected = error_payload(0x08, QUEUE_SAMPLE, seq.wrapping_add(2) as u32);
-    assert_eq!((reply.opcode, reply.payload), (0xFF, expected), "out-of-order frame");
+    assert_eq!(
+        (reply.opcode, reply.payload),
+        (0xFF, expected),
+        "out-of-order frame"
+    );
 
     let third = records(1, true);
     let frame = RawFrame {
@@ -433,15 +577,27 @@ fn queue_frames_match_run_samples() {
     assert_eq!(reply.payload, expected, "results of the third queue frame");
 
     let weights = Config::default().synapses() as u16;
-    pair.same("weights after the stream", READ_MEMORY, memory_header(1, 0, weights));
-    pair.same("rates after the stream", READ_MEMORY, memory_header(5, 0, 123));
+    pair.same(
+        "weights after the stream",
+        READ_MEMORY,
+        memory_header(1, 0, weights),
+    );
+    pair.same(
+        "rates after the stream",
+        READ_MEMORY,
+        memory_header(5, 0, 123),
+    );
 
     // Identify closes the stream.
     let frame = pair.frame(IDENTIFY, vec![]);
     pair.board.request(&frame, MAX_CYCLES);
     let frame = pair.frame(QUEUE_SAMPLE, queue_payload(0x01, &records(1, true)));
     let reply = pair.board.request(&frame, MAX_CYCLES);
-    assert_eq!(reply.payload, error_payload(0x08, QUEUE_SAMPLE, u32::MAX), "no stream open");
+    assert_eq!(
+        reply.payload,
+        error_payload(0x08, QUEUE_SAMPLE, u32::MAX),
+        "no stream open"
+    );
 }
 
 #[test]
@@ -459,16 +615,30 @@ fn queue_frame_errors() {
     let cases: Vec<(&str, Vec<u8>, u8, u32)> = vec![
         ("short header", short_header, 0x02, 6),
         ("unknown flag", queue_payload(0x0A, &one), 0x0A, 0x0A),
-        ("no start and no stream", queue_payload(0x01, &one), 0x08, u32::MAX),
+        (
+            "no start and no stream",
+            queue_payload(0x01, &one),
+            0x08,
+            u32::MAX,
+        ),
         ("three inputs", three_inputs, 0x07, 4),
         ("no samples", no_samples, 0x02, 6 + 14),
         ("cut record", cut, 0x02, 6 + 14),
-        ("potential targets for a rate target", queue_payload(0x07, &[(vec![1, 2, 3, 4], vec![0; 6])]), 0x0A, 0x05),
+        (
+            "potential targets for a rate target",
+            queue_payload(0x07, &[(vec![1, 2, 3, 4], vec![0; 6])]),
+            0x0A,
+            0x05,
+        ),
     ];
     for (case, payload, code, detail) in cases {
         let frame = pair.frame(QUEUE_SAMPLE, payload);
         let reply = pair.board.request(&frame, MAX_CYCLES);
         assert_eq!(reply.opcode, 0xFF, "{case}: error opcode");
-        assert_eq!(reply.payload, error_payload(code, QUEUE_SAMPLE, detail), "{case}");
+        assert_eq!(
+            reply.payload,
+            error_payload(code, QUEUE_SAMPLE, detail),
+            "{case}"
+        );
     }
 }

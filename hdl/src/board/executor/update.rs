@@ -265,6 +265,7 @@ impl Logic for CommandExecutor {
         self.engine_clear_counters.next = false;
         self.emit.next = false;
         self.emit_byte.next = self.serializer.data.val();
+        self.idle.next = false;
 
         // ---- The state machine. ----
         match self.state.q.val() {
@@ -298,6 +299,7 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineWrite;
             }
             ExecState::Idle => {
+                self.idle.next = true;
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 self.out_address.load.next = true;
