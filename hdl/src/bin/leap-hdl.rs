@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use leap_hdl::board::BoardConfig;
 use leap_hdl::engine::EngineParams;
-use leap_hdl::{emit, emit_engine, Design};
+use leap_hdl::{emit, emit_engine, emit_executor, Design};
 use leap_model::Config;
 
 /// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
@@ -15,7 +16,8 @@ struct Args {
     /// Directory to write the Verilog files to; created if missing.
     #[arg(long)]
     out: PathBuf,
-    /// Design to emit: lane, neuron or engine; repeat for several. Default: all.
+    /// Design to emit: lane, neuron, engine, or executor (the command executor with the engine,
+    /// for the network of --config); repeat for several. Default: lane, neuron and engine.
     #[arg(long = "design")]
     designs: Vec<String>,
     /// Configuration file (TOML) whose `[fixed]` formats set the widths. Default: the default formats.
@@ -28,13 +30,19 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let formats = match &args.config {
-        Some(path) => Config::load(path)?.fixed,
-        None => Default::default(),
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
     };
+    let formats = config.fixed;
     if !(1..=16).contains(&args.lanes) {
         bail!("--lanes {} is invalid: use 1 to 16", args.lanes);
     }
+    let engine = EngineParams {
+        lanes: args.lanes,
+        ..EngineParams::default()
+    };
+    let mut board_designs = Vec::new();
     let designs = if args.designs.is_empty() {
         Design::ALL.to_vec()
     } else {
@@ -42,14 +50,30 @@ fn main() -> Result<()> {
         for name in &args.designs {
             match Design::from_name(name) {
                 Some(d) => designs.push(d),
+                None if name == "executor" => board_designs.push(name.clone()),
                 None => {
-                    let known: Vec<_> = Design::ALL.iter().map(|d| d.name()).collect();
+                    let mut known: Vec<_> = Design::ALL.iter().map(|d| d.name()).collect();
+                    known.push("executor");
                     bail!("unknown design `{name}`: use one of {}", known.join(", "));
                 }
             }
         }
         designs
     };
+    let board = BoardConfig {
+        config,
+        engine,
+        max_payload: leap_model::protocol::MAX_PAYLOAD,
+    };
+    if !board_designs.is_empty() {
+        if let Err(e) = board.layers() {
+            let source = match &args.config {
+                Some(path) => path.display().to_string(),
+                None => "the default configuration".into(),
+            };
+            bail!("the network of {source} does not fit the engine: {e}");
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for design in designs {
@@ -64,6 +88,13 @@ fn main() -> Result<()> {
             ),
             _ => emit(design, &formats),
         };
+        std::fs::write(&path, emitted.verilog)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    for name in board_designs {
+        let path = args.out.join(format!("{name}.v"));
+        let emitted = emit_executor(&board);
         std::fs::write(&path, emitted.verilog)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", path.display());
