@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use leap_model::config::Activation;
+use leap_model::protocol::MAX_PAYLOAD;
 use leap_model::{Config, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -93,12 +94,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     if !args.json {
         println!();
-        println!("synapse updates/s = time steps/s x synapses (weights and biases); every time step");
+        println!(
+            "synapse updates/s = time steps/s x synapses (weights and biases); every time step"
+        );
         println!("does the forward product, the backward product and the weight update of every synapse.");
     }
 
     let link_results = if args.link {
-        measure_link(args.seconds, args.json)?
+        measure_link(
+            args.seconds,
+            args.max_payload.unwrap_or(MAX_PAYLOAD),
+            args.json,
+        )?
     } else {
         Vec::new()
     };
@@ -121,18 +128,26 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// Streams samples to the software device over a pseudo-terminal at each of [`LINK_BAUDS`],
 /// for about `seconds` each, and prints a table unless `json` is set.
-fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>> {
+fn measure_link(
+    seconds: f64,
+    max_payload: usize,
+    json: bool,
+) -> anyhow::Result<Vec<LinkBenchResult>> {
     let network = LINK_NETWORK.map(|n| n.to_string()).join("-");
     if !json {
         println!();
         println!(
             "link: {network} samples streamed to the software device over a pseudo-terminal whose"
         );
-        println!("writes are paced to the baud rate (10 bits per byte), in both directions");
+        println!("writes are paced to the baud rate (10 bits per byte), in both directions, in");
         println!(
-            "{:>9} {:>8} {:>11} {:>17} {:>16} {:>17} {:>8}",
+            "queue-samples frames of as many samples as 4096 payload bytes hold, two outstanding"
+        );
+        println!(
+            "{:>9} {:>8} {:>10} {:>11} {:>17} {:>16} {:>17} {:>8}",
             "baud",
             "samples",
+            "per frame",
             "samples/s",
             "baud limit, 1/s",
             "link efficiency",
@@ -148,14 +163,16 @@ fn measure_link(seconds: f64, json: bool) -> anyhow::Result<Vec<LinkBenchResult>
             layers: LINK_NETWORK.to_vec(),
             emulate_baud: true,
             seed: BENCH_SEED,
+            max_payload,
         };
         let result = link_bench::bench(&options)
             .with_context(|| format!("the link benchmark at {baud} baud failed"))?;
         if !json {
             println!(
-                "{:>9} {:>8} {:>11} {:>17} {:>14.1} % {:>15.1} % {:>8}",
+                "{:>9} {:>8} {:>10} {:>11} {:>17} {:>14.1} % {:>15.1} % {:>8}",
                 result.baud,
                 result.samples,
+                result.samples_per_frame,
                 si(result.samples_per_second),
                 si(result.baud_limited_samples_per_second),
                 result.link_efficiency * 100.0,

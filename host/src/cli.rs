@@ -39,6 +39,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Connect to a device and print its identity and counters.
     Info(InfoArgs),
+    /// Save a device's weights and biases to a file, or load them from one.
+    Weights(WeightsArgs),
 }
 
 /// The link to a device: `--port PATH [--baud N]` or `--link SPEC`, and its reply timeout.
@@ -186,6 +188,11 @@ pub struct BenchArgs {
     /// whose writes are paced to 115200, 1000000 and 3000000 baud.
     #[arg(long)]
     pub link: bool,
+
+    /// Largest payload in bytes that the software device of --link advertises (128 to 4096),
+    /// which sizes the queue-samples frames. [default: 4096]
+    #[arg(long, value_name = "BYTES", requires = "link")]
+    pub max_payload: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +212,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub tcp: Option<SocketAddr>,
 
+    /// Largest payload in bytes that the device advertises and accepts, as a board with small
+    /// buffers does (128 to 4096). [default: 4096]
+    #[arg(long, value_name = "BYTES")]
+    pub max_payload: Option<usize>,
+
     /// Device to serve: the software device, or the Verilated board of the default network
     /// (needs a leap built with `--features verilator`).
     #[arg(long, value_enum, default_value = "software")]
@@ -221,6 +233,45 @@ pub struct InfoArgs {
     /// its network, number formats and error source.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WeightsArgs {
+    #[command(subcommand)]
+    pub action: WeightsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeightsAction {
+    /// Read every weight and bias from the device and write them to FILE (JSON, replaced
+    /// atomically).
+    Save(WeightsTarget),
+    /// Check FILE against the device's layer sizes, activations, number formats and error
+    /// source, then write its weights and biases to the device.
+    Load(WeightsTarget),
+}
+
+/// The weights file and the device: --port or --link, or else the in-process software-fixed
+/// device of --config.
+#[derive(Debug, Args)]
+pub struct WeightsTarget {
+    /// Weights file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Software device in this process, when neither --port nor --link is given. Its weights are
+    /// the initial weights of --config and last only while the command runs.
+    /// [default: software-fixed]
+    #[arg(long, value_enum, value_name = "DEVICE", conflicts_with_all = ["port", "link"])]
+    pub device: Option<DeviceKind>,
+
+    /// Configuration file (TOML) of the in-process software device. [default: the default
+    /// configuration]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["port", "link"])]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -244,5 +295,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::run(&args),
         Command::Serve(args) => crate::serve::run(&args),
         Command::Info(args) => crate::info::run(&args),
+        Command::Weights(args) => crate::weights::run(&args),
     }
 }

@@ -101,14 +101,34 @@ pub enum ServeDevice {
 }
 
 impl ServeDevice {
-    /// Builds the device for `config`.
-    pub fn build(self, config: &Config) -> anyhow::Result<Box<dyn ByteDevice>> {
+    /// Builds the device for `config`; `max_payload` sets the largest payload the software
+    /// device advertises and accepts (the simulated board's is fixed when it is generated).
+    pub fn build(
+        self,
+        config: &Config,
+        max_payload: Option<usize>,
+    ) -> anyhow::Result<Box<dyn ByteDevice>> {
         match self {
-            ServeDevice::Software => Ok(Box::new(
-                SoftwareDevice::new(config)
-                    .context("the configuration cannot run on the software device")?,
-            )),
-            ServeDevice::Verilator => build_simulated_board(config),
+            ServeDevice::Software => {
+                let mut device = SoftwareDevice::new(config)
+                    .context("the configuration cannot run on the software device")?;
+                if let Some(max_payload) = max_payload {
+                    device.set_max_payload(max_payload).map_err(|reason| {
+                        anyhow::anyhow!("--max-payload {max_payload} is invalid: {reason}")
+                    })?;
+                }
+                Ok(Box::new(device))
+            }
+            ServeDevice::Verilator => {
+                if let Some(max_payload) = max_payload {
+                    bail!(
+                        "--max-payload {max_payload} is invalid with --device verilator: the \
+                         simulated board's maximum payload is fixed when its Verilog is generated; \
+                         leave the option out"
+                    );
+                }
+                build_simulated_board(config)
+            }
         }
     }
 

@@ -12,3 +12,4 @@ pub mod plot;
 pub mod progress;
 pub mod serve;
 pub mod train;
+pub mod weights;

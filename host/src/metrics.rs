@@ -100,8 +100,9 @@ pub fn argmax(outputs: &[f64]) -> usize {
     best
 }
 
-/// Presents every sample of `dataset` in order, in chunks of `device.batch_size()`, without
-/// targets, so weights stay frozen. Calls `on_samples` with the number of samples after each chunk.
+/// Presents every sample of `dataset` in order as one stream (see `Device::run_stream`), without
+/// targets, so weights stay frozen. Calls `on_samples` with the number of samples done as they
+/// finish.
 ///
 /// Neuron state carries over between samples and is left as the last sample leaves it. Callers
 /// that need the state unchanged take a snapshot first and restore it afterwards.
@@ -111,30 +112,25 @@ pub fn evaluate(
     on_samples: &mut dyn FnMut(usize),
 ) -> Result<Evaluation, DeviceError> {
     let saturations_before = device.saturations();
-    let chunk_size = device.batch_size().max(1);
     let mut correct = 0usize;
     let mut loss_sum = 0.0;
-    let indices: Vec<usize> = (0..dataset.len()).collect();
 
-    for chunk in indices.chunks(chunk_size) {
-        let inputs: Vec<&[f64]> = chunk.iter().map(|&i| dataset.sample(i).0).collect();
-        let outputs = device.run_batch(&inputs, None)?;
-        for (&i, output) in chunk.iter().zip(&outputs) {
-            let label = dataset.sample(i).1;
-            if argmax(output) == label {
-                correct += 1;
-            }
-            let squared_error: f64 = output
-                .iter()
-                .enumerate()
-                .map(|(class, &y)| {
-                    let target = if class == label { 1.0 } else { 0.0 };
-                    (target - y) * (target - y)
-                })
-                .sum();
-            loss_sum += 0.5 * squared_error;
+    let inputs: Vec<&[f64]> = (0..dataset.len()).map(|i| dataset.sample(i).0).collect();
+    let outputs = device.run_stream(&inputs, None, on_samples)?;
+    for (i, output) in outputs.iter().enumerate() {
+        let label = dataset.sample(i).1;
+        if argmax(output) == label {
+            correct += 1;
         }
-        on_samples(chunk.len());
+        let squared_error: f64 = output
+            .iter()
+            .enumerate()
+            .map(|(class, &y)| {
+                let target = if class == label { 1.0 } else { 0.0 };
+                (target - y) * (target - y)
+            })
+            .sum();
+        loss_sum += 0.5 * squared_error;
     }
 
     let samples = dataset.len();

@@ -26,7 +26,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let kind = args.device;
     let device = kind
-        .build(&config)
+        .build(&config, args.max_payload)
         .with_context(|| format!("{source} cannot run on the {}", kind.name()))?;
     let activations: Vec<&str> = config
         .network

@@ -291,7 +291,9 @@ fn resume(args: &TrainArgs, dir: &Path) -> anyhow::Result<Option<Run>> {
             epochs
         }
     };
-    if epochs_total > stored.epochs_total && !matches!(config.learning.schedule, Schedule::ConstantRates {}) {
+    if epochs_total > stored.epochs_total
+        && !matches!(config.learning.schedule, Schedule::ConstantRates {})
+    {
         warn!(
             "extending the run from {} to {epochs_total} epochs: the remaining epochs follow the \
              learning-rate schedule for {epochs_total} epochs, but the completed ones followed it for {}, so the \
@@ -550,8 +552,9 @@ fn count_epochs(epochs: usize) -> String {
     }
 }
 
-/// Presents the training set once in the order that `seed` shuffles, in chunks of the device's
-/// batch size, with one-hot targets.
+/// Presents the training set once in the order that `seed` shuffles, with one-hot targets, as
+/// one stream: a device behind a link sends it in queue-samples frames, and the others run it in
+/// chunks of their batch size.
 fn train_pass(
     device: &mut dyn Device,
     train: &Dataset,
@@ -560,19 +563,15 @@ fn train_pass(
 ) -> Result<(), leap_model::DeviceError> {
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let chunk_size = device.batch_size().max(1);
 
-    for chunk in order.chunks(chunk_size) {
-        let samples: Vec<(&[f64], usize)> = chunk.iter().map(|&i| train.sample(i)).collect();
-        let inputs: Vec<&[f64]> = samples.iter().map(|&(x, _)| x).collect();
-        let targets: Vec<Vec<f64>> = samples
-            .iter()
-            .map(|&(_, label)| one_hot(label, train.n_classes))
-            .collect();
-        let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
-        device.run_batch(&inputs, Some(&target_refs))?;
-        on_samples(chunk.len());
-    }
+    let samples: Vec<(&[f64], usize)> = order.iter().map(|&i| train.sample(i)).collect();
+    let inputs: Vec<&[f64]> = samples.iter().map(|&(x, _)| x).collect();
+    let targets: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|&(_, label)| one_hot(label, train.n_classes))
+        .collect();
+    let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
+    device.run_stream(&inputs, Some(&target_refs), on_samples)?;
     Ok(())
 }
 

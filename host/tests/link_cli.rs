@@ -344,7 +344,7 @@ fn info_over_pty_prints_identity() {
         let printed = stdout(&output);
         for expected in [
             format!("device at serial port {}", server.address),
-            "protocol version:  1".to_string(),
+            "protocol version:  2".to_string(),
             "network:           4-20-3 with activations hard_sigmoid, linear".to_string(),
             "formats:           act_frac 12, weight_bits 32".to_string(),
             "memories:          163 weight words, 23 words per neuron-state memory".to_string(),
@@ -413,6 +413,295 @@ fn train_over_pty_matches_software_fixed() {
     let server = Server::start(dir.path(), &["--pty"]);
     let expected_link = format!("serial:{}@3000000", server.address);
     assert_link_run_matches_software_fixed(dir.path(), &server, &expected_link);
+}
+
+#[test]
+fn train_streams_over_small_payload_pty() {
+    // A device that advertises 256-byte payloads: an epoch of the 4-20-3 network streams in
+    // frames of (256 - 6) / 14 = 17 samples, and the run still equals software-fixed.
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let server = Server::start(dir.path(), &["--pty", "--max-payload", "256"]);
+    let output = leap_command(dir.path())
+        .env("LEAP_LOG", "info,leap_host::link::device=debug")
+        .args(["train", "--config", "small.toml", "--epochs", "1"])
+        .args(server.device_args())
+        .args(["--out", "link"])
+        .output()
+        .unwrap();
+    assert_success(&output, &server);
+    let log = stderr(&output);
+    assert!(
+        log.contains("samples_per_frame=17 learn=true"),
+        "no training stream of 17-sample frames in\n{log}"
+    );
+    assert!(
+        log.contains("samples_per_frame=31 learn=false"),
+        "no evaluation stream of (256 - 6) / 8 = 31-sample frames in\n{log}"
+    );
+    train_software_fixed(dir.path(), "1", "fixed");
+    assert_same_run(&dir.path().join("link"), &dir.path().join("fixed"));
+
+    let info = leap(dir.path(), &["info", "--port", &server.address]);
+    assert_success(&info, &server);
+    assert!(
+        stdout(&info).contains("maximum payload:   256 bytes"),
+        "{}",
+        stdout(&info)
+    );
+    assert!(
+        stdout(&info).contains("crc 0, framing 0, length 0, timeout 0"),
+        "{}",
+        stdout(&info)
+    );
+}
+
+/// Returns the weight words of a weights file.
+fn weight_words(path: &Path) -> Vec<i64> {
+    let file: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    file["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_i64().unwrap())
+        .collect()
+}
+
+/// Returns the weights of a run's checkpoint in network-wide order.
+fn checkpoint_weights(run: &Path) -> Vec<i64> {
+    let checkpoint = read_checkpoint(run);
+    checkpoint["snapshot"]["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|layer| layer.as_array().unwrap().clone())
+        .map(|w| w.as_i64().unwrap())
+        .collect()
+}
+
+/// Rewrites a weights file with `words` and their CRC-32, as `leap weights save` would.
+fn write_weights_file(path: &Path, template: &Path, words: &[i64]) {
+    let mut file: Value = serde_json::from_str(&fs::read_to_string(template).unwrap()).unwrap();
+    let bytes: Vec<u8> = words
+        .iter()
+        .flat_map(|&w| (w as i32).to_le_bytes())
+        .collect();
+    file["words"] = Value::from(words.to_vec());
+    file["crc32"] = Value::from(leap_model::protocol::crc32(&bytes));
+    fs::write(path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+}
+
+#[test]
+fn weights_save_load_over_links() {
+    let servers = [
+        &["--pty"][..],
+        &["--pty", "--max-payload", "256"][..],
+        &["--tcp", "127.0.0.1:0", "--max-payload", "512"][..],
+    ];
+    for server_args in servers {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(dir.path());
+        let server = Server::start(dir.path(), server_args);
+
+        // Train one epoch over the link, so the device contains the run's trained weights.
+        let mut args = vec!["train", "--config", "small.toml", "--epochs", "1"];
+        args.extend(server.device_args());
+        args.extend(["--out", "run"]);
+        assert_success(&leap(dir.path(), &args), &server);
+
+        let save = leap(
+            dir.path(),
+            &[
+                &["weights", "save", "saved.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
+        );
+        assert_success(&save, &server);
+        assert!(
+            stdout(&save).contains("saved 163 weights and biases of network [4, 20, 3]"),
+            "{}",
+            stdout(&save)
+        );
+        let saved = weight_words(&dir.path().join("saved.json"));
+        assert_eq!(saved.len(), 163);
+        assert_eq!(
+            saved,
+            checkpoint_weights(&dir.path().join("run")),
+            "{server_args:?}"
+        );
+
+        // Load changed weights, read them back, and find exactly those words.
+        let changed: Vec<i64> = saved.iter().map(|&w| w / 2 + 17).collect();
+        write_weights_file(
+            &dir.path().join("changed.json"),
+            &dir.path().join("saved.json"),
+            &changed,
+        );
+        let load = leap(
+            dir.path(),
+            &[
+                &["weights", "load", "changed.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
+        );
+        assert_success(&load, &server);
+        assert!(
+            stdout(&load).contains("loaded 163 weights and biases of network [4, 20, 3]"),
+            "{}",
+            stdout(&load)
+        );
+        let again = leap(
+            dir.path(),
+            &[
+                &["weights", "save", "again.json"][..],
+                &server.device_args(),
+            ]
+            .concat(),
+        );
+        assert_success(&again, &server);
+        assert_eq!(
+            weight_words(&dir.path().join("again.json")),
+            changed,
+            "{server_args:?}"
+        );
+
+        let info = leap(dir.path(), &[&["info"][..], &server.device_args()].concat());
+        assert!(
+            stdout(&info).contains("crc 0, framing 0, length 0, timeout 0"),
+            "{}",
+            stdout(&info)
+        );
+    }
+}
+
+#[test]
+fn weights_load_rejects_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let server = Server::start(dir.path(), &["--pty"]);
+    let save = leap(
+        dir.path(),
+        &["weights", "save", "good.json", "--port", &server.address],
+    );
+    assert_success(&save, &server);
+    let good = fs::read_to_string(dir.path().join("good.json")).unwrap();
+    let words = weight_words(&dir.path().join("good.json"));
+
+    // The default configuration's 4-120-3 network, saved on the in-process software device.
+    let other = leap(dir.path(), &["weights", "save", "other.json"]);
+    assert!(other.status.success(), "{}", stderr(&other));
+    fs::write(dir.path().join("truncated.json"), &good[..good.len() / 2]).unwrap();
+    fs::write(
+        dir.path().join("flipped.json"),
+        good.replacen(
+            &format!("\n    {},", words[5]),
+            &format!("\n    {},", words[5] + 1),
+            1,
+        ),
+    )
+    .unwrap();
+    let mut short = words.clone();
+    short.pop();
+    write_weights_file(
+        &dir.path().join("short.json"),
+        &dir.path().join("good.json"),
+        &short,
+    );
+    let mut wide = words.clone();
+    wide[3] = 1 << 40;
+    write_weights_file(
+        &dir.path().join("wide.json"),
+        &dir.path().join("good.json"),
+        &wide,
+    );
+    fs::write(
+        dir.path().join("formats.json"),
+        good.replace("\"weight_frac\": 28", "\"weight_frac\": 27"),
+    )
+    .unwrap();
+
+    let cases = [
+        ("missing.json", "failed to read weights file missing.json"),
+        ("truncated.json", "weights file truncated.json is damaged or not a LEAP weights file"),
+        ("flipped.json", "but the file records 0x"),
+        ("short.json", "it contains 162 words, but layers [4, 20, 3] have 163 weights and biases"),
+        ("wide.json", "invalid value: integer `1099511627776`, expected i32"),
+        ("other.json", "the file holds a network with layers [4, 120, 3], but the device runs layers [4, 20, 3]"),
+        ("formats.json", "the file's number formats"),
+    ];
+    for (file, expected) in cases {
+        let output = leap(
+            dir.path(),
+            &["weights", "load", file, "--port", &server.address],
+        );
+        assert_eq!(output.status.code(), Some(1), "{file}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{file}: no \"{expected}\" in\n{}",
+            stderr(&output)
+        );
+    }
+
+    // None of the rejected files changed the device's weights.
+    let after = leap(
+        dir.path(),
+        &["weights", "save", "after.json", "--port", &server.address],
+    );
+    assert_success(&after, &server);
+    assert_eq!(weight_words(&dir.path().join("after.json")), words);
+}
+
+#[test]
+fn weights_on_software_device() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let save = leap(
+        dir.path(),
+        &["weights", "save", "initial.json", "--config", "small.toml"],
+    );
+    assert!(save.status.success(), "{}", stderr(&save));
+    // The initial weights of the configuration equal those a software-fixed run starts from,
+    // and loading them back into the same device succeeds.
+    let words = weight_words(&dir.path().join("initial.json"));
+    assert_eq!(words.len(), 163);
+    assert!(words.iter().any(|&w| w != 0));
+    let load = leap(
+        dir.path(),
+        &[
+            "weights",
+            "load",
+            "initial.json",
+            "--device",
+            "software-fixed",
+            "--config",
+            "small.toml",
+        ],
+    );
+    assert!(load.status.success(), "{}", stderr(&load));
+    assert!(
+        stdout(&load).contains("into the software-fixed device of configuration file small.toml"),
+        "{}",
+        stdout(&load)
+    );
+    let float = leap(
+        dir.path(),
+        &[
+            "weights",
+            "save",
+            "float.json",
+            "--device",
+            "software-float",
+        ],
+    );
+    assert_eq!(float.status.code(), Some(1));
+    assert!(
+        stderr(&float).contains("not with software-float"),
+        "{}",
+        stderr(&float)
+    );
+    assert!(!dir.path().join("float.json").exists());
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! Link throughput in streaming mode over a pseudo-terminal, against a UART's byte rate.
 //!
 //! The host streams samples to the software device, which a thread serves on the other end of
-//! a pseudo-terminal pair. A pseudo-terminal has no baud rate, so by default both ends pace
-//! their writes to the byte rate of a UART at the given baud (10 bits per byte: start, 8 data,
-//! stop). The measured payload rate divided by that byte rate is the link efficiency: the share
-//! of the line that carries sample data rather than frame headers, CRCs and idle time.
+//! a pseudo-terminal pair, in queue-samples frames of as many samples as the maximum payload
+//! allows, with two frames outstanding. A pseudo-terminal has no baud rate, so by default both
+//! ends pace their writes to the byte rate of a UART at the given baud. That is 10 bits per byte
+//! (start, 8 data, stop), for the host's requests and for the serving side's replies. The request payload rate,
+//! measured on the wall clock from the first request byte to the last reply, divided by that
+//! byte rate is the link efficiency: the share of the line that carries payload rather than
+//! frame headers, CRCs and idle time.
 
 use std::io::Write;
 use std::thread;
@@ -12,8 +15,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use leap_model::config::Activation;
-use leap_model::protocol::{SoftwareDevice, FRAME_OVERHEAD};
-use leap_model::Config;
+use leap_model::protocol::{SampleBatch, SoftwareDevice, MAX_PAYLOAD};
+use leap_model::{Config, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -36,6 +39,8 @@ pub struct LinkBenchOptions {
     pub emulate_baud: bool,
     /// Seed of the random inputs and targets.
     pub seed: u64,
+    /// Maximum payload the software device advertises, in bytes.
+    pub max_payload: usize,
 }
 
 impl Default for LinkBenchOptions {
@@ -46,6 +51,7 @@ impl Default for LinkBenchOptions {
             layers: vec![4, 120, 3],
             emulate_baud: true,
             seed: 7,
+            max_payload: MAX_PAYLOAD,
         }
     }
 }
@@ -59,6 +65,9 @@ pub struct LinkBenchResult {
     pub baud: u32,
     pub emulated_baud: bool,
     pub samples: usize,
+    /// Samples per queue-samples frame, except the last frame.
+    pub samples_per_frame: usize,
+    pub max_payload: usize,
     pub seconds: f64,
     pub samples_per_second: f64,
     pub request_payload_bytes_per_sample: f64,
@@ -70,6 +79,9 @@ pub struct LinkBenchResult {
     pub baud_limit_bytes_per_second: f64,
     /// Request payload bytes per second divided by the baud limit.
     pub link_efficiency: f64,
+    /// Input and target bytes per second divided by the baud limit: the link efficiency without
+    /// the 6-byte header of each queue-samples payload.
+    pub sample_data_efficiency: f64,
     /// Request payload bytes divided by request wire bytes: the best efficiency framing allows.
     pub frame_efficiency: f64,
     /// Samples per second the baud limit allows with this framing, in the busier direction.
@@ -78,15 +90,15 @@ pub struct LinkBenchResult {
     pub resends: u64,
 }
 
-/// Returns the number of samples whose request frames take about `seconds` on a UART at `baud`,
-/// at least 10. A request carries a 4-byte header, 2 bytes per input and 2 bytes per output (a
-/// rate target) in a frame. Replies are shorter, so requests set the pace.
+/// Returns the number of samples whose inputs and rate targets take about `seconds` on a UART
+/// at `baud`, at least 10. Frames of many samples add little to that, and replies are shorter
+/// than requests, so requests set the pace.
 pub fn samples_for_duration(layers: &[usize], baud: u32, seconds: f64) -> usize {
     let inputs = layers.first().copied().unwrap_or(0);
     let outputs = layers.last().copied().unwrap_or(0);
-    let request_wire_bytes = FRAME_OVERHEAD + 4 + 2 * inputs + 2 * outputs;
+    let sample_bytes = (2 * inputs + 2 * outputs).max(1);
     let bytes_per_second = baud as f64 / BITS_PER_BYTE as f64;
-    let samples = seconds * bytes_per_second / request_wire_bytes as f64;
+    let samples = seconds * bytes_per_second / sample_bytes as f64;
     (samples.ceil() as usize).max(10)
 }
 
@@ -117,6 +129,9 @@ pub fn bench(options: &LinkBenchOptions) -> anyhow::Result<LinkBenchResult> {
     let path = slave.name().context("the pseudo-terminal has no path")?;
 
     let mut device = SoftwareDevice::new(&config)?;
+    device
+        .set_max_payload(options.max_payload)
+        .map_err(|reason| anyhow::anyhow!("the benchmark device cannot be set up: {reason}"))?;
     let reader = master
         .try_clone_native()
         .context("failed to clone the pseudo-terminal")?;
@@ -150,9 +165,10 @@ pub fn bench(options: &LinkBenchOptions) -> anyhow::Result<LinkBenchResult> {
     let input_refs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
     let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
 
+    let samples_per_frame = link.samples_per_frame(true);
     let before = link.link_stats();
     let started = Instant::now();
-    link.run_stream(&input_refs, Some(&target_refs))?;
+    link.run_stream(&input_refs, Some(&target_refs), &mut |_| {})?;
     let seconds = started.elapsed().as_secs_f64();
     let after = link.link_stats();
     drop(link);
@@ -163,6 +179,8 @@ pub fn bench(options: &LinkBenchOptions) -> anyhow::Result<LinkBenchResult> {
 
     let samples = options.samples.max(1) as f64;
     let request_payload = (after.request_payload_bytes - before.request_payload_bytes) as f64;
+    let frames = (after.requests_sent - before.requests_sent) as f64;
+    let sample_data = request_payload - frames * SampleBatch::HEADER_LEN as f64;
     let request_wire = (after.request_wire_bytes - before.request_wire_bytes) as f64;
     let reply_payload = (after.reply_payload_bytes - before.reply_payload_bytes) as f64;
     let reply_wire = (after.reply_wire_bytes - before.reply_wire_bytes) as f64;
@@ -178,6 +196,8 @@ pub fn bench(options: &LinkBenchOptions) -> anyhow::Result<LinkBenchResult> {
         baud: options.baud,
         emulated_baud: options.emulate_baud,
         samples: options.samples,
+        samples_per_frame,
+        max_payload: options.max_payload,
         seconds,
         samples_per_second: options.samples as f64 / seconds,
         request_payload_bytes_per_sample: request_payload / samples,
@@ -187,6 +207,7 @@ pub fn bench(options: &LinkBenchOptions) -> anyhow::Result<LinkBenchResult> {
         request_payload_bytes_per_second: request_payload_rate,
         baud_limit_bytes_per_second: baud_limit,
         link_efficiency: request_payload_rate / baud_limit,
+        sample_data_efficiency: sample_data / seconds / baud_limit,
         frame_efficiency: request_payload / request_wire.max(1.0),
         baud_limited_samples_per_second: baud_limit
             / (request_wire.max(reply_wire) / samples).max(1.0),

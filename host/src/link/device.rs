@@ -3,13 +3,16 @@
 use std::cell::{Cell, RefCell};
 
 use leap_model::config::TargetKind;
-use leap_model::device::{DeviceError, Parameters, Snapshot};
+use leap_model::device::{check_target_count, DeviceError, Parameters, Snapshot};
 use leap_model::fixed::{FixedState, Saturations};
 use leap_model::protocol::{
-    reset_flags, Counters, EngineParameters, Identity, Memory, Reply, Request, Sample,
-    SampleOutput, TargetWords, MAX_DEPTH, MAX_PAYLOAD, MAX_WORDS_PER_FRAME,
+    record_len, reset_flags, sample_flags, words_per_frame, Counters, EngineParameters, Identity,
+    Memory, Reply, Request, Sample, SampleBatch, SampleOutput, TargetWords, MAX_DEPTH, MAX_PAYLOAD,
+    QUEUE_DEPTH,
 };
 use leap_model::{Config, Device, FixedModel};
+
+use tracing::debug;
 
 use super::{Link, LinkError, LinkOptions, LinkStats, Transport};
 
@@ -31,6 +34,9 @@ pub struct LinkDevice {
     name: String,
     config: Config,
     identity: Identity,
+    /// Largest payload of any frame sent or asked for: the device's advertised maximum, at most
+    /// [`MAX_PAYLOAD`].
+    max_payload: usize,
     /// Words of the weight memory and of each neuron-state memory that this network uses.
     weight_words: usize,
     neuron_words: usize,
@@ -55,7 +61,6 @@ impl LinkDevice {
         options: LinkOptions,
     ) -> Result<LinkDevice, DeviceError> {
         config.validate_fixed()?;
-        check_frame_sizes(config)?;
         let mut link = Link::new(transport, options);
         link.discard_input().map_err(device_error)?;
         let identity = match link.request(&Request::Identify).map_err(device_error)? {
@@ -64,12 +69,15 @@ impl LinkDevice {
         };
         let weight_words = config.synapses();
         let neuron_words: usize = config.network.layers[1..].iter().sum();
-        check_device_fits(&identity, config).map_err(|reason| {
+        let incompatible = |reason| {
             device_error(LinkError::Incompatible {
                 endpoint: link.endpoint().to_string(),
                 reason,
             })
-        })?;
+        };
+        check_device_fits(&identity, config).map_err(incompatible)?;
+        let max_payload = (identity.max_payload as usize).min(MAX_PAYLOAD);
+        check_frame_sizes(config, max_payload).map_err(incompatible)?;
 
         let name = format!("link ({})", link.endpoint());
         let mut device = LinkDevice {
@@ -77,6 +85,7 @@ impl LinkDevice {
             name,
             config: config.clone(),
             identity,
+            max_payload,
             weight_words,
             neuron_words,
             eta_factor: 1.0,
@@ -106,24 +115,83 @@ impl LinkDevice {
         }
     }
 
-    /// Runs samples as a stream of queued samples, so the link carries the next sample while
-    /// the device computes. The results equal those of `run_batch` called once per sample.
-    pub fn run_stream(
+    /// Returns the largest payload this host sends to the device or asks it to send.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    /// Returns the samples of one queue-samples frame: as many as fit the maximum payload in
+    /// the request and in the reply.
+    pub fn samples_per_frame(&self, learn: bool) -> usize {
+        let flags = match (learn, self.config.learning.target) {
+            (false, _) => 0,
+            (true, TargetKind::Rate) => sample_flags::LEARN,
+            (true, TargetKind::Voltage) => sample_flags::LEARN | sample_flags::POTENTIAL_TARGET,
+        };
+        let (n_inputs, n_outputs) = (self.config.n_inputs(), self.config.n_outputs());
+        let record = record_len(flags, n_inputs, n_outputs);
+        SampleBatch::max_count(self.max_payload, record, n_outputs)
+    }
+
+    /// Streams samples in queue-samples frames sized by the maximum payload, with up to two
+    /// frames outstanding, and returns the output rates of each sample.
+    fn stream(
         &mut self,
         inputs: &[&[f64]],
         targets: Option<&[&[f64]]>,
+        on_samples: &mut dyn FnMut(usize),
     ) -> Result<Vec<Vec<f64>>, DeviceError> {
         self.check_widths(inputs, targets)?;
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
         let samples: Vec<Sample> = (0..inputs.len())
             .map(|i| self.quantise(inputs[i], targets.map(|t| t[i])))
             .collect();
-        let window = self.identity.queue_depth.max(1) as usize;
-        let outputs = self
+        // `check_frame_sizes` ensured at connection that one sample fits.
+        let per_frame = self.samples_per_frame(targets.is_some()).max(1);
+        let batches = samples
+            .chunks(per_frame)
+            .enumerate()
+            .map(|(index, chunk)| SampleBatch::new(index == 0, chunk))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(DeviceError::Other)?;
+        let window = (self.identity.queue_depth as usize).clamp(1, QUEUE_DEPTH as usize);
+        let n_outputs = self.config.n_outputs();
+        let frame_sizes: Vec<usize> = batches.iter().map(SampleBatch::count).collect();
+
+        let replies = self
             .link
             .borrow_mut()
-            .stream(samples, window, &mut |_, _| {})
+            .stream(&batches, window, &mut |index, _| {
+                on_samples(frame_sizes[index])
+            })
             .map_err(device_error)?;
-        Ok(outputs.iter().map(|output| self.rates(output)).collect())
+        debug!(
+            samples = inputs.len(),
+            frames = batches.len(),
+            samples_per_frame = per_frame,
+            learn = targets.is_some(),
+            "streamed samples in queue-samples frames"
+        );
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for (reply, &count) in replies.iter().zip(&frame_sizes) {
+            if reply.rates.len() != count * n_outputs {
+                return Err(DeviceError::Other(format!(
+                    "{} sent {} output words for a frame of {count} samples of {n_outputs} outputs; the device does not follow protocol version 2",
+                    self.link.borrow().endpoint(),
+                    reply.rates.len()
+                )));
+            }
+            self.device_saturations.set(reply.saturations);
+            outputs.extend(
+                reply
+                    .rates
+                    .chunks(n_outputs)
+                    .map(|rates| self.to_real(rates)),
+            );
+        }
+        Ok(outputs)
     }
 
     fn request(&self, request: &Request) -> Result<Reply, DeviceError> {
@@ -169,8 +237,13 @@ impl LinkDevice {
 
     fn rates(&self, output: &SampleOutput) -> Vec<f64> {
         self.device_saturations.set(output.saturations);
+        self.to_real(&output.rates)
+    }
+
+    /// Converts activity words to real numbers.
+    fn to_real(&self, words: &[i16]) -> Vec<f64> {
         let act = self.config.fixed.act();
-        output.rates.iter().map(|&r| act.to_f64(r as i64)).collect()
+        words.iter().map(|&r| act.to_f64(r as i64)).collect()
     }
 
     fn check_widths(
@@ -186,13 +259,7 @@ impl LinkDevice {
             });
         }
         if let Some(targets) = targets {
-            if targets.len() != inputs.len() {
-                return Err(DeviceError::Other(format!(
-                    "{} targets for {} inputs: give one target per input",
-                    targets.len(),
-                    inputs.len()
-                )));
-            }
+            check_target_count(inputs.len(), targets.len())?;
             if let Some(t) = targets.iter().find(|t| t.len() != n_outputs) {
                 return Err(DeviceError::TargetWidth {
                     expected: n_outputs,
@@ -203,12 +270,13 @@ impl LinkDevice {
         Ok(())
     }
 
-    /// Reads a whole memory in frames of at most `MAX_WORDS_PER_FRAME` words.
+    /// Reads a whole memory in frames whose replies fit the maximum payload.
     fn read_memory(&self, memory: Memory, size: usize) -> Result<Vec<i64>, DeviceError> {
+        let per_frame = words_per_frame(self.max_payload);
         let mut words = Vec::with_capacity(size);
         while words.len() < size {
             let offset = words.len() as u32;
-            let count = (size - words.len()).min(MAX_WORDS_PER_FRAME) as u16;
+            let count = (size - words.len()).min(per_frame) as u16;
             match self.request(&Request::ReadMemory {
                 memory,
                 offset,
@@ -227,10 +295,11 @@ impl LinkDevice {
         Ok(words)
     }
 
-    /// Writes a whole memory in frames of at most `MAX_WORDS_PER_FRAME` words.
+    /// Writes a whole memory in frames that fit the maximum payload.
     fn write_memory(&self, memory: Memory, words: &[i64]) -> Result<(), DeviceError> {
-        for (index, chunk) in words.chunks(MAX_WORDS_PER_FRAME).enumerate() {
-            let offset = (index * MAX_WORDS_PER_FRAME) as u32;
+        let per_frame = words_per_frame(self.max_payload);
+        for (index, chunk) in words.chunks(per_frame).enumerate() {
+            let offset = (index * per_frame) as u32;
             let request = Request::WriteMemory {
                 memory,
                 offset,
@@ -343,21 +412,33 @@ fn zero_parameters(config: &Config) -> Parameters {
     }
 }
 
-/// Checks that a sample and the identity reply of this network fit one frame.
-fn check_frame_sizes(config: &Config) -> Result<(), DeviceError> {
-    let sample = 4 + 2 * config.n_inputs() + 4 * config.n_outputs();
-    if sample > MAX_PAYLOAD {
-        return Err(DeviceError::Other(format!(
-            "a sample of {} inputs and {} targets takes {sample} payload bytes, more than the link's {MAX_PAYLOAD}; use fewer inputs or outputs",
-            config.n_inputs(),
-            config.n_outputs()
-        )));
-    }
+/// Checks that every request this host sends for the network of `config` fits a payload of
+/// `max_payload` bytes: one sample with potential targets, its reply, the parameters and a
+/// memory transfer of at least one word.
+fn check_frame_sizes(config: &Config, max_payload: usize) -> Result<(), String> {
     if config.depth() > MAX_DEPTH {
-        return Err(DeviceError::Other(format!(
+        return Err(format!(
             "the network has {} non-input layers, but the link protocol describes at most {MAX_DEPTH}",
             config.depth()
-        )));
+        ));
+    }
+    let (n_inputs, n_outputs) = (config.n_inputs(), config.n_outputs());
+    let sample = SampleBatch::HEADER_LEN + 2 * n_inputs + 4 * n_outputs;
+    let reply = SampleOutput::HEADER_LEN + 2 * n_outputs;
+    let parameters = EngineParameters::FIXED_LEN + 4 * config.depth();
+    let memory = 8 + 4;
+    let needed = [
+        ("the inputs and targets of one sample", sample),
+        ("the outputs of one sample", reply),
+        ("the engine parameters", parameters),
+        ("a memory transfer of one word", memory),
+    ];
+    for (what, bytes) in needed {
+        if bytes > max_payload {
+            return Err(format!(
+                "{what} need {bytes} payload bytes, more than the device's maximum payload of {max_payload} bytes; use a network with fewer inputs, outputs or layers, or a device with larger buffers"
+            ));
+        }
     }
     Ok(())
 }
@@ -406,6 +487,15 @@ impl Device for LinkDevice {
             Reply::SampleOutput(output) => Ok(vec![self.rates(&output)]),
             other => Err(self.invalid("run sample", &other)),
         }
+    }
+
+    fn run_stream(
+        &mut self,
+        inputs: &[&[f64]],
+        targets: Option<&[&[f64]]>,
+        on_samples: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f64>>, DeviceError> {
+        self.stream(inputs, targets, on_samples)
     }
 
     fn saturations(&self) -> u64 {

@@ -13,6 +13,10 @@ use super::{Transport, TransportError};
 /// Bits a UART sends per byte with 8 data bits, no parity and 1 stop bit: start, 8 data, stop.
 pub const BITS_PER_BYTE: u32 = 10;
 
+/// Bytes the emulated UART buffers for transmission. NOTE: 256 is a modelling choice, an
+/// estimate of a USB serial bridge's transmit buffer rather than a measured device.
+const TX_BUFFER_BYTES: usize = 256;
+
 /// Serialises [`TTYPort::pair`], which is not thread-safe.
 static PTY_PAIR_LOCK: Mutex<()> = Mutex::new(());
 
@@ -53,9 +57,21 @@ impl Pacer {
     }
 
     /// Waits until the emulated line has sent `bytes` more bytes.
+    ///
+    /// A writer that wakes up late by less than the time [`TX_BUFFER_BYTES`] take on the line
+    /// (at least two chunks) keeps the line busy, as a UART's transmit buffer does. After a
+    /// longer pause the line has been idle and starts again now. Without that slack every late
+    /// wake-up of the sleeping thread would stretch the line time, and a busy machine would
+    /// measure a slower line than the baud rate gives.
     fn wait_for(&mut self, bytes: usize) {
         let now = Instant::now();
-        self.line_free_at = self.line_free_at.max(now) + uart_time(bytes, self.baud);
+        let slack = uart_time(TX_BUFFER_BYTES.max(2 * self.chunk_len()), self.baud);
+        let start = if now.saturating_duration_since(self.line_free_at) <= slack {
+            self.line_free_at
+        } else {
+            now
+        };
+        self.line_free_at = start + uart_time(bytes, self.baud);
         std::thread::sleep(self.line_free_at.saturating_duration_since(now));
     }
 }

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use leap_model::protocol::{SoftwareDevice, MAX_FRAME_LEN};
 
+use super::stream::ListeningClock;
+
 /// A device that answers requests on a byte stream: the software device, or the simulated
 /// board (`leap serve --device verilator`).
 pub trait ByteDevice: Send {
@@ -80,6 +82,9 @@ pub fn serve_shared<D: ByteDevice + ?Sized, R: Read, W: Write>(
 
 /// Runs the loop of [`serve`]. `respond(Some(bytes), now)` handles received bytes and
 /// `respond(None, now)` a read that timed out, and both return the encoded replies.
+///
+/// The device's clock runs only while the loop waits in a read. So the time the device spends
+/// computing or writing a long reply never counts as a gap between two bytes of a request.
 fn serve_with<F, R, W>(respond: &mut F, mut input: R, mut output: W) -> io::Result<()>
 where
     F: FnMut(Option<&[u8]>, Instant) -> Vec<u8>,
@@ -87,17 +92,21 @@ where
     W: Write,
 {
     let mut buffer = vec![0u8; MAX_FRAME_LEN];
+    let mut clock = ListeningClock::new();
     loop {
-        let replies = match input.read(&mut buffer) {
+        clock.resume();
+        let read = input.read(&mut buffer);
+        clock.pause();
+        let replies = match read {
             Ok(0) => return Ok(()),
-            Ok(count) => respond(Some(&buffer[..count]), Instant::now()),
+            Ok(count) => respond(Some(&buffer[..count]), clock.now()),
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                 ) =>
             {
-                respond(None, Instant::now())
+                respond(None, clock.now())
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if peer_gone(&e) => return Ok(()),

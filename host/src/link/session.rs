@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use leap_model::protocol::{
-    ErrorCode, Frame, Opcode, Reply, Request, Sample, SampleOutput, MAX_FRAME_LEN, MAX_RETRIES,
-    REPLY_TIMEOUT,
+    ErrorCode, Frame, Opcode, Reply, Request, SampleBatch, SampleOutput, MAX_FRAME_LEN,
+    MAX_RETRIES, REPLY_TIMEOUT,
 };
 use tracing::{debug, warn};
 
@@ -189,39 +189,40 @@ impl Link {
         })
     }
 
-    /// Runs `samples` as one stream of queued samples with at most `window` of them
-    /// outstanding, and returns their outputs in order.
+    /// Sends `batches` as one stream of queue-samples frames with at most `window` of them
+    /// outstanding, and returns their sample-results replies in order.
     ///
-    /// The first sample carries the start flag and the rest have consecutive sequence numbers,
-    /// so the device runs them in order. Every outstanding sample without a result is sent again,
-    /// oldest first, when the oldest result does not arrive in time, comes back damaged, or the
-    /// device refuses a later sample as out of order. The device resends the stored results of
-    /// samples it already ran. Sample `i`'s output is passed to
-    /// `on_output(i, &output)` as soon as all samples before it have theirs.
+    /// The first batch must carry the start flag and no other may, because the frames get
+    /// consecutive sequence numbers and the device runs them in that order. Every outstanding
+    /// frame without a reply is sent again, oldest first, when the oldest reply does not arrive
+    /// in time, comes back damaged, or the device refuses a later frame as out of order. The
+    /// device resends the stored replies of frames it already ran. Frame `i`'s reply is passed
+    /// to `on_output(i, &output)` as soon as all frames before it have theirs.
     pub fn stream(
         &mut self,
-        samples: Vec<Sample>,
+        batches: &[SampleBatch],
         window: usize,
         on_output: &mut dyn FnMut(usize, &SampleOutput),
     ) -> Result<Vec<SampleOutput>, LinkError> {
-        let mut stream = Stream::new(samples, self.next_seq);
-        self.next_seq = self.next_seq.wrapping_add(stream.samples.len() as u16);
+        let mut stream = Stream::new(batches, self.next_seq);
+        self.next_seq = self.next_seq.wrapping_add(stream.frames.len() as u16);
         let window = window.max(1);
-        let window_bytes = (0..stream.samples.len().min(window))
-            .map(|i| stream.frame(i).wire_len())
+        let window_bytes = stream.frames[..stream.frames.len().min(window)]
+            .iter()
+            .map(Frame::wire_len)
             .sum();
+        // NOTE: the wait covers the wire time of the window and of one reply but not the time
+        // the device computes a frame's k samples. Samples of many time steps on a slow device
+        // need a longer --reply-timeout.
         let wait = self.reply_wait(window_bytes);
         let mut attempts = 0;
         let mut last = String::new();
         let mut deadline = Instant::now() + wait;
 
         while !stream.done() {
-            let fill_to = stream.samples.len().min(stream.oldest + window);
+            let fill_to = stream.frames.len().min(stream.oldest + window);
             if stream.next_to_send < fill_to {
-                let frames: Vec<Frame> = (stream.next_to_send..fill_to)
-                    .map(|i| stream.frame(i))
-                    .collect();
-                self.send(&frames)?;
+                self.send(&stream.frames[stream.next_to_send..fill_to])?;
                 if stream.next_to_send == stream.oldest {
                     deadline = Instant::now() + wait;
                 }
@@ -235,11 +236,11 @@ impl Link {
                         self.stats.stale_replies += 1;
                         false
                     }
-                    Some(index) if reply.opcode == Opcode::SampleResult => {
-                        let Reply::SampleResult(output) =
-                            self.decode(Opcode::QueueSample, &reply)?
+                    Some(index) if reply.opcode == Opcode::SampleResults => {
+                        let Reply::SampleResults(output) =
+                            self.decode(Opcode::QueueSamples, &reply)?
                         else {
-                            unreachable!("a sample-result frame decodes to a sample result")
+                            unreachable!("a sample-results frame decodes to sample results")
                         };
                         stream.outputs[index].get_or_insert(output);
                         while let Some(Some(output)) = stream.outputs.get(stream.oldest) {
@@ -251,12 +252,12 @@ impl Link {
                         false
                     }
                     Some(index) if reply.opcode == Opcode::Error => {
-                        match self.decode(Opcode::QueueSample, &reply) {
+                        match self.decode(Opcode::QueueSamples, &reply) {
                             Err(LinkError::Rejected { error, .. })
                                 if error.code == ErrorCode::OUT_OF_ORDER =>
                             {
-                                last = format!("the device refused sample {index} of the stream as out of order");
-                                // Every sample after a lost one is refused; resend once per loss.
+                                last = format!("the device refused frame {index} of the stream as out of order");
+                                // The device rejects every frame after a lost one, so resend once per loss.
                                 index + 1 == stream.next_to_send
                             }
                             Err(other) => return Err(other),
@@ -277,7 +278,7 @@ impl Link {
             if attempts > self.options.retries {
                 return Err(LinkError::NoReply {
                     endpoint: self.endpoint().to_string(),
-                    opcode: Opcode::QueueSample,
+                    opcode: Opcode::QueueSamples,
                     seq: stream.seq(stream.oldest),
                     attempts,
                     timeout: wait,
@@ -286,14 +287,14 @@ impl Link {
             }
             let missing: Vec<Frame> = (stream.oldest..stream.next_to_send)
                 .filter(|&i| stream.outputs[i].is_none())
-                .map(|i| stream.frame(i))
+                .map(|i| stream.frames[i].clone())
                 .collect();
             self.stats.resends += missing.len() as u64;
             warn!(
                 endpoint = self.endpoint(),
                 seq = stream.seq(stream.oldest),
                 attempt = attempts,
-                "sending {} queued samples again: {last}",
+                "sending {} queue-samples frames again: {last}",
                 missing.len()
             );
             self.send(&missing)?;
@@ -303,48 +304,46 @@ impl Link {
     }
 }
 
-/// Progress of one stream of queued samples.
+/// Progress of one stream of queue-samples frames.
 struct Stream {
-    samples: Vec<Sample>,
+    /// The encoded frames, with consecutive sequence numbers from `first_seq`.
+    frames: Vec<Frame>,
     first_seq: u16,
     outputs: Vec<Option<SampleOutput>>,
-    /// Samples before this index have been sent at least once.
+    /// Frames before this index have been sent at least once.
     next_to_send: usize,
-    /// Samples before this index have their outputs.
+    /// Frames before this index have their replies.
     oldest: usize,
 }
 
 impl Stream {
-    fn new(samples: Vec<Sample>, first_seq: u16) -> Stream {
-        let outputs = vec![None; samples.len()];
+    fn new(batches: &[SampleBatch], first_seq: u16) -> Stream {
+        let frames = batches
+            .iter()
+            .enumerate()
+            .map(|(index, batch)| {
+                Request::QueueSamples(batch.clone()).to_frame(first_seq.wrapping_add(index as u16))
+            })
+            .collect();
         Stream {
-            samples,
+            frames,
             first_seq,
-            outputs,
+            outputs: vec![None; batches.len()],
             next_to_send: 0,
             oldest: 0,
         }
     }
 
     fn done(&self) -> bool {
-        self.oldest == self.samples.len()
+        self.oldest == self.frames.len()
     }
 
     fn seq(&self, index: usize) -> u16 {
         self.first_seq.wrapping_add(index as u16)
     }
 
-    /// Encodes sample `index`; the first sample of the stream carries the start flag.
-    fn frame(&self, index: usize) -> Frame {
-        let sample = Sample {
-            start: index == 0,
-            ..self.samples[index].clone()
-        };
-        Request::QueueSample(sample).to_frame(self.seq(index))
-    }
-
-    /// Finds the outstanding sample that `seq` belongs to. Sequence numbers wrap after 65 536
-    /// samples, so they are compared relative to the oldest outstanding one.
+    /// Finds the outstanding frame that `seq` belongs to. Sequence numbers wrap after 65 536
+    /// frames, so they are compared relative to the oldest outstanding one.
     fn outstanding_index(&self, seq: u16) -> Option<usize> {
         let index = self.oldest + seq.wrapping_sub(self.seq(self.oldest)) as usize;
         (index < self.next_to_send).then_some(index)
@@ -353,16 +352,19 @@ impl Stream {
 
 #[cfg(test)]
 mod tests {
+    use leap_model::protocol::Sample;
+
     use super::*;
 
     #[test]
     fn link_stream_index_survives_wrap() {
-        let empty = Sample {
+        let sample = Sample {
             start: false,
-            input: Vec::new(),
+            input: vec![1],
             target: None,
         };
-        let mut stream = Stream::new(vec![empty; 70_003], 65_530);
+        let batch = SampleBatch::new(false, &[sample]).unwrap();
+        let mut stream = Stream::new(&vec![batch; 70_003], 65_530);
         stream.oldest = 70_000;
         stream.next_to_send = 70_002;
         let seq = stream.seq(70_001);

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use leap_model::protocol::{Accept, Decoder, Frame, FrameError, INTER_BYTE_TIMEOUT, MAX_FRAME_LEN};
 
@@ -52,6 +52,52 @@ pub(crate) struct FramedStream<S> {
     decoder: Decoder,
     ready: VecDeque<Result<Frame, FrameError>>,
     buffer: Vec<u8>,
+    /// The decoder's clock: it runs only while `receive` is called.
+    clock: ListeningClock,
+}
+
+/// A clock for the inter-byte timeout that stops while its owner is not reading, such as while
+/// it sends a long paced frame or computes.
+///
+/// Bytes that arrive meanwhile wait in the operating system's buffer and are read later in one
+/// burst. The wall clock would put a gap as long as the pause between two bytes of one frame and
+/// cut it off, although the sender never stalled. This clock measures only the time spent
+/// waiting for bytes, so a gap counts only if the sender left the line idle while the owner was
+/// reading.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListeningClock {
+    /// Time spent not reading so far.
+    paused: Duration,
+    /// When the owner stopped reading, or `None` while it reads.
+    paused_at: Option<Instant>,
+}
+
+impl ListeningClock {
+    pub(crate) fn new() -> ListeningClock {
+        ListeningClock {
+            paused: Duration::ZERO,
+            paused_at: None,
+        }
+    }
+
+    /// Starts counting again: the owner reads from now on.
+    pub(crate) fn resume(&mut self) {
+        if let Some(paused_at) = self.paused_at.take() {
+            self.paused += paused_at.elapsed();
+        }
+    }
+
+    /// Stops counting: the owner does other work until the next [`ListeningClock::resume`].
+    pub(crate) fn pause(&mut self) {
+        self.paused_at.get_or_insert_with(Instant::now);
+    }
+
+    /// Returns the wall-clock time minus the time spent not reading.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::now();
+        let paused = self.paused + self.paused_at.map_or(Duration::ZERO, |at| now - at);
+        now.checked_sub(paused).unwrap_or(now)
+    }
 }
 
 impl<S: ByteStream> FramedStream<S> {
@@ -62,6 +108,7 @@ impl<S: ByteStream> FramedStream<S> {
             decoder: Decoder::new(Accept::Replies, INTER_BYTE_TIMEOUT),
             ready: VecDeque::new(),
             buffer: vec![0; MAX_FRAME_LEN],
+            clock: ListeningClock::new(),
         }
     }
 
@@ -94,9 +141,21 @@ impl<S: ByteStream> FramedStream<S> {
     }
 
     pub(crate) fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
+        self.clock.resume();
+        let result = self.receive_listening(deadline);
+        self.clock.pause();
+        result
+    }
+
+    fn receive_listening(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
         loop {
             let now = Instant::now();
-            if let Some(event) = self.ready.pop_front().or_else(|| self.decoder.poll(now)) {
+            let listened = self.clock.now();
+            if let Some(event) = self
+                .ready
+                .pop_front()
+                .or_else(|| self.decoder.poll(listened))
+            {
                 return event.map_err(|error| TransportError::Damaged {
                     endpoint: self.endpoint.clone(),
                     error,
@@ -109,7 +168,7 @@ impl<S: ByteStream> FramedStream<S> {
             }
             match self.stream.read_by(&mut self.buffer, deadline) {
                 Ok(Some(count)) => {
-                    let received_at = Instant::now();
+                    let received_at = self.clock.now();
                     for &byte in &self.buffer[..count] {
                         self.ready.extend(self.decoder.push(byte, received_at));
                         while let Some(event) = self.decoder.poll(received_at) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use leap_model::config::Activation;
 use leap_model::protocol::{
     Accept, Decoder, Frame, Opcode, Reply, Request, Sample, SoftwareDevice, TargetWords,
-    INTER_BYTE_TIMEOUT, SYNC,
+    INTER_BYTE_TIMEOUT, MAX_PAYLOAD, SYNC,
 };
 use leap_model::{Config, Device, FixedModel, Snapshot};
 use rand::{Rng, SeedableRng};
@@ -277,32 +277,181 @@ fn link_fifo_pcie_matches_fixed_model() {
     server.join().unwrap().unwrap();
 }
 
+/// Returns `count` Yin-Yang training inputs and their one-hot targets.
+fn train_samples(count: usize) -> (Vec<&'static [f64]>, Vec<Vec<f64>>) {
+    let train = &splits().train;
+    let inputs = (0..count)
+        .map(|i| train.sample(i % train.len()).0)
+        .collect();
+    let targets = (0..count)
+        .map(|i| one_hot(train.sample(i % train.len()).1, train.n_classes))
+        .collect();
+    (inputs, targets)
+}
+
 #[test]
 fn link_stream_matches_run_batch() {
+    // 700 samples of 14 bytes take three queue-samples frames of at most 292 samples.
     let config = small_config();
     let (transport, _, server) = pty_link(&config, Behaviour::Serve);
     let mut streamed =
         LinkDevice::connect(Box::new(transport), &config, LinkOptions::default()).unwrap();
+    assert_eq!(streamed.samples_per_frame(true), (MAX_PAYLOAD - 6) / 14);
     let mut model = FixedModel::new(&config).unwrap();
 
-    let train = &splits().train;
-    let targets: Vec<Vec<f64>> = (0..40)
-        .map(|i| one_hot(train.sample(i).1, train.n_classes))
-        .collect();
-    let inputs: Vec<&[f64]> = (0..40).map(|i| train.sample(i).0).collect();
+    let (inputs, targets) = train_samples(700);
     let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
-
-    let outputs = streamed.run_stream(&inputs, Some(&target_refs)).unwrap();
+    let mut progress = Vec::new();
+    let outputs = streamed
+        .run_stream(&inputs, Some(&target_refs), &mut |n| progress.push(n))
+        .unwrap();
+    assert_eq!(progress, vec![292, 292, 116]);
+    assert_eq!(outputs.len(), 700);
     for (i, output) in outputs.iter().enumerate() {
         let expected = model
             .run_batch(&[inputs[i]], Some(&[target_refs[i]]))
             .unwrap();
         assert_eq!(output, &expected[0], "sample {i}");
     }
+    assert_eq!(streamed.saturations(), model.saturations());
     assert_eq!(streamed.snapshot().unwrap(), model.snapshot().unwrap());
     assert_eq!(streamed.link_stats().resends, 0);
     drop(streamed);
     server.join().unwrap().unwrap();
+}
+
+/// A transport to an in-process device that records the largest request and reply payloads.
+struct MeasuredTransport {
+    inner: InProcessTransport,
+    largest_request: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    largest_reply: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Transport for MeasuredTransport {
+    fn endpoint(&self) -> &str {
+        "measured in-process software device"
+    }
+
+    fn send(&mut self, frames: &[Frame]) -> Result<(), TransportError> {
+        for frame in frames {
+            self.largest_request
+                .fetch_max(frame.payload.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.send(frames)
+    }
+
+    fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
+        let frame = self.inner.receive(deadline)?;
+        self.largest_reply
+            .fetch_max(frame.payload.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(frame)
+    }
+}
+
+#[test]
+fn link_honours_small_max_payload() {
+    // A device that advertises 256 bytes: memory transfers and queue-samples frames are split
+    // so that no request or reply exceeds it, and training stays bit-identical.
+    let config = small_config();
+    let mut software = SoftwareDevice::new(&config).unwrap();
+    software.set_max_payload(256).unwrap();
+    let largest_request = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let largest_reply = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let transport = MeasuredTransport {
+        inner: InProcessTransport::new(software),
+        largest_request: largest_request.clone(),
+        largest_reply: largest_reply.clone(),
+    };
+    let mut device =
+        LinkDevice::connect(Box::new(transport), &config, LinkOptions::default()).unwrap();
+    assert_eq!(device.max_payload(), 256);
+    // (256 - 6) / 14 samples with targets, (256 - 8) / 6 outputs without.
+    assert_eq!(device.samples_per_frame(true), 17);
+    assert_eq!(device.samples_per_frame(false), 31);
+    let mut model = FixedModel::new(&config).unwrap();
+
+    let (inputs, targets) = train_samples(100);
+    let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
+    let mut progress = Vec::new();
+    let trained = device
+        .run_stream(&inputs, Some(&target_refs), &mut |n| progress.push(n))
+        .unwrap();
+    assert_eq!(progress, vec![17, 17, 17, 17, 17, 15]);
+    let expected = model
+        .run_stream(&inputs, Some(&target_refs), &mut |_| {})
+        .unwrap();
+    assert_eq!(trained, expected);
+    let evaluated = device.run_stream(&inputs, None, &mut |_| {}).unwrap();
+    let expected = model.run_stream(&inputs, None, &mut |_| {}).unwrap();
+    assert_eq!(evaluated, expected);
+
+    // Snapshots read 83 weight words in frames of at most (256 - 8) / 4 = 62.
+    assert_eq!(device.snapshot().unwrap(), model.snapshot().unwrap());
+    let restored = model.snapshot().unwrap();
+    device.restore(&restored).unwrap();
+    assert_eq!(device.snapshot().unwrap(), restored);
+
+    let request = largest_request.load(std::sync::atomic::Ordering::Relaxed);
+    let reply = largest_reply.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(request <= 256, "a request carried {request} bytes");
+    assert!(reply <= 256, "a reply carried {reply} bytes");
+    assert!(
+        request >= 256 - 14,
+        "frames were not filled: {request} bytes"
+    );
+    assert_eq!(device.counters().unwrap().link.length, 0);
+    assert_eq!(device.link_stats().resends, 0);
+}
+
+/// A transport to an in-process device whose identity replies advertise another maximum
+/// payload, as a board with small buffers would.
+struct AdvertisingTransport {
+    inner: InProcessTransport,
+    max_payload: u16,
+}
+
+impl Transport for AdvertisingTransport {
+    fn endpoint(&self) -> &str {
+        "in-process software device with a small maximum payload"
+    }
+
+    fn send(&mut self, frames: &[Frame]) -> Result<(), TransportError> {
+        self.inner.send(frames)
+    }
+
+    fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
+        let mut frame = self.inner.receive(deadline)?;
+        if frame.opcode == Opcode::Identity {
+            frame.payload[14..16].copy_from_slice(&self.max_payload.to_le_bytes());
+        }
+        Ok(frame)
+    }
+}
+
+#[test]
+fn link_refuses_too_small_max_payload() {
+    // The small network's parameters take 28 + 4 × 2 = 36 bytes and one sample with potential
+    // targets 6 + 4 × 2 + 3 × 4 = 26 bytes.
+    let config = small_config();
+    let connect = |max_payload| {
+        let transport = AdvertisingTransport {
+            inner: InProcessTransport::new(SoftwareDevice::new(&config).unwrap()),
+            max_payload,
+        };
+        LinkDevice::connect(Box::new(transport), &config, LinkOptions::default())
+    };
+    let device = connect(36).unwrap();
+    assert_eq!(device.max_payload(), 36);
+    assert_eq!(device.samples_per_frame(true), 2);
+    let error = connect(35)
+        .err()
+        .expect("35 bytes cannot hold the parameters")
+        .to_string();
+    assert!(
+        error.contains("the engine parameters need 36 payload bytes"),
+        "{error}"
+    );
+    assert!(error.contains("maximum payload of 35 bytes"), "{error}");
 }
 
 /// A transport that drops chosen frames in either direction, to exercise retries.
@@ -341,8 +490,11 @@ fn link_retries_keep_results_exact() {
     // A fifth of all frames in both directions are lost. Retries and stored replies must still
     // give the results of a lossless run, so no sample may be learned twice.
     let config = small_config();
+    // At most 128 payload bytes, so the 30 streamed samples take 4 frames of 8 and 6.
+    let mut software = SoftwareDevice::new(&config).unwrap();
+    software.set_max_payload(128).unwrap();
     let lossy = LossyTransport {
-        inner: InProcessTransport::new(SoftwareDevice::new(&config).unwrap()),
+        inner: InProcessTransport::new(software),
         rng: ChaCha8Rng::seed_from_u64(9),
         loss: 0.2,
     };
@@ -372,7 +524,7 @@ fn link_retries_keep_results_exact() {
         );
     }
     let streamed = device
-        .run_stream(&inputs[30..], Some(&target_refs[30..]))
+        .run_stream(&inputs[30..], Some(&target_refs[30..]), &mut |_| {})
         .unwrap();
     for (i, output) in streamed.iter().enumerate() {
         let expected = model
@@ -676,6 +828,62 @@ fn link_serve_ends_when_peer_closes() {
 }
 
 #[test]
+fn link_bench_small_frames_no_resends() {
+    // Ten 1024-byte frames at 115200 baud: the host sends one frame while the device writes the
+    // reply to the previous one, and neither side may mistake that pause for a stalled sender.
+    let options = bench::LinkBenchOptions {
+        baud: 115_200,
+        samples: 720,
+        layers: vec![4, 20, 3],
+        max_payload: 1024,
+        ..Default::default()
+    };
+    let result = bench::bench(&options).unwrap();
+    assert_eq!(result.samples_per_frame, (1024 - 6) / 14);
+    assert_eq!(result.resends, 0, "{result:?}");
+    assert!(
+        result.link_efficiency <= result.frame_efficiency,
+        "{result:?}"
+    );
+}
+
+#[test]
+fn listening_clock_stops_while_paused() {
+    let mut clock = stream::ListeningClock::new();
+    let before = clock.now();
+    clock.pause();
+    thread::sleep(Duration::from_millis(30));
+    let paused = clock.now();
+    assert!(
+        paused - before < Duration::from_millis(10),
+        "{:?}",
+        paused - before
+    );
+    clock.resume();
+    thread::sleep(Duration::from_millis(30));
+    let resumed = clock.now();
+    assert!(
+        resumed - paused >= Duration::from_millis(30),
+        "{:?}",
+        resumed - paused
+    );
+}
+
+#[test]
+fn paced_writer_keeps_baud_rate() {
+    // 4000 bytes at 115200 baud take 347 ms on the line; the transmit buffer may run ahead by
+    // 256 bytes (22 ms) at most.
+    let started = Instant::now();
+    let mut writer = PacedWriter::new(Vec::new(), BAUD);
+    writer.write_all(&[0x55; 4000]).unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= serial::uart_time(4000 - 256, BAUD),
+        "4000 bytes took only {elapsed:?}"
+    );
+}
+
+#[test]
 fn link_bench_reports_efficiency() {
     let options = bench::LinkBenchOptions {
         baud: 1_000_000,
@@ -685,9 +893,21 @@ fn link_bench_reports_efficiency() {
     };
     let result = bench::bench(&options).unwrap();
     assert_eq!(result.samples, 200);
-    // Inputs 4 × 2 bytes, targets 3 × 2 bytes and the 4-byte sample header.
-    assert_eq!(result.request_payload_bytes_per_sample, 18.0);
-    assert_eq!(result.request_wire_bytes_per_sample, 28.0);
+    assert_eq!(result.samples_per_frame, 292);
+    // One frame: inputs 4 × 2 bytes and targets 3 × 2 bytes per sample, the 6-byte header of
+    // the payload and 10 bytes of framing.
+    assert_eq!(
+        result.request_payload_bytes_per_sample,
+        (6.0 + 200.0 * 14.0) / 200.0
+    );
+    assert_eq!(
+        result.request_wire_bytes_per_sample,
+        (16.0 + 200.0 * 14.0) / 200.0
+    );
+    assert!(
+        result.sample_data_efficiency < result.link_efficiency,
+        "{result:?}"
+    );
     assert!(
         result.link_efficiency > 0.0 && result.link_efficiency <= result.frame_efficiency * 1.05,
         "{result:?}"

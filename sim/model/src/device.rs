@@ -61,7 +61,38 @@ pub trait Device {
     /// the target and update the weights. Without targets, every step runs without nudging and
     /// with frozen weights. Returns the output rates of each copy after the last step. Neuron state
     /// carries over from one sample to the next, as in the reference model.
-    fn run_batch(&mut self, inputs: &[&[f64]], targets: Option<&[&[f64]]>) -> Result<Vec<Vec<f64>>, DeviceError>;
+    fn run_batch(
+        &mut self,
+        inputs: &[&[f64]],
+        targets: Option<&[&[f64]]>,
+    ) -> Result<Vec<Vec<f64>>, DeviceError>;
+
+    /// Presents `inputs` (with `targets`, one per input) as consecutive samples and returns the
+    /// output rates of each, in order. `on_samples(n)` reports every `n` samples done.
+    ///
+    /// The outputs and the state afterwards equal those of `run_batch` called on consecutive
+    /// chunks of `batch_size()` samples, which is what this default does. A device behind a link
+    /// overrides it to stream the samples, so the link carries the next ones while the device
+    /// computes.
+    fn run_stream(
+        &mut self,
+        inputs: &[&[f64]],
+        targets: Option<&[&[f64]]>,
+        on_samples: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f64>>, DeviceError> {
+        if let Some(targets) = targets {
+            check_target_count(inputs.len(), targets.len())?;
+        }
+        let chunk_size = self.batch_size().max(1);
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for (index, chunk) in inputs.chunks(chunk_size).enumerate() {
+            let start = index * chunk_size;
+            let chunk_targets = targets.map(|t| &t[start..start + chunk.len()]);
+            outputs.extend(self.run_batch(chunk, chunk_targets)?);
+            on_samples(chunk.len());
+        }
+        Ok(outputs)
+    }
 
     /// Saturation events counted since the device was created.
     fn saturations(&self) -> u64;
@@ -81,26 +112,39 @@ pub(crate) fn check_batch(
     targets: Option<&[&[f64]]>,
 ) -> Result<(), DeviceError> {
     if inputs.len() > max_batch {
-        return Err(DeviceError::BatchSize { max: max_batch, found: inputs.len() });
+        return Err(DeviceError::BatchSize {
+            max: max_batch,
+            found: inputs.len(),
+        });
     }
     for x in inputs {
         if x.len() != config.n_inputs() {
-            return Err(DeviceError::InputWidth { expected: config.n_inputs(), found: x.len() });
+            return Err(DeviceError::InputWidth {
+                expected: config.n_inputs(),
+                found: x.len(),
+            });
         }
     }
     if let Some(targets) = targets {
-        if targets.len() != inputs.len() {
-            return Err(DeviceError::Other(format!(
-                "{} targets for {} inputs: give one target per input",
-                targets.len(),
-                inputs.len()
-            )));
-        }
+        check_target_count(inputs.len(), targets.len())?;
         for t in targets {
             if t.len() != config.n_outputs() {
-                return Err(DeviceError::TargetWidth { expected: config.n_outputs(), found: t.len() });
+                return Err(DeviceError::TargetWidth {
+                    expected: config.n_outputs(),
+                    found: t.len(),
+                });
             }
         }
+    }
+    Ok(())
+}
+
+/// Checks that a batch or stream has one target per input.
+pub fn check_target_count(inputs: usize, targets: usize) -> Result<(), DeviceError> {
+    if targets != inputs {
+        return Err(DeviceError::Other(format!(
+            "{targets} targets for {inputs} inputs: give one target per input"
+        )));
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ pub enum Opcode {
     WriteMemory = 0x03,
     SetParameters = 0x04,
     RunSample = 0x05,
-    QueueSample = 0x06,
+    QueueSamples = 0x06,
     ReadCounters = 0x07,
     Reset = 0x08,
     Identity = 0x81,
@@ -27,7 +27,7 @@ pub enum Opcode {
     MemoryWritten = 0x83,
     ParametersSet = 0x84,
     SampleOutput = 0x85,
-    SampleResult = 0x86,
+    SampleResults = 0x86,
     Counters = 0x87,
     ResetDone = 0x88,
     Error = 0xFF,
@@ -41,7 +41,7 @@ impl Opcode {
         Opcode::WriteMemory,
         Opcode::SetParameters,
         Opcode::RunSample,
-        Opcode::QueueSample,
+        Opcode::QueueSamples,
         Opcode::ReadCounters,
         Opcode::Reset,
         Opcode::Identity,
@@ -49,7 +49,7 @@ impl Opcode {
         Opcode::MemoryWritten,
         Opcode::ParametersSet,
         Opcode::SampleOutput,
-        Opcode::SampleResult,
+        Opcode::SampleResults,
         Opcode::Counters,
         Opcode::ResetDone,
         Opcode::Error,
@@ -82,7 +82,7 @@ impl Opcode {
             Opcode::WriteMemory
                 | Opcode::SetParameters
                 | Opcode::RunSample
-                | Opcode::QueueSample
+                | Opcode::QueueSamples
                 | Opcode::Reset
         )
     }
@@ -94,7 +94,7 @@ impl Opcode {
             Opcode::WriteMemory => "write memory",
             Opcode::SetParameters => "set parameters",
             Opcode::RunSample => "run sample",
-            Opcode::QueueSample => "queue sample",
+            Opcode::QueueSamples => "queue samples",
             Opcode::ReadCounters => "read counters",
             Opcode::Reset => "reset",
             Opcode::Identity => "identity",
@@ -102,7 +102,7 @@ impl Opcode {
             Opcode::MemoryWritten => "memory written",
             Opcode::ParametersSet => "parameters set",
             Opcode::SampleOutput => "sample output",
-            Opcode::SampleResult => "sample result",
+            Opcode::SampleResults => "sample results",
             Opcode::Counters => "counters",
             Opcode::ResetDone => "reset done",
             Opcode::Error => "error",
@@ -183,9 +183,10 @@ pub enum FrameError {
         computed: u32,
         received: u32,
     },
-    /// The length field exceeds [`MAX_PAYLOAD`]; rejected as soon as the header is complete.
-    #[error("frame length field {length} exceeds the maximum payload of {MAX_PAYLOAD} bytes")]
-    Length { length: u16 },
+    /// The length field exceeds the receiver's maximum payload (at most [`MAX_PAYLOAD`]);
+    /// rejected as soon as the header is complete.
+    #[error("frame length field {length} exceeds the maximum payload of {max} bytes")]
+    Length { length: u16, max: u16 },
     /// More than the inter-byte timeout passed between two bytes of one frame.
     #[error("frame cut off after {received} bytes{}: no further byte within the inter-byte timeout", .expected.map(|n| format!(" of {n}")).unwrap_or_default())]
     Timeout {
@@ -239,6 +240,8 @@ pub enum Accept {
 pub struct Decoder {
     accept: Accept,
     inter_byte_timeout: Duration,
+    /// Largest length field accepted, at most [`MAX_PAYLOAD`].
+    max_payload: usize,
     /// Bytes of the frame being received, starting with its sync byte.
     candidate: Vec<u8>,
     /// Bytes still to be examined: those of rejected candidates first, then the newest byte.
@@ -257,6 +260,7 @@ impl Decoder {
         Decoder {
             accept,
             inter_byte_timeout,
+            max_payload: MAX_PAYLOAD,
             candidate: Vec::with_capacity(MAX_FRAME_LEN),
             pending: VecDeque::new(),
             rescanned: 0,
@@ -273,6 +277,16 @@ impl Decoder {
 
     pub fn set_inter_byte_timeout(&mut self, timeout: Duration) {
         self.inter_byte_timeout = timeout;
+    }
+
+    /// Lowers the largest accepted length field from [`MAX_PAYLOAD`] to `max`, as a device with
+    /// a smaller receive buffer does. Values above [`MAX_PAYLOAD`] are clamped to it.
+    pub fn set_max_payload(&mut self, max: usize) {
+        self.max_payload = max.min(MAX_PAYLOAD);
+    }
+
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
     }
 
     pub fn reset_counters(&mut self) {
@@ -359,8 +373,11 @@ impl Decoder {
         let received = self.candidate.len();
         if received == HEADER_LEN {
             let length = self.length_field();
-            if length as usize > MAX_PAYLOAD {
-                self.reject(FrameError::Length { length });
+            if length as usize > self.max_payload {
+                self.reject(FrameError::Length {
+                    length,
+                    max: self.max_payload as u16,
+                });
             }
         } else if received > HEADER_LEN && Some(received) == self.expected_len() {
             self.complete();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::frame::{Frame, Opcode};
 use super::identity::Identity;
 use super::parameters::{Counters, EngineParameters};
-use super::sample::{Sample, SampleOutput};
+use super::sample::{Sample, SampleBatch, SampleOutput};
 use super::MAX_WORDS_PER_FRAME;
 
 /// The code of an error reply.
@@ -31,11 +31,11 @@ impl ErrorCode {
     /// A sample has the wrong number of input or target words, or the wrong target word width.
     /// Detail: the expected number of input words, or of target words.
     pub const SAMPLE_SHAPE: ErrorCode = ErrorCode(0x07);
-    /// A queued sample is not the next one of its stream, so it was not run. Detail: the
-    /// sequence number expected next, or 0xFFFF_FFFF when no stream is open.
+    /// A queue-samples frame is not the next one of its stream, so none of its samples ran.
+    /// Detail: the sequence number expected next, or 0xFFFF_FFFF when no stream is open.
     pub const OUT_OF_ORDER: ErrorCode = ErrorCode(0x08);
-    /// Both input buffers are full, so the queued sample was dropped. Detail: 0. Only a device
-    /// that computes while it receives can send this; the software device never does.
+    /// Both input buffers are full, so the queue-samples frame was dropped. Detail: 0. Only a
+    /// device that computes while it receives can send this; the software device never does.
     pub const QUEUE_FULL: ErrorCode = ErrorCode(0x09);
     /// Undefined flag bits are set. Detail: the flags byte.
     pub const INVALID_FLAGS: ErrorCode = ErrorCode(0x0A);
@@ -170,8 +170,9 @@ pub enum Request {
     SetParameters(EngineParameters),
     /// Runs one sample and replies with its output once it is done.
     RunSample(Sample),
-    /// Queues one sample of a stream; its result comes back as a sample-result reply.
-    QueueSample(Sample),
+    /// Queues one frame of k samples of a stream; their outputs come back in one sample-results
+    /// reply.
+    QueueSamples(SampleBatch),
     ReadCounters,
     /// Flags from [`reset_flags`].
     Reset {
@@ -187,7 +188,7 @@ impl Request {
             Request::WriteMemory { .. } => Opcode::WriteMemory,
             Request::SetParameters(_) => Opcode::SetParameters,
             Request::RunSample(_) => Opcode::RunSample,
-            Request::QueueSample(_) => Opcode::QueueSample,
+            Request::QueueSamples(_) => Opcode::QueueSamples,
             Request::ReadCounters => Opcode::ReadCounters,
             Request::Reset { .. } => Opcode::Reset,
         }
@@ -223,9 +224,8 @@ impl Request {
                     .for_each(|w| payload.extend_from_slice(&w.to_le_bytes()));
             }
             Request::SetParameters(parameters) => parameters.encode(&mut payload),
-            Request::RunSample(sample) | Request::QueueSample(sample) => {
-                sample.encode(&mut payload)
-            }
+            Request::RunSample(sample) => sample.encode(&mut payload),
+            Request::QueueSamples(batch) => batch.encode(&mut payload),
             Request::Reset { flags } => payload.push(*flags),
         }
         Frame::new(self.opcode(), seq, payload)
@@ -276,7 +276,7 @@ impl Request {
             }
             Opcode::SetParameters => Ok(Request::SetParameters(EngineParameters::decode(payload)?)),
             Opcode::RunSample => Ok(Request::RunSample(Sample::decode(payload)?)),
-            Opcode::QueueSample => Ok(Request::QueueSample(Sample::decode(payload)?)),
+            Opcode::QueueSamples => Ok(Request::QueueSamples(SampleBatch::decode(payload)?)),
             Opcode::Reset => {
                 if payload.len() != 1 {
                     return Err(MessageError::length(1));
@@ -352,8 +352,8 @@ pub enum Reply {
     ParametersSet,
     /// Reply to run sample.
     SampleOutput(SampleOutput),
-    /// Reply to queue sample.
-    SampleResult(SampleOutput),
+    /// Reply to queue samples: the rates of every sample of the frame, sample by sample.
+    SampleResults(SampleOutput),
     Counters(Counters),
     ResetDone,
     Error(ErrorReply),
@@ -367,7 +367,7 @@ impl Reply {
             Reply::MemoryWritten { .. } => Opcode::MemoryWritten,
             Reply::ParametersSet => Opcode::ParametersSet,
             Reply::SampleOutput(_) => Opcode::SampleOutput,
-            Reply::SampleResult(_) => Opcode::SampleResult,
+            Reply::SampleResults(_) => Opcode::SampleResults,
             Reply::Counters(_) => Opcode::Counters,
             Reply::ResetDone => Opcode::ResetDone,
             Reply::Error(_) => Opcode::Error,
@@ -398,7 +398,7 @@ impl Reply {
                 count,
             } => encode_memory_header(*memory, *offset, *count, &mut payload),
             Reply::ParametersSet | Reply::ResetDone => {}
-            Reply::SampleOutput(output) | Reply::SampleResult(output) => {
+            Reply::SampleOutput(output) | Reply::SampleResults(output) => {
                 output.encode(&mut payload)
             }
             Reply::Counters(counters) => counters
@@ -460,7 +460,7 @@ impl Reply {
             Opcode::ParametersSet => empty(Reply::ParametersSet),
             Opcode::ResetDone => empty(Reply::ResetDone),
             Opcode::SampleOutput => Ok(Reply::SampleOutput(SampleOutput::decode(payload)?)),
-            Opcode::SampleResult => Ok(Reply::SampleResult(SampleOutput::decode(payload)?)),
+            Opcode::SampleResults => Ok(Reply::SampleResults(SampleOutput::decode(payload)?)),
             Opcode::Counters => Ok(Reply::Counters(Counters::decode(payload)?)),
             Opcode::Error => {
                 if payload.len() != 8 {

@@ -8,8 +8,8 @@ use super::frame::{Accept, Decoder, Frame, FrameError, Opcode};
 use super::identity::Identity;
 use super::message::{reset_flags, ErrorCode, ErrorReply, Memory, MessageError, Reply, Request};
 use super::parameters::{Counters, EngineParameters};
-use super::sample::{Sample, SampleOutput, TargetWords};
-use super::{INTER_BYTE_TIMEOUT, MAX_WORDS_PER_FRAME, REPLAY_DEPTH};
+use super::sample::{Sample, SampleBatch, SampleOutput, TargetWords};
+use super::{words_per_frame, INTER_BYTE_TIMEOUT, MAX_PAYLOAD, REPLAY_DEPTH};
 use crate::config::{Config, TargetKind};
 use crate::device::{DeviceError, Parameters};
 use crate::fixed::{FixedModel, FixedState, Saturations};
@@ -21,6 +21,10 @@ pub const SOFTWARE_LANES: u16 = 1;
 
 /// Largest number of non-input layers the identity reply can describe.
 pub const MAX_DEPTH: usize = 255;
+
+/// Smallest maximum payload [`SoftwareDevice::set_max_payload`] accepts. The counters reply,
+/// 112 bytes, fits it, and so does a read or write of 30 words.
+pub const MIN_MAX_PAYLOAD: usize = 128;
 
 /// A reply kept for a request that changes state, so a retry gets it again without a second
 /// execution.
@@ -45,7 +49,7 @@ pub struct SoftwareDevice {
     parameters: EngineParameters,
     decoder: Decoder,
     replay: VecDeque<StoredReply>,
-    /// Sequence number the next queued sample must carry, unless it starts a stream.
+    /// Sequence number the next queue-samples frame must carry, unless it starts a stream.
     stream_next: Option<u16>,
     replays: u64,
 }
@@ -73,6 +77,42 @@ impl SoftwareDevice {
             stream_next: None,
             replays: 0,
         })
+    }
+
+    /// Sets the maximum payload the device advertises in its identity and accepts, as a board
+    /// with smaller buffers does (default [`MAX_PAYLOAD`]). Its decoder rejects a longer length
+    /// field as soon as the header is complete; [`SoftwareDevice::handle`] rejects a longer
+    /// payload with an invalid-payload-length error whose detail is the maximum. Replies never
+    /// exceed it either.
+    ///
+    /// # Errors
+    /// Returns a message when `max_payload` is outside 64 to [`MAX_PAYLOAD`], or when the
+    /// network's identity, parameters or one sample would not fit it.
+    pub fn set_max_payload(&mut self, max_payload: usize) -> Result<(), String> {
+        if !(MIN_MAX_PAYLOAD..=MAX_PAYLOAD).contains(&max_payload) {
+            return Err(format!(
+                "maximum payload {max_payload} is outside {MIN_MAX_PAYLOAD} to {MAX_PAYLOAD} bytes"
+            ));
+        }
+        let mut identity = Vec::new();
+        self.identity.encode(&mut identity);
+        let parameters = EngineParameters::FIXED_LEN + 4 * self.network.depth();
+        let (n_inputs, n_outputs) = (self.network.n_inputs(), self.network.n_outputs());
+        let sample = SampleBatch::HEADER_LEN + 2 * n_inputs + 4 * n_outputs;
+        let reply = SampleOutput::HEADER_LEN + 2 * n_outputs;
+        let needed = identity.len().max(parameters).max(sample).max(reply);
+        if needed > max_payload {
+            return Err(format!(
+                "maximum payload {max_payload} is too small for this network: its identity, parameters or one sample need {needed} bytes"
+            ));
+        }
+        self.identity.max_payload = max_payload as u16;
+        self.decoder.set_max_payload(max_payload);
+        Ok(())
+    }
+
+    fn max_payload(&self) -> usize {
+        self.identity.max_payload as usize
     }
 
     /// Sets the inter-byte timeout of the device's frame decoder (default [`INTER_BYTE_TIMEOUT`]).
@@ -167,15 +207,22 @@ impl SoftwareDevice {
             }
         }
 
-        let reply =
-            match Request::from_frame(frame).and_then(|request| self.execute(request, frame.seq)) {
-                Ok(reply) => reply,
-                Err(error) => Reply::Error(ErrorReply {
-                    code: error.code,
-                    opcode: frame.opcode as u8,
-                    detail: error.detail,
-                }),
-            };
+        let request = if frame.payload.len() > self.max_payload() {
+            Err(MessageError::new(
+                ErrorCode::PAYLOAD_LENGTH,
+                self.max_payload() as u32,
+            ))
+        } else {
+            Request::from_frame(frame)
+        };
+        let reply = match request.and_then(|request| self.execute(request, frame.seq)) {
+            Ok(reply) => reply,
+            Err(error) => Reply::Error(ErrorReply {
+                code: error.code,
+                opcode: frame.opcode as u8,
+                detail: error.detail,
+            }),
+        };
         let reply_frame = reply.to_frame(frame.seq);
         if stores && reply_frame.opcode != Opcode::Error {
             if self.replay.len() == REPLAY_DEPTH {
@@ -222,14 +269,32 @@ impl SoftwareDevice {
                 Ok(Reply::ParametersSet)
             }
             Request::RunSample(sample) => Ok(Reply::SampleOutput(self.run_sample(&sample)?)),
-            Request::QueueSample(sample) => {
-                if !sample.start && self.stream_next != Some(seq) {
+            Request::QueueSamples(batch) => {
+                if !batch.start() && self.stream_next != Some(seq) {
                     let expected = self.stream_next.map_or(u32::MAX, u32::from);
                     return Err(MessageError::new(ErrorCode::OUT_OF_ORDER, expected));
                 }
-                let output = self.run_sample(&sample)?;
+                let samples = batch.samples(
+                    self.network.n_inputs(),
+                    self.network.n_outputs(),
+                    self.max_payload(),
+                )?;
+                // Every sample is checked before the first one runs, so a rejected frame
+                // changes nothing.
+                let record_words = self.network.n_inputs() + self.network.n_outputs();
+                for (index, sample) in samples.iter().enumerate() {
+                    self.check_sample(sample)
+                        .map_err(|error| in_frame(error, index * record_words))?;
+                }
+                let mut rates = Vec::with_capacity(samples.len() * self.network.n_outputs());
+                for sample in &samples {
+                    rates.extend(self.present(sample));
+                }
                 self.stream_next = Some(seq.wrapping_add(1));
-                Ok(Reply::SampleResult(output))
+                Ok(Reply::SampleResults(SampleOutput {
+                    saturations: self.model.saturation_counts().total(),
+                    rates,
+                }))
             }
             Request::ReadCounters => Ok(Reply::Counters(self.counters())),
             Request::Reset { flags } => {
@@ -260,7 +325,7 @@ impl SoftwareDevice {
 
     fn check_range(&self, memory: Memory, offset: u32, count: usize) -> Result<(), MessageError> {
         let size = self.memory_size(memory);
-        if count > MAX_WORDS_PER_FRAME || offset as usize + count > size {
+        if count > words_per_frame(self.max_payload()) || offset as usize + count > size {
             return Err(MessageError::new(ErrorCode::ADDRESS_RANGE, size as u32));
         }
         Ok(())
@@ -432,6 +497,17 @@ impl SoftwareDevice {
     }
 
     fn run_sample(&mut self, sample: &Sample) -> Result<SampleOutput, MessageError> {
+        self.check_sample(sample)?;
+        let rates = self.present(sample);
+        Ok(SampleOutput {
+            saturations: self.model.saturation_counts().total(),
+            rates,
+        })
+    }
+
+    /// Checks a sample's shape, target kind and target words against the network and the
+    /// parameters. A word's index in an error counts the sample's inputs first.
+    fn check_sample(&self, sample: &Sample) -> Result<(), MessageError> {
         let n_inputs = self.network.n_inputs();
         let n_outputs = self.network.n_outputs();
         if sample.input.len() != n_inputs {
@@ -465,7 +541,11 @@ impl SoftwareDevice {
                 }
             }
         }
+        Ok(())
+    }
 
+    /// Presents a checked sample for the configured time steps and returns the output rates.
+    fn present(&mut self, sample: &Sample) -> Vec<i16> {
         let mut input: Vec<i32> = sample.input.iter().map(|&w| w as i32).collect();
         input.push(self.network.fixed.act().one() as i32);
         let target = if self.parameters.learning {
@@ -483,16 +563,11 @@ impl SoftwareDevice {
             self.model.step(&input, nudge);
         }
 
-        let rates = self
-            .model
+        self.model
             .rate_words(self.network.depth() - 1)
             .iter()
             .map(|&r| r as i16)
-            .collect();
-        Ok(SampleOutput {
-            saturations: self.model.saturation_counts().total(),
-            rates,
-        })
+            .collect()
     }
 
     fn reset(&mut self, flags: u8) {
@@ -517,6 +592,16 @@ impl SoftwareDevice {
         self.model
             .set_state(&state)
             .expect("zeroed state words fit every format");
+    }
+}
+
+/// Moves a word-range error of one sample of a queue-samples frame to the word's index among
+/// the frame's words, where the sample's words start at `first_word`.
+fn in_frame(error: MessageError, first_word: usize) -> MessageError {
+    if error.code == ErrorCode::WORD_RANGE {
+        MessageError::new(ErrorCode::WORD_RANGE, error.detail + first_word as u32)
+    } else {
+        error
     }
 }
 

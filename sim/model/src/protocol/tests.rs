@@ -47,16 +47,35 @@ fn sample_requests(config: &Config) -> Vec<Request> {
             input: vec![100, -200],
             target: Some(TargetWords::Activity(vec![4096, 0])),
         }),
-        Request::QueueSample(Sample {
-            start: true,
-            input: vec![7, 8],
-            target: Some(TargetWords::Potential(vec![-1, 1 << 24])),
-        }),
-        Request::QueueSample(Sample {
-            start: false,
-            input: vec![7, 8],
-            target: None,
-        }),
+        Request::QueueSamples(
+            SampleBatch::new(
+                true,
+                &[Sample {
+                    start: false,
+                    input: vec![7, 8],
+                    target: Some(TargetWords::Potential(vec![-1, 1 << 24])),
+                }],
+            )
+            .unwrap(),
+        ),
+        Request::QueueSamples(
+            SampleBatch::new(
+                false,
+                &[
+                    Sample {
+                        start: false,
+                        input: vec![7, 8],
+                        target: None,
+                    },
+                    Sample {
+                        start: false,
+                        input: vec![-9, i16::MAX],
+                        target: None,
+                    },
+                ],
+            )
+            .unwrap(),
+        ),
         Request::ReadCounters,
         Request::Reset {
             flags: reset_flags::NEURON_STATE | reset_flags::COUNTERS,
@@ -102,7 +121,7 @@ fn sample_replies(config: &Config) -> Vec<Reply> {
             saturations: 5,
             rates: vec![1, 2],
         }),
-        Reply::SampleResult(SampleOutput {
+        Reply::SampleResults(SampleOutput {
             saturations: u64::MAX,
             rates: vec![-1, i16::MIN],
         }),
@@ -110,7 +129,7 @@ fn sample_replies(config: &Config) -> Vec<Reply> {
         Reply::ResetDone,
         Reply::Error(ErrorReply {
             code: ErrorCode::OUT_OF_ORDER,
-            opcode: Opcode::QueueSample as u8,
+            opcode: Opcode::QueueSamples as u8,
             detail: 77,
         }),
     ]
@@ -224,7 +243,8 @@ fn decoder_rejects_oversize_length_at_once() {
     assert_eq!(
         decoder.push(header[5], now),
         Some(Err(FrameError::Length {
-            length: MAX_PAYLOAD as u16 + 1
+            length: MAX_PAYLOAD as u16 + 1,
+            max: MAX_PAYLOAD as u16
         }))
     );
     assert_eq!(decoder.counters().length, 1);
@@ -577,11 +597,17 @@ fn software_device_error_replies() {
             (sample_flags::LEARN | sample_flags::POTENTIAL_TARGET) as u32,
         ),
         (
-            Request::QueueSample(Sample {
-                start: false,
-                input: vec![1, 2],
-                target: None,
-            }),
+            Request::QueueSamples(
+                SampleBatch::new(
+                    false,
+                    &[Sample {
+                        start: false,
+                        input: vec![1, 2],
+                        target: None,
+                    }],
+                )
+                .unwrap(),
+            ),
             ErrorCode::OUT_OF_ORDER,
             u32::MAX,
         ),
@@ -710,47 +736,408 @@ fn software_device_replays_retried_request() {
     assert_eq!(device.counters().steps, 9);
 }
 
+/// Builds a queue-samples request of `count` copies of a rate-target sample of the small network.
+fn queued(start: bool, count: usize) -> Request {
+    let sample = Sample {
+        start: false,
+        input: vec![1000, 2000],
+        target: Some(TargetWords::Activity(vec![4096, 0])),
+    };
+    Request::QueueSamples(SampleBatch::new(start, &vec![sample; count]).unwrap())
+}
+
 #[test]
 fn software_device_streams_in_order() {
     let config = small_config();
     let mut device = SoftwareDevice::new(&config).unwrap();
-    let sample = |start| Sample {
-        start,
-        input: vec![1000, 2000],
-        target: Some(TargetWords::Activity(vec![4096, 0])),
-    };
-    let result = |reply: Frame| (reply.opcode, reply.seq);
+    let result = |reply: Frame| (reply.opcode, reply.seq, reply.payload.len());
 
+    // Sequence numbers count frames: a frame of 3 samples and one of 2 take 500 and 501.
     assert_eq!(
-        result(device.handle(&Request::QueueSample(sample(true)).to_frame(500))),
-        (Opcode::SampleResult, 500)
+        result(device.handle(&queued(true, 3).to_frame(500))),
+        (Opcode::SampleResults, 500, 8 + 3 * 2 * 2)
     );
-    // Sample 501 was lost: 502 is refused and names 501.
-    let refused =
-        Reply::from_frame(&device.handle(&Request::QueueSample(sample(false)).to_frame(502)))
-            .unwrap();
+    // Frame 501 was lost: 502 is refused, names 501 and runs nothing.
+    let refused = Reply::from_frame(&device.handle(&queued(false, 2).to_frame(502))).unwrap();
     assert_eq!(
         refused,
         Reply::Error(ErrorReply {
             code: ErrorCode::OUT_OF_ORDER,
-            opcode: Opcode::QueueSample as u8,
+            opcode: Opcode::QueueSamples as u8,
             detail: 501
         })
     );
-    assert_eq!(
-        result(device.handle(&Request::QueueSample(sample(false)).to_frame(501))),
-        (Opcode::SampleResult, 501)
-    );
-    assert_eq!(
-        result(device.handle(&Request::QueueSample(sample(false)).to_frame(502))),
-        (Opcode::SampleResult, 502)
-    );
-    // A resent sample whose result was lost gets the stored result.
-    assert_eq!(
-        result(device.handle(&Request::QueueSample(sample(false)).to_frame(501))),
-        (Opcode::SampleResult, 501)
-    );
     assert_eq!(device.counters().steps, 9);
+    assert_eq!(
+        result(device.handle(&queued(false, 2).to_frame(501))),
+        (Opcode::SampleResults, 501, 8 + 2 * 2 * 2)
+    );
+    assert_eq!(
+        result(device.handle(&queued(false, 1).to_frame(502))),
+        (Opcode::SampleResults, 502, 8 + 2 * 2)
+    );
+    // A resent frame whose reply was lost gets the stored reply and runs nothing again.
+    let stored = device.handle(&queued(false, 2).to_frame(501));
+    assert_eq!(result(stored), (Opcode::SampleResults, 501, 8 + 2 * 2 * 2));
+    assert_eq!(device.counters().steps, 6 * 3);
+    assert_eq!(device.counters().replays, 1);
+    // A new start flag opens a new stream at any sequence number.
+    assert_eq!(
+        result(device.handle(&queued(true, 1).to_frame(7))),
+        (Opcode::SampleResults, 7, 8 + 2 * 2)
+    );
+}
+
+#[test]
+fn queued_samples_match_run_sample() {
+    // k samples in one frame give the rates and the state of k run-sample requests.
+    let config = small_config();
+    let mut queued_device = SoftwareDevice::new(&config).unwrap();
+    let mut single_device = SoftwareDevice::new(&config).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let samples: Vec<Sample> = (0..7)
+        .map(|_| {
+            let x: Vec<f64> = (0..2).map(|_| rng.gen_range(-0.2..1.2)).collect();
+            let y: Vec<f64> = (0..2).map(|_| rng.gen_range(0.0..1.0)).collect();
+            quantise(&config, &x, &y)
+        })
+        .collect();
+
+    let mut expected_rates = Vec::new();
+    let mut expected_saturations = 0;
+    for (seq, sample) in samples.iter().enumerate() {
+        let Reply::SampleOutput(output) = request(
+            &mut single_device,
+            &Request::RunSample(sample.clone()),
+            seq as u16,
+        ) else {
+            panic!("run sample failed")
+        };
+        expected_rates.extend(output.rates);
+        expected_saturations = output.saturations;
+    }
+
+    let first = SampleBatch::new(true, &samples[..4]).unwrap();
+    let second = SampleBatch::new(false, &samples[4..]).unwrap();
+    let Reply::SampleResults(a) = request(&mut queued_device, &Request::QueueSamples(first), 30)
+    else {
+        panic!("first frame failed")
+    };
+    let Reply::SampleResults(b) = request(&mut queued_device, &Request::QueueSamples(second), 31)
+    else {
+        panic!("second frame failed")
+    };
+    assert_eq!(a.rates.len(), 4 * 2);
+    assert_eq!(b.rates.len(), 3 * 2);
+    let rates: Vec<i16> = a.rates.iter().chain(&b.rates).copied().collect();
+    assert_eq!(rates, expected_rates);
+    assert_eq!(b.saturations, expected_saturations);
+    assert_eq!(queued_device.model().state(), single_device.model().state());
+}
+
+#[test]
+fn queued_samples_largest_frame() {
+    // The largest k whose request and reply fit the maximum payload is accepted. One more is
+    // rejected with the longest valid length as the detail, and runs nothing.
+    let config = small_config();
+    let mut device = SoftwareDevice::new(&config).unwrap();
+    let record = record_len(sample_flags::LEARN, 2, 2);
+    assert_eq!(record, 8);
+    let k_max = SampleBatch::max_count(MAX_PAYLOAD, record, 2);
+    assert_eq!(k_max, (MAX_PAYLOAD - 6) / 8);
+
+    let frame = queued(true, k_max).to_frame(1);
+    assert_eq!(frame.payload.len(), 6 + k_max * record);
+    let reply = device.handle(&frame);
+    assert_eq!(reply.opcode, Opcode::SampleResults);
+    assert_eq!(reply.payload.len(), 8 + k_max * 2 * 2);
+    assert_eq!(device.counters().steps, 3 * k_max as u64);
+
+    // One more sample does not fit MAX_PAYLOAD; a device advertising less rejects it by length.
+    device.set_max_payload(1024).unwrap();
+    let k_small = SampleBatch::max_count(1024, record, 2);
+    let reply = Reply::from_frame(&device.handle(&queued(false, k_small + 1).to_frame(2))).unwrap();
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::PAYLOAD_LENGTH,
+            opcode: Opcode::QueueSamples as u8,
+            detail: 1024
+        })
+    );
+    let reply = device.handle(&queued(false, k_small).to_frame(2));
+    assert_eq!(reply.opcode, Opcode::SampleResults);
+    assert_eq!(device.counters().steps, 3 * (k_max + k_small) as u64);
+}
+
+#[test]
+fn queued_samples_reply_limit() {
+    // Without targets a record of 2 inputs is 4 bytes but its reply is 2 × outputs bytes, so a
+    // network with more outputs than inputs is limited by the reply.
+    let mut config = small_config();
+    config.network.layers = vec![2, 3, 6];
+    let mut device = SoftwareDevice::new(&config).unwrap();
+    device.set_max_payload(256).unwrap();
+    let record = record_len(0, 2, 6);
+    let k_max = SampleBatch::max_count(256, record, 6);
+    assert_eq!(k_max, (256 - 8) / 12);
+    let sample = Sample {
+        start: false,
+        input: vec![1, 2],
+        target: None,
+    };
+    let batch =
+        |k| Request::QueueSamples(SampleBatch::new(true, &vec![sample.clone(); k]).unwrap());
+    let reply = Reply::from_frame(&device.handle(&batch(k_max + 1).to_frame(3))).unwrap();
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::PAYLOAD_LENGTH,
+            opcode: Opcode::QueueSamples as u8,
+            detail: (6 + k_max * record) as u32
+        })
+    );
+    let reply = Reply::from_frame(&device.handle(&batch(k_max).to_frame(4))).unwrap();
+    let Reply::SampleResults(output) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(output.rates.len(), k_max * 6);
+}
+
+#[test]
+fn queued_samples_malformed_payloads() {
+    let config = small_config();
+    let pot = config.fixed.pot();
+    let header = |flags: u8, n: u16, k: u16| {
+        let mut payload = vec![flags, 0];
+        payload.extend_from_slice(&n.to_le_bytes());
+        payload.extend_from_slice(&k.to_le_bytes());
+        payload
+    };
+    let with_records = |mut payload: Vec<u8>, words: &[i16]| {
+        words
+            .iter()
+            .for_each(|w| payload.extend_from_slice(&w.to_le_bytes()));
+        payload
+    };
+    let learn = sample_flags::LEARN | sample_flags::START;
+    let potential = learn | sample_flags::POTENTIAL_TARGET;
+    // Two potential-target records: inputs (i16) 1, 2 and targets (i32) 0, 0, then inputs 3, 4
+    // and targets 0 and one word above the potential format's maximum.
+    let mut potential_out_of_range = header(potential, 2, 2);
+    for (inputs, targets) in [([1i16, 2], [0i32, 0]), ([3, 4], [0, pot.max() as i32 + 1])] {
+        inputs
+            .iter()
+            .for_each(|w| potential_out_of_range.extend_from_slice(&w.to_le_bytes()));
+        targets
+            .iter()
+            .for_each(|w| potential_out_of_range.extend_from_slice(&w.to_le_bytes()));
+    }
+    let cases: Vec<(&str, Vec<u8>, ErrorCode, u32)> = vec![
+        (
+            "short header",
+            vec![learn, 0, 2, 0, 1],
+            ErrorCode::PAYLOAD_LENGTH,
+            6,
+        ),
+        (
+            "undefined flag",
+            header(0x08 | sample_flags::START, 2, 1),
+            ErrorCode::INVALID_FLAGS,
+            0x0A,
+        ),
+        (
+            "potential without learn",
+            header(sample_flags::POTENTIAL_TARGET, 2, 1),
+            ErrorCode::INVALID_FLAGS,
+            0x04,
+        ),
+        (
+            "wrong input count",
+            with_records(header(learn, 3, 1), &[1, 2, 3, 4, 5]),
+            ErrorCode::SAMPLE_SHAPE,
+            2,
+        ),
+        (
+            "zero samples",
+            header(learn, 2, 0),
+            ErrorCode::PAYLOAD_LENGTH,
+            6 + 8,
+        ),
+        (
+            "one record short",
+            with_records(header(learn, 2, 2), &[1, 2, 3, 4]),
+            ErrorCode::PAYLOAD_LENGTH,
+            6 + 2 * 8,
+        ),
+        (
+            "one byte long",
+            {
+                let mut p = with_records(header(learn, 2, 1), &[1, 2, 3, 4]);
+                p.push(0);
+                p
+            },
+            ErrorCode::PAYLOAD_LENGTH,
+            6 + 8,
+        ),
+        (
+            "targets without learn",
+            with_records(header(sample_flags::START, 2, 1), &[1, 2, 3, 4]),
+            ErrorCode::PAYLOAD_LENGTH,
+            6 + 4,
+        ),
+        (
+            "potential record length",
+            with_records(header(potential, 2, 1), &[1, 2, 3, 4]),
+            ErrorCode::PAYLOAD_LENGTH,
+            6 + 12,
+        ),
+        (
+            "potential target kind",
+            with_records(header(potential, 2, 1), &[1, 2, 0, 0, 0, 0]),
+            ErrorCode::INVALID_FLAGS,
+            potential as u32 & !(sample_flags::START as u32),
+        ),
+    ];
+    for (name, payload, code, detail) in cases {
+        let mut device = SoftwareDevice::new(&config).unwrap();
+        let reply =
+            Reply::from_frame(&device.handle(&Frame::new(Opcode::QueueSamples, 9, payload)))
+                .unwrap();
+        assert_eq!(
+            reply,
+            Reply::Error(ErrorReply {
+                code,
+                opcode: Opcode::QueueSamples as u8,
+                detail
+            }),
+            "{name}"
+        );
+        assert_eq!(
+            device.counters().steps,
+            0,
+            "{name}: a rejected frame runs nothing"
+        );
+    }
+
+    // A potential word outside its format in the second sample names its index among the
+    // frame's words (2 inputs and 2 targets per sample), and the first sample does not run.
+    let mut device = SoftwareDevice::new(&config).unwrap();
+    let parameters = EngineParameters {
+        target: TargetKind::Voltage,
+        ..EngineParameters::from_config(&config, 1.0).unwrap()
+    };
+    assert_eq!(
+        request(&mut device, &Request::SetParameters(parameters), 1),
+        Reply::ParametersSet
+    );
+    let reply = Reply::from_frame(&device.handle(&Frame::new(
+        Opcode::QueueSamples,
+        2,
+        potential_out_of_range,
+    )))
+    .unwrap();
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::WORD_RANGE,
+            opcode: Opcode::QueueSamples as u8,
+            detail: 4 + 3
+        })
+    );
+    assert_eq!(device.counters().steps, 0);
+}
+
+#[test]
+fn sample_batch_rejects_mixed_samples() {
+    let rate = Sample {
+        start: false,
+        input: vec![1, 2],
+        target: Some(TargetWords::Activity(vec![3, 4])),
+    };
+    let frozen = Sample {
+        target: None,
+        ..rate.clone()
+    };
+    let wide = Sample {
+        input: vec![1, 2, 3],
+        ..rate.clone()
+    };
+    assert!(SampleBatch::new(true, &[]).is_err());
+    assert!(SampleBatch::new(true, &[rate.clone(), frozen]).is_err());
+    assert!(SampleBatch::new(true, &[rate.clone(), wide]).is_err());
+    let batch = SampleBatch::new(true, &[rate.clone(), rate]).unwrap();
+    assert!(batch.start());
+    assert_eq!(batch.count(), 2);
+    assert_eq!(batch.payload_len(), 6 + 2 * 8);
+}
+
+#[test]
+fn software_device_small_max_payload() {
+    // 2-10-2 has 3 × 10 + 11 × 2 = 52 weight words, more than one 128-byte frame carries.
+    let mut config = small_config();
+    config.network.layers = vec![2, 10, 2];
+    let mut device = SoftwareDevice::new(&config).unwrap();
+    assert!(device.set_max_payload(MIN_MAX_PAYLOAD - 1).is_err());
+    assert!(device.set_max_payload(MAX_PAYLOAD + 1).is_err());
+    device.set_max_payload(128).unwrap();
+    let Reply::Identity(identity) = request(&mut device, &Request::Identify, 1) else {
+        panic!("identify failed")
+    };
+    assert_eq!(identity.max_payload, 128);
+    assert!(matches!(
+        request(&mut device, &Request::ReadCounters, 2),
+        Reply::Counters(_)
+    ));
+
+    // A read whose reply would exceed 128 bytes is out of range; (128 - 8) / 4 = 30 words fit.
+    let reply = request(
+        &mut device,
+        &Request::ReadMemory {
+            memory: Memory::Weights,
+            offset: 0,
+            count: 31,
+        },
+        3,
+    );
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::ADDRESS_RANGE,
+            opcode: Opcode::ReadMemory as u8,
+            detail: 52
+        })
+    );
+    let reply = request(
+        &mut device,
+        &Request::ReadMemory {
+            memory: Memory::Weights,
+            offset: 0,
+            count: 30,
+        },
+        4,
+    );
+    assert!(matches!(reply, Reply::MemoryData { ref words, .. } if words.len() == 30));
+
+    // A longer intact frame gets a length error naming the maximum. On the wire its length
+    // field is rejected as soon as the header is complete, counted, and not answered.
+    let write = Request::WriteMemory {
+        memory: Memory::Weights,
+        offset: 0,
+        words: vec![0; 31],
+    };
+    let reply = request(&mut device, &write, 5);
+    assert_eq!(
+        reply,
+        Reply::Error(ErrorReply {
+            code: ErrorCode::PAYLOAD_LENGTH,
+            opcode: Opcode::WriteMemory as u8,
+            detail: 128
+        })
+    );
+    let replies = device.receive(&write.to_frame(6).encode(), Instant::now());
+    assert!(replies.is_empty());
+    assert_eq!(device.counters().link.length, 1);
 }
 
 #[test]
