@@ -642,3 +642,84 @@ fn queue_frame_errors() {
         );
     }
 }
+
+#[test]
+fn queue_frames_match_software() {
+    let mut pair = Pair::new();
+    pair.load_state(31);
+    let mut rng = ChaCha8Rng::seed_from_u64(37);
+    let mut records = |k: usize, learn: bool| -> Vec<(Vec<i16>, Vec<i16>)> {
+        (0..k)
+            .map(|i| {
+                let input: Vec<i16> = (0..4).map(|_| rng.gen_range(-500..4600)).collect();
+                let mut target = vec![0i16; 3];
+                target[i % 3] = 4096;
+                (input, if learn { target } else { Vec::new() })
+            })
+            .collect()
+    };
+
+    pair.same(
+        "no stream open",
+        QUEUE_SAMPLE,
+        queue_payload(0x01, &records(1, true)),
+    );
+    pair.same(
+        "stream start, k = 4",
+        QUEUE_SAMPLE,
+        queue_payload(0x03, &records(4, true)),
+    );
+    pair.same(
+        "next frame, k = 2",
+        QUEUE_SAMPLE,
+        queue_payload(0x00, &records(2, false)),
+    );
+    let retried = pair.frame(QUEUE_SAMPLE, queue_payload(0x01, &records(3, true)));
+    let (first_board, first_software) = pair.both_frame(&retried);
+    assert_eq!(first_board, first_software, "queue frame before its retry");
+    let (board, software) = pair.both_frame(&retried);
+    assert_eq!(board, software, "retried queue frame");
+    assert_eq!(board, first_board, "the retry gets the stored reply");
+    pair.seq = pair.seq.wrapping_add(3);
+    pair.same(
+        "skipped sequence number",
+        QUEUE_SAMPLE,
+        queue_payload(0x01, &records(1, true)),
+    );
+
+    let mut no_samples = queue_payload(0x03, &records(1, true));
+    no_samples.truncate(6);
+    no_samples[4] = 0;
+    let mut cut = queue_payload(0x03, &records(2, true));
+    cut.pop();
+    let mut three_inputs = queue_payload(0x02, &[(vec![1, 2, 3], vec![])]);
+    three_inputs[2] = 3;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("short header", vec![0x03, 0, 4, 0, 1]),
+        ("unknown flag", queue_payload(0x0B, &records(1, true))),
+        ("three inputs", three_inputs),
+        ("no samples", no_samples),
+        ("cut record", cut),
+        (
+            "potential targets for a rate target",
+            queue_payload(0x07, &[(vec![1, 2, 3, 4], vec![0; 6])]),
+        ),
+        ("restart, k = 5", queue_payload(0x03, &records(5, true))),
+    ];
+    for (case, payload) in cases {
+        pair.same(case, QUEUE_SAMPLE, payload);
+    }
+    let weights = Config::default().synapses() as u16;
+    pair.same(
+        "weights after the stream",
+        READ_MEMORY,
+        memory_header(1, 0, weights),
+    );
+    let frame = pair.frame(READ_COUNTERS, vec![]);
+    let (board, software) = pair.both_frame(&frame);
+    assert_eq!(
+        board[14..board.len() - 4],
+        software[14..software.len() - 4],
+        "counters after the stream (cycles and CRC excluded)"
+    );
+}
