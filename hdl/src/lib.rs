@@ -12,6 +12,7 @@ pub mod board;
 pub mod engine;
 pub mod lane;
 pub mod leaf;
+pub mod link;
 pub mod neuron;
 pub mod verilog;
 
@@ -32,10 +33,19 @@ pub enum Design {
     Neuron,
     /// The [`engine::Engine`] with [`engine::EngineParams::default`].
     Engine,
+    /// The [`link::FrameDecoder`].
+    Decoder,
+    /// The [`link::FrameEncoder`].
+    Encoder,
+    /// A [`link::UartTx`] and a [`link::UartRx`] side by side ([`link::UartPair`]).
+    Uart,
 }
 
 impl Design {
+    /// The datapath designs.
     pub const ALL: [Design; 3] = [Design::Lane, Design::Neuron, Design::Engine];
+    /// The link designs, built from [`link::LinkParams`] (see [`emit_link`]).
+    pub const LINK: [Design; 3] = [Design::Decoder, Design::Encoder, Design::Uart];
 
     /// Returns the short name used for files and command-line options.
     pub fn name(self) -> &'static str {
@@ -43,11 +53,17 @@ impl Design {
             Design::Lane => "lane",
             Design::Neuron => "neuron",
             Design::Engine => "engine",
+            Design::Decoder => "decoder",
+            Design::Encoder => "encoder",
+            Design::Uart => "uart",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Design> {
-        Design::ALL.into_iter().find(|d| d.name() == name)
+        Design::ALL
+            .into_iter()
+            .chain(Design::LINK)
+            .find(|d| d.name() == name)
     }
 }
 
@@ -156,6 +172,50 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.activation.connect();
         }),
         Design::Engine => emit_engine(formats, &engine::EngineParams::default()),
+        Design::Decoder | Design::Encoder | Design::Uart => {
+            emit_link(design, &link::LinkParams::default())
+        }
+    }
+}
+
+/// Emits the Verilog of a link design for `params`; a datapath design is emitted with the
+/// default formats.
+///
+/// Panics when `params` is invalid: call [`link::LinkParams::validate`] first.
+pub fn emit_link(design: Design, params: &link::LinkParams) -> Emitted {
+    if let Err(e) = params.validate() {
+        panic!("cannot emit {design} for invalid link parameters: {e}");
+    }
+    match design {
+        Design::Decoder => emit_block(link::FrameDecoder::new(params), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.byte.connect();
+            b.byte_valid.connect();
+            b.clear_counters.connect();
+            b.payload_address.connect();
+            b.frame_release.connect();
+        }),
+        Design::Encoder => emit_block(link::FrameEncoder::new(params), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.write.connect();
+            b.write_address.connect();
+            b.write_byte.connect();
+            b.send.connect();
+            b.opcode.connect();
+            b.seq.connect();
+            b.length.connect();
+            b.byte_ready.connect();
+        }),
+        Design::Uart => emit_block(link::UartPair::new(params), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.tx_byte.connect();
+            b.tx_valid.connect();
+            b.rx.connect();
+        }),
+        Design::Lane | Design::Neuron | Design::Engine => emit(design, &Formats::default()),
     }
 }
 
@@ -176,6 +236,26 @@ pub fn emit_executor(board: &board::BoardConfig) -> Emitted {
         b.timeout_errors.connect();
         b.reply_busy.connect();
     })
+}
+
+/// Emits the Verilog of a board top level for `board` and `link`: [`board::Board`] with UART
+/// pins when `uart` is set, else [`board::BoardBytes`] with byte ports.
+pub fn emit_board(board: &board::BoardConfig, link: &link::LinkParams, uart: bool) -> Emitted {
+    if uart {
+        emit_block(board::Board::new(board, link), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.rx.connect();
+        })
+    } else {
+        emit_block(board::BoardBytes::new(board, link), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.rx_byte.connect();
+            b.rx_valid.connect();
+            b.tx_ready.connect();
+        })
+    }
 }
 
 /// Emits the Verilog of the engine for `formats` and `params`.
@@ -200,7 +280,7 @@ mod tests {
 
     #[test]
     fn design_names_round_trip() {
-        for design in Design::ALL {
+        for design in Design::ALL.into_iter().chain(Design::LINK) {
             assert_eq!(Design::from_name(design.name()), Some(design));
         }
         assert_eq!(Design::from_name("missing"), None);

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use leap_hdl::board::BoardConfig;
 use leap_hdl::engine::EngineParams;
-use leap_hdl::{emit, emit_engine, emit_executor, Design, Direction, Port};
+use leap_hdl::link::LinkParams;
+use leap_hdl::{emit, emit_board, emit_engine, emit_executor, emit_link, Design, Direction, Port};
 
 include!("src/variants.rs");
 
@@ -29,12 +30,17 @@ fn main() {
         let name = spec.name;
         let emitted = match spec.design {
             "executor" => emit_executor(&board_config(spec)),
+            "board" => emit_board(&board_config(spec), &link_params(spec), true),
+            "board_bytes" => emit_board(&board_config(spec), &link_params(spec), false),
             _ => {
                 let design = Design::from_name(spec.design).unwrap_or_else(|| {
                     panic!("variant {name} names unknown design {}", spec.design)
                 });
                 match design {
                     Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+                    Design::Decoder | Design::Encoder | Design::Uart => {
+                        emit_link(design, &link_params(spec))
+                    }
                     _ => emit(design, &spec.formats),
                 }
             }
@@ -111,6 +117,19 @@ fn board_config(spec: &VariantSpec) -> BoardConfig {
     }
 }
 
+fn link_params(spec: &VariantSpec) -> LinkParams {
+    let mut params = LinkParams::default();
+    if let Some(link) = spec.link {
+        params.max_payload = link.max_payload;
+        params.timeout_clocks = link.timeout_clocks;
+        params.clocks_per_bit = link.clocks_per_bit;
+    }
+    if let Err(e) = params.validate() {
+        panic!("variant {} has invalid link parameters: {e}", spec.name);
+    }
+    params
+}
+
 fn check_verilator() {
     match Command::new("verilator").arg("--version").output() {
         Ok(output) if output.status.success() => {}
@@ -156,6 +175,10 @@ fn verilate(name: &str, source: &Path, dir: &Path) {
                 "--x-assign",
                 "unique",
                 "--trace",
+                // rust-hdl emits Verilog-2005, and the link blocks have ports named `byte`,
+                // which is a keyword in SystemVerilog, Verilator's default language.
+                "--default-language",
+                "1364-2005",
             ])
             .args(["--top-module", "top", "--prefix", &format!("V{name}")])
             .arg("-Mdir")

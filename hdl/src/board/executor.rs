@@ -1,4 +1,4 @@
-//! The command executor: answers the link protocol's requests with the engine.
+//! The command executor: replies to the link protocol's requests with the engine.
 
 use leap_model::config::{Activation, Config, ErrorSource, TargetKind};
 use leap_model::fixed::Constants;
@@ -309,7 +309,7 @@ pub enum ExecState {
 /// The command executor between the frame decoder, the frame encoder and the engine's host port.
 ///
 /// After reset it writes the layer table and the constants of the generation-time configuration
-/// into the engine, then answers each intact frame the decoder holds with exactly one reply, as
+/// into the engine, then replies to each intact frame the decoder holds with exactly one reply, as
 /// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
 /// error codes and details, the same reply cache and stream order. Payload bytes are read
 /// through the decoder's RAM port two clocks per byte; replies are written byte by byte into
@@ -353,7 +353,7 @@ pub struct CommandExecutor {
     pub engine_busy: Signal<In, Bit>,
     pub engine_read_data: Signal<In, Bits<64>>,
     pub engine_read_valid: Signal<In, Bit>,
-    /// Waiting for a frame: no request is being answered.
+    /// High while the executor waits for a frame, with no request in progress.
     pub idle: Signal<Out, Bit>,
     // Control.
     state: ResetRegister<ExecState>,

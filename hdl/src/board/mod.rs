@@ -1,14 +1,16 @@
-//! The board: the command executor that answers the link protocol with the engine, and the
+//! The board: the command executor that replies to the link protocol with the engine, and the
 //! top levels that connect it to the link front end.
 
 pub mod cache;
 pub mod executor;
+pub mod top;
 pub mod units;
 pub mod walker;
 
 use rust_hdl::prelude::*;
 
 pub use executor::{BoardConfig, CommandExecutor};
+pub use top::{Board, BoardBytes};
 
 use crate::engine::Engine;
 

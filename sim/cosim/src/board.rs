@@ -62,7 +62,7 @@ struct HarnessPorts {
 }
 
 /// The Verilated `executor` design (command executor and engine). The driver plays the frame
-/// decoder (it holds one frame and answers payload reads one clock later, like block RAM) and
+/// decoder (it holds one frame and returns payload bytes one clock after their address, like block RAM) and
 /// the frame encoder (it collects the reply buffer and takes the reply at `reply_send`).
 pub struct ExecutorDriver {
     model: Model,

@@ -1,4 +1,4 @@
-//! The simulated board: the Verilated `board_bytes` design answering a byte stream, for
+//! The simulated board: the Verilated `board_bytes` design replying to a byte stream, for
 //! `leap serve --device verilator`.
 
 use std::time::Instant;
@@ -8,9 +8,13 @@ use leap_model::protocol::{Accept, Decoder, INTER_BYTE_TIMEOUT};
 use leap_model::Config;
 use leap_verilator_sys::{Model, PortId};
 
-/// Clocks the board must stay idle before the simulation stops clocking: the decoder checks a
-/// frame's CRC and presents it within this many clocks of its last byte.
-const SETTLE_CLOCKS: u32 = 64;
+/// Clocks the board must stay idle before the simulation stops clocking, besides two per byte
+/// received since it last stopped: the decoder's scanner examines one byte per clock and may
+/// rescan the bytes of a rejected candidate, during which the board looks idle.
+///
+/// NOTE: garbage with many false sync bytes can make the scanner rescan a byte more than twice;
+/// a frame it finds after that is answered on the next `receive` or `poll`.
+const SETTLE_CLOCKS: u64 = 64;
 
 /// Inter-byte timeout of the simulated board's frame decoder, in clocks. The simulation stops
 /// the clock while the host is silent, so this only sets how many clocks it runs to cut off a
@@ -53,7 +57,9 @@ pub struct SimulatedBoard {
     model: Model,
     ports: BytePorts,
     shadow: Decoder,
-    /// Clock cycles spent answering requests.
+    /// Bytes received since the clock last stopped.
+    unsettled_bytes: u64,
+    /// Clock cycles spent on requests, from their bytes to their replies.
     pub busy_cycles: u64,
 }
 
@@ -82,6 +88,7 @@ impl SimulatedBoard {
             model,
             ports,
             shadow: Decoder::new(Accept::Requests, INTER_BYTE_TIMEOUT),
+            unsettled_bytes: 0,
             busy_cycles: 0,
         };
         // Power-on: the executor loads the engine's layer table and constants.
@@ -98,6 +105,7 @@ impl SimulatedBoard {
             self.model.set(self.ports.rx_valid, 1);
             self.step(&mut out);
             self.model.set(self.ports.rx_valid, 0);
+            self.unsettled_bytes += 1;
             let mut frame_ended = self.shadow.push(byte, now).is_some();
             while self.shadow.poll(now).is_some() {
                 frame_ended = true;
@@ -142,11 +150,14 @@ impl SimulatedBoard {
         self.model.clock();
     }
 
-    /// Clocks until the board has been idle with nothing to send for [`SETTLE_CLOCKS`].
+    /// Clocks until the board has been idle with nothing to send for [`SETTLE_CLOCKS`] plus two
+    /// clocks per byte received since the last time.
     fn run_until_idle(&mut self, out: &mut Vec<u8>) {
         let start = self.model.cycles();
+        let settle = SETTLE_CLOCKS + 2 * self.unsettled_bytes;
+        self.unsettled_bytes = 0;
         let mut quiet = 0;
-        while quiet < SETTLE_CLOCKS {
+        while quiet < settle {
             let idle =
                 self.model.get(self.ports.idle) == 1 && self.model.get(self.ports.tx_valid) == 0;
             quiet = if idle { quiet + 1 } else { 0 };

@@ -20,7 +20,8 @@ use std::path::Path;
 
 mod variants;
 pub use variants::{
-    alternate_formats, bench_variant_specs, network_config, variant_specs, EngineSize, VariantSpec,
+    alternate_formats, bench_variant_specs, network_config, variant_specs, EngineSize, LinkSize,
+    VariantSpec,
 };
 
 /// A port of a model's top level.

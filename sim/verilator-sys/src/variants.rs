@@ -22,14 +22,16 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron`, `engine`, or a board design (`executor`,
-    /// `board`, `board_bytes`), which also needs `network`.
+    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder`, `uart`, or a
+    /// board design (`executor`, `board`, `board_bytes`), which also needs `network`.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
     /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
     pub size: Option<EngineSize>,
+    /// Parameters of a link design or a board; `None` keeps `leap_hdl::link::LinkParams::default`.
+    pub link: Option<LinkSize>,
     /// Network of a board design, by name (see [`network_config`]); `None` for the blocks
     /// that only take formats.
     pub network: Option<&'static str>,
@@ -42,6 +44,14 @@ pub fn network_config(name: &str) -> Config {
         "yinyang" => Config::default(),
         _ => panic!("unknown variant network `{name}`: use yinyang"),
     }
+}
+
+/// Parameters of a link design, as the fields of `leap_hdl::link::LinkParams` of the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkSize {
+    pub max_payload: usize,
+    pub timeout_clocks: u64,
+    pub clocks_per_bit: usize,
 }
 
 /// Memory sizes of an engine, as the fields of `leap_hdl::engine::EngineParams` of the same names.
@@ -64,6 +74,20 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         lanes,
         size: None,
         network: None,
+        link: None,
+    };
+    let link = |name, design, max_payload, timeout_clocks, clocks_per_bit| VariantSpec {
+        name,
+        design,
+        formats: Formats::default(),
+        lanes: 1,
+        size: None,
+        link: Some(LinkSize {
+            max_payload,
+            timeout_clocks,
+            clocks_per_bit,
+        }),
+        network: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -72,9 +96,28 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+        // The link tests use short inter-byte timeouts so that a gap costs few simulated clocks.
+        link("decoder", "decoder", 256, 600, 16),
+        link("decoder_4096", "decoder", 4096, 2000, 16),
+        link("encoder_4096", "encoder", 4096, 2000, 16),
+        link("uart", "uart", 256, 600, 16),
+        link("uart_fast", "uart", 256, 600, 4),
         VariantSpec {
             network: Some("yinyang"),
             ..spec("executor_yinyang", "executor", Formats::default(), 2)
+        },
+        // The board variants: transaction-level bytes for the simulated board, UART pins at 8
+        // clocks per bit for the serial test. The simulated board clocks the inter-byte timeout
+        // only when the host is silent, so it is kept short.
+        VariantSpec {
+            lanes: 2,
+            network: Some("yinyang"),
+            ..link("board_bytes_yinyang", "board_bytes", 4096, 4096, 8)
+        },
+        VariantSpec {
+            lanes: 2,
+            network: Some("yinyang"),
+            ..link("board_yinyang", "board", 4096, 4096, 8)
         },
     ]
 }
@@ -97,6 +140,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             weight_words,
         }),
         network: None,
+        link: None,
     };
     vec![
         spec("engine_bench_p2", 2, 32768),

@@ -1,0 +1,735 @@
+//! The frame decoder: finds frames in the received byte stream and presents each intact one.
+
+use leap_model::protocol::{CRC_LEN, HEADER_LEN, SYNC};
+use rust_hdl::prelude::*;
+
+use super::crc::Crc32;
+use super::LinkParams;
+use crate::engine::units::Memory;
+use crate::leaf::{Register, ResetRegister};
+
+/// Inter-byte gaps the decoder can hold before its scanner reaches them.
+pub const GAP_DEPTH: usize = 4;
+
+/// The byte the scanner examines, and the 16-bit header fields it completes.
+///
+/// `byte` is `newest` (the byte input of the previous clock) when the scanner is at
+/// `write_previous`, else the ring's read data. `seq_word` and `length_word` join `byte` as the
+/// high byte to the stored low byte. Every input is a register or memory output, so no
+/// combinational path leads back into the decoder's logic.
+#[derive(LogicBlock, Default)]
+pub struct ScanSource {
+    pub scan: Signal<In, Bits<16>>,
+    pub write_previous: Signal<In, Bits<16>>,
+    pub newest: Signal<In, Bits<8>>,
+    pub ring_data: Signal<In, Bits<8>>,
+    pub seq_low: Signal<In, Bits<8>>,
+    pub length_low: Signal<In, Bits<8>>,
+    pub from_newest: Signal<Out, Bit>,
+    pub byte: Signal<Out, Bits<8>>,
+    pub seq_word: Signal<Out, Bits<16>>,
+    pub length_word: Signal<Out, Bits<16>>,
+}
+
+impl Logic for ScanSource {
+    fn update(&mut self) {
+        let from_newest = self.scan.val() == self.write_previous.val();
+        let byte = if from_newest {
+            self.newest.val()
+        } else {
+            self.ring_data.val()
+        };
+        let high = byte.to_u64() << 8;
+        self.from_newest.next = from_newest;
+        self.byte.next = byte;
+        self.seq_word.next = (high | self.seq_low.val().to_u64()).to_bits();
+        self.length_word.next = (high | self.length_low.val().to_u64()).to_bits();
+    }
+    fn connect(&mut self) {
+        self.from_newest.connect();
+        self.byte.connect();
+        self.seq_word.connect();
+        self.length_word.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) from_newest = scan == write_previous;\n\
+             always @(*) byte = from_newest ? newest : ring_data;\n\
+             always @(*) seq_word = {byte, seq_low};\n\
+             always @(*) length_word = {byte, length_low};\n"
+                .into(),
+        )
+    }
+}
+
+/// The frame decoder, with the acceptance rules of `leap_model::protocol::Decoder` (requests)
+/// except the opcode check: every intact frame is presented.
+///
+/// Every received byte is written to a ring in block RAM of [`LinkParams::ring_bytes`] bytes.
+/// Byte input never stalls. A scanner examines the ring one byte per clock with the software
+/// decoder's rules. It searches for the sync byte and reads the header. It rejects a length field
+/// above `max_payload` as soon as the header is complete, and it checks the CRC at the end of the frame.
+/// After a rejected candidate it moves back to the byte after that candidate's sync byte. So the
+/// ring replays those bytes, and a rescanned byte does not start another framing error.
+///
+/// Timing: a received byte is examined on the next clock when the scanner has caught up. After a
+/// rejection the scanner is behind the input, and it reads the ring through the block RAM's read
+/// port. That port serves `payload_address` while a frame is held, so a scanner that is behind
+/// waits until the held frame is released. A scanner that has caught up keeps examining while a
+/// frame is held, so the next frame is received meanwhile and waits in a second slot. While that
+/// slot is full the scanner stops.
+///
+/// Inter-byte timeout: when more than `timeout_clocks` clocks pass after a received byte, the
+/// position of the next byte is queued as a gap (if the scanner has bytes left or a candidate
+/// open). When the scanner reaches a gap with a candidate open, it rejects the candidate as timed
+/// out and rescans its bytes. The gap stays until the scanner reaches it with no candidate open.
+/// This is the software decoder's rule that a frame never spans a gap.
+///
+/// Overflow: the ring keeps the held frames' payloads and every byte from the open candidate's
+/// sync byte (or the scanner) onward. A byte that arrives while the ring is full is dropped, and
+/// each run of dropped bytes counts one framing error. The ring always has room for two frames of
+/// `max_payload`, which is what a host with at most two frames in flight sends.
+///
+/// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
+/// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
+///
+/// NOTE: the scanner examines, judges and moves to its next position in one clock, through
+/// 16-bit comparisons, the CRC check and the read-address multiplexer. nextpnr-ice40 0.4 placed
+/// the 256-byte variant (inputs fed from a shift register) on an iCE40UP5K at 23 to 25 MHz over
+/// three seeds, so the decoder limits a board clock above that.
+#[derive(LogicBlock)]
+pub struct FrameDecoder {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub byte: Signal<In, Bits<8>>,
+    pub byte_valid: Signal<In, Bit>,
+    pub clear_counters: Signal<In, Bit>,
+    pub frame_valid: Signal<Out, Bit>,
+    pub frame_opcode: Signal<Out, Bits<8>>,
+    pub frame_seq: Signal<Out, Bits<16>>,
+    pub frame_length: Signal<Out, Bits<16>>,
+    pub payload_address: Signal<In, Bits<16>>,
+    pub payload_byte: Signal<Out, Bits<8>>,
+    pub frame_release: Signal<In, Bit>,
+    pub crc_errors: Signal<Out, Bits<32>>,
+    pub framing_errors: Signal<Out, Bits<32>>,
+    pub length_errors: Signal<Out, Bits<32>>,
+    pub timeout_errors: Signal<Out, Bits<32>>,
+
+    // The ring. Positions are 16-bit counters; the memory uses their low bits.
+    ring: Memory<Bits<8>>,
+    /// Position of the next received byte (reset 0).
+    write_position: ResetRegister<Bits<16>>,
+    /// `write_position` one clock earlier, so the byte written then is at this position (reset 0).
+    write_previous: ResetRegister<Bits<16>>,
+    /// The byte input of the previous clock: the scanner takes the newest byte from here,
+    /// because the block RAM returns a word written in the same clock only one clock later.
+    newest_byte: Register<Bits<8>>,
+    /// Whether the read port served the scanner in the previous clock (reset 0).
+    port_scanned: ResetRegister<Bit>,
+    /// Whether the previous received byte was dropped because the ring was full (reset 0).
+    dropping: ResetRegister<Bit>,
+
+    // Inter-byte timeout.
+    /// A byte arrived and no gap has followed it yet (reset 0).
+    armed: ResetRegister<Bit>,
+    /// Clocks since the last received byte minus one, counted while armed (reset 0).
+    quiet: ResetRegister<Bits<32>>,
+    /// Queued gap positions, oldest first; `gap_count` are valid (reset 0).
+    gaps: Vec<Register<Bits<16>>>,
+    gap_count: ResetRegister<Bits<3>>,
+
+    // The scanner.
+    /// Position of the next byte to examine (reset 0).
+    scan: ResetRegister<Bits<16>>,
+    /// One past the furthest position examined so far: bytes below it are rescans (reset 0).
+    high_water: ResetRegister<Bits<16>>,
+    /// The last byte examined outside a candidate was skipped (reset 0).
+    skipping: ResetRegister<Bit>,
+    /// A candidate frame is open (reset 0).
+    candidate: ResetRegister<Bit>,
+    /// Position of the candidate's sync byte.
+    start: Register<Bits<16>>,
+    /// Bytes of the candidate so far, the sync byte included: the index of the next byte.
+    count: Register<Bits<16>>,
+    opcode: Register<Bits<8>>,
+    seq_low: Register<Bits<8>>,
+    seq: Register<Bits<16>>,
+    length_low: Register<Bits<8>>,
+    length: Register<Bits<16>>,
+    /// Index of the first CRC byte: `length + 6`.
+    crc_index: Register<Bits<16>>,
+    /// The CRC bytes received so far match the computed CRC.
+    crc_match: Register<Bit>,
+    crc: Crc32,
+    source: ScanSource,
+
+    // Intact frames: the held one and the next one.
+    held_valid: ResetRegister<Bit>,
+    held_opcode: Register<Bits<8>>,
+    held_seq: Register<Bits<16>>,
+    held_length: Register<Bits<16>>,
+    /// Ring position of the held frame's first payload byte.
+    held_start: Register<Bits<16>>,
+    next_valid: ResetRegister<Bit>,
+    next_opcode: Register<Bits<8>>,
+    next_seq: Register<Bits<16>>,
+    next_length: Register<Bits<16>>,
+    next_start: Register<Bits<16>>,
+
+    // Error counters (reset 0). The events of one clock are registered and counted on the
+    // next, which keeps the scanner's logic out of the counters' carry chains.
+    crc_event_q: ResetRegister<Bit>,
+    length_event_q: ResetRegister<Bit>,
+    timeout_event_q: ResetRegister<Bit>,
+    skipped_run_q: ResetRegister<Bit>,
+    dropped_run_q: ResetRegister<Bit>,
+    crc_count: ResetRegister<Bits<32>>,
+    framing_count: ResetRegister<Bits<32>>,
+    length_count: ResetRegister<Bits<32>>,
+    timeout_count: ResetRegister<Bits<32>>,
+
+    // Combinational signals of one clock.
+    tail: Signal<Local, Bits<16>>,
+    full: Signal<Local, Bit>,
+    accepted: Signal<Local, Bit>,
+    dropped_run: Signal<Local, Bit>,
+    gap: Signal<Local, Bit>,
+    gap_hit: Signal<Local, Bit>,
+    pop: Signal<Local, Bit>,
+    push: Signal<Local, Bit>,
+    kept_gaps: Signal<Local, Bits<3>>,
+    unexamined: Signal<Local, Bit>,
+    examine: Signal<Local, Bit>,
+    rescanned: Signal<Local, Bit>,
+    scan_next: Signal<Local, Bits<16>>,
+    crc_offset: Signal<Local, Bits<16>>,
+    reject: Signal<Local, Bit>,
+    complete: Signal<Local, Bit>,
+    releasing: Signal<Local, Bit>,
+    skipped_run: Signal<Local, Bit>,
+    crc_event: Signal<Local, Bit>,
+    length_event: Signal<Local, Bit>,
+    timeout_event: Signal<Local, Bit>,
+    crc_step: Signal<Local, Bits<32>>,
+    framing_step: Signal<Local, Bits<32>>,
+    length_step: Signal<Local, Bits<32>>,
+    timeout_step: Signal<Local, Bits<32>>,
+
+    ring_bytes: Constant<Bits<16>>,
+    max_payload: Constant<Bits<16>>,
+    timeout_clocks: Constant<Bits<32>>,
+    sync: Constant<Bits<8>>,
+    gap_slot: Vec<Constant<Bits<3>>>,
+    gap_depth: Constant<Bits<3>>,
+    zero3: Constant<Bits<3>>,
+    one3: Constant<Bits<3>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    two16: Constant<Bits<16>>,
+    three16: Constant<Bits<16>>,
+    four16: Constant<Bits<16>>,
+    five16: Constant<Bits<16>>,
+    header16: Constant<Bits<16>>,
+    zero32: Constant<Bits<32>>,
+    one32: Constant<Bits<32>>,
+    two32: Constant<Bits<32>>,
+}
+
+impl FrameDecoder {
+    /// Creates a decoder for `params`. Panics when `params` is invalid: call
+    /// [`LinkParams::validate`] first.
+    pub fn new(params: &LinkParams) -> Self {
+        if let Err(e) = params.validate() {
+            panic!("cannot build a frame decoder: {e}");
+        }
+        let ring_bytes = params.ring_bytes();
+        assert!(
+            ring_bytes <= 1 << 15,
+            "a ring of {ring_bytes} bytes needs positions wider than 16 bits"
+        );
+        let constant16 = |value: usize| Constant::new((value as u64).to_bits());
+        FrameDecoder {
+            clock: Default::default(),
+            reset: Default::default(),
+            byte: Default::default(),
+            byte_valid: Default::default(),
+            clear_counters: Default::default(),
+            frame_valid: Default::default(),
+            frame_opcode: Default::default(),
+            frame_seq: Default::default(),
+            frame_length: Default::default(),
+            payload_address: Default::default(),
+            payload_byte: Default::default(),
+            frame_release: Default::default(),
+            crc_errors: Default::default(),
+            framing_errors: Default::default(),
+            length_errors: Default::default(),
+            timeout_errors: Default::default(),
+            ring: Memory::new(ring_bytes, 8, false),
+            write_position: Default::default(),
+            write_previous: Default::default(),
+            newest_byte: Default::default(),
+            port_scanned: Default::default(),
+            dropping: Default::default(),
+            armed: Default::default(),
+            quiet: Default::default(),
+            gaps: (0..GAP_DEPTH).map(|_| Register::default()).collect(),
+            gap_count: Default::default(),
+            scan: Default::default(),
+            high_water: Default::default(),
+            skipping: Default::default(),
+            candidate: Default::default(),
+            start: Default::default(),
+            count: Default::default(),
+            opcode: Default::default(),
+            seq_low: Default::default(),
+            seq: Default::default(),
+            length_low: Default::default(),
+            length: Default::default(),
+            crc_index: Default::default(),
+            crc_match: Default::default(),
+            crc: Default::default(),
+            source: Default::default(),
+            held_valid: Default::default(),
+            held_opcode: Default::default(),
+            held_seq: Default::default(),
+            held_length: Default::default(),
+            held_start: Default::default(),
+            next_valid: Default::default(),
+            next_opcode: Default::default(),
+            next_seq: Default::default(),
+            next_length: Default::default(),
+            next_start: Default::default(),
+            crc_event_q: Default::default(),
+            length_event_q: Default::default(),
+            timeout_event_q: Default::default(),
+            skipped_run_q: Default::default(),
+            dropped_run_q: Default::default(),
+            crc_count: Default::default(),
+            framing_count: Default::default(),
+            length_count: Default::default(),
+            timeout_count: Default::default(),
+            tail: Default::default(),
+            full: Default::default(),
+            accepted: Default::default(),
+            dropped_run: Default::default(),
+            gap: Default::default(),
+            gap_hit: Default::default(),
+            pop: Default::default(),
+            push: Default::default(),
+            kept_gaps: Default::default(),
+            unexamined: Default::default(),
+            examine: Default::default(),
+            rescanned: Default::default(),
+            scan_next: Default::default(),
+            crc_offset: Default::default(),
+            reject: Default::default(),
+            complete: Default::default(),
+            releasing: Default::default(),
+            skipped_run: Default::default(),
+            crc_event: Default::default(),
+            length_event: Default::default(),
+            timeout_event: Default::default(),
+            crc_step: Default::default(),
+            framing_step: Default::default(),
+            length_step: Default::default(),
+            timeout_step: Default::default(),
+            ring_bytes: constant16(ring_bytes),
+            max_payload: constant16(params.max_payload),
+            timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
+            sync: Constant::new((SYNC as u64).to_bits()),
+            gap_slot: (0..GAP_DEPTH)
+                .map(|k| Constant::new((k as u64).to_bits()))
+                .collect(),
+            gap_depth: Constant::new((GAP_DEPTH as u64).to_bits()),
+            zero3: Constant::new(0u64.to_bits()),
+            one3: Constant::new(1u64.to_bits()),
+            zero16: constant16(0),
+            one16: constant16(1),
+            two16: constant16(2),
+            three16: constant16(3),
+            four16: constant16(4),
+            five16: constant16(5),
+            header16: constant16(HEADER_LEN),
+            zero32: Constant::new(0u64.to_bits()),
+            one32: Constant::new(1u64.to_bits()),
+            two32: Constant::new(2u64.to_bits()),
+        }
+    }
+}
+
+const _: () = assert!(
+    HEADER_LEN == 6 && CRC_LEN == 4,
+    "the decoder indexes a 6-byte header"
+);
+
+impl Logic for FrameDecoder {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.ring.clock.next = self.clock.val();
+        self.write_position.clock.next = self.clock.val();
+        self.write_position.reset.next = self.reset.val();
+        self.write_previous.clock.next = self.clock.val();
+        self.write_previous.reset.next = self.reset.val();
+        self.newest_byte.clock.next = self.clock.val();
+        self.port_scanned.clock.next = self.clock.val();
+        self.port_scanned.reset.next = self.reset.val();
+        self.dropping.clock.next = self.clock.val();
+        self.dropping.reset.next = self.reset.val();
+        self.armed.clock.next = self.clock.val();
+        self.armed.reset.next = self.reset.val();
+        self.quiet.clock.next = self.clock.val();
+        self.quiet.reset.next = self.reset.val();
+        for k in 0..GAP_DEPTH {
+            self.gaps[k].clock.next = self.clock.val();
+        }
+        self.gap_count.clock.next = self.clock.val();
+        self.gap_count.reset.next = self.reset.val();
+        self.scan.clock.next = self.clock.val();
+        self.scan.reset.next = self.reset.val();
+        self.high_water.clock.next = self.clock.val();
+        self.high_water.reset.next = self.reset.val();
+        self.skipping.clock.next = self.clock.val();
+        self.skipping.reset.next = self.reset.val();
+        self.candidate.clock.next = self.clock.val();
+        self.candidate.reset.next = self.reset.val();
+        self.start.clock.next = self.clock.val();
+        self.count.clock.next = self.clock.val();
+        self.opcode.clock.next = self.clock.val();
+        self.seq_low.clock.next = self.clock.val();
+        self.seq.clock.next = self.clock.val();
+        self.length_low.clock.next = self.clock.val();
+        self.length.clock.next = self.clock.val();
+        self.crc_index.clock.next = self.clock.val();
+        self.crc_match.clock.next = self.clock.val();
+        self.crc.clock.next = self.clock.val();
+        self.held_valid.clock.next = self.clock.val();
+        self.held_valid.reset.next = self.reset.val();
+        self.held_opcode.clock.next = self.clock.val();
+        self.held_seq.clock.next = self.clock.val();
+        self.held_length.clock.next = self.clock.val();
+        self.held_start.clock.next = self.clock.val();
+        self.next_valid.clock.next = self.clock.val();
+        self.next_valid.reset.next = self.reset.val();
+        self.next_opcode.clock.next = self.clock.val();
+        self.next_seq.clock.next = self.clock.val();
+        self.next_length.clock.next = self.clock.val();
+        self.next_start.clock.next = self.clock.val();
+        self.crc_event_q.clock.next = self.clock.val();
+        self.crc_event_q.reset.next = self.reset.val();
+        self.length_event_q.clock.next = self.clock.val();
+        self.length_event_q.reset.next = self.reset.val();
+        self.timeout_event_q.clock.next = self.clock.val();
+        self.timeout_event_q.reset.next = self.reset.val();
+        self.skipped_run_q.clock.next = self.clock.val();
+        self.skipped_run_q.reset.next = self.reset.val();
+        self.dropped_run_q.clock.next = self.clock.val();
+        self.dropped_run_q.reset.next = self.reset.val();
+        self.crc_count.clock.next = self.clock.val();
+        self.crc_count.reset.next = self.reset.val();
+        self.framing_count.clock.next = self.clock.val();
+        self.framing_count.reset.next = self.reset.val();
+        self.length_count.clock.next = self.clock.val();
+        self.length_count.reset.next = self.reset.val();
+        self.timeout_count.clock.next = self.clock.val();
+        self.timeout_count.reset.next = self.reset.val();
+
+        // ---- Ring input: write every byte unless the ring is full. ----
+        // The oldest byte still needed: the held frame's payload, else the candidate's sync
+        // byte, else the next byte to examine.
+        self.tail.next = self.scan.q.val();
+        if self.candidate.q.val() {
+            self.tail.next = self.start.q.val();
+        }
+        if self.held_valid.q.val() {
+            self.tail.next = self.held_start.q.val();
+        }
+        self.full.next = (self.write_position.q.val() - self.tail.val()) == self.ring_bytes.val();
+        self.accepted.next = self.byte_valid.val() & !self.full.val();
+        self.dropped_run.next = self.byte_valid.val() & self.full.val() & !self.dropping.q.val();
+        self.dropping.d.next = self.dropping.q.val();
+        if self.byte_valid.val() {
+            self.dropping.d.next = self.full.val();
+        }
+        self.ring.write_address.next = self.write_position.q.val();
+        self.ring.write_data.next = self.byte.val();
+        self.ring.write_enable.next = self.accepted.val();
+        self.write_position.d.next = self.write_position.q.val();
+        if self.accepted.val() {
+            self.write_position.d.next = self.write_position.q.val() + self.one16.val();
+        }
+        self.write_previous.d.next = self.write_position.q.val();
+        self.newest_byte.d.next = self.byte.val();
+
+        // ---- Inter-byte timeout: queue the position after a gap. ----
+        self.unexamined.next = self.scan.q.val() != self.write_position.q.val();
+        self.gap.next = self.armed.q.val() & (self.quiet.q.val() == self.timeout_clocks.val());
+        self.armed.d.next = self.armed.q.val() & !self.gap.val();
+        self.quiet.d.next = self.quiet.q.val();
+        if self.armed.q.val() {
+            self.quiet.d.next = self.quiet.q.val() + self.one32.val();
+        }
+        if self.byte_valid.val() {
+            self.armed.d.next = true;
+            self.quiet.d.next = self.zero32.val();
+        }
+
+        // ---- The scanner's byte: the newest byte, or the ring's read port. ----
+        self.source.scan.next = self.scan.q.val();
+        self.source.write_previous.next = self.write_previous.q.val();
+        self.source.newest.next = self.newest_byte.q.val();
+        self.source.ring_data.next = self.ring.read_data.val();
+        self.source.seq_low.next = self.seq_low.q.val();
+        self.source.length_low.next = self.length_low.q.val();
+        self.rescanned.next = self.scan.q.val() != self.high_water.q.val();
+        self.gap_hit.next = (self.gap_count.q.val() != self.zero3.val())
+            & (self.gaps[0].q.val() == self.scan.q.val());
+
+        // ---- The scanner: one step per clock unless the next-frame slot is full. ----
+        self.scan_next.next = self.scan.q.val();
+        self.high_water.d.next = self.high_water.q.val();
+        self.skipping.d.next = self.skipping.q.val();
+        self.candidate.d.next = self.candidate.q.val();
+        self.start.d.next = self.start.q.val();
+        self.count.d.next = self.count.q.val();
+        self.opcode.d.next = self.opcode.q.val();
+        self.seq_low.d.next = self.seq_low.q.val();
+        self.seq.d.next = self.seq.q.val();
+        self.length_low.d.next = self.length_low.q.val();
+        self.length.d.next = self.length.q.val();
+        self.crc_index.d.next = self.crc_index.q.val();
+        self.crc_match.d.next = self.crc_match.q.val();
+        self.crc.start.next = false;
+        self.crc.enable.next = false;
+        self.crc.byte.next = self.source.byte.val();
+        self.crc_offset.next = self.count.q.val() - self.crc_index.q.val();
+        self.examine.next = false;
+        self.pop.next = false;
+        self.reject.next = false;
+        self.complete.next = false;
+        self.skipped_run.next = false;
+        self.crc_event.next = false;
+        self.length_event.next = false;
+        self.timeout_event.next = false;
+
+        if !self.next_valid.q.val() {
+            if self.gap_hit.val() & self.candidate.q.val() {
+                // The candidate spans a gap: it timed out.
+                self.reject.next = true;
+                self.timeout_event.next = true;
+            } else {
+                self.pop.next = self.gap_hit.val();
+                self.examine.next = self.unexamined.val()
+                    & (self.source.from_newest.val() | self.port_scanned.q.val());
+            }
+        }
+
+        if self.examine.val() {
+            self.scan_next.next = self.scan.q.val() + self.one16.val();
+            if !self.rescanned.val() {
+                self.high_water.d.next = self.scan.q.val() + self.one16.val();
+            }
+            if !self.candidate.q.val() {
+                if self.source.byte.val() == self.sync.val() {
+                    self.candidate.d.next = true;
+                    self.start.d.next = self.scan.q.val();
+                    self.count.d.next = self.one16.val();
+                    self.skipping.d.next = false;
+                    self.crc.start.next = true;
+                } else if !self.skipping.q.val() {
+                    self.skipping.d.next = true;
+                    self.skipped_run.next = !self.rescanned.val();
+                }
+            } else {
+                self.count.d.next = self.count.q.val() + self.one16.val();
+                if self.count.q.val() == self.one16.val() {
+                    self.opcode.d.next = self.source.byte.val();
+                    self.crc.enable.next = true;
+                }
+                if self.count.q.val() == self.two16.val() {
+                    self.seq_low.d.next = self.source.byte.val();
+                    self.crc.enable.next = true;
+                }
+                if self.count.q.val() == self.three16.val() {
+                    self.seq.d.next = self.source.seq_word.val();
+                    self.crc.enable.next = true;
+                }
+                if self.count.q.val() == self.four16.val() {
+                    self.length_low.d.next = self.source.byte.val();
+                    self.crc.enable.next = true;
+                }
+                if self.count.q.val() == self.five16.val() {
+                    // The header is complete: bound the length at once.
+                    self.length.d.next = self.source.length_word.val();
+                    self.crc_index.d.next = self.source.length_word.val() + self.header16.val();
+                    self.crc.enable.next = true;
+                    if self.source.length_word.val() > self.max_payload.val() {
+                        self.reject.next = true;
+                        self.length_event.next = true;
+                    }
+                }
+                if self.count.q.val() > self.five16.val() {
+                    if self.count.q.val() < self.crc_index.q.val() {
+                        // Payload.
+                        self.crc.enable.next = true;
+                    } else {
+                        // CRC field, least significant byte first.
+                        if self.crc_offset.val() == self.zero16.val() {
+                            self.crc_match.d.next =
+                                self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
+                        }
+                        if self.crc_offset.val() == self.one16.val() {
+                            self.crc_match.d.next = self.crc_match.q.val()
+                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
+                        }
+                        if self.crc_offset.val() == self.two16.val() {
+                            self.crc_match.d.next = self.crc_match.q.val()
+                                & (self.source.byte.val()
+                                    == self.crc.value.val().get_bits::<8>(16));
+                        }
+                        if self.crc_offset.val() == self.three16.val() {
+                            if self.crc_match.q.val()
+                                & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
+                            {
+                                self.complete.next = true;
+                                self.candidate.d.next = false;
+                            } else {
+                                self.reject.next = true;
+                                self.crc_event.next = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        if self.reject.val() {
+            // Search again from the byte after the candidate's sync byte.
+            self.candidate.d.next = false;
+            self.scan_next.next = self.start.q.val() + self.one16.val();
+        }
+        self.scan.d.next = self.scan_next.val();
+
+        // ---- Gap queue: pop the reached gap, push a new one. ----
+        self.kept_gaps.next = self.gap_count.q.val();
+        if self.pop.val() {
+            self.kept_gaps.next = self.gap_count.q.val() - self.one3.val();
+        }
+        // NOTE: a gap that arrives while GAP_DEPTH gaps wait for the scanner is not recorded, so a
+        // candidate may then span it. The scanner falls that far behind when the consumer keeps
+        // frames through several inter-byte timeouts while bytes arrive, or when rescans take
+        // longer than several timeouts.
+        self.push.next = self.gap.val()
+            & (self.candidate.q.val() | self.unexamined.val())
+            & (self.kept_gaps.val() != self.gap_depth.val());
+        for k in 0..GAP_DEPTH {
+            self.gaps[k].d.next = self.gaps[k].q.val();
+        }
+        if self.pop.val() {
+            for k in 1..GAP_DEPTH {
+                self.gaps[k - 1].d.next = self.gaps[k].q.val();
+            }
+        }
+        for k in 0..GAP_DEPTH {
+            if self.push.val() & (self.kept_gaps.val() == self.gap_slot[k].val()) {
+                self.gaps[k].d.next = self.write_position.q.val();
+            }
+        }
+        self.gap_count.d.next = self.kept_gaps.val();
+        if self.push.val() {
+            self.gap_count.d.next = self.kept_gaps.val() + self.one3.val();
+        }
+
+        // ---- Frame slots: release the held frame, store a completed one. ----
+        self.releasing.next = self.frame_release.val() & self.held_valid.q.val();
+        self.held_valid.d.next = self.held_valid.q.val();
+        self.held_opcode.d.next = self.held_opcode.q.val();
+        self.held_seq.d.next = self.held_seq.q.val();
+        self.held_length.d.next = self.held_length.q.val();
+        self.held_start.d.next = self.held_start.q.val();
+        self.next_valid.d.next = self.next_valid.q.val();
+        self.next_opcode.d.next = self.next_opcode.q.val();
+        self.next_seq.d.next = self.next_seq.q.val();
+        self.next_length.d.next = self.next_length.q.val();
+        self.next_start.d.next = self.next_start.q.val();
+        if self.releasing.val() {
+            self.held_valid.d.next = self.next_valid.q.val();
+            self.held_opcode.d.next = self.next_opcode.q.val();
+            self.held_seq.d.next = self.next_seq.q.val();
+            self.held_length.d.next = self.next_length.q.val();
+            self.held_start.d.next = self.next_start.q.val();
+            self.next_valid.d.next = false;
+        }
+        // A frame completes only while the next slot is empty.
+        if self.complete.val() {
+            if !self.held_valid.q.val() | self.releasing.val() {
+                self.held_valid.d.next = true;
+                self.held_opcode.d.next = self.opcode.q.val();
+                self.held_seq.d.next = self.seq.q.val();
+                self.held_length.d.next = self.length.q.val();
+                self.held_start.d.next = self.start.q.val() + self.header16.val();
+            } else {
+                self.next_valid.d.next = true;
+                self.next_opcode.d.next = self.opcode.q.val();
+                self.next_seq.d.next = self.seq.q.val();
+                self.next_length.d.next = self.length.q.val();
+                self.next_start.d.next = self.start.q.val() + self.header16.val();
+            }
+        }
+
+        // ---- Read port: the consumer's payload while a frame is held, else the scanner. ----
+        self.ring.read_address.next = self.scan_next.val();
+        if self.held_valid.q.val() {
+            self.ring.read_address.next = self.held_start.q.val() + self.payload_address.val();
+        }
+        self.port_scanned.d.next = !self.held_valid.q.val();
+
+        // ---- Error counters: count the previous clock's events. ----
+        self.crc_event_q.d.next = self.crc_event.val();
+        self.length_event_q.d.next = self.length_event.val();
+        self.timeout_event_q.d.next = self.timeout_event.val();
+        self.skipped_run_q.d.next = self.skipped_run.val();
+        self.dropped_run_q.d.next = self.dropped_run.val();
+        self.crc_step.next = self.zero32.val();
+        if self.crc_event_q.q.val() {
+            self.crc_step.next = self.one32.val();
+        }
+        self.length_step.next = self.zero32.val();
+        if self.length_event_q.q.val() {
+            self.length_step.next = self.one32.val();
+        }
+        self.timeout_step.next = self.zero32.val();
+        if self.timeout_event_q.q.val() {
+            self.timeout_step.next = self.one32.val();
+        }
+        self.framing_step.next = self.zero32.val();
+        if self.skipped_run_q.q.val() | self.dropped_run_q.q.val() {
+            self.framing_step.next = self.one32.val();
+        }
+        if self.skipped_run_q.q.val() & self.dropped_run_q.q.val() {
+            self.framing_step.next = self.two32.val();
+        }
+        self.crc_count.d.next = self.crc_count.q.val() + self.crc_step.val();
+        self.framing_count.d.next = self.framing_count.q.val() + self.framing_step.val();
+        self.length_count.d.next = self.length_count.q.val() + self.length_step.val();
+        self.timeout_count.d.next = self.timeout_count.q.val() + self.timeout_step.val();
+        if self.clear_counters.val() {
+            self.crc_count.d.next = self.crc_step.val();
+            self.framing_count.d.next = self.framing_step.val();
+            self.length_count.d.next = self.length_step.val();
+            self.timeout_count.d.next = self.timeout_step.val();
+        }
+
+        // ---- Outputs. ----
+        self.frame_valid.next = self.held_valid.q.val();
+        self.frame_opcode.next = self.held_opcode.q.val();
+        self.frame_seq.next = self.held_seq.q.val();
+        self.frame_length.next = self.held_length.q.val();
+        self.payload_byte.next = self.ring.read_data.val();
+        self.crc_errors.next = self.crc_count.q.val();
+        self.framing_errors.next = self.framing_count.q.val();
+        self.length_errors.next = self.length_count.q.val();
+        self.timeout_errors.next = self.timeout_count.q.val();
+    }
+}

@@ -1,0 +1,101 @@
+//! iCE40 synthesis of the link designs with yosys `synth_ice40`: the decoder's ring and the
+//! encoder's payload buffer map to block RAM (SB_RAM40_4K) without read/write bypass logic, and
+//! yosys reports no driver conflicts.
+
+use std::process::Command;
+
+use leap_hdl::link::LinkParams;
+use leap_hdl::{emit_link, Design};
+
+/// Synthesises `design` for `params` and returns yosys's log.
+fn synthesise(design: Design, params: &LinkParams) -> String {
+    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
+    let path = dir.path().join(format!("{}.v", design.name()));
+    std::fs::write(&path, emit_link(design, params).verilog).expect("cannot write the Verilog");
+    let script = format!(
+        "read_verilog {}; synth_ice40 -top top; stat",
+        path.display()
+    );
+    let output = Command::new("yosys")
+        .args(["-p", &script])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run yosys ({e}): install it with apt-get install yosys")
+        });
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "yosys failed on {design}:\n{}\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    log
+}
+
+/// Returns the count of `cell` in the final `stat` report.
+fn cell_count(log: &str, cell: &str) -> usize {
+    let report = log.rsplit("Printing statistics").next().unwrap_or("");
+    report
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(cell))
+                .then(|| words.next()?.parse().ok())
+                .flatten()
+        })
+        .next()
+        .unwrap_or(0)
+}
+
+/// Checks that `design` has one memory, mapped to `blocks` SB_RAM40_4K without bypass logic.
+fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
+    let log = synthesise(design, params);
+    let conflicts: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("Driver-driver conflict"))
+        .collect();
+    assert!(
+        conflicts.is_empty(),
+        "{design}: yosys reports driver conflicts:\n{}",
+        conflicts.join("\n")
+    );
+
+    let mapped = log
+        .lines()
+        .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_RAM4K"))
+        .count();
+    assert_eq!(mapped, 1, "{design}: memories mapped to block RAM");
+    let write_ports: Vec<_> = log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Write port"))
+        .collect();
+    assert_eq!(write_ports.len(), 1, "{design}: write ports");
+    assert!(
+        write_ports[0].contains("don't care on collision"),
+        "{design}: the memory needs bypass logic: {}",
+        write_ports[0]
+    );
+    assert_eq!(
+        cell_count(&log, "SB_RAM40_4K"),
+        blocks,
+        "{design}: SB_RAM40_4K in the report"
+    );
+}
+
+fn small() -> LinkParams {
+    LinkParams {
+        max_payload: 256,
+        ..LinkParams::default()
+    }
+}
+
+#[test]
+fn decoder_ring_maps_to_block_ram() {
+    // A 1,024-byte ring: two 512 × 8 blocks.
+    check_memory(Design::Decoder, &small(), 2);
+}
+
+#[test]
+fn encoder_buffer_maps_to_block_ram() {
+    // A 256-byte buffer: one block.
+    check_memory(Design::Encoder, &small(), 1);
+}
