@@ -93,7 +93,7 @@ fn build_verilator(_config: &Config) -> anyhow::Result<Box<dyn Device>> {
 /// A device that `leap serve` puts behind a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServeDevice {
-    /// The fixed-point golden model answering the protocol in software.
+    /// The fixed-point golden model replying to the protocol in software.
     Software,
     /// The Verilated board (frame decoder, command executor, engine, frame encoder) of the
     /// default Yin-Yang network (needs a leap built with `--features verilator`).
@@ -209,7 +209,7 @@ fn build_simulated_board(config: &Config) -> anyhow::Result<Box<dyn ByteDevice>>
                 }
             }
             tracing::info!(
-                "simulated board stopped after {} clock cycles, {} of them answering requests",
+                "simulated board stopped after {} clock cycles, {} of them on requests",
                 board.cycles(),
                 board.busy_cycles
             );
