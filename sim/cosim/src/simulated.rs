@@ -9,8 +9,8 @@ use leap_model::Config;
 use leap_verilator_sys::{Model, PortId};
 
 /// Clocks the board must stay idle before the simulation stops clocking, besides two per byte
-/// received since it last stopped: the decoder's scanner examines one byte per clock and may
-/// rescan the bytes of a rejected candidate, during which the board looks idle.
+/// received since it last stopped. The decoder's scanner examines one byte per clock and may
+/// rescan the bytes of a rejected candidate, and the board looks idle meanwhile.
 ///
 /// NOTE: garbage with many false sync bytes can make the scanner rescan a byte more than twice;
 /// a frame it finds after that is answered on the next `receive` or `poll`.
@@ -48,11 +48,11 @@ struct BytePorts {
 /// The Verilated `board_bytes` model behind a byte stream. Bytes cross at transaction level:
 /// one received byte per clock into the frame decoder, one sent byte per clock out of the frame
 /// encoder. The clock runs only while the board has work, so wall-clock time and board clocks
-/// are decoupled. A software [`Decoder`] follows the same bytes to know where frames end: the
-/// model runs each complete frame to its reply before it takes the next frame's bytes, and when
-/// no byte of a partial frame arrived for the inter-byte timeout (50 ms of wall-clock time) it
-/// clocks the board for its timeout in clocks, so the board cuts the frame off as the software
-/// decoder does.
+/// are decoupled. A software [`Decoder`] follows the same bytes to find where frames end, and
+/// the model runs each complete frame to its reply before it takes the next frame's bytes.
+/// When no byte of a partial frame arrived for the inter-byte timeout (50 ms of wall-clock
+/// time), it clocks the board for its timeout in clocks, so the board cuts the frame off as the
+/// software decoder does.
 pub struct SimulatedBoard {
     model: Model,
     ports: BytePorts,

@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 
 const SYNC: u8 = 0xA5;
 /// Clocks the board must stay idle, with nothing to send, before a test stops clocking it,
-/// besides four per byte received since the last time: the decoder's scanner examines one byte
-/// per clock and rescans the bytes of rejected candidates while the board looks idle.
+/// besides four per byte received since the last time. The decoder's scanner examines one byte
+/// per clock and rescans the bytes of rejected candidates, and the board looks idle meanwhile.
 const SETTLE_CLOCKS: u64 = 64;
 /// Clocks a single request may take before a test reports the board as hung.
 const MAX_REQUEST_CLOCKS: u64 = 2_000_000;
@@ -27,10 +27,10 @@ fn link_of(variant: &str) -> leap_verilator_sys::LinkSize {
         .unwrap_or_else(|| panic!("no board variant named {variant}"))
 }
 
-/// Decodes a reply byte stream into frames, with the fields where the board differs from the
-/// software device by design set to zero: the cycle counter of counters replies (the software
-/// device has no clock) and the lanes and generator hash of identity replies (it reports one
-/// lane).
+/// Decodes a reply byte stream into frames and zeroes the fields where the board differs from
+/// the software device by design. These are the cycle counter of counters replies, because the
+/// software device has no clock, and the lanes and generator hash of identity replies, because
+/// it reports one lane.
 fn reply_frames(bytes: &[u8]) -> Vec<Frame> {
     let mut decoder = Decoder::new(Accept::Replies, INTER_BYTE_TIMEOUT);
     let now = Instant::now();
@@ -229,8 +229,8 @@ fn fuzz_stream(rng: &mut ChaCha8Rng, timeout: u64) -> Vec<Timed> {
     stream
 }
 
-/// The wall-clock time of board clock `clock` for the software device: the inter-byte timeout
-/// in clocks maps onto 50 ms.
+/// Returns the wall-clock time of board clock `clock` for the software device, mapping the
+/// inter-byte timeout in clocks onto 50 ms.
 fn time_of(base: Instant, clock: u64, timeout_clocks: u64) -> Instant {
     let nanos = clock as u128 * INTER_BYTE_TIMEOUT.as_nanos() / timeout_clocks as u128;
     base + Duration::from_nanos(nanos as u64)

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p leap-cosim --bin board_bench [SAMPLES]`. Bytes go straight into the
 //! Verilated `board_bytes` model at one per clock, so the figures leave out the pseudo-terminal
-//! and the host; the cycles per sample include receiving the frame and sending the reply.
+//! and the host. The cycles per sample include receiving the frame and sending the reply.
 
 use std::time::Instant;
 
@@ -123,10 +123,10 @@ fn check_reply(reply: &[u8], opcode: u8) {
     );
 }
 
-fn report(what: &str, samples: usize, start: Instant, cycles: u64) {
+fn report(request_kind: &str, samples: usize, start: Instant, cycles: u64) {
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{what}: {samples} learning samples in {seconds:.2} s, {:.0} samples/s, {} board clocks per sample, {:.2} M clocks/s",
+        "{request_kind}: {samples} learning samples in {seconds:.2} s, {:.0} samples/s, {} board clocks per sample, {:.2} M clocks/s",
         samples as f64 / seconds,
         cycles / samples as u64,
         cycles as f64 / seconds / 1e6
