@@ -8,6 +8,7 @@
 //! Verilator. rust-hdl's own simulator is not used as a reference, because its width rules differ
 //! from those of its emitted Verilog.
 
+pub mod board;
 pub mod boards;
 pub mod engine;
 pub mod lane;
@@ -219,6 +220,45 @@ pub fn emit_link(design: Design, params: &link::LinkParams) -> Emitted {
     }
 }
 
+/// Emits the Verilog of the command executor and the engine of `board`, with the executor's
+/// frame-decoder and frame-encoder ports at the top (see [`board::ExecutorHarness`]).
+pub fn emit_executor(board: &board::BoardConfig) -> Emitted {
+    emit_block(board::ExecutorHarness::new(board), |b| {
+        b.clock.connect();
+        b.reset.connect();
+        b.frame_valid.connect();
+        b.frame_opcode.connect();
+        b.frame_seq.connect();
+        b.frame_length.connect();
+        b.payload_byte.connect();
+        b.crc_errors.connect();
+        b.framing_errors.connect();
+        b.length_errors.connect();
+        b.timeout_errors.connect();
+        b.reply_busy.connect();
+    })
+}
+
+/// Emits the Verilog of a board top level for `board` and `link`: [`board::Board`] with UART
+/// pins when `uart` is set, else [`board::BoardBytes`] with byte ports.
+pub fn emit_board(board: &board::BoardConfig, link: &link::LinkParams, uart: bool) -> Emitted {
+    if uart {
+        emit_block(board::Board::new(board, link), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.rx.connect();
+        })
+    } else {
+        emit_block(board::BoardBytes::new(board, link), |b| {
+            b.clock.connect();
+            b.reset.connect();
+            b.rx_byte.connect();
+            b.rx_valid.connect();
+            b.tx_ready.connect();
+        })
+    }
+}
+
 /// Emits the Verilog of the engine for `formats` and `params`.
 pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted {
     emit_block(engine::Engine::new(formats, params), |b| {
@@ -231,6 +271,7 @@ pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted 
         b.select.connect();
         b.address.connect();
         b.data.connect();
+        b.clear_counters.connect();
     })
 }
 

@@ -264,6 +264,11 @@ pub struct ServeArgs {
     /// buffers does (128 to 4096). [default: 4096]
     #[arg(long, value_name = "BYTES", value_parser = parse_max_payload)]
     pub max_payload: Option<usize>,
+
+    /// Device to serve: the software device, or the Verilated board of the default network
+    /// (needs a leap built with `--features verilator`).
+    #[arg(long, value_enum, default_value = "software")]
+    pub device: crate::devices::ServeDevice,
 }
 
 #[derive(Debug, Args)]

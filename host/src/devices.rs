@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use leap_model::{Config, Device, FixedModel, FloatModel, Snapshot};
 
 use crate::checkpoint::Checkpoint;
-use crate::link::{LinkDevice, LinkOptions, LinkSpec};
+use crate::link::{ByteDevice, LinkDevice, LinkOptions, LinkSpec};
+use leap_model::protocol::SoftwareDevice;
 
 /// Device name that checkpoints store for a run on a device behind a link.
 pub const LINK_DEVICE_NAME: &str = "link";
@@ -42,9 +43,13 @@ impl DeviceKind {
 
     /// Looks up a device by its name.
     pub fn from_name(name: &str) -> Option<DeviceKind> {
-        [DeviceKind::SoftwareFloat, DeviceKind::SoftwareFixed, DeviceKind::Verilator]
-            .into_iter()
-            .find(|kind| kind.name() == name)
+        [
+            DeviceKind::SoftwareFloat,
+            DeviceKind::SoftwareFixed,
+            DeviceKind::Verilator,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
     }
 
     /// Checks that the device can run `config`.
@@ -80,6 +85,150 @@ fn build_verilator(config: &Config) -> anyhow::Result<Box<dyn Device>> {
 fn build_verilator(_config: &Config) -> anyhow::Result<Box<dyn Device>> {
     bail!(
         "this leap was built without the Verilator device. Rebuild it with \
+         `cargo build --release -p leap-host --features verilator` (Verilator must be installed: \
+         bash scripts/setup.sh)"
+    )
+}
+
+/// A device that `leap serve` puts behind a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeDevice {
+    /// The fixed-point golden model replying to the protocol in software.
+    Software,
+    /// The Verilated board (frame decoder, command executor, engine, frame encoder) of the
+    /// default Yin-Yang network (needs a leap built with `--features verilator`).
+    Verilator,
+}
+
+impl ServeDevice {
+    /// Builds the device for `config`; `max_payload` sets the largest payload the software
+    /// device advertises and accepts (the simulated board's is fixed when it is generated).
+    pub fn build(
+        self,
+        config: &Config,
+        max_payload: Option<usize>,
+    ) -> anyhow::Result<Box<dyn ByteDevice>> {
+        match self {
+            ServeDevice::Software => {
+                let mut device = SoftwareDevice::new(config)
+                    .context("the configuration cannot run on the software device")?;
+                if let Some(max_payload) = max_payload {
+                    device.set_max_payload(max_payload).map_err(|reason| {
+                        anyhow::anyhow!(
+                            "--max-payload {max_payload} is invalid: {reason}. Use a larger \
+                             --max-payload or a network with fewer inputs, outputs or layers."
+                        )
+                    })?;
+                }
+                Ok(Box::new(device))
+            }
+            ServeDevice::Verilator => {
+                if let Some(max_payload) = max_payload {
+                    bail!(
+                        "--max-payload {max_payload} is invalid with --device verilator: the \
+                         simulated board's maximum payload is fixed when its Verilog is generated; \
+                         leave the option out"
+                    );
+                }
+                build_simulated_board(config)
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServeDevice::Software => "software device",
+            ServeDevice::Verilator => "simulated board",
+        }
+    }
+}
+
+/// Work for the simulated board's thread.
+#[cfg(feature = "verilator")]
+enum BoardJob {
+    Receive(Vec<u8>, std::time::Instant),
+    Poll(std::time::Instant),
+}
+
+/// The simulated board as a [`ByteDevice`]. A Verilated model must stay on the thread that
+/// created it, so one thread owns the board and this handle passes it the bytes.
+#[cfg(feature = "verilator")]
+struct SimulatedBoardDevice {
+    jobs: std::sync::mpsc::Sender<BoardJob>,
+    replies: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+#[cfg(feature = "verilator")]
+impl SimulatedBoardDevice {
+    fn run(&mut self, job: BoardJob) -> Vec<u8> {
+        if self.jobs.send(job).is_err() {
+            tracing::error!("the simulated board's thread has stopped; the bytes are dropped");
+            return Vec::new();
+        }
+        self.replies.recv().unwrap_or_else(|_| {
+            tracing::error!("the simulated board's thread stopped before it replied");
+            Vec::new()
+        })
+    }
+}
+
+#[cfg(feature = "verilator")]
+impl ByteDevice for SimulatedBoardDevice {
+    fn receive(&mut self, bytes: &[u8], now: std::time::Instant) -> Vec<u8> {
+        self.run(BoardJob::Receive(bytes.to_vec(), now))
+    }
+
+    fn poll(&mut self, now: std::time::Instant) -> Vec<u8> {
+        self.run(BoardJob::Poll(now))
+    }
+}
+
+#[cfg(feature = "verilator")]
+fn build_simulated_board(config: &Config) -> anyhow::Result<Box<dyn ByteDevice>> {
+    use std::sync::mpsc;
+
+    let (jobs, job_queue) = mpsc::channel::<BoardJob>();
+    let (reply_sender, replies) = mpsc::channel::<Vec<u8>>();
+    let (ready_sender, ready) = mpsc::channel::<Result<(), String>>();
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name("leap-simulated-board".into())
+        .spawn(move || {
+            let mut board = match leap_cosim::SimulatedBoard::new(&config) {
+                Ok(board) => board,
+                Err(message) => {
+                    let _ = ready_sender.send(Err(message));
+                    return;
+                }
+            };
+            let _ = ready_sender.send(Ok(()));
+            for job in job_queue {
+                let out = match job {
+                    BoardJob::Receive(bytes, now) => board.receive(&bytes, now),
+                    BoardJob::Poll(now) => board.poll(now),
+                };
+                if reply_sender.send(out).is_err() {
+                    break;
+                }
+            }
+            tracing::info!(
+                "simulated board stopped after {} clock cycles, {} of them on requests",
+                board.cycles(),
+                board.busy_cycles
+            );
+        })
+        .context("failed to start the simulated board's thread")?;
+    ready
+        .recv()
+        .context("the simulated board's thread stopped while it started")?
+        .map_err(anyhow::Error::msg)?;
+    Ok(Box::new(SimulatedBoardDevice { jobs, replies }))
+}
+
+#[cfg(not(feature = "verilator"))]
+fn build_simulated_board(_config: &Config) -> anyhow::Result<Box<dyn ByteDevice>> {
+    bail!(
+        "this leap was built without the simulated board. Rebuild it with \
          `cargo build --release -p leap-host --features verilator` (Verilator must be installed: \
          bash scripts/setup.sh)"
     )
@@ -168,9 +317,8 @@ impl DeviceTarget {
         let fixed = matches!(snapshot, Snapshot::Fixed(_));
         match self {
             DeviceTarget::Software(DeviceKind::SoftwareFloat) => !fixed,
-            DeviceTarget::Software(DeviceKind::SoftwareFixed | DeviceKind::Verilator) | DeviceTarget::Link { .. } => {
-                fixed
-            }
+            DeviceTarget::Software(DeviceKind::SoftwareFixed | DeviceKind::Verilator)
+            | DeviceTarget::Link { .. } => fixed,
         }
     }
 

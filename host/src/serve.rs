@@ -1,16 +1,15 @@
-//! `leap serve`: the software device on a pseudo-terminal or a TCP port.
+//! `leap serve`: the software device or the simulated board on a pseudo-terminal or a TCP port.
 
 use std::io::Write;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use anyhow::{anyhow, Context};
-use leap_model::protocol::SoftwareDevice;
 use leap_model::Config;
 use tracing::{info, warn};
 
 use crate::cli::ServeArgs;
-use crate::link::{PtyServer, TcpServer};
+use crate::link::{ByteDevice, PtyServer, TcpServer};
 use crate::train::load_config;
 
 /// Runs `leap serve`: prints each place it serves on to stdout, then serves until killed.
@@ -26,24 +25,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ),
         None => (Config::default(), "the default configuration".to_string()),
     };
-    let mut device = SoftwareDevice::new(&config)
-        .with_context(|| format!("{source} cannot run on the software device"))?;
-    if let Some(max_payload) = args.max_payload {
-        device
-            .set_max_payload(max_payload)
-            .map_err(|reason| {
-                anyhow!("--max-payload {max_payload} is invalid: {reason}. Use a larger --max-payload or a network with fewer inputs, outputs or layers.")
-            })?;
-    }
-    let identity = device.identity();
-    let activations: Vec<&str> = identity.activations.iter().map(|a| a.name()).collect();
+    let kind = args.device;
+    let device = kind
+        .build(&config, args.max_payload)
+        .with_context(|| format!("{source} cannot run on the {}", kind.name()))?;
+    let activations: Vec<&str> = config
+        .network
+        .activations
+        .iter()
+        .map(|a| a.name())
+        .collect();
     info!(
-        "software device for network {:?} ({}) from {source}, generator hash 0x{:016X}",
-        identity.layers,
+        "{} for network {:?} ({}) from {source}",
+        kind.name(),
+        config.network.layers,
         activations.join(", "),
-        identity.generator_hash
     );
-    let device = Arc::new(Mutex::new(device));
+    let device: Arc<Mutex<dyn ByteDevice>> = Arc::new(Mutex::new(device));
 
     // Both servers are set up before either is announced, so a failure leaves nothing served.
     let pty = if args.pty || args.tcp.is_none() {
@@ -64,7 +62,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(server) = pty {
         let path = server.path().to_string();
         announce(&format!(
-            "serving software device on {path} (connect with --port {path})"
+            "serving {} on {path} (connect with --port {path})",
+            kind.name()
         ));
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()
@@ -78,7 +77,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(server) = tcp {
         let bound = server.local_addr();
         announce(&format!(
-            "serving software device on tcp:{bound} (connect with --link tcp:{bound})"
+            "serving {} on tcp:{bound} (connect with --link tcp:{bound})",
+            kind.name()
         ));
         let (device, stopped) = (Arc::clone(&device), stopped.clone());
         thread::Builder::new()

@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use leap_hdl::board::BoardConfig;
 use leap_hdl::engine::EngineParams;
 use leap_hdl::link::LinkParams;
-use leap_hdl::{emit, emit_engine, emit_link, Design, Direction, Port};
+use leap_hdl::{emit, emit_board, emit_engine, emit_executor, emit_link, Design, Direction, Port};
 
 include!("src/variants.rs");
 
@@ -31,17 +32,22 @@ fn main() {
     let mut built = Vec::new();
     for spec in &variants {
         let name = spec.name;
-        let emitted = if let Some(board) = spec.design.strip_prefix("board:") {
-            emit_board_top(board)
-        } else {
-            let design = Design::from_name(spec.design)
-                .unwrap_or_else(|| panic!("variant {name} names unknown design {}", spec.design));
-            match design {
-                Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
-                Design::Decoder | Design::Encoder | Design::Uart => {
-                    emit_link(design, &link_params(spec))
+        let emitted = match spec.design {
+            "executor" => emit_executor(&board_config(spec)),
+            "board" => emit_board(&board_config(spec), &link_params(spec), true),
+            "board_bytes" => emit_board(&board_config(spec), &link_params(spec), false),
+            other if other.starts_with("board:") => emit_board_top(&other["board:".len()..]),
+            _ => {
+                let design = Design::from_name(spec.design).unwrap_or_else(|| {
+                    panic!("variant {name} names unknown design {}", spec.design)
+                });
+                match design {
+                    Design::Engine => emit_engine(&spec.formats, &engine_params(spec)),
+                    Design::Decoder | Design::Encoder | Design::Uart => {
+                        emit_link(design, &link_params(spec))
+                    }
+                    _ => emit(design, &spec.formats),
                 }
-                _ => emit(design, &spec.formats),
             }
         };
         for port in &emitted.ports {
@@ -117,6 +123,21 @@ fn engine_params(spec: &VariantSpec) -> EngineParams {
         params.weight_words = size.weight_words;
     }
     params
+}
+
+/// The board of a board variant: its network, the engine of `spec` and the protocol's maximum
+/// payload.
+fn board_config(spec: &VariantSpec) -> BoardConfig {
+    let network = spec
+        .network
+        .unwrap_or_else(|| panic!("board variant {} names no network", spec.name));
+    let mut config = network_config(network);
+    config.fixed = spec.formats;
+    BoardConfig {
+        config,
+        engine: engine_params(spec),
+        max_payload: leap_model::protocol::MAX_PAYLOAD,
+    }
 }
 
 fn link_params(spec: &VariantSpec) -> LinkParams {

@@ -1,15 +1,16 @@
-//! Emits the Verilog of LEAP blocks: `leap-hdl --out DIR [--design NAME]... [--config FILE] [--lanes P]
-//! [--clock-hz F --baud B --max-payload N]`, or of a board top level:
-//! `leap-hdl --out DIR --board NAME [--boards FILE]`.
+//! Emits the Verilog of LEAP blocks and boards: `leap-hdl --out DIR [--design NAME]...
+//! [--config FILE] [--lanes P] [--clock-hz F --baud B --max-payload N]`, or the top level of a
+//! board of the board table: `leap-hdl --out DIR --board NAME [--boards FILE]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use leap_hdl::board::BoardConfig;
 use leap_hdl::boards::{self, BoardTable};
 use leap_hdl::engine::{EngineParams, MAX_LANES};
 use leap_hdl::link::LinkParams;
-use leap_hdl::{emit, emit_engine, emit_link, Design};
+use leap_hdl::{emit, emit_board, emit_engine, emit_executor, emit_link, Design};
 use leap_model::Config;
 
 /// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
@@ -19,11 +20,14 @@ struct Args {
     /// Directory to write the Verilog files to; created if missing.
     #[arg(long)]
     out: PathBuf,
-    /// Design to emit: lane, neuron, engine, decoder, encoder or uart; repeat for several.
-    /// Default: all.
+    /// Design to emit: lane, neuron, engine, decoder, encoder, uart, or a board design for the
+    /// network of --config: executor (the command executor with the engine), board_bytes (the
+    /// board with byte ports) or board (the board with UART pins); repeat for several.
+    /// Default: lane, neuron, engine, decoder, encoder and uart.
     #[arg(long = "design")]
     designs: Vec<String>,
-    /// Configuration file (TOML) whose `[fixed]` formats set the widths. Default: the default formats.
+    /// Configuration file (TOML) whose `[fixed]` formats set the widths and whose network the
+    /// board designs run. Default: the default configuration.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Synapse lanes of the engine (weights per clock), 1 to 128.
@@ -48,7 +52,7 @@ struct Args {
 }
 
 /// Writes the top level of board `name` and prints its path and derived clocking.
-fn emit_board(args: &Args, name: &str) -> Result<()> {
+fn emit_board_top(args: &Args, name: &str) -> Result<()> {
     let table_path = args.boards.clone().unwrap_or_else(BoardTable::default_path);
     let table = BoardTable::load(&table_path)?;
     let plan = table.board(name)?.plan()?;
@@ -68,12 +72,13 @@ fn emit_board(args: &Args, name: &str) -> Result<()> {
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(name) = &args.board {
-        return emit_board(&args, name);
+        return emit_board_top(&args, name);
     }
-    let formats = match &args.config {
-        Some(path) => Config::load(path)?.fixed,
-        None => Default::default(),
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
     };
+    let formats = config.fixed;
     if !(1..=MAX_LANES).contains(&args.lanes) {
         bail!("--lanes {} is invalid: use 1 to {MAX_LANES}", args.lanes);
     }
@@ -83,6 +88,7 @@ fn main() -> Result<()> {
             args.clock_hz, args.baud, args.max_payload
         )
     })?;
+    let mut board_designs = Vec::new();
     let designs = if args.designs.is_empty() {
         Design::ALL.into_iter().chain(Design::LINK).collect()
     } else {
@@ -90,11 +96,13 @@ fn main() -> Result<()> {
         for name in &args.designs {
             match Design::from_name(name) {
                 Some(d) => designs.push(d),
+                None if BOARD_DESIGNS.contains(&name.as_str()) => board_designs.push(name.clone()),
                 None => {
                     let known: Vec<_> = Design::ALL
                         .iter()
                         .chain(&Design::LINK)
                         .map(|d| d.name())
+                        .chain(BOARD_DESIGNS)
                         .collect();
                     bail!("unknown design `{name}`: use one of {}", known.join(", "));
                 }
@@ -102,6 +110,23 @@ fn main() -> Result<()> {
         }
         designs
     };
+    let board = BoardConfig {
+        config,
+        engine: EngineParams {
+            lanes: args.lanes,
+            ..EngineParams::default()
+        },
+        max_payload: args.max_payload,
+    };
+    if !board_designs.is_empty() {
+        if let Err(e) = board.layers() {
+            let source = match &args.config {
+                Some(path) => path.display().to_string(),
+                None => "the default configuration".into(),
+            };
+            bail!("the network of {source} does not fit the engine: {e}");
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for design in designs {
@@ -121,5 +146,19 @@ fn main() -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", path.display());
     }
+    for name in board_designs {
+        let path = args.out.join(format!("{name}.v"));
+        let emitted = match name.as_str() {
+            "executor" => emit_executor(&board),
+            "board" => emit_board(&board, &link, true),
+            _ => emit_board(&board, &link, false),
+        };
+        std::fs::write(&path, emitted.verilog)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
     Ok(())
 }
+
+/// Designs that need a network: the command executor and the board top levels.
+const BOARD_DESIGNS: [&str; 3] = ["executor", "board_bytes", "board"];

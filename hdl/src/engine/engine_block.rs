@@ -30,6 +30,8 @@ pub struct Engine {
     pub select: Signal<In, Bits<8>>,
     pub address: Signal<In, Bits<32>>,
     pub data: Signal<In, Bits<64>>,
+    /// Strobe: set the cycle, step and saturation counters to zero. Works in every state.
+    pub clear_counters: Signal<In, Bit>,
     pub busy: Signal<Out, Bit>,
     pub read_data: Signal<Out, Bits<64>>,
     pub read_valid: Signal<Out, Bit>,
@@ -252,6 +254,7 @@ impl Engine {
             select: Default::default(),
             address: Default::default(),
             data: Default::default(),
+            clear_counters: Default::default(),
             busy: Default::default(),
             read_data: Default::default(),
             read_valid: Default::default(),
@@ -528,19 +531,19 @@ impl Logic for Engine {
         self.group_address.clock.next = self.clock.val();
         self.group_address.reset.next = self.reset.val();
         self.cycles.clock.next = self.clock.val();
-        self.cycles.reset.next = self.reset.val();
+        self.cycles.reset.next = self.reset.val() | self.clear_counters.val();
         self.steps.clock.next = self.clock.val();
-        self.steps.reset.next = self.reset.val();
+        self.steps.reset.next = self.reset.val() | self.clear_counters.val();
         self.potential_saturations.clock.next = self.clock.val();
-        self.potential_saturations.reset.next = self.reset.val();
+        self.potential_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.rate_saturations.clock.next = self.clock.val();
-        self.rate_saturations.reset.next = self.reset.val();
+        self.rate_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.message_saturations.clock.next = self.clock.val();
-        self.message_saturations.reset.next = self.reset.val();
+        self.message_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.update_saturations.clock.next = self.clock.val();
-        self.update_saturations.reset.next = self.reset.val();
+        self.update_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.weight_saturations.clock.next = self.clock.val();
-        self.weight_saturations.reset.next = self.reset.val();
+        self.weight_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.potentials.clock.next = self.clock.val();
         self.prospectives.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();

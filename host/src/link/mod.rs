@@ -34,7 +34,7 @@ pub use in_process::InProcessTransport;
 pub use pcie::{PcieTransport, DEFAULT_C2H, DEFAULT_H2C};
 pub use pty_server::PtyServer;
 pub use serial::{pty_pair, PacedWriter, SerialTransport};
-pub use serve::{serve, serve_shared};
+pub use serve::{serve, serve_shared, ByteDevice};
 pub use session::{Link, LinkOptions, LinkStats};
 pub use spec::{LinkSpec, DEFAULT_BAUD};
 pub use tcp::TcpTransport;

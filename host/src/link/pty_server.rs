@@ -3,11 +3,10 @@
 use std::io;
 use std::sync::Mutex;
 
-use leap_model::protocol::SoftwareDevice;
 use serialport::{ClearBuffer, SerialPort, TTYPort};
 use tracing::warn;
 
-use super::{pty_pair, serve_shared};
+use super::{pty_pair, serve_shared, ByteDevice};
 
 /// A pseudo-terminal whose slave path clients open as a serial port, as
 /// `leap train --port PATH` does.
@@ -58,7 +57,7 @@ impl PtyServer {
     /// Replies that no client reads, because the client died with requests outstanding, are
     /// discarded. On Linux, a thread logs clients that open or close the port and releases the
     /// port after each close (see [`release_port`]).
-    pub fn run(self, device: &Mutex<SoftwareDevice>) -> io::Error {
+    pub fn run(self, device: &Mutex<dyn ByteDevice>) -> io::Error {
         #[cfg(target_os = "linux")]
         if let Some(clients) = self.clients {
             let started = self

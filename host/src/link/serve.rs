@@ -1,4 +1,4 @@
-//! The device side of a byte stream: the software device replying to requests.
+//! The device side of a byte stream: a device replying to requests.
 
 use std::io::{self, Read, Write};
 use std::sync::{Mutex, PoisonError};
@@ -8,6 +8,37 @@ use leap_model::protocol::{SoftwareDevice, MAX_FRAME_LEN};
 
 use super::stream::ListeningClock;
 
+/// A device that answers requests on a byte stream: the software device, or the simulated
+/// board (`leap serve --device verilator`).
+pub trait ByteDevice: Send {
+    /// Takes `bytes` received at `now` and returns the encoded replies that are complete.
+    fn receive(&mut self, bytes: &[u8], now: Instant) -> Vec<u8>;
+
+    /// Lets the device cut off a partly received frame once its inter-byte timeout has passed
+    /// at `now`, and returns any replies that follow.
+    fn poll(&mut self, now: Instant) -> Vec<u8>;
+}
+
+impl<D: ByteDevice + ?Sized> ByteDevice for Box<D> {
+    fn receive(&mut self, bytes: &[u8], now: Instant) -> Vec<u8> {
+        (**self).receive(bytes, now)
+    }
+
+    fn poll(&mut self, now: Instant) -> Vec<u8> {
+        (**self).poll(now)
+    }
+}
+
+impl ByteDevice for SoftwareDevice {
+    fn receive(&mut self, bytes: &[u8], now: Instant) -> Vec<u8> {
+        SoftwareDevice::receive(self, bytes, now)
+    }
+
+    fn poll(&mut self, now: Instant) -> Vec<u8> {
+        SoftwareDevice::poll(self, now)
+    }
+}
+
 /// Serves `device` on a byte stream: decodes requests from `input` and writes the replies to `output`,
 /// until `input` ends or the other end goes away. Returns `Ok` then, and an error for any
 /// other I/O failure.
@@ -15,8 +46,8 @@ use super::stream::ListeningClock;
 /// A read that times out, as on a serial port with a read timeout, lets the device cut off a
 /// frame whose sender stopped. On a blocking stream the device does that when the next byte
 /// arrives.
-pub fn serve<R: Read, W: Write>(
-    device: &mut SoftwareDevice,
+pub fn serve<D: ByteDevice + ?Sized, R: Read, W: Write>(
+    device: &mut D,
     input: R,
     output: W,
 ) -> io::Result<()> {
@@ -34,8 +65,8 @@ pub fn serve<R: Read, W: Write>(
 /// damage each other, as they would on a shared wire. A write that times out ends the loop with
 /// an error of kind `TimedOut` or `WouldBlock` (sockets report the latter): the other end stopped
 /// reading.
-pub fn serve_shared<R: Read, W: Write>(
-    device: &Mutex<SoftwareDevice>,
+pub fn serve_shared<D: ByteDevice + ?Sized, R: Read, W: Write>(
+    device: &Mutex<D>,
     input: R,
     output: W,
 ) -> io::Result<()> {

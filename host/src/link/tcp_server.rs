@@ -5,10 +5,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use leap_model::protocol::{SoftwareDevice, INTER_BYTE_TIMEOUT};
+use leap_model::protocol::INTER_BYTE_TIMEOUT;
 use tracing::{debug, info, warn};
 
-use super::serve_shared;
+use super::{serve_shared, ByteDevice};
 
 /// Maximum time a client may leave replies unread before the server drops it, so that a stopped
 /// client does not hold up the clients waiting after it.
@@ -45,7 +45,7 @@ impl TcpServer {
 
     /// Accepts clients one after another and serves `device` to each until it disconnects.
     /// Returns only the error that stops accepting.
-    pub fn run(self, device: &Mutex<SoftwareDevice>) -> io::Error {
+    pub fn run(self, device: &Mutex<dyn ByteDevice>) -> io::Error {
         loop {
             let (socket, peer) = match self.listener.accept() {
                 Ok(client) => client,
@@ -78,7 +78,7 @@ impl TcpServer {
     }
 }
 
-fn serve_client(socket: TcpStream, device: &Mutex<SoftwareDevice>) -> io::Result<()> {
+fn serve_client(socket: TcpStream, device: &Mutex<dyn ByteDevice>) -> io::Result<()> {
     socket.set_nodelay(true)?;
     // Reads wake up at least this often, so the device cuts off a frame whose sender stopped.
     socket.set_read_timeout(Some(INTER_BYTE_TIMEOUT))?;

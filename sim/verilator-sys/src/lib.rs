@@ -20,8 +20,8 @@ use std::path::Path;
 
 mod variants;
 pub use variants::{
-    alternate_formats, bench_variant_specs, netlist_variant_specs, variant_specs, EngineSize,
-    LinkSize, Netlist, VariantSpec,
+    alternate_formats, bench_variant_specs, netlist_variant_specs, network_config,
+    variant_specs, EngineSize, LinkSize, Netlist, VariantSpec,
 };
 
 /// A port of a model's top level.

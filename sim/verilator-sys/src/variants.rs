@@ -1,6 +1,7 @@
 // Shared by build.rs (through `include!`) and the library: the models this crate builds.
 
 use leap_model::format::Formats;
+use leap_model::Config;
 
 /// Formats that differ from the defaults in every width and in the direction of every
 /// alignment: 24-bit weights, a left shift from forward sums to potentials, no stochastic
@@ -21,19 +22,23 @@ pub fn alternate_formats() -> Formats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
     pub name: &'static str,
-    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder` or `uart`, or
-    /// `board:NAME` for the top level of board NAME of the board table.
+    /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder`, `uart`, a board
+    /// design (`executor`, `board`, `board_bytes`), which also needs `network`, or `board:NAME`
+    /// for the top level of board NAME of the board table.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
     pub lanes: usize,
     /// Memory sizes of an engine; `None` keeps `leap_hdl::engine::EngineParams::default`.
     pub size: Option<EngineSize>,
-    /// Parameters of a link design; `None` keeps `leap_hdl::link::LinkParams::default`.
+    /// Parameters of a link design or a board; `None` keeps `leap_hdl::link::LinkParams::default`.
     pub link: Option<LinkSize>,
     /// The synthesis flow whose gate-level netlist is verilated instead of the emitted Verilog;
     /// `None` verilates the emitted Verilog.
     pub netlist: Option<Netlist>,
+    /// Network of a board design, by name (see [`network_config`]); `None` for the blocks
+    /// that only take formats.
+    pub network: Option<&'static str>,
 }
 
 /// A yosys flow whose netlist (`write_verilog -noattr`) is verilated together with yosys's
@@ -64,6 +69,15 @@ impl Netlist {
     }
 }
 
+/// Returns the configuration of the network `name` that a board variant runs: `yinyang` is the
+/// default configuration, the 4-120-3 Yin-Yang network.
+pub fn network_config(name: &str) -> Config {
+    match name {
+        "yinyang" => Config::default(),
+        _ => panic!("unknown variant network `{name}`: use yinyang"),
+    }
+}
+
 /// Parameters of a link design, as the fields of `leap_hdl::link::LinkParams` of the same names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkSize {
@@ -91,6 +105,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         formats,
         lanes,
         size: None,
+        network: None,
         link: None,
         netlist: None,
     };
@@ -106,6 +121,7 @@ pub fn variant_specs() -> Vec<VariantSpec> {
             clocks_per_bit,
         }),
         netlist: None,
+        network: None,
     };
     vec![
         spec("lane", "lane", Formats::default(), 1),
@@ -122,6 +138,23 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         link("uart_fast", "uart", 256, 600, 4),
         // The Arty's top level has no PLL primitive, so Verilator can run its reset and core.
         spec("board_arty", "board:arty-a7-35t", Formats::default(), 1),
+        VariantSpec {
+            network: Some("yinyang"),
+            ..spec("executor_yinyang", "executor", Formats::default(), 2)
+        },
+        // The board variants: transaction-level bytes for the simulated board, UART pins at 8
+        // clocks per bit for the serial test. The simulated board clocks the inter-byte timeout
+        // only when the host is silent, so it is kept short.
+        VariantSpec {
+            lanes: 2,
+            network: Some("yinyang"),
+            ..link("board_bytes_yinyang", "board_bytes", 4096, 4096, 8)
+        },
+        VariantSpec {
+            lanes: 2,
+            network: Some("yinyang"),
+            ..link("board_yinyang", "board", 4096, 4096, 8)
+        },
     ]
 }
 
@@ -142,6 +175,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
             max_inputs: 784,
             weight_words,
         }),
+        network: None,
         link: None,
         netlist: None,
     };
@@ -161,6 +195,7 @@ pub fn netlist_variant_specs() -> Vec<VariantSpec> {
         formats: Formats::default(),
         lanes: 2,
         size: None,
+        network: None,
         link: None,
         netlist: Some(netlist),
     };

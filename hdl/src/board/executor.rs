@@ -1,0 +1,775 @@
+//! The command executor: replies to the link protocol's requests with the engine.
+
+use leap_model::config::{Activation, Config, ErrorSource, TargetKind};
+use leap_model::fixed::Constants;
+use leap_model::format::MAX_COEFFICIENT_SHIFT;
+use leap_model::protocol::{Identity, MAX_WORDS_PER_FRAME};
+use rust_hdl::prelude::*;
+
+use super::cache::ReplyCache;
+use super::units::{
+    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
+    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, WordFit, ZeroExtend,
+};
+use super::walker::{LayerWeights, WeightWalker};
+use crate::engine::units::{Counter, EnableRegister};
+use crate::engine::{constant, field, select, EngineParams};
+use crate::leaf::{activation, ResetRegister};
+
+/// Error codes of the error reply (`leap_model::protocol::ErrorCode`).
+mod code {
+    pub const UNKNOWN_OPCODE: u64 = 0x01;
+    pub const PAYLOAD_LENGTH: u64 = 0x02;
+    pub const UNKNOWN_MEMORY: u64 = 0x03;
+    pub const ADDRESS_RANGE: u64 = 0x04;
+    pub const WORD_RANGE: u64 = 0x05;
+    pub const INVALID_PARAMETER: u64 = 0x06;
+    pub const SAMPLE_SHAPE: u64 = 0x07;
+    pub const OUT_OF_ORDER: u64 = 0x08;
+    pub const INVALID_FLAGS: u64 = 0x0A;
+}
+
+/// Field numbers of set parameters that an invalid-parameter error names.
+mod parameter_field {
+    pub const STEPS: u64 = 3;
+    pub const SETTLE: u64 = 4;
+    pub const TARGET: u64 = 5;
+    pub const LEARNING: u64 = 6;
+    pub const ETA: u64 = 8;
+}
+
+/// Everything the executor fixes at generation time: the network, its engine and the link.
+#[derive(Clone, Debug)]
+pub struct BoardConfig {
+    pub config: Config,
+    pub engine: EngineParams,
+    /// Largest request payload the frame decoder takes, advertised in the identity reply.
+    pub max_payload: usize,
+}
+
+impl BoardConfig {
+    /// Checks that the network fits the engine and returns the weight placement of each layer.
+    pub fn layers(&self) -> Result<Vec<LayerWeights>, String> {
+        let c = &self.config;
+        let p = &self.engine;
+        if c.neuron.error_source != ErrorSource::TauM {
+            return Err(
+                "neuron.error_source = tau_r is not supported: the engine implements tau_m only"
+                    .into(),
+            );
+        }
+        for (l, &a) in c.network.activations.iter().enumerate() {
+            if activation_code(a).is_none() {
+                return Err(format!(
+                    "network.activations[{l}] = {} is not supported: the engine has hard_sigmoid, relu and linear",
+                    a.name()
+                ));
+            }
+        }
+        let sizes = &c.network.layers;
+        if sizes.len() - 1 > p.max_layers {
+            return Err(format!(
+                "{} layers exceed the engine's {}",
+                sizes.len() - 1,
+                p.max_layers
+            ));
+        }
+        if sizes[0] > p.max_inputs {
+            return Err(format!(
+                "{} inputs exceed the engine's {}",
+                sizes[0], p.max_inputs
+            ));
+        }
+        if !(1..=4096).contains(&self.max_payload) {
+            return Err(format!(
+                "a maximum payload of {} bytes is invalid: use 1 to 4096",
+                self.max_payload
+            ));
+        }
+        let mut layers = Vec::new();
+        let (mut words, mut neurons) = (0, 0);
+        for l in 0..sizes.len() - 1 {
+            let (rows, columns) = (sizes[l + 1], sizes[l] + 1);
+            if rows > p.max_rows || columns > p.max_columns {
+                return Err(format!(
+                    "layer {l} has {rows} neurons of {columns} columns; the engine fits {} of {}",
+                    p.max_rows, p.max_columns
+                ));
+            }
+            let groups = columns.div_ceil(p.lanes);
+            layers.push(LayerWeights {
+                rows,
+                columns,
+                groups,
+            });
+            words += rows * groups;
+            neurons += rows;
+        }
+        if words > p.weight_words {
+            return Err(format!(
+                "{words} weight words per lane exceed the engine's {}",
+                p.weight_words
+            ));
+        }
+        if neurons > p.state_words {
+            return Err(format!(
+                "{neurons} neurons exceed the engine's {}",
+                p.state_words
+            ));
+        }
+        if (p.weight_words << p.bank_bits()) > 1 << 16 {
+            return Err("the engine's weight banks do not fit 16 host address bits".into());
+        }
+        Ok(layers)
+    }
+
+    /// Returns the identity reply the board sends.
+    pub fn identity(&self) -> Identity {
+        let mut identity = Identity::for_config(&self.config, self.engine.lanes as u16);
+        identity.max_payload = self.max_payload as u16;
+        identity
+    }
+
+    /// Returns the largest reply payload the reply cache keeps: a sample result of as many
+    /// samples as fit the maximum payload, or a memory-written header.
+    pub fn max_cached_reply(&self) -> usize {
+        let outputs = self.config.n_outputs();
+        let samples = self.max_payload.saturating_sub(8) / (2 * outputs).max(1);
+        (8 + 2 * outputs * samples.max(1)).clamp(8, self.max_payload.max(8))
+    }
+}
+
+/// Returns the engine's code of `a`, or `None` when the engine has no fixed-point form of it.
+fn activation_code(a: Activation) -> Option<u64> {
+    match a {
+        Activation::HardSigmoid => Some(activation::HARD_SIGMOID),
+        Activation::Relu => Some(activation::RELU),
+        Activation::Linear => Some(activation::LINEAR),
+        _ => None,
+    }
+}
+
+/// Returns the engine writes that load the layer table and the constants of `config`, in the
+/// order the co-simulation driver uses, packed for [`CommandView`].
+fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
+    let config = &board.config;
+    let constants = Constants::from_config(config, 1.0)
+        .unwrap_or_else(|e| panic!("the configuration's constants are invalid: {e}"));
+    let mut commands = Vec::new();
+    let mut push = |select: u64, address: u64, data: u64| {
+        commands.push(CommandView::pack(select, address, data));
+    };
+    let top_base = (layers.len() as u64 - 1) * field::STRIDE;
+    for (address, value) in [
+        (constant::K_R_MANT, constants.k_r.mant as u16 as u64),
+        (constant::K_R_SHIFT, constants.k_r.shift as u64),
+        (constant::K_DT_MANT, constants.k_dt.mant as u16 as u64),
+        (constant::K_DT_SHIFT, constants.k_dt.shift as u64),
+        (constant::BETA_MANT, constants.beta.mant as u16 as u64),
+        (constant::BETA_SHIFT, constants.beta.shift as u64),
+        (constant::TOP_BASE, top_base),
+        (
+            constant::VOLTAGE,
+            (config.learning.target == TargetKind::Voltage) as u64,
+        ),
+    ] {
+        push(select::CONSTANT, address, value);
+    }
+    let (mut weight_base, mut state_base, mut address_base) = (0u64, 0u64, 0u64);
+    let mut below_base = 0;
+    for (l, layer) in layers.iter().enumerate() {
+        let eta = constants.eta[l];
+        let activation =
+            activation_code(config.network.activations[l]).expect("checked by layers()");
+        let entry = [
+            (field::ROWS, layer.rows as u64),
+            (field::COLUMNS, layer.columns as u64),
+            (field::GROUPS, layer.groups as u64),
+            (field::CADENCE_LAST, layer.groups.max(2) as u64 - 1),
+            (field::WEIGHT_BASE, weight_base),
+            (field::ADDRESS_BASE, address_base & 0xffff_ffff),
+            (field::STATE_BASE, state_base),
+            (field::INPUT_BASE, below_base),
+            (field::ACTIVATION, activation),
+            (field::ETA_MANT, eta.mant as u16 as u64),
+            (field::ETA_SHIFT, eta.shift as u64),
+            (field::FIRST, (l == 0) as u64),
+            (field::INPUTS, layer.columns as u64 - 1),
+            (field::GROUPS_LAST, layer.groups as u64 - 1),
+        ];
+        for (index, value) in entry {
+            push(select::LAYER_TABLE, l as u64 * field::STRIDE + index, value);
+        }
+        below_base = state_base;
+        weight_base += (layer.rows * layer.groups) as u64;
+        state_base += layer.rows as u64;
+        address_base += (layer.rows * layer.columns) as u64;
+    }
+    let rounding = leap_model::fixed::FixedModel::new(config)
+        .map(|m| m.rounding_state())
+        .unwrap_or(1);
+    push(select::CONSTANT, constant::ROUNDING_STATE, rounding as u64);
+    commands
+}
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum ExecState {
+    /// Power-on: the next layer-table or constant write.
+    InitNext,
+    /// Power-on: the ROM word is out; write it.
+    InitWrite,
+    /// Waiting for a frame and an idle encoder.
+    Idle,
+    /// Choosing the flow of the held frame's opcode and checking its length.
+    Dispatch,
+    /// Subroutine: the payload RAM reads `ptr`.
+    GatherAddress,
+    /// Subroutine: take the byte at `ptr` into the gather register.
+    GatherByte,
+    /// Subroutine: write the serializer's next byte to the reply.
+    PutByte,
+    /// Subroutine: strobe an engine write.
+    EngineWrite,
+    /// Subroutine: strobe an engine read.
+    EngineRead,
+    /// Subroutine: wait for the engine's read data.
+    EngineReadWait,
+    /// Subroutine: strobe an engine run.
+    EngineRun,
+    /// Subroutine: wait until the engine is idle after a run.
+    EngineRunWait,
+    /// Write the error reply's payload.
+    ErrorReply,
+    /// The reply payload is complete: take its length.
+    Finish,
+    /// Strobe the encoder's send and, for a state-changing request, file the reply in the cache.
+    Send,
+    /// Release the held frame.
+    Release,
+    /// One clock for the decoder to drop the released frame.
+    Settle,
+    ReplayNext,
+    ReplayByte,
+    IdentityNext,
+    IdentityByte,
+    CounterNext,
+    CounterPut,
+    /// Read and write memory: the header is gathered; latch its fields.
+    MemoryHeader,
+    MemoryCheck,
+    ReadNext,
+    ReadPut,
+    WriteCheckNext,
+    WriteCheckWord,
+    WriteNext,
+    WriteWord,
+    WriteAdvance,
+    ParameterFlags,
+    ShiftNext,
+    ShiftCheck,
+    ValueNext,
+    ValueCheck,
+    StepsCheck,
+    SettleCheck,
+    ApplyNext,
+    ApplyMantissa,
+    ApplyShift,
+    ApplyRounding,
+    ApplyVoltage,
+    ApplyDone,
+    RunHeader,
+    QueueHeader,
+    SampleShape,
+    TargetSkip,
+    TargetNext,
+    TargetCheck,
+    Execute,
+    SampleNext,
+    InputNext,
+    InputWrite,
+    TargetWriteNext,
+    TargetWrite,
+    RunStart,
+    RunLearn,
+    OutputStart,
+    OutputNext,
+    OutputPut,
+    SaturationStart,
+    SaturationNext,
+    SaturationAdd,
+    SaturationPut,
+    SampleDone,
+    ResetCheck,
+    ResetStart,
+    ResetWrite,
+    ResetAdvance,
+    ResetCounters,
+}
+
+/// The command executor between the frame decoder, the frame encoder and the engine's host port.
+///
+/// After reset it writes the layer table and the constants of the generation-time configuration
+/// into the engine, then replies to each intact frame the decoder holds with exactly one reply, as
+/// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
+/// error codes and details, the same reply cache and stream order. Payload bytes are read
+/// through the decoder's RAM port two clocks per byte; replies are written byte by byte into
+/// the encoder's buffer (and, for a state-changing request, into its reply-cache slot), then sent.
+/// The executor waits for the encoder to finish the previous reply before it starts a frame.
+#[derive(LogicBlock)]
+pub struct CommandExecutor {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    // Frame decoder.
+    pub frame_valid: Signal<In, Bit>,
+    pub frame_opcode: Signal<In, Bits<8>>,
+    pub frame_seq: Signal<In, Bits<16>>,
+    pub frame_length: Signal<In, Bits<16>>,
+    pub payload_address: Signal<Out, Bits<16>>,
+    pub payload_byte: Signal<In, Bits<8>>,
+    pub frame_release: Signal<Out, Bit>,
+    pub clear_counters: Signal<Out, Bit>,
+    pub crc_errors: Signal<In, Bits<32>>,
+    pub framing_errors: Signal<In, Bits<32>>,
+    pub length_errors: Signal<In, Bits<32>>,
+    pub timeout_errors: Signal<In, Bits<32>>,
+    // Frame encoder.
+    pub reply_write: Signal<Out, Bit>,
+    pub reply_address: Signal<Out, Bits<16>>,
+    pub reply_byte: Signal<Out, Bits<8>>,
+    pub reply_send: Signal<Out, Bit>,
+    pub reply_opcode: Signal<Out, Bits<8>>,
+    pub reply_seq: Signal<Out, Bits<16>>,
+    pub reply_length: Signal<Out, Bits<16>>,
+    pub reply_busy: Signal<In, Bit>,
+    // Engine host port.
+    pub engine_write: Signal<Out, Bit>,
+    pub engine_read: Signal<Out, Bit>,
+    pub engine_run: Signal<Out, Bit>,
+    pub engine_learn: Signal<Out, Bit>,
+    pub engine_select: Signal<Out, Bits<8>>,
+    /// NOTE: 16 bits of the engine's 32-bit address: the board top levels zero-extend it, which
+    /// covers weight banks of up to 65,536 >> bank bits words, as the Yin-Yang boards need.
+    pub engine_address: Signal<Out, Bits<16>>,
+    pub engine_data: Signal<Out, Bits<64>>,
+    pub engine_clear_counters: Signal<Out, Bit>,
+    pub engine_busy: Signal<In, Bit>,
+    pub engine_read_data: Signal<In, Bits<64>>,
+    pub engine_read_valid: Signal<In, Bit>,
+    /// High while the executor waits for a frame, with no request in progress.
+    pub idle: Signal<Out, Bit>,
+    // Control.
+    state: ResetRegister<ExecState>,
+    /// State a subroutine returns to.
+    ret: EnableRegister<ExecState>,
+    /// Payload byte the decoder's RAM reads.
+    ptr: Counter<16>,
+    /// Bytes the gather subroutine still takes.
+    gather_left: Counter<4>,
+    /// Bytes the put subroutine still writes.
+    put_left: Counter<4>,
+    /// Next byte of the reply payload in the encoder's buffer.
+    out_address: Counter<16>,
+    /// Next byte of the reply in its cache slot.
+    cache_address: Counter<16>,
+    /// Replies are also written into the cache slot at the head: a state-changing request
+    /// passed its checks. Cleared for each frame.
+    caching: ResetRegister<Bit>,
+    replay_address: Counter<16>,
+    opcode_out: EnableRegister<Bits<8>>,
+    length_out: EnableRegister<Bits<16>>,
+    error_code: EnableRegister<Bits<8>>,
+    error_detail: EnableRegister<Bits<32>>,
+    // Request fields.
+    memory: EnableRegister<Bits<8>>,
+    count: EnableRegister<Bits<16>>,
+    offset: EnableRegister<Bits<32>>,
+    flags: EnableRegister<Bits<8>>,
+    samples: EnableRegister<Bits<16>>,
+    /// Loop index: word, counter, coefficient, input, target or output.
+    index: Counter<16>,
+    /// Neuron state index, or a target's index in its sample for an error detail.
+    address: Counter<16>,
+    sample: Counter<16>,
+    /// Field number of the coefficient being checked.
+    field_number: Counter<32>,
+    select_code: Counter<8>,
+    new_target: EnableRegister<Bit>,
+    new_learning: EnableRegister<Bit>,
+    new_steps: EnableRegister<Bits<32>>,
+    new_settle: EnableRegister<Bits<32>>,
+    // Parameters (set at power-on from the configuration).
+    steps_per_sample: EnableRegister<Bits<32>>,
+    settle_steps: EnableRegister<Bits<32>>,
+    learning: EnableRegister<Bit>,
+    voltage: EnableRegister<Bit>,
+    // Stream and counters.
+    stream_open: ResetRegister<Bit>,
+    stream_next: EnableRegister<Bits<16>>,
+    unknown_opcodes: Counter<32>,
+    replays: Counter<32>,
+    saturations: Counter<64>,
+    // Engine commands.
+    command_select: EnableRegister<Bits<8>>,
+    command_address: EnableRegister<Bits<16>>,
+    command_data: EnableRegister<Bits<64>>,
+    command_learn: EnableRegister<Bit>,
+    engine_word: EnableRegister<Bits<64>>,
+    // Units.
+    gather: ByteGather,
+    serializer: ByteSerializer,
+    power_on: Rom<64>,
+    power_on_view: CommandView,
+    identity: Rom<8>,
+    range: MemoryRange,
+    memory_select: MemorySelect,
+    fit: WordFit,
+    coefficient: CoefficientCheck,
+    lengths: PayloadLengths,
+    walker: WeightWalker,
+    cache: ReplyCache,
+    words: ReplyWords,
+    counter_select: CounterSelect,
+    wide_index: ZeroExtend<16, 32>,
+    wide_address: ZeroExtend<16, 32>,
+    wide_byte: ZeroExtend<8, 32>,
+    wide_mantissa: ZeroExtend<16, 64>,
+    wide_shift: ZeroExtend<16, 64>,
+    wide_word: ZeroExtend<32, 64>,
+    wide_steps: ZeroExtend<32, 64>,
+    learn_steps: Signal<Local, Bits<32>>,
+    emit: Signal<Local, Bit>,
+    emit_byte: Signal<Local, Bits<8>>,
+    // Constants.
+    opcode_identify: Constant<Bits<8>>,
+    opcode_read_memory: Constant<Bits<8>>,
+    opcode_write_memory: Constant<Bits<8>>,
+    opcode_set_parameters: Constant<Bits<8>>,
+    opcode_run_sample: Constant<Bits<8>>,
+    opcode_queue_sample: Constant<Bits<8>>,
+    opcode_read_counters: Constant<Bits<8>>,
+    opcode_reset: Constant<Bits<8>>,
+    opcode_error: Constant<Bits<8>>,
+    reply_bit: Constant<Bits<8>>,
+    code_unknown_opcode: Constant<Bits<8>>,
+    code_payload_length: Constant<Bits<8>>,
+    code_unknown_memory: Constant<Bits<8>>,
+    code_address_range: Constant<Bits<8>>,
+    code_word_range: Constant<Bits<8>>,
+    code_invalid_parameter: Constant<Bits<8>>,
+    code_sample_shape: Constant<Bits<8>>,
+    code_out_of_order: Constant<Bits<8>>,
+    code_invalid_flags: Constant<Bits<8>>,
+    one4: Constant<Bits<4>>,
+    two4: Constant<Bits<4>>,
+    four4: Constant<Bits<4>>,
+    eight4: Constant<Bits<4>>,
+    minus_one4: Constant<Bits<4>>,
+    one8: Constant<Bits<8>>,
+    three8: Constant<Bits<8>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    two16: Constant<Bits<16>>,
+    four16: Constant<Bits<16>>,
+    five16: Constant<Bits<16>>,
+    six16: Constant<Bits<16>>,
+    eight16: Constant<Bits<16>>,
+    twelve16: Constant<Bits<16>>,
+    twenty16: Constant<Bits<16>>,
+    twenty_four16: Constant<Bits<16>>,
+    twenty_eight16: Constant<Bits<16>>,
+    counters16: Constant<Bits<16>>,
+    zero32: Constant<Bits<32>>,
+    one32: Constant<Bits<32>>,
+    zero64: Constant<Bits<64>>,
+    all_ones32: Constant<Bits<32>>,
+    max_steps: Constant<Bits<32>>,
+    length_identify: Constant<Bits<32>>,
+    length_memory: Constant<Bits<32>>,
+    length_parameters: Constant<Bits<32>>,
+    length_parameters_fixed: Constant<Bits<32>>,
+    length_run: Constant<Bits<32>>,
+    length_queue: Constant<Bits<32>>,
+    length_reset: Constant<Bits<32>>,
+    field_eta: Constant<Bits<32>>,
+    field_steps: Constant<Bits<32>>,
+    field_settle: Constant<Bits<32>>,
+    field_target: Constant<Bits<32>>,
+    field_learning: Constant<Bits<32>>,
+    kind_step: Constant<Bits<2>>,
+    kind_ratio: Constant<Bits<2>>,
+    kind_nudging: Constant<Bits<2>>,
+    kind_rate: Constant<Bits<2>>,
+    memory_potential: Constant<Bits<8>>,
+    select_input: Constant<Bits<8>>,
+    select_target: Constant<Bits<8>>,
+    select_rate: Constant<Bits<8>>,
+    select_counter: Constant<Bits<8>>,
+    select_constant: Constant<Bits<8>>,
+    select_first_state: Constant<Bits<8>>,
+    select_last_state: Constant<Bits<8>>,
+    constant_voltage: Constant<Bits<16>>,
+    constant_rounding: Constant<Bits<16>>,
+    counter_first_saturation: Constant<Bits<16>>,
+    power_on_words: Constant<Bits<16>>,
+    identity_bytes: Constant<Bits<16>>,
+    n_inputs: Constant<Bits<16>>,
+    n_inputs32: Constant<Bits<32>>,
+    n_outputs: Constant<Bits<16>>,
+    n_outputs32: Constant<Bits<32>>,
+    input_bytes: Constant<Bits<16>>,
+    output_base: Constant<Bits<16>>,
+    neurons_last: Constant<Bits<16>>,
+    coefficients: Constant<Bits<16>>,
+    reset_neurons: Constant<Bits<8>>,
+    reset_counters: Constant<Bits<8>>,
+    reset_both: Constant<Bits<8>>,
+    apply_select: Vec<Constant<Bits<8>>>,
+    apply_address: Vec<Constant<Bits<16>>>,
+    apply_shift_address: Vec<Constant<Bits<16>>>,
+    coefficient_index: Vec<Constant<Bits<16>>>,
+    default_steps: Constant<Bits<32>>,
+    default_settle: Constant<Bits<32>>,
+    default_voltage: Constant<Bit>,
+    _coefficients: usize,
+}
+
+impl CommandExecutor {
+    /// Builds the executor for `board`. Panics when the network does not fit the engine: check
+    /// with [`BoardConfig::layers`] first.
+    pub fn new(board: &BoardConfig) -> Self {
+        let layers = board.layers().unwrap_or_else(|e| panic!("{e}"));
+        let config = &board.config;
+        let depth = layers.len();
+        let lanes = board.engine.lanes;
+        let n_inputs = config.n_inputs();
+        let n_outputs = config.n_outputs();
+        let neurons: usize = layers.iter().map(|l| l.rows).sum();
+        let identity_bytes = leap_model::protocol::Reply::Identity(board.identity())
+            .to_frame(0)
+            .payload;
+        let commands = power_on_commands(board, &layers);
+        // The power-on parameters are the configuration's, with learning on.
+        let parameters = leap_model::protocol::EngineParameters::from_config(config, 1.0)
+            .unwrap_or_else(|e| panic!("the configuration's parameters are invalid: {e}"));
+        let sizes = MemorySizes {
+            weights: config.synapses() as u32,
+            neurons: neurons as u32,
+        };
+        let c8 = |v: u64| Constant::<Bits<8>>::new(v.to_bits());
+        let c16 = |v: u64| Constant::<Bits<16>>::new(v.to_bits());
+        let c32 = |v: u64| Constant::<Bits<32>>::new(v.to_bits());
+        let c2 = |v: u64| Constant::<Bits<2>>::new(v.to_bits());
+        let c4 = |v: u64| Constant::<Bits<4>>::new(v.to_bits());
+
+        // Engine destinations of the coefficients in payload order: dt/τ_m, τ_r/τ_m, β, then
+        // η of each layer into the layer table.
+        let mut apply = vec![
+            (select::CONSTANT, constant::K_DT_MANT, constant::K_DT_SHIFT),
+            (select::CONSTANT, constant::K_R_MANT, constant::K_R_SHIFT),
+            (select::CONSTANT, constant::BETA_MANT, constant::BETA_SHIFT),
+        ];
+        for l in 0..depth as u64 {
+            let base = l * field::STRIDE;
+            apply.push((
+                select::LAYER_TABLE,
+                base + field::ETA_MANT,
+                base + field::ETA_SHIFT,
+            ));
+        }
+
+        CommandExecutor {
+            clock: Default::default(),
+            reset: Default::default(),
+            frame_valid: Default::default(),
+            frame_opcode: Default::default(),
+            frame_seq: Default::default(),
+            frame_length: Default::default(),
+            payload_address: Default::default(),
+            payload_byte: Default::default(),
+            frame_release: Default::default(),
+            clear_counters: Default::default(),
+            crc_errors: Default::default(),
+            framing_errors: Default::default(),
+            length_errors: Default::default(),
+            timeout_errors: Default::default(),
+            reply_write: Default::default(),
+            reply_address: Default::default(),
+            reply_byte: Default::default(),
+            reply_send: Default::default(),
+            reply_opcode: Default::default(),
+            reply_seq: Default::default(),
+            reply_length: Default::default(),
+            reply_busy: Default::default(),
+            engine_write: Default::default(),
+            engine_read: Default::default(),
+            engine_run: Default::default(),
+            engine_learn: Default::default(),
+            engine_select: Default::default(),
+            engine_address: Default::default(),
+            engine_data: Default::default(),
+            engine_clear_counters: Default::default(),
+            engine_busy: Default::default(),
+            engine_read_data: Default::default(),
+            engine_read_valid: Default::default(),
+            idle: Default::default(),
+            state: Default::default(),
+            ret: Default::default(),
+            ptr: Default::default(),
+            gather_left: Default::default(),
+            put_left: Default::default(),
+            out_address: Default::default(),
+            cache_address: Default::default(),
+            caching: Default::default(),
+            replay_address: Default::default(),
+            opcode_out: Default::default(),
+            length_out: Default::default(),
+            error_code: Default::default(),
+            error_detail: Default::default(),
+            memory: Default::default(),
+            count: Default::default(),
+            offset: Default::default(),
+            flags: Default::default(),
+            samples: Default::default(),
+            index: Default::default(),
+            address: Default::default(),
+            sample: Default::default(),
+            field_number: Default::default(),
+            select_code: Default::default(),
+            new_target: Default::default(),
+            new_learning: Default::default(),
+            new_steps: Default::default(),
+            new_settle: Default::default(),
+            steps_per_sample: Default::default(),
+            settle_steps: Default::default(),
+            learning: Default::default(),
+            voltage: Default::default(),
+            stream_open: Default::default(),
+            stream_next: Default::default(),
+            unknown_opcodes: Default::default(),
+            replays: Default::default(),
+            saturations: Default::default(),
+            command_select: Default::default(),
+            command_address: Default::default(),
+            command_data: Default::default(),
+            command_learn: Default::default(),
+            engine_word: Default::default(),
+            gather: Default::default(),
+            serializer: Default::default(),
+            power_on: Rom::new(&commands),
+            power_on_view: Default::default(),
+            identity: Rom::new(&identity_bytes.iter().map(|&b| b as u64).collect::<Vec<_>>()),
+            range: MemoryRange::new(sizes, MAX_WORDS_PER_FRAME as u32),
+            memory_select: Default::default(),
+            fit: WordFit::new(config.fixed.weight_bits, config.fixed.pot_bits),
+            coefficient: CoefficientCheck::new(MAX_COEFFICIENT_SHIFT),
+            lengths: PayloadLengths::new(n_outputs, board.max_payload),
+            walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
+            cache: ReplyCache::new(board.max_cached_reply()),
+            words: Default::default(),
+            counter_select: Default::default(),
+            wide_index: Default::default(),
+            wide_address: Default::default(),
+            wide_byte: Default::default(),
+            wide_mantissa: Default::default(),
+            wide_shift: Default::default(),
+            wide_word: Default::default(),
+            wide_steps: Default::default(),
+            learn_steps: Default::default(),
+            emit: Default::default(),
+            emit_byte: Default::default(),
+            opcode_identify: c8(0x01),
+            opcode_read_memory: c8(0x02),
+            opcode_write_memory: c8(0x03),
+            opcode_set_parameters: c8(0x04),
+            opcode_run_sample: c8(0x05),
+            opcode_queue_sample: c8(0x06),
+            opcode_read_counters: c8(0x07),
+            opcode_reset: c8(0x08),
+            opcode_error: c8(0xFF),
+            reply_bit: c8(0x80),
+            code_unknown_opcode: c8(code::UNKNOWN_OPCODE),
+            code_payload_length: c8(code::PAYLOAD_LENGTH),
+            code_unknown_memory: c8(code::UNKNOWN_MEMORY),
+            code_address_range: c8(code::ADDRESS_RANGE),
+            code_word_range: c8(code::WORD_RANGE),
+            code_invalid_parameter: c8(code::INVALID_PARAMETER),
+            code_sample_shape: c8(code::SAMPLE_SHAPE),
+            code_out_of_order: c8(code::OUT_OF_ORDER),
+            code_invalid_flags: c8(code::INVALID_FLAGS),
+            one4: c4(1),
+            two4: c4(2),
+            four4: c4(4),
+            eight4: c4(8),
+            minus_one4: c4(15),
+            one8: c8(1),
+            three8: c8(3),
+            zero16: c16(0),
+            one16: c16(1),
+            two16: c16(2),
+            four16: c16(4),
+            five16: c16(5),
+            six16: c16(6),
+            eight16: c16(8),
+            twelve16: c16(12),
+            twenty16: c16(20),
+            twenty_four16: c16(24),
+            twenty_eight16: c16(28),
+            counters16: c16(14),
+            zero32: c32(0),
+            one32: c32(1),
+            zero64: Constant::new(0u64.to_bits()),
+            all_ones32: c32(0xffff_ffff),
+            max_steps: c32(1_000_000),
+            length_identify: c32(0),
+            length_memory: c32(8),
+            length_parameters: c32(28 + 4 * depth as u64),
+            length_parameters_fixed: c32(28),
+            length_run: c32(4),
+            length_queue: c32(6),
+            length_reset: c32(1),
+            field_eta: c32(parameter_field::ETA),
+            field_steps: c32(parameter_field::STEPS),
+            field_settle: c32(parameter_field::SETTLE),
+            field_target: c32(parameter_field::TARGET),
+            field_learning: c32(parameter_field::LEARNING),
+            kind_step: c2(coefficient_kind::STEP),
+            kind_ratio: c2(coefficient_kind::RATIO),
+            kind_nudging: c2(coefficient_kind::NUDGING),
+            kind_rate: c2(coefficient_kind::RATE),
+            memory_potential: c8(2),
+            select_input: c8(select::INPUT),
+            select_target: c8(select::TARGET),
+            select_rate: c8(select::RATE),
+            select_counter: c8(select::COUNTER),
+            select_constant: c8(select::CONSTANT),
+            select_first_state: c8(select::POTENTIAL),
+            select_last_state: c8(select::SLOPE),
+            constant_voltage: c16(constant::VOLTAGE),
+            constant_rounding: c16(constant::ROUNDING_STATE),
+            counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
+            power_on_words: c16(commands.len() as u64),
+            identity_bytes: c16(identity_bytes.len() as u64),
+            n_inputs: c16(n_inputs as u64),
+            n_inputs32: c32(n_inputs as u64),
+            n_outputs: c16(n_outputs as u64),
+            n_outputs32: c32(n_outputs as u64),
+            input_bytes: c16(2 * n_inputs as u64),
+            output_base: c16((neurons - n_outputs) as u64),
+            neurons_last: c16(neurons as u64 - 1),
+            coefficients: c16(apply.len() as u64),
+            reset_neurons: c8(1),
+            reset_counters: c8(2),
+            reset_both: c8(3),
+            apply_select: apply.iter().map(|a| c8(a.0)).collect(),
+            apply_address: apply.iter().map(|a| c16(a.1)).collect(),
+            apply_shift_address: apply.iter().map(|a| c16(a.2)).collect(),
+            coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
+            default_steps: c32(parameters.steps_per_sample as u64),
+            default_settle: c32(parameters.settle_steps as u64),
+            default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
+            _coefficients: apply.len(),
+        }
+    }
+}
+
+mod update;

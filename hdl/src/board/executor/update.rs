@@ -1,0 +1,1306 @@
+//! The executor's `update`: wiring and defaults first, then the state machine, then the reply
+//! byte path.
+
+use rust_hdl::prelude::*;
+
+use super::{CommandExecutor, ExecState};
+
+impl Logic for CommandExecutor {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // ---- Clocks and resets. ----
+        self.state.clock.next = self.clock.val();
+        self.state.reset.next = self.reset.val();
+        self.ret.clock.next = self.clock.val();
+        self.ptr.clock.next = self.clock.val();
+        self.ptr.reset.next = self.reset.val();
+        self.gather_left.clock.next = self.clock.val();
+        self.gather_left.reset.next = self.reset.val();
+        self.put_left.clock.next = self.clock.val();
+        self.put_left.reset.next = self.reset.val();
+        self.out_address.clock.next = self.clock.val();
+        self.out_address.reset.next = self.reset.val();
+        self.cache_address.clock.next = self.clock.val();
+        self.cache_address.reset.next = self.reset.val();
+        self.caching.clock.next = self.clock.val();
+        self.caching.reset.next = self.reset.val();
+        self.replay_address.clock.next = self.clock.val();
+        self.replay_address.reset.next = self.reset.val();
+        self.opcode_out.clock.next = self.clock.val();
+        self.length_out.clock.next = self.clock.val();
+        self.error_code.clock.next = self.clock.val();
+        self.error_detail.clock.next = self.clock.val();
+        self.memory.clock.next = self.clock.val();
+        self.count.clock.next = self.clock.val();
+        self.offset.clock.next = self.clock.val();
+        self.flags.clock.next = self.clock.val();
+        self.samples.clock.next = self.clock.val();
+        self.index.clock.next = self.clock.val();
+        self.index.reset.next = self.reset.val();
+        self.address.clock.next = self.clock.val();
+        self.address.reset.next = self.reset.val();
+        self.sample.clock.next = self.clock.val();
+        self.sample.reset.next = self.reset.val();
+        self.field_number.clock.next = self.clock.val();
+        self.field_number.reset.next = self.reset.val();
+        self.select_code.clock.next = self.clock.val();
+        self.select_code.reset.next = self.reset.val();
+        self.new_target.clock.next = self.clock.val();
+        self.new_learning.clock.next = self.clock.val();
+        self.new_steps.clock.next = self.clock.val();
+        self.new_settle.clock.next = self.clock.val();
+        self.steps_per_sample.clock.next = self.clock.val();
+        self.settle_steps.clock.next = self.clock.val();
+        self.learning.clock.next = self.clock.val();
+        self.voltage.clock.next = self.clock.val();
+        self.stream_open.clock.next = self.clock.val();
+        self.stream_open.reset.next = self.reset.val();
+        self.stream_next.clock.next = self.clock.val();
+        self.unknown_opcodes.clock.next = self.clock.val();
+        self.unknown_opcodes.reset.next = self.reset.val();
+        self.replays.clock.next = self.clock.val();
+        self.replays.reset.next = self.reset.val();
+        self.saturations.clock.next = self.clock.val();
+        self.saturations.reset.next = self.reset.val();
+        self.command_select.clock.next = self.clock.val();
+        self.command_address.clock.next = self.clock.val();
+        self.command_data.clock.next = self.clock.val();
+        self.command_learn.clock.next = self.clock.val();
+        self.engine_word.clock.next = self.clock.val();
+        self.gather.clock.next = self.clock.val();
+        self.serializer.clock.next = self.clock.val();
+        self.power_on.clock.next = self.clock.val();
+        self.identity.clock.next = self.clock.val();
+        self.walker.clock.next = self.clock.val();
+        self.walker.reset.next = self.reset.val();
+        self.cache.clock.next = self.clock.val();
+        self.cache.reset.next = self.reset.val();
+
+        // ---- Defaults: hold every register, strobe nothing. ----
+        self.state.d.next = self.state.q.val();
+        self.ret.enable.next = false;
+        self.ret.d.next = self.state.q.val();
+        self.ptr.load.next = false;
+        self.ptr.value.next = self.zero16.val();
+        self.ptr.enable.next = false;
+        self.ptr.step.next = self.one16.val();
+        self.gather_left.load.next = false;
+        self.gather_left.value.next = self.eight4.val();
+        self.gather_left.enable.next = false;
+        self.gather_left.step.next = self.minus_one4.val();
+        self.put_left.load.next = false;
+        self.put_left.value.next = self.eight4.val();
+        self.put_left.enable.next = false;
+        self.put_left.step.next = self.minus_one4.val();
+        self.out_address.load.next = false;
+        self.out_address.value.next = self.zero16.val();
+        self.out_address.enable.next = false;
+        self.out_address.step.next = self.one16.val();
+        self.cache_address.load.next = false;
+        self.cache_address.value.next = self.cache.head_base.val();
+        self.cache_address.enable.next = false;
+        self.cache_address.step.next = self.one16.val();
+        self.caching.d.next = self.caching.q.val();
+        self.replay_address.load.next = false;
+        self.replay_address.value.next = self.cache.hit_base.val();
+        self.replay_address.enable.next = false;
+        self.replay_address.step.next = self.one16.val();
+        self.opcode_out.enable.next = false;
+        self.opcode_out.d.next = self.frame_opcode.val() | self.reply_bit.val();
+        self.length_out.enable.next = false;
+        self.length_out.d.next = self.out_address.q.val();
+        self.error_code.enable.next = false;
+        self.error_code.d.next = self.code_payload_length.val();
+        self.error_detail.enable.next = false;
+        self.error_detail.d.next = self.zero32.val();
+        self.memory.enable.next = false;
+        self.memory.d.next = self.gather.b0.val();
+        self.count.enable.next = false;
+        self.count.d.next = self.gather.h1.val();
+        self.offset.enable.next = false;
+        self.offset.d.next = self.gather.w1.val();
+        self.flags.enable.next = false;
+        self.flags.d.next = self.gather.b0.val();
+        self.samples.enable.next = false;
+        self.samples.d.next = self.gather.h2.val();
+        self.index.load.next = false;
+        self.index.value.next = self.zero16.val();
+        self.index.enable.next = false;
+        self.index.step.next = self.one16.val();
+        self.address.load.next = false;
+        self.address.value.next = self.gather.h2.val();
+        self.address.enable.next = false;
+        self.address.step.next = self.one16.val();
+        self.sample.load.next = false;
+        self.sample.value.next = self.zero16.val();
+        self.sample.enable.next = false;
+        self.sample.step.next = self.one16.val();
+        self.field_number.load.next = false;
+        self.field_number.value.next = self.zero32.val();
+        self.field_number.enable.next = false;
+        self.field_number.step.next = self.one32.val();
+        self.select_code.load.next = false;
+        self.select_code.value.next = self.select_first_state.val();
+        self.select_code.enable.next = false;
+        self.select_code.step.next = self.one8.val();
+        self.new_target.enable.next = false;
+        self.new_target.d.next = self.gather.b0.val() == self.one8.val();
+        self.new_learning.enable.next = false;
+        self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
+        self.new_steps.enable.next = false;
+        self.new_steps.d.next = self.gather.w1.val();
+        self.new_settle.enable.next = false;
+        self.new_settle.d.next = self.gather.w1.val();
+        self.steps_per_sample.enable.next = false;
+        self.steps_per_sample.d.next = self.new_steps.q.val();
+        self.settle_steps.enable.next = false;
+        self.settle_steps.d.next = self.new_settle.q.val();
+        self.learning.enable.next = false;
+        self.learning.d.next = self.new_learning.q.val();
+        self.voltage.enable.next = false;
+        self.voltage.d.next = self.new_target.q.val();
+        self.stream_open.d.next = self.stream_open.q.val();
+        self.stream_next.enable.next = false;
+        self.stream_next.d.next = self.frame_seq.val() + self.one16.val();
+        self.unknown_opcodes.load.next = false;
+        self.unknown_opcodes.value.next = self.zero32.val();
+        self.unknown_opcodes.enable.next = false;
+        self.unknown_opcodes.step.next = self.one32.val();
+        self.replays.load.next = false;
+        self.replays.value.next = self.zero32.val();
+        self.replays.enable.next = false;
+        self.replays.step.next = self.one32.val();
+        self.saturations.load.next = false;
+        self.saturations.value.next = self.zero64.val();
+        self.saturations.enable.next = false;
+        self.saturations.step.next = self.engine_word.q.val();
+        self.command_select.enable.next = false;
+        self.command_select.d.next = self.memory_select.read_select.val();
+        self.command_address.enable.next = false;
+        self.command_address.d.next = self.address.q.val();
+        self.command_data.enable.next = false;
+        self.command_data.d.next = self.gather.signed32.val();
+        self.command_learn.enable.next = false;
+        self.command_learn.d.next = false;
+        self.engine_word.enable.next = false;
+        self.engine_word.d.next = self.engine_read_data.val();
+
+        // ---- Units. ----
+        self.payload_address.next = self.ptr.q.val();
+        self.gather.data.next = self.payload_byte.val();
+        self.gather.shift.next = false;
+        self.gather.clear.next = false;
+        self.serializer.load.next = false;
+        self.serializer.value.next = self.engine_word.q.val();
+        self.serializer.shift.next = false;
+        self.power_on.address.next = self.index.q.val();
+        self.power_on_view.word.next = self.power_on.data.val();
+        self.identity.address.next = self.index.q.val();
+        self.range.memory.next = self.memory.q.val();
+        self.range.offset.next = self.offset.q.val();
+        self.range.count.next = self.count.q.val();
+        self.memory_select.memory.next = self.memory.q.val();
+        self.fit.memory.next = self.memory.q.val();
+        self.fit.word.next = self.gather.w1.val();
+        self.coefficient.word.next = self.gather.w1.val();
+        self.coefficient.kind.next = self.kind_rate.val();
+        if self.index.q.val() == self.zero16.val() {
+            self.coefficient.kind.next = self.kind_step.val();
+        }
+        if self.index.q.val() == self.one16.val() {
+            self.coefficient.kind.next = self.kind_ratio.val();
+        }
+        if self.index.q.val() == self.two16.val() {
+            self.coefficient.kind.next = self.kind_nudging.val();
+        }
+        self.lengths.length.next = self.frame_length.val();
+        self.lengths.flags.next = self.flags.q.val();
+        self.lengths.count.next = self.count.q.val();
+        self.lengths.samples.next = self.samples.q.val();
+        self.walker.start.next = false;
+        self.walker.offset.next = self.offset.q.val();
+        self.walker.advance.next = false;
+        self.cache.clear.next = false;
+        self.cache.opcode.next = self.frame_opcode.val();
+        self.cache.seq.next = self.frame_seq.val();
+        self.cache.length.next = self.length_out.q.val();
+        self.cache.insert.next = false;
+        self.cache.read_address.next = self.replay_address.q.val();
+        self.words.memory.next = self.memory.q.val();
+        self.words.count.next = self.count.q.val();
+        self.words.offset.next = self.offset.q.val();
+        self.words.code.next = self.error_code.q.val();
+        self.words.opcode.next = self.frame_opcode.val();
+        self.words.detail.next = self.error_detail.q.val();
+        self.counter_select.index.next = self.index.q.val();
+        self.counter_select.crc.next = self.crc_errors.val();
+        self.counter_select.framing.next = self.framing_errors.val();
+        self.counter_select.length.next = self.length_errors.val();
+        self.counter_select.timeout.next = self.timeout_errors.val();
+        self.counter_select.unknown.next = self.unknown_opcodes.q.val();
+        self.counter_select.replays.next = self.replays.q.val();
+        self.wide_index.value.next = self.index.q.val();
+        self.wide_address.value.next = self.address.q.val();
+        self.wide_byte.value.next = self.flags.q.val();
+        self.wide_mantissa.value.next = self.gather.h2.val();
+        self.wide_shift.value.next = self.gather.top16.val();
+        self.wide_word.value.next = self.gather.w1.val();
+        self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
+        self.wide_steps.value.next = self.steps_per_sample.q.val();
+
+        // ---- Ports. ----
+        self.frame_release.next = false;
+        self.clear_counters.next = false;
+        self.reply_send.next = false;
+        self.reply_opcode.next = self.opcode_out.q.val();
+        self.reply_seq.next = self.frame_seq.val();
+        self.reply_length.next = self.length_out.q.val();
+        self.engine_write.next = false;
+        self.engine_read.next = false;
+        self.engine_run.next = false;
+        self.engine_learn.next = self.command_learn.q.val();
+        self.engine_select.next = self.command_select.q.val();
+        self.engine_address.next = self.command_address.q.val();
+        self.engine_data.next = self.command_data.q.val();
+        self.engine_clear_counters.next = false;
+        self.emit.next = false;
+        self.emit_byte.next = self.serializer.data.val();
+        self.idle.next = false;
+
+        // ---- The state machine. ----
+        match self.state.q.val() {
+            // Power-on: write the layer table and constants from the ROM, two clocks each, and
+            // load the parameters of the configuration.
+            ExecState::InitNext => {
+                self.steps_per_sample.d.next = self.default_steps.val();
+                self.steps_per_sample.enable.next = true;
+                self.settle_steps.d.next = self.default_settle.val();
+                self.settle_steps.enable.next = true;
+                self.learning.d.next = true;
+                self.learning.enable.next = true;
+                self.voltage.d.next = self.default_voltage.val();
+                self.voltage.enable.next = true;
+                if self.index.q.val() == self.power_on_words.val() {
+                    self.state.d.next = ExecState::Idle;
+                } else {
+                    self.state.d.next = ExecState::InitWrite;
+                }
+            }
+            ExecState::InitWrite => {
+                self.command_select.d.next = self.power_on_view.select.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.power_on_view.address.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.power_on_view.data.val();
+                self.command_data.enable.next = true;
+                self.index.enable.next = true;
+                self.ret.d.next = ExecState::InitNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::Idle => {
+                self.idle.next = true;
+                self.ptr.load.next = true;
+                self.index.load.next = true;
+                self.out_address.load.next = true;
+                self.caching.d.next = false;
+                self.opcode_out.enable.next = true;
+                if self.frame_valid.val() & !self.reply_busy.val() {
+                    self.state.d.next = ExecState::Dispatch;
+                }
+            }
+            ExecState::Dispatch => {
+                // Flows that gather a header start at payload byte 0 and return below.
+                self.gather_left.load.next = true;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::GatherAddress;
+                self.error_code.d.next = self.code_payload_length.val();
+                if self.frame_opcode.val() == self.opcode_identify.val() {
+                    // A new session: forget the stored replies and the stream position.
+                    self.cache.clear.next = true;
+                    self.stream_open.d.next = false;
+                    if self.lengths.length_wide.val() != self.length_identify.val() {
+                        self.error_detail.d.next = self.length_identify.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    } else {
+                        self.state.d.next = ExecState::IdentityNext;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_read_counters.val() {
+                    if self.lengths.length_wide.val() != self.length_identify.val() {
+                        self.error_detail.d.next = self.length_identify.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    } else {
+                        self.state.d.next = ExecState::CounterNext;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
+                    self.ret.d.next = ExecState::MemoryHeader;
+                    if self.lengths.length_wide.val() != self.length_memory.val() {
+                        self.error_detail.d.next = self.length_memory.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else if self.cache.hit.val()
+                    & ((self.frame_opcode.val() == self.opcode_write_memory.val())
+                        | (self.frame_opcode.val() == self.opcode_set_parameters.val())
+                        | (self.frame_opcode.val() == self.opcode_run_sample.val())
+                        | (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                        | (self.frame_opcode.val() == self.opcode_reset.val()))
+                {
+                    // A retry of a request that succeeded: send its stored reply again.
+                    self.replays.enable.next = true;
+                    self.replay_address.load.next = true;
+                    self.length_out.d.next = self.cache.hit_length.val();
+                    self.length_out.enable.next = true;
+                    self.state.d.next = ExecState::ReplayNext;
+                } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
+                    self.ret.d.next = ExecState::MemoryHeader;
+                    if self.lengths.length_wide.val() < self.length_memory.val() {
+                        self.error_detail.d.next = self.length_memory.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_set_parameters.val() {
+                    self.ptr.value.next = self.twenty_four16.val();
+                    self.ptr.load.next = true;
+                    self.ret.d.next = ExecState::ParameterFlags;
+                    if self.lengths.length_wide.val() < self.length_parameters_fixed.val() {
+                        self.error_detail.d.next = self.length_parameters_fixed.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
+                    self.ret.d.next = ExecState::RunHeader;
+                    if self.lengths.length_wide.val() < self.length_run.val() {
+                        self.error_detail.d.next = self.length_run.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                    self.ret.d.next = ExecState::QueueHeader;
+                    if self.lengths.length_wide.val() < self.length_queue.val() {
+                        self.error_detail.d.next = self.length_queue.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else if self.frame_opcode.val() == self.opcode_reset.val() {
+                    self.ret.d.next = ExecState::ResetCheck;
+                    if self.lengths.length_wide.val() != self.length_reset.val() {
+                        self.error_detail.d.next = self.length_reset.val();
+                        self.error_code.enable.next = true;
+                        self.error_detail.enable.next = true;
+                        self.state.d.next = ExecState::ErrorReply;
+                    }
+                } else {
+                    self.unknown_opcodes.enable.next = true;
+                    self.error_code.d.next = self.code_unknown_opcode.val();
+                    self.error_detail.d.next = self.zero32.val();
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                }
+            }
+
+            // ---- Subroutines. ----
+            ExecState::GatherAddress => {
+                self.state.d.next = ExecState::GatherByte;
+            }
+            ExecState::GatherByte => {
+                self.gather.shift.next = true;
+                self.ptr.enable.next = true;
+                self.gather_left.enable.next = true;
+                if self.gather_left.q.val() == self.one4.val() {
+                    self.state.d.next = self.ret.q.val();
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::PutByte => {
+                self.emit.next = true;
+                self.serializer.shift.next = true;
+                self.put_left.enable.next = true;
+                if self.put_left.q.val() == self.one4.val() {
+                    self.state.d.next = self.ret.q.val();
+                }
+            }
+            ExecState::EngineWrite => {
+                self.engine_write.next = true;
+                self.state.d.next = self.ret.q.val();
+            }
+            ExecState::EngineRead => {
+                self.engine_read.next = true;
+                self.state.d.next = ExecState::EngineReadWait;
+            }
+            ExecState::EngineReadWait => {
+                if self.engine_read_valid.val() {
+                    self.engine_word.enable.next = true;
+                    self.state.d.next = self.ret.q.val();
+                }
+            }
+            ExecState::EngineRun => {
+                self.engine_run.next = true;
+                self.state.d.next = ExecState::EngineRunWait;
+            }
+            ExecState::EngineRunWait => {
+                if !self.engine_busy.val() {
+                    self.state.d.next = self.ret.q.val();
+                }
+            }
+
+            // ---- Reply tail. ----
+            ExecState::ErrorReply => {
+                self.opcode_out.d.next = self.opcode_error.val();
+                self.opcode_out.enable.next = true;
+                self.caching.d.next = false;
+                self.out_address.load.next = true;
+                self.serializer.value.next = self.words.error.val();
+                self.serializer.load.next = true;
+                self.put_left.load.next = true;
+                self.ret.d.next = ExecState::Finish;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::Finish => {
+                self.length_out.enable.next = true;
+                self.state.d.next = ExecState::Send;
+            }
+            ExecState::Send => {
+                self.reply_send.next = true;
+                self.cache.insert.next = self.caching.q.val();
+                self.state.d.next = ExecState::Release;
+            }
+            ExecState::Release => {
+                self.frame_release.next = true;
+                self.state.d.next = ExecState::Settle;
+            }
+            ExecState::Settle => {
+                self.state.d.next = ExecState::Idle;
+            }
+
+            // ---- Retries, identify, counters. ----
+            ExecState::ReplayNext => {
+                if self.index.q.val() == self.length_out.q.val() {
+                    self.state.d.next = ExecState::Send;
+                } else {
+                    self.state.d.next = ExecState::ReplayByte;
+                }
+            }
+            ExecState::ReplayByte => {
+                self.emit.next = true;
+                self.emit_byte.next = self.cache.read_byte.val();
+                self.replay_address.enable.next = true;
+                self.index.enable.next = true;
+                self.state.d.next = ExecState::ReplayNext;
+            }
+            ExecState::IdentityNext => {
+                if self.index.q.val() == self.identity_bytes.val() {
+                    self.state.d.next = ExecState::Finish;
+                } else {
+                    self.state.d.next = ExecState::IdentityByte;
+                }
+            }
+            ExecState::IdentityByte => {
+                self.emit.next = true;
+                self.emit_byte.next = self.identity.data.val();
+                self.index.enable.next = true;
+                self.state.d.next = ExecState::IdentityNext;
+            }
+            ExecState::CounterNext => {
+                self.command_select.d.next = self.select_counter.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.counter_select.engine_address.val();
+                self.command_address.enable.next = true;
+                self.engine_word.d.next = self.counter_select.value.val();
+                self.ret.d.next = ExecState::CounterPut;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.counters16.val() {
+                    self.state.d.next = ExecState::Finish;
+                } else if self.counter_select.from_engine.val() {
+                    self.state.d.next = ExecState::EngineRead;
+                } else {
+                    self.engine_word.enable.next = true;
+                    self.state.d.next = ExecState::CounterPut;
+                }
+            }
+            ExecState::CounterPut => {
+                self.serializer.load.next = true;
+                self.put_left.load.next = true;
+                self.index.enable.next = true;
+                self.ret.d.next = ExecState::CounterNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+
+            // ---- Read and write memory. ----
+            ExecState::MemoryHeader => {
+                self.memory.enable.next = true;
+                self.count.enable.next = true;
+                self.offset.enable.next = true;
+                // The low half of the offset is the first neuron's state index.
+                self.address.load.next = true;
+                self.state.d.next = ExecState::MemoryCheck;
+            }
+            ExecState::MemoryCheck => {
+                self.error_code.enable.next = true;
+                self.error_detail.enable.next = true;
+                self.state.d.next = ExecState::ErrorReply;
+                self.walker.start.next = true;
+                self.wide_byte.value.next = self.memory.q.val();
+                if !self.range.known.val() {
+                    self.error_code.d.next = self.code_unknown_memory.val();
+                    self.error_detail.d.next = self.wide_byte.result.val();
+                } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
+                    & (self.lengths.length_wide.val() != self.lengths.write_length.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.write_length.val();
+                } else if !self.range.in_range.val() {
+                    self.error_code.d.next = self.code_address_range.val();
+                    self.error_detail.d.next = self.range.size.val();
+                } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
+                    self.error_code.enable.next = false;
+                    self.error_detail.enable.next = false;
+                    self.serializer.value.next = self.words.header.val();
+                    self.serializer.load.next = true;
+                    self.put_left.load.next = true;
+                    self.ret.d.next = ExecState::ReadNext;
+                    self.ret.enable.next = true;
+                    self.state.d.next = ExecState::PutByte;
+                } else {
+                    self.error_code.enable.next = false;
+                    self.error_detail.enable.next = false;
+                    self.ptr.value.next = self.eight16.val();
+                    self.ptr.load.next = true;
+                    self.state.d.next = ExecState::WriteCheckNext;
+                }
+            }
+            ExecState::ReadNext => {
+                self.command_select.d.next = self.memory_select.read_select.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.address.q.val();
+                if self.memory_select.is_weights.val() {
+                    self.command_address.d.next = self.walker.address.val();
+                }
+                if self.memory_select.is_rounding.val() {
+                    self.command_address.d.next = self.memory_select.rounding_read_address.val();
+                }
+                self.command_address.enable.next = true;
+                self.ret.d.next = ExecState::ReadPut;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.count.q.val() {
+                    self.state.d.next = ExecState::Finish;
+                } else if self.walker.ready.val() {
+                    self.state.d.next = ExecState::EngineRead;
+                }
+            }
+            ExecState::ReadPut => {
+                self.serializer.load.next = true;
+                self.put_left.value.next = self.four4.val();
+                self.put_left.load.next = true;
+                self.walker.advance.next = true;
+                self.address.enable.next = true;
+                self.index.enable.next = true;
+                self.ret.d.next = ExecState::ReadNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::WriteCheckNext => {
+                // First pass: every word must fit its format before any is written.
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::WriteCheckWord;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.count.q.val() {
+                    self.ptr.value.next = self.eight16.val();
+                    self.ptr.load.next = true;
+                    self.index.load.next = true;
+                    self.state.d.next = ExecState::WriteNext;
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::WriteCheckWord => {
+                if self.fit.fits.val() {
+                    self.index.enable.next = true;
+                    self.state.d.next = ExecState::WriteCheckNext;
+                } else {
+                    self.error_code.d.next = self.code_word_range.val();
+                    self.error_detail.d.next = self.wide_index.result.val();
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                }
+            }
+            ExecState::WriteNext => {
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::WriteWord;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.count.q.val() {
+                    // Every word is written: reply with the header, kept for retries.
+                    self.caching.d.next = true;
+                    self.cache_address.load.next = true;
+                    self.serializer.value.next = self.words.header.val();
+                    self.serializer.load.next = true;
+                    self.put_left.load.next = true;
+                    self.ret.d.next = ExecState::Finish;
+                    self.state.d.next = ExecState::PutByte;
+                } else if self.walker.ready.val() {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::WriteWord => {
+                self.command_select.d.next = self.memory_select.write_select.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.address.q.val();
+                if self.memory_select.is_weights.val() {
+                    self.command_address.d.next = self.walker.address.val();
+                }
+                if self.memory_select.is_rounding.val() {
+                    self.command_address.d.next = self.memory_select.rounding_write_address.val();
+                    self.command_data.d.next = self.wide_word.result.val();
+                }
+                self.command_address.enable.next = true;
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::WriteAdvance;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::WriteAdvance => {
+                self.walker.advance.next = true;
+                self.address.enable.next = true;
+                self.index.enable.next = true;
+                self.state.d.next = ExecState::WriteNext;
+            }
+
+            // ---- Set parameters: layout, shifts, values, then apply. ----
+            ExecState::ParameterFlags => {
+                self.error_code.enable.next = true;
+                self.error_detail.enable.next = true;
+                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.state.d.next = ExecState::ErrorReply;
+                self.new_target.enable.next = true;
+                self.new_learning.enable.next = true;
+                self.ptr.load.next = true;
+                self.index.load.next = true;
+                self.field_number.load.next = true;
+                if self.lengths.whole_rates.val() != self.lengths.length_wide.val() {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.whole_rates.val();
+                } else if self.gather.b0.val() > self.one8.val() {
+                    self.error_detail.d.next = self.field_target.val();
+                } else if self.gather.b1.val() > self.one8.val() {
+                    self.error_detail.d.next = self.field_learning.val();
+                } else if self.lengths.length_wide.val() != self.length_parameters.val() {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.length_parameters.val();
+                } else {
+                    self.error_code.enable.next = false;
+                    self.error_detail.enable.next = false;
+                    self.state.d.next = ExecState::ShiftNext;
+                }
+            }
+            ExecState::ShiftNext => {
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::ShiftCheck;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.coefficients.val() {
+                    self.ptr.load.next = true;
+                    self.index.load.next = true;
+                    self.field_number.load.next = true;
+                    self.state.d.next = ExecState::ValueNext;
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::ShiftCheck => {
+                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.error_detail.d.next = self.field_number.q.val();
+                self.index.enable.next = true;
+                self.field_number.enable.next = true;
+                if self.index.q.val() == self.two16.val() {
+                    // After β come the learning rates, at byte 28, field number 8.
+                    self.ptr.value.next = self.twenty_eight16.val();
+                    self.ptr.load.next = true;
+                    self.field_number.value.next = self.field_eta.val();
+                    self.field_number.load.next = true;
+                }
+                if self.coefficient.shift_ok.val() {
+                    self.state.d.next = ExecState::ShiftNext;
+                } else {
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                }
+            }
+            ExecState::ValueNext => {
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::ValueCheck;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.coefficients.val() {
+                    self.ptr.value.next = self.twelve16.val();
+                    self.ptr.load.next = true;
+                    self.ret.d.next = ExecState::StepsCheck;
+                }
+                self.state.d.next = ExecState::GatherAddress;
+            }
+            ExecState::ValueCheck => {
+                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.error_detail.d.next = self.field_number.q.val();
+                self.index.enable.next = true;
+                self.field_number.enable.next = true;
+                if self.index.q.val() == self.two16.val() {
+                    self.ptr.value.next = self.twenty_eight16.val();
+                    self.ptr.load.next = true;
+                    self.field_number.value.next = self.field_eta.val();
+                    self.field_number.load.next = true;
+                }
+                if self.coefficient.value_ok.val() {
+                    self.state.d.next = ExecState::ValueNext;
+                } else {
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                }
+            }
+            ExecState::StepsCheck => {
+                self.new_steps.enable.next = true;
+                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.error_detail.d.next = self.field_steps.val();
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::SettleCheck;
+                self.ret.enable.next = true;
+                if (self.gather.w1.val() == self.zero32.val())
+                    | (self.gather.w1.val() > self.max_steps.val())
+                {
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::SettleCheck => {
+                self.new_settle.enable.next = true;
+                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.error_detail.d.next = self.field_settle.val();
+                self.ptr.load.next = true;
+                self.index.load.next = true;
+                if self.gather.w1.val() >= self.new_steps.q.val() {
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                } else {
+                    self.state.d.next = ExecState::ApplyNext;
+                }
+            }
+            ExecState::ApplyNext => {
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::ApplyMantissa;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.coefficients.val() {
+                    self.ptr.value.next = self.twenty16.val();
+                    self.ptr.load.next = true;
+                    self.ret.d.next = ExecState::ApplyRounding;
+                }
+                self.state.d.next = ExecState::GatherAddress;
+            }
+            ExecState::ApplyMantissa => {
+                for i in 0..self._coefficients {
+                    if self.index.q.val() == self.coefficient_index[i].val() {
+                        self.command_select.d.next = self.apply_select[i].val();
+                        self.command_address.d.next = self.apply_address[i].val();
+                    }
+                }
+                self.command_select.enable.next = true;
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.wide_mantissa.result.val();
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::ApplyShift;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::ApplyShift => {
+                for i in 0..self._coefficients {
+                    if self.index.q.val() == self.coefficient_index[i].val() {
+                        self.command_address.d.next = self.apply_shift_address[i].val();
+                    }
+                }
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.wide_shift.result.val();
+                self.command_data.enable.next = true;
+                self.index.enable.next = true;
+                if self.index.q.val() == self.two16.val() {
+                    self.ptr.value.next = self.twenty_eight16.val();
+                    self.ptr.load.next = true;
+                }
+                self.ret.d.next = ExecState::ApplyNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::ApplyRounding => {
+                // A new stochastic-rounding state of 0 keeps the current one.
+                self.command_select.d.next = self.select_constant.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.constant_rounding.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.wide_word.result.val();
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::ApplyVoltage;
+                self.ret.enable.next = true;
+                if self.gather.w1.val() == self.zero32.val() {
+                    self.state.d.next = ExecState::ApplyVoltage;
+                } else {
+                    self.state.d.next = ExecState::EngineWrite;
+                }
+            }
+            ExecState::ApplyVoltage => {
+                self.command_select.d.next = self.select_constant.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.constant_voltage.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.zero64.val();
+                if self.new_target.q.val() {
+                    self.wide_steps.value.next = self.one32.val();
+                    self.command_data.d.next = self.wide_steps.result.val();
+                }
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::ApplyDone;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::ApplyDone => {
+                self.voltage.enable.next = true;
+                self.learning.enable.next = true;
+                self.steps_per_sample.enable.next = true;
+                self.settle_steps.enable.next = true;
+                self.caching.d.next = true;
+                self.cache_address.load.next = true;
+                self.state.d.next = ExecState::Finish;
+            }
+
+            // ---- Run sample and queue samples: checks. ----
+            ExecState::RunHeader => {
+                // Run sample: one sample; its flags and input count are checked next clock.
+                self.flags.enable.next = true;
+                self.count.enable.next = true;
+                self.samples.d.next = self.one16.val();
+                self.samples.enable.next = true;
+                self.index.load.next = true;
+                self.state.d.next = ExecState::SampleShape;
+            }
+            ExecState::QueueHeader => {
+                self.flags.enable.next = true;
+                self.count.enable.next = true;
+                self.samples.enable.next = true;
+                self.index.load.next = true;
+                self.state.d.next = ExecState::SampleShape;
+            }
+            ExecState::SampleShape => {
+                self.error_code.enable.next = true;
+                self.error_detail.enable.next = true;
+                self.state.d.next = ExecState::ErrorReply;
+                self.sample.load.next = true;
+                self.address.value.next = self.zero16.val();
+                self.address.load.next = true;
+                self.ptr.value.next = self.four16.val();
+                if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                    self.ptr.value.next = self.six16.val();
+                }
+                self.ptr.load.next = true;
+                if !self.lengths.flags_ok.val() {
+                    self.error_code.d.next = self.code_invalid_flags.val();
+                    self.error_detail.d.next = self.wide_byte.result.val();
+                } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
+                    & (self.lengths.length_wide.val() < self.lengths.inputs_end.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.inputs_end.val();
+                } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
+                    & !self.lengths.learn.val()
+                    & (self.lengths.length_wide.val() != self.lengths.inputs_end.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.inputs_end.val();
+                } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
+                    & self.lengths.learn.val()
+                    & (self.lengths.length_wide.val() != self.lengths.whole_targets.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.whole_targets.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & !self.lengths.start.val()
+                    & (!self.stream_open.q.val()
+                        | (self.stream_next.q.val() != self.frame_seq.val()))
+                {
+                    self.error_code.d.next = self.code_out_of_order.val();
+                    self.error_detail.d.next = self.all_ones32.val();
+                    if self.stream_open.q.val() {
+                        self.wide_index.value.next = self.stream_next.q.val();
+                        self.error_detail.d.next = self.wide_index.result.val();
+                    }
+                } else if self.count.q.val() != self.n_inputs.val() {
+                    self.error_code.d.next = self.code_sample_shape.val();
+                    self.error_detail.d.next = self.n_inputs32.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & (self.samples.q.val() == self.zero16.val())
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.one_sample_length.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & !self.lengths.queue_length_ok.val()
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.queue_length.val();
+                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
+                    & self.lengths.too_many.val()
+                {
+                    self.error_code.d.next = self.code_payload_length.val();
+                    self.error_detail.d.next = self.lengths.limit_length.val();
+                } else if self.lengths.learn.val()
+                    & (self.lengths.potential.val() != self.voltage.q.val())
+                {
+                    // The samples of a queue frame carry the flags without the start bit.
+                    self.error_code.d.next = self.code_invalid_flags.val();
+                    self.error_detail.d.next = self.wide_byte.result.val();
+                    if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                        self.error_detail.d.next = self.lengths.sample_flags.val();
+                    }
+                } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
+                    & self.lengths.learn.val()
+                    & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
+                {
+                    self.error_code.d.next = self.code_sample_shape.val();
+                    self.error_detail.d.next = self.n_outputs32.val();
+                } else if self.lengths.learn.val() & self.lengths.potential.val() {
+                    self.error_code.enable.next = false;
+                    self.error_detail.enable.next = false;
+                    self.state.d.next = ExecState::TargetSkip;
+                } else {
+                    self.error_code.enable.next = false;
+                    self.error_detail.enable.next = false;
+                    self.state.d.next = ExecState::Execute;
+                }
+            }
+            ExecState::TargetSkip => {
+                // Potential targets must fit the potential format: check every record's
+                // targets before anything runs. `address` counts the words of the frame's
+                // records, the index an out-of-range error names.
+                self.index.load.next = true;
+                self.address.step.next = self.n_inputs.val();
+                self.address.enable.next = true;
+                if self.sample.q.val() == self.samples.q.val() {
+                    self.ptr.value.next = self.four16.val();
+                    if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                        self.ptr.value.next = self.six16.val();
+                    }
+                    self.ptr.load.next = true;
+                    self.sample.load.next = true;
+                    self.state.d.next = ExecState::Execute;
+                } else {
+                    self.ptr.step.next = self.input_bytes.val();
+                    self.ptr.enable.next = true;
+                    self.state.d.next = ExecState::TargetNext;
+                }
+            }
+            ExecState::TargetNext => {
+                self.gather_left.value.next = self.four4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::TargetCheck;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.n_outputs.val() {
+                    self.sample.enable.next = true;
+                    self.state.d.next = ExecState::TargetSkip;
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::TargetCheck => {
+                self.fit.memory.next = self.memory_potential.val();
+                self.index.enable.next = true;
+                self.address.enable.next = true;
+                if self.fit.fits.val() {
+                    self.state.d.next = ExecState::TargetNext;
+                } else {
+                    self.error_code.d.next = self.code_word_range.val();
+                    self.error_detail.d.next = self.wide_address.result.val();
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                }
+            }
+
+            // ---- Samples: execution. The reply starts with 8 placeholder bytes for the
+            // saturation count, which is written last. ----
+            ExecState::Execute => {
+                self.caching.d.next = true;
+                self.cache_address.load.next = true;
+                self.serializer.value.next = self.zero64.val();
+                self.serializer.load.next = true;
+                self.put_left.load.next = true;
+                self.sample.load.next = true;
+                self.ret.d.next = ExecState::SampleNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::SampleNext => {
+                self.index.load.next = true;
+                if self.sample.q.val() == self.samples.q.val() {
+                    self.state.d.next = ExecState::SaturationStart;
+                } else {
+                    self.state.d.next = ExecState::InputNext;
+                }
+            }
+            ExecState::InputNext => {
+                self.gather_left.value.next = self.two4.val();
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::InputWrite;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.n_inputs.val() {
+                    self.index.load.next = true;
+                    if self.lengths.learn.val() {
+                        self.state.d.next = ExecState::TargetWriteNext;
+                    } else {
+                        self.state.d.next = ExecState::RunStart;
+                    }
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::InputWrite => {
+                self.command_select.d.next = self.select_input.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.index.q.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.gather.signed16.val();
+                self.command_data.enable.next = true;
+                self.index.enable.next = true;
+                self.ret.d.next = ExecState::InputNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::TargetWriteNext => {
+                self.gather_left.value.next = self.two4.val();
+                if self.lengths.potential.val() {
+                    self.gather_left.value.next = self.four4.val();
+                }
+                self.gather_left.load.next = true;
+                self.ret.d.next = ExecState::TargetWrite;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.n_outputs.val() {
+                    self.state.d.next = ExecState::RunStart;
+                } else {
+                    self.state.d.next = ExecState::GatherAddress;
+                }
+            }
+            ExecState::TargetWrite => {
+                self.command_select.d.next = self.select_target.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.index.q.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.gather.signed16.val();
+                if self.lengths.potential.val() {
+                    self.command_data.d.next = self.gather.signed32.val();
+                }
+                self.command_data.enable.next = true;
+                self.index.enable.next = true;
+                self.ret.d.next = ExecState::TargetWriteNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::RunStart => {
+                // With the learn flag and learning on: the settle steps without nudging, then
+                // the rest with nudging and weight updates. Otherwise every step is frozen.
+                self.command_learn.d.next = false;
+                self.command_learn.enable.next = true;
+                self.ret.d.next = ExecState::OutputStart;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineRun;
+                if self.lengths.learn.val() & self.learning.q.val() {
+                    self.ret.d.next = ExecState::RunLearn;
+                    self.wide_steps.value.next = self.settle_steps.q.val();
+                    if self.settle_steps.q.val() == self.zero32.val() {
+                        self.state.d.next = ExecState::RunLearn;
+                    }
+                }
+                self.command_data.d.next = self.wide_steps.result.val();
+                self.command_data.enable.next = true;
+            }
+            ExecState::RunLearn => {
+                self.command_learn.d.next = true;
+                self.command_learn.enable.next = true;
+                self.wide_steps.value.next = self.learn_steps.val();
+                self.command_data.d.next = self.wide_steps.result.val();
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::OutputStart;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineRun;
+            }
+            ExecState::OutputStart => {
+                self.index.load.next = true;
+                self.address.value.next = self.output_base.val();
+                self.address.load.next = true;
+                self.state.d.next = ExecState::OutputNext;
+            }
+            ExecState::OutputNext => {
+                self.command_select.d.next = self.select_rate.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.address.q.val();
+                self.command_address.enable.next = true;
+                self.ret.d.next = ExecState::OutputPut;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.n_outputs.val() {
+                    self.sample.enable.next = true;
+                    self.state.d.next = ExecState::SampleNext;
+                } else {
+                    self.state.d.next = ExecState::EngineRead;
+                }
+            }
+            ExecState::OutputPut => {
+                self.serializer.load.next = true;
+                self.put_left.value.next = self.two4.val();
+                self.put_left.load.next = true;
+                self.index.enable.next = true;
+                self.address.enable.next = true;
+                self.ret.d.next = ExecState::OutputNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::SaturationStart => {
+                self.length_out.enable.next = true;
+                self.saturations.load.next = true;
+                self.index.load.next = true;
+                self.state.d.next = ExecState::SaturationNext;
+            }
+            ExecState::SaturationNext => {
+                // Sum the five engine saturation counters (potential to weight).
+                self.command_select.d.next = self.select_counter.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next =
+                    self.index.q.val() + self.counter_first_saturation.val();
+                self.command_address.enable.next = true;
+                self.ret.d.next = ExecState::SaturationAdd;
+                self.ret.enable.next = true;
+                if self.index.q.val() == self.five16.val() {
+                    self.state.d.next = ExecState::SaturationPut;
+                } else {
+                    self.state.d.next = ExecState::EngineRead;
+                }
+            }
+            ExecState::SaturationAdd => {
+                self.saturations.enable.next = true;
+                self.index.enable.next = true;
+                self.state.d.next = ExecState::SaturationNext;
+            }
+            ExecState::SaturationPut => {
+                self.out_address.load.next = true;
+                self.cache_address.load.next = true;
+                self.serializer.value.next = self.saturations.q.val();
+                self.serializer.load.next = true;
+                self.put_left.load.next = true;
+                self.ret.d.next = ExecState::SampleDone;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::SampleDone => {
+                if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                    self.stream_open.d.next = true;
+                    self.stream_next.enable.next = true;
+                }
+                self.state.d.next = ExecState::Send;
+            }
+
+            // ---- Reset. ----
+            ExecState::ResetCheck => {
+                self.flags.enable.next = true;
+                self.error_code.d.next = self.code_invalid_flags.val();
+                self.wide_byte.value.next = self.gather.b0.val();
+                self.error_detail.d.next = self.wide_byte.result.val();
+                if self.gather.b0.val() > self.three8.val() {
+                    self.error_code.enable.next = true;
+                    self.error_detail.enable.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                } else {
+                    self.state.d.next = ExecState::ResetStart;
+                }
+            }
+            ExecState::ResetStart => {
+                self.select_code.load.next = true;
+                self.address.value.next = self.zero16.val();
+                self.address.load.next = true;
+                if (self.flags.q.val() == self.reset_neurons.val())
+                    | (self.flags.q.val() == self.reset_both.val())
+                {
+                    self.state.d.next = ExecState::ResetWrite;
+                } else {
+                    self.state.d.next = ExecState::ResetCounters;
+                }
+            }
+            ExecState::ResetWrite => {
+                // Zero u, ŭ, e, r and d (select codes potential to slope) of every neuron.
+                self.command_select.d.next = self.select_code.q.val();
+                self.command_select.enable.next = true;
+                self.command_address.d.next = self.address.q.val();
+                self.command_address.enable.next = true;
+                self.command_data.d.next = self.zero64.val();
+                self.command_data.enable.next = true;
+                self.ret.d.next = ExecState::ResetAdvance;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
+            }
+            ExecState::ResetAdvance => {
+                self.state.d.next = ExecState::ResetWrite;
+                if self.address.q.val() == self.neurons_last.val() {
+                    self.address.value.next = self.zero16.val();
+                    self.address.load.next = true;
+                    self.select_code.enable.next = true;
+                    if self.select_code.q.val() == self.select_last_state.val() {
+                        self.state.d.next = ExecState::ResetCounters;
+                    }
+                } else {
+                    self.address.enable.next = true;
+                }
+            }
+            ExecState::ResetCounters => {
+                if (self.flags.q.val() == self.reset_counters.val())
+                    | (self.flags.q.val() == self.reset_both.val())
+                {
+                    self.engine_clear_counters.next = true;
+                    self.clear_counters.next = true;
+                    self.replays.load.next = true;
+                    self.unknown_opcodes.load.next = true;
+                }
+                self.caching.d.next = true;
+                self.cache_address.load.next = true;
+                self.state.d.next = ExecState::Finish;
+            }
+            _ => {
+                self.state.d.next = ExecState::Idle;
+            }
+        }
+
+        // ---- Reply bytes: into the encoder's buffer and, while caching, the cache slot. ----
+        self.reply_write.next = self.emit.val();
+        self.reply_address.next = self.out_address.q.val();
+        self.reply_byte.next = self.emit_byte.val();
+        self.cache.write.next = self.emit.val() & self.caching.q.val();
+        self.cache.write_address.next = self.cache_address.q.val();
+        self.cache.write_byte.next = self.emit_byte.val();
+        if self.emit.val() {
+            self.out_address.enable.next = true;
+            self.cache_address.enable.next = self.caching.q.val();
+        }
+    }
+}

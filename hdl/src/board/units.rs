@@ -1,0 +1,893 @@
+//! Leaf blocks of the command executor: byte assembly and serialisation, ROMs, and the
+//! combinational checks of request fields. Each `update` is a Rust model for rust-hdl's
+//! simulator; the Verilated board is checked against the software device.
+
+use rust_hdl::prelude::*;
+
+/// Assembles little-endian payload bytes: each `shift` strobe moves `byte` into the top of a
+/// 64-bit register and the older bytes down by 8 bits, so after `n` bytes the field fills the top
+/// `8 n` bits. `clear` (strobe) zeroes the register. The outputs are views of the register.
+#[derive(LogicBlock, Default)]
+pub struct ByteGather {
+    pub clock: Signal<In, Clock>,
+    pub clear: Signal<In, Bit>,
+    pub shift: Signal<In, Bit>,
+    pub data: Signal<In, Bits<8>>,
+    /// After 8 bytes: byte 0.
+    pub b0: Signal<Out, Bits<8>>,
+    /// After 8 bytes: byte 1.
+    pub b1: Signal<Out, Bits<8>>,
+    /// After 8 bytes: bytes 2 and 3.
+    pub h1: Signal<Out, Bits<16>>,
+    /// After 8 bytes: bytes 4 and 5; after 4 bytes: bytes 0 and 1 (a coefficient's mantissa).
+    pub h2: Signal<Out, Bits<16>>,
+    /// After 2 bytes: the 16-bit word; after 4 bytes: bytes 2 and 3 (a coefficient's shift).
+    pub top16: Signal<Out, Bits<16>>,
+    /// After 4 bytes: the 32-bit word; after 8 bytes: bytes 4 to 7.
+    pub w1: Signal<Out, Bits<32>>,
+    /// After 2 bytes: the word, sign-extended.
+    pub signed16: Signal<Out, Bits<64>>,
+    /// After 4 bytes: the word, sign-extended.
+    pub signed32: Signal<Out, Bits<64>>,
+    _word: u64,
+}
+
+impl Logic for ByteGather {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            if self.clear.val() {
+                self._word = 0;
+            } else if self.shift.val() {
+                self._word = (self._word >> 8) | (self.data.val().to_u64() << 56);
+            }
+        }
+        let w = self._word;
+        self.b0.next = (w & 0xff).to_bits();
+        self.b1.next = ((w >> 8) & 0xff).to_bits();
+        self.h1.next = ((w >> 16) & 0xffff).to_bits();
+        self.h2.next = ((w >> 32) & 0xffff).to_bits();
+        self.top16.next = (w >> 48).to_bits();
+        self.w1.next = (w >> 32).to_bits();
+        self.signed16.next = (((w >> 48) as u16 as i16 as i64) as u64).to_bits();
+        self.signed32.next = (((w >> 32) as u32 as i32 as i64) as u64).to_bits();
+    }
+    fn connect(&mut self) {
+        self.b0.connect();
+        self.b1.connect();
+        self.h1.connect();
+        self.h2.connect();
+        self.top16.connect();
+        self.w1.connect();
+        self.signed16.connect();
+        self.signed32.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "reg [63:0] word;\n\
+             always @(posedge clock) begin\n\
+             \x20  if (clear) word <= 64'h0;\n\
+             \x20  else if (shift) word <= {data, word[63:8]};\n\
+             end\n\
+             always @(*) begin\n\
+             \x20  b0 = word[7:0];\n\
+             \x20  b1 = word[15:8];\n\
+             \x20  h1 = word[31:16];\n\
+             \x20  h2 = word[47:32];\n\
+             \x20  top16 = word[63:48];\n\
+             \x20  w1 = word[63:32];\n\
+             \x20  signed16 = {{48{word[63]}}, word[63:48]};\n\
+             \x20  signed32 = {{32{word[63]}}, word[63:32]};\n\
+             end\n"
+                .into(),
+        )
+    }
+}
+
+/// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
+/// the next byte to `data`.
+#[derive(LogicBlock, Default)]
+pub struct ByteSerializer {
+    pub clock: Signal<In, Clock>,
+    pub load: Signal<In, Bit>,
+    pub value: Signal<In, Bits<64>>,
+    pub shift: Signal<In, Bit>,
+    pub data: Signal<Out, Bits<8>>,
+    _word: u64,
+}
+
+impl Logic for ByteSerializer {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            if self.load.val() {
+                self._word = self.value.val().to_u64();
+            } else if self.shift.val() {
+                self._word >>= 8;
+            }
+        }
+        self.data.next = (self._word & 0xff).to_bits();
+    }
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "reg [63:0] word;\n\
+             always @(posedge clock) begin\n\
+             \x20  if (load) word <= value;\n\
+             \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
+             end\n\
+             always @(*) data = word[7:0];\n"
+                .into(),
+        )
+    }
+}
+
+/// A read-only memory with a registered read port (latency 1), filled at generation time.
+/// Addresses past the contents read 0.
+#[derive(LogicBlock)]
+pub struct Rom<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub address: Signal<In, Bits<16>>,
+    pub data: Signal<Out, Bits<W>>,
+    _words: Vec<u64>,
+    _address_bits: usize,
+}
+
+impl<const W: usize> Rom<W> {
+    pub fn new(words: &[u64]) -> Self {
+        let address_bits = words.len().max(2).next_power_of_two().trailing_zeros() as usize;
+        assert!(
+            address_bits <= 16,
+            "a ROM of {} words needs more than 16 address bits",
+            words.len()
+        );
+        let mut padded = words.to_vec();
+        padded.resize(1 << address_bits, 0);
+        for &w in words {
+            assert!(
+                W == 64 || w >> W == 0,
+                "ROM word {w:#x} does not fit {W} bits"
+            );
+        }
+        Rom {
+            clock: Default::default(),
+            address: Default::default(),
+            data: Default::default(),
+            _words: padded,
+            _address_bits: address_bits,
+        }
+    }
+}
+
+impl<const W: usize> Logic for Rom<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let index = self.address.val().index();
+            let word = if index < self._words.len() {
+                self._words[index]
+            } else {
+                0
+            };
+            self.data.next = word.to_bits();
+        }
+    }
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let a = self._address_bits;
+        let mut contents = String::new();
+        for (i, w) in self._words.iter().enumerate() {
+            contents.push_str(&format!("   words[{i}] = {W}'h{w:x};\n"));
+        }
+        let inside = if a == 16 {
+            "1'b1".to_string()
+        } else {
+            format!("(address[15:{a}] == {}'h0)", 16 - a)
+        };
+        Verilog::Custom(format!(
+            "reg [{top}:0] words [0:{last}];\n\
+             initial begin\n{contents}end\n\
+             always @(posedge clock) data <= {inside} ? words[address[{at}:0]] : {W}'h0;\n",
+            top = W - 1,
+            last = (1usize << a) - 1,
+            at = a - 1,
+        ))
+    }
+}
+
+/// Sizes of the memories the link protocol addresses, in words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemorySizes {
+    /// Weights and biases of the whole network.
+    pub weights: u32,
+    /// Non-input neurons (each neuron-state memory).
+    pub neurons: u32,
+}
+
+/// Checks a read or write memory header: `known` when `memory` names a memory (1 to 7),
+/// `in_range` when `count` is at most 1022 and `offset + count` does not pass the memory's end;
+/// `size` is the memory's size in words (the error detail).
+#[derive(LogicBlock)]
+pub struct MemoryRange {
+    pub memory: Signal<In, Bits<8>>,
+    pub offset: Signal<In, Bits<32>>,
+    pub count: Signal<In, Bits<16>>,
+    pub known: Signal<Out, Bit>,
+    pub in_range: Signal<Out, Bit>,
+    pub size: Signal<Out, Bits<32>>,
+    _sizes: MemorySizes,
+    _max_words: u32,
+}
+
+impl MemoryRange {
+    pub fn new(sizes: MemorySizes, max_words: u32) -> Self {
+        MemoryRange {
+            memory: Default::default(),
+            offset: Default::default(),
+            count: Default::default(),
+            known: Default::default(),
+            in_range: Default::default(),
+            size: Default::default(),
+            _sizes: sizes,
+            _max_words: max_words,
+        }
+    }
+}
+
+impl Logic for MemoryRange {
+    fn update(&mut self) {
+        let memory = self.memory.val().to_u64();
+        let size = match memory {
+            1 => self._sizes.weights as u64,
+            7 => 1,
+            _ => self._sizes.neurons as u64,
+        };
+        let count = self.count.val().to_u64();
+        let end = self.offset.val().to_u64() + count;
+        self.known.next = (1..=7).contains(&memory);
+        self.in_range.next = count <= self._max_words as u64 && end <= size;
+        self.size.next = size.to_bits();
+    }
+    fn connect(&mut self) {
+        self.known.connect();
+        self.in_range.connect();
+        self.size.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "wire [32:0] end_word = {{1'b0, offset}} + {{17'h0, count}};\n\
+             always @(*) begin\n\
+             \x20  case (memory)\n\
+             \x20    8'd1: size = 32'd{weights};\n\
+             \x20    8'd7: size = 32'd1;\n\
+             \x20    default: size = 32'd{neurons};\n\
+             \x20  endcase\n\
+             \x20  known = (memory >= 8'd1) && (memory <= 8'd7);\n\
+             \x20  in_range = (count <= 16'd{max}) && (end_word <= {{1'b0, size}});\n\
+             end\n",
+            weights = self._sizes.weights,
+            neurons = self._sizes.neurons,
+            max = self._max_words,
+        ))
+    }
+}
+
+/// Checks a word written to `memory` against the memory's format: weights against the weight
+/// width, potentials, errors and prospective potentials against the potential width, rates and
+/// slopes against 16 bits, and the stochastic-rounding state against zero (xorshift32 never
+/// leaves it).
+#[derive(LogicBlock)]
+pub struct WordFit {
+    pub memory: Signal<In, Bits<8>>,
+    pub word: Signal<In, Bits<32>>,
+    pub fits: Signal<Out, Bit>,
+    _weight_bits: u32,
+    _pot_bits: u32,
+}
+
+impl WordFit {
+    pub fn new(weight_bits: u32, pot_bits: u32) -> Self {
+        WordFit {
+            memory: Default::default(),
+            word: Default::default(),
+            fits: Default::default(),
+            _weight_bits: weight_bits,
+            _pot_bits: pot_bits,
+        }
+    }
+}
+
+/// Returns whether `word` is a two's-complement number of `bits` bits.
+fn fits_bits(word: i32, bits: u32) -> bool {
+    bits >= 32 || (-(1i64 << (bits - 1))..(1i64 << (bits - 1))).contains(&(word as i64))
+}
+
+/// Verilog for "the 32-bit `word` is a `bits`-bit two's-complement number": its top `33 - bits`
+/// bits are all equal.
+fn fits_verilog(bits: u32) -> String {
+    if bits >= 32 {
+        "1'b1".into()
+    } else {
+        format!(
+            "((word[31:{b}] == {{{n}{{1'b0}}}}) || (word[31:{b}] == {{{n}{{1'b1}}}}))",
+            b = bits - 1,
+            n = 33 - bits
+        )
+    }
+}
+
+impl Logic for WordFit {
+    fn update(&mut self) {
+        let word = self.word.val().to_u64() as u32 as i32;
+        self.fits.next = match self.memory.val().to_u64() {
+            1 => fits_bits(word, self._weight_bits),
+            2..=4 => fits_bits(word, self._pot_bits),
+            7 => word != 0,
+            _ => fits_bits(word, 16),
+        };
+    }
+    fn connect(&mut self) {
+        self.fits.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  case (memory)\n\
+             \x20    8'd1: fits = {weight};\n\
+             \x20    8'd2, 8'd3, 8'd4: fits = {pot};\n\
+             \x20    8'd7: fits = (word != 32'h0);\n\
+             \x20    default: fits = {act};\n\
+             \x20  endcase\n\
+             end\n",
+            weight = fits_verilog(self._weight_bits),
+            pot = fits_verilog(self._pot_bits),
+            act = fits_verilog(16),
+        ))
+    }
+}
+
+/// Limits of a coefficient field of set parameters (`kind`).
+pub mod coefficient_kind {
+    /// `dt / τ_m`: in (0, 1].
+    pub const STEP: u64 = 0;
+    /// `τ_r / τ_m`: in [0, 4].
+    pub const RATIO: u64 = 1;
+    /// Nudging strength β: in [0, 16].
+    pub const NUDGING: u64 = 2;
+    /// Learning rate η: in [0, 1].
+    pub const RATE: u64 = 3;
+}
+
+/// Checks a coefficient word (i16 mantissa in bits 15:0, u16 shift in bits 31:16):
+/// `shift_ok` when the shift is at most `max_shift`, `value_ok` when `mant · 2^-shift` is in the
+/// range of `kind` (see [`coefficient_kind`]). The bound `2^e` compares as `mant ≤ 2^(shift + e)`,
+/// which holds for every non-negative 16-bit mantissa once `shift + e ≥ 15`.
+#[derive(LogicBlock)]
+pub struct CoefficientCheck {
+    pub word: Signal<In, Bits<32>>,
+    pub kind: Signal<In, Bits<2>>,
+    pub shift_ok: Signal<Out, Bit>,
+    pub value_ok: Signal<Out, Bit>,
+    _max_shift: u32,
+}
+
+impl CoefficientCheck {
+    pub fn new(max_shift: u32) -> Self {
+        CoefficientCheck {
+            word: Default::default(),
+            kind: Default::default(),
+            shift_ok: Default::default(),
+            value_ok: Default::default(),
+            _max_shift: max_shift,
+        }
+    }
+}
+
+impl Logic for CoefficientCheck {
+    fn update(&mut self) {
+        let word = self.word.val().to_u64();
+        let mant = word as u16 as i16 as i64;
+        let shift = (word >> 16) & 0xffff;
+        let kind = self.kind.val().to_u64();
+        let exponent = shift
+            + match kind {
+                coefficient_kind::RATIO => 2,
+                coefficient_kind::NUDGING => 4,
+                _ => 0,
+            };
+        let below_bound = exponent >= 15 || mant <= 1i64 << exponent;
+        let sign_ok = if kind == coefficient_kind::STEP {
+            mant > 0
+        } else {
+            mant >= 0
+        };
+        self.shift_ok.next = shift <= self._max_shift as u64;
+        self.value_ok.next = sign_ok && below_bound;
+    }
+    fn connect(&mut self) {
+        self.shift_ok.connect();
+        self.value_ok.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "wire [15:0] mant = word[15:0];\n\
+             wire [15:0] shift = word[31:16];\n\
+             reg [16:0] exponent;\n\
+             always @(*) begin\n\
+             \x20  case (kind)\n\
+             \x20    2'd1: exponent = {{1'b0, shift}} + 17'd2;\n\
+             \x20    2'd2: exponent = {{1'b0, shift}} + 17'd4;\n\
+             \x20    default: exponent = {{1'b0, shift}};\n\
+             \x20  endcase\n\
+             \x20  shift_ok = shift <= 16'd{max};\n\
+             \x20  value_ok = !mant[15] && ((kind != 2'd0) || (mant != 16'h0))\n\
+             \x20    && ((exponent >= 17'd15) || ({{16'h0, mant}} <= (32'd1 << exponent[3:0])));\n\
+             end\n",
+            max = self._max_shift
+        ))
+    }
+}
+
+/// Payload lengths that requests must have, computed from their header fields. `length` is the
+/// frame's payload length; the other inputs are header fields, valid once gathered.
+#[derive(LogicBlock)]
+pub struct PayloadLengths {
+    pub length: Signal<In, Bits<16>>,
+    pub flags: Signal<In, Bits<8>>,
+    /// Words of a memory transfer, or input words of a sample.
+    pub count: Signal<In, Bits<16>>,
+    /// Samples in a queue frame.
+    pub samples: Signal<In, Bits<16>>,
+    /// The flags have no unknown bit and set the potential-target bit only with the learn bit.
+    pub flags_ok: Signal<Out, Bit>,
+    /// Write memory: `8 + 4 count`.
+    pub write_length: Signal<Out, Bits<32>>,
+    /// Run sample: `4 + 2 count`, where the targets start.
+    pub inputs_end: Signal<Out, Bits<32>>,
+    /// Run sample: the length without the bytes that do not fill a whole target word.
+    pub whole_targets: Signal<Out, Bits<32>>,
+    /// Run sample: the length with exactly one target word per output.
+    pub sample_length: Signal<Out, Bits<32>>,
+    /// Queue sample: `6 + samples · record`, low 32 bits.
+    pub queue_length: Signal<Out, Bits<32>>,
+    /// Queue sample: `length` equals `6 + samples · record` in full width.
+    pub queue_length_ok: Signal<Out, Bit>,
+    /// Set parameters: the length without the bytes that do not fill a whole learning rate.
+    pub whole_rates: Signal<Out, Bits<32>>,
+    /// `length`, zero-extended.
+    pub length_wide: Signal<Out, Bits<32>>,
+    /// Flag bit 0: learn.
+    pub learn: Signal<Out, Bit>,
+    /// Flag bit 1: start of stream.
+    pub start: Signal<Out, Bit>,
+    /// Flag bit 2: the targets are potential words.
+    pub potential: Signal<Out, Bit>,
+    /// The flags without the start-of-stream bit, zero-extended: the flags of each sample of
+    /// a queue frame.
+    pub sample_flags: Signal<Out, Bits<32>>,
+    /// Queue sample: `6 + record`, the length of a one-sample frame.
+    pub one_sample_length: Signal<Out, Bits<32>>,
+    /// Queue sample: more samples than one reply can carry.
+    pub too_many: Signal<Out, Bit>,
+    /// Queue sample: `6 + max_samples · record`, the longest frame whose reply fits.
+    pub limit_length: Signal<Out, Bits<32>>,
+    _outputs: u32,
+    _max_samples: u32,
+}
+
+impl PayloadLengths {
+    /// Lengths for a network of `outputs` outputs whose replies carry at most `max_payload`
+    /// bytes.
+    pub fn new(outputs: usize, max_payload: usize) -> Self {
+        let max_samples =
+            (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
+        PayloadLengths {
+            sample_flags: Default::default(),
+            one_sample_length: Default::default(),
+            too_many: Default::default(),
+            limit_length: Default::default(),
+            _max_samples: max_samples as u32,
+            length: Default::default(),
+            flags: Default::default(),
+            count: Default::default(),
+            samples: Default::default(),
+            flags_ok: Default::default(),
+            write_length: Default::default(),
+            inputs_end: Default::default(),
+            whole_targets: Default::default(),
+            sample_length: Default::default(),
+            queue_length: Default::default(),
+            queue_length_ok: Default::default(),
+            whole_rates: Default::default(),
+            length_wide: Default::default(),
+            learn: Default::default(),
+            start: Default::default(),
+            potential: Default::default(),
+            _outputs: outputs as u32,
+        }
+    }
+}
+
+impl Logic for PayloadLengths {
+    fn update(&mut self) {
+        let length = self.length.val().to_u64();
+        let flags = self.flags.val().to_u64();
+        let count = self.count.val().to_u64();
+        let samples = self.samples.val().to_u64();
+        let learn = flags & 1 != 0;
+        let potential = flags & 4 != 0;
+        let target_bytes = if potential { 4 } else { 2 };
+        let inputs_end = 4 + 2 * count;
+        let rest = length.wrapping_sub(inputs_end) & 0xffff_ffff;
+        let record = 2 * count
+            + if learn {
+                target_bytes * self._outputs as u64
+            } else {
+                0
+            };
+        let queue_length = 6 + samples * record;
+        self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
+        self.write_length.next = (8 + 4 * count).to_bits();
+        self.inputs_end.next = inputs_end.to_bits();
+        self.whole_targets.next =
+            (length.wrapping_sub(rest % target_bytes) & 0xffff_ffff).to_bits();
+        self.sample_length.next = (inputs_end + target_bytes * self._outputs as u64).to_bits();
+        self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
+        self.queue_length_ok.next = queue_length == length;
+        self.whole_rates.next = (length - (length & 3)).to_bits();
+        self.length_wide.next = length.to_bits();
+        self.learn.next = learn;
+        self.start.next = flags & 2 != 0;
+        self.potential.next = potential;
+        self.sample_flags.next = (flags & !2).to_bits();
+        self.one_sample_length.next = ((6 + record) & 0xffff_ffff).to_bits();
+        self.too_many.next = samples > self._max_samples as u64;
+        self.limit_length.next = ((6 + self._max_samples as u64 * record) & 0xffff_ffff).to_bits();
+    }
+    fn connect(&mut self) {
+        self.flags_ok.connect();
+        self.write_length.connect();
+        self.inputs_end.connect();
+        self.whole_targets.connect();
+        self.sample_length.connect();
+        self.queue_length.connect();
+        self.queue_length_ok.connect();
+        self.whole_rates.connect();
+        self.length_wide.connect();
+        self.learn.connect();
+        self.start.connect();
+        self.potential.connect();
+        self.sample_flags.connect();
+        self.one_sample_length.connect();
+        self.too_many.connect();
+        self.limit_length.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "wire [31:0] length32 = {{16'h0, length}};\n\
+             wire [31:0] inputs_end_word = 32'd4 + {{15'h0, count, 1'b0}};\n\
+             wire [31:0] rest = length32 - inputs_end_word;\n\
+             wire [31:0] target_bytes = flags[2] ? 32'd{pot_targets} : 32'd{act_targets};\n\
+             wire [31:0] record = {{15'h0, count, 1'b0}} + (flags[0] ? target_bytes : 32'd0);\n\
+             wire [47:0] product = {{32'h0, samples}} * {{16'h0, record}};\n\
+             wire [47:0] queue_full = 48'd6 + product;\n\
+             wire [47:0] limit_product = 48'd{max_samples} * {{16'h0, record}};\n\
+             always @(*) begin\n\
+             \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
+             \x20  write_length = 32'd8 + {{14'h0, count, 2'b0}};\n\
+             \x20  inputs_end = inputs_end_word;\n\
+             \x20  whole_targets = length32 - (flags[2] ? {{30'h0, rest[1:0]}} : {{31'h0, rest[0]}});\n\
+             \x20  sample_length = inputs_end_word + target_bytes;\n\
+             \x20  queue_length = queue_full[31:0];\n\
+             \x20  queue_length_ok = queue_full == {{32'h0, length}};\n\
+             \x20  whole_rates = length32 - {{30'h0, length32[1:0]}};\n\
+             \x20  length_wide = length32;\n\
+             \x20  learn = flags[0];\n\
+             \x20  start = flags[1];\n\
+             \x20  potential = flags[2];\n\
+             \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
+             \x20  one_sample_length = 32'd6 + record;\n\
+             \x20  too_many = samples > 16'd{max_samples};\n\
+             \x20  limit_length = 32'd6 + limit_product[31:0];\n\
+             end\n",
+            pot_targets = 4 * self._outputs,
+            act_targets = 2 * self._outputs,
+            max_samples = self._max_samples,
+        ))
+    }
+}
+
+/// Joins a host weight address: `(word << bank_bits) | lane`.
+#[derive(LogicBlock)]
+pub struct AddressJoin {
+    pub word: Signal<In, Bits<16>>,
+    pub lane: Signal<In, Bits<8>>,
+    pub address: Signal<Out, Bits<16>>,
+    _bank_bits: usize,
+}
+
+impl AddressJoin {
+    pub fn new(bank_bits: usize) -> Self {
+        assert!((1..=8).contains(&bank_bits));
+        AddressJoin {
+            word: Default::default(),
+            lane: Default::default(),
+            address: Default::default(),
+            _bank_bits: bank_bits,
+        }
+    }
+}
+
+impl Logic for AddressJoin {
+    fn update(&mut self) {
+        let b = self._bank_bits;
+        let word = self.word.val().to_u64();
+        let lane = self.lane.val().to_u64() & ((1 << b) - 1);
+        self.address.next = (((word << b) | lane) & 0xffff).to_bits();
+    }
+    fn connect(&mut self) {
+        self.address.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let b = self._bank_bits;
+        Verilog::Custom(format!(
+            "always @(*) address = {{word[{}:0], lane[{}:0]}};\n",
+            15 - b,
+            b - 1
+        ))
+    }
+}
+
+/// Packs reply words: the 8-byte memory header (`memory`, 0, `count`, `offset`) and the 8-byte
+/// error payload (`code`, `opcode`, 0, 0, `detail`), little-endian.
+#[derive(LogicBlock, Default)]
+pub struct ReplyWords {
+    pub memory: Signal<In, Bits<8>>,
+    pub count: Signal<In, Bits<16>>,
+    pub offset: Signal<In, Bits<32>>,
+    pub code: Signal<In, Bits<8>>,
+    pub opcode: Signal<In, Bits<8>>,
+    pub detail: Signal<In, Bits<32>>,
+    pub header: Signal<Out, Bits<64>>,
+    pub error: Signal<Out, Bits<64>>,
+}
+
+impl Logic for ReplyWords {
+    fn update(&mut self) {
+        let header = self.memory.val().to_u64()
+            | (self.count.val().to_u64() << 16)
+            | (self.offset.val().to_u64() << 32);
+        let error = self.code.val().to_u64()
+            | (self.opcode.val().to_u64() << 8)
+            | (self.detail.val().to_u64() << 32);
+        self.header.next = header.to_bits();
+        self.error.next = error.to_bits();
+    }
+    fn connect(&mut self) {
+        self.header.connect();
+        self.error.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) begin\n\
+             \x20  header = {offset, count, 8'h0, memory};\n\
+             \x20  error = {detail, 16'h0, opcode, code};\n\
+             end\n"
+                .into(),
+        )
+    }
+}
+
+/// Zero-extends an `I`-bit value to `O` bits.
+#[derive(LogicBlock, Default)]
+pub struct ZeroExtend<const I: usize, const O: usize> {
+    pub value: Signal<In, Bits<I>>,
+    pub result: Signal<Out, Bits<O>>,
+}
+
+impl<const I: usize, const O: usize> Logic for ZeroExtend<I, O> {
+    fn update(&mut self) {
+        self.result.next = self.value.val().to_u64().to_bits();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        assert!(O > I, "zero extension needs a wider result");
+        Verilog::Custom(format!("always @(*) result = {{{}'h0, value}};\n", O - I))
+    }
+}
+
+/// Splits a power-on command word of the executor's ROM: the engine `select` in bits 63:56, the
+/// `address` in bits 47:32 and the `data` word in bits 31:0 (zero-extended).
+#[derive(LogicBlock, Default)]
+pub struct CommandView {
+    pub word: Signal<In, Bits<64>>,
+    pub select: Signal<Out, Bits<8>>,
+    pub address: Signal<Out, Bits<16>>,
+    pub data: Signal<Out, Bits<64>>,
+}
+
+impl CommandView {
+    /// Packs a power-on command in the layout the view splits.
+    pub fn pack(select: u64, address: u64, data: u64) -> u64 {
+        assert!(select < 1 << 8 && address < 1 << 16 && data < 1 << 32);
+        (select << 56) | (address << 32) | data
+    }
+}
+
+impl Logic for CommandView {
+    fn update(&mut self) {
+        let w = self.word.val().to_u64();
+        self.select.next = (w >> 56).to_bits();
+        self.address.next = ((w >> 32) & 0xffff).to_bits();
+        self.data.next = (w & 0xffff_ffff).to_bits();
+    }
+    fn connect(&mut self) {
+        self.select.connect();
+        self.address.connect();
+        self.data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "always @(*) begin\n\
+             \x20  select = word[63:56];\n\
+             \x20  address = word[47:32];\n\
+             \x20  data = {32'h0, word[31:0]};\n\
+             end\n"
+                .into(),
+        )
+    }
+}
+
+/// The value of counter `index` of the counters reply and where it comes from: `from_engine`
+/// with the engine counter address `engine_address`, or else `value` from the link counters and
+/// the executor's own counters. Inputs and targets arrive as 16-bit words and potential targets
+/// are range-checked, so no input or target saturates: that counter reads 0.
+#[derive(LogicBlock, Default)]
+pub struct CounterSelect {
+    pub index: Signal<In, Bits<16>>,
+    pub crc: Signal<In, Bits<32>>,
+    pub framing: Signal<In, Bits<32>>,
+    pub length: Signal<In, Bits<32>>,
+    pub timeout: Signal<In, Bits<32>>,
+    pub unknown: Signal<In, Bits<32>>,
+    pub replays: Signal<In, Bits<32>>,
+    pub from_engine: Signal<Out, Bit>,
+    pub engine_address: Signal<Out, Bits<16>>,
+    pub value: Signal<Out, Bits<64>>,
+}
+
+impl Logic for CounterSelect {
+    fn update(&mut self) {
+        use crate::engine::counter;
+        let index = self.index.val().to_u64();
+        let (from_engine, address) = match index {
+            0 => (true, counter::CYCLES),
+            1 => (true, counter::STEPS),
+            3..=7 => (true, counter::POTENTIAL + index - 3),
+            _ => (false, 0),
+        };
+        let value = match index {
+            8 => self.crc.val().to_u64(),
+            9 => self.framing.val().to_u64(),
+            10 => self.length.val().to_u64(),
+            11 => self.timeout.val().to_u64(),
+            12 => self.unknown.val().to_u64(),
+            13 => self.replays.val().to_u64(),
+            _ => 0,
+        };
+        self.from_engine.next = from_engine;
+        self.engine_address.next = address.to_bits();
+        self.value.next = value.to_bits();
+    }
+    fn connect(&mut self) {
+        self.from_engine.connect();
+        self.engine_address.connect();
+        self.value.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        use crate::engine::counter;
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  from_engine = 1'b0;\n\
+             \x20  engine_address = 16'h0;\n\
+             \x20  value = 64'h0;\n\
+             \x20  case (index)\n\
+             \x20    16'd0: begin from_engine = 1'b1; engine_address = 16'd{cycles}; end\n\
+             \x20    16'd1: begin from_engine = 1'b1; engine_address = 16'd{steps}; end\n\
+             \x20    16'd3, 16'd4, 16'd5, 16'd6, 16'd7: begin\n\
+             \x20      from_engine = 1'b1;\n\
+             \x20      engine_address = index - 16'd3 + 16'd{potential};\n\
+             \x20    end\n\
+             \x20    16'd8: value = {{32'h0, crc}};\n\
+             \x20    16'd9: value = {{32'h0, framing}};\n\
+             \x20    16'd10: value = {{32'h0, length}};\n\
+             \x20    16'd11: value = {{32'h0, timeout}};\n\
+             \x20    16'd12: value = {{32'h0, unknown}};\n\
+             \x20    16'd13: value = {{32'h0, replays}};\n\
+             \x20    default: ;\n\
+             \x20  endcase\n\
+             end\n",
+            cycles = counter::CYCLES,
+            steps = counter::STEPS,
+            potential = counter::POTENTIAL,
+        ))
+    }
+}
+
+/// The engine `select` code of a protocol memory id, for reads and for writes (they differ only
+/// for the stochastic-rounding state: a counter to read, a constant to write), and the engine
+/// address of that state.
+#[derive(LogicBlock, Default)]
+pub struct MemorySelect {
+    pub memory: Signal<In, Bits<8>>,
+    pub read_select: Signal<Out, Bits<8>>,
+    pub write_select: Signal<Out, Bits<8>>,
+    pub is_weights: Signal<Out, Bit>,
+    pub is_rounding: Signal<Out, Bit>,
+    pub rounding_read_address: Signal<Out, Bits<16>>,
+    pub rounding_write_address: Signal<Out, Bits<16>>,
+}
+
+impl Logic for MemorySelect {
+    fn update(&mut self) {
+        use crate::engine::{constant, counter, select};
+        let code = match self.memory.val().to_u64() {
+            1 => select::WEIGHT,
+            2 => select::POTENTIAL,
+            3 => select::ERROR,
+            4 => select::PROSPECTIVE,
+            5 => select::RATE,
+            6 => select::SLOPE,
+            _ => select::COUNTER,
+        };
+        let rounding = self.memory.val().to_u64() == 7;
+        self.read_select.next = code.to_bits();
+        self.write_select.next = if rounding { select::CONSTANT } else { code }.to_bits();
+        self.is_weights.next = self.memory.val().to_u64() == 1;
+        self.is_rounding.next = rounding;
+        self.rounding_read_address.next = counter::ROUNDING_STATE.to_bits();
+        self.rounding_write_address.next = constant::ROUNDING_STATE.to_bits();
+    }
+    fn connect(&mut self) {
+        self.read_select.connect();
+        self.write_select.connect();
+        self.is_weights.connect();
+        self.is_rounding.connect();
+        self.rounding_read_address.connect();
+        self.rounding_write_address.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        use crate::engine::{constant, counter, select};
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  case (memory)\n\
+             \x20    8'd1: read_select = 8'd{weight};\n\
+             \x20    8'd2: read_select = 8'd{potential};\n\
+             \x20    8'd3: read_select = 8'd{error};\n\
+             \x20    8'd4: read_select = 8'd{prospective};\n\
+             \x20    8'd5: read_select = 8'd{rate};\n\
+             \x20    8'd6: read_select = 8'd{slope};\n\
+             \x20    default: read_select = 8'd{counter_code};\n\
+             \x20  endcase\n\
+             \x20  is_weights = memory == 8'd1;\n\
+             \x20  is_rounding = memory == 8'd7;\n\
+             \x20  write_select = is_rounding ? 8'd{constant_code} : read_select;\n\
+             \x20  rounding_read_address = 16'd{read_address};\n\
+             \x20  rounding_write_address = 16'd{write_address};\n\
+             end\n",
+            weight = select::WEIGHT,
+            potential = select::POTENTIAL,
+            error = select::ERROR,
+            prospective = select::PROSPECTIVE,
+            rate = select::RATE,
+            slope = select::SLOPE,
+            counter_code = select::COUNTER,
+            constant_code = select::CONSTANT,
+            read_address = counter::ROUNDING_STATE,
+            write_address = constant::ROUNDING_STATE,
+        ))
+    }
+}

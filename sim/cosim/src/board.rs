@@ -1,0 +1,211 @@
+//! Drivers for the Verilated board designs: the command executor with the engine, driven at
+//! frame level in place of the link front end.
+
+use leap_model::protocol::crc32;
+use leap_verilator_sys::{Model, PortId};
+
+/// Sync byte that starts every frame.
+const SYNC: u8 = 0xA5;
+
+/// A frame as raw fields, so tests can send opcodes that `leap_model::protocol::Opcode` does
+/// not name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFrame {
+    pub opcode: u8,
+    pub seq: u16,
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    /// Encodes the frame as it travels on the link: sync, header, payload, CRC.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = vec![SYNC, self.opcode];
+        bytes.extend_from_slice(&self.seq.to_le_bytes());
+        bytes.extend_from_slice(&(self.payload.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&self.payload);
+        let crc = crc32(&bytes[1..]);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+}
+
+/// Link error counts the test presents on the executor's decoder-counter inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkErrorInputs {
+    pub crc: u32,
+    pub framing: u32,
+    pub length: u32,
+    pub timeout: u32,
+}
+
+struct HarnessPorts {
+    frame_valid: PortId,
+    frame_opcode: PortId,
+    frame_seq: PortId,
+    frame_length: PortId,
+    payload_address: PortId,
+    payload_byte: PortId,
+    frame_release: PortId,
+    clear_counters: PortId,
+    crc_errors: PortId,
+    framing_errors: PortId,
+    length_errors: PortId,
+    timeout_errors: PortId,
+    reply_write: PortId,
+    reply_address: PortId,
+    reply_byte: PortId,
+    reply_send: PortId,
+    reply_opcode: PortId,
+    reply_seq: PortId,
+    reply_length: PortId,
+    reply_busy: PortId,
+}
+
+/// The Verilated `executor` design (command executor and engine). The driver plays the frame
+/// decoder (it holds one frame and returns payload bytes one clock after their address, like block RAM) and
+/// the frame encoder (it collects the reply buffer and takes the reply at `reply_send`).
+pub struct ExecutorDriver {
+    model: Model,
+    ports: HarnessPorts,
+    reply_buffer: Vec<u8>,
+    /// Link error counts on the decoder-counter inputs; zeroed when the executor strobes
+    /// `clear_counters`, as the decoder does.
+    pub link_errors: LinkErrorInputs,
+    /// Clock cycles of the last request, from presenting the frame to the reply.
+    pub last_request_cycles: u64,
+}
+
+impl ExecutorDriver {
+    /// Creates the model `name`, resets it and clocks it until the executor has loaded the
+    /// engine's layer table and constants.
+    pub fn new(name: &str, seed: u32) -> ExecutorDriver {
+        let mut model = Model::new(name, seed);
+        let ports = HarnessPorts {
+            frame_valid: model.port("frame_valid"),
+            frame_opcode: model.port("frame_opcode"),
+            frame_seq: model.port("frame_seq"),
+            frame_length: model.port("frame_length"),
+            payload_address: model.port("payload_address"),
+            payload_byte: model.port("payload_byte"),
+            frame_release: model.port("frame_release"),
+            clear_counters: model.port("clear_counters"),
+            crc_errors: model.port("crc_errors"),
+            framing_errors: model.port("framing_errors"),
+            length_errors: model.port("length_errors"),
+            timeout_errors: model.port("timeout_errors"),
+            reply_write: model.port("reply_write"),
+            reply_address: model.port("reply_address"),
+            reply_byte: model.port("reply_byte"),
+            reply_send: model.port("reply_send"),
+            reply_opcode: model.port("reply_opcode"),
+            reply_seq: model.port("reply_seq"),
+            reply_length: model.port("reply_length"),
+            reply_busy: model.port("reply_busy"),
+        };
+        for port in [
+            ports.frame_valid,
+            ports.reply_busy,
+            ports.crc_errors,
+            ports.framing_errors,
+            ports.length_errors,
+            ports.timeout_errors,
+        ] {
+            model.set(port, 0);
+        }
+        model.reset(4);
+        let mut driver = ExecutorDriver {
+            model,
+            ports,
+            reply_buffer: vec![0; 1 << 16],
+            link_errors: LinkErrorInputs::default(),
+            last_request_cycles: 0,
+        };
+        // The power-on writes take three clocks each; a few thousand clocks cover any network
+        // the default engine fits.
+        driver.clock_idle(4096);
+        driver
+    }
+
+    fn clock_idle(&mut self, cycles: u64) {
+        for _ in 0..cycles {
+            self.model.clock();
+        }
+    }
+
+    /// Presents `frame` as the decoder does and returns the executor's reply. Panics when no
+    /// reply comes within `max_cycles` clocks.
+    pub fn request(&mut self, frame: &RawFrame, max_cycles: u64) -> RawFrame {
+        let p = &self.ports;
+        let l = self.link_errors;
+        self.model.set(p.crc_errors, l.crc as i64);
+        self.model.set(p.framing_errors, l.framing as i64);
+        self.model.set(p.length_errors, l.length as i64);
+        self.model.set(p.timeout_errors, l.timeout as i64);
+        self.model.set(p.frame_opcode, frame.opcode as i64);
+        self.model.set(p.frame_seq, frame.seq as i64);
+        self.model.set(p.frame_length, frame.payload.len() as i64);
+        self.model.set(p.frame_valid, 1);
+        self.model.eval();
+
+        let start = self.model.cycles();
+        let mut reply = None;
+        let mut released = false;
+        while !(released && reply.is_some()) {
+            assert!(
+                self.model.cycles() - start < max_cycles,
+                "no reply to opcode {:#04x} seq {} within {max_cycles} clocks",
+                frame.opcode,
+                frame.seq
+            );
+            // Outputs before the edge are what the decoder and encoder sample at it.
+            let p = &self.ports;
+            let address = self.model.get(p.payload_address) as usize;
+            let release = self.model.get(p.frame_release) == 1;
+            let clear = self.model.get(p.clear_counters) == 1;
+            if self.model.get(p.reply_write) == 1 {
+                let at = self.model.get(p.reply_address) as usize;
+                self.reply_buffer[at] = self.model.get(p.reply_byte) as u8;
+            }
+            if self.model.get(p.reply_send) == 1 {
+                assert!(reply.is_none(), "a second reply to one frame");
+                let length = self.model.get(p.reply_length) as usize;
+                reply = Some(RawFrame {
+                    opcode: self.model.get(p.reply_opcode) as u8,
+                    seq: self.model.get(p.reply_seq) as u16,
+                    payload: self.reply_buffer[..length].to_vec(),
+                });
+            }
+            self.model.clock();
+
+            let p = &self.ports;
+            let byte = frame.payload.get(address).copied().unwrap_or(0);
+            self.model.set(p.payload_byte, byte as i64);
+            if clear {
+                self.link_errors = LinkErrorInputs::default();
+                for port in [
+                    p.crc_errors,
+                    p.framing_errors,
+                    p.length_errors,
+                    p.timeout_errors,
+                ] {
+                    self.model.set(port, 0);
+                }
+            }
+            if release {
+                assert!(reply.is_some(), "the frame was released before its reply");
+                self.model.set(p.frame_valid, 0);
+                released = true;
+            }
+            self.model.eval();
+        }
+        // The executor's settle clock after the release.
+        self.model.clock();
+        self.last_request_cycles = self.model.cycles() - start;
+        reply.expect("the loop ends with a reply")
+    }
+
+    /// Clock cycles run since the model was created.
+    pub fn cycles(&self) -> u64 {
+        self.model.cycles()
+    }
+}
