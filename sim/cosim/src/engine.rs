@@ -211,7 +211,9 @@ impl EngineDriver {
             read_data: model.port("read_data"),
             read_valid: model.port("read_valid"),
         };
-        for port in [ports.write, ports.read, ports.run, ports.learn] {
+        // The driver never clears the counters: it reads them as totals since reset.
+        let clear_counters = model.port("clear_counters");
+        for port in [ports.write, ports.read, ports.run, ports.learn, clear_counters] {
             model.set(port, 0);
         }
         model.reset(8);
