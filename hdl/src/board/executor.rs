@@ -8,8 +8,9 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
-    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, WordFit, ZeroExtend,
+    coefficient_kind, AddressExtend, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
+    CounterSelect, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom,
+    WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -347,9 +348,10 @@ pub struct CommandExecutor {
     pub engine_run: Signal<Out, Bit>,
     pub engine_learn: Signal<Out, Bit>,
     pub engine_select: Signal<Out, Bits<8>>,
-    /// NOTE: 16 bits of the engine's 32-bit address: the board top levels zero-extend it, which
-    /// covers weight banks of up to 65,536 >> bank bits words, as the Yin-Yang boards need.
-    pub engine_address: Signal<Out, Bits<16>>,
+    /// NOTE: the executor forms 16-bit engine addresses and zero-extends them to the engine's 32
+    /// bits, which covers weight banks of up to 65,536 >> bank bits words, as the Yin-Yang
+    /// boards need; larger networks need wider address registers here.
+    pub engine_address: Signal<Out, Bits<32>>,
     pub engine_data: Signal<Out, Bits<64>>,
     pub engine_clear_counters: Signal<Out, Bit>,
     pub engine_busy: Signal<In, Bit>,
@@ -411,6 +413,8 @@ pub struct CommandExecutor {
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
     command_address: EnableRegister<Bits<16>>,
+    /// `command_address` zero-extended to the engine's address width.
+    address_extend: AddressExtend,
     command_data: EnableRegister<Bits<64>>,
     command_learn: EnableRegister<Bit>,
     engine_word: EnableRegister<Bits<64>>,
@@ -650,6 +654,7 @@ impl CommandExecutor {
             saturations: Default::default(),
             command_select: Default::default(),
             command_address: Default::default(),
+            address_extend: Default::default(),
             command_data: Default::default(),
             command_learn: Default::default(),
             engine_word: Default::default(),

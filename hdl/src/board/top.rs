@@ -87,7 +87,7 @@ impl Logic for BoardBytes {
         self.engine.run.next = self.executor.engine_run.val();
         self.engine.learn.next = self.executor.engine_learn.val();
         self.engine.select.next = self.executor.engine_select.val();
-        self.engine.address.next = bit_cast::<32, 16>(self.executor.engine_address.val());
+        self.engine.address.next = self.executor.engine_address.val();
         self.engine.data.next = self.executor.engine_data.val();
         self.engine.clear_counters.next = self.executor.engine_clear_counters.val();
         self.executor.engine_busy.next = self.engine.busy.val();

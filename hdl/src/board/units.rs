@@ -891,3 +891,22 @@ impl Logic for MemorySelect {
         ))
     }
 }
+
+/// Zero-extends a 16-bit engine address to the engine's 32-bit host address port.
+#[derive(LogicBlock, Default)]
+pub struct AddressExtend {
+    pub value: Signal<In, Bits<16>>,
+    pub result: Signal<Out, Bits<32>>,
+}
+
+impl Logic for AddressExtend {
+    fn update(&mut self) {
+        self.result.next = bit_cast::<32, 16>(self.value.val());
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(*) result = {16'b0, value};\n".into())
+    }
+}

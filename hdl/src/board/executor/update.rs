@@ -260,7 +260,8 @@ impl Logic for CommandExecutor {
         self.engine_run.next = false;
         self.engine_learn.next = self.command_learn.q.val();
         self.engine_select.next = self.command_select.q.val();
-        self.engine_address.next = self.command_address.q.val();
+        self.address_extend.value.next = self.command_address.q.val();
+        self.engine_address.next = self.address_extend.result.val();
         self.engine_data.next = self.command_data.q.val();
         self.engine_clear_counters.next = false;
         self.emit.next = false;
