@@ -1,4 +1,5 @@
-//! The neuron unit: membrane update, prospective potential, rate and slope of one neuron per clock.
+//! The neuron unit: membrane update, prospective potential, rate and slope, one neuron every
+//! other clock.
 
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
@@ -88,7 +89,7 @@ pub struct NeuronUnit {
     s3_kdt_shift: Register<Bits<6>>,
     s3_act: Register<Bits<2>>,
     // Stages 4 and 5: two signed 16 x 16 multipliers, one per coefficient. Stage 4 takes the
-    // products of the high half of v, stage 5 those of the low half, which stage 4 holds.
+    // products of the high half of v, stage 5 those of the low half, which stage 4 keeps.
     split: PotentialSplit,
     v_operand: Signal<Local, Signed<16>>,
     kr_operand: Signal<Local, Signed<16>>,
@@ -389,7 +390,7 @@ impl Logic for NeuronUnit {
         self.s3_kdt_shift.d.next = self.s2_kdt_shift.q.val();
         self.s3_act.d.next = self.s2_act.q.val();
 
-        // Stages 4 and 5 share the multipliers: while stage 4 holds a neuron, stage 3 holds a
+        // Stages 4 and 5 share the multipliers. While stage 4 carries a neuron, stage 3 carries a
         // bubble, so the multipliers take the low half of the neuron in stage 4 and otherwise
         // the high half of the neuron in stage 3.
         self.split.value.next = self.s3_v.q.val();
