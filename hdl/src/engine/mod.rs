@@ -53,7 +53,7 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 5,996 SB_LUT4, 36 SB_RAM40_4K and 11 SB_MAC16 (checked by leap-cosim's synthesis test). An
+/// 5,984 SB_LUT4, 34 SB_RAM40_4K and 11 SB_MAC16 (checked by leap-cosim's synthesis test). An
 /// iCE40UP5K has 5,280, 30 and 8, so it does not fit yet. The multipliers are the lanes' 6, the
 /// neuron unit's 2, the output error's 1 and the shared 32 x 16 product's 2. Each lane's weight
 /// bank (543 words of 32 bits) takes 6 block RAMs.

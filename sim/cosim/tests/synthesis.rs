@@ -95,9 +95,9 @@ fn engine_memories_map_to_block_ram() {
         conflicts.join("\n")
     );
 
-    // 11 memories of the controller (u, ŭ, two banks each of e, r and d, inputs, targets, layer
-    // table) and 3 per lane (weights, rates, backward sums).
-    let memories = 11 + 3 * leap_hdl::engine::EngineParams::default().lanes;
+    // 9 memories of the controller (u, ŭ, two banks of e, both banks of r in one, both banks of
+    // d in one, inputs, targets, layer table) and 3 per lane (weights, rates, backward sums).
+    let memories = 9 + 3 * leap_hdl::engine::EngineParams::default().lanes;
     let mapped = log
         .lines()
         .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_RAM4K"))
@@ -147,7 +147,7 @@ fn engine_memories_map_to_block_ram() {
 #[test]
 fn icebreaker_engine_resources() {
     const MAX_LUTS: usize = 6_050;
-    const MAX_BLOCK_RAMS: usize = 36;
+    const MAX_BLOCK_RAMS: usize = 34;
     const MAX_MACS: usize = 11;
 
     let params = EngineParams::icebreaker();
