@@ -138,7 +138,8 @@ pub enum EngineCommand {
 /// Codes of the `select` port: what the host reads or writes.
 pub mod select {
     /// Weight words; address `(word << bank_bits) | lane`. Addresses whose word does not fit the
-    /// 16-bit bank address write nothing and read 0.
+    /// 16-bit bank address write nothing and read 0. Words from `EngineParams::weight_words` on
+    /// that fit it are undefined: the bank stores exactly `weight_words` words.
     pub const WEIGHT: u64 = 0;
     /// Membrane potentials `u`, by state index (the layer's state base plus the neuron).
     pub const POTENTIAL: u64 = 1;

@@ -14,8 +14,8 @@ use crate::verilog::{extend, literal, saturate, split_product};
 /// engine never does both to the same word. So the memory carries `no_rw_check`, and yosys infers
 /// block RAM without bypass logic. The contents start undefined.
 ///
-/// A memory made by [`Memory::exact`] holds exactly its depth in words: a write past the last
-/// word stores nothing, and a read past it returns an undefined word (0 in rust-hdl's simulator).
+/// A memory made by [`Memory::exact`] stores exactly its depth in words. A read or write past the
+/// last word has an undefined effect (rust-hdl's simulator reads 0 and stores nothing).
 #[derive(LogicBlock)]
 pub struct Memory<T: Synth> {
     pub clock: Signal<In, Clock>,
@@ -37,9 +37,9 @@ impl<T: Synth> Memory<T> {
         Self::exact(depth.max(2).next_power_of_two(), stored_bits, signed)
     }
 
-    /// Creates a memory of exactly `depth` words of `stored_bits` bits. yosys maps a depth just
-    /// past a power of two to fewer block RAMs than the next power of two: 543 words of 32 bits
-    /// take 6 SB_RAM40_4K in place of 8, plus a read multiplexer in logic.
+    /// Creates a memory of exactly `depth` words of `stored_bits` bits. yosys 0.23 maps a depth
+    /// just past a power of two to fewer block RAMs than the next power of two: 543 words of 32
+    /// bits take 6 SB_RAM40_4K in place of 8, plus about 70 SB_LUT4 of read multiplexer.
     pub fn exact(depth: usize, stored_bits: usize, signed: bool) -> Self {
         assert!(stored_bits >= 1, "a memory word needs at least one bit");
         assert!(
