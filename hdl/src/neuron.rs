@@ -1,4 +1,5 @@
-//! The neuron unit: membrane update, prospective potential, rate and slope of one neuron per clock.
+//! The neuron unit: membrane update, prospective potential, rate and slope, one neuron every
+//! other clock.
 
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
@@ -9,9 +10,13 @@ use crate::leaf::{
 };
 
 /// Clocks from the neuron unit's inputs to its outputs.
-pub const NEURON_LATENCY: usize = 6;
+pub const NEURON_LATENCY: usize = 7;
 
-/// One neuron per clock, fully pipelined with a latency of [`NEURON_LATENCY`] clocks.
+/// One neuron every other clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
+///
+/// Each coefficient product takes one multiplier for two clocks, so a valid input must be
+/// followed by at least one clock with `valid` clear. The engine meets this because a row of its
+/// weight stream takes at least two clocks.
 ///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
@@ -83,17 +88,20 @@ pub struct NeuronUnit {
     s3_kdt_mant: Register<Signed<16>>,
     s3_kdt_shift: Register<Bits<6>>,
     s3_act: Register<Bits<2>>,
-    // Stage 4: four signed 16 x 16 partial products of v with the coefficient mantissas.
+    // Stages 4 and 5: two signed 16 x 16 multipliers, one per coefficient. Stage 4 takes the
+    // products of the high half of v, stage 5 those of the low half, which stage 4 keeps.
     split: PotentialSplit,
-    kr_high: Signal<Local, Signed<32>>,
-    kr_low: Signal<Local, Signed<32>>,
-    kdt_high: Signal<Local, Signed<32>>,
-    kdt_low: Signal<Local, Signed<32>>,
+    v_operand: Signal<Local, Signed<16>>,
+    kr_operand: Signal<Local, Signed<16>>,
+    kdt_operand: Signal<Local, Signed<16>>,
+    kr_product: Signal<Local, Signed<32>>,
+    kdt_product: Signal<Local, Signed<32>>,
     s4_valid: ResetRegister<Bit>,
     s4_kr_high: Register<Signed<32>>,
-    s4_kr_low: Register<Signed<32>>,
     s4_kdt_high: Register<Signed<32>>,
-    s4_kdt_low: Register<Signed<32>>,
+    s4_v_low: Register<Signed<16>>,
+    s4_kr_mant: Register<Signed<16>>,
+    s4_kdt_mant: Register<Signed<16>>,
     s4_kr_shift: Register<Bits<6>>,
     s4_kdt_shift: Register<Bits<6>>,
     s4_v_sat: Register<Bit>,
@@ -101,24 +109,22 @@ pub struct NeuronUnit {
     s4_current_sat: Register<Bit>,
     s4_u: Register<Signed<32>>,
     s4_act: Register<Bits<2>>,
-    // Stage 5: ŭ and the next u.
-    prospective_step: CoefficientStep,
-    potential_step: CoefficientStep,
     s5_valid: ResetRegister<Bit>,
-    s5_ub: Register<Signed<32>>,
-    s5_ub_sat: Register<Bit>,
-    s5_u_next: Register<Signed<32>>,
-    s5_u_sat: Register<Bit>,
+    s5_kr_high: Register<Signed<32>>,
+    s5_kr_low: Register<Signed<32>>,
+    s5_kdt_high: Register<Signed<32>>,
+    s5_kdt_low: Register<Signed<32>>,
+    s5_kr_shift: Register<Bits<6>>,
+    s5_kdt_shift: Register<Bits<6>>,
     s5_v_sat: Register<Bit>,
     s5_current: Register<Signed<32>>,
     s5_current_sat: Register<Bit>,
+    s5_u: Register<Signed<32>>,
     s5_act: Register<Bits<2>>,
-    // Stage 6: activation and output registers.
-    phi: ActivationUnit,
+    // Stage 6: ŭ and the next u.
+    prospective_step: CoefficientStep,
+    potential_step: CoefficientStep,
     s6_valid: ResetRegister<Bit>,
-    s6_rate: Register<Signed<16>>,
-    s6_slope: Register<Signed<16>>,
-    s6_rate_sat: Register<Bit>,
     s6_ub: Register<Signed<32>>,
     s6_ub_sat: Register<Bit>,
     s6_u_next: Register<Signed<32>>,
@@ -126,6 +132,20 @@ pub struct NeuronUnit {
     s6_v_sat: Register<Bit>,
     s6_current: Register<Signed<32>>,
     s6_current_sat: Register<Bit>,
+    s6_act: Register<Bits<2>>,
+    // Stage 7: activation and output registers.
+    phi: ActivationUnit,
+    s7_valid: ResetRegister<Bit>,
+    s7_rate: Register<Signed<16>>,
+    s7_slope: Register<Signed<16>>,
+    s7_rate_sat: Register<Bit>,
+    s7_ub: Register<Signed<32>>,
+    s7_ub_sat: Register<Bit>,
+    s7_u_next: Register<Signed<32>>,
+    s7_u_sat: Register<Bit>,
+    s7_v_sat: Register<Bit>,
+    s7_current: Register<Signed<32>>,
+    s7_current_sat: Register<Bit>,
 }
 
 impl NeuronUnit {
@@ -187,15 +207,17 @@ impl NeuronUnit {
             s3_kdt_shift: Default::default(),
             s3_act: Default::default(),
             split: Default::default(),
-            kr_high: Default::default(),
-            kr_low: Default::default(),
-            kdt_high: Default::default(),
-            kdt_low: Default::default(),
+            v_operand: Default::default(),
+            kr_operand: Default::default(),
+            kdt_operand: Default::default(),
+            kr_product: Default::default(),
+            kdt_product: Default::default(),
             s4_valid: Default::default(),
             s4_kr_high: Default::default(),
-            s4_kr_low: Default::default(),
             s4_kdt_high: Default::default(),
-            s4_kdt_low: Default::default(),
+            s4_v_low: Default::default(),
+            s4_kr_mant: Default::default(),
+            s4_kdt_mant: Default::default(),
             s4_kr_shift: Default::default(),
             s4_kdt_shift: Default::default(),
             s4_v_sat: Default::default(),
@@ -203,22 +225,21 @@ impl NeuronUnit {
             s4_current_sat: Default::default(),
             s4_u: Default::default(),
             s4_act: Default::default(),
-            prospective_step: CoefficientStep::new(formats.pot_bits),
-            potential_step: CoefficientStep::new(formats.pot_bits),
             s5_valid: Default::default(),
-            s5_ub: Default::default(),
-            s5_ub_sat: Default::default(),
-            s5_u_next: Default::default(),
-            s5_u_sat: Default::default(),
+            s5_kr_high: Default::default(),
+            s5_kr_low: Default::default(),
+            s5_kdt_high: Default::default(),
+            s5_kdt_low: Default::default(),
+            s5_kr_shift: Default::default(),
+            s5_kdt_shift: Default::default(),
             s5_v_sat: Default::default(),
             s5_current: Default::default(),
             s5_current_sat: Default::default(),
+            s5_u: Default::default(),
             s5_act: Default::default(),
-            phi: ActivationUnit::new(formats.pot_frac, formats.act_frac),
+            prospective_step: CoefficientStep::new(formats.pot_bits),
+            potential_step: CoefficientStep::new(formats.pot_bits),
             s6_valid: Default::default(),
-            s6_rate: Default::default(),
-            s6_slope: Default::default(),
-            s6_rate_sat: Default::default(),
             s6_ub: Default::default(),
             s6_ub_sat: Default::default(),
             s6_u_next: Default::default(),
@@ -226,6 +247,19 @@ impl NeuronUnit {
             s6_v_sat: Default::default(),
             s6_current: Default::default(),
             s6_current_sat: Default::default(),
+            s6_act: Default::default(),
+            phi: ActivationUnit::new(formats.pot_frac, formats.act_frac),
+            s7_valid: Default::default(),
+            s7_rate: Default::default(),
+            s7_slope: Default::default(),
+            s7_rate_sat: Default::default(),
+            s7_ub: Default::default(),
+            s7_ub_sat: Default::default(),
+            s7_u_next: Default::default(),
+            s7_u_sat: Default::default(),
+            s7_v_sat: Default::default(),
+            s7_current: Default::default(),
+            s7_current_sat: Default::default(),
         }
     }
 }
@@ -265,9 +299,10 @@ impl Logic for NeuronUnit {
         self.s3_act.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
         self.s4_kr_high.clock.next = self.clock.val();
-        self.s4_kr_low.clock.next = self.clock.val();
         self.s4_kdt_high.clock.next = self.clock.val();
-        self.s4_kdt_low.clock.next = self.clock.val();
+        self.s4_v_low.clock.next = self.clock.val();
+        self.s4_kr_mant.clock.next = self.clock.val();
+        self.s4_kdt_mant.clock.next = self.clock.val();
         self.s4_kr_shift.clock.next = self.clock.val();
         self.s4_kdt_shift.clock.next = self.clock.val();
         self.s4_v_sat.clock.next = self.clock.val();
@@ -276,18 +311,18 @@ impl Logic for NeuronUnit {
         self.s4_u.clock.next = self.clock.val();
         self.s4_act.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
-        self.s5_ub.clock.next = self.clock.val();
-        self.s5_ub_sat.clock.next = self.clock.val();
-        self.s5_u_next.clock.next = self.clock.val();
-        self.s5_u_sat.clock.next = self.clock.val();
+        self.s5_kr_high.clock.next = self.clock.val();
+        self.s5_kr_low.clock.next = self.clock.val();
+        self.s5_kdt_high.clock.next = self.clock.val();
+        self.s5_kdt_low.clock.next = self.clock.val();
+        self.s5_kr_shift.clock.next = self.clock.val();
+        self.s5_kdt_shift.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
         self.s5_current.clock.next = self.clock.val();
         self.s5_current_sat.clock.next = self.clock.val();
+        self.s5_u.clock.next = self.clock.val();
         self.s5_act.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_rate.clock.next = self.clock.val();
-        self.s6_slope.clock.next = self.clock.val();
-        self.s6_rate_sat.clock.next = self.clock.val();
         self.s6_ub.clock.next = self.clock.val();
         self.s6_ub_sat.clock.next = self.clock.val();
         self.s6_u_next.clock.next = self.clock.val();
@@ -295,12 +330,25 @@ impl Logic for NeuronUnit {
         self.s6_v_sat.clock.next = self.clock.val();
         self.s6_current.clock.next = self.clock.val();
         self.s6_current_sat.clock.next = self.clock.val();
+        self.s6_act.clock.next = self.clock.val();
+        self.s7_valid.clock.next = self.clock.val();
+        self.s7_rate.clock.next = self.clock.val();
+        self.s7_slope.clock.next = self.clock.val();
+        self.s7_rate_sat.clock.next = self.clock.val();
+        self.s7_ub.clock.next = self.clock.val();
+        self.s7_ub_sat.clock.next = self.clock.val();
+        self.s7_u_next.clock.next = self.clock.val();
+        self.s7_u_sat.clock.next = self.clock.val();
+        self.s7_v_sat.clock.next = self.clock.val();
+        self.s7_current.clock.next = self.clock.val();
+        self.s7_current_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
         self.s4_valid.reset.next = self.reset.val();
         self.s5_valid.reset.next = self.reset.val();
         self.s6_valid.reset.next = self.reset.val();
+        self.s7_valid.reset.next = self.reset.val();
 
         // Stage 1.
         self.s1_valid.d.next = self.valid.val();
@@ -342,17 +390,28 @@ impl Logic for NeuronUnit {
         self.s3_kdt_shift.d.next = self.s2_kdt_shift.q.val();
         self.s3_act.d.next = self.s2_act.q.val();
 
-        // Stage 4.
+        // Stages 4 and 5 share the multipliers. While stage 4 carries a neuron, stage 3 carries a
+        // bubble, so the multipliers take the low half of the neuron in stage 4 and otherwise
+        // the high half of the neuron in stage 3.
         self.split.value.next = self.s3_v.q.val();
-        self.kr_high.next = self.split.high.val() * self.s3_kr_mant.q.val();
-        self.kr_low.next = self.split.low.val() * self.s3_kr_mant.q.val();
-        self.kdt_high.next = self.split.high.val() * self.s3_kdt_mant.q.val();
-        self.kdt_low.next = self.split.low.val() * self.s3_kdt_mant.q.val();
+        self.v_operand.next = self.split.high.val();
+        self.kr_operand.next = self.s3_kr_mant.q.val();
+        self.kdt_operand.next = self.s3_kdt_mant.q.val();
+        if self.s4_valid.q.val() {
+            self.v_operand.next = self.s4_v_low.q.val();
+            self.kr_operand.next = self.s4_kr_mant.q.val();
+            self.kdt_operand.next = self.s4_kdt_mant.q.val();
+        }
+        self.kr_product.next = self.v_operand.val() * self.kr_operand.val();
+        self.kdt_product.next = self.v_operand.val() * self.kdt_operand.val();
+
+        // Stage 4: the products of the high half of v.
         self.s4_valid.d.next = self.s3_valid.q.val();
-        self.s4_kr_high.d.next = self.kr_high.val();
-        self.s4_kr_low.d.next = self.kr_low.val();
-        self.s4_kdt_high.d.next = self.kdt_high.val();
-        self.s4_kdt_low.d.next = self.kdt_low.val();
+        self.s4_kr_high.d.next = self.kr_product.val();
+        self.s4_kdt_high.d.next = self.kdt_product.val();
+        self.s4_v_low.d.next = self.split.low.val();
+        self.s4_kr_mant.d.next = self.s3_kr_mant.q.val();
+        self.s4_kdt_mant.d.next = self.s3_kdt_mant.q.val();
         self.s4_kr_shift.d.next = self.s3_kr_shift.q.val();
         self.s4_kdt_shift.d.next = self.s3_kdt_shift.q.val();
         self.s4_v_sat.d.next = self.s3_v_sat.q.val();
@@ -361,50 +420,64 @@ impl Logic for NeuronUnit {
         self.s4_u.d.next = self.s3_u.q.val();
         self.s4_act.d.next = self.s3_act.q.val();
 
-        // Stage 5.
-        self.prospective_step.base.next = self.s4_u.q.val();
-        self.prospective_step.high.next = self.s4_kr_high.q.val();
-        self.prospective_step.low.next = self.s4_kr_low.q.val();
-        self.prospective_step.shift.next = self.s4_kr_shift.q.val();
-        self.potential_step.base.next = self.s4_u.q.val();
-        self.potential_step.high.next = self.s4_kdt_high.q.val();
-        self.potential_step.low.next = self.s4_kdt_low.q.val();
-        self.potential_step.shift.next = self.s4_kdt_shift.q.val();
+        // Stage 5: the products of the low half of v.
         self.s5_valid.d.next = self.s4_valid.q.val();
-        self.s5_ub.d.next = self.prospective_step.result.val();
-        self.s5_ub_sat.d.next = self.prospective_step.saturated.val();
-        self.s5_u_next.d.next = self.potential_step.result.val();
-        self.s5_u_sat.d.next = self.potential_step.saturated.val();
+        self.s5_kr_high.d.next = self.s4_kr_high.q.val();
+        self.s5_kr_low.d.next = self.kr_product.val();
+        self.s5_kdt_high.d.next = self.s4_kdt_high.q.val();
+        self.s5_kdt_low.d.next = self.kdt_product.val();
+        self.s5_kr_shift.d.next = self.s4_kr_shift.q.val();
+        self.s5_kdt_shift.d.next = self.s4_kdt_shift.q.val();
         self.s5_v_sat.d.next = self.s4_v_sat.q.val();
         self.s5_current.d.next = self.s4_current.q.val();
         self.s5_current_sat.d.next = self.s4_current_sat.q.val();
+        self.s5_u.d.next = self.s4_u.q.val();
         self.s5_act.d.next = self.s4_act.q.val();
 
         // Stage 6.
-        self.phi.prospective.next = self.s5_ub.q.val();
-        self.phi.select.next = self.s5_act.q.val();
+        self.prospective_step.base.next = self.s5_u.q.val();
+        self.prospective_step.high.next = self.s5_kr_high.q.val();
+        self.prospective_step.low.next = self.s5_kr_low.q.val();
+        self.prospective_step.shift.next = self.s5_kr_shift.q.val();
+        self.potential_step.base.next = self.s5_u.q.val();
+        self.potential_step.high.next = self.s5_kdt_high.q.val();
+        self.potential_step.low.next = self.s5_kdt_low.q.val();
+        self.potential_step.shift.next = self.s5_kdt_shift.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
-        self.s6_rate.d.next = self.phi.rate.val();
-        self.s6_slope.d.next = self.phi.slope.val();
-        self.s6_rate_sat.d.next = self.phi.saturated.val();
-        self.s6_ub.d.next = self.s5_ub.q.val();
-        self.s6_ub_sat.d.next = self.s5_ub_sat.q.val();
-        self.s6_u_next.d.next = self.s5_u_next.q.val();
-        self.s6_u_sat.d.next = self.s5_u_sat.q.val();
+        self.s6_ub.d.next = self.prospective_step.result.val();
+        self.s6_ub_sat.d.next = self.prospective_step.saturated.val();
+        self.s6_u_next.d.next = self.potential_step.result.val();
+        self.s6_u_sat.d.next = self.potential_step.saturated.val();
         self.s6_v_sat.d.next = self.s5_v_sat.q.val();
         self.s6_current.d.next = self.s5_current.q.val();
         self.s6_current_sat.d.next = self.s5_current_sat.q.val();
+        self.s6_act.d.next = self.s5_act.q.val();
 
-        self.out_valid.next = self.s6_valid.q.val();
-        self.current.next = self.s6_current.q.val();
-        self.prospective.next = self.s6_ub.q.val();
-        self.potential_next.next = self.s6_u_next.q.val();
-        self.rate.next = self.s6_rate.q.val();
-        self.slope.next = self.s6_slope.q.val();
-        self.current_saturated.next = self.s6_current_sat.q.val();
-        self.difference_saturated.next = self.s6_v_sat.q.val();
-        self.prospective_saturated.next = self.s6_ub_sat.q.val();
-        self.potential_saturated.next = self.s6_u_sat.q.val();
-        self.rate_saturated.next = self.s6_rate_sat.q.val();
+        // Stage 7.
+        self.phi.prospective.next = self.s6_ub.q.val();
+        self.phi.select.next = self.s6_act.q.val();
+        self.s7_valid.d.next = self.s6_valid.q.val();
+        self.s7_rate.d.next = self.phi.rate.val();
+        self.s7_slope.d.next = self.phi.slope.val();
+        self.s7_rate_sat.d.next = self.phi.saturated.val();
+        self.s7_ub.d.next = self.s6_ub.q.val();
+        self.s7_ub_sat.d.next = self.s6_ub_sat.q.val();
+        self.s7_u_next.d.next = self.s6_u_next.q.val();
+        self.s7_u_sat.d.next = self.s6_u_sat.q.val();
+        self.s7_v_sat.d.next = self.s6_v_sat.q.val();
+        self.s7_current.d.next = self.s6_current.q.val();
+        self.s7_current_sat.d.next = self.s6_current_sat.q.val();
+
+        self.out_valid.next = self.s7_valid.q.val();
+        self.current.next = self.s7_current.q.val();
+        self.prospective.next = self.s7_ub.q.val();
+        self.potential_next.next = self.s7_u_next.q.val();
+        self.rate.next = self.s7_rate.q.val();
+        self.slope.next = self.s7_slope.q.val();
+        self.current_saturated.next = self.s7_current_sat.q.val();
+        self.difference_saturated.next = self.s7_v_sat.q.val();
+        self.prospective_saturated.next = self.s7_ub_sat.q.val();
+        self.potential_saturated.next = self.s7_u_sat.q.val();
+        self.rate_saturated.next = self.s7_rate_sat.q.val();
     }
 }

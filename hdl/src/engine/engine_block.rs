@@ -138,10 +138,15 @@ pub struct Engine {
     prospectives: Memory<Signed<32>>,
     errors0: Memory<Signed<32>>,
     errors1: Memory<Signed<32>>,
-    rates0: Memory<Signed<16>>,
-    rates1: Memory<Signed<16>>,
-    slopes0: Memory<Signed<16>>,
-    slopes1: Memory<Signed<16>>,
+    /// Both banks of the rates `r` and of the slopes `d`, the second bank from `bank_offset` on.
+    /// One memory suffices because a step reads one bank and the neuron unit writes the other.
+    rates: Memory<Signed<16>>,
+    slopes: Memory<Signed<16>>,
+    /// Address offset of the second bank in `rates` and `slopes`.
+    bank_offset: Constant<Bits<16>>,
+    /// Offset of the bank the current step reads (and the host writes) and of the bank it writes.
+    read_bank_offset: Signal<Local, Bits<16>>,
+    write_bank_offset: Signal<Local, Bits<16>>,
     input_words: Memory<Signed<16>>,
     targets: Memory<Signed<32>>,
     layer_table: Memory<Bits<64>>,
@@ -244,6 +249,14 @@ impl Engine {
             params.weight_words,
             params.lanes
         );
+        // Words per bank of the double-buffered rates and slopes: a power of two, so that the
+        // second bank's offset is one address bit.
+        let bank_words = params.state_words.max(2).next_power_of_two();
+        assert!(
+            bank_words <= 1 << 15,
+            "{} state words: use at most 32,768 so that both banks of rates and slopes fit 16-bit addresses",
+            params.state_words
+        );
         Engine {
             clock: Default::default(),
             reset: Default::default(),
@@ -335,10 +348,11 @@ impl Engine {
             prospectives: Memory::new(params.state_words, formats.pot_bits as usize, true),
             errors0: Memory::new(params.state_words, formats.pot_bits as usize, true),
             errors1: Memory::new(params.state_words, formats.pot_bits as usize, true),
-            rates0: Memory::new(params.state_words, 16, true),
-            rates1: Memory::new(params.state_words, 16, true),
-            slopes0: Memory::new(params.state_words, 16, true),
-            slopes1: Memory::new(params.state_words, 16, true),
+            rates: Memory::new(2 * bank_words, 16, true),
+            slopes: Memory::new(2 * bank_words, 16, true),
+            bank_offset: Constant::new((bank_words as u64).to_bits()),
+            read_bank_offset: Default::default(),
+            write_bank_offset: Default::default(),
             input_words: Memory::new(params.max_inputs, 16, true),
             targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
             layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
@@ -548,10 +562,8 @@ impl Logic for Engine {
         self.prospectives.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();
         self.errors1.clock.next = self.clock.val();
-        self.rates0.clock.next = self.clock.val();
-        self.rates1.clock.next = self.clock.val();
-        self.slopes0.clock.next = self.clock.val();
-        self.slopes1.clock.next = self.clock.val();
+        self.rates.clock.next = self.clock.val();
+        self.slopes.clock.next = self.clock.val();
         self.input_words.clock.next = self.clock.val();
         self.targets.clock.next = self.clock.val();
         self.layer_table.clock.next = self.clock.val();
@@ -789,22 +801,21 @@ impl Logic for Engine {
         self.errors1.write_address.next = self.host_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
         self.errors1.write_enable.next = false;
-        self.rates0.read_address.next = self.read_word.val();
-        self.rates0.write_address.next = self.host_word.val();
-        self.rates0.write_data.next = self.host_view.signed16.val();
-        self.rates0.write_enable.next = false;
-        self.rates1.read_address.next = self.read_word.val();
-        self.rates1.write_address.next = self.host_word.val();
-        self.rates1.write_data.next = self.host_view.signed16.val();
-        self.rates1.write_enable.next = false;
-        self.slopes0.read_address.next = self.read_word.val();
-        self.slopes0.write_address.next = self.host_word.val();
-        self.slopes0.write_data.next = self.host_view.signed16.val();
-        self.slopes0.write_enable.next = false;
-        self.slopes1.read_address.next = self.read_word.val();
-        self.slopes1.write_address.next = self.host_word.val();
-        self.slopes1.write_data.next = self.host_view.signed16.val();
-        self.slopes1.write_enable.next = false;
+        // bank = 1 selects the second bank for reading; the neuron unit writes the other one.
+        self.read_bank_offset.next = self.zero16.val();
+        self.write_bank_offset.next = self.bank_offset.val();
+        if self.bank.q.val().any() {
+            self.read_bank_offset.next = self.bank_offset.val();
+            self.write_bank_offset.next = self.zero16.val();
+        }
+        self.rates.read_address.next = self.read_word.val() | self.read_bank_offset.val();
+        self.rates.write_address.next = self.host_word.val() | self.read_bank_offset.val();
+        self.rates.write_data.next = self.host_view.signed16.val();
+        self.rates.write_enable.next = false;
+        self.slopes.read_address.next = self.read_word.val() | self.read_bank_offset.val();
+        self.slopes.write_address.next = self.host_word.val() | self.read_bank_offset.val();
+        self.slopes.write_data.next = self.host_view.signed16.val();
+        self.slopes.write_enable.next = false;
         self.input_words.read_address.next = self.read_word.val();
         self.input_words.write_address.next = self.host_word.val();
         self.input_words.write_data.next = self.host_view.signed16.val();
@@ -821,13 +832,11 @@ impl Logic for Engine {
         // The words of the bank the current step reads (bank = 1 selects the second memory).
         self.error_old.next = self.errors0.read_data.val();
         self.error_new.next = self.errors1.read_data.val();
-        self.rate_old.next = self.rates0.read_data.val();
-        self.slope_old.next = self.slopes0.read_data.val();
+        self.rate_old.next = self.rates.read_data.val();
+        self.slope_old.next = self.slopes.read_data.val();
         if self.bank.q.val().any() {
             self.error_old.next = self.errors1.read_data.val();
             self.error_new.next = self.errors0.read_data.val();
-            self.rate_old.next = self.rates1.read_data.val();
-            self.slope_old.next = self.slopes1.read_data.val();
         }
 
         // Per-neuron arithmetic units.
@@ -1060,20 +1069,15 @@ impl Logic for Engine {
             self.potentials.write_data.next = self.neuron.potential_next.val();
             self.prospectives.write_address.next = self.write_index.q.val();
             self.prospectives.write_data.next = self.neuron.prospective.val();
-            self.rates0.write_address.next = self.write_index.q.val();
-            self.rates0.write_data.next = self.neuron.rate.val();
-            self.rates1.write_address.next = self.write_index.q.val();
-            self.rates1.write_data.next = self.neuron.rate.val();
-            self.slopes0.write_address.next = self.write_index.q.val();
-            self.slopes0.write_data.next = self.neuron.slope.val();
-            self.slopes1.write_address.next = self.write_index.q.val();
-            self.slopes1.write_data.next = self.neuron.slope.val();
+            self.rates.write_address.next = self.write_index.q.val() | self.write_bank_offset.val();
+            self.rates.write_data.next = self.neuron.rate.val();
+            self.slopes.write_address.next =
+                self.write_index.q.val() | self.write_bank_offset.val();
+            self.slopes.write_data.next = self.neuron.slope.val();
             self.potentials.write_enable.next = true;
             self.prospectives.write_enable.next = true;
-            self.rates0.write_enable.next = self.bank.q.val().any();
-            self.rates1.write_enable.next = !self.bank.q.val().any();
-            self.slopes0.write_enable.next = self.bank.q.val().any();
-            self.slopes1.write_enable.next = !self.bank.q.val().any();
+            self.rates.write_enable.next = true;
+            self.slopes.write_enable.next = true;
             self.potential_saturations.event0.next = self.neuron.current_saturated.val();
             self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
             self.potential_saturations.event2.next = self.neuron.prospective_saturated.val();
@@ -1121,12 +1125,10 @@ impl Logic for Engine {
                     }
                     if self.select.val() == self.select_rate.val() {
                         self.rates_current.d.next = false;
-                        self.rates0.write_enable.next = !self.bank.q.val().any();
-                        self.rates1.write_enable.next = self.bank.q.val().any();
+                        self.rates.write_enable.next = true;
                     }
                     if self.select.val() == self.select_slope.val() {
-                        self.slopes0.write_enable.next = !self.bank.q.val().any();
-                        self.slopes1.write_enable.next = self.bank.q.val().any();
+                        self.slopes.write_enable.next = true;
                     }
                     if self.select.val() == self.select_input.val() {
                         self.inputs_current.d.next = false;
@@ -1300,10 +1302,10 @@ impl Logic for Engine {
                 if self.row.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::Copy;
                 } else {
-                    self.rates0.read_address.next = self.state_index.q.val();
-                    self.rates1.read_address.next = self.state_index.q.val();
-                    self.slopes0.read_address.next = self.state_index.q.val();
-                    self.slopes1.read_address.next = self.state_index.q.val();
+                    self.rates.read_address.next =
+                        self.state_index.q.val() | self.read_bank_offset.val();
+                    self.slopes.read_address.next =
+                        self.state_index.q.val() | self.read_bank_offset.val();
                     self.prospectives.read_address.next = self.state_index.q.val();
                     self.targets.read_address.next = self.row.q.val();
                     self.output_pending.d.next = true;
@@ -1318,8 +1320,8 @@ impl Logic for Engine {
             EngineState::Copy => {
                 if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
                     self.input_words.read_address.next = self.column.q.val();
-                    self.rates0.read_address.next = self.source_index.q.val();
-                    self.rates1.read_address.next = self.source_index.q.val();
+                    self.rates.read_address.next =
+                        self.source_index.q.val() | self.read_bank_offset.val();
                     self.rate_pending.d.next = true;
                     self.column.enable.next = true;
                     self.source_index.enable.next = true;
@@ -1328,8 +1330,8 @@ impl Logic for Engine {
                     for p in 0..self._lanes {
                         self.slots[p].backward_read_address.next = self.error_word.q.val();
                     }
-                    self.slopes0.read_address.next = self.error_index.q.val();
-                    self.slopes1.read_address.next = self.error_index.q.val();
+                    self.slopes.read_address.next =
+                        self.error_index.q.val() | self.read_bank_offset.val();
                     self.error_pending.d.next = true;
                     self.error_column.enable.next = true;
                     self.error_index.enable.next = true;

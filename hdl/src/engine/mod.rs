@@ -16,8 +16,8 @@
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
 //!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
 //!    that layer's stream in the next step;
-//! 5. waits for the neuron unit to return the last row (10 clocks after the stream's last
-//!    clock, 9 for a layer of a single column group, which streams a bubble after each row).
+//! 5. waits for the neuron unit to return the last row (11 clocks after the stream's last
+//!    clock, 10 for a layer of a single column group, which streams a bubble after each row).
 //!
 //! A learning step with the same input as the step before therefore takes
 //!
@@ -25,7 +25,7 @@
 //! Σ_l rows_l · max(groups_l, 2)          the weight stream
 //! + rows_top                             output errors
 //! + Σ_{l < top} rows_l                   errors of the layers below the top
-//! + 31 · layers − (layers of one group)  per-layer overhead
+//! + 32 · layers − (layers of one group)  per-layer overhead
 //! + 5                                    per-step overhead
 //! ```
 //!
@@ -52,10 +52,11 @@ use rust_hdl::prelude::*;
 
 /// Generation parameters of the engine.
 ///
-/// NOTE: with the defaults, yosys 0.23 `synth_ice40 -dsp` maps the engine to 5,753 SB_LUT4,
-/// 41 SB_RAM40_4K and 14 SB_MAC16 (printed by leap-cosim's synthesis test). An iCE40UP5K has
-/// 5,280, 30 and 8, so it does not fit yet: each lane's weight bank takes 8 block RAMs (1,024
-/// words of 32 bits), and the neuron unit's 4 multipliers come on top of the lanes' 6.
+/// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
+/// 5,984 SB_LUT4, 34 SB_RAM40_4K and 11 SB_MAC16 (checked by leap-cosim's synthesis test). An
+/// iCE40UP5K has 5,280, 30 and 8, so it does not fit yet. The multipliers are the lanes' 6, the
+/// neuron unit's 2, the output error's 1 and the shared 32 x 16 product's 2. Each lane's weight
+/// bank (543 words of 32 bits) takes 6 block RAMs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineParams {
     /// Synapse lanes: weights processed per clock.
@@ -89,6 +90,22 @@ impl Default for EngineParams {
 }
 
 impl EngineParams {
+    /// Memory sizes for the default Yin-Yang network (4-120-3) on an iCEBreaker (iCE40UP5K) with
+    /// 2 lanes: 2 layers, 123 neurons, 120 rows, 121 columns and 4 inputs. Each lane's weight
+    /// bank has 543 words: 120 rows of 3 groups in the first layer and 3 rows of 61 groups in
+    /// the second.
+    pub fn icebreaker() -> Self {
+        EngineParams {
+            lanes: 2,
+            max_layers: 2,
+            state_words: 123,
+            max_rows: 120,
+            max_columns: 121,
+            max_inputs: 4,
+            weight_words: 543,
+        }
+    }
+
     /// Words per lane's rate bank: enough for the regions of every layer, one word per column
     /// group. The columns of all layers together are at most `max_inputs + state_words +
     /// max_layers`, and rounding each layer's groups up adds at most one word per layer.
@@ -121,7 +138,8 @@ pub enum EngineCommand {
 /// Codes of the `select` port: what the host reads or writes.
 pub mod select {
     /// Weight words; address `(word << bank_bits) | lane`. Addresses whose word does not fit the
-    /// 16-bit bank address write nothing and read 0.
+    /// 16-bit bank address write nothing and read 0. Words from `EngineParams::weight_words` on
+    /// that fit it are undefined: the bank stores exactly `weight_words` words.
     pub const WEIGHT: u64 = 0;
     /// Membrane potentials `u`, by state index (the layer's state base plus the neuron).
     pub const POTENTIAL: u64 = 1;

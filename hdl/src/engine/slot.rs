@@ -114,7 +114,7 @@ impl LaneSlot {
             index_wide: Constant::new((index as u64).to_bits()),
             index_address: Constant::new((index as u64).to_bits()),
             one: Constant::new(1u64.to_bits()),
-            weights: Memory::new(params.weight_words, formats.weight_bits as usize, true),
+            weights: Memory::exact(params.weight_words, formats.weight_bits as usize, true),
             rates: Memory::new(rate_depth, 16, true),
             backward: Memory::new(
                 params.max_columns.div_ceil(params.lanes),

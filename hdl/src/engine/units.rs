@@ -13,6 +13,9 @@ use crate::verilog::{extend, literal, saturate, split_product};
 /// port width on read. A read of the word written in the same clock returns the old word, but the
 /// engine never does both to the same word. So the memory carries `no_rw_check`, and yosys infers
 /// block RAM without bypass logic. The contents start undefined.
+///
+/// A memory made by [`Memory::exact`] stores exactly its depth in words. A read or write past the
+/// last word has an undefined effect (rust-hdl's simulator reads 0 and stores nothing).
 #[derive(LogicBlock)]
 pub struct Memory<T: Synth> {
     pub clock: Signal<In, Clock>,
@@ -22,6 +25,7 @@ pub struct Memory<T: Synth> {
     pub write_data: Signal<In, T>,
     pub write_enable: Signal<In, Bit>,
     _address_bits: usize,
+    _depth: usize,
     _stored_bits: usize,
     _signed: bool,
     _words: Vec<T>,
@@ -30,6 +34,13 @@ pub struct Memory<T: Synth> {
 impl<T: Synth> Memory<T> {
     /// Creates a memory of at least `depth` words (rounded up to a power of two) of `stored_bits` bits.
     pub fn new(depth: usize, stored_bits: usize, signed: bool) -> Self {
+        Self::exact(depth.max(2).next_power_of_two(), stored_bits, signed)
+    }
+
+    /// Creates a memory of exactly `depth` words of `stored_bits` bits. yosys 0.23 maps a depth
+    /// just past a power of two to fewer block RAMs than the next power of two: 543 words of 32
+    /// bits take 6 SB_RAM40_4K in place of 8, plus about 70 SB_LUT4 of read multiplexer.
+    pub fn exact(depth: usize, stored_bits: usize, signed: bool) -> Self {
         assert!(stored_bits >= 1, "a memory word needs at least one bit");
         assert!(
             stored_bits <= T::BITS,
@@ -49,9 +60,10 @@ impl<T: Synth> Memory<T> {
             write_data: Default::default(),
             write_enable: Default::default(),
             _address_bits: address_bits,
+            _depth: depth.max(2),
             _stored_bits: stored_bits,
             _signed: signed,
-            _words: vec![T::default(); 1 << address_bits],
+            _words: vec![T::default(); depth.max(2)],
         }
     }
 }
@@ -60,9 +72,13 @@ impl<T: Synth> Logic for Memory<T> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             let mask = (1usize << self._address_bits) - 1;
-            self.read_data.next = self._words[self.read_address.val().index() & mask];
+            let read_index = self.read_address.val().index() & mask;
+            self.read_data.next = self._words.get(read_index).copied().unwrap_or_default();
             if self.write_enable.val() {
-                self._words[self.write_address.val().index() & mask] = self.write_data.val();
+                let write_index = self.write_address.val().index() & mask;
+                if let Some(word) = self._words.get_mut(write_index) {
+                    *word = self.write_data.val();
+                }
             }
         }
     }
@@ -93,7 +109,7 @@ impl<T: Synth> Logic for Memory<T> {
              end\n\
              always @(*) read_data = {extension};\n",
             top = b - 1,
-            last = (1usize << a) - 1,
+            last = self._depth - 1,
             at = a - 1,
         ))
     }
@@ -244,13 +260,14 @@ impl Logic for OutputError {
         let bits = self._pot_bits as usize;
         let scale = self._pot_frac - self._act_frac;
         let act_frac = self._act_frac as usize;
+        // The 17-bit `t − r` times `d` takes one 16 x 16 multiplier as `2·((t − r) >>> 1)·d`
+        // plus `d` when `t − r` is odd.
         let mut text = format!(
             "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
-             wire signed [15:0] rate_high = {{{{14{{rate_difference[16]}}}}, rate_difference[16:15]}};\n\
-             wire signed [15:0] rate_low = {{1'b0, rate_difference[14:0]}};\n\
-             wire signed [31:0] slope_high = rate_high * slope;\n\
-             wire signed [31:0] slope_low = rate_low * slope;\n\
-             wire signed [63:0] slope_product = {{{{17{{slope_high[31]}}}}, slope_high, 15'b0}} + {slope_low};\n\
+             wire signed [15:0] rate_half = rate_difference[16:1];\n\
+             wire signed [31:0] slope_half = rate_half * slope;\n\
+             wire signed [15:0] slope_odd = rate_difference[0] ? slope : 16'sd0;\n\
+             wire signed [63:0] slope_product = {{{{31{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
              wire signed [63:0] slope_scaled = slope_product <<< {scale};\n\
              wire signed [63:0] slope_rounded = (slope_scaled + {half}) >>> {act_frac};\n\
              wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n\
@@ -258,7 +275,7 @@ impl Logic for OutputError {
              reg rate_clamped;\n\
              reg signed [31:0] voltage_term;\n\
              reg voltage_clamped;\n",
-            slope_low = extend("slope_low", 32, 32),
+            slope_odd = extend("slope_odd", 16, 48),
             half = literal(if act_frac == 0 { 0 } else { 1i128 << (act_frac - 1) }, 64),
             target_wide = extend("target", 32, 1),
             prospective_wide = extend("prospective", 32, 1),

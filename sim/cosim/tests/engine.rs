@@ -381,8 +381,9 @@ fn yin_yang_sample(rng: &mut ChaCha8Rng) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// One epoch of Yin-Yang training on the default network ([4, 120, 3], hard sigmoid then
-/// linear, 8 steps per sample of which 2 settle): every output rate after every step and every
-/// state word after every sample must agree.
+/// linear, 8 steps per sample of which 2 settle) on the engine with the iCEBreaker's memory
+/// sizes, which the network fills exactly: every output rate after every step and every state
+/// word after every sample must agree.
 #[test]
 fn engine_yin_yang_epoch() {
     // The size of the standard Yin-Yang training set.
@@ -390,7 +391,18 @@ fn engine_yin_yang_epoch() {
     let config = Config::default();
     config.validate_fixed().unwrap();
     let mut golden = FixedModel::new(&config).unwrap();
-    let mut engine = EngineDriver::new("engine", 2, &config, 7);
+    let params = leap_hdl::engine::EngineParams::icebreaker();
+    let spec = leap_verilator_sys::variant_specs()
+        .into_iter()
+        .find(|spec| spec.name == "engine_icebreaker")
+        .expect("leap-verilator-sys lists the engine_icebreaker model");
+    assert_eq!(
+        leap_cosim::device::engine_params(&spec),
+        params,
+        "the engine_icebreaker model has the sizes of EngineParams::icebreaker"
+    );
+    let mut engine = EngineDriver::try_new("engine_icebreaker", 2, &params, &config, 7)
+        .unwrap_or_else(|message| panic!("{message}"));
     engine.load(&golden);
     let top = config.depth() - 1;
     let presentation = config.presentation.clone();

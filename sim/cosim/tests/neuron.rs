@@ -9,7 +9,7 @@ use leap_model::format::{Coefficient, Formats};
 use leap_verilator_sys::{alternate_formats, Model};
 
 /// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
-const LATENCY: usize = 6;
+const LATENCY: usize = 7;
 const RANDOM_VECTORS: usize = 100_000;
 
 /// How often each interesting case occurred in a run.
@@ -93,8 +93,12 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         (0..LATENCY - 1).map(|_| None).collect();
     let mut next = 0;
     let mut clocks = 0;
+    // The unit takes a neuron at most every other clock.
+    let mut issued_last_clock = false;
     while next < vectors.len() || in_flight.iter().any(Option::is_some) {
-        let entry = if next < vectors.len() && !bubbles.chance(1, 16) {
+        let issue = next < vectors.len() && !issued_last_clock && !bubbles.chance(1, 16);
+        issued_last_clock = issue;
+        let entry = if issue {
             let v = vectors[next];
             model.set(valid, 1);
             model.set(sum, v.sum);

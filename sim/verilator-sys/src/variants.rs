@@ -130,6 +130,18 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
         spec("engine_alt", "engine", alternate_formats(), 3),
+        // The sizes of `leap_hdl::engine::EngineParams::icebreaker`, exactly full with 4-120-3.
+        VariantSpec {
+            size: Some(EngineSize {
+                max_layers: 2,
+                state_words: 123,
+                max_rows: 120,
+                max_columns: 121,
+                max_inputs: 4,
+                weight_words: 543,
+            }),
+            ..spec("engine_icebreaker", "engine", Formats::default(), 2)
+        },
         // The link tests use short inter-byte timeouts so that a gap costs few simulated clocks.
         link("decoder", "decoder", 256, 600, 16),
         link("decoder_4096", "decoder", 4096, 2000, 16),
