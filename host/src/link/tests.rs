@@ -277,6 +277,31 @@ fn link_fifo_pcie_matches_fixed_model() {
     server.join().unwrap().unwrap();
 }
 
+/// The PCIe transport against the simulated board (the Verilated board top level of the default
+/// Yin-Yang network), which serves the two FIFOs that stand in for the XDMA character devices.
+#[cfg(feature = "verilator")]
+#[test]
+fn link_fifo_pcie_matches_fixed_model_on_simulated_board() {
+    let config = Config::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (h2c, c2h) = make_fifos(dir.path());
+    let mut board = crate::devices::ServeDevice::Verilator
+        .build(&config, None)
+        .expect("the simulated board builds for the default configuration");
+    let (h2c_device, c2h_device) = (h2c.clone(), c2h.clone());
+    let server = thread::spawn(move || {
+        let input = std::fs::File::open(&h2c_device)?;
+        let output = std::fs::OpenOptions::new().write(true).open(&c2h_device)?;
+        serve(&mut board, input, output)
+    });
+    let transport = PcieTransport::open(&h2c, &c2h, Duration::from_secs(5)).unwrap();
+    let mut device =
+        LinkDevice::connect(Box::new(transport), &config, LinkOptions::default()).unwrap();
+    assert_bit_identical(&mut device, &config);
+    drop(device);
+    server.join().unwrap().unwrap();
+}
+
 /// Returns `count` Yin-Yang training inputs and their one-hot targets.
 fn train_samples(count: usize) -> (Vec<&'static [f64]>, Vec<Vec<f64>>) {
     let train = &splits().train;
