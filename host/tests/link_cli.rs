@@ -939,7 +939,7 @@ fn silent_server_times_out_naming_port() {
     server.process.signal(libc::SIGCONT);
     let message = fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(1), "{message}");
-    // A stopped server first stops replying; once the pseudo-terminal's buffer is full it also
+    // A stopped server stops replying, and once the pseudo-terminal's buffer is full it also
     // stops reading. Whichever the host notices first, the error names the port and the limit.
     let silent = format!("no valid reply from serial port {}", server.address);
     let full = format!("writing to serial port {} failed", server.address);

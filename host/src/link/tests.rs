@@ -277,8 +277,8 @@ fn link_fifo_pcie_matches_fixed_model() {
     server.join().unwrap().unwrap();
 }
 
-/// The PCIe transport against the simulated board (the Verilated board top level of the default
-/// Yin-Yang network), which serves the two FIFOs that stand in for the XDMA character devices.
+/// Trains over the PCIe transport on the simulated board (the Verilated board of the default
+/// Yin-Yang network), which serves the two FIFOs in place of the XDMA character devices.
 #[cfg(feature = "verilator")]
 #[test]
 fn link_fifo_pcie_matches_fixed_model_on_simulated_board() {
