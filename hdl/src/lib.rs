@@ -259,6 +259,19 @@ pub fn emit_board(board: &board::BoardConfig, link: &link::LinkParams, uart: boo
     }
 }
 
+/// Emits the Verilog of the board behind 64-bit AXI-Stream ports, for the XDMA IP's streams.
+pub fn emit_board_axis(board: &board::BoardConfig, link: &link::LinkParams) -> Emitted {
+    emit_block(board::BoardAxis::new(board, link), |b| {
+        b.clock.connect();
+        b.reset.connect();
+        b.s_axis_tdata.connect();
+        b.s_axis_tkeep.connect();
+        b.s_axis_tvalid.connect();
+        b.s_axis_tlast.connect();
+        b.m_axis_tready.connect();
+    })
+}
+
 /// Emits the Verilog of the engine for `formats` and `params`.
 pub fn emit_engine(formats: &Formats, params: &engine::EngineParams) -> Emitted {
     emit_block(engine::Engine::new(formats, params), |b| {

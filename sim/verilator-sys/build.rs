@@ -10,7 +10,10 @@ use std::process::Command;
 use leap_hdl::board::BoardConfig;
 use leap_hdl::engine::EngineParams;
 use leap_hdl::link::LinkParams;
-use leap_hdl::{emit, emit_board, emit_engine, emit_executor, emit_link, Design, Direction, Port};
+use leap_hdl::{
+    emit, emit_board, emit_board_axis, emit_engine, emit_executor, emit_link, Design, Direction,
+    Port,
+};
 
 include!("src/variants.rs");
 
@@ -36,6 +39,7 @@ fn main() {
             "executor" => emit_executor(&board_config(spec)),
             "board" => emit_board(&board_config(spec), &link_params(spec), true),
             "board_bytes" => emit_board(&board_config(spec), &link_params(spec), false),
+            "board_axis" => emit_board_axis(&board_config(spec), &link_params(spec)),
             other if other.starts_with("board:") => emit_board_top(&other["board:".len()..]),
             _ => {
                 let design = Design::from_name(spec.design).unwrap_or_else(|| {
@@ -223,7 +227,12 @@ fn yosys_datdir() -> PathBuf {
 
 /// Synthesises `source` with yosys into `dir/<name>_netlist.v` and returns the files and extra
 /// Verilator flags that simulate the netlist with yosys's cell models.
-fn synthesise(name: &str, netlist: Netlist, source: &Path, dir: &Path) -> (Vec<PathBuf>, Vec<String>) {
+fn synthesise(
+    name: &str,
+    netlist: Netlist,
+    source: &Path,
+    dir: &Path,
+) -> (Vec<PathBuf>, Vec<String>) {
     let cells = yosys_datdir().join(netlist.cell_directory());
     let output = dir.join(format!("{name}_netlist.v"));
     let script = format!(

@@ -1,6 +1,7 @@
 //! The board: the command executor that replies to the link protocol with the engine, and the
 //! top levels that connect it to the link front end.
 
+pub mod axis;
 pub mod cache;
 pub mod executor;
 pub mod top;
@@ -9,6 +10,7 @@ pub mod walker;
 
 use rust_hdl::prelude::*;
 
+pub use axis::BoardAxis;
 pub use executor::{BoardConfig, CommandExecutor};
 pub use top::{Board, BoardBytes};
 

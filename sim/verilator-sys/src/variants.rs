@@ -23,8 +23,8 @@ pub fn alternate_formats() -> Formats {
 pub struct VariantSpec {
     pub name: &'static str,
     /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder`, `uart`, a board
-    /// design (`executor`, `board`, `board_bytes`), which also needs `network`, or `board:NAME`
-    /// for the top level of board NAME of the board table.
+    /// design (`executor`, `board`, `board_bytes`, `board_axis`), which also needs `network`, or
+    /// `board:NAME` for the top level of board NAME of the board table.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
@@ -166,6 +166,12 @@ pub fn variant_specs() -> Vec<VariantSpec> {
             lanes: 2,
             network: Some("yinyang"),
             ..link("board_yinyang", "board", 4096, 4096, 8)
+        },
+        // The board behind the AXI-Stream ports of the XDMA IP.
+        VariantSpec {
+            lanes: 2,
+            network: Some("yinyang"),
+            ..link("board_axis_yinyang", "board_axis", 4096, 4096, 8)
         },
     ]
 }
