@@ -10,7 +10,7 @@ use leap_hdl::board::BoardConfig;
 use leap_hdl::boards::{self, BoardTable};
 use leap_hdl::engine::{EngineParams, MAX_LANES};
 use leap_hdl::link::LinkParams;
-use leap_hdl::{emit, emit_board, emit_engine, emit_executor, emit_link, Design};
+use leap_hdl::{emit, emit_board, emit_board_axis, emit_engine, emit_executor, emit_link, Design};
 use leap_model::Config;
 
 /// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
@@ -22,7 +22,8 @@ struct Args {
     out: PathBuf,
     /// Design to emit: lane, neuron, engine, decoder, encoder, uart, or a board design for the
     /// network of --config: executor (the command executor with the engine), board_bytes (the
-    /// board with byte ports) or board (the board with UART pins); repeat for several.
+    /// board with byte ports), board (the board with UART pins) or board_axis (the board with
+    /// 64-bit AXI-Stream ports for the XDMA IP); repeat for several.
     /// Default: lane, neuron, engine, decoder, encoder and uart.
     #[arg(long = "design")]
     designs: Vec<String>,
@@ -151,6 +152,7 @@ fn main() -> Result<()> {
         let emitted = match name.as_str() {
             "executor" => emit_executor(&board),
             "board" => emit_board(&board, &link, true),
+            "board_axis" => emit_board_axis(&board, &link),
             _ => emit_board(&board, &link, false),
         };
         std::fs::write(&path, emitted.verilog)
@@ -161,4 +163,4 @@ fn main() -> Result<()> {
 }
 
 /// Designs that need a network: the command executor and the board top levels.
-const BOARD_DESIGNS: [&str; 3] = ["executor", "board_bytes", "board"];
+const BOARD_DESIGNS: [&str; 4] = ["executor", "board_bytes", "board", "board_axis"];
