@@ -35,8 +35,9 @@ pub enum Command {
     /// Measure single-threaded synapse updates per second of the software models, and with
     /// --link the samples per second of the link.
     Bench(BenchArgs),
-    /// Serve the software device, the fixed-point golden model behind the link protocol, on a
-    /// pseudo-terminal or a TCP port, replying as a board does. Runs until killed.
+    /// Serve a device behind the link protocol on a pseudo-terminal or a TCP port: the software
+    /// device (the fixed-point golden model) or, with --device verilator, the simulated board.
+    /// Runs until killed.
     Serve(ServeArgs),
     /// Connect to a device and print its identity and counters.
     Info(InfoArgs),
