@@ -129,8 +129,8 @@ fn engine_params(spec: &VariantSpec) -> EngineParams {
     params
 }
 
-/// The board of a board variant: its network, the engine of `spec` and the protocol's maximum
-/// payload.
+/// Returns the board of a board variant: its network, the engine of `spec` and the protocol's
+/// maximum payload.
 fn board_config(spec: &VariantSpec) -> BoardConfig {
     let network = spec
         .network

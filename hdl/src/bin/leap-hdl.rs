@@ -20,11 +20,10 @@ struct Args {
     /// Directory to write the Verilog files to; created if missing.
     #[arg(long)]
     out: PathBuf,
-    /// Design to emit: lane, neuron, engine, decoder, encoder, uart, or a board design for the
-    /// network of --config: executor (the command executor with the engine), board_bytes (the
-    /// board with byte ports), board (the board with UART pins) or board_axis (the board with
-    /// 64-bit AXI-Stream ports for the XDMA IP); repeat for several.
-    /// Default: lane, neuron, engine, decoder, encoder and uart.
+    /// Design to emit, repeated for several: lane, neuron, engine, decoder, encoder or uart.
+    /// The board designs run the network of --config: executor (the command executor with the
+    /// engine), board_bytes (byte ports), board (UART pins) and board_axis (64-bit AXI-Stream
+    /// ports for the XDMA IP). Default: lane, neuron, engine, decoder, encoder and uart.
     #[arg(long = "design")]
     designs: Vec<String>,
     /// Configuration file (TOML) whose `[fixed]` formats set the widths and whose network the

@@ -15,7 +15,7 @@ use crate::link::LinkParams;
 /// carry their own length.
 ///
 /// Card to host: reply bytes fill a beat from its lowest byte. The beat is offered on
-/// `m_axis_*` when it holds 8 bytes or the last byte of a frame, with `m_axis_tkeep` marking its
+/// `m_axis_*` when it has 8 bytes or the last byte of a frame, with `m_axis_tkeep` marking its
 /// bytes and `m_axis_tlast` set on the beat that ends a frame. The shell counts the frame's bytes
 /// from the length field of its header to find that end.
 ///

@@ -16,7 +16,7 @@ pub const CACHE_ENTRIES: usize = 8;
 /// slot's first byte address `hit_base` and the reply's payload length `hit_length`. A new reply
 /// is written into the slot at `head_base` through `write`, then `insert` (strobe) files it under
 /// (`opcode`, `seq`, `length`) and moves the head on, replacing the oldest entry. `clear`
-/// (strobe) forgets every entry. The byte memory reads with latency 1.
+/// (strobe) empties every entry. The byte memory reads with latency 1.
 #[derive(LogicBlock)]
 pub struct ReplyCache {
     pub clock: Signal<In, Clock>,

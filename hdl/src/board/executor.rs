@@ -310,7 +310,7 @@ pub enum ExecState {
 /// The command executor between the frame decoder, the frame encoder and the engine's host port.
 ///
 /// After reset it writes the layer table and the constants of the generation-time configuration
-/// into the engine, then replies to each intact frame the decoder holds with exactly one reply, as
+/// into the engine, then replies to each intact frame the decoder presents with exactly one reply, as
 /// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
 /// error codes and details, the same reply cache and stream order. Payload bytes are read
 /// through the decoder's RAM port two clocks per byte; replies are written byte by byte into

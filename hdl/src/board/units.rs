@@ -205,9 +205,9 @@ pub struct MemorySizes {
     pub neurons: u32,
 }
 
-/// Checks a read or write memory header: `known` when `memory` names a memory (1 to 7),
-/// `in_range` when `count` is at most 1022 and `offset + count` does not pass the memory's end;
-/// `size` is the memory's size in words (the error detail).
+/// Checks a read or write memory header. `known` is high when `memory` names a memory (1 to 7),
+/// and `in_range` when `count` is at most 1022 and `offset + count` does not pass the memory's
+/// end. `size` is the memory's size in words, the error detail.
 #[derive(LogicBlock)]
 pub struct MemoryRange {
     pub memory: Signal<In, Bits<8>>,
@@ -712,7 +712,9 @@ pub struct CommandView {
 impl CommandView {
     /// Packs a power-on command in the layout the view splits.
     pub fn pack(select: u64, address: u64, data: u64) -> u64 {
-        assert!(select < 1 << 8 && address < 1 << 16 && data < 1 << 32);
+        assert!(select < 1 << 8, "select {select} is wider than 8 bits");
+        assert!(address < 1 << 16, "address {address} is wider than 16 bits");
+        assert!(data < 1 << 32, "data {data} is wider than 32 bits");
         (select << 56) | (address << 32) | data
     }
 }

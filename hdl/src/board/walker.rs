@@ -34,7 +34,7 @@ pub enum WalkState {
 ///
 /// `start` (strobe) locates the weight at `offset` by skipping whole layers, then whole rows, then
 /// single columns, one per clock, so it takes at most `layers + rows + columns` clocks and needs
-/// no divider; `ready` is high once it is found. Each `advance` strobe (while ready) moves to the
+/// no divider. `ready` is high once it is found. Each `advance` strobe (while ready) moves to the
 /// next weight in one clock. Layers sit back to back in the banks, so the bank word only ever
 /// counts up. Offsets past the last weight are the caller's to reject.
 #[derive(LogicBlock)]

@@ -1313,10 +1313,10 @@ impl Logic for Engine {
                     self.state_index.enable.next = true;
                 }
             }
-            // Two independent loops of one word per clock each: the presynaptic rates of the
-            // loaded layer go into the lanes' rate banks (`rate_pending` writes them), and the
-            // backward sums of the layer above become the loaded layer's errors
-            // (`error_pending` writes them). The phase ends when both are done.
+            // Two independent loops run at one word per clock each. One writes the presynaptic
+            // rates of the loaded layer into the lanes' rate banks (`rate_pending`). The other
+            // turns the backward sums of the layer above into the loaded layer's errors
+            // (`error_pending`). The phase ends when both are done.
             EngineState::Copy => {
                 if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
                     self.input_words.read_address.next = self.column.q.val();

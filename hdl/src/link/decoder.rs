@@ -475,7 +475,7 @@ impl Logic for FrameDecoder {
         // ---- Ring input: write every byte unless the ring is full. ----
         // The oldest byte still needed (the tail) is the held frame's payload, else the
         // candidate's sync byte, else the next byte to examine. The tail never moves back and
-        // no byte is written while the ring is full, so the ring holds at most `ring_bytes` (a
+        // no byte is written while the ring is full, so the ring contains at most `ring_bytes` (a
         // power of two) bytes, and it is full exactly when that bit of `write_position - tail`
         // is set. The three differences are formed in parallel and the result selected after.
         self.full_from_scan.next = ((self.write_position.q.val() - self.scan.q.val())

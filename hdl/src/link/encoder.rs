@@ -65,7 +65,7 @@ pub enum EncoderState {
 /// after `send` until the clock after the last CRC byte moved.
 ///
 /// A `length` above `max_payload` is clamped to `max_payload`: the frame then carries the whole
-/// buffer and its length field is `max_payload`, so the receiver still sees an intact frame.
+/// buffer and its length field is `max_payload`, so the receiver still gets an intact frame.
 ///
 /// The outgoing byte is in an output register. A byte moves on a clock where `byte_valid` and
 /// `byte_ready` are both high, and the next byte is loaded in that same clock. So a sink that

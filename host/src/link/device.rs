@@ -115,7 +115,7 @@ impl LinkDevice {
         }
     }
 
-    /// Returns the largest payload this host sends to the device or asks it to send.
+    /// Returns the largest payload this host sends to the device or requests from it.
     pub fn max_payload(&self) -> usize {
         self.max_payload
     }

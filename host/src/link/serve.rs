@@ -8,7 +8,7 @@ use leap_model::protocol::{SoftwareDevice, MAX_FRAME_LEN};
 
 use super::stream::ListeningClock;
 
-/// A device that answers requests on a byte stream: the software device, or the simulated
+/// A device that replies to requests on a byte stream: the software device, or the simulated
 /// board (`leap serve --device verilator`).
 pub trait ByteDevice: Send {
     /// Takes `bytes` received at `now` and returns the encoded replies that are complete.

@@ -281,7 +281,7 @@ fn link_fifo_pcie_matches_fixed_model() {
 /// Yin-Yang network), which serves the two FIFOs in place of the XDMA character devices.
 #[cfg(feature = "verilator")]
 #[test]
-fn link_fifo_pcie_matches_fixed_model_on_simulated_board() {
+fn pcie_simulated_board_matches_model() {
     let config = Config::default();
     let dir = tempfile::tempdir().unwrap();
     let (h2c, c2h) = make_fifos(dir.path());

@@ -12,8 +12,8 @@ use leap_verilator_sys::{Model, PortId};
 /// received since it last stopped. The decoder's scanner examines one byte per clock and may
 /// rescan the bytes of a rejected candidate, and the board looks idle meanwhile.
 ///
-/// NOTE: garbage with many false sync bytes can make the scanner rescan a byte more than twice;
-/// a frame it finds after that is answered on the next `receive` or `poll`.
+/// NOTE: garbage with many false sync bytes can make the scanner rescan a byte more than twice.
+/// A frame it finds after that gets its reply on the next `receive` or `poll`.
 const SETTLE_CLOCKS: u64 = 64;
 
 /// Inter-byte timeout of the simulated board's frame decoder, in clocks. The simulation stops

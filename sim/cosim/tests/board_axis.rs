@@ -1,6 +1,6 @@
-//! The board behind its AXI-Stream shell (`board_axis`) against `SoftwareDevice`: requests go in
-//! as 64-bit beats with holes in `tkeep` and gaps in `tvalid`, replies come out under random
-//! back-pressure, and every reply frame must match the software device's and end on a `tlast` beat.
+//! The board behind its AXI-Stream shell (`board_axis`) against `SoftwareDevice`. Requests go in
+//! as 64-bit beats with holes in `tkeep` and gaps in `tvalid`, and replies come out under random
+//! back-pressure. Every reply frame must match the software device's and end on a `tlast` beat.
 
 use std::time::Instant;
 

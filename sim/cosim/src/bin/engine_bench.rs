@@ -93,7 +93,7 @@ fn one_step(engine: &mut EngineDriver) -> u64 {
     let before = engine.cycles();
     engine.run(1, true, u64::MAX);
     // Reading the counter takes clocks of its own, so subtract the clocks of one read. The run
-    // command's strobe and the clock that sees `busy` fall are counted as part of the step.
+    // command's strobe and the clock on which `busy` falls are counted as part of the step.
     let after = engine.cycles();
     let reads = engine.cycles() - after;
     after - before - reads

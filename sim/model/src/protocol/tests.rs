@@ -1120,7 +1120,7 @@ fn software_device_small_max_payload() {
     assert!(matches!(reply, Reply::MemoryData { ref words, .. } if words.len() == 30));
 
     // A longer intact frame gets a length error naming the maximum. On the wire its length
-    // field is rejected as soon as the header is complete, counted, and not answered.
+    // field is rejected as soon as the header is complete and counted, and the frame gets no reply.
     let write = Request::WriteMemory {
         memory: Memory::Weights,
         offset: 0,
