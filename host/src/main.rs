@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 const LOG_ENV: &str = "LEAP_LOG";
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     // Usage errors and --help exit here, with clap's message and exit code 2 (0 for --help).
     let cli = Cli::parse();
     init_tracing();
@@ -22,6 +23,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the process quietly with success when stdout is a pipe whose reader has gone, as in
+/// `leap bench | head -1`. Rust ignores SIGPIPE, so `println!` panics on the closed pipe instead;
+/// restoring SIGPIPE would also kill the process when a link's peer closes a FIFO, which must
+/// end with an error message instead. Every other panic keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
 }
 
 /// Sends log lines to stderr, filtered by LEAP_LOG (default: info).

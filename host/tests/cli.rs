@@ -666,6 +666,26 @@ fn usage_error_keeps_exit_two() {
     assert!(stderr(&output).contains("fpga9000"));
 }
 
+/// `leap bench | head -1`: a reader that goes away before the table is printed ends the
+/// command quietly, without a panic report.
+#[test]
+fn bench_into_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leap"))
+        .current_dir(dir.path())
+        .args(["bench", "--seconds", "0.05"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the first line is written.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn bench_json_reports_all_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -723,7 +743,9 @@ fn resume_repairs_outputs_of_finished_run() {
     let config = write_config(dir.path(), "small.toml", "");
     assert_success(&leap(
         dir.path(),
-        &["train", "--config", &config, "--epochs", "2", "--out", "run"],
+        &[
+            "train", "--config", &config, "--epochs", "2", "--out", "run",
+        ],
     ));
     let run = dir.path().join("run");
     let complete = fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -734,8 +756,14 @@ fn resume_repairs_outputs_of_finished_run() {
     fs::write(run.join(".leap-partial-abc123"), "half a checkpoint").unwrap();
 
     assert_success(&leap(dir.path(), &["train", "--resume", "run"]));
-    assert_eq!(fs::read_to_string(run.join("metrics.csv")).unwrap(), complete);
-    assert!(!run.join(".leap-partial-abc123").exists(), "partial files are removed");
+    assert_eq!(
+        fs::read_to_string(run.join("metrics.csv")).unwrap(),
+        complete
+    );
+    assert!(
+        !run.join(".leap-partial-abc123").exists(),
+        "partial files are removed"
+    );
     assert!(run.join("learning_curves.svg").exists());
 }
 
@@ -744,11 +772,27 @@ fn resume_rejects_changed_data() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write_separable_csv(dir.path());
     let config = "two_classes.toml";
-    fs::write(dir.path().join(config), SMALL_CONFIG.replace("[4, 20, 3]", "[4, 20, 2]")).unwrap();
+    fs::write(
+        dir.path().join(config),
+        SMALL_CONFIG.replace("[4, 20, 3]", "[4, 20, 2]"),
+    )
+    .unwrap();
     let data = format!("csv:{csv}");
     assert_success(&leap(
         dir.path(),
-        &["train", "--config", config, "--data", &data, "--epochs", "2", "--stop-after", "1", "--out", "run"],
+        &[
+            "train",
+            "--config",
+            config,
+            "--data",
+            &data,
+            "--epochs",
+            "2",
+            "--stop-after",
+            "1",
+            "--out",
+            "run",
+        ],
     ));
 
     let path = dir.path().join(&csv);
@@ -758,15 +802,34 @@ fn resume_rejects_changed_data() {
 
     let output = leap(dir.path(), &["train", "--resume", "run"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("changed since the run"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("changed since the run"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!stderr(&output).contains("panicked"));
 }
 
 #[test]
 fn seed_above_toml_range_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let output = leap(dir.path(), &["train", "--epochs", "1", "--seed", "9223372036854775808", "--out", "run"]);
+    let output = leap(
+        dir.path(),
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--seed",
+            "9223372036854775808",
+            "--out",
+            "run",
+        ],
+    );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("9223372036854775808"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("9223372036854775808"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!stderr(&output).contains("panicked"));
 }
