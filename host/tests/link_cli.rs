@@ -399,8 +399,9 @@ fn link_rejects_other_network() {
     );
     assert_eq!(train.status.code(), Some(1), "{}", stderr(&train));
     assert!(
-        stderr(&train)
-            .contains("the device runs layers [4, 20, 3], but the configuration has [4, 10, 3]"),
+        stderr(&train).contains(
+            "the device runs network 4-20-3, but network.layers of the configuration is 4-10-3"
+        ),
         "{}",
         stderr(&train)
     );
@@ -425,8 +426,9 @@ fn link_rejects_other_network() {
     );
     assert_eq!(wide.status.code(), Some(1), "{}", stderr(&wide));
     assert!(
-        stderr(&wide)
-            .contains("the device runs layers [4, 20, 3], but the configuration has [4, 40, 3]"),
+        stderr(&wide).contains(
+            "the device runs network 4-20-3, but network.layers of the configuration is 4-40-3"
+        ),
         "{}",
         stderr(&wide)
     );

@@ -93,36 +93,46 @@ impl Identity {
         }
         let layers: Vec<u32> = config.network.layers.iter().map(|&n| n as u32).collect();
         if self.layers != layers {
+            let joined = |l: &[u32]| l.iter().map(u32::to_string).collect::<Vec<_>>().join("-");
             return Err(format!(
-                "the device runs layers {:?}, but the configuration has {:?}",
-                self.layers, layers
+                "the device runs network {}, but network.layers of the configuration is {}; {}",
+                joined(&self.layers),
+                joined(&layers),
+                MISMATCH_HINT
             ));
         }
         if self.activations != config.network.activations {
             let names =
                 |a: &[Activation]| a.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
             return Err(format!(
-                "the device uses activations [{}], but the configuration has [{}]",
+                "the device uses activations [{}], but network.activations of the configuration is [{}]; {}",
                 names(&self.activations),
-                names(&config.network.activations)
+                names(&config.network.activations),
+                MISMATCH_HINT
             ));
         }
-        if self.formats != config.fixed {
+        if let Some((key, device, configured)) =
+            first_format_difference(&self.formats, &config.fixed)
+        {
             return Err(format!(
-                "the device's number formats {:?} differ from the configuration's {:?}",
-                self.formats, config.fixed
+                "the device was built with fixed.{key} = {device}, but the configuration sets \
+                 fixed.{key} = {configured}; {MISMATCH_HINT}"
             ));
         }
         if self.error_source != config.neuron.error_source {
             return Err(format!(
-                "the device takes error messages from {:?}, but the configuration sets neuron.error_source = {:?}",
-                self.error_source, config.neuron.error_source
+                "the device was built with neuron.error_source = \"{}\", but the configuration sets \"{}\"; {}",
+                error_source_name(self.error_source),
+                error_source_name(config.neuron.error_source),
+                MISMATCH_HINT
             ));
         }
         let expected = generator_hash(config, self.lanes);
         if self.generator_hash != expected {
             return Err(format!(
-                "the device's generator hash 0x{:016X} differs from 0x{expected:016X}, the hash of this configuration with {} lanes",
+                "the device's generator hash 0x{:016X} differs from 0x{expected:016X}, the hash of \
+                 this configuration with {} lanes, so the device was generated from other \
+                 parameters (time constants or rates); {MISMATCH_HINT}",
                 self.generator_hash, self.lanes
             ));
         }
@@ -254,4 +264,40 @@ pub fn generator_hash(config: &Config, lanes: u16) -> u64 {
     bytes.iter().fold(OFFSET_BASIS, |hash, &b| {
         (hash ^ b as u64).wrapping_mul(PRIME)
     })
+}
+
+/// The next step after a device and a configuration disagree.
+const MISMATCH_HINT: &str = "train with the configuration the device was built from (`leap info` \
+     shows the device's network and formats), or build and load a bitstream for this configuration";
+
+/// Returns the configuration key, the device's value and the configuration's value of the first
+/// number format that differs.
+fn first_format_difference(
+    device: &Formats,
+    configured: &Formats,
+) -> Option<(&'static str, u32, u32)> {
+    let fields = |f: &Formats| {
+        [
+            ("act_frac", f.act_frac),
+            ("weight_bits", f.weight_bits),
+            ("weight_frac", f.weight_frac),
+            ("pot_bits", f.pot_bits),
+            ("pot_frac", f.pot_frac),
+            ("msg_frac", f.msg_frac),
+            ("upd_frac", f.upd_frac),
+        ]
+    };
+    fields(device)
+        .into_iter()
+        .zip(fields(configured))
+        .find(|((_, a), (_, b))| a != b)
+        .map(|((key, a), (_, b))| (key, a, b))
+}
+
+/// Returns the name of an error source as a configuration file spells it.
+fn error_source_name(source: ErrorSource) -> &'static str {
+    match source {
+        ErrorSource::TauM => "tau_m",
+        ErrorSource::TauR => "tau_r",
+    }
 }

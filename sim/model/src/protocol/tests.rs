@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::config::{Activation, Config, TargetKind};
+use crate::config::{Activation, Config, ErrorSource, TargetKind};
 use crate::device::Device;
 use crate::fixed::{initial_rounding_state, FixedModel};
 use crate::format::Coefficient;
@@ -1203,6 +1203,52 @@ fn software_device_identity() {
     other.network.activations[1] = Activation::Relu;
     let message = identity.check_config(&other).unwrap_err();
     assert!(message.contains("relu"), "{message}");
+}
+
+/// Every disagreement between a device and a configuration names the configuration key, both
+/// values in the configuration's own spelling, and what to do.
+#[test]
+fn identity_mismatch_names_key_values_and_remedy() {
+    let config = small_config();
+    let mut device = SoftwareDevice::new(&config).unwrap();
+    let Reply::Identity(identity) = request(&mut device, &Request::Identify, 0) else {
+        panic!("identify failed")
+    };
+    let check = |edit: &dyn Fn(&mut Config)| {
+        let mut other = config.clone();
+        edit(&mut other);
+        let message = identity.check_config(&other).unwrap_err();
+        assert!(message.contains("leap info"), "no remedy in: {message}");
+        message
+    };
+
+    let message = check(&|c| c.network.layers = vec![2, 4, 2]);
+    assert!(
+        message.contains("runs network 2-3-2, but network.layers of the configuration is 2-4-2"),
+        "{message}"
+    );
+
+    let weight_frac = config.fixed.weight_frac;
+    let message = check(&|c| c.fixed.weight_frac = weight_frac - 1);
+    assert!(
+        message.contains(&format!(
+            "built with fixed.weight_frac = {weight_frac}, but the configuration sets fixed.weight_frac = {}",
+            weight_frac - 1
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("Formats {"), "{message}");
+
+    let other_source = match config.neuron.error_source {
+        ErrorSource::TauM => ErrorSource::TauR,
+        ErrorSource::TauR => ErrorSource::TauM,
+    };
+    let message = check(&|c| c.neuron.error_source = other_source);
+    assert!(message.contains("neuron.error_source = \""), "{message}");
+    assert!(
+        message.contains("\"tau_m\"") && message.contains("\"tau_r\""),
+        "{message}"
+    );
 }
 
 #[test]
