@@ -5,6 +5,7 @@ use rust_hdl::prelude::*;
 
 use super::executor::BoardConfig;
 use super::top::BoardBytes;
+use super::units::ZeroExtend;
 use crate::link::LinkParams;
 
 /// [`BoardBytes`] between two 64-bit AXI-Stream interfaces.
@@ -18,9 +19,6 @@ use crate::link::LinkParams;
 /// `m_axis_*` when it has 8 bytes or the last byte of a frame, with `m_axis_tkeep` marking its
 /// bytes and `m_axis_tlast` set on the beat that ends a frame. The shell counts the frame's bytes
 /// from the length field of its header to find that end.
-///
-/// NOTE: the emitted Verilog still has `verilator -Wall` WIDTH warnings from literal constants and
-/// `bit_cast`, so this shell is not in the board lint test yet.
 #[derive(LogicBlock)]
 pub struct BoardAxis {
     pub clock: Signal<In, Clock>,
@@ -44,8 +42,8 @@ pub struct BoardAxis {
     tx_data: DFF<Bits<64>>,
     /// Keep bits of `tx_data`; reset to 0.
     tx_keep: DFF<Bits<8>>,
-    /// Byte lane the next reply byte goes to, 0 to 7; reset to 0.
-    tx_lane: DFF<Bits<4>>,
+    /// Bit offset in `tx_data` of the lane the next reply byte goes to: 0, 8, ..., 56. Reset to 0.
+    tx_offset: DFF<Bits<6>>,
     /// The beat is offered on `m_axis_*`; reset to 0.
     tx_offered: DFF<Bit>,
     /// The offered beat ends a frame; reset to 0.
@@ -56,7 +54,23 @@ pub struct BoardAxis {
     length_low: DFF<Bits<16>>,
     /// Index of the frame's last byte (length + 9), set at index 5; reset to 0.
     frame_end: DFF<Bits<16>>,
+    /// The reply byte zero-extended to a beat, before the shift into its lane.
+    lane_byte: ZeroExtend<8, 64>,
+    /// The reply byte zero-extended to the width of the length field.
+    length_byte: ZeroExtend<8, 16>,
+    zero6: Constant<Bits<6>>,
+    lane_width6: Constant<Bits<6>>,
+    last_lane_offset6: Constant<Bits<6>>,
+    zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    length_low_index: Constant<Bits<16>>,
+    length_high_index: Constant<Bits<16>>,
+    /// A frame is its payload and 10 more bytes (the 6-byte header and the 4-byte CRC), so its
+    /// last byte has index length + 9.
+    last_index_offset: Constant<Bits<16>>,
+    zero64: Constant<Bits<64>>,
 }
 
 impl BoardAxis {
@@ -79,13 +93,25 @@ impl BoardAxis {
             rx_keep: Default::default(),
             tx_data: Default::default(),
             tx_keep: Default::default(),
-            tx_lane: Default::default(),
+            tx_offset: Default::default(),
             tx_offered: Default::default(),
             tx_last: Default::default(),
             frame_index: Default::default(),
             length_low: Default::default(),
             frame_end: Default::default(),
-            one8: Constant::new(1.into()),
+            lane_byte: Default::default(),
+            length_byte: Default::default(),
+            zero6: Constant::new(0u64.to_bits()),
+            lane_width6: Constant::new(8u64.to_bits()),
+            last_lane_offset6: Constant::new(56u64.to_bits()),
+            zero8: Constant::new(0u64.to_bits()),
+            one8: Constant::new(1u64.to_bits()),
+            zero16: Constant::new(0u64.to_bits()),
+            one16: Constant::new(1u64.to_bits()),
+            length_low_index: Constant::new(4u64.to_bits()),
+            length_high_index: Constant::new(5u64.to_bits()),
+            last_index_offset: Constant::new(9u64.to_bits()),
+            zero64: Constant::new(0u64.to_bits()),
         }
     }
 }
@@ -100,7 +126,7 @@ impl Logic for BoardAxis {
             rx_keep,
             tx_data,
             tx_keep,
-            tx_lane,
+            tx_offset,
             tx_offered,
             tx_last,
             frame_index,
@@ -111,10 +137,10 @@ impl Logic for BoardAxis {
         self.core.reset.next = self.reset.val();
 
         // Host to card: unpack the held beat one byte lane per clock.
-        self.s_axis_tready.next = self.rx_keep.q.val() == 0;
+        self.s_axis_tready.next = !self.rx_keep.q.val().any();
         self.core.rx_byte.next = self.rx_data.q.val().get_bits::<8>(0);
         self.core.rx_valid.next = self.rx_keep.q.val().get_bit(0);
-        if self.rx_keep.q.val() != 0 {
+        if self.rx_keep.q.val().any() {
             self.rx_data.d.next = self.rx_data.q.val() >> 8;
             self.rx_keep.d.next = self.rx_keep.q.val() >> 1;
         } else if self.s_axis_tvalid.val() {
@@ -123,6 +149,8 @@ impl Logic for BoardAxis {
         }
 
         // Card to host: pack reply bytes into a beat, offer it, and start a new one once taken.
+        self.lane_byte.value.next = self.core.tx_byte.val();
+        self.length_byte.value.next = self.core.tx_byte.val();
         self.m_axis_tdata.next = self.tx_data.q.val();
         self.m_axis_tkeep.next = self.tx_keep.q.val();
         self.m_axis_tvalid.next = self.tx_offered.q.val();
@@ -131,47 +159,49 @@ impl Logic for BoardAxis {
         if self.tx_offered.q.val() & self.m_axis_tready.val() {
             self.tx_offered.d.next = false;
             self.tx_last.d.next = false;
-            self.tx_data.d.next = 0.into();
-            self.tx_keep.d.next = 0.into();
-            self.tx_lane.d.next = 0.into();
+            self.tx_data.d.next = self.zero64.val();
+            self.tx_keep.d.next = self.zero8.val();
+            self.tx_offset.d.next = self.zero6.val();
         }
         if !self.tx_offered.q.val() & self.core.tx_valid.val() {
-            self.tx_data.d.next = self.tx_data.q.val()
-                | (bit_cast::<64, 8>(self.core.tx_byte.val())
-                    << (bit_cast::<64, 4>(self.tx_lane.q.val()) << 3));
-            self.tx_keep.d.next = self.tx_keep.q.val() | (self.one8.val() << self.tx_lane.q.val());
-            self.tx_lane.d.next = self.tx_lane.q.val() + 1;
-            self.frame_index.d.next = self.frame_index.q.val() + 1;
-            if self.frame_index.q.val() == 4 {
-                self.length_low.d.next = bit_cast::<16, 8>(self.core.tx_byte.val());
+            self.tx_data.d.next =
+                self.tx_data.q.val() | (self.lane_byte.result.val() << self.tx_offset.q.val());
+            // Bits 5:3 of the bit offset are the lane number.
+            self.tx_keep.d.next =
+                self.tx_keep.q.val() | (self.one8.val() << self.tx_offset.q.val().get_bits::<3>(3));
+            self.tx_offset.d.next = self.tx_offset.q.val() + self.lane_width6.val();
+            self.frame_index.d.next = self.frame_index.q.val() + self.one16.val();
+            if self.frame_index.q.val() == self.length_low_index.val() {
+                self.length_low.d.next = self.length_byte.result.val();
             }
-            if self.frame_index.q.val() == 5 {
-                self.frame_end.d.next = ((bit_cast::<16, 8>(self.core.tx_byte.val()) << 8)
+            if self.frame_index.q.val() == self.length_high_index.val() {
+                self.frame_end.d.next = ((self.length_byte.result.val() << 8)
                     | self.length_low.q.val())
-                    + 9;
+                    + self.last_index_offset.val();
             }
-            if (self.frame_index.q.val() > 5) & (self.frame_index.q.val() == self.frame_end.q.val())
+            if (self.frame_index.q.val() > self.length_high_index.val())
+                & (self.frame_index.q.val() == self.frame_end.q.val())
             {
-                self.frame_index.d.next = 0.into();
+                self.frame_index.d.next = self.zero16.val();
                 self.tx_offered.d.next = true;
                 self.tx_last.d.next = true;
             }
-            if self.tx_lane.q.val() == 7 {
+            if self.tx_offset.q.val() == self.last_lane_offset6.val() {
                 self.tx_offered.d.next = true;
             }
         }
 
         if self.reset.val() {
-            self.rx_data.d.next = 0.into();
-            self.rx_keep.d.next = 0.into();
-            self.tx_data.d.next = 0.into();
-            self.tx_keep.d.next = 0.into();
-            self.tx_lane.d.next = 0.into();
+            self.rx_data.d.next = self.zero64.val();
+            self.rx_keep.d.next = self.zero8.val();
+            self.tx_data.d.next = self.zero64.val();
+            self.tx_keep.d.next = self.zero8.val();
+            self.tx_offset.d.next = self.zero6.val();
             self.tx_offered.d.next = false;
             self.tx_last.d.next = false;
-            self.frame_index.d.next = 0.into();
-            self.length_low.d.next = 0.into();
-            self.frame_end.d.next = 0.into();
+            self.frame_index.d.next = self.zero16.val();
+            self.length_low.d.next = self.zero16.val();
+            self.frame_end.d.next = self.zero16.val();
         }
     }
 }

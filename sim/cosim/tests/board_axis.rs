@@ -1,6 +1,7 @@
 //! The board behind its AXI-Stream shell (`board_axis`) against `SoftwareDevice`. Requests go in
 //! as 64-bit beats with holes in `tkeep` and gaps in `tvalid`, and replies come out under random
-//! back-pressure. Every reply frame must match the software device's and end on a `tlast` beat.
+//! back-pressure. Every reply frame must match the software device's and end on a `tlast` beat,
+//! and every beat but a frame's last must carry 8 bytes.
 
 use std::time::Instant;
 
@@ -158,12 +159,22 @@ fn axis_board_matches_software_device() {
             if ready && model.get(m_valid) == 1 {
                 let (data, keep) = (model.get(m_data), model.get(m_keep));
                 assert_ne!(keep, 0, "seed {seed}: an empty beat");
+                assert_eq!(
+                    keep & (keep + 1),
+                    0,
+                    "seed {seed}: beat keep {keep:#04x} does not fill from lane 0"
+                );
+                let last = model.get(m_last) == 1;
+                assert!(
+                    last || keep == 0xff,
+                    "seed {seed}: beat keep {keep:#04x} is short but does not end a frame"
+                );
                 for lane in 0..8 {
                     if keep >> lane & 1 == 1 {
                         received.push((data >> (8 * lane)) as u8);
                     }
                 }
-                if model.get(m_last) == 1 {
+                if last {
                     last_ends.push(received.len());
                 }
             }

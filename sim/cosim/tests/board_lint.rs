@@ -1,20 +1,21 @@
 //! `verilator --lint-only -Wall` on the emitted Verilog of the command executor and the board
-//! top levels for Yin-Yang. Every warning fails except unused signals and parameters (the board
-//! reads only some of the engine's and decoder's outputs and views) and the file name, because
-//! rust-hdl names the top module `top`.
+//! top levels for Yin-Yang: byte ports, UART pins and AXI-Stream. Every warning fails except
+//! unused signals and parameters (the board reads only some of the engine's and decoder's outputs
+//! and views) and the file name, because rust-hdl names the top module `top`.
 
 use std::process::Command;
 
 use leap_cosim::simulated::yinyang_board;
 use leap_hdl::link::LinkParams;
-use leap_hdl::{emit_board, emit_executor, Emitted};
+use leap_hdl::{emit_board, emit_board_axis, emit_executor, Emitted};
 
 /// Warning codes that are accepted, with the reason.
 const ACCEPTED: &[(&str, &str)] = &[
     ("DECLFILENAME", "rust-hdl names the top module `top`"),
     (
         "UNUSEDSIGNAL",
-        "blocks expose views and counters that a board does not read",
+        "blocks expose views and counters that a board does not read, and the AXI-Stream shell \
+         ignores `s_axis_tlast` (frames carry their length) and the core's `idle`",
     ),
     (
         "UNUSEDPARAM",
@@ -57,6 +58,7 @@ fn board_designs_lint_clean() {
     let mut failures = lint("executor", emit_executor(&board));
     failures.extend(lint("board_bytes", emit_board(&board, &link, false)));
     failures.extend(lint("board", emit_board(&board, &link, true)));
+    failures.extend(lint("board_axis", emit_board_axis(&board, &link)));
     assert!(
         failures.is_empty(),
         "lint findings:\n{}",
