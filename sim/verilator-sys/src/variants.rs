@@ -178,7 +178,8 @@ pub fn variant_specs() -> Vec<VariantSpec> {
 
 /// Engines for the `engine-bench` binary of leap-cosim, built only with the `bench-engines`
 /// feature because verilating them takes minutes. Both fit a 784-100-10 network: at P = 2 its
-/// layers take 39,810 weight words per lane, at P = 52 they take 1,620.
+/// layers take 39,810 weight words per lane, at P = 40 (the ULX3S-85F row of the board table)
+/// they take 2,030.
 pub fn bench_variant_specs() -> Vec<VariantSpec> {
     let spec = |name, lanes, weight_words| VariantSpec {
         name,
@@ -199,7 +200,7 @@ pub fn bench_variant_specs() -> Vec<VariantSpec> {
     };
     vec![
         spec("engine_bench_p2", 2, 65536),
-        spec("engine_bench_p52", 52, 2048),
+        spec("engine_bench_p40", 40, 2030),
     ]
 }
 

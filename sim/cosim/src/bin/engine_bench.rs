@@ -2,6 +2,11 @@
 //! against the ideal `synapses / P`, the overhead beyond the weight stream, and the simulation
 //! speed of Verilator (without tracing). Every measured run is checked against `FixedModel`.
 //!
+//! The boards and their lanes come from the board table (`constraints/boards.toml`). Speed is
+//! given per second of wall time and per second of the simulation thread's CPU time. The second
+//! figure changes little when other processes share the machine, because it leaves out the time
+//! the thread waits for a core.
+//!
 //! A step right after the host changed the input also copies the inputs into the lanes, so the
 //! first step of a sample is reported beside the steps that follow it.
 //!
@@ -11,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use leap_cosim::device::engine_params;
 use leap_cosim::engine::{compare_state, EngineDriver};
+use leap_hdl::boards::table::BoardTable;
 use leap_hdl::engine::{counter, select};
 use leap_model::config::{Activation, Config};
 use leap_model::format::Formats;
@@ -22,10 +28,22 @@ use rand_chacha::ChaCha8Rng;
 /// Wall time that each speed measurement runs for at least.
 const MEASURE_TIME: Duration = Duration::from_secs(2);
 
-/// Board configurations and the lanes they use: an iCEBreaker (iCE40UP5K, 8 SB_MAC16) and an
-/// ULX3S-85F (ECP5-85F, 156 18x18 multipliers, of which 52 lanes use 100 %), at 3 multipliers
-/// per lane.
-const BOARDS: [(&str, usize); 2] = [("iCEBreaker", 2), ("ULX3S-85F", 52)];
+/// Boards of the board table whose lane counts are measured: the iCEBreaker (iCE40UP5K, 8
+/// SB_MAC16) and the ULX3S-85F (ECP5-85F, 156 18x18 multipliers).
+const BOARDS: [&str; 2] = ["icebreaker", "ulx3s-85f"];
+
+/// Returns the CPU time the calling thread has run for, from `/proc/thread-self/schedstat`
+/// (nanoseconds on a CPU, the first field).
+fn thread_cpu_time() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .unwrap_or_else(|e| panic!("cannot read /proc/thread-self/schedstat: {e}"));
+    let nanoseconds: u64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|field| field.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected /proc/thread-self/schedstat contents: {text:?}"));
+    Duration::from_nanos(nanoseconds)
+}
 
 /// Clocks of learning steps and their split, from the engine's cycle counter.
 struct StepCost {
@@ -172,7 +190,7 @@ impl Overhead {
 
 struct Row {
     network: String,
-    board: &'static str,
+    board: String,
     engine: &'static str,
     lanes: usize,
     synapses: usize,
@@ -182,10 +200,11 @@ struct Row {
     layer_overheads: Vec<f64>,
     predicted_clocks: f64,
     cycles_per_second: f64,
+    cycles_per_cpu_second: f64,
     steps_per_second: f64,
 }
 
-fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: Overhead) -> Row {
+fn measure(spec: &VariantSpec, board: &str, layers: &[usize], overhead: Overhead) -> Row {
     let config = config_for(layers);
     let mut golden = FixedModel::new(&config).unwrap();
     let mut engine = new_engine(spec, &config, &golden);
@@ -197,11 +216,13 @@ fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: 
     let mut steps = 0u64;
     let start_cycles = engine.model_cycles();
     let start = Instant::now();
+    let start_cpu = thread_cpu_time();
     while start.elapsed() < MEASURE_TIME {
         engine.run(1, true, u64::MAX);
         steps += 1;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (thread_cpu_time() - start_cpu).as_secs_f64();
     let cycles = engine.model_cycles() - start_cycles;
     for _ in 0..steps {
         golden.step(&x, Some(&y));
@@ -229,7 +250,7 @@ fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: 
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join("-"),
-        board,
+        board: board.to_string(),
         engine: spec.name,
         lanes: spec.lanes,
         synapses: (0..layers.len() - 1)
@@ -241,6 +262,7 @@ fn measure(spec: &VariantSpec, board: &'static str, layers: &[usize], overhead: 
         layer_overheads,
         predicted_clocks,
         cycles_per_second: cycles as f64 / elapsed,
+        cycles_per_cpu_second: cycles as f64 / cpu,
         steps_per_second: steps as f64 / elapsed,
     }
 }
@@ -298,7 +320,13 @@ fn main() {
     println!("Engine benchmark: learning time steps (forward, backward and weight update).");
     let mut rows = Vec::new();
     let mut models = Vec::new();
-    for (board, wanted) in BOARDS {
+    let table = BoardTable::load(&BoardTable::default_path()).unwrap_or_else(|e| panic!("{e}"));
+    for board in BOARDS {
+        let wanted = table
+            .board(board)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .engine
+            .lanes;
         let spec = variants
             .iter()
             .filter(|spec| spec.lanes <= wanted)
@@ -320,9 +348,9 @@ fn main() {
 
     println!();
     println!(
-        "| network | board | engine | P | synapses | ideal clocks/step | clocks/step | ratio | first step of a sample | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | time steps/s |"
+        "| network | board | engine | P | synapses | ideal clocks/step | clocks/step | ratio | first step of a sample | stream clocks | overhead per layer (fit) | fit total | Verilator cycles/s | cycles per CPU second | time steps/s |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for row in &rows {
         let ideal = row.synapses as f64 / row.lanes as f64;
         let layers: Vec<String> = row
@@ -331,7 +359,7 @@ fn main() {
             .map(|o| format!("{o:.0}"))
             .collect();
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} | {} | {:.0} | {:.3e} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} | {} | {:.0} | {:.3e} | {:.3e} | {:.0} |",
             row.network,
             row.board,
             row.engine,
@@ -345,6 +373,7 @@ fn main() {
             layers.join(", "),
             row.predicted_clocks,
             row.cycles_per_second,
+            row.cycles_per_cpu_second,
             row.steps_per_second
         );
     }
