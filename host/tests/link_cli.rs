@@ -946,7 +946,7 @@ fn silent_server_times_out_naming_port() {
     if message.contains(&silent) {
         // The last attempt waits the 0.2 s reply timeout plus wire time and measured work.
         let waited: f64 = message
-            .split("after 4 attempts, the last of which waited ")
+            .split("after 4 attempts. The last attempt waited ")
             .nth(1)
             .and_then(|rest| rest.split(' ').next())
             .and_then(|seconds| seconds.parse().ok())

@@ -56,7 +56,7 @@ pub trait Transport: Send {
     /// Sets how long a later [`Transport::send`] may wait for the device to take its bytes,
     /// beyond their wire time, before it fails. A device that computes reads nothing meanwhile,
     /// so [`Link`] sets it before each send from the reply timeout and the work outstanding.
-    /// Transports whose writes cannot block ignore it.
+    /// The in-process transport, whose writes cannot block, ignores it.
     fn set_write_timeout(&mut self, timeout: Duration) {
         let _ = timeout;
     }
@@ -124,7 +124,7 @@ pub enum LinkError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// Every attempt timed out or brought back a damaged reply.
-    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts, the last of which waited {:.2} s; last attempt: {last}. Check that the device is running and connected to this link, or raise the reply timeout with --reply-timeout.", .timeout.as_secs_f64())]
+    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts. The last attempt waited {:.2} s, with the result: {last}. Check that the device is running and connected to this link, or raise the reply timeout with --reply-timeout.", .timeout.as_secs_f64())]
     NoReply {
         endpoint: String,
         opcode: Opcode,

@@ -89,7 +89,7 @@ impl ByteStream for PcieStream {
                     result.map_err(classify)?;
                 }
                 // NOTE: the writer thread stays blocked in its write until the card or the
-                // FIFO's reader takes the bytes; a later write waits for it first.
+                // FIFO's reader takes the bytes. A later write waits for it first.
                 Err(RecvTimeoutError::Timeout) => return Err(write_stalled(bytes.len(), timeout)),
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(StreamFailure::Closed("the writer thread stopped".into()))
