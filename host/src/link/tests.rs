@@ -1139,7 +1139,7 @@ fn link_slow_device_streams_without_resend() {
         .unwrap();
     assert_eq!(trained, expected);
 
-    // Single samples wait for the measured work too.
+    // A run-sample request after the streams gets the same result as the model.
     let (x, label) = splits().train.sample(0);
     let target = one_hot(label, 3);
     let expected = model.run_batch(&[x], Some(&[&target])).unwrap();
@@ -1211,7 +1211,7 @@ fn link_tcp_write_to_stopped_peer_times_out() {
     .to_frame(1);
     let frames = vec![frame; 8];
 
-    // Loopback socket buffers take a few megabytes; 10 000 writes of 32 848 bytes are 328 MB.
+    // Loopback socket buffers take a few megabytes. 10 000 writes of 32 848 bytes are 328 MB.
     let mut failure = None;
     for _ in 0..10_000 {
         let started = Instant::now();
