@@ -161,11 +161,13 @@ impl LinkDevice {
                 on_samples(count)
             })
             .map_err(device_error)?;
+        let allowance = self.link.borrow().work_allowance(targets.is_some(), 1);
         debug!(
             samples = inputs.len(),
             frames = replies.len(),
             max_samples_per_frame = max_samples,
             learn = targets.is_some(),
+            seconds_allowed_per_sample = allowance.as_secs_f64(),
             "streamed samples in queue-samples frames"
         );
         let mut outputs = Vec::with_capacity(inputs.len());

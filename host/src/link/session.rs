@@ -224,7 +224,8 @@ impl Link {
                     debug!(endpoint = self.endpoint(), seq = reply.seq, opcode = %reply.opcode, "ignoring a reply that matches no outstanding request");
                     continue;
                 }
-                // Only the first attempt is timed, because a later reply may belong to an earlier send.
+                // Only the first attempt is timed, because a later reply may belong to an
+                // earlier send.
                 if let (Some(learn), 0, Opcode::SampleOutput) = (learn, attempt, reply.opcode) {
                     let work = self.work_between(
                         sent_at,
