@@ -109,8 +109,11 @@ pub struct LinkArgs {
     #[arg(long = "link", id = "link", value_name = "SPEC")]
     pub spec: Option<LinkSpec>,
 
-    /// Seconds to wait for a reply, beyond the time the request and reply take on the wire,
-    /// before sending the request again (up to 3 times). [default: 1]
+    /// Seconds to wait for a reply before sending the request again (up to 3 times). The wait
+    /// adds the time the request and reply take on the wire and the compute time of the
+    /// request's samples, which the host measures on the replies. On a device not timed yet,
+    /// one sample must finish within it. It also bounds how long a write may wait for the
+    /// device to read. [default: 1]
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub reply_timeout: Option<f64>,
 }

@@ -1,7 +1,8 @@
 //! Training end to end on the simulated board: `leap serve --device verilator --pty` runs the
 //! Verilated board (frame decoder, command executor, engine, frame encoder) behind a
 //! pseudo-terminal, and `leap train --port PATH` must end with the same weights, bit for bit, as
-//! `leap train --device software-fixed`. Needs a leap-host built with `--features verilator`.
+//! `leap train --device software-fixed`, with the default reply timeout and no request sent
+//! twice. Needs a leap-host built with `--features verilator`.
 #![cfg(feature = "verilator")]
 
 use std::fs;
@@ -118,6 +119,13 @@ fn board_training_equals_golden_model() {
         "training on the simulated board failed: {}\nserver log:\n{}",
         describe(&board),
         fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+    );
+    // The board takes seconds for a full frame, far beyond the 1 s reply timeout, so this
+    // holds only while the reply deadlines grow with the measured work.
+    let log = String::from_utf8_lossy(&board.stderr);
+    assert!(
+        !log.contains("frames again") && !log.contains("request again"),
+        "the host resent requests to the simulated board:\n{log}"
     );
     let golden = leap(dir.path())
         .args(common)

@@ -1,8 +1,9 @@
 //! Link throughput in streaming mode over a pseudo-terminal, against a UART's byte rate.
 //!
 //! The host streams samples to the software device, which a thread serves on the other end of
-//! a pseudo-terminal pair, in queue-samples frames of as many samples as the maximum payload
-//! allows, with two frames outstanding. A pseudo-terminal has no baud rate, so by default both
+//! a pseudo-terminal pair, in queue-samples frames with two frames outstanding. The frames start
+//! with one sample, because the link has not timed the device yet, and double on each reply up
+//! to as many samples as the maximum payload allows. A pseudo-terminal has no baud rate, so by default both
 //! ends pace their writes to the byte rate of a UART at the given baud. That is 10 bits per byte
 //! (start, 8 data, stop), for the host's requests and for the serving side's replies. The request payload rate,
 //! measured on the wall clock from the first request byte to the last reply, divided by that
@@ -65,7 +66,7 @@ pub struct LinkBenchResult {
     pub baud: u32,
     pub emulated_baud: bool,
     pub samples: usize,
-    /// Samples per queue-samples frame, except the last frame.
+    /// Samples per queue-samples frame once the frames have grown to the maximum payload.
     pub samples_per_frame: usize,
     pub max_payload: usize,
     pub seconds: f64,

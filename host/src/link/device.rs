@@ -133,8 +133,9 @@ impl LinkDevice {
         SampleBatch::max_count(self.max_payload, record, n_outputs)
     }
 
-    /// Streams samples in queue-samples frames sized by the maximum payload, with up to two
-    /// frames outstanding, and returns the output rates of each sample.
+    /// Streams samples in queue-samples frames of at most as many samples as the maximum payload
+    /// allows, with up to two frames outstanding, and returns the output rates of each sample.
+    /// [`Link::stream`] sizes the frames by the device's measured speed.
     fn stream(
         &mut self,
         inputs: &[&[f64]],
@@ -149,33 +150,28 @@ impl LinkDevice {
             .map(|i| self.quantise(inputs[i], targets.map(|t| t[i])))
             .collect();
         // `check_frame_sizes` ensured at connection that one sample fits.
-        let per_frame = self.samples_per_frame(targets.is_some()).max(1);
-        let batches = samples
-            .chunks(per_frame)
-            .enumerate()
-            .map(|(index, chunk)| SampleBatch::new(index == 0, chunk))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(DeviceError::Other)?;
+        let max_samples = self.samples_per_frame(targets.is_some()).max(1);
         let window = (self.identity.queue_depth as usize).clamp(1, QUEUE_DEPTH as usize);
         let n_outputs = self.config.n_outputs();
-        let frame_sizes: Vec<usize> = batches.iter().map(SampleBatch::count).collect();
 
         let replies = self
             .link
             .borrow_mut()
-            .stream(&batches, window, &mut |index, _| {
-                on_samples(frame_sizes[index])
+            .stream(&samples, max_samples, window, &mut |count, _| {
+                on_samples(count)
             })
             .map_err(device_error)?;
+        let allowance = self.link.borrow().work_allowance(targets.is_some(), 1);
         debug!(
             samples = inputs.len(),
-            frames = batches.len(),
-            samples_per_frame = per_frame,
+            frames = replies.len(),
+            max_samples_per_frame = max_samples,
             learn = targets.is_some(),
+            seconds_allowed_per_sample = allowance.as_secs_f64(),
             "streamed samples in queue-samples frames"
         );
         let mut outputs = Vec::with_capacity(inputs.len());
-        for (reply, &count) in replies.iter().zip(&frame_sizes) {
+        for (count, reply) in &replies {
             if reply.rates.len() != count * n_outputs {
                 return Err(DeviceError::Other(format!(
                     "{} sent {} output words for a frame of {count} samples of {n_outputs} outputs; the device does not follow protocol version 2",

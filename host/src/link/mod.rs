@@ -11,6 +11,7 @@
 pub mod bench;
 mod device;
 mod in_process;
+mod pacing;
 mod pcie;
 mod pty_server;
 mod serial;
@@ -52,6 +53,14 @@ pub trait Transport: Send {
     /// Returns the next frame received by `deadline`, or the next rejected one.
     fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError>;
 
+    /// Sets how long a later [`Transport::send`] may wait for the device to take its bytes,
+    /// beyond their wire time, before it fails. A device that computes reads nothing meanwhile,
+    /// so [`Link`] sets it before each send from the reply timeout and the work outstanding.
+    /// The in-process transport, whose writes cannot block, ignores it.
+    fn set_write_timeout(&mut self, timeout: Duration) {
+        let _ = timeout;
+    }
+
     /// Returns the time `bytes` take on the wire, zero where the link has no byte rate to speak
     /// of. Reply deadlines add it to the reply timeout.
     fn wire_time(&self, bytes: usize) -> Duration {
@@ -74,6 +83,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
         (**self).receive(deadline)
+    }
+    fn set_write_timeout(&mut self, timeout: Duration) {
+        (**self).set_write_timeout(timeout)
     }
     fn wire_time(&self, bytes: usize) -> Duration {
         (**self).wire_time(bytes)
@@ -112,15 +124,20 @@ pub enum LinkError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// Every attempt timed out or brought back a damaged reply.
-    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts of {:.2} s each; last attempt: {last}. Check that the device is running and connected to this link, or raise the reply timeout with --reply-timeout.", .timeout.as_secs_f64())]
+    #[error("no valid reply from {endpoint} to {opcode} (sequence number {seq}) after {attempts} attempts. The last attempt waited {:.2} s, with the result: {last}. Check that the device is running and connected to this link, or raise the reply timeout with --reply-timeout.", .timeout.as_secs_f64())]
     NoReply {
         endpoint: String,
         opcode: Opcode,
         seq: u16,
         attempts: u32,
+        /// The wait of the last attempt.
         timeout: Duration,
         last: String,
     },
+    /// The caller's samples cannot form a request, such as samples of different shapes in one
+    /// stream.
+    #[error("invalid request to {endpoint}: {reason}")]
+    InvalidRequest { endpoint: String, reason: String },
     /// The device sent an error reply.
     #[error("{endpoint} rejected {opcode} (sequence number {seq}): {error}")]
     Rejected {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use leap_model::protocol::Frame;
 
-use super::stream::{classify, ByteStream, FramedStream, StreamFailure};
+use super::stream::{classify, write_stalled, ByteStream, FramedStream, StreamFailure};
 use super::{Transport, TransportError};
 
 /// The XDMA driver's first host-to-card stream.
@@ -26,7 +26,13 @@ const READ_CHUNK: usize = 64 * 1024;
 type Chunk = Result<Vec<u8>, String>;
 
 struct PcieStream {
-    h2c: File,
+    /// Byte buffers for the writer thread, which writes each to the host-to-card stream. A
+    /// blocking writer thread gives those writes a deadline, as the reader thread does for reads.
+    writes: mpsc::Sender<Vec<u8>>,
+    /// The writer thread's result of each buffer, in order.
+    written: Receiver<io::Result<()>>,
+    /// Buffers handed to the writer thread whose result has not been received yet.
+    pending_writes: usize,
     c2h_path: PathBuf,
     /// Bytes from the reader thread. A blocking reader thread gives the card-to-host stream a
     /// deadline on files that cannot be polled, such as the XDMA character devices.
@@ -67,9 +73,30 @@ impl ByteStream for PcieStream {
         }
     }
 
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure> {
-        // One write call per batch of frames, so the driver moves them in one DMA transfer.
-        self.h2c.write_all(bytes).map_err(classify)
+    /// Hands `bytes` to the writer thread and waits up to `timeout` for it to write them and
+    /// every buffer before them.
+    fn write_bytes(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), StreamFailure> {
+        let deadline = Instant::now() + timeout;
+        if self.writes.send(bytes.to_vec()).is_err() {
+            return Err(StreamFailure::Closed("the writer thread stopped".into()));
+        }
+        self.pending_writes += 1;
+        while self.pending_writes > 0 {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.written.recv_timeout(remaining) {
+                Ok(result) => {
+                    self.pending_writes -= 1;
+                    result.map_err(classify)?;
+                }
+                // NOTE: the writer thread stays blocked in its write until the card or the
+                // FIFO's reader takes the bytes. A later write waits for it first.
+                Err(RecvTimeoutError::Timeout) => return Err(write_stalled(bytes.len(), timeout)),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(StreamFailure::Closed("the writer thread stopped".into()))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn discard_input(&mut self) -> Result<(), StreamFailure> {
@@ -86,6 +113,17 @@ impl ByteStream for PcieStream {
                     )))
                 }
             }
+        }
+    }
+}
+
+/// Writes each buffer from `writes` to the host-to-card stream in one write call, so the driver
+/// moves a batch of frames in one DMA transfer, and reports each result until either channel
+/// closes.
+fn write_h2c(mut h2c: File, writes: Receiver<Vec<u8>>, written: mpsc::Sender<io::Result<()>>) {
+    for bytes in writes {
+        if written.send(h2c.write_all(&bytes)).is_err() {
+            return;
         }
     }
 }
@@ -160,6 +198,17 @@ impl PcieTransport {
         let h2c_file = open_with_timeout(h2c, true, open_timeout, &endpoint)?;
         let c2h_file = open_with_timeout(c2h, false, open_timeout, &endpoint)?;
 
+        let (writes, buffers) = mpsc::channel();
+        let (results, written) = mpsc::channel();
+        thread::Builder::new()
+            .name("leap-pcie-h2c".into())
+            .spawn(move || write_h2c(h2c_file, buffers, results))
+            .map_err(|source| TransportError::Io {
+                endpoint: endpoint.clone(),
+                action: "starting the writer thread of",
+                source,
+            })?;
+
         let (sender, chunks) = mpsc::channel();
         let path = c2h.to_path_buf();
         thread::Builder::new()
@@ -172,7 +221,9 @@ impl PcieTransport {
             })?;
 
         let stream = PcieStream {
-            h2c: h2c_file,
+            writes,
+            written,
+            pending_writes: 0,
             c2h_path: c2h.to_path_buf(),
             chunks,
             leftover: Vec::new(),
@@ -194,6 +245,10 @@ impl Transport for PcieTransport {
 
     fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
         self.framed.receive(deadline)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) {
+        self.framed.set_write_timeout(timeout);
     }
 
     fn discard_input(&mut self) -> Result<(), TransportError> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use leap_model::protocol::Frame;
 use serialport::{ClearBuffer, SerialPort, TTYPort};
 
-use super::stream::{ByteStream, FramedStream, StreamFailure};
+use super::stream::{write_stalled, ByteStream, FramedStream, StreamFailure};
 use super::{Transport, TransportError};
 
 /// Bits a UART sends per byte with 8 data bits, no parity and 1 stop bit: start, 8 data, stop.
@@ -104,20 +104,6 @@ impl<W: Write> Write for PacedWriter<W> {
     }
 }
 
-/// Time a write may wait for room in the port's buffer beyond the wire time of its bytes.
-const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Returns the error of a write of `bytes` bytes that was not done within `allowance`.
-fn write_stalled(bytes: usize, allowance: Duration) -> StreamFailure {
-    StreamFailure::Io(io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!(
-            "the device did not take {bytes} bytes within {:.2} s, so it has stopped reading",
-            allowance.as_secs_f64()
-        ),
-    ))
-}
-
 struct SerialStream {
     port: TTYPort,
     baud: u32,
@@ -158,13 +144,13 @@ impl ByteStream for SerialStream {
         }
     }
 
-    /// Writes `bytes` by a deadline of their wire time plus [`WRITE_STALL_TIMEOUT`].
+    /// Writes `bytes` by a deadline of their wire time plus `timeout`.
     ///
     /// The descriptor is non-blocking, so each write takes only what fits the driver's buffer.
     /// A device that stops reading, such as a stopped `leap serve`, therefore makes the write
     /// time out instead of blocking the host until the device reads again.
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure> {
-        let allowance = uart_time(bytes.len(), self.baud) + WRITE_STALL_TIMEOUT;
+    fn write_bytes(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), StreamFailure> {
+        let allowance = uart_time(bytes.len(), self.baud) + timeout;
         let deadline = Instant::now() + allowance;
         let chunk_len = self
             .pacer
@@ -311,6 +297,10 @@ impl Transport for SerialTransport {
 
     fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
         self.framed.receive(deadline)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) {
+        self.framed.set_write_timeout(timeout);
     }
 
     fn wire_time(&self, bytes: usize) -> Duration {

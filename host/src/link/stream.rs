@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
-use leap_model::protocol::{Accept, Decoder, Frame, FrameError, INTER_BYTE_TIMEOUT, MAX_FRAME_LEN};
+use leap_model::protocol::{
+    Accept, Decoder, Frame, FrameError, INTER_BYTE_TIMEOUT, MAX_FRAME_LEN, REPLY_TIMEOUT,
+};
 
 use super::TransportError;
 
@@ -26,7 +28,9 @@ pub(crate) trait ByteStream: Send {
         deadline: Instant,
     ) -> Result<Option<usize>, StreamFailure>;
 
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure>;
+    /// Writes all of `bytes`, or fails with [`write_stalled`] if the other end has not taken
+    /// them within `timeout` plus their wire time where the stream has one.
+    fn write_bytes(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), StreamFailure>;
 
     /// Discards bytes received but not yet read.
     fn discard_input(&mut self) -> Result<(), StreamFailure>;
@@ -45,6 +49,17 @@ pub(crate) fn classify(error: io::Error) -> StreamFailure {
     }
 }
 
+/// Returns the error of a write of `bytes` bytes that was not done within `allowance`.
+pub(crate) fn write_stalled(bytes: usize, allowance: Duration) -> StreamFailure {
+    StreamFailure::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "the device did not take {bytes} bytes within {:.2} s, so it has stopped reading. Check that the device or its server is running; a device that needs longer per sample needs a longer --reply-timeout",
+            allowance.as_secs_f64()
+        ),
+    ))
+}
+
 /// Frames over a [`ByteStream`], decoded with a [`Decoder`] that accepts replies.
 pub(crate) struct FramedStream<S> {
     pub(crate) stream: S,
@@ -54,6 +69,8 @@ pub(crate) struct FramedStream<S> {
     buffer: Vec<u8>,
     /// The decoder's clock: it runs only while `receive` is called.
     clock: ListeningClock,
+    /// Time a write may wait for the other end to take its bytes, beyond their wire time.
+    write_timeout: Duration,
 }
 
 /// A clock for the inter-byte timeout that stops while its owner is not reading, such as while
@@ -109,7 +126,12 @@ impl<S: ByteStream> FramedStream<S> {
             ready: VecDeque::new(),
             buffer: vec![0; MAX_FRAME_LEN],
             clock: ListeningClock::new(),
+            write_timeout: REPLY_TIMEOUT,
         }
+    }
+
+    pub(crate) fn set_write_timeout(&mut self, timeout: Duration) {
+        self.write_timeout = timeout;
     }
 
     pub(crate) fn endpoint(&self) -> &str {
@@ -136,7 +158,7 @@ impl<S: ByteStream> FramedStream<S> {
             frame.encode_into(&mut bytes);
         }
         self.stream
-            .write_bytes(&bytes)
+            .write_bytes(&bytes, self.write_timeout)
             .map_err(|failure| self.failure(failure, "writing to"))
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use leap_model::protocol::Frame;
 
-use super::stream::{classify, ByteStream, FramedStream, StreamFailure};
+use super::stream::{classify, write_stalled, ByteStream, FramedStream, StreamFailure};
 use super::{Transport, TransportError};
 
 struct TcpByteStream {
@@ -46,8 +46,42 @@ impl ByteStream for TcpByteStream {
         }
     }
 
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), StreamFailure> {
-        self.socket.write_all(bytes).map_err(classify)
+    /// Writes `bytes` by a deadline `timeout` from now. The socket's write timeout bounds each
+    /// write call, so a peer that stops reading fills the socket buffers and ends the write
+    /// with an error instead of blocking the host.
+    fn write_bytes(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), StreamFailure> {
+        let deadline = Instant::now() + timeout;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(write_stalled(bytes.len(), timeout));
+            }
+            // A zero write timeout means "wait forever" to the socket, so wait at least 1 ms.
+            self.socket
+                .set_write_timeout(Some(remaining.max(Duration::from_millis(1))))
+                .map_err(StreamFailure::Io)?;
+            match self.socket.write(rest) {
+                Ok(0) => {
+                    return Err(StreamFailure::Closed(
+                        "the connection took no more bytes".into(),
+                    ))
+                }
+                Ok(count) => rest = &rest[count..],
+                // Linux reports an expired socket timeout as WouldBlock.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    return Err(write_stalled(bytes.len(), timeout))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Ok(())
     }
 
     fn discard_input(&mut self) -> Result<(), StreamFailure> {
@@ -126,6 +160,10 @@ impl Transport for TcpTransport {
 
     fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
         self.framed.receive(deadline)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) {
+        self.framed.set_write_timeout(timeout);
     }
 
     fn discard_input(&mut self) -> Result<(), TransportError> {

@@ -316,7 +316,8 @@ fn train_samples(count: usize) -> (Vec<&'static [f64]>, Vec<Vec<f64>>) {
 
 #[test]
 fn link_stream_matches_run_batch() {
-    // 700 samples of 14 bytes take three queue-samples frames of at most 292 samples.
+    // 700 samples of 14 bytes: frames start at one sample on the untimed device and double on
+    // each reply up to the 292 samples that 4096 bytes hold.
     let config = small_config();
     let (transport, _, server) = pty_link(&config, Behaviour::Serve);
     let mut streamed =
@@ -330,7 +331,7 @@ fn link_stream_matches_run_batch() {
     let outputs = streamed
         .run_stream(&inputs, Some(&target_refs), &mut |n| progress.push(n))
         .unwrap();
-    assert_eq!(progress, vec![292, 292, 116]);
+    assert_eq!(progress, vec![1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 188]);
     assert_eq!(outputs.len(), 700);
     for (i, output) in outputs.iter().enumerate() {
         let expected = model
@@ -401,12 +402,16 @@ fn link_honours_small_max_payload() {
     let trained = device
         .run_stream(&inputs, Some(&target_refs), &mut |n| progress.push(n))
         .unwrap();
-    assert_eq!(progress, vec![17, 17, 17, 17, 17, 15]);
+    assert_eq!(progress, vec![1, 1, 2, 4, 8, 16, 17, 17, 17, 17]);
     let expected = model
         .run_stream(&inputs, Some(&target_refs), &mut |_| {})
         .unwrap();
     assert_eq!(trained, expected);
-    let evaluated = device.run_stream(&inputs, None, &mut |_| {}).unwrap();
+    let mut progress = Vec::new();
+    let evaluated = device
+        .run_stream(&inputs, None, &mut |n| progress.push(n))
+        .unwrap();
+    assert_eq!(progress, vec![1, 1, 2, 4, 8, 16, 31, 31, 6]);
     let expected = model.run_stream(&inputs, None, &mut |_| {}).unwrap();
     assert_eq!(evaluated, expected);
 
@@ -515,7 +520,7 @@ fn link_retries_keep_results_exact() {
     // A fifth of all frames in both directions are lost. Retries and stored replies must still
     // give the results of a lossless run, so no sample may be learned twice.
     let config = small_config();
-    // At most 128 payload bytes, so the 30 streamed samples take 4 frames of 8 and 6.
+    // At most 128 payload bytes, so the streamed frames hold at most 8 samples.
     let mut software = SoftwareDevice::new(&config).unwrap();
     software.set_max_payload(128).unwrap();
     let lossy = LossyTransport {
@@ -616,6 +621,8 @@ fn link_pty_write_to_stopped_device_times_out() {
     let (master, slave) = pty_pair().unwrap();
     let path = slave.name().unwrap();
     let mut transport = SerialTransport::open(&path, 3_000_000).unwrap();
+    let timeout = Duration::from_millis(300);
+    transport.set_write_timeout(timeout);
     let frame = Request::WriteMemory {
         memory: Memory::Weights,
         offset: 0,
@@ -629,12 +636,21 @@ fn link_pty_write_to_stopped_device_times_out() {
 
     let (sender, receiver) = std::sync::mpsc::channel();
     thread::spawn(move || {
-        let _ = sender.send(transport.send(&frames));
+        let started = Instant::now();
+        let result = transport.send(&frames);
+        let _ = sender.send((result, started.elapsed()));
     });
-    let result = receiver
+    let (result, took) = receiver
         .recv_timeout(Duration::from_secs(30))
         .expect("the write to a device that reads nothing blocked for 30 s");
     let error = result.expect_err("the device read nothing, so the write cannot complete");
+    // The write may take the bytes' wire time, 11 ms at 3 MBd, plus the write timeout.
+    let bound = timeout + serial::uart_time(bytes, 3_000_000);
+    assert!(took >= timeout, "gave up after {took:?}");
+    assert!(
+        took < bound + Duration::from_millis(200),
+        "took {took:?}, more than {bound:?}"
+    );
     let message = error.to_string();
     assert!(
         matches!(error, TransportError::Io { .. }),
@@ -995,15 +1011,15 @@ fn link_bench_reports_efficiency() {
     let result = bench::bench(&options).unwrap();
     assert_eq!(result.samples, 200);
     assert_eq!(result.samples_per_frame, 292);
-    // One frame: inputs 4 × 2 bytes and targets 3 × 2 bytes per sample, the 6-byte header of
-    // the payload and 10 bytes of framing.
+    // Nine frames of 1, 1, 2, 4, 8, 16, 32, 64 and 72 samples: inputs 4 × 2 bytes and targets
+    // 3 × 2 bytes per sample, the 6-byte header of each payload and 10 bytes of framing.
     assert_eq!(
         result.request_payload_bytes_per_sample,
-        (6.0 + 200.0 * 14.0) / 200.0
+        (9.0 * 6.0 + 200.0 * 14.0) / 200.0
     );
     assert_eq!(
         result.request_wire_bytes_per_sample,
-        (16.0 + 200.0 * 14.0) / 200.0
+        (9.0 * 16.0 + 200.0 * 14.0) / 200.0
     );
     assert!(
         result.sample_data_efficiency < result.link_efficiency,
@@ -1018,4 +1034,256 @@ fn link_bench_reports_efficiency() {
         "{result:?}"
     );
     assert_eq!(result.resends, 0);
+}
+
+/// A transport to an in-process software device that delays each reply as a slow device would:
+/// the device computes `per_sample` for each sample a request carries, one request after another.
+struct SlowTransport {
+    device: SoftwareDevice,
+    per_sample: Duration,
+    /// Replies, each with the time the device finishes computing it.
+    replies: std::collections::VecDeque<(Frame, Instant)>,
+    /// When the device finishes the last request it received.
+    busy_until: Instant,
+}
+
+impl SlowTransport {
+    fn new(device: SoftwareDevice, per_sample: Duration) -> SlowTransport {
+        SlowTransport {
+            device,
+            per_sample,
+            replies: std::collections::VecDeque::new(),
+            busy_until: Instant::now(),
+        }
+    }
+}
+
+impl Transport for SlowTransport {
+    fn endpoint(&self) -> &str {
+        "slow in-process software device"
+    }
+
+    fn send(&mut self, frames: &[Frame]) -> Result<(), TransportError> {
+        for frame in frames {
+            let samples = match Request::from_frame(frame) {
+                Ok(Request::RunSample(_)) => 1,
+                Ok(Request::QueueSamples(batch)) => batch.count(),
+                _ => 0,
+            };
+            let start = self.busy_until.max(Instant::now());
+            self.busy_until = start + self.per_sample * samples as u32;
+            self.replies
+                .push_back((self.device.handle(frame), self.busy_until));
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, deadline: Instant) -> Result<Frame, TransportError> {
+        let ready_at = self.replies.front().map(|(_, at)| *at);
+        match ready_at {
+            Some(at) if at <= deadline => {
+                thread::sleep(at.saturating_duration_since(Instant::now()));
+                Ok(self.replies.pop_front().unwrap().0)
+            }
+            _ => {
+                thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                Err(TransportError::TimedOut {
+                    endpoint: self.endpoint().to_string(),
+                })
+            }
+        }
+    }
+}
+
+#[test]
+fn link_slow_device_streams_without_resend() {
+    // 30 ms per sample and frames of up to 17 samples: a full frame takes 510 ms, ten times the
+    // 50 ms reply timeout, so only deadlines that grow with the samples avoid resends.
+    let config = small_config();
+    let mut software = SoftwareDevice::new(&config).unwrap();
+    software.set_max_payload(256).unwrap();
+    let transport = SlowTransport::new(software, Duration::from_millis(30));
+    let options = LinkOptions {
+        reply_timeout: Duration::from_millis(50),
+        retries: 3,
+    };
+    let mut device = LinkDevice::connect(Box::new(transport), &config, options).unwrap();
+    assert_eq!(device.samples_per_frame(true), 17);
+    let mut model = FixedModel::new(&config).unwrap();
+
+    let (inputs, targets) = train_samples(134);
+    let target_refs: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
+    let mut progress = Vec::new();
+    let trained = device
+        .run_stream(&inputs[..100], Some(&target_refs[..100]), &mut |n| {
+            progress.push(n)
+        })
+        .unwrap();
+    assert_eq!(progress, vec![1, 1, 2, 4, 8, 16, 17, 17, 17, 17]);
+    let expected = model
+        .run_stream(&inputs[..100], Some(&target_refs[..100]), &mut |_| {})
+        .unwrap();
+    assert_eq!(trained, expected);
+    assert_eq!(device.link_stats().resends, 0, "{:?}", device.link_stats());
+
+    // The next stream of the same kind starts at the frame size the last one reached.
+    let mut progress = Vec::new();
+    let trained = device
+        .run_stream(&inputs[100..], Some(&target_refs[100..]), &mut |n| {
+            progress.push(n)
+        })
+        .unwrap();
+    assert_eq!(progress, vec![17, 17]);
+    let expected = model
+        .run_stream(&inputs[100..], Some(&target_refs[100..]), &mut |_| {})
+        .unwrap();
+    assert_eq!(trained, expected);
+
+    // A run-sample request after the streams gets the same result as the model.
+    let (x, label) = splits().train.sample(0);
+    let target = one_hot(label, 3);
+    let expected = model.run_batch(&[x], Some(&[&target])).unwrap();
+    assert_eq!(device.run_batch(&[x], Some(&[&target])).unwrap(), expected);
+
+    assert_eq!(device.snapshot().unwrap(), model.snapshot().unwrap());
+    assert_eq!(device.link_stats().resends, 0, "{:?}", device.link_stats());
+}
+
+#[test]
+fn link_stream_measures_slow_device() {
+    // With no retries, any frame that outlasts its deadline ends the stream with an error. The
+    // 40 ms reply timeout covers the first frame's single sample of 30 ms, and the measured work
+    // must cover the rest: 16 samples take 480 ms.
+    let config = small_config();
+    let mut software = SoftwareDevice::new(&config).unwrap();
+    software.set_max_payload(256).unwrap();
+    let transport = SlowTransport::new(software, Duration::from_millis(30));
+    let options = LinkOptions {
+        reply_timeout: Duration::from_millis(40),
+        retries: 0,
+    };
+    let mut link = Link::new(Box::new(transport), options);
+    let sample = Sample {
+        start: false,
+        input: vec![100, 200, 300, 400],
+        target: Some(TargetWords::Activity(vec![4096, 0, 0])),
+    };
+    let samples = vec![sample; 40];
+    assert_eq!(link.work_allowance(true, 17), Duration::ZERO);
+
+    let mut passed = Vec::new();
+    let replies = link
+        .stream(&samples, 17, 2, &mut |count, _| passed.push(count))
+        .unwrap();
+    let counts: Vec<usize> = replies.iter().map(|(count, _)| *count).collect();
+    assert_eq!(counts, vec![1, 1, 2, 4, 8, 16, 8]);
+    assert_eq!(passed, counts);
+    for (count, output) in &replies {
+        assert_eq!(output.rates.len(), count * 3);
+    }
+    assert_eq!(link.stats().resends, 0);
+
+    // The bound per sample is twice the measured mean plus four mean deviations, so at least
+    // the 30 ms the device takes, and samples without targets are timed apart.
+    let allowance = link.work_allowance(true, 17);
+    assert!(
+        allowance >= Duration::from_millis(17 * 30),
+        "allowance {allowance:?}"
+    );
+    assert_eq!(link.work_allowance(false, 17), Duration::ZERO);
+}
+
+#[test]
+fn link_tcp_write_to_stopped_peer_times_out() {
+    // The peer accepts the connection and never reads, so the socket buffers fill.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let accepted = thread::spawn(move || listener.accept().map(|(socket, _)| socket));
+    let mut transport = TcpTransport::connect(&address, Duration::from_secs(5)).unwrap();
+    let _peer = accepted.join().unwrap().unwrap();
+    let timeout = Duration::from_millis(300);
+    transport.set_write_timeout(timeout);
+    let frame = Request::WriteMemory {
+        memory: Memory::Weights,
+        offset: 0,
+        words: vec![0; MAX_WORDS_PER_FRAME],
+    }
+    .to_frame(1);
+    let frames = vec![frame; 8];
+
+    // Loopback socket buffers take a few megabytes. 10 000 writes of 32 848 bytes are 328 MB.
+    let mut failure = None;
+    for _ in 0..10_000 {
+        let started = Instant::now();
+        if let Err(error) = transport.send(&frames) {
+            failure = Some((error, started.elapsed()));
+            break;
+        }
+    }
+    let (error, took) = failure.expect("328 MB went to a peer that reads nothing");
+    let message = error.to_string();
+    assert!(
+        matches!(error, TransportError::Io { .. }),
+        "unexpected error kind: {message}"
+    );
+    assert!(
+        message.contains(&format!("writing to TCP {address} failed")),
+        "the error does not name the address: {message}"
+    );
+    assert!(message.contains("has stopped reading"), "{message}");
+    assert!(took >= timeout, "gave up after {took:?}");
+    assert!(
+        took < timeout + Duration::from_millis(200),
+        "took {took:?}, more than {timeout:?}"
+    );
+}
+
+#[test]
+fn link_fifo_write_to_stopped_peer_times_out() {
+    // The card end opens both FIFOs and never reads the host-to-card one.
+    let dir = tempfile::tempdir().unwrap();
+    let (h2c, c2h) = make_fifos(dir.path());
+    let (h2c_card, c2h_card) = (h2c.clone(), c2h.clone());
+    let (opened, ends) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let input = std::fs::File::open(&h2c_card).unwrap();
+        let output = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&c2h_card)
+            .unwrap();
+        let _ = opened.send((input, output));
+    });
+    let mut transport = PcieTransport::open(&h2c, &c2h, Duration::from_secs(5)).unwrap();
+    let _card = ends.recv_timeout(Duration::from_secs(5)).unwrap();
+    let timeout = Duration::from_millis(300);
+    transport.set_write_timeout(timeout);
+    let frame = Request::WriteMemory {
+        memory: Memory::Weights,
+        offset: 0,
+        words: vec![0; MAX_WORDS_PER_FRAME],
+    }
+    .to_frame(1);
+    let frames = vec![frame; 8];
+
+    // A pipe buffers 64 KiB by default on Linux, so the third write of 32 848 bytes stalls.
+    let mut failure = None;
+    for _ in 0..100 {
+        let started = Instant::now();
+        if let Err(error) = transport.send(&frames) {
+            failure = Some((error, started.elapsed()));
+            break;
+        }
+    }
+    let (error, took) = failure.expect("3.3 MB went to a FIFO that nobody reads");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("writing to PCIe streams {}", h2c.display())),
+        "the error does not name the stream: {message}"
+    );
+    assert!(message.contains("has stopped reading"), "{message}");
+    assert!(took >= timeout, "gave up after {took:?}");
+    assert!(
+        took < timeout + Duration::from_millis(200),
+        "took {took:?}, more than {timeout:?}"
+    );
 }
