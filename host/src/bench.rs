@@ -141,7 +141,7 @@ fn measure_link(
         );
         println!("writes are paced to the baud rate (10 bits per byte), in both directions, in");
         println!(
-            "queue-samples frames of as many samples as {max_payload} payload bytes hold, two outstanding"
+            "queue-samples frames that start at one sample and double up to what {max_payload} payload bytes hold, two outstanding"
         );
         println!(
             "{:>9} {:>8} {:>10} {:>11} {:>17} {:>16} {:>17} {:>8}",
