@@ -15,6 +15,7 @@ pub mod lane;
 pub mod leaf;
 pub mod link;
 pub mod neuron;
+pub mod tools;
 pub mod verilog;
 
 use std::fmt;

