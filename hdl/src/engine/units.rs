@@ -5,7 +5,7 @@
 use rust_hdl::prelude::*;
 
 use crate::leaf::{round_shift_value, saturate_value, signed_value};
-use crate::verilog::{extend, literal, saturate, split_product};
+use crate::verilog::{extend, literal, saturate};
 
 /// Simple dual-port block RAM: one registered read port and one write port on the same clock.
 ///
@@ -187,8 +187,10 @@ impl Logic for Widen {
 /// voltage target. `first_saturated` and `second_saturated` tell which of the two
 /// potential-format clamps happened.
 ///
-/// The block outputs `difference = x` and takes back `scaled = x · β_mant` from a
-/// [`WideProduct`] that the engine shares between the per-neuron units.
+/// The block has no multiplier: it takes both products from a [`WideProduct`] that the engine
+/// shares between the per-neuron units, in two clocks. In the first it outputs `rate_half =
+/// (t − r) >>> 1` and forms `difference = x` from `half_product = rate_half · d`. In the second
+/// it takes back `scaled = x · β_mant` for `error` and `second_saturated`.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -198,7 +200,9 @@ pub struct OutputError {
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
+    pub half_product: Signal<In, Signed<48>>,
     pub scaled: Signal<In, Signed<48>>,
+    pub rate_half: Signal<Out, Signed<32>>,
     pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
     pub first_saturated: Signal<Out, Bit>,
@@ -217,7 +221,9 @@ impl OutputError {
             prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
+            half_product: Default::default(),
             scaled: Default::default(),
+            rate_half: Default::default(),
             difference: Default::default(),
             error: Default::default(),
             first_saturated: Default::default(),
@@ -245,12 +251,16 @@ impl Logic for OutputError {
         let product = signed_value(self.scaled.val()) as i128;
         let rounded = round_shift_value(product, self.beta_shift.val().to_u64() as i32);
         let (error, second) = saturate_value(rounded, bits);
+        let rate_difference = signed_value(self.target.val()) as i16 as i64
+            - signed_value(self.rate.val()) as i64;
+        self.rate_half.next = (rate_difference >> 1).into();
         self.difference.next = difference.into();
         self.error.next = error.into();
         self.first_saturated.next = first;
         self.second_saturated.next = second;
     }
     fn connect(&mut self) {
+        self.rate_half.connect();
         self.difference.connect();
         self.error.connect();
         self.first_saturated.connect();
@@ -260,12 +270,12 @@ impl Logic for OutputError {
         let bits = self._pot_bits as usize;
         let scale = self._pot_frac - self._act_frac;
         let act_frac = self._act_frac as usize;
-        // The 17-bit `t − r` times `d` takes one 16 x 16 multiplier as `2·((t − r) >>> 1)·d`
-        // plus `d` when `t − r` is odd.
+        // The 17-bit `t − r` times `d` is `2·((t − r) >>> 1)·d` plus `d` when `t − r` is odd,
+        // so the shared product needs only the 16-bit half.
         let mut text = format!(
             "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
-             wire signed [15:0] rate_half = rate_difference[16:1];\n\
-             wire signed [31:0] slope_half = rate_half * slope;\n\
+             always @(*) rate_half = {{{{16{{rate_difference[16]}}}}, rate_difference[16:1]}};\n\
+             wire signed [31:0] slope_half = half_product[31:0];\n\
              wire signed [15:0] slope_odd = rate_difference[0] ? slope : 16'sd0;\n\
              wire signed [63:0] slope_product = {{{{31{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
              wire signed [63:0] slope_scaled = slope_product <<< {scale};\n\
@@ -431,29 +441,43 @@ impl Logic for SlopeProduct {
 }
 
 /// `product = value · mant` for a potential-format `value` (31 bits in a 32-bit port) and a 16-bit
-/// mantissa, exact in 48 bits, as two signed 16 x 16 products (two SB_MAC16 on iCE40). The
-/// engine shares one between the output errors, the update factors and the errors of the layer
-/// below, which it never forms in the same clock.
+/// mantissa, exact in 48 bits, from two signed 16 x 16 products that the neuron unit's idle
+/// multipliers form: `high · mant` and `low · mant` with `high = value >>> 15` and the
+/// non-negative `low = value & 0x7fff`. The engine shares it between the output errors, the
+/// update factors and the errors of the layer below.
 #[derive(LogicBlock, Default)]
 pub struct WideProduct {
     pub value: Signal<In, Signed<32>>,
-    pub mant: Signal<In, Signed<16>>,
+    pub high: Signal<Out, Signed<16>>,
+    pub low: Signal<Out, Signed<16>>,
+    pub high_product: Signal<In, Signed<32>>,
+    pub low_product: Signal<In, Signed<32>>,
     pub product: Signal<Out, Signed<48>>,
 }
 
 impl Logic for WideProduct {
     fn update(&mut self) {
-        let product =
-            signed_value(self.value.val()) as i128 * signed_value(self.mant.val()) as i128;
-        self.product.next = (product as i64).into();
+        let x = signed_value(self.value.val());
+        self.high.next = (x >> 15).into();
+        self.low.next = (x & 0x7fff).into();
+        let high = signed_value(self.high_product.val()) as i128;
+        let low = signed_value(self.low_product.val()) as i128;
+        self.product.next = (((high << 15) + low) as i64).into();
     }
     fn connect(&mut self) {
+        self.high.connect();
+        self.low.connect();
         self.product.connect();
     }
     fn hdl(&self) -> Verilog {
-        let mut text = split_product("value", "mant", "full");
-        text += "always @(*) product = full;\n";
-        Verilog::Custom(text)
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  high = value[30:15];\n\
+             \x20  low = {{1'b0, value[14:0]}};\n\
+             \x20  product = {{high_product[31], high_product, 15'b0}} + {low};\n\
+             end\n",
+            low = extend("low_product", 32, 16),
+        ))
     }
 }
 
