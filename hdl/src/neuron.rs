@@ -18,9 +18,9 @@ pub const NEURON_LATENCY: usize = 7;
 /// followed by at least one clock with `valid` clear. The engine meets this because a row of its
 /// weight stream takes at least two clocks.
 ///
-/// The two multipliers are lent out in every clock that no neuron needs them, which
-/// `multipliers_busy` tells combinationally: then `spare_high_product = spare_high · spare_mant`
-/// and `spare_low_product = spare_low · spare_mant` in the same clock.
+/// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
+/// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
+/// `spare_low_product = spare_low · spare_mant`, all combinationally.
 ///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
@@ -136,7 +136,7 @@ pub struct NeuronUnit {
     s5_u: Register<Signed<32>>,
     s5_act: Register<Bits<2>>,
     // Stage 6: ŭ. Stage 7 forms the next u with the same coefficient step, from the K_dt
-    // products that stage 6 keeps; a neuron in stage 6 leaves stage 5 empty.
+    // products that stage 6 keeps. That works because a neuron in stage 6 leaves stage 5 empty.
     coefficient_step: CoefficientStep,
     s6_valid: ResetRegister<Bit>,
     s6_ub: Register<Signed<32>>,

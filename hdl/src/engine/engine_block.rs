@@ -6,8 +6,8 @@ use rust_hdl::prelude::*;
 use super::slot::LaneSlot;
 use super::tags::StreamTags;
 use super::units::{
-    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
-    SlopeProduct, UpdateFactor, WideProduct, WordView, Xorshift,
+    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
+    SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
 use crate::leaf::{Register, Requantize, ResetRegister};
@@ -150,7 +150,12 @@ pub struct Engine {
     /// output and copy phases, while `ŭ` is read only in the output phase and written only by
     /// the neuron unit.
     errors0: Memory<Signed<32>>,
+    /// The second bank of the errors `e` in the lower half and the layer table in the upper
+    /// half. The errors are accessed as in `errors0`, while the layer table is read only in
+    /// the load states and written only by the host. It stores 32 bits for the table, and
+    /// `errors1_view` sign-extends the errors from the potential format.
     errors1: Memory<Signed<32>>,
+    errors1_view: StoredWord,
     /// Both banks of the rates `r` and of the slopes `d`, the second bank from `bank_offset` on.
     /// One memory suffices because a step reads one bank and the neuron unit writes the other.
     rates: Memory<Signed<16>>,
@@ -161,7 +166,6 @@ pub struct Engine {
     read_bank_offset: Signal<Local, Bits<16>>,
     write_bank_offset: Signal<Local, Bits<16>>,
     input_words: Memory<Signed<16>>,
-    layer_table: Memory<Bits<64>>,
     host_view: WordView,
     table_view: WordView,
     write_split: AddressSplit,
@@ -176,8 +180,8 @@ pub struct Engine {
     /// The update factor of the row after the streaming one. The shared product forms it in the
     /// first clock of the row where the neuron unit's multipliers are idle, and `factor_ready`
     /// is set from then until the next row starts. A row of at least 3 clocks has such a clock
-    /// because the neuron unit uses the multipliers for 2 clocks per row; when it is the
-    /// first clock of the next row, the factor goes straight into `factor_stage`.
+    /// because the neuron unit uses the multipliers for 2 clocks per row. When that clock is
+    /// the first clock of the next row, the factor goes straight into `factor_stage`.
     factor_next: Register<Signed<16>>,
     factor_next_saturated: Register<Bit>,
     factor_ready: ResetRegister<Bit>,
@@ -198,6 +202,9 @@ pub struct Engine {
     /// while streaming, `acc_B · d` for the errors of the layer below, `x · β_mant` for the
     /// output errors.
     shared_product: WideProduct,
+    /// The rounding right shift of the shared product for the update factors and the output
+    /// errors.
+    round_shift: RoundShift,
     neuron: NeuronUnit,
     advance: Xorshift,
     readback: ReadBack,
@@ -225,6 +232,13 @@ pub struct Engine {
     /// index, in the upper half for targets and prospective potentials.
     host_state_word: Signal<Local, Bits<16>>,
     read_state_word: Signal<Local, Bits<16>>,
+    /// The host's word and the latched read word in `errors1`, and the word of the layer
+    /// table that the load states read.
+    host_error_word: Signal<Local, Bits<16>>,
+    read_error_word: Signal<Local, Bits<16>>,
+    table_read_address: Signal<Local, Bits<16>>,
+    /// The mask of a table address in the upper half of `errors1`.
+    table_mask: Constant<Bits<16>>,
     /// Words per half of `potentials` and `errors0`, and the mask of a state index in a half.
     upper_half: Constant<Bits<16>>,
     state_mask: Constant<Bits<16>>,
@@ -288,6 +302,15 @@ impl Engine {
             bank_words <= 1 << 15,
             "{} state words: use at most 32,768 so that both banks of rates and slopes fit 16-bit addresses",
             params.state_words
+        );
+        let table_words = (params.max_layers * field::STRIDE as usize)
+            .max(2)
+            .next_power_of_two();
+        assert!(
+            table_words <= bank_words,
+            "a layer table of {} layers does not fit the upper half of the error memory ({bank_words} words): use at least {} state words",
+            params.max_layers,
+            params.max_layers * field::STRIDE as usize
         );
         assert!(
             params.max_rows <= bank_words,
@@ -387,14 +410,14 @@ impl Engine {
             weight_saturations: Default::default(),
             potentials: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
             errors0: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
-            errors1: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            errors1: Memory::new(2 * bank_words, 32, true),
+            errors1_view: StoredWord::new(formats.pot_bits),
             rates: Memory::new(2 * bank_words, 16, true),
             slopes: Memory::new(2 * bank_words, 16, true),
             bank_offset: Constant::new((bank_words as u64).to_bits()),
             read_bank_offset: Default::default(),
             write_bank_offset: Default::default(),
             input_words: Memory::new(params.max_inputs, 16, true),
-            layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
             host_view: Default::default(),
             table_view: Default::default(),
             write_split: AddressSplit::new(params.bank_bits()),
@@ -421,6 +444,7 @@ impl Engine {
             message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
             shared_product: Default::default(),
+            round_shift: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
             readback: Default::default(),
@@ -443,6 +467,10 @@ impl Engine {
             read_word: Default::default(),
             host_state_word: Default::default(),
             read_state_word: Default::default(),
+            host_error_word: Default::default(),
+            read_error_word: Default::default(),
+            table_read_address: Default::default(),
+            table_mask: Constant::new(((table_words - 1) as u64).to_bits()),
             upper_half: Constant::new((bank_words as u64).to_bits()),
             state_mask: Constant::new(((bank_words - 1) as u64).to_bits()),
             rate_value: Default::default(),
@@ -621,7 +649,6 @@ impl Logic for Engine {
         self.rates.clock.next = self.clock.val();
         self.slopes.clock.next = self.clock.val();
         self.input_words.clock.next = self.clock.val();
-        self.layer_table.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
 
@@ -839,7 +866,8 @@ impl Logic for Engine {
         // Memories read the host's latched address and write the host's word unless a state
         // below overrides them.
         self.host_view.word.next = self.data.val();
-        self.table_view.word.next = self.layer_table.read_data.val();
+        self.errors1_view.stored.next = self.errors1.read_data.val();
+        self.table_view.word.next = self.errors1_view.table_word.val();
         self.host_word.next = self.address.val().get_bits::<16>(0);
         self.read_word.next = self.read_address.q.val().get_bits::<16>(0);
         self.write_split.address.next = self.address.val();
@@ -866,8 +894,19 @@ impl Logic for Engine {
         self.errors0.write_address.next = self.host_state_word.val();
         self.errors0.write_data.next = self.host_view.signed32.val();
         self.errors0.write_enable.next = false;
-        self.errors1.read_address.next = self.read_word.val();
-        self.errors1.write_address.next = self.host_word.val();
+        self.host_error_word.next = self.host_word.val() & self.state_mask.val();
+        if self.select.val() == self.select_table.val() {
+            self.host_error_word.next =
+                (self.host_word.val() & self.table_mask.val()) | self.upper_half.val();
+        }
+        self.read_error_word.next = self.read_word.val() & self.state_mask.val();
+        if self.read_select.q.val() == self.select_table.val() {
+            self.read_error_word.next =
+                (self.read_word.val() & self.table_mask.val()) | self.upper_half.val();
+        }
+        self.table_read_address.next = self.table_address.q.val() | self.upper_half.val();
+        self.errors1.read_address.next = self.read_error_word.val();
+        self.errors1.write_address.next = self.host_error_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
         self.errors1.write_enable.next = false;
         // bank = 1 selects the second bank for reading; the neuron unit writes the other one.
@@ -889,18 +928,14 @@ impl Logic for Engine {
         self.input_words.write_address.next = self.host_word.val();
         self.input_words.write_data.next = self.host_view.signed16.val();
         self.input_words.write_enable.next = false;
-        self.layer_table.read_address.next = self.read_word.val();
-        self.layer_table.write_address.next = self.host_word.val();
-        self.layer_table.write_data.next = self.data.val();
-        self.layer_table.write_enable.next = false;
 
         // The words of the bank the current step reads (bank = 1 selects the second memory).
         self.error_old.next = self.errors0.read_data.val();
-        self.error_new.next = self.errors1.read_data.val();
+        self.error_new.next = self.errors1_view.potential.val();
         self.rate_old.next = self.rates.read_data.val();
         self.slope_old.next = self.slopes.read_data.val();
         if self.bank.q.val().any() {
-            self.error_old.next = self.errors1.read_data.val();
+            self.error_old.next = self.errors1_view.potential.val();
             self.error_new.next = self.errors0.read_data.val();
         }
 
@@ -1048,7 +1083,13 @@ impl Logic for Engine {
         self.update.product.next = self.shared_product.product.val();
         self.below_product.product.next = self.shared_product.product.val();
         self.output_error.half_product.next = self.shared_product.product.val();
-        self.output_error.scaled.next = self.shared_product.product.val();
+        self.round_shift.value.next = self.shared_product.product.val();
+        self.round_shift.amount.next = self.update.amount.val();
+        if self.output_scale.q.val() {
+            self.round_shift.amount.next = self.output_error.amount.val();
+        }
+        self.update.rounded.next = self.round_shift.rounded.val();
+        self.output_error.rounded.next = self.round_shift.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
         // neuron unit takes it with the row's potential (read at stage 3) and installed error.
@@ -1077,7 +1118,7 @@ impl Logic for Engine {
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_words.read_data.val();
         self.readback.target.next = self.potentials.read_data.val();
-        self.readback.layer_word.next = self.layer_table.read_data.val();
+        self.readback.layer_word.next = self.errors1_view.table_word.val();
         self.readback.cycles.next = self.cycles.q.val();
         self.readback.steps.next = self.steps.q.val();
         self.readback.potential_saturations.next = self.potential_saturations.count.val();
@@ -1218,7 +1259,7 @@ impl Logic for Engine {
                     }
                     if self.select.val() == self.select_table.val() {
                         self.rates_current.d.next = false;
-                        self.layer_table.write_enable.next = true;
+                        self.errors1.write_enable.next = true;
                     }
                     if self.select.val() == self.select_constant.val() {
                         self.rates_current.d.next = false;
@@ -1275,86 +1316,86 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::Load0;
             }
             EngineState::Load0 => {
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load1;
             }
             EngineState::Load1 => {
                 self.rows.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load2;
             }
             EngineState::Load2 => {
                 self.columns.enable.next = true;
                 self.columns_wide.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load3;
             }
             EngineState::Load3 => {
                 self.groups.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load4;
             }
             EngineState::Load4 => {
                 self.cadence_last.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load5;
             }
             EngineState::Load5 => {
                 self.weight_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load6;
             }
             EngineState::Load6 => {
                 self.address_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load7;
             }
             EngineState::Load7 => {
                 self.state_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load8;
             }
             EngineState::Load8 => {
                 self.input_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load9;
             }
             EngineState::Load9 => {
                 self.activation.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load10;
             }
             EngineState::Load10 => {
                 self.eta_mant.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load11;
             }
             EngineState::Load11 => {
                 self.eta_shift.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load12;
             }
             EngineState::Load12 => {
                 self.first_layer.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load13;
             }
             EngineState::Load13 => {
                 self.inputs.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load14;
             }

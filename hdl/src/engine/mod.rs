@@ -12,9 +12,9 @@
 //!    the layer's presynaptic rates into the lanes' rate banks;
 //! 4. streams every weight once through the lanes, `max(groups, 3)` clocks per row (forward
 //!    sums, backward sums, weight update and write-back). The update factor `g` and message `m`
-//!    of a row are formed from its errors while the row before it streams; `g` takes the
-//!    neuron unit's two multipliers in a clock where no neuron uses them, which a row of at
-//!    least 3 clocks always has. When a row's last
+//!    of a row are formed from its errors while the row before it streams. `g` takes the
+//!    neuron unit's two multipliers in a clock where no neuron uses them, and every row of at
+//!    least 3 clocks has one. When a row's last
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
 //!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
 //!    that layer's stream in the next step;
@@ -57,10 +57,12 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 5,984 SB_LUT4, 34 SB_RAM40_4K and 11 SB_MAC16 (checked by leap-cosim's synthesis test). An
-/// iCE40UP5K has 5,280, 30 and 8, so it does not fit yet. The multipliers are the lanes' 6, the
-/// neuron unit's 2, the output error's 1 and the shared 32 x 16 product's 2. Each lane's weight
-/// bank (543 words of 32 bits) takes 6 block RAMs.
+/// 5,307 SB_LUT4, 28 SB_RAM40_4K and 8 SB_MAC16 (checked by leap-cosim's synthesis test). Next
+/// to the link blocks and the command executor (about 1,500 SB_LUT4), an iCE40UP5K (5,280
+/// SB_LUT4, 30 SB_RAM40_4K, 8 SB_MAC16) leaves the engine about 3,700 SB_LUT4 and 24 block
+/// RAMs, so it does not fit yet. The multipliers are the lanes' 6 and the neuron unit's 2,
+/// which also form the per-neuron products. Each lane's weight bank (543 words of 32 bits)
+/// takes 6 block RAMs and its backward sums (48 bits wide) 3, so the lanes alone take 20.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineParams {
     /// Synapse lanes: weights processed per clock.
