@@ -172,6 +172,9 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.k_dt_mant.connect();
             b.k_dt_shift.connect();
             b.activation.connect();
+            b.spare_high.connect();
+            b.spare_low.connect();
+            b.spare_mant.connect();
         }),
         Design::Engine => emit_engine(formats, &engine::EngineParams::default()),
         Design::Decoder | Design::Encoder | Design::Uart => {

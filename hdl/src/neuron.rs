@@ -18,6 +18,10 @@ pub const NEURON_LATENCY: usize = 7;
 /// followed by at least one clock with `valid` clear. The engine meets this because a row of its
 /// weight stream takes at least two clocks.
 ///
+/// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
+/// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
+/// `spare_low_product = spare_low · spare_mant`, all combinationally.
+///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
 /// `K_dt = dt/τ_m` (16-bit mantissa, shift in 0..=46):
@@ -42,6 +46,14 @@ pub struct NeuronUnit {
     pub k_dt_mant: Signal<In, Signed<16>>,
     pub k_dt_shift: Signal<In, Bits<6>>,
     pub activation: Signal<In, Bits<2>>,
+    /// Operands of the lent multipliers.
+    pub spare_high: Signal<In, Signed<16>>,
+    pub spare_low: Signal<In, Signed<16>>,
+    pub spare_mant: Signal<In, Signed<16>>,
+    /// Set in the clocks where a neuron uses the multipliers, so the spare products are invalid.
+    pub multipliers_busy: Signal<Out, Bit>,
+    pub spare_high_product: Signal<Out, Signed<32>>,
+    pub spare_low_product: Signal<Out, Signed<32>>,
     pub out_valid: Signal<Out, Bit>,
     pub current: Signal<Out, Signed<32>>,
     pub prospective: Signal<Out, Signed<32>>,
@@ -92,6 +104,8 @@ pub struct NeuronUnit {
     // products of the high half of v, stage 5 those of the low half, which stage 4 keeps.
     split: PotentialSplit,
     v_operand: Signal<Local, Signed<16>>,
+    /// The second multiplier's copy of `v_operand`, which differs only for the spare products.
+    v_spare_operand: Signal<Local, Signed<16>>,
     kr_operand: Signal<Local, Signed<16>>,
     kdt_operand: Signal<Local, Signed<16>>,
     kr_product: Signal<Local, Signed<32>>,
@@ -121,19 +135,21 @@ pub struct NeuronUnit {
     s5_current_sat: Register<Bit>,
     s5_u: Register<Signed<32>>,
     s5_act: Register<Bits<2>>,
-    // Stage 6: ŭ and the next u.
-    prospective_step: CoefficientStep,
-    potential_step: CoefficientStep,
+    // Stage 6: ŭ. Stage 7 forms the next u with the same coefficient step, from the K_dt
+    // products that stage 6 keeps. That works because a neuron in stage 6 leaves stage 5 empty.
+    coefficient_step: CoefficientStep,
     s6_valid: ResetRegister<Bit>,
     s6_ub: Register<Signed<32>>,
     s6_ub_sat: Register<Bit>,
-    s6_u_next: Register<Signed<32>>,
-    s6_u_sat: Register<Bit>,
+    s6_u: Register<Signed<32>>,
+    s6_kdt_high: Register<Signed<32>>,
+    s6_kdt_low: Register<Signed<32>>,
+    s6_kdt_shift: Register<Bits<6>>,
     s6_v_sat: Register<Bit>,
     s6_current: Register<Signed<32>>,
     s6_current_sat: Register<Bit>,
     s6_act: Register<Bits<2>>,
-    // Stage 7: activation and output registers.
+    // Stage 7: activation, the next u and output registers.
     phi: ActivationUnit,
     s7_valid: ResetRegister<Bit>,
     s7_rate: Register<Signed<16>>,
@@ -163,6 +179,12 @@ impl NeuronUnit {
             k_dt_mant: Default::default(),
             k_dt_shift: Default::default(),
             activation: Default::default(),
+            spare_high: Default::default(),
+            spare_low: Default::default(),
+            spare_mant: Default::default(),
+            multipliers_busy: Default::default(),
+            spare_high_product: Default::default(),
+            spare_low_product: Default::default(),
             out_valid: Default::default(),
             current: Default::default(),
             prospective: Default::default(),
@@ -208,6 +230,7 @@ impl NeuronUnit {
             s3_act: Default::default(),
             split: Default::default(),
             v_operand: Default::default(),
+            v_spare_operand: Default::default(),
             kr_operand: Default::default(),
             kdt_operand: Default::default(),
             kr_product: Default::default(),
@@ -237,13 +260,14 @@ impl NeuronUnit {
             s5_current_sat: Default::default(),
             s5_u: Default::default(),
             s5_act: Default::default(),
-            prospective_step: CoefficientStep::new(formats.pot_bits),
-            potential_step: CoefficientStep::new(formats.pot_bits),
+            coefficient_step: CoefficientStep::new(formats.pot_bits),
             s6_valid: Default::default(),
             s6_ub: Default::default(),
             s6_ub_sat: Default::default(),
-            s6_u_next: Default::default(),
-            s6_u_sat: Default::default(),
+            s6_u: Default::default(),
+            s6_kdt_high: Default::default(),
+            s6_kdt_low: Default::default(),
+            s6_kdt_shift: Default::default(),
             s6_v_sat: Default::default(),
             s6_current: Default::default(),
             s6_current_sat: Default::default(),
@@ -325,8 +349,10 @@ impl Logic for NeuronUnit {
         self.s6_valid.clock.next = self.clock.val();
         self.s6_ub.clock.next = self.clock.val();
         self.s6_ub_sat.clock.next = self.clock.val();
-        self.s6_u_next.clock.next = self.clock.val();
-        self.s6_u_sat.clock.next = self.clock.val();
+        self.s6_u.clock.next = self.clock.val();
+        self.s6_kdt_high.clock.next = self.clock.val();
+        self.s6_kdt_low.clock.next = self.clock.val();
+        self.s6_kdt_shift.clock.next = self.clock.val();
         self.s6_v_sat.clock.next = self.clock.val();
         self.s6_current.clock.next = self.clock.val();
         self.s6_current_sat.clock.next = self.clock.val();
@@ -391,19 +417,30 @@ impl Logic for NeuronUnit {
         self.s3_act.d.next = self.s2_act.q.val();
 
         // Stages 4 and 5 share the multipliers. While stage 4 carries a neuron, stage 3 carries a
-        // bubble, so the multipliers take the low half of the neuron in stage 4 and otherwise
-        // the high half of the neuron in stage 3.
+        // bubble, so the multipliers take the low half of the neuron in stage 4, the high half
+        // of the neuron in stage 3, and the spare operands when neither stage has a neuron.
         self.split.value.next = self.s3_v.q.val();
-        self.v_operand.next = self.split.high.val();
-        self.kr_operand.next = self.s3_kr_mant.q.val();
-        self.kdt_operand.next = self.s3_kdt_mant.q.val();
+        self.v_operand.next = self.spare_high.val();
+        self.v_spare_operand.next = self.spare_low.val();
+        self.kr_operand.next = self.spare_mant.val();
+        self.kdt_operand.next = self.spare_mant.val();
+        if self.s3_valid.q.val() {
+            self.v_operand.next = self.split.high.val();
+            self.v_spare_operand.next = self.split.high.val();
+            self.kr_operand.next = self.s3_kr_mant.q.val();
+            self.kdt_operand.next = self.s3_kdt_mant.q.val();
+        }
         if self.s4_valid.q.val() {
             self.v_operand.next = self.s4_v_low.q.val();
+            self.v_spare_operand.next = self.s4_v_low.q.val();
             self.kr_operand.next = self.s4_kr_mant.q.val();
             self.kdt_operand.next = self.s4_kdt_mant.q.val();
         }
         self.kr_product.next = self.v_operand.val() * self.kr_operand.val();
-        self.kdt_product.next = self.v_operand.val() * self.kdt_operand.val();
+        self.kdt_product.next = self.v_spare_operand.val() * self.kdt_operand.val();
+        self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
+        self.spare_high_product.next = self.kr_product.val();
+        self.spare_low_product.next = self.kdt_product.val();
 
         // Stage 4: the products of the high half of v.
         self.s4_valid.d.next = self.s3_valid.q.val();
@@ -434,20 +471,27 @@ impl Logic for NeuronUnit {
         self.s5_u.d.next = self.s4_u.q.val();
         self.s5_act.d.next = self.s4_act.q.val();
 
+        // Stages 6 and 7 share the coefficient step: it takes the K_dt products of the neuron
+        // in stage 6 and otherwise the K_r products of the neuron in stage 5.
+        self.coefficient_step.base.next = self.s5_u.q.val();
+        self.coefficient_step.high.next = self.s5_kr_high.q.val();
+        self.coefficient_step.low.next = self.s5_kr_low.q.val();
+        self.coefficient_step.shift.next = self.s5_kr_shift.q.val();
+        if self.s6_valid.q.val() {
+            self.coefficient_step.base.next = self.s6_u.q.val();
+            self.coefficient_step.high.next = self.s6_kdt_high.q.val();
+            self.coefficient_step.low.next = self.s6_kdt_low.q.val();
+            self.coefficient_step.shift.next = self.s6_kdt_shift.q.val();
+        }
+
         // Stage 6.
-        self.prospective_step.base.next = self.s5_u.q.val();
-        self.prospective_step.high.next = self.s5_kr_high.q.val();
-        self.prospective_step.low.next = self.s5_kr_low.q.val();
-        self.prospective_step.shift.next = self.s5_kr_shift.q.val();
-        self.potential_step.base.next = self.s5_u.q.val();
-        self.potential_step.high.next = self.s5_kdt_high.q.val();
-        self.potential_step.low.next = self.s5_kdt_low.q.val();
-        self.potential_step.shift.next = self.s5_kdt_shift.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
-        self.s6_ub.d.next = self.prospective_step.result.val();
-        self.s6_ub_sat.d.next = self.prospective_step.saturated.val();
-        self.s6_u_next.d.next = self.potential_step.result.val();
-        self.s6_u_sat.d.next = self.potential_step.saturated.val();
+        self.s6_ub.d.next = self.coefficient_step.result.val();
+        self.s6_ub_sat.d.next = self.coefficient_step.saturated.val();
+        self.s6_u.d.next = self.s5_u.q.val();
+        self.s6_kdt_high.d.next = self.s5_kdt_high.q.val();
+        self.s6_kdt_low.d.next = self.s5_kdt_low.q.val();
+        self.s6_kdt_shift.d.next = self.s5_kdt_shift.q.val();
         self.s6_v_sat.d.next = self.s5_v_sat.q.val();
         self.s6_current.d.next = self.s5_current.q.val();
         self.s6_current_sat.d.next = self.s5_current_sat.q.val();
@@ -462,8 +506,8 @@ impl Logic for NeuronUnit {
         self.s7_rate_sat.d.next = self.phi.saturated.val();
         self.s7_ub.d.next = self.s6_ub.q.val();
         self.s7_ub_sat.d.next = self.s6_ub_sat.q.val();
-        self.s7_u_next.d.next = self.s6_u_next.q.val();
-        self.s7_u_sat.d.next = self.s6_u_sat.q.val();
+        self.s7_u_next.d.next = self.coefficient_step.result.val();
+        self.s7_u_sat.d.next = self.coefficient_step.saturated.val();
         self.s7_v_sat.d.next = self.s6_v_sat.q.val();
         self.s7_current.d.next = self.s6_current.q.val();
         self.s7_current_sat.d.next = self.s6_current_sat.q.val();

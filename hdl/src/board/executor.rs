@@ -186,7 +186,7 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
             (field::ROWS, layer.rows as u64),
             (field::COLUMNS, layer.columns as u64),
             (field::GROUPS, layer.groups as u64),
-            (field::CADENCE_LAST, layer.groups.max(2) as u64 - 1),
+            (field::CADENCE_LAST, layer.groups.max(3) as u64 - 1),
             (field::WEIGHT_BASE, weight_base),
             (field::ADDRESS_BASE, address_base & 0xffff_ffff),
             (field::STATE_BASE, state_base),

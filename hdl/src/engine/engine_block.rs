@@ -6,8 +6,8 @@ use rust_hdl::prelude::*;
 use super::slot::LaneSlot;
 use super::tags::StreamTags;
 use super::units::{
-    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack,
-    SlopeProduct, UpdateFactor, WideProduct, WordView, Xorshift,
+    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
+    SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
 use crate::leaf::{Register, Requantize, ResetRegister};
@@ -120,8 +120,15 @@ pub struct Engine {
     error_target: Register<Bits<16>>,
     /// Set while the loaded layer has a layer above, whose backward sums give its errors.
     below_active: EnableRegister<Bit>,
-    /// Set the clock after the output phase addressed a neuron, when its error is written.
+    /// The output phase takes two clocks per neuron because both of its products use the
+    /// shared product. `output_pending` is set the clock after it addressed a neuron, when
+    /// `x` is formed into `output_difference`; `output_scale` the clock after that, when
+    /// `sat(β · x)` is written. `output_wait` is set in the clock between two neurons.
     output_pending: ResetRegister<Bit>,
+    output_scale: ResetRegister<Bit>,
+    output_wait: ResetRegister<Bit>,
+    output_difference: Register<Signed<32>>,
+    output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
     done_steps: Counter<32>,
@@ -134,10 +141,21 @@ pub struct Engine {
     message_saturations: EventCounter,
     update_saturations: EventCounter,
     weight_saturations: EventCounter,
+    /// The potentials `u` in the lower half and the targets in the upper half (from
+    /// `upper_half` on). The stream reads `u` and the neuron unit writes it, while the targets
+    /// are read only in the output phase and written only by the host.
     potentials: Memory<Signed<32>>,
-    prospectives: Memory<Signed<32>>,
+    /// The first bank of the errors `e` in the lower half and the prospective potentials `ŭ`
+    /// in the upper half. The errors are read only while streaming and written only in the
+    /// output and copy phases, while `ŭ` is read only in the output phase and written only by
+    /// the neuron unit.
     errors0: Memory<Signed<32>>,
+    /// The second bank of the errors `e` in the lower half and the layer table in the upper
+    /// half. The errors are accessed as in `errors0`, while the layer table is read only in
+    /// the load states and written only by the host. It stores 32 bits for the table, and
+    /// `errors1_view` sign-extends the errors from the potential format.
     errors1: Memory<Signed<32>>,
+    errors1_view: StoredWord,
     /// Both banks of the rates `r` and of the slopes `d`, the second bank from `bank_offset` on.
     /// One memory suffices because a step reads one bank and the neuron unit writes the other.
     rates: Memory<Signed<16>>,
@@ -148,8 +166,6 @@ pub struct Engine {
     read_bank_offset: Signal<Local, Bits<16>>,
     write_bank_offset: Signal<Local, Bits<16>>,
     input_words: Memory<Signed<16>>,
-    targets: Memory<Signed<32>>,
-    layer_table: Memory<Bits<64>>,
     host_view: WordView,
     table_view: WordView,
     write_split: AddressSplit,
@@ -157,10 +173,20 @@ pub struct Engine {
     output_error: OutputError,
     update: UpdateFactor,
     message: Requantize<32, 16>,
-    /// Stage 1 of the stream: the update factor and message of the issued row, formed from the
-    /// errors read at stage -1 (see `lookahead`).
+    /// Stage 1 of the stream: the update factor of the issued row, loaded when the row's first
+    /// group issues.
     factor_stage: Register<Signed<16>>,
     factor_saturated: Register<Bit>,
+    /// The update factor of the row after the streaming one. The shared product forms it in the
+    /// first clock of the row where the neuron unit's multipliers are idle, and `factor_ready`
+    /// is set from then until the next row starts. A row of at least 3 clocks has such a clock
+    /// because the neuron unit uses the multipliers for 2 clocks per row. When that clock is
+    /// the first clock of the next row, the factor goes straight into `factor_stage`.
+    factor_next: Register<Signed<16>>,
+    factor_next_saturated: Register<Bit>,
+    factor_ready: ResetRegister<Bit>,
+    /// Stage 1 of the stream: the message of the issued row, formed from the errors read at
+    /// stage -1 (see `lookahead`).
     message_stage: Register<Signed<16>>,
     message_saturated: Register<Bit>,
     /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
@@ -176,6 +202,9 @@ pub struct Engine {
     /// while streaming, `acc_B · d` for the errors of the layer below, `x · β_mant` for the
     /// output errors.
     shared_product: WideProduct,
+    /// The rounding right shift of the shared product for the update factors and the output
+    /// errors.
+    round_shift: RoundShift,
     neuron: NeuronUnit,
     advance: Xorshift,
     readback: ReadBack,
@@ -192,10 +221,27 @@ pub struct Engine {
     issue: Signal<Local, Bit>,
     /// State index of the row the stream issues in the next clock.
     lookahead: Signal<Local, Bits<16>>,
+    /// State index of the row after the streaming one, whose new error the stream reads for
+    /// its update factor.
+    next_index: Signal<Local, Bits<16>>,
     /// The low 16 bits of the host's address and of the latched read address: the word of a
     /// memory other than the weight banks.
     host_word: Signal<Local, Bits<16>>,
     read_word: Signal<Local, Bits<16>>,
+    /// The host's word and the latched read word in `potentials` and `errors0`: the state
+    /// index, in the upper half for targets and prospective potentials.
+    host_state_word: Signal<Local, Bits<16>>,
+    read_state_word: Signal<Local, Bits<16>>,
+    /// The host's word and the latched read word in `errors1`, and the word of the layer
+    /// table that the load states read.
+    host_error_word: Signal<Local, Bits<16>>,
+    read_error_word: Signal<Local, Bits<16>>,
+    table_read_address: Signal<Local, Bits<16>>,
+    /// The mask of a table address in the upper half of `errors1`.
+    table_mask: Constant<Bits<16>>,
+    /// Words per half of `potentials` and `errors0`, and the mask of a state index in a half.
+    upper_half: Constant<Bits<16>>,
+    state_mask: Constant<Bits<16>>,
     rate_value: Signal<Local, Signed<16>>,
     // Constants.
     zero16: Constant<Bits<16>>,
@@ -256,6 +302,20 @@ impl Engine {
             bank_words <= 1 << 15,
             "{} state words: use at most 32,768 so that both banks of rates and slopes fit 16-bit addresses",
             params.state_words
+        );
+        let table_words = (params.max_layers * field::STRIDE as usize)
+            .max(2)
+            .next_power_of_two();
+        assert!(
+            table_words <= bank_words,
+            "a layer table of {} layers does not fit the upper half of the error memory ({bank_words} words): use at least {} state words",
+            params.max_layers,
+            params.max_layers * field::STRIDE as usize
+        );
+        assert!(
+            params.max_rows <= bank_words,
+            "{} rows do not fit the upper half of the potential memory ({bank_words} words): use at most as many rows as state words",
+            params.max_rows
         );
         Engine {
             clock: Default::default(),
@@ -332,6 +392,10 @@ impl Engine {
             error_target: Default::default(),
             below_active: Default::default(),
             output_pending: Default::default(),
+            output_scale: Default::default(),
+            output_wait: Default::default(),
+            output_difference: Default::default(),
+            output_first_saturated: Default::default(),
             layer_base: Default::default(),
             table_address: Default::default(),
             done_steps: Default::default(),
@@ -344,18 +408,16 @@ impl Engine {
             message_saturations: Default::default(),
             update_saturations: Default::default(),
             weight_saturations: Default::default(),
-            potentials: Memory::new(params.state_words, formats.pot_bits as usize, true),
-            prospectives: Memory::new(params.state_words, formats.pot_bits as usize, true),
-            errors0: Memory::new(params.state_words, formats.pot_bits as usize, true),
-            errors1: Memory::new(params.state_words, formats.pot_bits as usize, true),
+            potentials: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
+            errors0: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
+            errors1: Memory::new(2 * bank_words, 32, true),
+            errors1_view: StoredWord::new(formats.pot_bits),
             rates: Memory::new(2 * bank_words, 16, true),
             slopes: Memory::new(2 * bank_words, 16, true),
             bank_offset: Constant::new((bank_words as u64).to_bits()),
             read_bank_offset: Default::default(),
             write_bank_offset: Default::default(),
             input_words: Memory::new(params.max_inputs, 16, true),
-            targets: Memory::new(params.max_rows, formats.pot_bits as usize, true),
-            layer_table: Memory::new(params.max_layers * field::STRIDE as usize, 32, false),
             host_view: Default::default(),
             table_view: Default::default(),
             write_split: AddressSplit::new(params.bank_bits()),
@@ -375,10 +437,14 @@ impl Engine {
             error_stage4: Default::default(),
             potential_address: Default::default(),
             factor_saturated: Default::default(),
+            factor_next: Default::default(),
+            factor_next_saturated: Default::default(),
+            factor_ready: Default::default(),
             message_stage: Default::default(),
             message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
             shared_product: Default::default(),
+            round_shift: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
             readback: Default::default(),
@@ -396,8 +462,17 @@ impl Engine {
             weight_flags: Default::default(),
             issue: Default::default(),
             lookahead: Default::default(),
+            next_index: Default::default(),
             host_word: Default::default(),
             read_word: Default::default(),
+            host_state_word: Default::default(),
+            read_state_word: Default::default(),
+            host_error_word: Default::default(),
+            read_error_word: Default::default(),
+            table_read_address: Default::default(),
+            table_mask: Constant::new(((table_words - 1) as u64).to_bits()),
+            upper_half: Constant::new((bank_words as u64).to_bits()),
+            state_mask: Constant::new(((bank_words - 1) as u64).to_bits()),
             rate_value: Default::default(),
             zero16: Constant::new(0u64.to_bits()),
             one16: Constant::new(1u64.to_bits()),
@@ -526,6 +601,16 @@ impl Logic for Engine {
         self.below_active.clock.next = self.clock.val();
         self.output_pending.clock.next = self.clock.val();
         self.output_pending.reset.next = self.reset.val();
+        self.output_scale.clock.next = self.clock.val();
+        self.output_scale.reset.next = self.reset.val();
+        self.output_wait.clock.next = self.clock.val();
+        self.output_wait.reset.next = self.reset.val();
+        self.output_difference.clock.next = self.clock.val();
+        self.output_first_saturated.clock.next = self.clock.val();
+        self.factor_next.clock.next = self.clock.val();
+        self.factor_next_saturated.clock.next = self.clock.val();
+        self.factor_ready.clock.next = self.clock.val();
+        self.factor_ready.reset.next = self.reset.val();
         self.factor_stage.clock.next = self.clock.val();
         self.error_stage1.clock.next = self.clock.val();
         self.error_stage2.clock.next = self.clock.val();
@@ -559,14 +644,11 @@ impl Logic for Engine {
         self.weight_saturations.clock.next = self.clock.val();
         self.weight_saturations.reset.next = self.reset.val() | self.clear_counters.val();
         self.potentials.clock.next = self.clock.val();
-        self.prospectives.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();
         self.errors1.clock.next = self.clock.val();
         self.rates.clock.next = self.clock.val();
         self.slopes.clock.next = self.clock.val();
         self.input_words.clock.next = self.clock.val();
-        self.targets.clock.next = self.clock.val();
-        self.layer_table.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
 
@@ -718,6 +800,10 @@ impl Logic for Engine {
         self.below_active.enable.next = false;
         self.below_active.d.next = false;
         self.output_pending.d.next = false;
+        self.output_scale.d.next = self.output_pending.q.val();
+        self.output_wait.d.next = false;
+        self.output_difference.d.next = self.output_error.difference.val();
+        self.output_first_saturated.d.next = self.output_error.first_saturated.val();
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -780,25 +866,47 @@ impl Logic for Engine {
         // Memories read the host's latched address and write the host's word unless a state
         // below overrides them.
         self.host_view.word.next = self.data.val();
-        self.table_view.word.next = self.layer_table.read_data.val();
+        self.errors1_view.stored.next = self.errors1.read_data.val();
+        self.table_view.word.next = self.errors1_view.table_word.val();
         self.host_word.next = self.address.val().get_bits::<16>(0);
         self.read_word.next = self.read_address.q.val().get_bits::<16>(0);
         self.write_split.address.next = self.address.val();
         self.read_split.address.next = self.read_address.q.val();
-        self.potentials.read_address.next = self.read_word.val();
-        self.potentials.write_address.next = self.host_word.val();
+        self.host_state_word.next = self.host_word.val() & self.state_mask.val();
+        if (self.select.val() == self.select_target.val())
+            | (self.select.val() == self.select_prospective.val())
+        {
+            self.host_state_word.next =
+                (self.host_word.val() & self.state_mask.val()) | self.upper_half.val();
+        }
+        self.read_state_word.next = self.read_word.val() & self.state_mask.val();
+        if (self.read_select.q.val() == self.select_target.val())
+            | (self.read_select.q.val() == self.select_prospective.val())
+        {
+            self.read_state_word.next =
+                (self.read_word.val() & self.state_mask.val()) | self.upper_half.val();
+        }
+        self.potentials.read_address.next = self.read_state_word.val();
+        self.potentials.write_address.next = self.host_state_word.val();
         self.potentials.write_data.next = self.host_view.signed32.val();
         self.potentials.write_enable.next = false;
-        self.prospectives.read_address.next = self.read_word.val();
-        self.prospectives.write_address.next = self.host_word.val();
-        self.prospectives.write_data.next = self.host_view.signed32.val();
-        self.prospectives.write_enable.next = false;
-        self.errors0.read_address.next = self.read_word.val();
-        self.errors0.write_address.next = self.host_word.val();
+        self.errors0.read_address.next = self.read_state_word.val();
+        self.errors0.write_address.next = self.host_state_word.val();
         self.errors0.write_data.next = self.host_view.signed32.val();
         self.errors0.write_enable.next = false;
-        self.errors1.read_address.next = self.read_word.val();
-        self.errors1.write_address.next = self.host_word.val();
+        self.host_error_word.next = self.host_word.val() & self.state_mask.val();
+        if self.select.val() == self.select_table.val() {
+            self.host_error_word.next =
+                (self.host_word.val() & self.table_mask.val()) | self.upper_half.val();
+        }
+        self.read_error_word.next = self.read_word.val() & self.state_mask.val();
+        if self.read_select.q.val() == self.select_table.val() {
+            self.read_error_word.next =
+                (self.read_word.val() & self.table_mask.val()) | self.upper_half.val();
+        }
+        self.table_read_address.next = self.table_address.q.val() | self.upper_half.val();
+        self.errors1.read_address.next = self.read_error_word.val();
+        self.errors1.write_address.next = self.host_error_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
         self.errors1.write_enable.next = false;
         // bank = 1 selects the second bank for reading; the neuron unit writes the other one.
@@ -820,40 +928,35 @@ impl Logic for Engine {
         self.input_words.write_address.next = self.host_word.val();
         self.input_words.write_data.next = self.host_view.signed16.val();
         self.input_words.write_enable.next = false;
-        self.targets.read_address.next = self.read_word.val();
-        self.targets.write_address.next = self.host_word.val();
-        self.targets.write_data.next = self.host_view.signed32.val();
-        self.targets.write_enable.next = false;
-        self.layer_table.read_address.next = self.read_word.val();
-        self.layer_table.write_address.next = self.host_word.val();
-        self.layer_table.write_data.next = self.data.val();
-        self.layer_table.write_enable.next = false;
 
         // The words of the bank the current step reads (bank = 1 selects the second memory).
         self.error_old.next = self.errors0.read_data.val();
-        self.error_new.next = self.errors1.read_data.val();
+        self.error_new.next = self.errors1_view.potential.val();
         self.rate_old.next = self.rates.read_data.val();
         self.slope_old.next = self.slopes.read_data.val();
         if self.bank.q.val().any() {
-            self.error_old.next = self.errors1.read_data.val();
+            self.error_old.next = self.errors1_view.potential.val();
             self.error_new.next = self.errors0.read_data.val();
         }
 
         // Per-neuron arithmetic units.
-        self.output_error.target.next = self.targets.read_data.val();
+        self.output_error.target.next = self.potentials.read_data.val();
         self.output_error.rate.next = self.rate_old.val();
         self.output_error.slope.next = self.slope_old.val();
-        self.output_error.prospective.next = self.prospectives.read_data.val();
+        self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
-        self.factor_stage.d.next = self.update.factor.val();
+        self.factor_stage.d.next = self.factor_stage.q.val();
+        self.factor_next.d.next = self.factor_next.q.val();
+        self.factor_next_saturated.d.next = self.factor_next_saturated.q.val();
+        self.factor_ready.d.next = self.factor_ready.q.val();
         self.error_stage1.d.next = self.error_old.val();
         self.error_stage2.d.next = self.error_stage1.q.val();
         self.error_stage3.d.next = self.error_stage2.q.val();
         self.error_stage4.d.next = self.error_stage3.q.val();
-        self.factor_saturated.d.next = self.update.saturated.val();
+        self.factor_saturated.d.next = self.factor_saturated.q.val();
         self.message_stage.d.next = self.message.result.val();
         self.message_saturated.d.next = self.message.saturated.val();
         self.below_sum.value.next = self.zero_wide.val();
@@ -956,21 +1059,37 @@ impl Logic for Engine {
             self.readback.weight.next = self.zero_error.val();
         }
 
-        // The shared wide product: an output error while the output phase writes one, an error
-        // of the layer below while the copy phase writes one, else the stream's update factor.
+        // The shared wide product on the neuron unit's idle multipliers: the two products of an
+        // output error in the output phase, an error of the layer below while the copy phase
+        // writes one, else the stream's next update factor.
         self.shared_product.value.next = self.error_new.val();
-        self.shared_product.mant.next = self.eta_mant.q.val();
+        self.neuron.spare_mant.next = self.eta_mant.q.val();
         if self.error_pending.q.val() {
             self.shared_product.value.next = self.below_sum.result.val();
-            self.shared_product.mant.next = self.slope_old.val();
+            self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_pending.q.val() {
-            self.shared_product.value.next = self.output_error.difference.val();
-            self.shared_product.mant.next = self.beta_mant.q.val();
+            self.shared_product.value.next = self.output_error.rate_half.val();
+            self.neuron.spare_mant.next = self.slope_old.val();
         }
+        if self.output_scale.q.val() {
+            self.shared_product.value.next = self.output_difference.q.val();
+            self.neuron.spare_mant.next = self.beta_mant.q.val();
+        }
+        self.neuron.spare_high.next = self.shared_product.high.val();
+        self.neuron.spare_low.next = self.shared_product.low.val();
+        self.shared_product.high_product.next = self.neuron.spare_high_product.val();
+        self.shared_product.low_product.next = self.neuron.spare_low_product.val();
         self.update.product.next = self.shared_product.product.val();
         self.below_product.product.next = self.shared_product.product.val();
-        self.output_error.scaled.next = self.shared_product.product.val();
+        self.output_error.half_product.next = self.shared_product.product.val();
+        self.round_shift.value.next = self.shared_product.product.val();
+        self.round_shift.amount.next = self.update.amount.val();
+        if self.output_scale.q.val() {
+            self.round_shift.amount.next = self.output_error.amount.val();
+        }
+        self.update.rounded.next = self.round_shift.rounded.val();
+        self.output_error.rounded.next = self.round_shift.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
         // neuron unit takes it with the row's potential (read at stage 3) and installed error.
@@ -993,13 +1112,13 @@ impl Logic for Engine {
         self.readback.select.next = self.read_select.q.val();
         self.readback.address.next = self.read_address.q.val();
         self.readback.potential.next = self.potentials.read_data.val();
-        self.readback.prospective.next = self.prospectives.read_data.val();
+        self.readback.prospective.next = self.errors0.read_data.val();
         self.readback.error.next = self.error_old.val();
         self.readback.rate.next = self.rate_old.val();
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_words.read_data.val();
-        self.readback.target.next = self.targets.read_data.val();
-        self.readback.layer_word.next = self.layer_table.read_data.val();
+        self.readback.target.next = self.potentials.read_data.val();
+        self.readback.layer_word.next = self.errors1_view.table_word.val();
         self.readback.cycles.next = self.cycles.q.val();
         self.readback.steps.next = self.steps.q.val();
         self.readback.potential_saturations.next = self.potential_saturations.count.val();
@@ -1010,9 +1129,10 @@ impl Logic for Engine {
         self.readback.rounding_state.next = self.rounding.q.val();
 
         self.issue.next = self.group.q.val() < self.groups.q.val();
+        self.next_index.next = self.state_index.q.val() + self.one16.val();
         self.lookahead.next = self.state_index.q.val();
         if self.group.q.val() == self.cadence_last.q.val() {
-            self.lookahead.next = self.state_index.q.val() + self.one16.val();
+            self.lookahead.next = self.next_index.val();
         }
 
         // Stage 1 of the stream: count the update-factor and message clamps once per row.
@@ -1025,7 +1145,7 @@ impl Logic for Engine {
 
         // Second clocks of the one-word-per-clock loops: the words addressed in the previous
         // clock have arrived and are written here, whatever state the controller is in now.
-        if self.output_pending.q.val() {
+        if self.output_scale.q.val() {
             self.errors0.write_address.next = self.write_index.q.val();
             self.errors1.write_address.next = self.write_index.q.val();
             self.errors0.write_data.next = self.zero_error.val();
@@ -1033,7 +1153,7 @@ impl Logic for Engine {
             if self.learning.q.val() {
                 self.errors0.write_data.next = self.output_error.error.val();
                 self.errors1.write_data.next = self.output_error.error.val();
-                self.potential_saturations.event0.next = self.output_error.first_saturated.val();
+                self.potential_saturations.event0.next = self.output_first_saturated.q.val();
                 self.potential_saturations.event1.next = self.output_error.second_saturated.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
@@ -1067,15 +1187,15 @@ impl Logic for Engine {
         if self.neuron.out_valid.val() {
             self.potentials.write_address.next = self.write_index.q.val();
             self.potentials.write_data.next = self.neuron.potential_next.val();
-            self.prospectives.write_address.next = self.write_index.q.val();
-            self.prospectives.write_data.next = self.neuron.prospective.val();
+            self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
+            self.errors0.write_data.next = self.neuron.prospective.val();
             self.rates.write_address.next = self.write_index.q.val() | self.write_bank_offset.val();
             self.rates.write_data.next = self.neuron.rate.val();
             self.slopes.write_address.next =
                 self.write_index.q.val() | self.write_bank_offset.val();
             self.slopes.write_data.next = self.neuron.slope.val();
             self.potentials.write_enable.next = true;
-            self.prospectives.write_enable.next = true;
+            self.errors0.write_enable.next = true;
             self.rates.write_enable.next = true;
             self.slopes.write_enable.next = true;
             self.potential_saturations.event0.next = self.neuron.current_saturated.val();
@@ -1117,7 +1237,7 @@ impl Logic for Engine {
                         self.potentials.write_enable.next = true;
                     }
                     if self.select.val() == self.select_prospective.val() {
-                        self.prospectives.write_enable.next = true;
+                        self.errors0.write_enable.next = true;
                     }
                     if self.select.val() == self.select_error.val() {
                         self.errors0.write_enable.next = !self.bank.q.val().any();
@@ -1135,11 +1255,11 @@ impl Logic for Engine {
                         self.input_words.write_enable.next = true;
                     }
                     if self.select.val() == self.select_target.val() {
-                        self.targets.write_enable.next = true;
+                        self.potentials.write_enable.next = true;
                     }
                     if self.select.val() == self.select_table.val() {
                         self.rates_current.d.next = false;
-                        self.layer_table.write_enable.next = true;
+                        self.errors1.write_enable.next = true;
                     }
                     if self.select.val() == self.select_constant.val() {
                         self.rates_current.d.next = false;
@@ -1196,86 +1316,86 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::Load0;
             }
             EngineState::Load0 => {
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load1;
             }
             EngineState::Load1 => {
                 self.rows.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load2;
             }
             EngineState::Load2 => {
                 self.columns.enable.next = true;
                 self.columns_wide.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load3;
             }
             EngineState::Load3 => {
                 self.groups.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load4;
             }
             EngineState::Load4 => {
                 self.cadence_last.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load5;
             }
             EngineState::Load5 => {
                 self.weight_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load6;
             }
             EngineState::Load6 => {
                 self.address_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load7;
             }
             EngineState::Load7 => {
                 self.state_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load8;
             }
             EngineState::Load8 => {
                 self.input_base.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load9;
             }
             EngineState::Load9 => {
                 self.activation.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load10;
             }
             EngineState::Load10 => {
                 self.eta_mant.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load11;
             }
             EngineState::Load11 => {
                 self.eta_shift.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load12;
             }
             EngineState::Load12 => {
                 self.first_layer.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load13;
             }
             EngineState::Load13 => {
                 self.inputs.enable.next = true;
-                self.layer_table.read_address.next = self.table_address.q.val();
+                self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load14;
             }
@@ -1297,17 +1417,20 @@ impl Logic for Engine {
                     self.state.d.next = EngineState::Output;
                 }
             }
-            // The output error of one neuron per clock; `output_pending` writes it a clock later.
+            // The output error of one neuron every other clock; `output_pending` and
+            // `output_scale` form and write it in the two clocks after.
             EngineState::Output => {
                 if self.row.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::Copy;
-                } else {
+                } else if !self.output_wait.q.val() {
+                    self.output_wait.d.next = true;
                     self.rates.read_address.next =
                         self.state_index.q.val() | self.read_bank_offset.val();
                     self.slopes.read_address.next =
                         self.state_index.q.val() | self.read_bank_offset.val();
-                    self.prospectives.read_address.next = self.state_index.q.val();
-                    self.targets.read_address.next = self.row.q.val();
+                    self.errors0.read_address.next =
+                        self.state_index.q.val() | self.upper_half.val();
+                    self.potentials.read_address.next = self.row.q.val() | self.upper_half.val();
                     self.output_pending.d.next = true;
                     self.row.enable.next = true;
                     self.state_index.enable.next = true;
@@ -1362,6 +1485,7 @@ impl Logic for Engine {
                 self.next_row.load.next = true;
                 self.group_address.load.next = true;
                 self.group_address.value.next = self.address_base.q.val();
+                self.factor_ready.d.next = false;
                 self.state.d.next = EngineState::StreamStart2;
             }
             // Stage -1 of the first row: read its errors for the update factor and message.
@@ -1378,8 +1502,27 @@ impl Logic for Engine {
                     for p in 0..self._lanes {
                         self.slots[p].weight_read_address.next = self.weight_address.q.val();
                     }
+                    // The old bank reads the errors of the issued rows, the new bank those of
+                    // the next row.
                     self.errors0.read_address.next = self.lookahead.val();
-                    self.errors1.read_address.next = self.lookahead.val();
+                    self.errors1.read_address.next = self.next_index.val();
+                    if self.bank.q.val().any() {
+                        self.errors0.read_address.next = self.next_index.val();
+                        self.errors1.read_address.next = self.lookahead.val();
+                    }
+                    if self.group.q.val() == self.zero16.val() {
+                        self.factor_stage.d.next = self.update.factor.val();
+                        self.factor_saturated.d.next = self.update.saturated.val();
+                        if self.factor_ready.q.val() {
+                            self.factor_stage.d.next = self.factor_next.q.val();
+                            self.factor_saturated.d.next = self.factor_next_saturated.q.val();
+                        }
+                        self.factor_ready.d.next = false;
+                    } else if !self.factor_ready.q.val() & !self.neuron.multipliers_busy.val() {
+                        self.factor_next.d.next = self.update.factor.val();
+                        self.factor_next_saturated.d.next = self.update.saturated.val();
+                        self.factor_ready.d.next = true;
+                    }
                     self.tags[0].valid.next = self.issue.val();
                     if self.issue.val() {
                         self.weight_address.enable.next = true;

@@ -4,34 +4,38 @@
 //! Per time step the controller advances the stochastic-rounding state and processes the layers
 //! from the top down. For each layer it:
 //! 1. loads the layer's descriptor from the layer table (16 clocks);
-//! 2. for the top layer, forms the output errors from the previous step's output (one clock per
-//!    neuron, plus one);
+//! 2. for the top layer, forms the output errors from the previous step's output (two clocks per
+//!    neuron, because both products of an output error take the shared product);
 //! 3. copies two kinds of words side by side, one clock per word plus one. Below the top layer,
 //!    it forms the loaded layer's errors `e_new` from the backward sums that the layer above left
 //!    in the lanes. When the host has changed rates or inputs since the last step, it also copies
 //!    the layer's presynaptic rates into the lanes' rate banks;
-//! 4. streams every weight once through the lanes, `max(groups, 2)` clocks per row (forward
+//! 4. streams every weight once through the lanes, `max(groups, 3)` clocks per row (forward
 //!    sums, backward sums, weight update and write-back). The update factor `g` and message `m`
-//!    of a row are formed from its errors while the row before it streams. When a row's last
+//!    of a row are formed from its errors while the row before it streams. `g` takes the
+//!    neuron unit's two multipliers in a clock where no neuron uses them, and every row of at
+//!    least 3 clocks has one. When a row's last
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
 //!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
 //!    that layer's stream in the next step;
 //! 5. waits for the neuron unit to return the last row (11 clocks after the stream's last
-//!    clock, 10 for a layer of a single column group, which streams a bubble after each row).
+//!    clock, minus the `3 − groups` bubbles after each row of a layer of fewer than 3 column
+//!    groups).
 //!
 //! A learning step with the same input as the step before therefore takes
 //!
 //! ```text
-//! Σ_l rows_l · max(groups_l, 2)          the weight stream
-//! + rows_top                             output errors
-//! + Σ_{l < top} rows_l                   errors of the layers below the top
-//! + 32 · layers − (layers of one group)  per-layer overhead
-//! + 5                                    per-step overhead
+//! Σ_l rows_l · max(groups_l, 3)                     the weight stream
+//! + 2 · rows_top − 1                                output errors
+//! + Σ_{l < top} rows_l                              errors of the layers below the top
+//! + Σ_l (32 − (max(groups_l, 3) − groups_l))        per-layer overhead
+//! + 5                                               per-step overhead
 //! ```
 //!
 //! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
-//! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal `synapses / P` up to the padding of each row to
-//! whole groups.
+//! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal
+//! `synapses / P` up to the padding of each row to whole groups and to at least 3 clocks. The
+//! 4-120-3 Yin-Yang network at P = 2 takes 737 clocks per step.
 //!
 //! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous
 //! step and writes the other. Each layer's presynaptic rates keep a region of every lane's rate
@@ -53,10 +57,12 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 5,984 SB_LUT4, 34 SB_RAM40_4K and 11 SB_MAC16 (checked by leap-cosim's synthesis test). An
-/// iCE40UP5K has 5,280, 30 and 8, so it does not fit yet. The multipliers are the lanes' 6, the
-/// neuron unit's 2, the output error's 1 and the shared 32 x 16 product's 2. Each lane's weight
-/// bank (543 words of 32 bits) takes 6 block RAMs.
+/// 5,307 SB_LUT4, 28 SB_RAM40_4K and 8 SB_MAC16 (checked by leap-cosim's synthesis test). Next
+/// to the link blocks and the command executor (about 1,500 SB_LUT4), an iCE40UP5K (5,280
+/// SB_LUT4, 30 SB_RAM40_4K, 8 SB_MAC16) leaves the engine about 3,700 SB_LUT4 and 24 block
+/// RAMs, so it does not fit yet. The multipliers are the lanes' 6 and the neuron unit's 2,
+/// which also form the per-neuron products. Each lane's weight bank (543 words of 32 bits)
+/// takes 6 block RAMs and its backward sums (48 bits wide) 3, so the lanes alone take 20.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineParams {
     /// Synapse lanes: weights processed per clock.
@@ -171,7 +177,8 @@ pub mod field {
     pub const COLUMNS: u64 = 1;
     /// Column groups per row: `ceil(COLUMNS / lanes)`.
     pub const GROUPS: u64 = 2;
-    /// Clocks per row minus one: `max(GROUPS, 2) - 1`.
+    /// Clocks per row minus one: `max(GROUPS, 3) - 1`. A row needs 3 clocks so that the neuron
+    /// unit's multipliers are idle in one of them for the next row's update factor.
     pub const CADENCE_LAST: u64 = 3;
     /// First word of the layer in every weight bank.
     pub const WEIGHT_BASE: u64 = 4;

@@ -5,7 +5,7 @@
 use rust_hdl::prelude::*;
 
 use crate::leaf::{round_shift_value, saturate_value, signed_value};
-use crate::verilog::{extend, literal, saturate, split_product};
+use crate::verilog::{extend, literal, saturate};
 
 /// Simple dual-port block RAM: one registered read port and one write port on the same clock.
 ///
@@ -187,8 +187,11 @@ impl Logic for Widen {
 /// voltage target. `first_saturated` and `second_saturated` tell which of the two
 /// potential-format clamps happened.
 ///
-/// The block outputs `difference = x` and takes back `scaled = x · β_mant` from a
-/// [`WideProduct`] that the engine shares between the per-neuron units.
+/// The block has no multiplier: it takes both products from a [`WideProduct`] that the engine
+/// shares between the per-neuron units, in two clocks. In the first it outputs `rate_half =
+/// (t − r) >>> 1` and forms `difference = x` from `half_product = rate_half · d`. In the second
+/// it takes `rounded`, the product `x · β_mant` rounded by `amount = β_shift` in the engine's
+/// shared [`RoundShift`], for `error` and `second_saturated`.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -198,7 +201,10 @@ pub struct OutputError {
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
-    pub scaled: Signal<In, Signed<48>>,
+    pub half_product: Signal<In, Signed<48>>,
+    pub rounded: Signal<In, Signed<50>>,
+    pub rate_half: Signal<Out, Signed<32>>,
+    pub amount: Signal<Out, Bits<7>>,
     pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
     pub first_saturated: Signal<Out, Bit>,
@@ -217,7 +223,10 @@ impl OutputError {
             prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
-            scaled: Default::default(),
+            half_product: Default::default(),
+            rounded: Default::default(),
+            rate_half: Default::default(),
+            amount: Default::default(),
             difference: Default::default(),
             error: Default::default(),
             first_saturated: Default::default(),
@@ -242,15 +251,19 @@ impl Logic for OutputError {
             let scaled = d << (self._pot_frac - self._act_frac);
             saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
         };
-        let product = signed_value(self.scaled.val()) as i128;
-        let rounded = round_shift_value(product, self.beta_shift.val().to_u64() as i32);
-        let (error, second) = saturate_value(rounded, bits);
+        let (error, second) = saturate_value(signed_value(self.rounded.val()) as i128, bits);
+        let rate_difference =
+            signed_value(self.target.val()) as i16 as i64 - signed_value(self.rate.val()) as i64;
+        self.rate_half.next = (rate_difference >> 1).into();
+        self.amount.next = self.beta_shift.val().to_u64().to_bits();
         self.difference.next = difference.into();
         self.error.next = error.into();
         self.first_saturated.next = first;
         self.second_saturated.next = second;
     }
     fn connect(&mut self) {
+        self.rate_half.connect();
+        self.amount.connect();
         self.difference.connect();
         self.error.connect();
         self.first_saturated.connect();
@@ -260,27 +273,38 @@ impl Logic for OutputError {
         let bits = self._pot_bits as usize;
         let scale = self._pot_frac - self._act_frac;
         let act_frac = self._act_frac as usize;
-        // The 17-bit `t − r` times `d` takes one 16 x 16 multiplier as `2·((t − r) >>> 1)·d`
-        // plus `d` when `t − r` is odd.
+        // The 17-bit `t − r` times `d` is `2·((t − r) >>> 1)·d` plus `d` when `t − r` is odd,
+        // so the shared product needs only the 16-bit half. That product fits 33 bits, so
+        // `width` bits hold it after the left shift by `scale` and the rounding sum.
+        let width = 35 + scale as usize;
         let mut text = format!(
             "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
-             wire signed [15:0] rate_half = rate_difference[16:1];\n\
-             wire signed [31:0] slope_half = rate_half * slope;\n\
+             always @(*) rate_half = {{{{16{{rate_difference[16]}}}}, rate_difference[16:1]}};\n\
+             wire signed [31:0] slope_half = half_product[31:0];\n\
              wire signed [15:0] slope_odd = rate_difference[0] ? slope : 16'sd0;\n\
-             wire signed [63:0] slope_product = {{{{31{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
-             wire signed [63:0] slope_scaled = slope_product <<< {scale};\n\
-             wire signed [63:0] slope_rounded = (slope_scaled + {half}) >>> {act_frac};\n\
+             wire signed [{top}:0] slope_product = {{{{{pad}{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
+             wire signed [{top}:0] slope_scaled = slope_product <<< {scale};\n\
+             wire signed [{top}:0] slope_rounded = (slope_scaled + {half}) >>> {act_frac};\n\
              wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n\
              reg signed [31:0] rate_term;\n\
              reg rate_clamped;\n\
              reg signed [31:0] voltage_term;\n\
              reg voltage_clamped;\n",
-            slope_odd = extend("slope_odd", 16, 48),
-            half = literal(if act_frac == 0 { 0 } else { 1i128 << (act_frac - 1) }, 64),
+            top = width - 1,
+            pad = width - 33,
+            slope_odd = extend("slope_odd", 16, width - 16),
+            half = literal(if act_frac == 0 { 0 } else { 1i128 << (act_frac - 1) }, width),
             target_wide = extend("target", 32, 1),
             prospective_wide = extend("prospective", 32, 1),
         );
-        text += &saturate("slope_rounded", 64, bits, "rate_term", 32, "rate_clamped");
+        text += &saturate(
+            "slope_rounded",
+            width,
+            bits,
+            "rate_term",
+            32,
+            "rate_clamped",
+        );
         text += &saturate(
             "voltage_difference",
             33,
@@ -291,12 +315,8 @@ impl Logic for OutputError {
         );
         text += "always @(*) difference = voltage ? voltage_term : rate_term;\n";
         text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
-        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0.
-        text += "wire signed [48:0] beta_doubled = {scaled, 1'b0};\n\
-                 wire signed [48:0] beta_halves = beta_doubled >>> beta_shift;\n\
-                 wire signed [49:0] beta_bumped = {beta_halves[48], beta_halves} + 50'sd1;\n\
-                 wire signed [49:0] beta_rounded = beta_bumped >>> 1;\n";
-        text += &saturate("beta_rounded", 50, bits, "error", 32, "second_saturated");
+        text += "always @(*) amount = {1'b0, beta_shift};\n";
+        text += &saturate("rounded", 50, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
     }
 }
@@ -304,13 +324,17 @@ impl Logic for OutputError {
 /// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`, from the
 /// product `e · η_mant` of a [`WideProduct`].
 ///
-/// The alignment moves right by `pot_frac + η_shift − upd_frac` bits when that is positive
-/// (rounding half up) and left otherwise. Right moves of more than 63 bits are outside the
-/// golden model's 64-bit arithmetic and are not supported.
+/// The alignment moves right by `amount = pot_frac + η_shift − upd_frac` bits when that is
+/// positive (rounding half up) and left otherwise. When `pot_frac >= upd_frac`, every move is
+/// to the right, and the engine's shared [`RoundShift`] makes it and returns `rounded`;
+/// otherwise the block moves `product` itself. Right moves of more than 63 bits are outside
+/// the golden model's 64-bit arithmetic and are not supported.
 #[derive(LogicBlock)]
 pub struct UpdateFactor {
     pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
+    pub rounded: Signal<In, Signed<50>>,
+    pub amount: Signal<Out, Bits<7>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
     _pot_frac: u32,
@@ -322,6 +346,8 @@ impl UpdateFactor {
         UpdateFactor {
             product: Default::default(),
             eta_shift: Default::default(),
+            rounded: Default::default(),
+            amount: Default::default(),
             factor: Default::default(),
             saturated: Default::default(),
             _pot_frac: pot_frac,
@@ -335,42 +361,75 @@ impl Logic for UpdateFactor {
         let product = signed_value(self.product.val()) as i128;
         let amount =
             self._pot_frac as i32 + self.eta_shift.val().to_u64() as i32 - self._upd_frac as i32;
-        let (factor, clamped) = saturate_value(round_shift_value(product, amount), 16);
+        let mut moved = round_shift_value(product, amount);
+        if self._pot_frac >= self._upd_frac {
+            self.amount.next = (amount as u64).to_bits();
+            moved = signed_value(self.rounded.val()) as i128;
+        } else {
+            self.amount.next = 0u64.to_bits();
+        }
+        let (factor, clamped) = saturate_value(moved, 16);
         self.factor.next = factor.into();
         self.saturated.next = clamped;
     }
     fn connect(&mut self) {
+        self.amount.connect();
         self.factor.connect();
         self.saturated.connect();
     }
     fn hdl(&self) -> Verilog {
         let offset = self._pot_frac as i128 - self._upd_frac as i128;
         if offset >= 0 {
-            // Every alignment is a right move by `amount = η_shift + offset`. Rounding half up,
-            // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no 96-bit sum
-            // and holds for a = 0 too.
-            let mut text = format!(
-                "wire [6:0] amount = {{1'b0, eta_shift}} + 7'd{offset};\n\
-                 wire signed [48:0] doubled = {{product, 1'b0}};\n\
-                 wire signed [48:0] halves = doubled >>> amount;\n\
-                 wire signed [49:0] bumped = {{halves[48], halves}} + 50'sd1;\n\
-                 wire signed [49:0] moved = bumped >>> 1;\n"
-            );
-            text += &saturate("moved", 50, 16, "factor", 16, "saturated");
+            // Every alignment is a right move by `amount = η_shift + offset`.
+            let mut text = format!("always @(*) amount = {{1'b0, eta_shift}} + 7'd{offset};\n");
+            text += &saturate("rounded", 50, 16, "factor", 16, "saturated");
             return Verilog::Custom(text);
         }
         let mut text = format!(
-            "wire signed [7:0] amount = $signed({{2'b0, eta_shift}}) + {offset};\n\
-             wire [6:0] right = amount[6:0];\n\
-             wire [6:0] left = 7'd0 - amount[6:0];\n\
+            "always @(*) amount = 7'd0;\n\
+             wire signed [7:0] alignment = $signed({{2'b0, eta_shift}}) + {offset};\n\
+             wire [6:0] right = alignment[6:0];\n\
+             wire [6:0] left = 7'd0 - alignment[6:0];\n\
              wire signed [95:0] wide = {wide};\n\
-             wire signed [95:0] half = (amount <= 8'sd0) ? 96'sh0 : (96'sh1 <<< (right - 7'd1));\n\
-             wire signed [95:0] moved = (amount < 8'sd0) ? (wide <<< left) : ((wide + half) >>> right);\n",
+             wire signed [95:0] half = (alignment <= 8'sd0) ? 96'sh0 : (96'sh1 <<< (right - 7'd1));\n\
+             wire signed [95:0] moved = (alignment < 8'sd0) ? (wide <<< left) : ((wide + half) >>> right);\n",
             offset = literal(offset, 8),
             wide = extend("product", 48, 48),
         );
         text += &saturate("moved", 96, 16, "factor", 16, "saturated");
         Verilog::Custom(text)
+    }
+}
+
+/// `rounded = (value + 2^(amount − 1)) >>> amount`, rounding half up (`value` itself for
+/// `amount = 0`). The engine shares it between the update factors and the output errors, whose
+/// products never arrive in the same clock.
+#[derive(LogicBlock, Default)]
+pub struct RoundShift {
+    pub value: Signal<In, Signed<48>>,
+    pub amount: Signal<In, Bits<7>>,
+    pub rounded: Signal<Out, Signed<50>>,
+}
+
+impl Logic for RoundShift {
+    fn update(&mut self) {
+        let value = signed_value(self.value.val()) as i128;
+        let rounded = round_shift_value(value, self.amount.val().to_u64() as i32);
+        self.rounded.next = (rounded as i64).into();
+    }
+    fn connect(&mut self) {
+        self.rounded.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
+        // holds for a = 0 too.
+        Verilog::Custom(
+            "wire signed [48:0] doubled = {value, 1'b0};\n\
+             wire signed [48:0] halves = doubled >>> amount;\n\
+             wire signed [49:0] bumped = {halves[48], halves} + 50'sd1;\n\
+             always @(*) rounded = bumped >>> 1;\n"
+                .into(),
+        )
     }
 }
 
@@ -431,29 +490,43 @@ impl Logic for SlopeProduct {
 }
 
 /// `product = value · mant` for a potential-format `value` (31 bits in a 32-bit port) and a 16-bit
-/// mantissa, exact in 48 bits, as two signed 16 x 16 products (two SB_MAC16 on iCE40). The
-/// engine shares one between the output errors, the update factors and the errors of the layer
-/// below, which it never forms in the same clock.
+/// mantissa, exact in 48 bits, from two signed 16 x 16 products that the neuron unit's idle
+/// multipliers form: `high · mant` and `low · mant` with `high = value >>> 15` and the
+/// non-negative `low = value & 0x7fff`. The engine shares it between the output errors, the
+/// update factors and the errors of the layer below.
 #[derive(LogicBlock, Default)]
 pub struct WideProduct {
     pub value: Signal<In, Signed<32>>,
-    pub mant: Signal<In, Signed<16>>,
+    pub high: Signal<Out, Signed<16>>,
+    pub low: Signal<Out, Signed<16>>,
+    pub high_product: Signal<In, Signed<32>>,
+    pub low_product: Signal<In, Signed<32>>,
     pub product: Signal<Out, Signed<48>>,
 }
 
 impl Logic for WideProduct {
     fn update(&mut self) {
-        let product =
-            signed_value(self.value.val()) as i128 * signed_value(self.mant.val()) as i128;
-        self.product.next = (product as i64).into();
+        let x = signed_value(self.value.val());
+        self.high.next = (x >> 15).into();
+        self.low.next = (x & 0x7fff).into();
+        let high = signed_value(self.high_product.val()) as i128;
+        let low = signed_value(self.low_product.val()) as i128;
+        self.product.next = (((high << 15) + low) as i64).into();
     }
     fn connect(&mut self) {
+        self.high.connect();
+        self.low.connect();
         self.product.connect();
     }
     fn hdl(&self) -> Verilog {
-        let mut text = split_product("value", "mant", "full");
-        text += "always @(*) product = full;\n";
-        Verilog::Custom(text)
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  high = value[30:15];\n\
+             \x20  low = {{1'b0, value[14:0]}};\n\
+             \x20  product = {{high_product[31], high_product, 15'b0}} + {low};\n\
+             end\n",
+            low = extend("low_product", 32, 16),
+        ))
     }
 }
 
@@ -542,6 +615,63 @@ impl Logic for EventCounter {
              end\n"
                 .into(),
         )
+    }
+}
+
+/// Views of a 32-bit word of a memory that stores both potential-format values and layer-table
+/// words: `potential` sign-extends its low `bits` bits, `table_word` zero-extends all 32.
+#[derive(LogicBlock)]
+pub struct StoredWord {
+    pub stored: Signal<In, Signed<32>>,
+    pub potential: Signal<Out, Signed<32>>,
+    pub table_word: Signal<Out, Bits<64>>,
+    _bits: usize,
+}
+
+impl StoredWord {
+    pub fn new(bits: u32) -> Self {
+        assert!(
+            (2..=32).contains(&bits),
+            "a stored value of {bits} bits does not fit 32"
+        );
+        StoredWord {
+            stored: Default::default(),
+            potential: Default::default(),
+            table_word: Default::default(),
+            _bits: bits as usize,
+        }
+    }
+}
+
+impl Logic for StoredWord {
+    fn update(&mut self) {
+        let word = signed_value(self.stored.val()) as u32 as u64;
+        let shift = 64 - self._bits;
+        self.potential.next = (((word << shift) as i64) >> shift).into();
+        self.table_word.next = word.to_bits();
+    }
+    fn connect(&mut self) {
+        self.potential.connect();
+        self.table_word.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let bits = self._bits;
+        let potential = if bits == 32 {
+            "stored".to_string()
+        } else {
+            format!(
+                "{{{{{}{{stored[{}]}}}}, stored[{}:0]}}",
+                32 - bits,
+                bits - 1,
+                bits - 1
+            )
+        };
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  potential = {potential};\n\
+             \x20  table_word = {{32'h0, stored}};\n\
+             end\n"
+        ))
     }
 }
 
@@ -682,33 +812,50 @@ impl Logic for ReadBack {
     }
     fn hdl(&self) -> Verilog {
         use super::{counter, select};
+        // The sources are multiplexed as 32-bit words, and the high word is the low word's
+        // sign except for the layer table and the counters, which keeps the multiplexer narrow.
         Verilog::Custom(format!(
-            "always @(*) begin\n\
+            "reg [31:0] low;\n\
+             reg [31:0] high;\n\
+             reg signed_source;\n\
+             always @(*) begin\n\
+             \x20  low = 32'h0;\n\
+             \x20  high = 32'h0;\n\
+             \x20  signed_source = 1'b1;\n\
              \x20  case (select)\n\
-             \x20     8'd{w}: data = {weight};\n\
-             \x20     8'd{u}: data = {potential};\n\
-             \x20     8'd{ub}: data = {prospective};\n\
-             \x20     8'd{e}: data = {error};\n\
-             \x20     8'd{r}: data = {rate};\n\
-             \x20     8'd{d}: data = {slope};\n\
-             \x20     8'd{x}: data = {activity};\n\
-             \x20     8'd{t}: data = {target};\n\
-             \x20     8'd{table_code}: data = layer_word;\n\
+             \x20     8'd{w}: low = weight;\n\
+             \x20     8'd{u}: low = potential;\n\
+             \x20     8'd{ub}: low = prospective;\n\
+             \x20     8'd{e}: low = error;\n\
+             \x20     8'd{r}: low = {rate};\n\
+             \x20     8'd{d}: low = {slope};\n\
+             \x20     8'd{x}: low = {activity};\n\
+             \x20     8'd{t}: low = target;\n\
+             \x20     8'd{table_code}: begin\n\
+             \x20        signed_source = 1'b0;\n\
+             \x20        low = layer_word[31:0];\n\
+             \x20        high = layer_word[63:32];\n\
+             \x20     end\n\
              \x20     8'd{counters}: begin\n\
+             \x20        signed_source = 1'b0;\n\
              \x20        case (address)\n\
-             \x20           32'd{cycles_code}: data = {{16'h0, cycles}};\n\
-             \x20           32'd{steps_code}: data = {{32'h0, steps}};\n\
-             \x20           32'd{pot_code}: data = {{32'h0, potential_saturations}};\n\
-             \x20           32'd{rate_code}: data = {{32'h0, rate_saturations}};\n\
-             \x20           32'd{msg_code}: data = {{32'h0, message_saturations}};\n\
-             \x20           32'd{upd_code}: data = {{32'h0, update_saturations}};\n\
-             \x20           32'd{weight_code}: data = {{32'h0, weight_saturations}};\n\
-             \x20           32'd{rounding_code}: data = {{32'h0, rounding_state}};\n\
-             \x20           default: data = 64'h0;\n\
+             \x20           32'd{cycles_code}: begin\n\
+             \x20              low = cycles[31:0];\n\
+             \x20              high = {{16'h0, cycles[47:32]}};\n\
+             \x20           end\n\
+             \x20           32'd{steps_code}: low = steps;\n\
+             \x20           32'd{pot_code}: low = potential_saturations;\n\
+             \x20           32'd{rate_code}: low = rate_saturations;\n\
+             \x20           32'd{msg_code}: low = message_saturations;\n\
+             \x20           32'd{upd_code}: low = update_saturations;\n\
+             \x20           32'd{weight_code}: low = weight_saturations;\n\
+             \x20           32'd{rounding_code}: low = rounding_state;\n\
+             \x20           default: low = 32'h0;\n\
              \x20        endcase\n\
              \x20     end\n\
-             \x20     default: data = 64'h0;\n\
+             \x20     default: low = 32'h0;\n\
              \x20  endcase\n\
+             \x20  data = {{signed_source ? {{32{{low[31]}}}} : high, low}};\n\
              end\n",
             w = select::WEIGHT,
             u = select::POTENTIAL,
@@ -720,14 +867,9 @@ impl Logic for ReadBack {
             t = select::TARGET,
             table_code = select::LAYER_TABLE,
             counters = select::COUNTER,
-            weight = extend("weight", 32, 32),
-            potential = extend("potential", 32, 32),
-            prospective = extend("prospective", 32, 32),
-            error = extend("error", 32, 32),
-            rate = extend("rate", 16, 48),
-            slope = extend("slope", 16, 48),
-            activity = extend("activity", 16, 48),
-            target = extend("target", 32, 32),
+            rate = extend("rate", 16, 16),
+            slope = extend("slope", 16, 16),
+            activity = extend("activity", 16, 16),
             cycles_code = counter::CYCLES,
             steps_code = counter::STEPS,
             pot_code = counter::POTENTIAL,

@@ -239,7 +239,7 @@ impl EngineDriver {
                 (field::ROWS, layout.rows as u64),
                 (field::COLUMNS, layout.columns as u64),
                 (field::GROUPS, layout.groups as u64),
-                (field::CADENCE_LAST, layout.groups.max(2) as u64 - 1),
+                (field::CADENCE_LAST, layout.groups.max(3) as u64 - 1),
                 (field::WEIGHT_BASE, layout.weight_base as u64),
                 (field::ADDRESS_BASE, address_base as u64),
                 (field::STATE_BASE, layout.state_base as u64),

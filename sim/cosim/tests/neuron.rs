@@ -333,3 +333,68 @@ fn neuron_corners_both_formats() {
         );
     }
 }
+
+/// The unit lends its two multipliers in every clock without a neuron in stage 3 or 4: then
+/// `multipliers_busy` is clear and the spare products are exact, whatever the unit streams.
+#[test]
+fn neuron_lends_idle_multipliers() {
+    for model_name in ["neuron", "neuron_alt"] {
+        let mut model = Model::new(model_name, 7);
+        let valid = model.port("valid");
+        let sum = model.port("sum");
+        let spare = ["spare_high", "spare_low", "spare_mant"].map(|name| model.port(name));
+        let busy = model.port("multipliers_busy");
+        let high_product = model.port("spare_high_product");
+        let low_product = model.port("spare_low_product");
+        model.reset(2);
+
+        let mut stimulus = Stimulus::new(0x5a4e);
+        // Issue flags of the clocks so far, the latest last.
+        let mut issued: VecDeque<bool> = (0..4).map(|_| false).collect();
+        let mut lent_clocks = 0;
+        for clock in 0..4000 {
+            let issue = !issued[3] && stimulus.chance(1, 3);
+            model.set(valid, issue as i64);
+            model.set(sum, stimulus.word(48));
+            let [high, low, mant] = [0; 3].map(|_| stimulus.word(16));
+            model.set(spare[0], high);
+            model.set(spare[1], low);
+            model.set(spare[2], mant);
+            model.eval();
+
+            // A neuron issued 3 clocks ago is in stage 3, one issued 4 clocks ago in stage 4.
+            let expected_busy = issued[1] || issued[0];
+            assert_eq!(
+                model.get(busy) == 1,
+                expected_busy,
+                "{model_name}: multipliers_busy at clock {clock}"
+            );
+            if !expected_busy {
+                lent_clocks += 1;
+                assert_eq!(
+                    model.get_signed(high_product),
+                    high * mant,
+                    "{model_name}: spare_high_product of {high} and {mant} at clock {clock}"
+                );
+                assert_eq!(
+                    model.get_signed(low_product),
+                    low * mant,
+                    "{model_name}: spare_low_product of {low} and {mant} at clock {clock}"
+                );
+            }
+
+            model.clock();
+            issued.pop_front();
+            issued.push_back(issue);
+        }
+        assert!(
+            lent_clocks > 1000,
+            "{model_name}: only {lent_clocks} clocks lent the multipliers"
+        );
+        assert!(
+            lent_clocks < 3500,
+            "{model_name}: only {} clocks used the multipliers",
+            4000 - lent_clocks
+        );
+    }
+}
