@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use leap_hdl::boards::pll::Ice40PllSettings;
-use leap_hdl::boards::{self, constraints, BoardTable, PllPlan};
+use leap_hdl::boards::{self, constraints, BoardDesign, BoardTable, PllPlan};
 
 fn table() -> BoardTable {
     BoardTable::load(&BoardTable::default_path()).unwrap_or_else(|e| panic!("{e}"))
@@ -217,7 +217,11 @@ fn ice40_search_agrees_with_icepll() {
 #[test]
 fn board_tops_instantiate_planned_pll() {
     let table = table();
-    let ice40 = boards::emit_board(&table.board("icebreaker").unwrap().plan().unwrap());
+    let ice40 = boards::emit_board(
+        &table.board("icebreaker").unwrap().plan().unwrap(),
+        BoardDesign::Core,
+    )
+    .unwrap();
     for text in [
         "SB_PLL40_PAD #(",
         ".DIVR(4'd0)",
@@ -228,7 +232,11 @@ fn board_tops_instantiate_planned_pll() {
     ] {
         assert!(ice40.verilog.contains(text), "board_ice40 lacks `{text}`");
     }
-    let ecp5 = boards::emit_board(&table.board("ulx3s-12f").unwrap().plan().unwrap());
+    let ecp5 = boards::emit_board(
+        &table.board("ulx3s-12f").unwrap().plan().unwrap(),
+        BoardDesign::Core,
+    )
+    .unwrap();
     for text in [
         "EHXPLLL #(",
         ".CLKI_DIV(5)",
@@ -245,14 +253,15 @@ fn board_tops_instantiate_planned_pll() {
     );
 }
 
-/// Synthesises the iCEBreaker top level with yosys and checks the netlist: one PLL whose output
-/// clocks every flip-flop.
+/// Synthesises the iCEBreaker's loopback top level with yosys and checks the netlist: one PLL
+/// whose output clocks every flip-flop.
 #[test]
 fn ice40_board_netlist_has_pll_clocking_everything() {
     let plan = table().board("icebreaker").unwrap().plan().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("board_ice40.v");
-    std::fs::write(&source, boards::emit_board(&plan).verilog).unwrap();
+    let emitted = boards::emit_board(&plan, BoardDesign::Loopback).unwrap();
+    std::fs::write(&source, emitted.verilog).unwrap();
     let netlist = dir.path().join("netlist.json");
     let script = format!(
         "read_verilog {}; synth_ice40 -top top; write_json {}",
