@@ -86,10 +86,10 @@ fn ulx3s_plan_values() {
     let PllPlan::Ecp5(pll) = plan.pll else {
         panic!("ulx3s has no ECP5 PLL: {:?}", plan.pll)
     };
-    assert_eq!((pll.clki_div, pll.clkfb_div, pll.clkop_div), (5, 12, 10));
-    assert_eq!(plan.engine_mhz, 60.0);
-    assert_eq!(plan.clocks_per_bit, 20);
-    assert_eq!(plan.reset_hold_clocks, 600);
+    assert_eq!((pll.clki_div, pll.clkfb_div, pll.clkop_div), (5, 3, 40));
+    assert_eq!(plan.engine_mhz, 15.0);
+    assert_eq!(plan.clocks_per_bit, 5);
+    assert_eq!(plan.reset_hold_clocks, 150);
 }
 
 /// Replaces `from` by `to` in the table text and parses it.
@@ -244,9 +244,9 @@ fn board_tops_instantiate_planned_pll() {
     for text in [
         "EHXPLLL #(",
         ".CLKI_DIV(5)",
-        ".CLKFB_DIV(12)",
-        ".CLKOP_DIV(10)",
-        ".CLKOP_CPHASE(9)",
+        ".CLKFB_DIV(3)",
+        ".CLKOP_DIV(40)",
+        ".CLKOP_CPHASE(39)",
     ] {
         assert!(ecp5.verilog.contains(text), "board_ecp5 lacks `{text}`");
     }

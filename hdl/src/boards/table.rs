@@ -739,8 +739,8 @@ mod tests {
     fn link_params_follow_plan() {
         let plan = shipped_plan("ulx3s-12f");
         let link = plan.link_params();
-        assert_eq!(link.clocks_per_bit, 20, "60 MHz / 3 MBd");
-        assert_eq!(link.timeout_clocks, 3_000_000, "50 ms at 60 MHz");
+        assert_eq!(link.clocks_per_bit, 5, "15 MHz / 3 MBd");
+        assert_eq!(link.timeout_clocks, 750_000, "50 ms at 15 MHz");
         assert_eq!(link.max_payload, 1024);
         assert_eq!(link.validate(), Ok(()));
     }

@@ -188,7 +188,7 @@ fn parse_frame(bytes: &[u8]) -> Frame {
 #[test]
 fn ulx3s_core_identifies_over_uart() {
     let plan = plan_of("ulx3s-12f");
-    assert_eq!(plan.clocks_per_bit, 20, "60 MHz / 3 MBd");
+    assert_eq!(plan.clocks_per_bit, 5, "15 MHz / 3 MBd");
     let mut host = Host {
         board: Board::new("board_ulx3s_12f"),
         clocks_per_bit: plan.clocks_per_bit,
