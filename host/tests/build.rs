@@ -135,9 +135,15 @@ fn ulx3s_12f_core_meets_timing() {
     assert!(lut.used > 1000, "the board core uses {lut:?}");
     assert!(lut.available.is_some(), "{lut:?}");
     // The 4 lanes' weight products take one MULT18X18D each at least.
-    let dsp = report.utilisation.get("DSP").expect("multipliers are reported");
+    let dsp = report
+        .utilisation
+        .get("DSP")
+        .expect("multipliers are reported");
     assert!(dsp.used >= 4, "{dsp:?}");
-    let bram = report.utilisation.get("BRAM").expect("block RAMs are reported");
+    let bram = report
+        .utilisation
+        .get("BRAM")
+        .expect("block RAMs are reported");
     assert!(bram.used > 0, "{bram:?}");
     assert!(report.summary().contains("LEAP board core"));
 }

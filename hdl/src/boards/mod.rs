@@ -74,7 +74,9 @@ impl BoardDesign {
             BoardDesign::Core => {
                 "LEAP board core (UART, frame decoder, command executor, engine, frame encoder)"
             }
-            BoardDesign::Loopback => "UART loopback (link bring-up; the engine is not in this build)",
+            BoardDesign::Loopback => {
+                "UART loopback (link bring-up; the engine is not in this build)"
+            }
         }
     }
 }
@@ -104,7 +106,9 @@ pub fn check_core(plan: &BoardPlan) -> Result<(), BoardError> {
     board.layers().map_err(fail)?;
     Constants::from_config(&board.config, 1.0).map_err(|e| fail(e.to_string()))?;
     EngineParameters::from_config(&board.config, 1.0).map_err(|e| fail(e.to_string()))?;
-    plan.link_params().validate().map_err(|e| fail(e.to_string()))?;
+    plan.link_params()
+        .validate()
+        .map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
 
@@ -173,16 +177,25 @@ mod tests {
     fn core_top_contains_board_core() {
         let emitted = emit_board(&plan("ulx3s-12f"), BoardDesign::Core).unwrap();
         assert!(emitted.verilog.contains("EHXPLLL #("), "the vendor PLL");
-        assert!(emitted.verilog.contains("core$idle"), "the board core's ports");
+        assert!(
+            emitted.verilog.contains("core$idle"),
+            "the board core's ports"
+        );
         let loopback = emit_board(&plan("ulx3s-12f"), BoardDesign::Loopback).unwrap();
-        assert!(!loopback.verilog.contains("core$idle"), "the loopback has no idle port");
+        assert!(
+            !loopback.verilog.contains("core$idle"),
+            "the loopback has no idle port"
+        );
         assert!(emitted.verilog.len() > 10 * loopback.verilog.len());
     }
 
     #[test]
     fn simulation_top_has_no_vendor_pll() {
         let emitted = emit_board_simulation(&plan("ulx3s-12f"), BoardDesign::Loopback).unwrap();
-        assert!(!emitted.verilog.contains("EHXPLLL"), "a vendor PLL in simulation");
+        assert!(
+            !emitted.verilog.contains("EHXPLLL"),
+            "a vendor PLL in simulation"
+        );
         let names: Vec<_> = emitted.ports.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, [CLOCK_PORT, RX_PORT, TX_PORT]);
     }

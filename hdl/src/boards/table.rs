@@ -283,11 +283,21 @@ impl Board {
         let depth = network.layers.len().saturating_sub(1);
         let mut config = Config::default();
         let hidden_eta = config.learning.eta[0];
-        let output_eta = *config.learning.eta.last().expect("the default has learning rates");
+        let output_eta = *config
+            .learning
+            .eta
+            .last()
+            .expect("the default has learning rates");
         config.network.layers = network.layers.clone();
         config.network.activations = network.activations();
         config.learning.eta = (0..depth)
-            .map(|l| if l + 1 == depth { output_eta } else { hidden_eta })
+            .map(|l| {
+                if l + 1 == depth {
+                    output_eta
+                } else {
+                    hidden_eta
+                }
+            })
             .collect();
         config.fixed = self.formats;
         config
@@ -582,9 +592,12 @@ mod tests {
         let text = shipped_text();
         assert!(text.contains(from), "the table has no `{from}`");
         let path = BoardTable::default_path();
-        let table =
-            BoardTable::parse(&text.replacen(from, to, 1), "edited.toml", path.parent().unwrap())
-                .unwrap();
+        let table = BoardTable::parse(
+            &text.replacen(from, to, 1),
+            "edited.toml",
+            path.parent().unwrap(),
+        )
+        .unwrap();
         table.board(name).unwrap().plan()
     }
 

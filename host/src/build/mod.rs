@@ -137,7 +137,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport> {
     let top = boards::top_name(&plan);
     let verilog = format!("{top}.v");
     std::fs::write(options.out.join(&verilog), emitted.verilog)
-    .with_context(|| format!("cannot write {}", options.out.join(&verilog).display()))?;
+        .with_context(|| format!("cannot write {}", options.out.join(&verilog).display()))?;
     step.finish();
 
     let constraint_source = table.constraints_path(board);

@@ -136,7 +136,7 @@ pub struct Overflow {
 /// Returns the vendor cell a nextpnr bel type implements, for error messages.
 fn bel_description(bel: &str) -> Option<&'static str> {
     Some(match bel {
-        "ICESTORM_LC" => "logic cells (SB_LUT4 and SB_DFF)",
+        "ICESTORM_LC" => "logic cells, each an SB_LUT4 and an SB_DFF",
         "ICESTORM_RAM" => "SB_RAM40_4K block RAMs",
         "ICESTORM_DSP" => "SB_MAC16 multipliers",
         "ICESTORM_SPRAM" => "SB_SPRAM256KA RAMs",

@@ -7,9 +7,7 @@
 use leap_cosim::board::RawFrame;
 use leap_hdl::boards::{BoardPlan, BoardTable};
 use leap_model::format::Formats;
-use leap_model::protocol::{
-    crc32, Frame, Identity, Opcode, Reply, PROTOCOL_VERSION, SYNC,
-};
+use leap_model::protocol::{crc32, Frame, Identity, Opcode, Reply, PROTOCOL_VERSION, SYNC};
 use leap_verilator_sys::{Model, PortId};
 
 struct Board {
@@ -172,7 +170,11 @@ impl Host {
 
 /// Checks the sync byte and CRC of one reply frame and returns it.
 fn parse_frame(bytes: &[u8]) -> Frame {
-    assert!(bytes.len() >= 10, "a reply of {} bytes: {bytes:?}", bytes.len());
+    assert!(
+        bytes.len() >= 10,
+        "a reply of {} bytes: {bytes:?}",
+        bytes.len()
+    );
     assert_eq!(bytes[0], SYNC, "sync byte");
     let length = u16::from_le_bytes([bytes[4], bytes[5]]) as usize;
     assert_eq!(bytes.len(), 10 + length, "frame length");

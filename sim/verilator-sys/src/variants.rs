@@ -151,7 +151,12 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         link("uart", "uart", 256, 600, 16),
         link("uart_fast", "uart", 256, 600, 4),
         // The Arty's top level with the UART loopback: the power-on reset and the pins.
-        spec("board_arty", "board:arty-a7-35t:loopback", Formats::default(), 1),
+        spec(
+            "board_arty",
+            "board:arty-a7-35t:loopback",
+            Formats::default(),
+            1,
+        ),
         // The ULX3S-12F's top level with its board core (4 lanes, Yin-Yang): the formats, lanes
         // and sizes come from the board table, so the fields here other than the design are unused.
         spec("board_ulx3s_12f", "board:ulx3s-12f", Formats::default(), 4),
