@@ -117,6 +117,9 @@ fn arty_gets_vivado_script() {
 
 /// Builds the board core for a ULX3S with the smallest ECP5 through yowasp. The first yowasp run
 /// on a machine compiles the tools' WebAssembly, which takes minutes.
+///
+/// NOTE: this build takes about 7 CPU minutes on a 2-core machine (synthesis about 1.5, place and
+/// route the rest), above the 4 minutes a CI build test should take.
 #[test]
 fn ulx3s_12f_core_meets_timing() {
     let dir = tempfile::tempdir().unwrap();
