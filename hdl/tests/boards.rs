@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use leap_hdl::boards::pll::Ice40PllSettings;
-use leap_hdl::boards::{self, constraints, BoardTable, PllPlan};
+use leap_hdl::boards::{self, constraints, BoardDesign, BoardTable, PllPlan};
 
 fn table() -> BoardTable {
     BoardTable::load(&BoardTable::default_path()).unwrap_or_else(|e| panic!("{e}"))
@@ -27,10 +27,14 @@ fn every_board_plans_and_matches_its_constraints() {
         constraints::check(board, &parsed, &origin).unwrap_or_else(|e| panic!("{name}: {e}"));
         let error = (plan.actual_baud - board.uart.baud as f64).abs() / board.uart.baud as f64;
         assert!(error <= 0.02, "{name}: baud error {error}");
-        assert!(
-            plan.engine_params().weight_words << plan.engine_params().bank_bits() <= 1 << 16,
-            "{name}: weight address"
-        );
+        // NOTE: the 85F's 40 lanes of 2030 weight words need 17-bit host addresses, and the
+        // command executor forms 16-bit ones, so its core cannot be generated yet.
+        match boards::check_core(&plan) {
+            Err(e) if name == "ulx3s-85f" => {
+                assert!(e.message.contains("16 host address bits"), "{name}: {e}")
+            }
+            result => assert_eq!(result, Ok(()), "{name}: board core"),
+        }
     }
 }
 
@@ -82,10 +86,10 @@ fn ulx3s_plan_values() {
     let PllPlan::Ecp5(pll) = plan.pll else {
         panic!("ulx3s has no ECP5 PLL: {:?}", plan.pll)
     };
-    assert_eq!((pll.clki_div, pll.clkfb_div, pll.clkop_div), (5, 12, 10));
-    assert_eq!(plan.engine_mhz, 60.0);
-    assert_eq!(plan.clocks_per_bit, 20);
-    assert_eq!(plan.reset_hold_clocks, 600);
+    assert_eq!((pll.clki_div, pll.clkfb_div, pll.clkop_div), (5, 3, 40));
+    assert_eq!(plan.engine_mhz, 15.0);
+    assert_eq!(plan.clocks_per_bit, 5);
+    assert_eq!(plan.reset_hold_clocks, 150);
 }
 
 /// Replaces `from` by `to` in the table text and parses it.
@@ -217,7 +221,11 @@ fn ice40_search_agrees_with_icepll() {
 #[test]
 fn board_tops_instantiate_planned_pll() {
     let table = table();
-    let ice40 = boards::emit_board(&table.board("icebreaker").unwrap().plan().unwrap());
+    let ice40 = boards::emit_board(
+        &table.board("icebreaker").unwrap().plan().unwrap(),
+        BoardDesign::Core,
+    )
+    .unwrap();
     for text in [
         "SB_PLL40_PAD #(",
         ".DIVR(4'd0)",
@@ -228,13 +236,17 @@ fn board_tops_instantiate_planned_pll() {
     ] {
         assert!(ice40.verilog.contains(text), "board_ice40 lacks `{text}`");
     }
-    let ecp5 = boards::emit_board(&table.board("ulx3s-12f").unwrap().plan().unwrap());
+    let ecp5 = boards::emit_board(
+        &table.board("ulx3s-12f").unwrap().plan().unwrap(),
+        BoardDesign::Core,
+    )
+    .unwrap();
     for text in [
         "EHXPLLL #(",
         ".CLKI_DIV(5)",
-        ".CLKFB_DIV(12)",
-        ".CLKOP_DIV(10)",
-        ".CLKOP_CPHASE(9)",
+        ".CLKFB_DIV(3)",
+        ".CLKOP_DIV(40)",
+        ".CLKOP_CPHASE(39)",
     ] {
         assert!(ecp5.verilog.contains(text), "board_ecp5 lacks `{text}`");
     }
@@ -245,14 +257,15 @@ fn board_tops_instantiate_planned_pll() {
     );
 }
 
-/// Synthesises the iCEBreaker top level with yosys and checks the netlist: one PLL whose output
-/// clocks every flip-flop.
+/// Synthesises the iCEBreaker's loopback top level with yosys and checks the netlist: one PLL
+/// whose output clocks every flip-flop.
 #[test]
 fn ice40_board_netlist_has_pll_clocking_everything() {
     let plan = table().board("icebreaker").unwrap().plan().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("board_ice40.v");
-    std::fs::write(&source, boards::emit_board(&plan).verilog).unwrap();
+    let emitted = boards::emit_board(&plan, BoardDesign::Loopback).unwrap();
+    std::fs::write(&source, emitted.verilog).unwrap();
     let netlist = dir.path().join("netlist.json");
     let script = format!(
         "read_verilog {}; synth_ice40 -top top; write_json {}",

@@ -57,6 +57,10 @@ pub struct BuildArgs {
     /// Board to build for: a name of the board table, such as icebreaker or ulx3s-25f.
     #[arg(long)]
     pub board: String,
+    /// Design behind the UART pins: core (the LEAP board core) or loopback (the link bring-up
+    /// bitstream, a UART loopback that tests the pins, the PLL and the reset).
+    #[arg(long, value_name = "NAME", default_value = "core")]
+    pub design: String,
     /// Output directory for the Verilog, logs, reports and bitstream. [default: build/BOARD]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -375,6 +379,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
     let options = crate::build::BuildOptions {
         board: args.board.clone(),
+        design: leap_hdl::boards::BoardDesign::from_name(&args.design)?,
         table: args
             .boards
             .clone()

@@ -102,16 +102,24 @@ fn main() {
     write_bindings(&built, &out);
 }
 
-/// Emits the top level of a board of LEAP's board table.
-fn emit_board_top(board: &str) -> leap_hdl::Emitted {
+/// Emits the simulation top level of a board of LEAP's board table, from a variant design
+/// `board:NAME` (the board core) or `board:NAME:DESIGN` (a `leap_hdl::boards::BoardDesign`).
+fn emit_board_top(design: &str) -> leap_hdl::Emitted {
     let path = leap_hdl::boards::BoardTable::default_path();
     println!("cargo:rerun-if-changed={}", path.display());
+    let (board, core) = match design.split_once(':') {
+        Some((board, core)) => (
+            board,
+            leap_hdl::boards::BoardDesign::from_name(core).unwrap_or_else(|e| panic!("{e}")),
+        ),
+        None => (design, leap_hdl::boards::BoardDesign::Core),
+    };
     let table = leap_hdl::boards::BoardTable::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let plan = table
         .board(board)
         .and_then(|b| b.plan())
         .unwrap_or_else(|e| panic!("{e}"));
-    leap_hdl::boards::emit_board(&plan)
+    leap_hdl::boards::emit_board_simulation(&plan, core).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn engine_params(spec: &VariantSpec) -> EngineParams {

@@ -1,13 +1,14 @@
 //! Emits the Verilog of LEAP blocks and boards: `leap-hdl --out DIR [--design NAME]...
 //! [--config FILE] [--lanes P] [--clock-hz F --baud B --max-payload N]`, or the top level of a
-//! board of the board table: `leap-hdl --out DIR --board NAME [--boards FILE]`.
+//! board of the board table: `leap-hdl --out DIR --board NAME [--design core|loopback]
+//! [--boards FILE]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use leap_hdl::board::BoardConfig;
-use leap_hdl::boards::{self, BoardTable};
+use leap_hdl::boards::{self, BoardDesign, BoardTable};
 use leap_hdl::engine::{EngineParams, MAX_LANES};
 use leap_hdl::link::LinkParams;
 use leap_hdl::{emit, emit_board, emit_board_axis, emit_engine, emit_executor, emit_link, Design};
@@ -24,6 +25,8 @@ struct Args {
     /// The board designs run the network of --config: executor (the command executor with the
     /// engine), board_bytes (byte ports), board (UART pins) and board_axis (64-bit AXI-Stream
     /// ports for the XDMA IP). Default: lane, neuron, engine, decoder, encoder and uart.
+    /// With --board: core (the LEAP board core, the default) or loopback (the UART loopback
+    /// bring-up design, which tests the pins, PLL and reset before the core).
     #[arg(long = "design")]
     designs: Vec<String>,
     /// Configuration file (TOML) whose `[fixed]` formats set the widths and whose network the
@@ -42,9 +45,9 @@ struct Args {
     /// Largest frame payload in bytes that the link designs accept, 1 to 4096.
     #[arg(long, default_value_t = leap_model::protocol::MAX_PAYLOAD)]
     max_payload: usize,
-    /// Emit the top level of this board of the board table (`DIR/board_<family>.v`) instead of
-    /// the designs.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["designs", "config", "lanes"])]
+    /// Emit the top level of this board of the board table (`DIR/board_<family>.v`) with the
+    /// board core, or the --design given, behind its UART pins.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["config", "lanes"])]
     board: Option<String>,
     /// Board table to read --board from. Default: constraints/boards.toml of the LEAP sources.
     #[arg(long, value_name = "FILE", requires = "board")]
@@ -55,16 +58,26 @@ struct Args {
 fn emit_board_top(args: &Args, name: &str) -> Result<()> {
     let table_path = args.boards.clone().unwrap_or_else(BoardTable::default_path);
     let table = BoardTable::load(&table_path)?;
+    let design = match args.designs.as_slice() {
+        [] => BoardDesign::Core,
+        [design] => BoardDesign::from_name(design)?,
+        designs => bail!(
+            "--board takes one --design (core or loopback), but {} were given: {}",
+            designs.len(),
+            designs.join(", ")
+        ),
+    };
     let plan = table.board(name)?.plan()?;
+    let emitted = boards::emit_board(&plan, design)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join(format!("{}.v", boards::top_name(&plan)));
-    std::fs::write(&path, boards::emit_board(&plan).verilog)
+    std::fs::write(&path, emitted.verilog)
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("{}", path.display());
     eprintln!(
-        "{name}: engine clock {:.4} MHz ({:?}), {} clocks per UART bit ({:.0} baud), reset held {} clocks after lock",
-        plan.engine_mhz, plan.pll, plan.clocks_per_bit, plan.actual_baud, plan.reset_hold_clocks
+        "{name}: {}; engine clock {:.4} MHz ({:?}), {} clocks per UART bit ({:.0} baud), reset held {} clocks after lock",
+        design.description(), plan.engine_mhz, plan.pll, plan.clocks_per_bit, plan.actual_baud, plan.reset_hold_clocks
     );
     Ok(())
 }

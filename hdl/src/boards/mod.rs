@@ -3,7 +3,8 @@
 //! A board top level (`board_<family>`, top module `top`) has the ports [`CLOCK_PORT`],
 //! [`RX_PORT`] and [`TX_PORT`], which the constraint files in `constraints/` place on pins. Inside,
 //! the family's PLL makes the engine clock from the oscillator, [`reset::PowerOnReset`] holds the
-//! core in reset until the PLL has locked, and the core talks to the host over the UART pins.
+//! core in reset until the PLL has locked, and the core talks to the host over the UART pins. The
+//! core is a [`BoardDesign`]: the LEAP board core, or a UART loopback for link bring-up.
 
 pub mod constraints;
 pub mod pll;
@@ -11,11 +12,15 @@ pub mod reset;
 pub mod table;
 pub mod top;
 
+use std::fmt;
+
+use leap_model::fixed::Constants;
+use leap_model::protocol::EngineParameters;
 use rust_hdl::prelude::*;
 
 pub use table::{Board, BoardError, BoardPlan, BoardTable, Family, PllPlan};
 
-use crate::{emit_block, Emitted};
+use crate::{board, emit_block, Emitted};
 use pll::{Ecp5Pll, Ice40Pll};
 use top::{BoardTop, ClockSource, DirectClock, Loopback, UartCore};
 
@@ -26,32 +31,184 @@ pub const RX_PORT: &str = "rx";
 /// Top-level port the FPGA sends UART data on.
 pub const TX_PORT: &str = "tx";
 
-/// Description of the board top level's core, for build summaries.
-pub const CORE_DESCRIPTION: &str =
-    "UART loopback (board bring-up; the engine is not in this build)";
+/// The design behind a board's UART pins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BoardDesign {
+    /// The LEAP board core: UART, frame decoder, command executor, engine and frame encoder,
+    /// generated for the board table's network, formats, engine and maximum payload.
+    #[default]
+    Core,
+    /// The link bring-up bitstream: a UART loopback that repeats `rx` on `tx`, which shows that
+    /// the pins, the PLL lock and the reset release work before the core is loaded.
+    Loopback,
+}
+
+impl BoardDesign {
+    /// Every design, in the order help texts list them.
+    pub const ALL: [BoardDesign; 2] = [BoardDesign::Core, BoardDesign::Loopback];
+
+    /// Returns the name that `--design` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoardDesign::Core => "core",
+            BoardDesign::Loopback => "loopback",
+        }
+    }
+
+    /// Looks up a design by its `--design` name.
+    pub fn from_name(name: &str) -> Result<BoardDesign, BoardError> {
+        BoardDesign::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .ok_or_else(|| {
+                BoardError::new(format!(
+                    "unknown board design `{name}`: use core (the LEAP board core) or loopback \
+                     (the UART loopback for link bring-up)"
+                ))
+            })
+    }
+
+    /// Returns a one-line description for build summaries.
+    pub fn description(self) -> &'static str {
+        match self {
+            BoardDesign::Core => {
+                "LEAP board core (UART, frame decoder, command executor, engine, frame encoder)"
+            }
+            BoardDesign::Loopback => {
+                "UART loopback (link bring-up; the engine is not in this build)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for BoardDesign {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Returns the file stem of a board's top level: `board_<family>`.
 pub fn top_name(plan: &BoardPlan) -> String {
     format!("board_{}", plan.board.family.name())
 }
 
-fn emit_top<P: ClockSource, C: UartCore>(pll: P, plan: &BoardPlan, core: C) -> Emitted {
+/// Checks that the board core can be generated for a planned board, beyond what the table's
+/// validation checks: the command executor's address widths and the fixed-point constants.
+pub fn check_core(plan: &BoardPlan) -> Result<(), BoardError> {
+    let name = &plan.board.name;
+    let fail = |reason: String| {
+        BoardError::new(format!(
+            "the board core cannot be generated for board {name}: {reason}. Change the engine \
+             or network of boards.{name} in the board table, or build --design loopback"
+        ))
+    };
+    let board = plan.board_config();
+    board.layers().map_err(fail)?;
+    Constants::from_config(&board.config, 1.0).map_err(|e| fail(e.to_string()))?;
+    EngineParameters::from_config(&board.config, 1.0).map_err(|e| fail(e.to_string()))?;
+    plan.link_params()
+        .validate()
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+fn emit_top<P: ClockSource>(pll: P, plan: &BoardPlan, design: BoardDesign) -> Emitted {
+    match design {
+        BoardDesign::Core => {
+            let core = board::Board::new(&plan.board_config(), &plan.link_params());
+            emit_wrapped(pll, plan, core)
+        }
+        BoardDesign::Loopback => emit_wrapped(pll, plan, Loopback::default()),
+    }
+}
+
+fn emit_wrapped<P: ClockSource, C: UartCore>(pll: P, plan: &BoardPlan, core: C) -> Emitted {
     emit_block(BoardTop::new(pll, plan.reset_hold_clocks, core), |b| {
         b.clock_in.connect();
         b.rx.connect();
     })
 }
 
-/// Emits the Verilog of a board's top level: its PLL, the power-on reset and the UART core.
+/// Emits the Verilog of a board's top level: its PLL, the power-on reset and `design`.
 ///
-/// TODO: the core is the UART [`Loopback`] until the link's `board` core (UART, frame decoder,
-/// command executor, engine and frame encoder) is available. That core takes
-/// `plan.engine_params()`, `plan.clocks_per_bit` and `plan.timeout_clocks`.
-pub fn emit_board(plan: &BoardPlan) -> Emitted {
-    let core = Loopback::default();
-    match plan.pll {
-        PllPlan::Ice40(settings) => emit_top(Ice40Pll::new(settings), plan, core),
-        PllPlan::Ecp5(settings) => emit_top(Ecp5Pll::new(settings), plan, core),
-        PllPlan::Direct => emit_top(DirectClock::default(), plan, core),
+/// Fails when the board core cannot be generated for the board (see [`check_core`]).
+pub fn emit_board(plan: &BoardPlan, design: BoardDesign) -> Result<Emitted, BoardError> {
+    if design == BoardDesign::Core {
+        check_core(plan)?;
+    }
+    Ok(match plan.pll {
+        PllPlan::Ice40(settings) => emit_top(Ice40Pll::new(settings), plan, design),
+        PllPlan::Ecp5(settings) => emit_top(Ecp5Pll::new(settings), plan, design),
+        PllPlan::Direct => emit_top(DirectClock::default(), plan, design),
+    })
+}
+
+/// Emits a board's top level for simulation: as [`emit_board`], but with [`DirectClock`] in place
+/// of the vendor PLL, whose primitive has no simulation model here. The oscillator pin then
+/// clocks the design at the planned engine clock's rate, and the PLL counts as locked from the
+/// start, so the power-on reset still holds the core for the planned clocks.
+pub fn emit_board_simulation(plan: &BoardPlan, design: BoardDesign) -> Result<Emitted, BoardError> {
+    if design == BoardDesign::Core {
+        check_core(plan)?;
+    }
+    Ok(emit_top(DirectClock::default(), plan, design))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(name: &str) -> BoardPlan {
+        let table = BoardTable::load(&BoardTable::default_path()).unwrap();
+        table.board(name).unwrap().plan().unwrap()
+    }
+
+    #[test]
+    fn design_names_round_trip() {
+        for design in BoardDesign::ALL {
+            assert_eq!(BoardDesign::from_name(design.name()), Ok(design));
+        }
+        let error = BoardDesign::from_name("engine").unwrap_err().message;
+        assert!(error.contains("unknown board design `engine`"), "{error}");
+        assert!(error.contains("loopback"), "{error}");
+    }
+
+    #[test]
+    fn core_top_contains_board_core() {
+        let emitted = emit_board(&plan("ulx3s-12f"), BoardDesign::Core).unwrap();
+        assert!(emitted.verilog.contains("EHXPLLL #("), "the vendor PLL");
+        assert!(
+            emitted.verilog.contains("core$idle"),
+            "the board core's ports"
+        );
+        let loopback = emit_board(&plan("ulx3s-12f"), BoardDesign::Loopback).unwrap();
+        assert!(
+            !loopback.verilog.contains("core$idle"),
+            "the loopback has no idle port"
+        );
+        assert!(emitted.verilog.len() > 10 * loopback.verilog.len());
+    }
+
+    #[test]
+    fn simulation_top_has_no_vendor_pll() {
+        let emitted = emit_board_simulation(&plan("ulx3s-12f"), BoardDesign::Loopback).unwrap();
+        assert!(
+            !emitted.verilog.contains("EHXPLLL"),
+            "a vendor PLL in simulation"
+        );
+        let names: Vec<_> = emitted.ports.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, [CLOCK_PORT, RX_PORT, TX_PORT]);
+    }
+
+    /// NOTE: the command executor forms 16-bit host addresses, and the 85F's 40 lanes of 2030
+    /// weight words need 17 bits (2030 words x 64 banks), so only its loopback can be built.
+    #[test]
+    fn ulx3s_85f_core_needs_wider_addresses() {
+        let plan = plan("ulx3s-85f");
+        let error = check_core(&plan).unwrap_err().message;
+        assert!(error.contains("board ulx3s-85f"), "{error}");
+        assert!(error.contains("16 host address bits"), "{error}");
+        assert!(error.contains("--design loopback"), "{error}");
+        assert!(emit_board(&plan, BoardDesign::Loopback).is_ok());
     }
 }

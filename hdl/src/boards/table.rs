@@ -10,11 +10,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use leap_model::config::{Activation, Config};
 use leap_model::format::Formats;
+use leap_model::protocol::{MAX_PAYLOAD, MIN_MAX_PAYLOAD};
 use serde::Deserialize;
 
 use super::pll::{Ecp5PllSettings, Ice40PllSettings};
-use crate::engine::EngineParams;
+use crate::board::BoardConfig;
+use crate::engine::{EngineParams, MAX_LANES};
+use crate::link::LinkParams;
 
 /// Largest relative difference between the UART's actual and requested baud. An 8N1 receiver
 /// samples the stop bit 9.5 bit times after the start edge, so both ends' errors together must stay
@@ -105,6 +109,10 @@ pub struct UartSection {
     pub tx_pin: String,
     /// Requested baud rate.
     pub baud: u32,
+    /// Largest frame payload in bytes that the board core accepts and sends. The frame decoder's
+    /// ring holds two frames of it and the reply cache eight replies, so it sets most of the
+    /// link's block RAM.
+    pub max_payload: usize,
 }
 
 /// Generation parameters of the engine, as the fields of [`EngineParams`].
@@ -126,6 +134,10 @@ pub struct EngineSection {
 pub struct NetworkSection {
     /// Layer sizes from the inputs to the outputs, as `network.layers` of a LEAP configuration.
     pub layers: Vec<usize>,
+    /// One activation per non-input layer, as `network.activations` of a LEAP configuration.
+    /// Default: `hard_sigmoid` for the hidden layers and `linear` for the output layer.
+    #[serde(default)]
+    pub activations: Option<Vec<Activation>>,
 }
 
 /// Programmer settings of `leap flash`.
@@ -201,13 +213,96 @@ impl BoardPlan {
         }
     }
 
+    /// Returns the configuration the board core is generated for (see [`Board::config`]).
+    pub fn config(&self) -> Config {
+        self.board.config()
+    }
+
+    /// Returns what the board core's command executor is generated with.
+    pub fn board_config(&self) -> BoardConfig {
+        BoardConfig {
+            config: self.config(),
+            engine: self.engine_params(),
+            max_payload: self.board.uart.max_payload,
+        }
+    }
+
+    /// Returns the link parameters of the board core: the planned UART divisor and inter-byte
+    /// timeout and the table's maximum payload.
+    pub fn link_params(&self) -> LinkParams {
+        LinkParams {
+            max_payload: self.board.uart.max_payload,
+            timeout_clocks: self.timeout_clocks,
+            clocks_per_bit: self.clocks_per_bit as usize,
+        }
+    }
+
     /// Returns the peak synapse updates per second at `mhz`: one per lane per clock.
     pub fn peak_synapse_updates_per_second(&self, mhz: f64) -> f64 {
         self.board.engine.lanes as f64 * mhz * 1e6
     }
 }
 
+impl NetworkSection {
+    /// Returns the activations: the table's, or `hard_sigmoid` for every hidden layer and `linear`
+    /// for the output layer.
+    pub fn activations(&self) -> Vec<Activation> {
+        match &self.activations {
+            Some(activations) => activations.clone(),
+            None => {
+                let depth = self.layers.len().saturating_sub(1);
+                (0..depth)
+                    .map(|l| {
+                        if l + 1 == depth {
+                            Activation::Linear
+                        } else {
+                            Activation::HardSigmoid
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Returns the smallest maximum payload that carries one sample of `layers`: a queue-samples
+/// frame of one record with 32-bit potential targets (6 + 2 n + 4 m bytes), and never below the
+/// protocol's minimum.
+pub fn min_max_payload(layers: &[usize]) -> usize {
+    let inputs = layers.first().copied().unwrap_or(0);
+    let outputs = layers.last().copied().unwrap_or(0);
+    (6 + 2 * inputs + 4 * outputs).max(MIN_MAX_PAYLOAD)
+}
+
 impl Board {
+    /// Returns the configuration the board core is generated for: the default configuration with
+    /// the table's layers, activations and formats. The hidden layers learn at the default's
+    /// first learning rate and the output layer at its last, until the host sets others.
+    pub fn config(&self) -> Config {
+        let network = &self.network;
+        let depth = network.layers.len().saturating_sub(1);
+        let mut config = Config::default();
+        let hidden_eta = config.learning.eta[0];
+        let output_eta = *config
+            .learning
+            .eta
+            .last()
+            .expect("the default has learning rates");
+        config.network.layers = network.layers.clone();
+        config.network.activations = network.activations();
+        config.learning.eta = (0..depth)
+            .map(|l| {
+                if l + 1 == depth {
+                    output_eta
+                } else {
+                    hidden_eta
+                }
+            })
+            .collect();
+        config.fixed = self.formats;
+        config
+    }
+
     fn field(&self, name: &str) -> String {
         format!("boards.{}.{name}", self.name)
     }
@@ -319,8 +414,8 @@ impl Board {
     /// Checks that the engine's memories hold the network the board is built for.
     fn check_engine(&self) -> Result<(), BoardError> {
         let e = &self.engine;
-        if !(1..=16).contains(&e.lanes) {
-            return Err(self.invalid("engine.lanes", e.lanes, "1 to 16"));
+        if !(1..=MAX_LANES).contains(&e.lanes) {
+            return Err(self.invalid("engine.lanes", e.lanes, &format!("1 to {MAX_LANES}")));
         }
         self.formats.validate().map_err(|err| {
             BoardError::new(format!("invalid `{}`: {err}", self.field("formats")))
@@ -335,6 +430,38 @@ impl Board {
             ));
         }
         let depth = layers.len() - 1;
+        let activations = self.network.activations();
+        if activations.len() != depth {
+            return Err(self.invalid(
+                "network.activations",
+                format!("a list of {}", activations.len()),
+                &format!("a list of {depth}, one per non-input layer of network.layers"),
+            ));
+        }
+        if let Some(k) = activations.iter().position(|a| !a.in_fixed_point()) {
+            return Err(self.invalid(
+                &format!("network.activations[{k}]"),
+                format!("\"{}\"", activations[k].name()),
+                "one of \"hard_sigmoid\", \"relu\" and \"linear\", the activations the engine has",
+            ));
+        }
+        let payload = self.uart.max_payload;
+        let min_payload = min_max_payload(layers);
+        if !(min_payload..=MAX_PAYLOAD).contains(&payload) {
+            return Err(self.invalid(
+                "uart.max_payload",
+                payload,
+                &format!(
+                    "{min_payload} to {MAX_PAYLOAD} bytes: at least one sample of network.layers = \
+                     {layers:?} with potential targets, at most the protocol's maximum"
+                ),
+            ));
+        }
+
+        self.config().validate().map_err(|err| {
+            BoardError::new(format!("board {}: invalid network: {err}", self.name))
+        })?;
+
         let checks = [
             ("engine.max_layers", e.max_layers, depth, "layers"),
             ("engine.max_inputs", e.max_inputs, layers[0], "inputs"),
@@ -449,5 +576,185 @@ impl BoardTable {
     /// Returns the path of a board's constraint file.
     pub fn constraints_path(&self, board: &Board) -> PathBuf {
         self.directory.join(&board.constraints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_text() -> String {
+        std::fs::read_to_string(BoardTable::default_path()).unwrap()
+    }
+
+    /// Parses the shipped table with the first `from` replaced by `to` and plans board `name`.
+    fn plan_edited(name: &str, from: &str, to: &str) -> Result<BoardPlan, BoardError> {
+        let text = shipped_text();
+        assert!(text.contains(from), "the table has no `{from}`");
+        let path = BoardTable::default_path();
+        let table = BoardTable::parse(
+            &text.replacen(from, to, 1),
+            "edited.toml",
+            path.parent().unwrap(),
+        )
+        .unwrap();
+        table.board(name).unwrap().plan()
+    }
+
+    fn shipped_plan(name: &str) -> BoardPlan {
+        let table = BoardTable::load(&BoardTable::default_path()).unwrap();
+        table.board(name).unwrap().plan().unwrap()
+    }
+
+    #[test]
+    fn ulx3s_85f_runs_784_100_10() {
+        let plan = shipped_plan("ulx3s-85f");
+        assert_eq!(plan.engine_mhz, 90.0);
+        assert_eq!(plan.clocks_per_bit, 30, "90 MHz / 3 MBd");
+        assert_eq!(plan.board.engine.lanes, 40);
+        let config = plan.config();
+        assert_eq!(config.network.layers, [784, 100, 10]);
+        assert_eq!(
+            config.network.activations,
+            [Activation::HardSigmoid, Activation::Linear]
+        );
+        assert_eq!(config.learning.eta.len(), 2);
+        let board = plan.board_config();
+        assert_eq!(board.max_payload, 2048);
+        assert_eq!(board.identity().lanes, 40);
+        assert_eq!(board.identity().max_payload, 2048);
+    }
+
+    #[test]
+    fn yin_yang_memories_are_exact() {
+        // The rows hold 4-120-3 exactly, so one word fewer is rejected.
+        for (name, words, lanes) in [("ulx3s-12f", 333, 4), ("ulx3s-45f", 168, 8)] {
+            let plan = shipped_plan(name);
+            assert_eq!(plan.board.engine.weight_words, words, "{name}");
+            assert_eq!(plan.board.engine.lanes, lanes, "{name}");
+            assert_eq!(plan.board_config().layers().unwrap().len(), 2, "{name}");
+        }
+        let error = plan_edited("ulx3s-12f", "weight_words = 333", "weight_words = 332")
+            .unwrap_err()
+            .message;
+        assert!(
+            error.contains("`boards.ulx3s-12f.engine.weight_words` is 332"),
+            "{error}"
+        );
+        assert!(error.contains("at least 333"), "{error}");
+    }
+
+    #[test]
+    fn small_weight_memory_rejected_for_85f() {
+        let error = plan_edited("ulx3s-85f", "weight_words = 2030", "weight_words = 2000")
+            .unwrap_err()
+            .message;
+        assert!(
+            error.contains("`boards.ulx3s-85f.engine.weight_words` is 2000"),
+            "{error}"
+        );
+        assert!(error.contains("at least 2030"), "{error}");
+        assert!(error.contains("[784, 100, 10]"), "{error}");
+    }
+
+    #[test]
+    fn max_payload_below_one_sample_rejected() {
+        // One 784-input sample with 10 potential targets takes 6 + 1568 + 40 bytes.
+        let error = plan_edited("ulx3s-85f", "max_payload = 2048", "max_payload = 1024")
+            .unwrap_err()
+            .message;
+        assert!(
+            error.contains("`boards.ulx3s-85f.uart.max_payload` is 1024"),
+            "{error}"
+        );
+        assert!(error.contains("1614 to 4096 bytes"), "{error}");
+    }
+
+    #[test]
+    fn max_payload_above_protocol_rejected() {
+        let error = plan_edited("icebreaker", "max_payload = 256", "max_payload = 8192")
+            .unwrap_err()
+            .message;
+        assert!(
+            error.contains("`boards.icebreaker.uart.max_payload` is 8192"),
+            "{error}"
+        );
+        assert!(error.contains("128 to 4096 bytes"), "{error}");
+    }
+
+    #[test]
+    fn missing_max_payload_rejected() {
+        let text = shipped_text().replacen("max_payload = 256, ", "", 1);
+        let path = BoardTable::default_path();
+        let error = BoardTable::parse(&text, "edited.toml", path.parent().unwrap()).unwrap_err();
+        assert!(error.message.contains("max_payload"), "{}", error.message);
+        assert!(error.message.contains("edited.toml"), "{}", error.message);
+    }
+
+    #[test]
+    fn too_many_lanes_rejected() {
+        let error = plan_edited("ulx3s-85f", "lanes = 40", "lanes = 129")
+            .unwrap_err()
+            .message;
+        assert!(
+            error.contains("`boards.ulx3s-85f.engine.lanes` is 129"),
+            "{error}"
+        );
+        assert!(error.contains("1 to 128"), "{error}");
+    }
+
+    #[test]
+    fn float_only_activation_rejected() {
+        let error = plan_edited(
+            "icebreaker",
+            "network = { layers = [4, 120, 3] }",
+            "network = { layers = [4, 120, 3], activations = [\"tanh\", \"linear\"] }",
+        )
+        .unwrap_err()
+        .message;
+        assert!(
+            error.contains("`boards.icebreaker.network.activations[0]` is \"tanh\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn activation_count_must_match_layers() {
+        let error = plan_edited(
+            "icebreaker",
+            "network = { layers = [4, 120, 3] }",
+            "network = { layers = [4, 120, 3], activations = [\"relu\"] }",
+        )
+        .unwrap_err()
+        .message;
+        assert!(
+            error.contains("`boards.icebreaker.network.activations` is a list of 1"),
+            "{error}"
+        );
+        assert!(error.contains("a list of 2"), "{error}");
+    }
+
+    #[test]
+    fn table_activations_reach_config() {
+        let plan = plan_edited(
+            "icebreaker",
+            "network = { layers = [4, 120, 3] }",
+            "network = { layers = [4, 120, 3], activations = [\"relu\", \"hard_sigmoid\"] }",
+        )
+        .unwrap();
+        assert_eq!(
+            plan.config().network.activations,
+            [Activation::Relu, Activation::HardSigmoid]
+        );
+    }
+
+    #[test]
+    fn link_params_follow_plan() {
+        let plan = shipped_plan("ulx3s-12f");
+        let link = plan.link_params();
+        assert_eq!(link.clocks_per_bit, 5, "15 MHz / 3 MBd");
+        assert_eq!(link.timeout_clocks, 750_000, "50 ms at 15 MHz");
+        assert_eq!(link.max_payload, 1024);
+        assert_eq!(link.validate(), Ok(()));
     }
 }

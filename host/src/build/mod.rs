@@ -11,7 +11,7 @@ pub mod tools;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use leap_hdl::boards::{self, constraints, BoardPlan, BoardTable, Family};
+use leap_hdl::boards::{self, constraints, BoardDesign, BoardPlan, BoardTable, Family};
 use tracing::info;
 
 pub use report::{ClockTiming, Resource, Utilisation};
@@ -21,6 +21,8 @@ use tools::{run_step, Step};
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
     pub board: String,
+    /// The design behind the UART pins: the board core, or the loopback for link bring-up.
+    pub design: BoardDesign,
     /// Board table file.
     pub table: PathBuf,
     /// Output directory; created if missing.
@@ -33,6 +35,7 @@ pub struct BuildOptions {
 #[derive(Clone, Debug)]
 pub struct BuildReport {
     pub plan: BoardPlan,
+    pub design: BoardDesign,
     /// The bitstream, or for Xilinx boards the Vivado script that makes it.
     pub output: PathBuf,
     /// Resource use after place and route; empty for Xilinx boards.
@@ -61,7 +64,7 @@ impl BuildReport {
             "engine clock {:.3} MHz from {} MHz, UART {} clocks per bit ({:.0} baud)\n",
             plan.engine_mhz, board.clock.mhz, plan.clocks_per_bit, plan.actual_baud
         );
-        text += &format!("core  {}\n", boards::CORE_DESCRIPTION);
+        text += &format!("core  {}\n", self.design.description());
         for r in &self.utilisation.resources {
             match r.available {
                 Some(total) => text += &format!("{:<5} {:>6} / {:<6}\n", r.name, r.used, total),
@@ -118,24 +121,23 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport> {
     let (table, plan) = plan_board(&options.table, &options.board)?;
     let board = &plan.board;
     info!(
-        "building {} ({}) in {}: engine clock {:.3} MHz, {} lanes",
+        "building {} ({}) with the {} design in {}: engine clock {:.3} MHz, {} lanes",
         board.name,
         board.family.name(),
+        options.design,
         options.out.display(),
         plan.engine_mhz,
         board.engine.lanes
     );
+    let emitted = boards::emit_board(&plan, options.design)?;
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
 
     let step = Step::start("emitting Verilog");
     let top = boards::top_name(&plan);
     let verilog = format!("{top}.v");
-    std::fs::write(
-        options.out.join(&verilog),
-        boards::emit_board(&plan).verilog,
-    )
-    .with_context(|| format!("cannot write {}", options.out.join(&verilog).display()))?;
+    std::fs::write(options.out.join(&verilog), emitted.verilog)
+        .with_context(|| format!("cannot write {}", options.out.join(&verilog).display()))?;
     step.finish();
 
     let constraint_source = table.constraints_path(board);
@@ -155,6 +157,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport> {
             let script = write_vivado_script(&options.out, &plan, &verilog, &constraint_file)?;
             return Ok(BuildReport {
                 plan,
+                design: options.design,
                 output: script,
                 utilisation: Utilisation::default(),
                 timing: Vec::new(),
@@ -216,7 +219,8 @@ fn build_ice40(
         &args,
         dir,
         "pnr.log",
-    )?;
+    )
+    .map_err(|e| report::explain_overflow(e, plan, &dir.join("pnr.log")))?;
     run_step(
         "packing (icepack)",
         "icepack",
@@ -233,6 +237,7 @@ fn build_ice40(
     let timing = report::timing(&dir.join("pnr_report.json"), plan.engine_mhz)?;
     Ok(BuildReport {
         plan: plan.clone(),
+        design: options.design,
         output: dir.join("board.bin"),
         utilisation,
         timing,
@@ -286,7 +291,8 @@ fn build_ecp5(
         &args,
         dir,
         "pnr.log",
-    )?;
+    )
+    .map_err(|e| report::explain_overflow(e, plan, &dir.join("pnr.log")))?;
     run_step(
         "packing (yowasp-ecppack)",
         "yowasp-ecppack",
@@ -303,6 +309,7 @@ fn build_ecp5(
     let timing = report::timing(&dir.join("pnr_report.json"), plan.engine_mhz)?;
     Ok(BuildReport {
         plan: plan.clone(),
+        design: options.design,
         output: dir.join("board.bit"),
         utilisation,
         timing,

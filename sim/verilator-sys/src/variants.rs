@@ -24,7 +24,9 @@ pub struct VariantSpec {
     pub name: &'static str,
     /// The leap-hdl design: `lane`, `neuron`, `engine`, `decoder`, `encoder`, `uart`, a board
     /// design (`executor`, `board`, `board_bytes`, `board_axis`), which also needs `network`, or
-    /// `board:NAME` for the top level of board NAME of the board table.
+    /// `board:NAME` for the simulation top level of board NAME of the board table with its board
+    /// core, `board:NAME:loopback` with the UART loopback. A board's simulation top level has
+    /// the oscillator in place of the PLL, so the test clocks it at the engine clock's rate.
     pub design: &'static str,
     pub formats: Formats,
     /// Synapse lanes of an engine; ignored for the other designs.
@@ -151,8 +153,16 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         link("encoder_4096", "encoder", 4096, 2000, 16),
         link("uart", "uart", 256, 600, 16),
         link("uart_fast", "uart", 256, 600, 4),
-        // The Arty's top level has no PLL primitive, so Verilator can run its reset and core.
-        spec("board_arty", "board:arty-a7-35t", Formats::default(), 1),
+        // The Arty's top level with the UART loopback: the power-on reset and the pins.
+        spec(
+            "board_arty",
+            "board:arty-a7-35t:loopback",
+            Formats::default(),
+            1,
+        ),
+        // The ULX3S-12F's top level with its board core (4 lanes, Yin-Yang): the formats, lanes
+        // and sizes come from the board table, so the fields here other than the design are unused.
+        spec("board_ulx3s_12f", "board:ulx3s-12f", Formats::default(), 4),
         VariantSpec {
             network: Some("yinyang"),
             ..spec("executor_yinyang", "executor", Formats::default(), 2)
