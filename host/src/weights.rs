@@ -155,9 +155,11 @@ impl WeightsFile {
                 self.layers, identity.layers
             ));
         }
-        if self.formats != identity.formats {
+        if let Some((key, file, device)) = first_format_difference(&self.formats, &identity.formats)
+        {
             return Err(format!(
-                "the file's number formats ({}) differ from the device's ({})",
+                "the file has formats.{key} = {file}, but the device was built with {key} = {device} \
+                 (file: {}; device: {})",
                 formats_text(&self.formats),
                 formats_text(&identity.formats)
             ));
@@ -213,6 +215,27 @@ fn formats_text(f: &Formats) -> String {
         "act_frac {}, weight_bits {}, weight_frac {}, pot_bits {}, pot_frac {}, msg_frac {}, upd_frac {}",
         f.act_frac, f.weight_bits, f.weight_frac, f.pot_bits, f.pot_frac, f.msg_frac, f.upd_frac
     )
+}
+
+/// Returns the first number format that differs between `file` and `device`: its name and
+/// both values.
+fn first_format_difference(file: &Formats, device: &Formats) -> Option<(&'static str, u32, u32)> {
+    let fields = |f: &Formats| {
+        [
+            ("act_frac", f.act_frac),
+            ("weight_bits", f.weight_bits),
+            ("weight_frac", f.weight_frac),
+            ("pot_bits", f.pot_bits),
+            ("pot_frac", f.pot_frac),
+            ("msg_frac", f.msg_frac),
+            ("upd_frac", f.upd_frac),
+        ]
+    };
+    fields(file)
+        .into_iter()
+        .zip(fields(device))
+        .find(|((_, a), (_, b))| a != b)
+        .map(|((key, a), (_, b))| (key, a, b))
 }
 
 /// Lists activations by their configuration names: `[hard_sigmoid, linear]`.
@@ -456,6 +479,23 @@ mod tests {
     fn weight_count_of_networks() {
         assert_eq!(weight_count(&[4, 8, 3]), Some(5 * 8 + 9 * 3));
         assert_eq!(weight_count(&[2, 3, 2]), Some(3 * 3 + 4 * 2));
+    }
+
+    #[test]
+    fn check_device_names_format_key() {
+        let config = Config::default();
+        let identity = Identity::for_config(&config, 2);
+        let mut file = WeightsFile::new(&identity, Vec::new());
+        assert_eq!(file.check_device(&identity), Ok(()));
+
+        file.formats.weight_frac -= 1;
+        let message = file.check_device(&identity).unwrap_err();
+        let expected = format!(
+            "formats.weight_frac = {}, but the device was built with weight_frac = {}",
+            identity.formats.weight_frac - 1,
+            identity.formats.weight_frac
+        );
+        assert!(message.contains(&expected), "{message}");
     }
 
     #[test]

@@ -672,7 +672,10 @@ fn weights_load_rejects_bad_files() {
         ("short.json", "it contains 162 words, but layers [4, 20, 3] have 163 weights and biases"),
         ("wide.json", "invalid value: integer `1099511627776`, expected i32"),
         ("other.json", "the file holds a network with layers [4, 120, 3], but the device runs layers [4, 20, 3]"),
-        ("formats.json", "the file's number formats (act_frac 12, weight_bits 32, weight_frac 27,"),
+        (
+            "formats.json",
+            "the file has formats.weight_frac = 27, but the device was built with weight_frac = 28",
+        ),
         ("bits64.json", "`formats.weight_bits` is 64, but it must be in 16..=32"),
         ("huge.json", "have more weights and biases than this machine can address"),
         ("tau_r.json", "error source tau_r, but this device uses tau_m"),
@@ -1108,7 +1111,7 @@ fn bench_link_table_names_max_payload() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("as many samples as 256 payload bytes hold"),
+        stdout(&output).contains("up to what 256 payload bytes hold"),
         "{}",
         stdout(&output)
     );

@@ -33,6 +33,11 @@ pub(crate) struct SampleTimer {
 
 impl SampleTimer {
     /// Adds the measurement of one reply: `work` spent on `samples` samples.
+    ///
+    /// NOTE: each frame counts once, so a stall measured on a one-sample frame of slow start
+    /// sets the bound of the full frames after it for dozens of replies, and a device that dies
+    /// then gets minutes to hours before the host gives up. Weighting frames by their samples
+    /// fails, because a reply read late makes the next frame's measurement too low.
     pub(crate) fn observe(&mut self, work: Duration, samples: usize) {
         let per_sample = work.as_secs_f64() / samples.max(1) as f64;
         match self.mean {

@@ -793,8 +793,9 @@ fn link_incompatible_device_is_refused() {
         .err()
         .expect("connect fails");
     let message = error.to_string();
+    assert!(message.contains("network 4-11-3"), "{message}");
     assert!(
-        message.contains("[4, 11, 3]") && message.contains("[4, 10, 3]"),
+        message.contains("network.layers of the configuration is 4-10-3"),
         "{message}"
     );
 }
