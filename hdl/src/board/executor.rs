@@ -14,7 +14,7 @@ use super::units::{
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
-use crate::engine::{constant, field, select, EngineParams};
+use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
 /// Error codes of the error reply (`leap_model::protocol::ErrorCode`).
@@ -186,7 +186,10 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
             (field::ROWS, layer.rows as u64),
             (field::COLUMNS, layer.columns as u64),
             (field::GROUPS, layer.groups as u64),
-            (field::CADENCE_LAST, layer.groups.max(3) as u64 - 1),
+            (
+                field::CADENCE_LAST,
+                layer.groups.max(MIN_ROW_CLOCKS) as u64 - 1,
+            ),
             (field::WEIGHT_BASE, weight_base),
             (field::ADDRESS_BASE, address_base & 0xffff_ffff),
             (field::STATE_BASE, state_base),

@@ -130,6 +130,10 @@ impl EngineParams {
 /// the 8-bit count of weight clamps that travels along the lanes.
 pub const MAX_LANES: usize = 128;
 
+/// Clocks a row of the weight stream takes at least: rows of fewer column groups stream bubbles,
+/// so that the neuron unit's multipliers have a clock per row for the per-neuron products.
+pub const MIN_ROW_CLOCKS: usize = 3;
+
 /// Commands of the host port, one per strobe input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineCommand {

@@ -1,7 +1,7 @@
 //! A host-side driver for the Verilated engine: loads a `FixedModel`'s configuration and state
 //! through the engine's command port, runs time steps and reads every state word back.
 
-use leap_hdl::engine::{constant, counter, field, select, EngineParams};
+use leap_hdl::engine::{constant, counter, field, select, EngineParams, MIN_ROW_CLOCKS};
 use leap_hdl::leaf::activation;
 use leap_model::config::{Activation, Config, ErrorSource, TargetKind};
 use leap_model::fixed::{Constants, FixedModel, Saturations};
@@ -213,7 +213,13 @@ impl EngineDriver {
         };
         // The driver never clears the counters: it reads them as totals since reset.
         let clear_counters = model.port("clear_counters");
-        for port in [ports.write, ports.read, ports.run, ports.learn, clear_counters] {
+        for port in [
+            ports.write,
+            ports.read,
+            ports.run,
+            ports.learn,
+            clear_counters,
+        ] {
             model.set(port, 0);
         }
         model.reset(8);
@@ -239,7 +245,10 @@ impl EngineDriver {
                 (field::ROWS, layout.rows as u64),
                 (field::COLUMNS, layout.columns as u64),
                 (field::GROUPS, layout.groups as u64),
-                (field::CADENCE_LAST, layout.groups.max(3) as u64 - 1),
+                (
+                    field::CADENCE_LAST,
+                    layout.groups.max(MIN_ROW_CLOCKS) as u64 - 1,
+                ),
                 (field::WEIGHT_BASE, layout.weight_base as u64),
                 (field::ADDRESS_BASE, address_base as u64),
                 (field::STATE_BASE, layout.state_base as u64),

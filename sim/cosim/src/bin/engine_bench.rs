@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use leap_cosim::device::engine_params;
 use leap_cosim::engine::{compare_state, EngineDriver};
 use leap_hdl::boards::table::BoardTable;
-use leap_hdl::engine::{counter, select};
+use leap_hdl::engine::{counter, select, MIN_ROW_CLOCKS};
 use leap_model::config::{Activation, Config};
 use leap_model::format::Formats;
 use leap_model::FixedModel;
@@ -51,7 +51,7 @@ struct StepCost {
     clocks: u64,
     /// The first step after the host wrote a new input.
     first_clocks: u64,
-    /// Clocks the weight stream takes: `max(groups, 2)` per row.
+    /// Clocks the weight stream takes: `max(groups, MIN_ROW_CLOCKS)` per row.
     stream: u64,
 }
 
@@ -130,7 +130,7 @@ fn step_cost(spec: &VariantSpec, layers: &[usize]) -> StepCost {
     let first_clocks = one_step(&mut engine);
     let clocks = one_step(&mut engine);
     let stream = (0..engine.depth())
-        .map(|l| (layers[l + 1] * engine.groups(l).max(2)) as u64)
+        .map(|l| (layers[l + 1] * engine.groups(l).max(MIN_ROW_CLOCKS)) as u64)
         .sum();
     StepCost {
         clocks,
@@ -151,14 +151,15 @@ struct Overhead {
 }
 
 impl Overhead {
-    /// Fits the model on networks whose every layer has at least two column groups, because a
-    /// layer of one group streams one bubble per row and finishes a clock earlier.
+    /// Fits the model on networks whose every layer has at least [`MIN_ROW_CLOCKS`] column
+    /// groups, because a layer of fewer groups streams bubbles and finishes `MIN_ROW_CLOCKS −
+    /// groups` clocks earlier.
     fn fit(spec: &VariantSpec) -> Overhead {
         let measured = |layers: &[usize]| {
             let cost = step_cost(spec, layers);
             cost.clocks as f64 - cost.stream as f64
         };
-        let n = spec.lanes + 4;
+        let n = 2 * spec.lanes + 4;
         let base = measured(&[n, 1]);
         let nine_outputs = measured(&[n, 9]);
         let two_layers = measured(&[n, n, 1]);
@@ -382,7 +383,7 @@ fn main() {
         println!(
             "{board}, P = {lanes}: overhead fit = {:.2} clocks per output neuron + {:.2} per error of a \
              layer below the top + {:.2} per layer + {:.2} per step (from N-1, N-9, N-N-1 and \
-             N-(N+8)-1 with N = P + 4; `fit total` is stream clocks plus this fit)",
+             N-(N+8)-1 with N = 2P + 4; `fit total` is stream clocks plus this fit)",
             o.per_output, o.per_error, o.per_layer, o.per_step
         );
     }
