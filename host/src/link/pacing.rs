@@ -8,57 +8,68 @@
 
 use std::time::Duration;
 
-/// Weight of a new measurement in the smoothed compute time per sample: 1/8, as TCP's
-/// retransmission timer (RFC 6298) weights a new round-trip time.
-const MEAN_GAIN: f64 = 1.0 / 8.0;
+/// Measurements the bound is formed from: the most recent replies. The median of five ignores a
+/// single stall (a server stopped for a moment) and a single reply the host read late, which
+/// makes the next frame's measurement too low; a device that stays slower moves it within three
+/// replies.
+const WINDOW: usize = 5;
 
-/// Weight of a new deviation in the smoothed mean deviation: 1/4, as in RFC 6298.
-const DEVIATION_GAIN: f64 = 1.0 / 4.0;
+/// Measurements below which the deviation is taken as half the median, because a median
+/// deviation of one or two values does not measure the spread.
+const MIN_SPREAD_MEASUREMENTS: usize = 3;
 
-/// Factor on the smoothed compute time per sample in the bound, so that a device that becomes up
+/// Factor on the median compute time per sample in the bound, so that a device that becomes up
 /// to twice as slow, such as a simulated board on a busy machine, still replies in time.
-const MEAN_FACTOR: f64 = 2.0;
+const MEDIAN_FACTOR: f64 = 2.0;
 
-/// Mean deviations added to the bound, as RFC 6298 adds four to the smoothed round-trip time.
+/// Median deviations added to the bound, as RFC 6298 adds four mean deviations to the smoothed
+/// round-trip time of TCP's retransmission timer.
 const DEVIATION_FACTOR: f64 = 4.0;
 
-/// Smoothed compute time per sample of one kind of sample.
+/// Recent compute times per sample of one kind of sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct SampleTimer {
-    /// Smoothed compute time per sample in seconds, or `None` before the first measurement.
-    mean: Option<f64>,
-    /// Smoothed mean deviation of the measurements from `mean`, in seconds.
-    deviation: f64,
+    /// Compute time per sample of the last `len` replies in seconds, in a ring.
+    recent: [f64; WINDOW],
+    /// Measurements in `recent`, at most [`WINDOW`].
+    len: usize,
+    /// Slot of `recent` the next measurement replaces.
+    next: usize,
+}
+
+/// Returns the upper median of `values`, which must not be empty.
+fn upper_median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 impl SampleTimer {
-    /// Adds the measurement of one reply: `work` spent on `samples` samples.
-    ///
-    /// NOTE: each frame counts once, so a stall measured on a one-sample frame of slow start
-    /// sets the bound of the full frames after it for dozens of replies, and a device that dies
-    /// then gets minutes to hours before the host gives up. Weighting frames by their samples
-    /// fails, because a reply read late makes the next frame's measurement too low.
+    /// Adds the measurement of one reply: `work` spent on `samples` samples. Each frame counts
+    /// once, whatever its samples.
     pub(crate) fn observe(&mut self, work: Duration, samples: usize) {
-        let per_sample = work.as_secs_f64() / samples.max(1) as f64;
-        match self.mean {
-            None => {
-                self.mean = Some(per_sample);
-                self.deviation = per_sample / 2.0;
-            }
-            Some(mean) => {
-                self.deviation += DEVIATION_GAIN * ((mean - per_sample).abs() - self.deviation);
-                self.mean = Some(mean + MEAN_GAIN * (per_sample - mean));
-            }
-        }
+        self.recent[self.next] = work.as_secs_f64() / samples.max(1) as f64;
+        self.next = (self.next + 1) % WINDOW;
+        self.len = (self.len + 1).min(WINDOW);
     }
 
     /// Returns the time `samples` samples may take on the device: zero before the first
-    /// measurement, then `samples × (2 × mean + 4 × mean deviation)`.
+    /// measurement, then `samples × (2 × median + 4 × median deviation)` over the last
+    /// [`WINDOW`] measurements, with the deviation set to half the median while fewer than
+    /// [`MIN_SPREAD_MEASUREMENTS`] are in.
     pub(crate) fn allowance(&self, samples: usize) -> Duration {
-        let Some(mean) = self.mean else {
+        if self.len == 0 {
             return Duration::ZERO;
+        }
+        let mut values = self.recent;
+        let values = &mut values[..self.len];
+        let median = upper_median(values);
+        let deviation = if self.len < MIN_SPREAD_MEASUREMENTS {
+            median / 2.0
+        } else {
+            let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+            upper_median(&mut deviations)
         };
-        let per_sample = MEAN_FACTOR * mean + DEVIATION_FACTOR * self.deviation;
+        let per_sample = MEDIAN_FACTOR * median + DEVIATION_FACTOR * deviation;
         Duration::try_from_secs_f64(per_sample * samples as f64).unwrap_or(Duration::MAX)
     }
 }
@@ -135,7 +146,7 @@ mod tests {
         let mut timer = SampleTimer::default();
         assert_eq!(timer.allowance(100), Duration::ZERO);
 
-        // 10 samples in 100 ms: 10 ms each, deviation 5 ms, bound 2 × 10 + 4 × 5 = 40 ms.
+        // 10 samples in 100 ms: 10 ms each, deviation taken as 5 ms, bound 2 × 10 + 4 × 5 = 40 ms.
         timer.observe(Duration::from_millis(100), 10);
         let bound = timer.allowance(1).as_secs_f64();
         assert!((bound - 0.040).abs() < 1e-9, "{bound}");
@@ -148,28 +159,43 @@ mod tests {
         let mut timer = SampleTimer::default();
         // A first frame of one sample measures mostly fixed latency: 50 ms.
         timer.observe(Duration::from_millis(50), 1);
-        for _ in 0..60 {
+        for _ in 0..3 {
             timer.observe(Duration::from_millis(2000), 200);
         }
-        // Steady 10 ms per sample: the bound approaches 2 × 10 ms as the deviation decays.
+        // Steady 10 ms per sample: three of four measurements agree, so the bound is 2 × 10 ms.
         let bound = timer.allowance(1).as_secs_f64();
-        assert!(bound > 0.020, "{bound}");
-        assert!(bound < 0.0205, "{bound}");
+        assert!((bound - 0.020).abs() < 1e-9, "{bound}");
     }
 
     #[test]
-    fn sample_timer_slower_measurement_raises_bound() {
+    fn sample_timer_ignores_one_stall() {
         let mut timer = SampleTimer::default();
-        for _ in 0..20 {
+        // Slow start: a one-sample frame stalls 250 ms, then frames run at 2 ms per sample.
+        timer.observe(Duration::from_millis(250), 1);
+        timer.observe(Duration::from_millis(2), 1);
+        timer.observe(Duration::from_millis(4), 2);
+        // Median 2 ms, median deviation 0: 4 ms per sample, not a bound built on the stall.
+        let bound = timer.allowance(64);
+        assert!(bound < Duration::from_millis(64 * 5), "{bound:?}");
+        assert!(bound >= Duration::from_millis(64 * 4), "{bound:?}");
+    }
+
+    #[test]
+    fn sample_timer_follows_a_device_that_stays_slower() {
+        let mut timer = SampleTimer::default();
+        for _ in 0..WINDOW {
             timer.observe(Duration::from_millis(10), 1);
         }
         let before = timer.allowance(1);
         timer.observe(Duration::from_millis(30), 1);
-        let after = timer.allowance(1);
-        // Mean 10 + 20 / 8 = 12.5 ms, deviation 20 / 4 = 5 ms (plus a decayed rest): at least
-        // 2 × 12.5 + 4 × 5 = 45 ms.
-        assert!(before < Duration::from_millis(21), "{before:?}");
-        assert!(after >= Duration::from_millis(45), "{after:?}");
+        timer.observe(Duration::from_millis(30), 1);
+        // Two slower replies of five: still the old median.
+        assert_eq!(timer.allowance(1), before);
+        timer.observe(Duration::from_millis(30), 1);
+        // Three of five: median 30 ms, median deviation 0, so 60 ms.
+        assert_eq!(before, Duration::from_millis(20));
+        let after = timer.allowance(1).as_secs_f64();
+        assert!((after - 0.060).abs() < 1e-9, "{after}");
     }
 
     #[test]

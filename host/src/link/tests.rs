@@ -1046,6 +1046,12 @@ struct SlowTransport {
     replies: std::collections::VecDeque<(Frame, Instant)>,
     /// When the device finishes the last request it received.
     busy_until: Instant,
+    /// Extra time the first queue-samples frame takes, as when its server was stopped.
+    first_frame_stall: Duration,
+    /// Samples the device runs before it stops replying to queue-samples frames.
+    samples_until_dead: usize,
+    /// Samples of the queue-samples frames received so far.
+    samples_received: usize,
 }
 
 impl SlowTransport {
@@ -1055,6 +1061,9 @@ impl SlowTransport {
             per_sample,
             replies: std::collections::VecDeque::new(),
             busy_until: Instant::now(),
+            first_frame_stall: Duration::ZERO,
+            samples_until_dead: usize::MAX,
+            samples_received: 0,
         }
     }
 }
@@ -1071,7 +1080,17 @@ impl Transport for SlowTransport {
                 Ok(Request::QueueSamples(batch)) => batch.count(),
                 _ => 0,
             };
-            let start = self.busy_until.max(Instant::now());
+            let queued = matches!(Request::from_frame(frame), Ok(Request::QueueSamples(_)));
+            if queued && self.samples_received >= self.samples_until_dead {
+                continue;
+            }
+            let mut start = self.busy_until.max(Instant::now());
+            if queued && self.samples_received == 0 {
+                start += self.first_frame_stall;
+            }
+            if queued {
+                self.samples_received += samples;
+            }
             self.busy_until = start + self.per_sample * samples as u32;
             self.replies
                 .push_back((self.device.handle(frame), self.busy_until));
@@ -1184,7 +1203,7 @@ fn link_stream_measures_slow_device() {
     }
     assert_eq!(link.stats().resends, 0);
 
-    // The bound per sample is twice the measured mean plus four mean deviations, so at least
+    // The bound per sample is twice the median measurement plus four median deviations, so at least
     // the 30 ms the device takes, and samples without targets are timed apart.
     let allowance = link.work_allowance(true, 17);
     assert!(
@@ -1287,4 +1306,45 @@ fn link_fifo_write_to_stopped_peer_times_out() {
         took < timeout + Duration::from_millis(200),
         "took {took:?}, more than {timeout:?}"
     );
+}
+
+#[test]
+fn link_gives_up_soon_after_stall() {
+    // The first frame of slow start stalls 250 ms, within the 300 ms reply timeout, so its reply
+    // is measured. Then the device runs 384 samples at 2 ms each and dies.
+    let config = small_config();
+    let software = SoftwareDevice::new(&config).unwrap();
+    let mut transport = SlowTransport::new(software, Duration::from_millis(2));
+    transport.first_frame_stall = Duration::from_millis(250);
+    transport.samples_until_dead = 384;
+    let options = LinkOptions {
+        reply_timeout: Duration::from_millis(300),
+        retries: 1,
+    };
+    let mut link = Link::new(Box::new(transport), options);
+    let sample = Sample {
+        start: false,
+        input: vec![100, 200, 300, 400],
+        target: Some(TargetWords::Activity(vec![4096, 0, 0])),
+    };
+    let samples = vec![sample; 384];
+    let replies = link.stream(&samples, 64, 2, &mut |_, _| {}).unwrap();
+    let counts: Vec<usize> = replies.iter().map(|(count, _)| *count).collect();
+    assert_eq!(counts, vec![1, 1, 2, 4, 8, 16, 32, 64, 64, 64, 64, 64]);
+    assert_eq!(link.stats().resends, 0);
+
+    // Two attempts of 300 ms plus the allowance of 64 samples at about 4 ms each, the second
+    // doubled: about 1.4 s. When the stall weighed as much as each whole frame after it, the
+    // host waited about 100 s here.
+    let started = Instant::now();
+    let error = link
+        .stream(&samples[..64], 64, 2, &mut |_, _| {})
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(error, LinkError::NoReply { attempts: 2, .. }),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
+    assert!(took >= Duration::from_millis(600), "gave up after {took:?}");
 }
