@@ -131,8 +131,9 @@ impl Identity {
         if self.generator_hash != expected {
             return Err(format!(
                 "the device's generator hash 0x{:016X} differs from 0x{expected:016X}, the hash of \
-                 this configuration with {} lanes, so the device was generated from other \
-                 parameters (time constants or rates); {MISMATCH_HINT}",
+                 this configuration with {} lanes. The network, formats and error source agree, \
+                 so the device hashes its configuration differently: it was built by another \
+                 LEAP version; rebuild its bitstream with this version",
                 self.generator_hash, self.lanes
             ));
         }
