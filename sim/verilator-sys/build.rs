@@ -624,10 +624,27 @@ fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
             .arg("-Mdir")
             .arg(dir)
             .args(["-CFLAGS", "-O2", "-j", "2"])
+            .args(
+                make_optimisation()
+                    .into_iter()
+                    .flat_map(|setting| ["-MAKEFLAGS".to_string(), setting]),
+            )
             .args(flags)
             .args(sources),
         &format!("verilating {name}"),
     );
+}
+
+/// Returns the make variables that set how the model and the Verilator runtime are optimised.
+/// Verilator compiles both with `-Os` (`OPT_FAST`, `OPT_GLOBAL`), which comes after and so
+/// overrides `-CFLAGS -O2`; a release build of this crate compiles them with `-O2` for
+/// simulation speed, and a debug build keeps `-Os`, which compiles faster.
+fn make_optimisation() -> Vec<String> {
+    if std::env::var("PROFILE").as_deref() == Ok("release") {
+        vec!["OPT_FAST=-O2".to_string(), "OPT_GLOBAL=-O2".to_string()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Writes a makefile that includes the model's own makefile, so the runtime objects it lists
@@ -651,7 +668,8 @@ fn archive_runtime(name: &str, dir: &Path) -> PathBuf {
             .arg(dir)
             .arg("-f")
             .arg(&makefile)
-            .args(["-j", "2", "leap_verilated_runtime.a"]),
+            .args(["-j", "2", "leap_verilated_runtime.a"])
+            .args(make_optimisation()),
         "archiving the Verilator runtime",
     );
     dir.join("leap_verilated_runtime.a")
@@ -667,7 +685,8 @@ fn model_cppflags(name: &str, dir: &Path) -> Vec<String> {
             .arg(dir)
             .arg("-f")
             .arg(&makefile)
-            .arg("leap-print-cppflags"),
+            .arg("leap-print-cppflags")
+            .args(make_optimisation()),
         "reading the model's compiler flags",
     );
     text.split_whitespace().map(str::to_string).collect()
