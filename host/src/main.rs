@@ -26,9 +26,9 @@ fn main() -> ExitCode {
 }
 
 /// Ends the process quietly with success when stdout is a pipe whose reader has gone, as in
-/// `leap bench | head -1`. Rust ignores SIGPIPE, so `println!` panics on the closed pipe instead;
-/// restoring SIGPIPE would also kill the process when a link's peer closes a FIFO, which must
-/// end with an error message instead. Every other panic keeps the default report.
+/// `leap bench | head -1`. Rust ignores SIGPIPE, so `println!` panics on the closed pipe. Restoring
+/// SIGPIPE is no option, because it would also kill the process when a link's peer closes a FIFO,
+/// which must end with an error message. Every other panic keeps the default report.
 fn quiet_on_closed_stdout() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

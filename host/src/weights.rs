@@ -155,8 +155,7 @@ impl WeightsFile {
                 self.layers, identity.layers
             ));
         }
-        if let Some((key, file, device)) = first_format_difference(&self.formats, &identity.formats)
-        {
+        if let Some((key, file, device)) = self.formats.first_difference(&identity.formats) {
             return Err(format!(
                 "the file has formats.{key} = {file}, but the device was built with {key} = {device} \
                  (file: {}; device: {})",
@@ -211,31 +210,12 @@ fn formats_error(error: ConfigError) -> String {
 
 /// Lists number formats as `act_frac 12, weight_bits 32, ...`.
 fn formats_text(f: &Formats) -> String {
-    format!(
-        "act_frac {}, weight_bits {}, weight_frac {}, pot_bits {}, pot_frac {}, msg_frac {}, upd_frac {}",
-        f.act_frac, f.weight_bits, f.weight_frac, f.pot_bits, f.pot_frac, f.msg_frac, f.upd_frac
-    )
-}
-
-/// Returns the first number format that differs between `file` and `device`: its name and
-/// both values.
-fn first_format_difference(file: &Formats, device: &Formats) -> Option<(&'static str, u32, u32)> {
-    let fields = |f: &Formats| {
-        [
-            ("act_frac", f.act_frac),
-            ("weight_bits", f.weight_bits),
-            ("weight_frac", f.weight_frac),
-            ("pot_bits", f.pot_bits),
-            ("pot_frac", f.pot_frac),
-            ("msg_frac", f.msg_frac),
-            ("upd_frac", f.upd_frac),
-        ]
-    };
-    fields(file)
-        .into_iter()
-        .zip(fields(device))
-        .find(|((_, a), (_, b))| a != b)
-        .map(|((key, a), (_, b))| (key, a, b))
+    let fields: Vec<String> = f
+        .fields()
+        .iter()
+        .map(|(key, value)| format!("{key} {value}"))
+        .collect();
+    fields.join(", ")
 }
 
 /// Lists activations by their configuration names: `[hard_sigmoid, linear]`.

@@ -636,9 +636,9 @@ fn verilate(name: &str, sources: &[PathBuf], flags: &[String], dir: &Path) {
 }
 
 /// Returns the make variables that set how the model and the Verilator runtime are optimised.
-/// Verilator compiles both with `-Os` (`OPT_FAST`, `OPT_GLOBAL`), which comes after and so
-/// overrides `-CFLAGS -O2`; a release build of this crate compiles them with `-O2` for
-/// simulation speed, and a debug build keeps `-Os`, which compiles faster.
+/// Verilator compiles both with `-Os` (`OPT_FAST`, `OPT_GLOBAL`), placed after `-CFLAGS -O2` so
+/// that it wins. A release build of this crate sets both to `-O2` for simulation speed, and a
+/// debug build keeps `-Os` because it compiles faster.
 fn make_optimisation() -> Vec<String> {
     if std::env::var("PROFILE").as_deref() == Ok("release") {
         vec!["OPT_FAST=-O2".to_string(), "OPT_GLOBAL=-O2".to_string()]

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-/// Measurements the bound is formed from: the most recent replies. The median of five ignores a
-/// single stall (a server stopped for a moment) and a single reply the host read late, which
-/// makes the next frame's measurement too low; a device that stays slower moves it within three
-/// replies.
+/// Measurements the bound is formed from: those of the most recent replies. The median of five
+/// ignores a single stall, such as a server stopped for a moment, and a single reply the host
+/// read late, which makes the next frame's measurement too low. A device that stays slower moves
+/// the median within three replies.
 const WINDOW: usize = 5;
 
 /// Measurements below which the deviation is taken as half the median, because a median

@@ -60,6 +60,28 @@ impl Default for Formats {
 }
 
 impl Formats {
+    /// Returns each format field with its key in the `[fixed]` section of a configuration.
+    pub fn fields(&self) -> [(&'static str, u32); 7] {
+        [
+            ("act_frac", self.act_frac),
+            ("weight_bits", self.weight_bits),
+            ("weight_frac", self.weight_frac),
+            ("pot_bits", self.pot_bits),
+            ("pot_frac", self.pot_frac),
+            ("msg_frac", self.msg_frac),
+            ("upd_frac", self.upd_frac),
+        ]
+    }
+
+    /// Returns the key, this value and `other`'s value of the first field that differs.
+    pub fn first_difference(&self, other: &Formats) -> Option<(&'static str, u32, u32)> {
+        self.fields()
+            .into_iter()
+            .zip(other.fields())
+            .find(|((_, a), (_, b))| a != b)
+            .map(|((key, a), (_, b))| (key, a, b))
+    }
+
     /// Checks that the formats fit the datapath: operands of 16 bits, exact integer alignments.
     pub fn validate(&self) -> Result<(), ConfigError> {
         // 1.0 (the bias input, a full slope) must fit the signed 16-bit activity word.

@@ -323,19 +323,19 @@ fn main() {
     let mut models = Vec::new();
     let table = BoardTable::load(&BoardTable::default_path()).unwrap_or_else(|e| panic!("{e}"));
     for board in BOARDS {
-        let wanted = table
+        let table_lanes = table
             .board(board)
             .unwrap_or_else(|e| panic!("{e}"))
             .engine
             .lanes;
         let spec = variants
             .iter()
-            .filter(|spec| spec.lanes <= wanted)
+            .filter(|spec| spec.lanes <= table_lanes)
             .max_by_key(|spec| spec.lanes)
             .expect("a bench engine with few enough lanes");
-        if spec.lanes < wanted {
+        if spec.lanes < table_lanes {
             println!(
-                "{board}: {wanted} lanes wanted, but no bench engine has more than {}, so it is measured at P = {}",
+                "{board}: the board table plans {table_lanes} lanes, but no bench engine has more than {}, so it is measured at P = {}",
                 spec.lanes, spec.lanes
             );
         }

@@ -111,9 +111,7 @@ impl Identity {
                 MISMATCH_HINT
             ));
         }
-        if let Some((key, device, configured)) =
-            first_format_difference(&self.formats, &config.fixed)
-        {
+        if let Some((key, device, configured)) = self.formats.first_difference(&config.fixed) {
             return Err(format!(
                 "the device was built with fixed.{key} = {device}, but the configuration sets \
                  fixed.{key} = {configured}; {MISMATCH_HINT}"
@@ -270,30 +268,6 @@ pub fn generator_hash(config: &Config, lanes: u16) -> u64 {
 /// The next step after a device and a configuration disagree.
 const MISMATCH_HINT: &str = "train with the configuration the device was built from (`leap info` \
      shows the device's network and formats), or build and load a bitstream for this configuration";
-
-/// Returns the configuration key, the device's value and the configuration's value of the first
-/// number format that differs.
-fn first_format_difference(
-    device: &Formats,
-    configured: &Formats,
-) -> Option<(&'static str, u32, u32)> {
-    let fields = |f: &Formats| {
-        [
-            ("act_frac", f.act_frac),
-            ("weight_bits", f.weight_bits),
-            ("weight_frac", f.weight_frac),
-            ("pot_bits", f.pot_bits),
-            ("pot_frac", f.pot_frac),
-            ("msg_frac", f.msg_frac),
-            ("upd_frac", f.upd_frac),
-        ]
-    };
-    fields(device)
-        .into_iter()
-        .zip(fields(configured))
-        .find(|((_, a), (_, b))| a != b)
-        .map(|((key, a), (_, b))| (key, a, b))
-}
 
 /// Returns the name of an error source as a configuration file spells it.
 fn error_source_name(source: ErrorSource) -> &'static str {
