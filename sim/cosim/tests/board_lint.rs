@@ -23,6 +23,9 @@ enum Unused {
 
 /// Signals that may be reported as unused, by the name Verilator quotes (rust-hdl joins a
 /// submodule's name and its port with `$`), with the reason.
+///
+/// NOTE: a name is accepted in every module, so a new unused signal that reuses a generic name
+/// here, such as `product` or `word`, still passes.
 const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
     (
         "executor$idle",
