@@ -120,20 +120,6 @@ pub fn saturate(
     )
 }
 
-/// Declares the 48-bit signed wire `name` as `x · mant` for a potential `x` of at most 31 bits in
-/// the 32-bit wire `source`, from two signed 16 × 16 products: `(x >>> 15) · mant · 2^15` and
-/// `(x & 0x7fff) · mant`.
-pub fn split_product(source: &str, mant: &str, name: &str) -> String {
-    format!(
-        "wire signed [15:0] {name}_x_high = {source}[30:15];\n\
-         wire signed [15:0] {name}_x_low = {{1'b0, {source}[14:0]}};\n\
-         wire signed [31:0] {name}_high = {name}_x_high * {mant};\n\
-         wire signed [31:0] {name}_low = {name}_x_low * {mant};\n\
-         wire signed [47:0] {name} = {{{name}_high[31], {name}_high, 15'b0}} + {low};\n",
-        low = extend(&format!("{name}_low"), 32, 16),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

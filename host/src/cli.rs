@@ -88,9 +88,15 @@ pub struct FlashArgs {
     /// loading the FPGA's SRAM.
     #[arg(long)]
     pub to_flash: bool,
-    /// Seconds after which the programmer is stopped.
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-    pub timeout: u64,
+    /// Seconds after which the programmer is stopped, above 0 and at most 86400.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        value_parser = parse_seconds,
+        allow_negative_numbers = true
+    )]
+    pub timeout: f64,
     /// Board table. [default: constraints/boards.toml of the LEAP sources]
     #[arg(long, value_name = "FILE")]
     pub boards: Option<PathBuf>,
@@ -405,6 +411,6 @@ fn run_flash(args: &FlashArgs) -> anyhow::Result<()> {
         bitstream: args.bitstream.clone(),
         programmer: args.programmer,
         to_flash: args.to_flash,
-        timeout: Duration::from_secs(args.timeout),
+        timeout: Duration::from_secs_f64(args.timeout),
     })
 }

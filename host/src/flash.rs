@@ -30,7 +30,7 @@ pub struct FlashOptions {
     pub programmer: Programmer,
     /// Write to the configuration flash instead of the FPGA's SRAM.
     pub to_flash: bool,
-    /// Time after which the programmer is stopped.
+    /// Time after which the programmer is stopped, above zero.
     pub timeout: Duration,
 }
 
@@ -45,6 +45,9 @@ pub fn default_bitstream(board: &str, family: Family) -> PathBuf {
 
 /// Loads the bitstream. Fails with the programmer's own message and a hint when no board is found.
 pub fn flash(options: &FlashOptions) -> Result<()> {
+    if options.timeout.is_zero() {
+        bail!("invalid flash timeout 0 s: the programmer would be stopped at once, so use a timeout above 0 s");
+    }
     let table = BoardTable::load(&options.table)?;
     let board = table.board(&options.board)?;
     let bitstream = options
@@ -125,7 +128,7 @@ pub fn flash(options: &FlashOptions) -> Result<()> {
         Outcome::TimedOut { text } => bail!(
             "{tool} gave no result within {} s and was stopped. Its output:\n{}\nhint: unplug and \
              replug the board, then retry",
-            options.timeout.as_secs(),
+            options.timeout.as_secs_f64(),
             text.trim_end()
         ),
     }
@@ -178,4 +181,26 @@ fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> Resul
         },
         None => Outcome::TimedOut { text },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let options = FlashOptions {
+            board: "icebreaker".into(),
+            table: BoardTable::default_path(),
+            bitstream: None,
+            programmer: Programmer::Openfpgaloader,
+            to_flash: false,
+            timeout: Duration::ZERO,
+        };
+
+        let message = flash(&options).unwrap_err().to_string();
+
+        assert!(message.contains("invalid flash timeout 0 s"), "{message}");
+        assert!(message.contains("above 0 s"), "{message}");
+    }
 }

@@ -833,3 +833,36 @@ fn seed_above_toml_range_is_rejected() {
     );
     assert!(!stderr(&output).contains("panicked"));
 }
+
+/// `leap flash --timeout` takes a positive number of seconds. Any other value is a usage error
+/// that names the value, reported before the board table is read.
+#[test]
+fn flash_rejects_invalid_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (timeout, expected) in [
+        ("0", "0 is out of range"),
+        ("0.0", "0.0 is out of range"),
+        ("-5", "-5 is out of range"),
+        ("ten", "\"ten\" is not a number of seconds"),
+        ("inf", "inf is out of range"),
+    ] {
+        let output = leap(
+            dir.path(),
+            &["flash", "--board", "icebreaker", "--timeout", timeout],
+        );
+        let message = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "--timeout {timeout}: {message}"
+        );
+        assert!(
+            message.contains(expected),
+            "--timeout {timeout}: expected {expected:?} in\n{message}"
+        );
+        assert!(
+            message.contains("--timeout"),
+            "--timeout {timeout}: option not named in\n{message}"
+        );
+    }
+}

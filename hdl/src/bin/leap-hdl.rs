@@ -4,6 +4,7 @@
 //! [--boards FILE]`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -12,6 +13,7 @@ use leap_hdl::boards::{self, BoardDesign, BoardTable};
 use leap_hdl::engine::{EngineParams, MAX_LANES};
 use leap_hdl::link::LinkParams;
 use leap_hdl::{emit, emit_board, emit_board_axis, emit_engine, emit_executor, emit_link, Design};
+use leap_model::protocol::{MAX_PAYLOAD, MIN_MAX_PAYLOAD};
 use leap_model::Config;
 
 /// Emit the Verilog of LEAP blocks, one file per design (`DIR/NAME.v`, top module `top`).
@@ -42,8 +44,13 @@ struct Args {
     /// UART baud rate of the link designs.
     #[arg(long, default_value_t = 115_200)]
     baud: u64,
-    /// Largest frame payload in bytes that the link designs accept, 1 to 4096.
-    #[arg(long, default_value_t = leap_model::protocol::MAX_PAYLOAD)]
+    /// Largest frame payload in bytes that the link designs accept, 128 to 4096.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = MAX_PAYLOAD,
+        value_parser = parse_max_payload
+    )]
     max_payload: usize,
     /// Emit the top level of this board of the board table (`DIR/board_<family>.v`) with the
     /// board core, or the --design given, behind its UART pins.
@@ -82,10 +89,39 @@ fn emit_board_top(args: &Args, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+/// Parses `--max-payload`, a number of bytes in the range that the board table documents and
+/// the link protocol allows.
+fn parse_max_payload(text: &str) -> Result<usize, String> {
+    let range = MIN_MAX_PAYLOAD..=MAX_PAYLOAD;
+    match text.parse::<usize>() {
+        Ok(bytes) if range.contains(&bytes) => Ok(bytes),
+        _ => Err(format!(
+            "\"{text}\" is not a valid maximum payload: use a number of bytes from \
+             {MIN_MAX_PAYLOAD} to {MAX_PAYLOAD}"
+        )),
+    }
+}
+
+/// Emits the designs, and on failure prints the error with its causes and exits with 1. A
+/// failure here is a user error, so it prints no backtrace, whatever RUST_BACKTRACE is set to.
+fn main() -> ExitCode {
+    // Usage errors and --help exit here, with clap's message and exit code 2 (0 for --help).
     let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
     if let Some(name) = &args.board {
-        return emit_board_top(&args, name);
+        return emit_board_top(args, name);
     }
     let config = match &args.config {
         Some(path) => Config::load(path)?,

@@ -75,7 +75,7 @@ impl BoardDesign {
                 "LEAP board core (UART, frame decoder, command executor, engine, frame encoder)"
             }
             BoardDesign::Loopback => {
-                "UART loopback (link bring-up; the engine is not in this build)"
+                "UART loopback (link bring-up, without the engine)"
             }
         }
     }

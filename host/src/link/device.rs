@@ -383,13 +383,23 @@ impl LinkDevice {
 pub fn check_device_fits(identity: &Identity, config: &Config) -> Result<(), String> {
     identity.check_config(config)?;
     let weight_words = config.synapses();
-    let neuron_words: usize = config.network.layers[1..].iter().sum();
-    if (identity.weight_words as usize) < weight_words
-        || (identity.neuron_words as usize) < neuron_words
-    {
+    if (identity.weight_words as usize) < weight_words {
         return Err(format!(
-            "the network needs {weight_words} weight words and {neuron_words} neuron words, but the device holds {} and {}",
-            identity.weight_words, identity.neuron_words
+            "the network needs {weight_words} weight words (biases included), but the device \
+             holds {}; use a smaller network, or a device built with a larger \
+             `engine.weight_words` (words per lane) in its board table entry: rebuild it with \
+             `leap build --board NAME`",
+            identity.weight_words
+        ));
+    }
+    let neuron_words: usize = config.network.layers[1..].iter().sum();
+    if (identity.neuron_words as usize) < neuron_words {
+        return Err(format!(
+            "the network needs {neuron_words} neuron words (one per non-input neuron), but the \
+             device holds {}; use a smaller network, or a device built with a larger \
+             `engine.state_words` in its board table entry: rebuild it with \
+             `leap build --board NAME`",
+            identity.neuron_words
         ));
     }
     Ok(())
@@ -565,5 +575,59 @@ impl Device for LinkDevice {
                 "it was taken on the float model; resume it with the software-float device".into(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_fits_own_network() {
+        let config = Config::default();
+        let identity = Identity::for_config(&config, 2);
+        assert_eq!(check_device_fits(&identity, &config), Ok(()));
+    }
+
+    #[test]
+    fn small_weight_memory_names_remedy() {
+        let config = Config::default();
+        let mut identity = Identity::for_config(&config, 2);
+        let needed = config.synapses();
+        identity.weight_words = needed as u32 - 1;
+
+        let message = check_device_fits(&identity, &config).unwrap_err();
+
+        assert!(
+            message.contains(&format!(
+                "needs {needed} weight words (biases included), but the device holds {}",
+                needed - 1
+            )),
+            "{message}"
+        );
+        assert!(message.contains("use a smaller network"), "{message}");
+        assert!(message.contains("`engine.weight_words`"), "{message}");
+        assert!(message.contains("`leap build --board NAME`"), "{message}");
+    }
+
+    #[test]
+    fn small_neuron_memory_names_remedy() {
+        let config = Config::default();
+        let mut identity = Identity::for_config(&config, 2);
+        let needed: usize = config.network.layers[1..].iter().sum();
+        identity.neuron_words = needed as u32 - 1;
+
+        let message = check_device_fits(&identity, &config).unwrap_err();
+
+        assert!(
+            message.contains(&format!(
+                "needs {needed} neuron words (one per non-input neuron), but the device holds {}",
+                needed - 1
+            )),
+            "{message}"
+        );
+        assert!(message.contains("use a smaller network"), "{message}");
+        assert!(message.contains("`engine.state_words`"), "{message}");
+        assert!(message.contains("`leap build --board NAME`"), "{message}");
     }
 }

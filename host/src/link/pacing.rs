@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-/// Measurements the bound is formed from: those of the most recent replies. The median of five
+/// Number of most recent replies whose measurements form the bound. The median of five
 /// ignores a single stall, such as a server stopped for a moment, and a single reply the host
 /// read late, which makes the next frame's measurement too low. A device that stays slower moves
 /// the median within three replies.

@@ -40,7 +40,7 @@ pub struct LinkStats {
     pub replies_received: u64,
     pub reply_payload_bytes: u64,
     pub reply_wire_bytes: u64,
-    /// Requests sent again after a timeout, a damaged reply or an out-of-order refusal.
+    /// Requests sent again after a timeout, a damaged reply or an out-of-order rejection.
     pub resends: u64,
     /// Intact replies that matched no outstanding request, such as late duplicates.
     pub stale_replies: u64,
@@ -259,15 +259,15 @@ impl Link {
     /// Frame sizes and deadlines follow the device's compute time per sample, which the link
     /// measures on each reply. A frame starts at the later of the request's arrival and the end
     /// of the previous frame, and it ends at its reply's arrival minus the reply's wire time. The
-    /// time between, divided by the frame's samples, is one measurement. Until
-    /// the first measurement of a kind (with or without the learn flag), frames carry one sample.
+    /// time between, divided by the frame's samples, is one measurement. Until the first
+    /// measurement of a kind (with or without the learn flag), frames carry one sample.
     /// Each reply that arrives in time doubles the samples of the frames sent after it, up to
     /// `max_samples`. The oldest frame without a reply has until the reply timeout, plus the wire
     /// time of the outstanding frames and of one maximum reply, plus its samples times the
     /// measured bound per sample. Each attempt after a timeout doubles that last term.
     ///
     /// Every outstanding frame without a reply is sent again, oldest first, when the oldest reply
-    /// does not arrive in time, comes back damaged, or the device refuses a later frame as out of
+    /// does not arrive in time, comes back damaged, or the device rejects a later frame as out of
     /// order. The device resends the stored replies of frames it already ran. A frame's reply is
     /// passed to `on_output(samples, &output)` as soon as all frames before it have theirs.
     pub fn stream(
@@ -359,7 +359,7 @@ impl Link {
                             Err(LinkError::Rejected { error, .. })
                                 if error.code == ErrorCode::OUT_OF_ORDER =>
                             {
-                                last = format!("the device refused frame {index} of the stream as out of order");
+                                last = format!("the device rejected frame {index} of the stream as out of order");
                                 // The device rejects every frame after a lost one, so resend once per loss.
                                 index + 1 == stream.frames.len()
                             }

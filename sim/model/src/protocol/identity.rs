@@ -265,14 +265,45 @@ pub fn generator_hash(config: &Config, lanes: u16) -> u64 {
     })
 }
 
-/// The next step after a device and a configuration disagree.
-const MISMATCH_HINT: &str = "train with the configuration the device was built from (`leap info` \
-     shows the device's network and formats), or build and load a bitstream for this configuration";
+/// The next step after a device and a configuration disagree. Training, evaluation, serving and
+/// `leap info` all reach this check, so the hint names no one command.
+const MISMATCH_HINT: &str = "use the configuration the device was built from, or a checkpoint \
+     trained with it (`leap info` shows the device's network and formats), or else a device built \
+     for this configuration";
 
 /// Returns the name of an error source as a configuration file spells it.
 fn error_source_name(source: ErrorSource) -> &'static str {
     match source {
         ErrorSource::TauM => "tau_m",
         ErrorSource::TauR => "tau_r",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each mismatch ends with a hint that fits every command that checks a device, so it names
+    /// no single command such as training.
+    #[test]
+    fn mismatch_hint_fits_every_command() {
+        let config = Config::default();
+        let identity = Identity::for_config(&config, 2);
+        let mut other = config.clone();
+        other.network.layers[1] += 1;
+
+        let message = identity.check_config(&other).unwrap_err();
+
+        assert!(message.ends_with(MISMATCH_HINT), "{message}");
+        assert!(!message.contains("train with"), "{message}");
+        assert!(
+            message.contains("a checkpoint trained with it"),
+            "{message}"
+        );
+        assert!(
+            message.contains("a device built for this configuration"),
+            "{message}"
+        );
+        assert!(message.contains("`leap info`"), "{message}");
     }
 }
