@@ -44,6 +44,7 @@ pub struct ReplyCache {
     valid: Vec<ResetRegister<Bit>>,
     opcodes: Vec<EnableRegister<Bits<8>>>,
     seqs: Vec<EnableRegister<Bits<16>>>,
+    /// Reply lengths, masked to the bits of the slot size: a reply never exceeds its slot.
     lengths: Vec<EnableRegister<Bits<16>>>,
     bytes: SinglePortMemory<Bits<8>>,
     entry_index: Vec<Constant<Bits<3>>>,
@@ -51,6 +52,7 @@ pub struct ReplyCache {
     zero3: Constant<Bits<3>>,
     one3: Constant<Bits<3>>,
     zero16: Constant<Bits<16>>,
+    length_mask: Constant<Bits<16>>,
 }
 
 impl ReplyCache {
@@ -93,6 +95,7 @@ impl ReplyCache {
             zero3: Constant::new(0u64.to_bits()),
             one3: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
+            length_mask: Constant::new((2 * slot_bytes as u64 - 1).to_bits()),
         }
     }
 }
@@ -131,7 +134,7 @@ impl Logic for ReplyCache {
             self.seqs[e].d.next = self.seq.val();
             self.lengths[e].clock.next = self.clock.val();
             self.lengths[e].enable.next = false;
-            self.lengths[e].d.next = self.length.val();
+            self.lengths[e].d.next = self.length.val() & self.length_mask.val();
 
             if self.valid[e].q.val()
                 & (self.opcodes[e].q.val() == self.opcode.val())

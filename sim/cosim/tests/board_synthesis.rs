@@ -111,7 +111,7 @@ fn synthesise_icebreaker_core() -> String {
         units.join(" ")
     );
     let output = Command::new("yosys")
-        .args(["-q", "-p", &script])
+        .args(["-p", &script])
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run yosys ({e}): install it with apt-get install yosys")
