@@ -239,9 +239,9 @@ pub struct FrameDecoder {
 
     ring_bytes: Constant<Bits<16>>,
     /// Masks that keep each counter to the bits its values need, so that yosys removes the
-    /// rest: positions count modulo twice the ring, `quiet` up to `timeout_clocks`, `count` up
-    /// to 6, and `length` and `payload_left` up to `max_payload` (a longer length field is
-    /// rejected in the clock it is stored, so its cut value is never used).
+    /// rest. Positions count modulo twice the ring, `quiet` up to `timeout_clocks`, `count` up
+    /// to 6, and `length` and `payload_left` up to `max_payload`. A longer length field is
+    /// rejected in the clock it is stored, so its cut value is never used.
     position_mask: Constant<Bits<16>>,
     quiet_mask: Constant<Bits<32>>,
     count_mask: Constant<Bits<16>>,

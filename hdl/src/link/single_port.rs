@@ -13,8 +13,8 @@ pub const SINGLE_PORT_ATTRIBUTE: &str = "leap_single_port";
 ///
 /// On a clock with `write_enable` high, `write_data` is stored at `address` and `read_data`
 /// keeps its value. On any other clock `read_data` takes the word at `address`, so reads have
-/// a latency of one clock. This is the behaviour of the SB_SPRAM256KA, whose data output holds
-/// while it writes.
+/// a latency of one clock. This is the behaviour of the SB_SPRAM256KA, whose data output keeps
+/// its value while it writes.
 #[derive(LogicBlock)]
 pub struct SinglePortMemory<T: Synth> {
     pub clock: Signal<In, Clock>,
