@@ -130,9 +130,10 @@ fn synthesise_icebreaker_core() -> String {
 /// counts measured with yosys 0.23 and the icebreaker row of `constraints/boards.toml`, plus
 /// about 2 % of the LUTs and flip-flops for changes in yosys's choices.
 ///
-/// NOTE: the core does not fit the iCE40UP5K yet. Its 12 SB_MAC16 exceed the 8 (the command
-/// executor takes 4, 3 of them for the product in its payload lengths), and its 9,807 SB_LUT4 and 4,794 flip-flops
-/// exceed the 5,280 logic cells; the command executor is the largest unit after the engine.
+/// NOTE: the core does not fit the iCE40UP5K yet. Its 12 SB_MAC16 exceed the 8, because the
+/// command executor takes 4, 3 of them for the product in its payload lengths. Its 9,807
+/// SB_LUT4 and 4,794 flip-flops exceed the 5,280 logic cells, and the command executor is the
+/// largest unit after the engine.
 const BOUNDS: [(&str, Cells); 11] = [
     ("power-on reset", bound(27, 20, 0, 0, 0)),
     ("UART receiver", bound(67, 37, 0, 0, 0)),
