@@ -3,8 +3,9 @@
 
 use rust_hdl::prelude::*;
 
-use crate::engine::units::{Counter, EnableRegister, Memory};
+use crate::engine::units::{Counter, EnableRegister};
 use crate::leaf::ResetRegister;
+use crate::link::SinglePortMemory;
 
 /// Replies the cache keeps (the protocol's replay depth).
 pub const CACHE_ENTRIES: usize = 8;
@@ -16,7 +17,10 @@ pub const CACHE_ENTRIES: usize = 8;
 /// slot's first byte address `hit_base` and the reply's payload length `hit_length`. A new reply
 /// is written into the slot at `head_base` through `write`, then `insert` (strobe) files it under
 /// (`opcode`, `seq`, `length`) and moves the head on, replacing the oldest entry. `clear`
-/// (strobe) empties every entry. The byte memory reads with latency 1.
+/// (strobe) empties every entry. The byte memory has one port (an SB_SPRAM256KA on iCE40): it
+/// reads with latency 1 on clocks without `write`, and on a clock with `write` `read_byte` keeps
+/// its value. The executor writes a slot only while it builds a reply and reads one only while
+/// it replays one, so the two never coincide.
 #[derive(LogicBlock)]
 pub struct ReplyCache {
     pub clock: Signal<In, Clock>,
@@ -40,13 +44,15 @@ pub struct ReplyCache {
     valid: Vec<ResetRegister<Bit>>,
     opcodes: Vec<EnableRegister<Bits<8>>>,
     seqs: Vec<EnableRegister<Bits<16>>>,
+    /// Reply lengths, masked to the bits of the slot size: a reply never exceeds its slot.
     lengths: Vec<EnableRegister<Bits<16>>>,
-    bytes: Memory<Bits<8>>,
+    bytes: SinglePortMemory<Bits<8>>,
     entry_index: Vec<Constant<Bits<3>>>,
     slot_base: Vec<Constant<Bits<16>>>,
     zero3: Constant<Bits<3>>,
     one3: Constant<Bits<3>>,
     zero16: Constant<Bits<16>>,
+    length_mask: Constant<Bits<16>>,
 }
 
 impl ReplyCache {
@@ -79,7 +85,7 @@ impl ReplyCache {
             opcodes: (0..CACHE_ENTRIES).map(|_| Default::default()).collect(),
             seqs: (0..CACHE_ENTRIES).map(|_| Default::default()).collect(),
             lengths: (0..CACHE_ENTRIES).map(|_| Default::default()).collect(),
-            bytes: Memory::new(slot_bytes * CACHE_ENTRIES, 8, false),
+            bytes: SinglePortMemory::new(slot_bytes * CACHE_ENTRIES),
             entry_index: (0..CACHE_ENTRIES)
                 .map(|e| Constant::new((e as u64).to_bits()))
                 .collect(),
@@ -89,6 +95,7 @@ impl ReplyCache {
             zero3: Constant::new(0u64.to_bits()),
             one3: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
+            length_mask: Constant::new((2 * slot_bytes as u64 - 1).to_bits()),
         }
     }
 }
@@ -104,9 +111,11 @@ impl Logic for ReplyCache {
         self.head.step.next = self.one3.val();
         self.bytes.clock.next = self.clock.val();
         self.bytes.write_enable.next = self.write.val();
-        self.bytes.write_address.next = self.write_address.val();
         self.bytes.write_data.next = self.write_byte.val();
-        self.bytes.read_address.next = self.read_address.val();
+        self.bytes.address.next = self.read_address.val();
+        if self.write.val() {
+            self.bytes.address.next = self.write_address.val();
+        }
         self.read_byte.next = self.bytes.read_data.val();
 
         self.hit.next = false;
@@ -125,7 +134,7 @@ impl Logic for ReplyCache {
             self.seqs[e].d.next = self.seq.val();
             self.lengths[e].clock.next = self.clock.val();
             self.lengths[e].enable.next = false;
-            self.lengths[e].d.next = self.length.val();
+            self.lengths[e].d.next = self.length.val() & self.length_mask.val();
 
             if self.valid[e].q.val()
                 & (self.opcodes[e].q.val() == self.opcode.val())

@@ -34,9 +34,12 @@ pub enum WalkState {
 ///
 /// `start` (strobe) locates the weight at `offset` by skipping whole layers, then whole rows, then
 /// single columns, one per clock, so it takes at most `layers + rows + columns` clocks and needs
-/// no divider. `ready` is high once it is found. Each `advance` strobe (while ready) moves to the
-/// next weight in one clock. Layers sit back to back in the banks, so the bank word only ever
-/// counts up. Offsets past the last weight are the caller's to reject.
+/// no divider. `ready` is high once it is found. A `start` while a walk is in progress begins
+/// the new one, so an offset that the caller rejects never delays the next request. Each
+/// `advance` strobe (while ready) moves to the next weight in one clock. Layers sit back to back
+/// in the banks, so the bank word only ever counts up. Offsets past the last weight are the
+/// caller's to reject: the walker keeps only the bits that the network's weight count needs, so
+/// it locates such an offset modulo a power of two.
 #[derive(LogicBlock)]
 pub struct WeightWalker {
     pub clock: Signal<In, Clock>,
@@ -47,7 +50,7 @@ pub struct WeightWalker {
     pub ready: Signal<Out, Bit>,
     pub address: Signal<Out, Bits<16>>,
     state: ResetRegister<WalkState>,
-    /// Weights still to skip while locating.
+    /// Weights still to skip while locating, masked to the bits of the network's weight count.
     remaining: EnableRegister<Bits<32>>,
     layer: Counter<8>,
     row: Counter<16>,
@@ -76,6 +79,7 @@ pub struct WeightWalker {
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     lanes_last: Constant<Bits<8>>,
+    remaining_mask: Constant<Bits<32>>,
     _depth: usize,
 }
 
@@ -136,9 +140,20 @@ impl WeightWalker {
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             lanes_last: Constant::new(((lanes - 1) as u64).to_bits()),
+            remaining_mask: Constant::new(weight_mask(layers).to_bits()),
             _depth: layers.len(),
         }
     }
+}
+
+/// Returns the mask of the bits that every weight offset of `layers`, up to their weight
+/// count, needs.
+fn weight_mask(layers: &[LayerWeights]) -> u64 {
+    let weights: usize = layers.iter().map(|l| l.rows * l.columns).sum();
+    u64::MAX
+        .checked_shr((weights as u64).leading_zeros())
+        .unwrap_or(0)
+        & u32::MAX as u64
 }
 
 impl Logic for WeightWalker {
@@ -179,7 +194,8 @@ impl Logic for WeightWalker {
         // Defaults: hold every counter.
         self.state.d.next = self.state.q.val();
         self.remaining.enable.next = false;
-        self.remaining.d.next = self.remaining.q.val() - self.one32.val();
+        self.remaining.d.next =
+            (self.remaining.q.val() - self.one32.val()) & self.remaining_mask.val();
         self.layer.load.next = false;
         self.layer.value.next = self.zero8.val();
         self.layer.enable.next = false;
@@ -209,16 +225,7 @@ impl Logic for WeightWalker {
         match self.state.q.val() {
             WalkState::Ready => {
                 self.ready.next = true;
-                if self.start.val() {
-                    self.remaining.d.next = self.offset.val();
-                    self.remaining.enable.next = true;
-                    self.layer.load.next = true;
-                    self.row.load.next = true;
-                    self.column.load.next = true;
-                    self.lane.load.next = true;
-                    self.word.load.next = true;
-                    self.state.d.next = WalkState::Layer;
-                } else if self.advance.val() {
+                if self.advance.val() {
                     // One weight on: the next lane, the next bank word after the last lane or
                     // the last column, the next row after the last column, the next layer after
                     // the last row.
@@ -245,7 +252,8 @@ impl Logic for WeightWalker {
             }
             WalkState::Layer => {
                 if self.remaining.q.val() >= self.layer_size.val() {
-                    self.remaining.d.next = self.remaining.q.val() - self.layer_size.val();
+                    self.remaining.d.next = (self.remaining.q.val() - self.layer_size.val())
+                        & self.remaining_mask.val();
                     self.remaining.enable.next = true;
                     self.layer.enable.next = true;
                     self.word.step.next = self.layer_words.val();
@@ -256,7 +264,8 @@ impl Logic for WeightWalker {
             }
             WalkState::Row => {
                 if self.remaining.q.val() >= self.columns_wide.val() {
-                    self.remaining.d.next = self.remaining.q.val() - self.columns_wide.val();
+                    self.remaining.d.next = (self.remaining.q.val() - self.columns_wide.val())
+                        & self.remaining_mask.val();
                     self.remaining.enable.next = true;
                     self.row.enable.next = true;
                     self.word.step.next = self.groups.val();
@@ -282,6 +291,19 @@ impl Logic for WeightWalker {
             _ => {
                 self.state.d.next = WalkState::Ready;
             }
+        }
+
+        // A start overrides the step above: every counter loads, which takes priority over
+        // its enable.
+        if self.start.val() {
+            self.remaining.d.next = self.offset.val() & self.remaining_mask.val();
+            self.remaining.enable.next = true;
+            self.layer.load.next = true;
+            self.row.load.next = true;
+            self.column.load.next = true;
+            self.lane.load.next = true;
+            self.word.load.next = true;
+            self.state.d.next = WalkState::Layer;
         }
     }
 }

@@ -117,7 +117,8 @@ pub struct FrameDecoder {
     pub length_errors: Signal<Out, Bits<32>>,
     pub timeout_errors: Signal<Out, Bits<32>>,
 
-    // The ring. Positions are 16-bit counters; the memory uses their low bits.
+    // The ring. Positions count modulo twice the ring's size in 16-bit registers, and the
+    // memory uses their low bits.
     ring: Memory<Bits<8>>,
     /// Position of the next received byte (reset 0).
     write_position: ResetRegister<Bits<16>>,
@@ -216,6 +217,9 @@ pub struct FrameDecoder {
     examine: Signal<Local, Bit>,
     rescanned: Signal<Local, Bit>,
     scan_next: Signal<Local, Bits<16>>,
+    /// The positions after `scan` and after `start`.
+    scan_step: Signal<Local, Bits<16>>,
+    restart_step: Signal<Local, Bits<16>>,
     scan_fetch: Signal<Local, Bits<16>>,
     next_is_newest: Signal<Local, Bit>,
     restart_is_newest: Signal<Local, Bit>,
@@ -234,6 +238,14 @@ pub struct FrameDecoder {
     timeout_step: Signal<Local, Bits<32>>,
 
     ring_bytes: Constant<Bits<16>>,
+    /// Masks that keep each counter to the bits its values need, so that yosys removes the
+    /// rest. Positions count modulo twice the ring, `quiet` up to `timeout_clocks`, `count` up
+    /// to 6, and `length` and `payload_left` up to `max_payload`. A longer length field is
+    /// rejected in the clock it is stored, so its cut value is never used.
+    position_mask: Constant<Bits<16>>,
+    quiet_mask: Constant<Bits<32>>,
+    count_mask: Constant<Bits<16>>,
+    payload_mask: Constant<Bits<16>>,
     max_payload_high: Constant<Bits<8>>,
     max_payload_low: Constant<Bits<8>>,
     timeout_clocks: Constant<Bits<32>>,
@@ -349,6 +361,8 @@ impl FrameDecoder {
             examine: Default::default(),
             rescanned: Default::default(),
             scan_next: Default::default(),
+            scan_step: Default::default(),
+            restart_step: Default::default(),
             scan_fetch: Default::default(),
             next_is_newest: Default::default(),
             restart_is_newest: Default::default(),
@@ -366,6 +380,10 @@ impl FrameDecoder {
             length_step: Default::default(),
             timeout_step: Default::default(),
             ring_bytes: constant16(ring_bytes),
+            position_mask: constant16(2 * ring_bytes - 1),
+            quiet_mask: Constant::new(low_mask(params.timeout_clocks).to_bits()),
+            count_mask: constant16(low_mask(HEADER_LEN as u64) as usize),
+            payload_mask: constant16(low_mask(params.max_payload as u64) as usize),
             max_payload_high: Constant::new(((params.max_payload >> 8) as u64).to_bits()),
             max_payload_low: Constant::new(((params.max_payload & 0xFF) as u64).to_bits()),
             timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
@@ -389,6 +407,11 @@ impl FrameDecoder {
             two32: Constant::new(2u64.to_bits()),
         }
     }
+}
+
+/// Returns the mask of the bits that every value from 0 to `max` needs.
+fn low_mask(max: u64) -> u64 {
+    u64::MAX.checked_shr(max.leading_zeros()).unwrap_or(0)
 }
 
 const _: () = assert!(
@@ -505,7 +528,8 @@ impl Logic for FrameDecoder {
         self.ring.write_enable.next = self.accepted.val();
         self.write_position.d.next = self.write_position.q.val();
         if self.accepted.val() {
-            self.write_position.d.next = self.write_position.q.val() + self.one16.val();
+            self.write_position.d.next =
+                (self.write_position.q.val() + self.one16.val()) & self.position_mask.val();
         }
         self.newest_byte.d.next = self.byte.val();
 
@@ -515,7 +539,7 @@ impl Logic for FrameDecoder {
         self.armed.d.next = self.armed.q.val() & !self.gap.val();
         self.quiet.d.next = self.quiet.q.val();
         if self.armed.q.val() {
-            self.quiet.d.next = self.quiet.q.val() + self.one32.val();
+            self.quiet.d.next = (self.quiet.q.val() + self.one32.val()) & self.quiet_mask.val();
         }
         if self.byte_valid.val() {
             self.armed.d.next = true;
@@ -533,6 +557,8 @@ impl Logic for FrameDecoder {
             & (self.gaps[0].q.val() == self.scan.q.val());
 
         // ---- The scanner: one step per clock unless the next-frame slot is full. ----
+        self.scan_step.next = (self.scan.q.val() + self.one16.val()) & self.position_mask.val();
+        self.restart_step.next = (self.start.q.val() + self.one16.val()) & self.position_mask.val();
         self.scan_next.next = self.scan.q.val();
         self.high_water.d.next = self.high_water.q.val();
         self.skipping.d.next = self.skipping.q.val();
@@ -580,9 +606,9 @@ impl Logic for FrameDecoder {
         }
 
         if self.examine.val() {
-            self.scan_next.next = self.scan.q.val() + self.one16.val();
+            self.scan_next.next = self.scan_step.val();
             if !self.rescanned.val() {
-                self.high_water.d.next = self.scan.q.val() + self.one16.val();
+                self.high_water.d.next = self.scan_step.val();
             }
             if !self.candidate.q.val() {
                 if self.source.byte.val() == self.sync.val() {
@@ -599,7 +625,8 @@ impl Logic for FrameDecoder {
                 }
             } else if self.in_payload.q.val() {
                 self.crc.enable.next = true;
-                self.payload_left.d.next = self.payload_left.q.val() - self.one16.val();
+                self.payload_left.d.next =
+                    (self.payload_left.q.val() - self.one16.val()) & self.payload_mask.val();
                 self.payload_last.d.next = self.payload_left.q.val() == self.two16.val();
                 if self.payload_last.q.val() {
                     self.in_payload.d.next = false;
@@ -634,7 +661,7 @@ impl Logic for FrameDecoder {
                 }
             } else {
                 // Header.
-                self.count.d.next = self.count.q.val() + self.one16.val();
+                self.count.d.next = (self.count.q.val() + self.one16.val()) & self.count_mask.val();
                 self.crc.enable.next = true;
                 if self.count.q.val() == self.one16.val() {
                     self.opcode.d.next = self.source.byte.val();
@@ -652,8 +679,9 @@ impl Logic for FrameDecoder {
                 }
                 if self.count.q.val() == self.five16.val() {
                     // The header is complete: bound the length at once.
-                    self.length.d.next = self.source.length_word.val();
-                    self.payload_left.d.next = self.source.length_word.val();
+                    self.length.d.next = self.source.length_word.val() & self.payload_mask.val();
+                    self.payload_left.d.next =
+                        self.source.length_word.val() & self.payload_mask.val();
                     self.payload_last.d.next = self.source.length_word.val() == self.one16.val();
                     self.check_offset.d.next = self.offset2[0].val();
                     if self.source.length_word.val() == self.zero16.val() {
@@ -672,16 +700,14 @@ impl Logic for FrameDecoder {
         if self.reject.val() {
             // Search again from the byte after the candidate's sync byte.
             self.candidate.d.next = false;
-            self.scan_next.next = self.start.q.val() + self.one16.val();
+            self.scan_next.next = self.restart_step.val();
         }
         self.scan.d.next = self.scan_next.val();
 
         // Whether the scanner's next position is the byte written in this clock, from compares
         // of registers for each way the position can change.
-        self.next_is_newest.next =
-            (self.scan.q.val() + self.one16.val()) == self.write_position.q.val();
-        self.restart_is_newest.next =
-            (self.start.q.val() + self.one16.val()) == self.write_position.q.val();
+        self.next_is_newest.next = self.scan_step.val() == self.write_position.q.val();
+        self.restart_is_newest.next = self.restart_step.val() == self.write_position.q.val();
         self.newest_next.next = !self.unexamined.val();
         if self.examine.val() {
             self.newest_next.next = self.next_is_newest.val();
@@ -748,13 +774,15 @@ impl Logic for FrameDecoder {
                 self.held_opcode.d.next = self.opcode.q.val();
                 self.held_seq.d.next = self.seq.q.val();
                 self.held_length.d.next = self.length.q.val();
-                self.held_start.d.next = self.start.q.val() + self.header16.val();
+                self.held_start.d.next =
+                    (self.start.q.val() + self.header16.val()) & self.position_mask.val();
             } else {
                 self.next_valid.d.next = true;
                 self.next_opcode.d.next = self.opcode.q.val();
                 self.next_seq.d.next = self.seq.q.val();
                 self.next_length.d.next = self.length.q.val();
-                self.next_start.d.next = self.start.q.val() + self.header16.val();
+                self.next_start.d.next =
+                    (self.start.q.val() + self.header16.val()) & self.position_mask.val();
             }
         }
 

@@ -4,8 +4,8 @@ use leap_model::protocol::SYNC;
 use rust_hdl::prelude::*;
 
 use super::crc::Crc32;
+use super::single_port::SinglePortMemory;
 use super::LinkParams;
-use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
 
 /// The header shift register's byte to stage (`first`, the low byte of `word`) and its two next
@@ -59,7 +59,8 @@ pub enum EncoderState {
 /// The frame encoder.
 ///
 /// While `busy` is low, `write` stores `write_byte` at `write_address` of a payload buffer of
-/// `max_payload` bytes (rounded up to a power of two) in block RAM. A `send` strobe while idle
+/// `max_payload` bytes (rounded up to a power of two) in a single-port memory (an SB_SPRAM256KA
+/// on iCE40): the buffer is written only while idle and read only while sending. A `send` strobe while idle
 /// latches `opcode`, `seq` and `length` and sends the sync byte, the header, the first `length`
 /// buffer bytes and the CRC over everything after the sync byte. `busy` is high from the clock
 /// after `send` until the clock after the last CRC byte moved.
@@ -96,7 +97,7 @@ pub struct FrameEncoder {
     pub byte_valid: Signal<Out, Bit>,
     pub byte_ready: Signal<In, Bit>,
 
-    buffer: Memory<Bits<8>>,
+    buffer: SinglePortMemory<Bits<8>>,
     state: ResetRegister<EncoderState>,
     /// `state` is `Header` or `Payload`, so bytes go to the staging register (reset 0).
     filling: ResetRegister<Bit>,
@@ -167,7 +168,7 @@ impl FrameEncoder {
             byte: Default::default(),
             byte_valid: Default::default(),
             byte_ready: Default::default(),
-            buffer: Memory::new(params.max_payload, 8, false),
+            buffer: SinglePortMemory::new(params.max_payload),
             state: Default::default(),
             filling: Default::default(),
             header: Default::default(),
@@ -230,8 +231,9 @@ impl Logic for FrameEncoder {
         self.out_valid.reset.next = self.reset.val();
         self.crc.clock.next = self.clock.val();
 
-        // Payload buffer: written only while idle.
-        self.buffer.write_address.next = self.write_address.val();
+        // Payload buffer: written only while idle. A write takes the port from the read of
+        // `fetch_next`, which only matters while sending: `Header` reads address 0 again on
+        // each of its clocks, before the first payload byte is staged.
         self.buffer.write_data.next = self.write_byte.val();
         self.buffer.write_enable.next =
             self.write.val() & (self.state.q.val() == EncoderState::Idle);
@@ -367,7 +369,10 @@ impl Logic for FrameEncoder {
         self.filling.d.next = (self.state.d.val() == EncoderState::Header)
             | (self.state.d.val() == EncoderState::Payload);
         self.fetch.d.next = self.fetch_next.val();
-        self.buffer.read_address.next = self.fetch_next.val();
+        self.buffer.address.next = self.fetch_next.val();
+        if self.buffer.write_enable.val() {
+            self.buffer.address.next = self.write_address.val();
+        }
 
         self.busy.next = self.state.q.val() != EncoderState::Idle;
         self.byte.next = self.out_byte.q.val();

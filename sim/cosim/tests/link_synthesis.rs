@@ -1,21 +1,32 @@
-//! iCE40 synthesis of the link designs with yosys `synth_ice40`: the decoder's ring and the
-//! encoder's payload buffer map to block RAM (SB_RAM40_4K) without read/write bypass logic, and
-//! yosys reports no driver conflicts.
+//! iCE40 synthesis of the link designs with yosys `synth_ice40`: the decoder's ring maps to
+//! block RAM (SB_RAM40_4K) without read/write bypass logic, the encoder's payload buffer to an
+//! SB_SPRAM256KA in the flow of `leap build`, and yosys reports no driver conflicts.
 
 use std::process::Command;
 
-use leap_hdl::link::LinkParams;
+use leap_hdl::link::{LinkParams, SINGLE_PORT_ATTRIBUTE};
 use leap_hdl::{emit_link, Design};
 
-/// Synthesises `design` for `params` and returns yosys's log.
-fn synthesise(design: Design, params: &LinkParams) -> String {
+/// Synthesises `design` for `params` and returns yosys's log. With `single_port_ram`, the
+/// memories marked as single-port get `ram_style = "huge"` and `synth_ice40` runs with `-spram`,
+/// as in `leap build`.
+fn synthesise(design: Design, params: &LinkParams, single_port_ram: bool) -> String {
     let dir = tempfile::tempdir().expect("cannot create a temporary directory");
     let path = dir.path().join(format!("{}.v", design.name()));
     std::fs::write(&path, emit_link(design, params).verilog).expect("cannot write the Verilog");
-    let script = format!(
-        "read_verilog {}; synth_ice40 -top top; stat",
-        path.display()
-    );
+    let script = if single_port_ram {
+        format!(
+            "read_verilog {}; hierarchy -top top; \
+             setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
+             synth_ice40 -spram -top top; stat",
+            path.display()
+        )
+    } else {
+        format!(
+            "read_verilog {}; synth_ice40 -top top; stat",
+            path.display()
+        )
+    };
     let output = Command::new("yosys")
         .args(["-p", &script])
         .output()
@@ -48,16 +59,8 @@ fn cell_count(log: &str, cell: &str) -> usize {
 
 /// Checks that `design` has one memory, mapped to `blocks` SB_RAM40_4K without bypass logic.
 fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
-    let log = synthesise(design, params);
-    let conflicts: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Driver-driver conflict"))
-        .collect();
-    assert!(
-        conflicts.is_empty(),
-        "{design}: yosys reports driver conflicts:\n{}",
-        conflicts.join("\n")
-    );
+    let log = synthesise(design, params, false);
+    check_no_conflicts(design, &log);
 
     let mapped = log
         .lines()
@@ -81,6 +84,18 @@ fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
     );
 }
 
+fn check_no_conflicts(design: Design, log: &str) {
+    let conflicts: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("Driver-driver conflict"))
+        .collect();
+    assert!(
+        conflicts.is_empty(),
+        "{design}: yosys reports driver conflicts:\n{}",
+        conflicts.join("\n")
+    );
+}
+
 fn small() -> LinkParams {
     LinkParams {
         max_payload: 256,
@@ -94,8 +109,23 @@ fn decoder_ring_maps_to_block_ram() {
     check_memory(Design::Decoder, &small(), 2);
 }
 
+/// The encoder's 256-byte buffer takes one SB_SPRAM256KA and no block RAM. In the iCEBreaker's
+/// board core the encoder and its CRC take 277 SB_LUT4.
 #[test]
-fn encoder_buffer_maps_to_block_ram() {
-    // A 256-byte buffer: one block.
-    check_memory(Design::Encoder, &small(), 1);
+fn encoder_buffer_maps_to_single_port_ram() {
+    let log = synthesise(Design::Encoder, &small(), true);
+    check_no_conflicts(Design::Encoder, &log);
+    let mapped = log
+        .lines()
+        .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_SPRAM"))
+        .count();
+    assert_eq!(mapped, 1, "encoder: memories mapped to SB_SPRAM256KA");
+    assert_eq!(
+        cell_count(&log, "SB_SPRAM256KA"),
+        1,
+        "encoder: SB_SPRAM256KA"
+    );
+    assert_eq!(cell_count(&log, "SB_RAM40_4K"), 0, "encoder: SB_RAM40_4K");
+    let luts = cell_count(&log, "SB_LUT4");
+    assert!(luts <= 360, "encoder: {luts} SB_LUT4, at most 360 expected");
 }

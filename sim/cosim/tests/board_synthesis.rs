@@ -1,0 +1,261 @@
+//! Where the iCEBreaker board core's logic goes: yosys `synth_ice40 -dsp -spram` of the board
+//! top level that `leap build --board icebreaker` synthesises, with each unit of the core kept
+//! as its own module, so the report breaks the cells down by unit. Upper bounds on every unit
+//! make a change that grows one fail here. yosys takes about one CPU minute, most of it on the
+//! engine.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use leap_hdl::boards::{self, BoardDesign, BoardTable};
+use leap_hdl::link::SINGLE_PORT_ATTRIBUTE;
+
+/// The units of the board core, as (module of the board top level, name in the report). The
+/// executor's row excludes its walker and reply cache, and the frame decoder's and encoder's
+/// rows exclude their CRC units.
+const UNITS: [(&str, &str); 11] = [
+    ("top$reset_gen", "power-on reset"),
+    ("top$core$uart_rx", "UART receiver"),
+    ("top$core$uart_tx", "UART transmitter"),
+    ("top$core$core$decoder", "frame decoder"),
+    ("top$core$core$decoder$crc", "decoder CRC"),
+    ("top$core$core$encoder", "frame encoder"),
+    ("top$core$core$encoder$crc", "encoder CRC"),
+    ("top$core$core$executor", "command executor"),
+    ("top$core$core$executor$walker", "weight walker"),
+    ("top$core$core$executor$cache", "reply cache"),
+    ("top$core$core$engine", "engine"),
+];
+
+/// Cell counts of one module in yosys's `stat` report.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Cells {
+    luts: usize,
+    flip_flops: usize,
+    carries: usize,
+    block_rams: usize,
+    single_port_rams: usize,
+    multipliers: usize,
+}
+
+impl Cells {
+    fn add(&mut self, other: &Cells) {
+        self.luts += other.luts;
+        self.flip_flops += other.flip_flops;
+        self.carries += other.carries;
+        self.block_rams += other.block_rams;
+        self.single_port_rams += other.single_port_rams;
+        self.multipliers += other.multipliers;
+    }
+}
+
+/// Reads the cells of every module from the final `stat` report, keyed by module name.
+fn module_cells(log: &str) -> BTreeMap<String, Cells> {
+    let report = log.rsplit("Printing statistics").next().unwrap_or("");
+    let mut modules = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in report.lines() {
+        let line = line.trim();
+        if let Some(name) = line
+            .strip_prefix("=== ")
+            .and_then(|rest| rest.strip_suffix(" ==="))
+        {
+            current = (name != "design hierarchy").then(|| name.to_string());
+            continue;
+        }
+        let Some(name) = &current else {
+            continue;
+        };
+        let mut words = line.split_whitespace();
+        let (Some(cell), Some(count)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(count) = count.parse::<usize>() else {
+            continue;
+        };
+        let cells: &mut Cells = modules.entry(name.clone()).or_default();
+        match cell {
+            "SB_LUT4" => cells.luts += count,
+            "SB_CARRY" => cells.carries += count,
+            "SB_RAM40_4K" => cells.block_rams += count,
+            "SB_SPRAM256KA" => cells.single_port_rams += count,
+            "SB_MAC16" => cells.multipliers += count,
+            _ if cell.starts_with("SB_DFF") => cells.flip_flops += count,
+            _ => {}
+        }
+    }
+    modules
+}
+
+/// Synthesises the iCEBreaker's board core as `leap build` does, with every unit in [`UNITS`]
+/// kept as a module, and returns yosys's log.
+fn synthesise_icebreaker_core() -> String {
+    let table = BoardTable::load(&BoardTable::default_path())
+        .unwrap_or_else(|e| panic!("cannot load the board table: {e}"));
+    let plan = table
+        .board("icebreaker")
+        .and_then(|board| board.plan())
+        .unwrap_or_else(|e| panic!("cannot plan the iCEBreaker: {e}"));
+    let emitted = boards::emit_board(&plan, BoardDesign::Core)
+        .unwrap_or_else(|e| panic!("cannot emit the iCEBreaker's board core: {e}"));
+
+    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
+    let path = dir.path().join("board_ice40.v");
+    std::fs::write(&path, emitted.verilog).expect("cannot write the Verilog");
+    let units: Vec<&str> = UNITS.iter().map(|(module, _)| *module).collect();
+    let script = format!(
+        "read_verilog {}; hierarchy -top top; \
+         setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
+         setattr -mod -set keep_hierarchy 1 {}; \
+         synth_ice40 -dsp -spram -top top; stat",
+        path.display(),
+        units.join(" ")
+    );
+    let output = Command::new("yosys")
+        .args(["-p", &script])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run yosys ({e}): install it with apt-get install yosys")
+        });
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "yosys failed on the iCEBreaker's board core:\n{}\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    log
+}
+
+/// Maximum SB_LUT4, flip-flops, SB_RAM40_4K, SB_SPRAM256KA and SB_MAC16 of each unit: the
+/// counts measured with yosys 0.23 and the icebreaker row of `constraints/boards.toml`, plus
+/// about 2 % of the LUTs and flip-flops for changes in yosys's choices.
+///
+/// NOTE: the core does not fit the iCE40UP5K yet. Its 12 SB_MAC16 exceed the 8, because the
+/// command executor takes 4, 3 of them for the product in its payload lengths. Its 9,807
+/// SB_LUT4 and 4,794 flip-flops exceed the 5,280 logic cells, and the command executor is the
+/// largest unit after the engine.
+const BOUNDS: [(&str, Cells); 11] = [
+    ("power-on reset", bound(27, 20, 0, 0, 0)),
+    ("UART receiver", bound(67, 37, 0, 0, 0)),
+    ("UART transmitter", bound(54, 34, 0, 0, 0)),
+    ("frame decoder", bound(651, 433, 2, 0, 0)),
+    ("decoder CRC", bound(87, 33, 0, 0, 0)),
+    ("frame encoder", bound(199, 94, 0, 1, 0)),
+    ("encoder CRC", bound(84, 33, 0, 0, 0)),
+    ("command executor", bound(2_870, 887, 0, 0, 4)),
+    ("weight walker", bound(198, 79, 0, 0, 0)),
+    ("reply cache", bound(325, 281, 0, 1, 0)),
+    ("engine", bound(5_450, 2_965, 28, 0, 8)),
+];
+
+const fn bound(
+    luts: usize,
+    flip_flops: usize,
+    block_rams: usize,
+    single_port_rams: usize,
+    multipliers: usize,
+) -> Cells {
+    Cells {
+        luts,
+        flip_flops,
+        carries: 0,
+        block_rams,
+        single_port_rams,
+        multipliers,
+    }
+}
+
+#[test]
+fn icebreaker_core_breakdown() {
+    let log = synthesise_icebreaker_core();
+    let modules = module_cells(&log);
+
+    let mut total = Cells::default();
+    let mut outside_engine = Cells::default();
+    eprintln!("iCEBreaker board core, yosys synth_ice40 -dsp -spram, cells per unit:");
+    eprintln!(
+        "{:<18} {:>6} {:>6} {:>6} {:>5} {:>6} {:>4}",
+        "unit", "LUT4", "DFF", "CARRY", "EBR", "SPRAM", "MAC"
+    );
+    for (module, name) in UNITS {
+        let cells = modules
+            .get(module)
+            .unwrap_or_else(|| panic!("module {module} ({name}) is missing from the report"));
+        eprintln!(
+            "{name:<18} {:>6} {:>6} {:>6} {:>5} {:>6} {:>4}",
+            cells.luts,
+            cells.flip_flops,
+            cells.carries,
+            cells.block_rams,
+            cells.single_port_rams,
+            cells.multipliers
+        );
+        total.add(cells);
+        if name != "engine" {
+            outside_engine.add(cells);
+        }
+    }
+    eprintln!(
+        "outside the engine: {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K, {} SB_SPRAM256KA, {} SB_MAC16",
+        outside_engine.luts,
+        outside_engine.flip_flops,
+        outside_engine.block_rams,
+        outside_engine.single_port_rams,
+        outside_engine.multipliers
+    );
+    eprintln!(
+        "total: {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K, {} SB_SPRAM256KA, {} SB_MAC16",
+        total.luts, total.flip_flops, total.block_rams, total.single_port_rams, total.multipliers
+    );
+
+    for (name, max) in BOUNDS {
+        let module = UNITS
+            .iter()
+            .find(|(_, unit)| *unit == name)
+            .map(|(module, _)| *module)
+            .unwrap_or_else(|| panic!("no unit named {name}"));
+        let cells = &modules[module];
+        assert!(
+            cells.luts <= max.luts,
+            "{name}: {} SB_LUT4, at most {} expected",
+            cells.luts,
+            max.luts
+        );
+        assert!(
+            cells.flip_flops <= max.flip_flops,
+            "{name}: {} flip-flops, at most {} expected",
+            cells.flip_flops,
+            max.flip_flops
+        );
+        assert!(
+            cells.block_rams <= max.block_rams,
+            "{name}: {} SB_RAM40_4K, at most {} expected",
+            cells.block_rams,
+            max.block_rams
+        );
+        assert!(
+            cells.single_port_rams <= max.single_port_rams,
+            "{name}: {} SB_SPRAM256KA, at most {} expected",
+            cells.single_port_rams,
+            max.single_port_rams
+        );
+        assert!(
+            cells.multipliers <= max.multipliers,
+            "{name}: {} SB_MAC16, at most {} expected",
+            cells.multipliers,
+            max.multipliers
+        );
+    }
+
+    // The iCE40UP5K has 30 SB_RAM40_4K and 4 SB_SPRAM256KA.
+    assert!(
+        total.block_rams <= 30,
+        "the core needs {} SB_RAM40_4K, the up5k has 30",
+        total.block_rams
+    );
+    assert!(
+        total.single_port_rams <= 4,
+        "the core needs {} SB_SPRAM256KA, the up5k has 4",
+        total.single_port_rams
+    );
+}
