@@ -206,72 +206,145 @@ impl Logic for WeightStep {
     }
 }
 
-/// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift` and a potential
-/// `x` of at most 31 bits. The product arrives as two signed 16 × 16 partial products,
-/// `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant`, so `x · mant = high · 2^15 + low`.
-/// Shifts above 46 are outside the coefficient format; the block then returns `base` plus
-/// the rounded product's sign (0 or -1).
-#[derive(LogicBlock)]
-pub struct CoefficientStep {
-    pub base: Signal<In, Signed<32>>,
+/// The first stage of a coefficient product: `doubled = 2 · (high · 2^15 + low)` from the two
+/// signed 16 × 16 partial products `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant` of
+/// a potential `x` of at most 31 bits and a mantissa `mant`. The product is doubled so that a
+/// shift by `s` leaves its rounding bit in bit 0 (see [`RoundedSum`]).
+///
+/// The low 15 bits of the product are those of `low`, so the adder is 33 bits wide:
+/// `high + (low >>> 15)`.
+#[derive(LogicBlock, Default)]
+pub struct ProductCombine {
     pub high: Signal<In, Signed<32>>,
     pub low: Signal<In, Signed<32>>,
-    pub shift: Signal<In, Bits<6>>,
-    pub result: Signal<Out, Signed<32>>,
-    pub saturated: Signal<Out, Bit>,
-    _bits: usize,
+    pub doubled: Signal<Out, Signed<49>>,
 }
 
-impl CoefficientStep {
-    pub fn new(bits: u32) -> Self {
-        CoefficientStep {
-            base: Default::default(),
-            high: Default::default(),
-            low: Default::default(),
-            shift: Default::default(),
+impl Logic for ProductCombine {
+    fn update(&mut self) {
+        let product = (signed_value(self.high.val()) << 15) + signed_value(self.low.val());
+        self.doubled.next = (product << 1).into();
+    }
+    fn connect(&mut self) {
+        self.doubled.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "wire signed [32:0] upper = {high[31], high} + {{16{low[31]}}, low[31:15]};\n\
+             always @(*) doubled = {upper, low[14:0], 1'b0};\n"
+                .into(),
+        )
+    }
+}
+
+/// One stage of an arithmetic right shift by a 6-bit amount, which takes 3 of its bits: the
+/// coarse stage shifts by `amount · 8` for the high 3 bits, the fine stage by `amount` for the
+/// low 3 bits. A coarse stage followed by a fine stage shifts by the whole amount, and a shift
+/// past the width leaves the sign in every bit.
+#[derive(LogicBlock)]
+pub struct ShiftStage<const N: usize> {
+    pub value: Signal<In, Signed<N>>,
+    pub amount: Signal<In, Bits<3>>,
+    pub result: Signal<Out, Signed<N>>,
+    /// log2 of the bits each step of `amount` shifts: 3 for the coarse stage, 0 for the fine.
+    _step_bits: usize,
+}
+
+impl<const N: usize> ShiftStage<N> {
+    /// Makes the stage that shifts by `amount · 8` bits.
+    pub fn coarse() -> Self {
+        ShiftStage {
+            value: Default::default(),
+            amount: Default::default(),
             result: Default::default(),
-            saturated: Default::default(),
-            _bits: bits as usize,
+            _step_bits: 3,
+        }
+    }
+
+    /// Makes the stage that shifts by `amount` bits.
+    pub fn fine() -> Self {
+        ShiftStage {
+            _step_bits: 0,
+            ..Self::coarse()
         }
     }
 }
 
-impl Logic for CoefficientStep {
+impl<const N: usize> Logic for ShiftStage<N> {
     fn update(&mut self) {
-        let product =
-            ((signed_value(self.high.val()) as i128) << 15) + signed_value(self.low.val()) as i128;
-        let shift = self.shift.val().to_u64() as i32;
-        let half = if shift == 0 || shift > 47 {
-            0
-        } else {
-            1i128 << (shift - 1)
-        };
-        // The Verilog computes in 48 bits; wrap the same way.
-        let biased = (((product + half) as i64) << 16) >> 16;
-        let rounded = (biased >> shift.min(63)) as i128;
-        let (y, clamped) =
-            saturate_value(signed_value(self.base.val()) as i128 + rounded, self._bits);
-        self.result.next = y.into();
-        self.saturated.next = clamped;
+        let bits = self.amount.val().to_u64() << self._step_bits;
+        let x = signed_value(self.value.val());
+        self.result.next = (x >> bits.min(63)).into();
     }
     fn connect(&mut self) {
         self.result.connect();
-        self.saturated.connect();
     }
     fn hdl(&self) -> Verilog {
-        let text = format!(
-            "wire signed [47:0] product = {{high[31], high, 15'b0}} + {low};\n\
-             wire signed [48:0] doubled = {{product, 1'b0}};\n\
-             wire signed [48:0] halves = doubled >>> shift;\n\
-             wire signed [49:0] bumped = {{halves[48], halves}} + 50'sd1;\n\
-             wire signed [49:0] rounded = bumped >>> 1;\n\
-             wire signed [50:0] total = {base} + {rounded};\n",
-            low = extend("low", 32, 16),
-            base = extend("base", 32, 19),
-            rounded = extend("rounded", 50, 1),
-        );
-        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0.
-        Verilog::Custom(text + &saturate("total", 51, self._bits, "result", 32, "saturated"))
+        let amount = match self._step_bits {
+            0 => "amount".to_string(),
+            step => format!("{{amount, {step}'b0}}"),
+        };
+        Verilog::Custom(format!("always @(*) result = value >>> {amount};\n"))
+    }
+}
+
+/// Clamps a word to the range of `OUT` bits, without a flag: `result = sat(value)`.
+#[derive(LogicBlock, Default)]
+pub struct Clamp<const IN: usize, const OUT: usize> {
+    pub value: Signal<In, Signed<IN>>,
+    pub result: Signal<Out, Signed<OUT>>,
+}
+
+impl<const IN: usize, const OUT: usize> Logic for Clamp<IN, OUT> {
+    fn update(&mut self) {
+        let (y, _) = saturate_value(signed_value(self.value.val()) as i128, OUT);
+        self.result.next = y.into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        assert!(OUT < IN, "a clamp from {IN} to {OUT} bits does not narrow");
+        // The word fits when its bits from OUT - 1 up all equal the sign.
+        let top = format!("value[{}:{}]", IN - 1, OUT - 1);
+        Verilog::Custom(format!(
+            "always @(*) result = ((&{top}) || !(|{top})) ? value[{high}:0]\n\
+             \x20  : (value[{sign}] ? {min} : {max});\n",
+            high = OUT - 1,
+            sign = IN - 1,
+            min = literal(-(1i128 << (OUT - 1)), OUT),
+            max = literal((1i128 << (OUT - 1)) - 1, OUT),
+        ))
+    }
+}
+
+/// The sum of a coefficient product: `total = base + ((halves + 1) >>> 1)`, where `halves` is
+/// the doubled product moved right by the coefficient's shift, so the sum rounds half up. It
+/// adds `halves >>> 1` with `halves[0]` as the carry in, one 36-bit adder. `halves` has 35 bits,
+/// enough to saturate a 32-bit `base` plus the product the same way as the exact sum does.
+#[derive(LogicBlock, Default)]
+pub struct RoundedSum {
+    pub base: Signal<In, Signed<32>>,
+    pub halves: Signal<In, Signed<35>>,
+    pub total: Signal<Out, Signed<36>>,
+}
+
+impl Logic for RoundedSum {
+    fn update(&mut self) {
+        let halves = signed_value(self.halves.val());
+        let total = signed_value(self.base.val()) + ((halves + 1) >> 1);
+        self.total.next = total.into();
+    }
+    fn connect(&mut self) {
+        self.total.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0,
+        // and `(h + 1) >> 1` equals `(h >> 1) + h[0]`.
+        Verilog::Custom(format!(
+            "always @(*) total = {} + {{{{2{{halves[34]}}}}, halves[34:1]}} + {{35'b0, halves[0]}};\n",
+            extend("base", 32, 4),
+        ))
     }
 }
 
@@ -331,20 +404,20 @@ pub mod activation {
     pub const LINEAR: u64 = 2;
 }
 
-/// The activation and its slope: `r = sat(realign(φ(ŭ)))` in the activity format and
-/// `d = φ'(ŭ)`, which is 1.0 or 0. Select codes are in [`activation`].
+/// The activation before requantization and its slope: `value = φ(ŭ)` in the potential format
+/// and `slope = φ'(ŭ)` in the activity format, which is 1.0 or 0. Select codes are in
+/// [`activation`]. The comparisons with 0 and 1.0 test bits of `ŭ`, not carry chains.
 #[derive(LogicBlock)]
-pub struct ActivationUnit {
+pub struct ActivationSelect {
     pub prospective: Signal<In, Signed<32>>,
     pub select: Signal<In, Bits<2>>,
-    pub rate: Signal<Out, Signed<16>>,
+    pub value: Signal<Out, Signed<32>>,
     pub slope: Signal<Out, Signed<16>>,
-    pub saturated: Signal<Out, Bit>,
     _pot_frac: u32,
     _act_frac: u32,
 }
 
-impl ActivationUnit {
+impl ActivationSelect {
     pub fn new(pot_frac: u32, act_frac: u32) -> Self {
         assert!(
             pot_frac >= act_frac,
@@ -358,19 +431,18 @@ impl ActivationUnit {
             act_frac < 15,
             "act_frac {act_frac} does not fit a 16-bit activity"
         );
-        ActivationUnit {
+        ActivationSelect {
             prospective: Default::default(),
             select: Default::default(),
-            rate: Default::default(),
+            value: Default::default(),
             slope: Default::default(),
-            saturated: Default::default(),
             _pot_frac: pot_frac,
             _act_frac: act_frac,
         }
     }
 }
 
-impl Logic for ActivationUnit {
+impl Logic for ActivationSelect {
     fn update(&mut self) {
         let x = signed_value(self.prospective.val());
         let one = 1i64 << self._pot_frac;
@@ -379,38 +451,43 @@ impl Logic for ActivationUnit {
             activation::RELU => (x.max(0), x > 0),
             _ => (x, true),
         };
-        let shifted = round_shift_value(value as i128, (self._pot_frac - self._act_frac) as i32);
-        let (rate, clamped) = saturate_value(shifted, 16);
-        self.rate.next = rate.into();
+        self.value.next = value.into();
         self.slope.next = if slope {
             (1i64 << self._act_frac).into()
         } else {
             0i64.into()
         };
-        self.saturated.next = clamped;
     }
     fn connect(&mut self) {
-        self.rate.connect();
+        self.value.connect();
         self.slope.connect();
-        self.saturated.connect();
     }
     fn hdl(&self) -> Verilog {
-        let one = literal(1i128 << self._pot_frac, 32);
-        let zero = literal(0, 32);
-        let mut text = format!(
-            "reg signed [31:0] value;\n\
+        let f = self._pot_frac as usize;
+        // `ŭ > 1.0` for a non-negative ŭ: a bit above the one is set, or the one's bit and a
+        // bit below it.
+        let mut above_one = Vec::new();
+        if f < 30 {
+            above_one.push(format!("(|prospective[30:{}])", f + 1));
+        }
+        if f > 0 {
+            above_one.push(format!("(prospective[{f}] && (|prospective[{}:0]))", f - 1));
+        }
+        let above_one = format!("({})", above_one.join(" || "));
+        Verilog::Custom(format!(
+            "wire negative = prospective[31];\n\
+             wire above = !negative && {above_one};\n\
+             wire positive = !negative && (|prospective[30:0]);\n\
              reg active;\n\
              always @(*) begin\n\
              \x20  case (select)\n\
              \x20     2'd0: begin\n\
-             \x20        if (prospective < {zero}) value = {zero};\n\
-             \x20        else if (prospective > {one}) value = {one};\n\
-             \x20        else value = prospective;\n\
-             \x20        active = (prospective >= {zero}) && (prospective <= {one});\n\
+             \x20        value = negative ? {zero} : (above ? {one} : prospective);\n\
+             \x20        active = !negative && !above;\n\
              \x20     end\n\
              \x20     2'd1: begin\n\
-             \x20        value = (prospective < {zero}) ? {zero} : prospective;\n\
-             \x20        active = prospective > {zero};\n\
+             \x20        value = negative ? {zero} : prospective;\n\
+             \x20        active = positive;\n\
              \x20     end\n\
              \x20     default: begin\n\
              \x20        value = prospective;\n\
@@ -419,17 +496,10 @@ impl Logic for ActivationUnit {
              \x20  endcase\n\
              \x20  slope = active ? {act_one} : 16'sh0;\n\
              end\n",
+            zero = literal(0, 32),
+            one = literal(1i128 << f, 32),
             act_one = literal(1i128 << self._act_frac, 16),
-        );
-        let (shift_text, width) = round_shift(
-            "value",
-            32,
-            (self._pot_frac - self._act_frac) as i32,
-            "shifted",
-        );
-        text += &shift_text;
-        text += &saturate("shifted", width, 16, "rate", 16, "saturated");
-        Verilog::Custom(text)
+        ))
     }
 }
 

@@ -97,23 +97,25 @@ pub fn saturate(
             fit(source, width, out_width)
         );
     }
+    // The word fits when its bits from `bits - 1` up all equal the sign. Testing that takes a
+    // few LUTs, where comparing with the range's ends takes two carry chains of the full width.
     let max = (1i128 << (bits - 1)) - 1;
     let min = -(1i128 << (bits - 1));
+    let top = format!("{source}[{}:{}]", width - 1, bits - 1);
     format!(
         "always @(*) begin\n\
-         \x20  if ({source} > {max_wide}) begin\n\
-         \x20     {target} = {max_out};\n\
-         \x20     {flag} = 1'b1;\n\
-         \x20  end else if ({source} < {min_wide}) begin\n\
-         \x20     {target} = {min_out};\n\
-         \x20     {flag} = 1'b1;\n\
-         \x20  end else begin\n\
+         \x20  if ((&{top}) || !(|{top})) begin\n\
          \x20     {target} = {value};\n\
          \x20     {flag} = 1'b0;\n\
+         \x20  end else if (!{source}[{sign}]) begin\n\
+         \x20     {target} = {max_out};\n\
+         \x20     {flag} = 1'b1;\n\
+         \x20  end else begin\n\
+         \x20     {target} = {min_out};\n\
+         \x20     {flag} = 1'b1;\n\
          \x20  end\n\
          end\n",
-        max_wide = literal(max, width),
-        min_wide = literal(min, width),
+        sign = width - 1,
         max_out = literal(max, out_width),
         min_out = literal(min, out_width),
         value = fit(source, width, out_width),

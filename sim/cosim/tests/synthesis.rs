@@ -150,7 +150,7 @@ fn engine_memories_map_to_block_ram() {
 /// 24 SB_RAM40_4K next to the link blocks and the command executor).
 #[test]
 fn icebreaker_engine_resources() {
-    const MAX_LUTS: usize = 5_360;
+    const MAX_LUTS: usize = 4_670;
     const MAX_BLOCK_RAMS: usize = 28;
     const MAX_MACS: usize = 8;
 

@@ -1,0 +1,3 @@
+//! Code shared by several test binaries of leap-cosim.
+
+pub mod up5k;
