@@ -117,9 +117,10 @@ impl BoardConfig {
                 p.state_words
             ));
         }
-        if p.weight_words > 1 << 16 {
+        if p.weight_words >= 1 << 16 {
             return Err(format!(
-                "{} weight words per lane exceed the 65,536 that the engine's 16-bit bank addresses reach",
+                "{} weight words per lane are too many: use at most 65,535, because the engine's \
+                 bank addresses and the weight walker's counters are 16 bits wide",
                 p.weight_words
             ));
         }

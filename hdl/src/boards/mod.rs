@@ -209,7 +209,10 @@ mod tests {
         assert!(engine.weight_words << engine.bank_bits() > 1 << 16);
         assert_eq!(check_core(&plan), Ok(()));
         let emitted = emit_board(&plan, BoardDesign::Core).unwrap();
-        assert!(emitted.verilog.contains("core$idle"), "the board core's ports");
+        assert!(
+            emitted.verilog.contains("core$idle"),
+            "the board core's ports"
+        );
     }
 
     #[test]
@@ -219,6 +222,6 @@ mod tests {
         let error = check_core(&plan).unwrap_err().message;
         assert!(error.contains("board ulx3s-85f"), "{error}");
         assert!(error.contains("70000 weight words per lane"), "{error}");
-        assert!(error.contains("16-bit bank addresses"), "{error}");
+        assert!(error.contains("use at most 65,535"), "{error}");
     }
 }
