@@ -27,14 +27,7 @@ fn every_board_plans_and_matches_its_constraints() {
         constraints::check(board, &parsed, &origin).unwrap_or_else(|e| panic!("{name}: {e}"));
         let error = (plan.actual_baud - board.uart.baud as f64).abs() / board.uart.baud as f64;
         assert!(error <= 0.02, "{name}: baud error {error}");
-        // NOTE: the 85F's 40 lanes of 2030 weight words need 17-bit host addresses, and the
-        // command executor forms 16-bit ones, so its core cannot be generated yet.
-        match boards::check_core(&plan) {
-            Err(e) if name == "ulx3s-85f" => {
-                assert!(e.message.contains("16 host address bits"), "{name}: {e}")
-            }
-            result => assert_eq!(result, Ok(()), "{name}: board core"),
-        }
+        assert_eq!(boards::check_core(&plan), Ok(()), "{name}: board core");
     }
 }
 

@@ -8,9 +8,8 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, AddressExtend, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
-    CounterSelect, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom,
-    WordFit, ZeroExtend,
+    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
+    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -118,8 +117,12 @@ impl BoardConfig {
                 p.state_words
             ));
         }
-        if (p.weight_words << p.bank_bits()) > 1 << 16 {
-            return Err("the engine's weight banks do not fit 16 host address bits".into());
+        if p.weight_words >= 1 << 16 {
+            return Err(format!(
+                "{} weight words per lane are too many: use at most 65,535, because the engine's \
+                 bank addresses and the weight walker's counters are 16 bits wide",
+                p.weight_words
+            ));
         }
         Ok(layers)
     }
@@ -351,9 +354,6 @@ pub struct CommandExecutor {
     pub engine_run: Signal<Out, Bit>,
     pub engine_learn: Signal<Out, Bit>,
     pub engine_select: Signal<Out, Bits<8>>,
-    /// NOTE: the executor forms 16-bit engine addresses and zero-extends them to the engine's 32
-    /// bits, which covers weight banks of up to 65,536 >> bank bits words, as the Yin-Yang
-    /// boards need; larger networks need wider address registers here.
     pub engine_address: Signal<Out, Bits<32>>,
     pub engine_data: Signal<Out, Bits<64>>,
     pub engine_clear_counters: Signal<Out, Bit>,
@@ -415,9 +415,9 @@ pub struct CommandExecutor {
     saturations: Counter<64>,
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
-    command_address: EnableRegister<Bits<16>>,
-    /// `command_address` zero-extended to the engine's address width.
-    address_extend: AddressExtend,
+    /// Engine address of the next command, as wide as the engine's host address port: a
+    /// weight's address `(bank word << bank_bits) | lane` passes 16 bits on large engines.
+    command_address: EnableRegister<Bits<32>>,
     command_data: EnableRegister<Bits<64>>,
     command_learn: EnableRegister<Bit>,
     engine_word: EnableRegister<Bits<64>>,
@@ -514,9 +514,9 @@ pub struct CommandExecutor {
     select_constant: Constant<Bits<8>>,
     select_first_state: Constant<Bits<8>>,
     select_last_state: Constant<Bits<8>>,
-    constant_voltage: Constant<Bits<16>>,
-    constant_rounding: Constant<Bits<16>>,
-    counter_first_saturation: Constant<Bits<16>>,
+    constant_voltage: Constant<Bits<32>>,
+    constant_rounding: Constant<Bits<32>>,
+    counter_first_saturation: Constant<Bits<32>>,
     power_on_words: Constant<Bits<16>>,
     identity_bytes: Constant<Bits<16>>,
     n_inputs: Constant<Bits<16>>,
@@ -531,8 +531,8 @@ pub struct CommandExecutor {
     reset_counters: Constant<Bits<8>>,
     reset_both: Constant<Bits<8>>,
     apply_select: Vec<Constant<Bits<8>>>,
-    apply_address: Vec<Constant<Bits<16>>>,
-    apply_shift_address: Vec<Constant<Bits<16>>>,
+    apply_address: Vec<Constant<Bits<32>>>,
+    apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
     default_steps: Constant<Bits<32>>,
     default_settle: Constant<Bits<32>>,
@@ -657,7 +657,6 @@ impl CommandExecutor {
             saturations: Default::default(),
             command_select: Default::default(),
             command_address: Default::default(),
-            address_extend: Default::default(),
             command_data: Default::default(),
             command_learn: Default::default(),
             engine_word: Default::default(),
@@ -752,9 +751,9 @@ impl CommandExecutor {
             select_constant: c8(select::CONSTANT),
             select_first_state: c8(select::POTENTIAL),
             select_last_state: c8(select::SLOPE),
-            constant_voltage: c16(constant::VOLTAGE),
-            constant_rounding: c16(constant::ROUNDING_STATE),
-            counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
+            constant_voltage: c32(constant::VOLTAGE),
+            constant_rounding: c32(constant::ROUNDING_STATE),
+            counter_first_saturation: c32(crate::engine::counter::POTENTIAL),
             power_on_words: c16(commands.len() as u64),
             identity_bytes: c16(identity_bytes.len() as u64),
             n_inputs: c16(n_inputs as u64),
@@ -769,8 +768,8 @@ impl CommandExecutor {
             reset_counters: c8(2),
             reset_both: c8(3),
             apply_select: apply.iter().map(|a| c8(a.0)).collect(),
-            apply_address: apply.iter().map(|a| c16(a.1)).collect(),
-            apply_shift_address: apply.iter().map(|a| c16(a.2)).collect(),
+            apply_address: apply.iter().map(|a| c32(a.1)).collect(),
+            apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
             default_steps: c32(parameters.steps_per_sample as u64),
             default_settle: c32(parameters.settle_steps as u64),

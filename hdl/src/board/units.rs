@@ -598,12 +598,13 @@ impl Logic for PayloadLengths {
     }
 }
 
-/// Joins a host weight address: `(word << bank_bits) | lane`.
+/// Joins a host weight address: `(word << bank_bits) | lane`, at most 24 bits wide in the
+/// engine's 32-bit host address.
 #[derive(LogicBlock)]
 pub struct AddressJoin {
     pub word: Signal<In, Bits<16>>,
     pub lane: Signal<In, Bits<8>>,
-    pub address: Signal<Out, Bits<16>>,
+    pub address: Signal<Out, Bits<32>>,
     _bank_bits: usize,
 }
 
@@ -624,7 +625,7 @@ impl Logic for AddressJoin {
         let b = self._bank_bits;
         let word = self.word.val().to_u64();
         let lane = self.lane.val().to_u64() & ((1 << b) - 1);
-        self.address.next = (((word << b) | lane) & 0xffff).to_bits();
+        self.address.next = ((word << b) | lane).to_bits();
     }
     fn connect(&mut self) {
         self.address.connect();
@@ -632,8 +633,8 @@ impl Logic for AddressJoin {
     fn hdl(&self) -> Verilog {
         let b = self._bank_bits;
         Verilog::Custom(format!(
-            "always @(*) address = {{word[{}:0], lane[{}:0]}};\n",
-            15 - b,
+            "always @(*) address = {{{}'h0, word, lane[{}:0]}};\n",
+            16 - b,
             b - 1
         ))
     }
@@ -700,12 +701,12 @@ impl<const I: usize, const O: usize> Logic for ZeroExtend<I, O> {
 }
 
 /// Splits a power-on command word of the executor's ROM: the engine `select` in bits 63:56, the
-/// `address` in bits 47:32 and the `data` word in bits 31:0 (zero-extended).
+/// `address` in bits 47:32 and the `data` word in bits 31:0, both zero-extended.
 #[derive(LogicBlock, Default)]
 pub struct CommandView {
     pub word: Signal<In, Bits<64>>,
     pub select: Signal<Out, Bits<8>>,
-    pub address: Signal<Out, Bits<16>>,
+    pub address: Signal<Out, Bits<32>>,
     pub data: Signal<Out, Bits<64>>,
 }
 
@@ -735,7 +736,7 @@ impl Logic for CommandView {
         Verilog::Custom(
             "always @(*) begin\n\
              \x20  select = word[63:56];\n\
-             \x20  address = word[47:32];\n\
+             \x20  address = {16'h0, word[47:32]};\n\
              \x20  data = {32'h0, word[31:0]};\n\
              end\n"
                 .into(),
@@ -757,7 +758,7 @@ pub struct CounterSelect {
     pub unknown: Signal<In, Bits<32>>,
     pub replays: Signal<In, Bits<32>>,
     pub from_engine: Signal<Out, Bit>,
-    pub engine_address: Signal<Out, Bits<16>>,
+    pub engine_address: Signal<Out, Bits<32>>,
     pub value: Signal<Out, Bits<64>>,
 }
 
@@ -794,14 +795,14 @@ impl Logic for CounterSelect {
         Verilog::Custom(format!(
             "always @(*) begin\n\
              \x20  from_engine = 1'b0;\n\
-             \x20  engine_address = 16'h0;\n\
+             \x20  engine_address = 32'h0;\n\
              \x20  value = 64'h0;\n\
              \x20  case (index)\n\
-             \x20    16'd0: begin from_engine = 1'b1; engine_address = 16'd{cycles}; end\n\
-             \x20    16'd1: begin from_engine = 1'b1; engine_address = 16'd{steps}; end\n\
+             \x20    16'd0: begin from_engine = 1'b1; engine_address = 32'd{cycles}; end\n\
+             \x20    16'd1: begin from_engine = 1'b1; engine_address = 32'd{steps}; end\n\
              \x20    16'd3, 16'd4, 16'd5, 16'd6, 16'd7: begin\n\
              \x20      from_engine = 1'b1;\n\
-             \x20      engine_address = index - 16'd3 + 16'd{potential};\n\
+             \x20      engine_address = {{16'h0, index}} - 32'd3 + 32'd{potential};\n\
              \x20    end\n\
              \x20    16'd8: value = {{32'h0, crc}};\n\
              \x20    16'd9: value = {{32'h0, framing}};\n\
@@ -829,8 +830,8 @@ pub struct MemorySelect {
     pub write_select: Signal<Out, Bits<8>>,
     pub is_weights: Signal<Out, Bit>,
     pub is_rounding: Signal<Out, Bit>,
-    pub rounding_read_address: Signal<Out, Bits<16>>,
-    pub rounding_write_address: Signal<Out, Bits<16>>,
+    pub rounding_read_address: Signal<Out, Bits<32>>,
+    pub rounding_write_address: Signal<Out, Bits<32>>,
 }
 
 impl Logic for MemorySelect {
@@ -877,8 +878,8 @@ impl Logic for MemorySelect {
              \x20  is_weights = memory == 8'd1;\n\
              \x20  is_rounding = memory == 8'd7;\n\
              \x20  write_select = is_rounding ? 8'd{constant_code} : read_select;\n\
-             \x20  rounding_read_address = 16'd{read_address};\n\
-             \x20  rounding_write_address = 16'd{write_address};\n\
+             \x20  rounding_read_address = 32'd{read_address};\n\
+             \x20  rounding_write_address = 32'd{write_address};\n\
              end\n",
             weight = select::WEIGHT,
             potential = select::POTENTIAL,
@@ -891,24 +892,5 @@ impl Logic for MemorySelect {
             read_address = counter::ROUNDING_STATE,
             write_address = constant::ROUNDING_STATE,
         ))
-    }
-}
-
-/// Zero-extends a 16-bit engine address to the engine's 32-bit host address port.
-#[derive(LogicBlock, Default)]
-pub struct AddressExtend {
-    pub value: Signal<In, Bits<16>>,
-    pub result: Signal<Out, Bits<32>>,
-}
-
-impl Logic for AddressExtend {
-    fn update(&mut self) {
-        self.result.next = bit_cast::<32, 16>(self.value.val());
-    }
-    fn connect(&mut self) {
-        self.result.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom("always @(*) result = {16'b0, value};\n".into())
     }
 }

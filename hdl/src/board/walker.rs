@@ -48,7 +48,7 @@ pub struct WeightWalker {
     pub offset: Signal<In, Bits<32>>,
     pub advance: Signal<In, Bit>,
     pub ready: Signal<Out, Bit>,
-    pub address: Signal<Out, Bits<16>>,
+    pub address: Signal<Out, Bits<32>>,
     state: ResetRegister<WalkState>,
     /// Weights still to skip while locating, masked to the bits of the network's weight count.
     remaining: EnableRegister<Bits<32>>,

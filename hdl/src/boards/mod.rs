@@ -200,15 +200,28 @@ mod tests {
         assert_eq!(names, [CLOCK_PORT, RX_PORT, TX_PORT]);
     }
 
-    /// NOTE: the command executor forms 16-bit host addresses, and the 85F's 40 lanes of 2030
-    /// weight words need 17 bits (2030 words x 64 banks), so only its loopback can be built.
+    /// The 85F's 40 lanes take 64 weight banks, so its 2030 weight words per lane reach host
+    /// addresses above 65,535.
     #[test]
-    fn ulx3s_85f_core_needs_wider_addresses() {
+    fn ulx3s_85f_core_generates() {
         let plan = plan("ulx3s-85f");
+        let engine = plan.board_config().engine;
+        assert!(engine.weight_words << engine.bank_bits() > 1 << 16);
+        assert_eq!(check_core(&plan), Ok(()));
+        let emitted = emit_board(&plan, BoardDesign::Core).unwrap();
+        assert!(
+            emitted.verilog.contains("core$idle"),
+            "the board core's ports"
+        );
+    }
+
+    #[test]
+    fn core_rejects_banks_beyond_16_bit_words() {
+        let mut plan = plan("ulx3s-85f");
+        plan.board.engine.weight_words = 70_000;
         let error = check_core(&plan).unwrap_err().message;
         assert!(error.contains("board ulx3s-85f"), "{error}");
-        assert!(error.contains("16 host address bits"), "{error}");
-        assert!(error.contains("--design loopback"), "{error}");
-        assert!(emit_board(&plan, BoardDesign::Loopback).is_ok());
+        assert!(error.contains("70000 weight words per lane"), "{error}");
+        assert!(error.contains("use at most 65,535"), "{error}");
     }
 }

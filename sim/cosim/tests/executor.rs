@@ -27,15 +27,23 @@ const RESET: u8 = 0x08;
 struct Pair {
     board: ExecutorDriver,
     software: SoftwareDevice,
+    /// The network both devices run.
+    config: Config,
     seq: u16,
 }
 
 impl Pair {
     fn new() -> Pair {
-        let config = Config::default();
+        Pair::for_model(MODEL, Config::default())
+    }
+
+    /// Pairs the Verilated executor `model` with a software device of `config`, the
+    /// configuration the model was generated for.
+    fn for_model(model: &str, config: Config) -> Pair {
         Pair {
-            board: ExecutorDriver::new(MODEL, 3),
+            board: ExecutorDriver::new(model, 3),
             software: SoftwareDevice::new(&config).unwrap(),
+            config,
             seq: 100,
         }
     }
@@ -69,10 +77,9 @@ impl Pair {
 
     /// Loads the same weights, zero neuron state and rounding state into both devices.
     fn load_state(&mut self, seed: u64) {
-        let config = Config::default();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let weights = config.synapses();
-        let limit = 1i32 << (config.fixed.weight_bits - 2);
+        let weights = self.config.synapses();
+        let limit = 1i32 << (self.config.fixed.weight_bits - 2);
         let words: Vec<i32> = (0..weights).map(|_| rng.gen_range(-limit..limit)).collect();
         for (chunk_index, chunk) in words.chunks(1000).enumerate() {
             self.same(
@@ -721,5 +728,97 @@ fn queue_frames_match_software() {
         board[14..board.len() - 4],
         software[14..software.len() - 4],
         "counters after the stream (cycles and CRC excluded)"
+    );
+}
+
+/// 255-256-2 at 2 lanes: the second layer's weights (network offsets 65,536 to 66,049) sit at
+/// bank words 32,768 to 33,025, whose host addresses `(word << 1) | lane` need 17 bits. Writes,
+/// reads and learning there must match the software device, and must leave the first layer's
+/// words, whose addresses are the same modulo 2^16, unchanged.
+#[test]
+fn weights_above_16_bit_addresses_match() {
+    let spec = leap_verilator_sys::variant_specs()
+        .into_iter()
+        .find(|v| v.name == "executor_wide")
+        .unwrap();
+    let size = spec.size.unwrap();
+    let config = leap_verilator_sys::network_config(spec.network.unwrap());
+    let engine = leap_hdl::engine::EngineParams {
+        lanes: spec.lanes,
+        max_layers: size.max_layers,
+        state_words: size.state_words,
+        max_rows: size.max_rows,
+        max_columns: size.max_columns,
+        max_inputs: size.max_inputs,
+        weight_words: size.weight_words,
+    };
+    let board = BoardConfig {
+        config: config.clone(),
+        engine,
+        max_payload: 4096,
+    };
+    let layers = board.layers().unwrap();
+    let first_layer_words = layers[0].rows * layers[0].groups;
+    assert_eq!(
+        first_layer_words << engine.bank_bits(),
+        1 << 16,
+        "the second layer's first host address"
+    );
+    let weights = config.synapses() as u32;
+    assert_eq!(weights, 66_050, "weights of 255-256-2");
+    let second_layer = 255 * 256 + 256;
+
+    let mut pair = Pair::for_model("executor_wide", config);
+    pair.load_state(21);
+    for offset in (0..weights).step_by(1000) {
+        let count = (weights - offset).min(1000) as u16;
+        pair.same(
+            "read weights after writing all",
+            READ_MEMORY,
+            memory_header(1, offset, count),
+        );
+    }
+    pair.same(
+        "read across the 16-bit boundary",
+        READ_MEMORY,
+        memory_header(1, second_layer - 5, 10),
+    );
+    pair.same(
+        "write the second layer's first row",
+        WRITE_MEMORY,
+        memory_payload(
+            1,
+            second_layer,
+            &(0..257).map(|i| 3 * i - 300).collect::<Vec<_>>(),
+        ),
+    );
+    pair.same(
+        "read the first layer's first row",
+        READ_MEMORY,
+        memory_header(1, 0, 256),
+    );
+    pair.same(
+        "read the second layer's first row",
+        READ_MEMORY,
+        memory_header(1, second_layer, 257),
+    );
+
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    for k in 0..2 {
+        let x: Vec<i16> = (0..255).map(|_| rng.gen_range(0..4096)).collect();
+        let mut target = vec![0i16; 2];
+        target[k] = 4096;
+        pair.same("learn sample", RUN_SAMPLE, sample_payload(1, &x, &target));
+        pair.same("inference sample", RUN_SAMPLE, sample_payload(0, &x, &[]));
+    }
+    pair.same(
+        "read the second layer after learning",
+        READ_MEMORY,
+        memory_header(1, second_layer, 514),
+    );
+    pair.same(
+        "read the first layer's first rows after learning",
+        READ_MEMORY,
+        memory_header(1, 0, 1000),
     );
 }

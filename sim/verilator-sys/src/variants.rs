@@ -1,5 +1,6 @@
 // Shared by build.rs (through `include!`) and the library: the models this crate builds.
 
+use leap_model::config::Activation;
 use leap_model::format::Formats;
 use leap_model::Config;
 
@@ -74,12 +75,19 @@ impl Netlist {
     }
 }
 
-/// Returns the configuration of the network `name` that a board variant runs: `yinyang` is the
-/// default configuration, the 4-120-3 Yin-Yang network.
+/// Returns the configuration of the network `name` that a board variant runs. `yinyang` is the
+/// default configuration, the 4-120-3 Yin-Yang network. `wide` is 255-256-2 with the default
+/// formats and coefficients: its 66,050 weights take 33,026 words per lane at 2 lanes.
 pub fn network_config(name: &str) -> Config {
     match name {
         "yinyang" => Config::default(),
-        _ => panic!("unknown variant network `{name}`: use yinyang"),
+        "wide" => {
+            let mut config = Config::default();
+            config.network.layers = vec![255, 256, 2];
+            config.network.activations = vec![Activation::HardSigmoid, Activation::Linear];
+            config
+        }
+        _ => panic!("unknown variant network `{name}`: use yinyang or wide"),
     }
 }
 
@@ -166,6 +174,20 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         VariantSpec {
             network: Some("yinyang"),
             ..spec("executor_yinyang", "executor", Formats::default(), 2)
+        },
+        // 255-256-2 at 2 lanes: the second layer's weights sit at bank words 32,768 to 33,025,
+        // so their host addresses `(word << 1) | lane` pass 16 bits.
+        VariantSpec {
+            network: Some("wide"),
+            size: Some(EngineSize {
+                max_layers: 2,
+                state_words: 258,
+                max_rows: 256,
+                max_columns: 257,
+                max_inputs: 255,
+                weight_words: 33_026,
+            }),
+            ..spec("executor_wide", "executor", Formats::default(), 2)
         },
         // The board variants: transaction-level bytes for the simulated board, UART pins at 8
         // clocks per bit for the serial test. The simulated board clocks the inter-byte timeout

@@ -177,7 +177,7 @@ impl Logic for CommandExecutor {
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
-        self.command_address.d.next = self.address.q.val();
+        self.command_address.d.next = self.wide_address.result.val();
         self.command_data.enable.next = false;
         self.command_data.d.next = self.gather.signed32.val();
         self.command_learn.enable.next = false;
@@ -260,8 +260,7 @@ impl Logic for CommandExecutor {
         self.engine_run.next = false;
         self.engine_learn.next = self.command_learn.q.val();
         self.engine_select.next = self.command_select.q.val();
-        self.address_extend.value.next = self.command_address.q.val();
-        self.engine_address.next = self.address_extend.result.val();
+        self.engine_address.next = self.command_address.q.val();
         self.engine_data.next = self.command_data.q.val();
         self.engine_clear_counters.next = false;
         self.emit.next = false;
@@ -586,7 +585,7 @@ impl Logic for CommandExecutor {
             ExecState::ReadNext => {
                 self.command_select.d.next = self.memory_select.read_select.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.address.q.val();
+                self.command_address.d.next = self.wide_address.result.val();
                 if self.memory_select.is_weights.val() {
                     self.command_address.d.next = self.walker.address.val();
                 }
@@ -661,7 +660,7 @@ impl Logic for CommandExecutor {
             ExecState::WriteWord => {
                 self.command_select.d.next = self.memory_select.write_select.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.address.q.val();
+                self.command_address.d.next = self.wide_address.result.val();
                 if self.memory_select.is_weights.val() {
                     self.command_address.d.next = self.walker.address.val();
                 }
@@ -1083,7 +1082,7 @@ impl Logic for CommandExecutor {
             ExecState::InputWrite => {
                 self.command_select.d.next = self.select_input.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.index.q.val();
+                self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.command_data.d.next = self.gather.signed16.val();
                 self.command_data.enable.next = true;
@@ -1109,7 +1108,7 @@ impl Logic for CommandExecutor {
             ExecState::TargetWrite => {
                 self.command_select.d.next = self.select_target.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.index.q.val();
+                self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.command_data.d.next = self.gather.signed16.val();
                 if self.lengths.potential.val() {
@@ -1158,7 +1157,7 @@ impl Logic for CommandExecutor {
             ExecState::OutputNext => {
                 self.command_select.d.next = self.select_rate.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.address.q.val();
+                self.command_address.d.next = self.wide_address.result.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::OutputPut;
                 self.ret.enable.next = true;
@@ -1190,7 +1189,7 @@ impl Logic for CommandExecutor {
                 self.command_select.d.next = self.select_counter.val();
                 self.command_select.enable.next = true;
                 self.command_address.d.next =
-                    self.index.q.val() + self.counter_first_saturation.val();
+                    self.wide_index.result.val() + self.counter_first_saturation.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::SaturationAdd;
                 self.ret.enable.next = true;
@@ -1253,7 +1252,7 @@ impl Logic for CommandExecutor {
                 // Zero u, ŭ, e, r and d (select codes potential to slope) of every neuron.
                 self.command_select.d.next = self.select_code.q.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next = self.address.q.val();
+                self.command_address.d.next = self.wide_address.result.val();
                 self.command_address.enable.next = true;
                 self.command_data.d.next = self.zero64.val();
                 self.command_data.enable.next = true;
