@@ -109,6 +109,11 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "memories take 16-bit addresses but hold fewer words",
     ),
     (
+        "address",
+        Unused::SomeBits,
+        "single-port memories take 16-bit addresses but hold fewer words",
+    ),
+    (
         "write_data",
         Unused::SomeBits,
         "the error and potential memories store 31-bit words",
