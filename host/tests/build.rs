@@ -66,7 +66,7 @@ fn icebreaker_loopback_meets_timing() {
 
 /// The iCEBreaker's board core needs more multipliers than the iCE40UP5K's 8 SB_MAC16, so the
 /// build must stop at place and route with an error that names them. With yosys 0.23 and
-/// nextpnr-ice40 0.4 (seed 1) the core needs 12,801 logic cells, 11 SB_MAC16, all 30 block
+/// nextpnr-ice40 0.4 (seed 1) the core needs 12,107 logic cells, 11 SB_MAC16, all 30 block
 /// RAMs and 2 of the 4 SB_SPRAM256KA, so the block RAMs must not be named.
 #[test]
 fn icebreaker_core_overflow_names_resource() {
