@@ -156,7 +156,10 @@ fn inexact_baud_is_rejected() {
 
 #[test]
 fn small_engine_memory_is_rejected() {
-    let table = edited_table("max_rows = 128", "max_rows = 100");
+    let table = edited_table(
+        "max_rows = 120, max_columns = 121, max_inputs = 4, weight_words = 543",
+        "max_rows = 100, max_columns = 121, max_inputs = 4, weight_words = 543",
+    );
     let error = table.board("icebreaker").unwrap().plan().unwrap_err();
     assert!(
         error
