@@ -98,6 +98,21 @@ fn missed_clock_fails_with_achieved_and_required() {
     );
     assert!(error.contains("needs 240.00 MHz"), "{error}");
     assert!(error.contains("--seed"), "{error}");
+    // The message carries what the summary would have shown: cells used of the device's, and
+    // the fmax line of the engine clock.
+    assert!(
+        error
+            .lines()
+            .any(|line| line.starts_with("LC ") && line.trim_end().ends_with("/ 5280")),
+        "{error}"
+    );
+    assert!(
+        error
+            .lines()
+            .any(|line| line.starts_with("fmax ") && line.contains("(target 240.00 MHz)")),
+        "{error}"
+    );
+    assert!(error.contains(&out.display().to_string()), "{error}");
 }
 
 #[test]

@@ -66,18 +66,7 @@ impl BuildReport {
             plan.engine_mhz, board.clock.mhz, plan.clocks_per_bit, plan.actual_baud
         );
         text += &format!("core  {}\n", self.design.description());
-        for r in &self.utilisation.resources {
-            match r.available {
-                Some(total) => text += &format!("{:<5} {:>6} / {:<6}\n", r.name, r.used, total),
-                None => text += &format!("{:<5} {:>6}\n", r.name, r.used),
-            }
-        }
-        for t in &self.timing {
-            text += &format!(
-                "fmax  {:.2} MHz on {} (target {:.2} MHz)\n",
-                t.achieved_mhz, t.clock, t.required_mhz
-            );
-        }
+        text += &self.placed_design();
         let lanes = board.engine.lanes;
         match self.fmax_mhz() {
             Some(fmax) => {
@@ -94,6 +83,24 @@ impl BuildReport {
                     plan.engine_mhz
                 )
             }
+        }
+        text
+    }
+
+    /// Writes the resource use and the fmax of each clock after place and route, one line each.
+    pub fn placed_design(&self) -> String {
+        let mut text = String::new();
+        for r in &self.utilisation.resources {
+            match r.available {
+                Some(total) => text += &format!("{:<5} {:>6} / {:<6}\n", r.name, r.used, total),
+                None => text += &format!("{:<5} {:>6}\n", r.name, r.used),
+            }
+        }
+        for t in &self.timing {
+            text += &format!(
+                "fmax  {:.2} MHz on {} (target {:.2} MHz)\n",
+                t.achieved_mhz, t.clock, t.required_mhz
+            );
         }
         text
     }
@@ -165,7 +172,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport> {
             });
         }
     };
-    check_timing(&report)?;
+    check_timing(&report, &options.out)?;
     Ok(report)
 }
 
@@ -349,8 +356,9 @@ fn write_vivado_script(dir: &Path, plan: &BoardPlan, verilog: &str, xdc: &str) -
     Ok(path)
 }
 
-/// Fails when a clock misses its required frequency.
-fn check_timing(report: &BuildReport) -> Result<()> {
+/// Fails when a clock misses its required frequency, with the resource use and every clock's
+/// fmax in the message, since no summary follows a failed build. `directory` holds the reports.
+fn check_timing(report: &BuildReport, directory: &Path) -> Result<()> {
     if report.timing.is_empty() {
         bail!("place and route reported no clock: the design has no clocked logic, or nextpnr's report format changed");
     }
@@ -359,11 +367,13 @@ fn check_timing(report: &BuildReport) -> Result<()> {
             bail!(
                 "timing failed on board {}: clock {} reaches {:.2} MHz but needs {:.2} MHz. Try \
                  another placement seed (--seed), or lower clock.engine_mhz or engine.lanes of \
-                 the board in the board table",
+                 the board in the board table. The placed design (reports in {}):\n{}",
                 report.plan.board.name,
                 t.clock,
                 t.achieved_mhz,
-                t.required_mhz
+                t.required_mhz,
+                directory.display(),
+                report.placed_design().trim_end()
             );
         }
     }
