@@ -4,11 +4,12 @@
 //! make a change that grows one fail here. yosys takes about one CPU minute, most of it on the
 //! engine.
 
-use std::collections::BTreeMap;
-use std::process::Command;
+mod common;
 
 use leap_hdl::boards::{self, BoardDesign, BoardTable};
 use leap_hdl::link::SINGLE_PORT_ATTRIBUTE;
+
+use common::yosys::{self, module_cells, Ice40Cells};
 
 /// The units of the board core, as (module of the board top level, name in the report). The
 /// executor's row excludes its walker and reply cache, and the frame decoder's and encoder's
@@ -27,66 +28,6 @@ const UNITS: [(&str, &str); 11] = [
     ("top$core$core$engine", "engine"),
 ];
 
-/// Cell counts of one module in yosys's `stat` report.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Cells {
-    luts: usize,
-    flip_flops: usize,
-    carries: usize,
-    block_rams: usize,
-    single_port_rams: usize,
-    multipliers: usize,
-}
-
-impl Cells {
-    fn add(&mut self, other: &Cells) {
-        self.luts += other.luts;
-        self.flip_flops += other.flip_flops;
-        self.carries += other.carries;
-        self.block_rams += other.block_rams;
-        self.single_port_rams += other.single_port_rams;
-        self.multipliers += other.multipliers;
-    }
-}
-
-/// Reads the cells of every module from the final `stat` report, keyed by module name.
-fn module_cells(log: &str) -> BTreeMap<String, Cells> {
-    let report = log.rsplit("Printing statistics").next().unwrap_or("");
-    let mut modules = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in report.lines() {
-        let line = line.trim();
-        if let Some(name) = line
-            .strip_prefix("=== ")
-            .and_then(|rest| rest.strip_suffix(" ==="))
-        {
-            current = (name != "design hierarchy").then(|| name.to_string());
-            continue;
-        }
-        let Some(name) = &current else {
-            continue;
-        };
-        let mut words = line.split_whitespace();
-        let (Some(cell), Some(count)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(count) = count.parse::<usize>() else {
-            continue;
-        };
-        let cells: &mut Cells = modules.entry(name.clone()).or_default();
-        match cell {
-            "SB_LUT4" => cells.luts += count,
-            "SB_CARRY" => cells.carries += count,
-            "SB_RAM40_4K" => cells.block_rams += count,
-            "SB_SPRAM256KA" => cells.single_port_rams += count,
-            "SB_MAC16" => cells.multipliers += count,
-            _ if cell.starts_with("SB_DFF") => cells.flip_flops += count,
-            _ => {}
-        }
-    }
-    modules
-}
-
 /// Synthesises the iCEBreaker's board core as `leap build` does, with every unit in [`UNITS`]
 /// kept as a module, and returns yosys's log.
 fn synthesise_icebreaker_core() -> String {
@@ -99,31 +40,15 @@ fn synthesise_icebreaker_core() -> String {
     let emitted = boards::emit_board(&plan, BoardDesign::Core)
         .unwrap_or_else(|e| panic!("cannot emit the iCEBreaker's board core: {e}"));
 
-    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
-    let path = dir.path().join("board_ice40.v");
-    std::fs::write(&path, emitted.verilog).expect("cannot write the Verilog");
     let units: Vec<&str> = UNITS.iter().map(|(module, _)| *module).collect();
     let script = format!(
-        "read_verilog {}; hierarchy -top top; \
+        "hierarchy -top top; \
          setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
          setattr -mod -set keep_hierarchy 1 {}; \
          synth_ice40 -dsp -spram -top top; stat",
-        path.display(),
         units.join(" ")
     );
-    let output = Command::new("yosys")
-        .args(["-p", &script])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run yosys ({e}): install it with apt-get install yosys")
-        });
-    let log = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "yosys failed on the iCEBreaker's board core:\n{}\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    log
+    yosys::synthesise("the iCEBreaker's board core", &emitted.verilog, &script)
 }
 
 /// Maximum SB_LUT4, flip-flops, SB_RAM40_4K, SB_SPRAM256KA and SB_MAC16 of each unit: the
@@ -134,7 +59,7 @@ fn synthesise_icebreaker_core() -> String {
 /// command executor takes 4, 3 of them for the product in its payload lengths. Its 9,067
 /// SB_LUT4 and 5,158 flip-flops exceed the 5,280 logic cells, and the command executor is the
 /// largest unit after the engine.
-const BOUNDS: [(&str, Cells); 11] = [
+const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("power-on reset", bound(27, 20, 0, 0, 0)),
     ("UART receiver", bound(67, 37, 0, 0, 0)),
     ("UART transmitter", bound(54, 34, 0, 0, 0)),
@@ -154,8 +79,8 @@ const fn bound(
     block_rams: usize,
     single_port_rams: usize,
     multipliers: usize,
-) -> Cells {
-    Cells {
+) -> Ice40Cells {
+    Ice40Cells {
         luts,
         flip_flops,
         carries: 0,
@@ -170,8 +95,8 @@ fn icebreaker_core_breakdown() {
     let log = synthesise_icebreaker_core();
     let modules = module_cells(&log);
 
-    let mut total = Cells::default();
-    let mut outside_engine = Cells::default();
+    let mut total = Ice40Cells::default();
+    let mut outside_engine = Ice40Cells::default();
     eprintln!("iCEBreaker board core, yosys synth_ice40 -dsp -spram, cells per unit:");
     eprintln!(
         "{:<18} {:>6} {:>6} {:>6} {:>5} {:>6} {:>4}",

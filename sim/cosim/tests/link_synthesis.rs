@@ -2,59 +2,27 @@
 //! block RAM (SB_RAM40_4K) without read/write bypass logic, the encoder's payload buffer to an
 //! SB_SPRAM256KA in the flow of `leap build`, and yosys reports no driver conflicts.
 
-use std::process::Command;
+mod common;
 
 use leap_hdl::link::{LinkParams, SINGLE_PORT_ATTRIBUTE};
 use leap_hdl::{emit_link, Design};
+
+use common::yosys::{self, cell_count};
 
 /// Synthesises `design` for `params` and returns yosys's log. With `single_port_ram`, the
 /// memories marked as single-port get `ram_style = "huge"` and `synth_ice40` runs with `-spram`,
 /// as in `leap build`.
 fn synthesise(design: Design, params: &LinkParams, single_port_ram: bool) -> String {
-    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
-    let path = dir.path().join(format!("{}.v", design.name()));
-    std::fs::write(&path, emit_link(design, params).verilog).expect("cannot write the Verilog");
     let script = if single_port_ram {
         format!(
-            "read_verilog {}; hierarchy -top top; \
+            "hierarchy -top top; \
              setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
-             synth_ice40 -spram -top top; stat",
-            path.display()
+             synth_ice40 -spram -top top; stat"
         )
     } else {
-        format!(
-            "read_verilog {}; synth_ice40 -top top; stat",
-            path.display()
-        )
+        "synth_ice40 -top top; stat".to_string()
     };
-    let output = Command::new("yosys")
-        .args(["-p", &script])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run yosys ({e}): install it with apt-get install yosys")
-        });
-    let log = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "yosys failed on {design}:\n{}\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    log
-}
-
-/// Returns the count of `cell` in the final `stat` report.
-fn cell_count(log: &str, cell: &str) -> usize {
-    let report = log.rsplit("Printing statistics").next().unwrap_or("");
-    report
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(cell))
-                .then(|| words.next()?.parse().ok())
-                .flatten()
-        })
-        .next()
-        .unwrap_or(0)
+    yosys::synthesise(design.name(), &emit_link(design, params).verilog, &script)
 }
 
 /// Checks that `design` has one memory, mapped to `blocks` SB_RAM40_4K without bypass logic.
@@ -62,15 +30,9 @@ fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
     let log = synthesise(design, params, false);
     check_no_conflicts(design, &log);
 
-    let mapped = log
-        .lines()
-        .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_RAM4K"))
-        .count();
+    let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, 1, "{design}: memories mapped to block RAM");
-    let write_ports: Vec<_> = log
-        .lines()
-        .filter(|l| l.trim_start().starts_with("Write port"))
-        .collect();
+    let write_ports = yosys::write_ports(&log);
     assert_eq!(write_ports.len(), 1, "{design}: write ports");
     assert!(
         write_ports[0].contains("don't care on collision"),
@@ -85,10 +47,7 @@ fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
 }
 
 fn check_no_conflicts(design: Design, log: &str) {
-    let conflicts: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Driver-driver conflict"))
-        .collect();
+    let conflicts = yosys::driver_conflicts(log);
     assert!(
         conflicts.is_empty(),
         "{design}: yosys reports driver conflicts:\n{}",
@@ -115,10 +74,7 @@ fn decoder_ring_maps_to_block_ram() {
 fn encoder_buffer_maps_to_single_port_ram() {
     let log = synthesise(Design::Encoder, &small(), true);
     check_no_conflicts(Design::Encoder, &log);
-    let mapped = log
-        .lines()
-        .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_SPRAM"))
-        .count();
+    let mapped = yosys::mapped_memories(&log, "ICE40_SPRAM");
     assert_eq!(mapped, 1, "encoder: memories mapped to SB_SPRAM256KA");
     assert_eq!(
         cell_count(&log, "SB_SPRAM256KA"),

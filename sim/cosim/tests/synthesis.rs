@@ -1,62 +1,27 @@
 //! Smoke test of iCE40 synthesis: yosys `synth_ice40 -dsp` maps every product of the lane and the
 //! neuron unit to an SB_MAC16 and reports no driver conflicts.
 
-use std::process::Command;
+mod common;
 
 use leap_hdl::engine::EngineParams;
 use leap_hdl::{emit, emit_engine, Design};
 use leap_model::format::Formats;
+
+use common::yosys::{self, cell_count};
 
 /// Synthesises `design` and returns yosys's log.
 fn synthesise(design: Design) -> String {
     synthesise_verilog(design, &emit(design, &Formats::default()).verilog)
 }
 
-/// Synthesises the Verilog of `design` and returns yosys's log.
+/// Synthesises the Verilog of `design` for the iCE40 with DSP inference and returns yosys's log.
 fn synthesise_verilog(design: Design, verilog: &str) -> String {
-    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
-    let path = dir.path().join(format!("{}.v", design.name()));
-    std::fs::write(&path, verilog).expect("cannot write the Verilog");
-    let script = format!(
-        "read_verilog {}; synth_ice40 -dsp -top top; stat",
-        path.display()
-    );
-    let output = Command::new("yosys")
-        .args(["-p", &script])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run yosys ({e}): install it with apt-get install yosys")
-        });
-    let log = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "yosys failed on {design}:\n{}\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    log
-}
-
-/// Returns the count of `cell` in the final `stat` report.
-fn cell_count(log: &str, cell: &str) -> usize {
-    let report = log.rsplit("Printing statistics").next().unwrap_or("");
-    report
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(cell))
-                .then(|| words.next()?.parse().ok())
-                .flatten()
-        })
-        .next()
-        .unwrap_or(0)
+    yosys::synthesise(design.name(), verilog, "synth_ice40 -dsp -top top; stat")
 }
 
 fn check(design: Design, multipliers: usize) {
     let log = synthesise(design);
-    let conflicts: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Driver-driver conflict"))
-        .collect();
+    let conflicts = yosys::driver_conflicts(&log);
     assert!(
         conflicts.is_empty(),
         "{design}: yosys reports driver conflicts:\n{}",
@@ -85,10 +50,7 @@ fn neuron_maps_two_products_to_sb_mac16() {
 #[test]
 fn engine_memories_map_to_block_ram() {
     let log = synthesise(Design::Engine);
-    let conflicts: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Driver-driver conflict"))
-        .collect();
+    let conflicts = yosys::driver_conflicts(&log);
     assert!(
         conflicts.is_empty(),
         "engine: yosys reports driver conflicts:\n{}",
@@ -99,15 +61,9 @@ fn engine_memories_map_to_block_ram() {
     // bank of e with the layer table, both banks of r, both banks of d, and the inputs. Each
     // lane has 3: weights, rates and backward sums.
     let memories = 6 + 3 * leap_hdl::engine::EngineParams::default().lanes;
-    let mapped = log
-        .lines()
-        .filter(|l| l.starts_with("mapping memory") && l.contains("ICE40_RAM4K"))
-        .count();
+    let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, memories, "engine: memories mapped to block RAM");
-    let collisions: Vec<_> = log
-        .lines()
-        .filter(|l| l.trim_start().starts_with("Write port"))
-        .collect();
+    let collisions = yosys::write_ports(&log);
     assert_eq!(
         collisions.len(),
         memories,

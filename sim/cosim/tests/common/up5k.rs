@@ -11,6 +11,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::yosys::cell_count;
+
 /// Placement seeds: nextpnr's fmax varies between seeds, so the report gives min, median and max.
 pub const SEEDS: [u32; 3] = [1, 2, 3];
 
@@ -119,18 +121,6 @@ fn wrapper(ports: &[Port]) -> String {
     );
     text += "endmodule\n";
     text
-}
-
-/// Returns the count of `cell` in the last `stat` report of a yosys log.
-fn cell_count(log: &str, cell: &str) -> usize {
-    let report = log.rsplit("Printing statistics").next().unwrap_or("");
-    report
-        .lines()
-        .find_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(cell)).then(|| words.next()?.parse().ok())?
-        })
-        .unwrap_or(0)
 }
 
 /// Runs `program` with `args` in `dir` and returns whether it succeeded and its stdout and
