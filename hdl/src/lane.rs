@@ -26,10 +26,11 @@ pub const LANE_LATENCY: usize = 3;
 /// outputs.
 ///
 /// The registers are laid out so that yosys 0.23 (`synth_ice40 -dsp`) packs each product with
-/// its registers into one SB_MAC16: the rate, message and factor registers become its input
-/// registers, the product registers its pipeline registers, and the forward and backward output
-/// registers (which have an enable) its output registers. The slice register is zeroed in
-/// bubbles, so both products of a bubble are 0 without a multiplexer behind the SB_MAC16.
+/// its registers into one SB_MAC16. The rate, message and factor registers become its input
+/// registers and the product registers its pipeline registers. The forward and backward output
+/// registers have an enable, so they become its output registers and not its second pipeline
+/// register, which yosys 0.23 leaves driven twice. The slice register is zeroed in bubbles, so
+/// both products of a bubble are 0 without a multiplexer behind the SB_MAC16.
 #[derive(LogicBlock)]
 pub struct SynapseLane {
     pub clock: Signal<In, Clock>,
@@ -49,10 +50,10 @@ pub struct SynapseLane {
     pub saturated: Signal<Out, Bit>,
     /// Position of the 16-bit slice in the weight word.
     slice_shift: Constant<Bits<5>>,
-    /// The weight port's top bits, which only repeat the sign for a weight format of fewer than
-    /// 32 bits; the name keeps Verilator's lint from reporting them unused.
+    /// The weight port's top bits. They only repeat the sign for a weight format of fewer than
+    /// 32 bits, and the name keeps Verilator's lint from reporting them unused.
     unused_weight_top: Signal<Local, Signed<16>>,
-    // Stage 1: input registers. The slice is 0 in a bubble and after reset; `s1_low` keeps the
+    // Stage 1: input registers. The slice is 0 in a bubble and after reset. `s1_low` keeps the
     // weight's bits below the slice, which the update needs.
     s1_valid: ResetRegister<Bit>,
     s1_slice: ResetRegister<Signed<16>>,
@@ -190,8 +191,8 @@ impl Logic for SynapseLane {
         self.s2_rounding.d.next = self.s1_rounding.q.val();
         self.s2_learn.d.next = self.s1_learn.q.val();
 
-        // Stage 3. A bubble's products are 0 because its slice is; the register after a bubble
-        // loads that 0 and then holds it until the next valid product.
+        // Stage 3. A bubble's products are 0 because its slice is 0. The output register loads
+        // that 0 after a bubble and keeps it until the next valid product.
         self.step.slice.next = self.s2_slice.q.val();
         self.step.low.next = self.s2_low.q.val();
         self.step.product.next = self.s2_update.q.val();
@@ -215,8 +216,9 @@ impl Logic for SynapseLane {
 }
 
 /// The weight update of one synapse in a single adder: `sat(w + ((product + R) >>> k))` with
-/// `k = round_bits`, where the weight `w` is `slice · 2^(weight_bits - 16) + low` (`low` holds
-/// the weight's bits below the slice in its low bits) and `R` is the low `k` bits of `rounding`.
+/// `k = round_bits` and `R` the low `k` bits of `rounding`. The weight `w` is
+/// `slice · 2^(weight_bits - 16) + low`, where `low` contains the weight's bits below the slice
+/// in its low bits.
 ///
 /// Because `0 <= R < 2^k`, `w · 2^k + R` is `w` with `R` appended, and the result equals
 /// `sat(({w, R} + product) >>> k)`: one carry chain, then a saturation that tests the sign bits.

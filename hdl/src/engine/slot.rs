@@ -91,8 +91,8 @@ impl LaneSlot {
     pub fn new(formats: &Formats, params: &EngineParams, index: usize) -> Self {
         let rate_depth = params.rate_words();
         let column_bits = (params.max_columns + params.lanes).ilog2() + 1;
-        // NOTE: acc_B holds the sum of at most `max_rows` products only because the drivers
-        // (the board's command executor and leap-cosim's engine driver) reject larger layers.
+        // NOTE: acc_B fits these bits only for layers of at most `max_rows` rows, which the
+        // drivers (the board's command executor and leap-cosim's engine driver) check.
         let backward_bits = product_sum_bits(params.max_rows).min(ACC_BITS as usize);
         LaneSlot {
             clock: Default::default(),
@@ -142,7 +142,7 @@ impl LaneSlot {
             weight_select: ChainSelect::new(formats.weight_bits as usize),
             backward_select: ChainSelect::new(backward_bits),
             widen_backward: Default::default(),
-            column: ColumnValid::new(index, column_bits as usize),
+            column: ColumnValid::new(index, column_bits as usize, params.lanes),
             backward_valid: Default::default(),
             backward_product: Default::default(),
             backward_sum: Default::default(),
@@ -205,8 +205,8 @@ impl Logic for LaneSlot {
         self.backward_valid.d.next = self.lane.out_valid.val();
         self.backward_product.d.next = self.lane.backward.val();
 
-        // Stage 5: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m. The memory stores the sum's
-        // low bits, which hold it exactly, so yosys trims the adder to them.
+        // Stage 5: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m. The memory stores only the
+        // sum's low bits, which represent it exactly, so yosys trims the adder to them.
         self.widen_backward.value.next = self.backward_product.q.val();
         self.backward_sum.next = self.backward.read_data.val() + self.widen_backward.result.val();
         if self.backward_first.val() {
@@ -252,8 +252,8 @@ fn wrap_signed(value: i64, bits: usize) -> i64 {
 }
 
 /// One link of the forward chain: `result = chain + value`, computed in `bits` bits and
-/// sign-extended to the 48-bit port. The sum must fit `bits` bits, which holds when every link
-/// before sums products in the same way (see [`product_sum_bits`]).
+/// sign-extended to the 48-bit port. The sum fits `bits` bits when every link before it sums
+/// products in the same way (see [`product_sum_bits`]).
 #[derive(LogicBlock)]
 pub struct ChainSum {
     pub chain: Signal<In, Signed<48>>,
@@ -351,6 +351,8 @@ impl<const W: usize> Logic for ChainSelect<W> {
 
 /// `valid = issue && group_column + index < columns`, computed in `bits + 1` bits: the group's
 /// first column and the row's column count are below `2^bits`, so their higher bits are ignored.
+/// The group's first column is a multiple of the lane count, so with `2^l` lanes the sum is
+/// `group_column` with its low `l` bits replaced by `index`, and no adder is needed.
 #[derive(LogicBlock)]
 pub struct ColumnValid {
     pub issue: Signal<In, Bit>,
@@ -359,13 +361,15 @@ pub struct ColumnValid {
     pub valid: Signal<Out, Bit>,
     _index: usize,
     _bits: usize,
+    /// `l` for `2^l` lanes; `None` for a lane count that is not a power of two.
+    _lane_bits: Option<usize>,
 }
 
 impl ColumnValid {
-    pub fn new(index: usize, bits: usize) -> Self {
+    pub fn new(index: usize, bits: usize, lanes: usize) -> Self {
         assert!(
-            (1..=16).contains(&bits) && index < (1 << bits),
-            "lane {index} does not fit a {bits}-bit column number"
+            (1..=16).contains(&bits) && index < lanes && lanes < (1 << bits),
+            "lane {index} of {lanes} does not fit a {bits}-bit column number"
         );
         ColumnValid {
             issue: Default::default(),
@@ -374,6 +378,9 @@ impl ColumnValid {
             valid: Default::default(),
             _index: index,
             _bits: bits,
+            _lane_bits: lanes
+                .is_power_of_two()
+                .then(|| lanes.trailing_zeros() as usize),
         }
     }
 }
@@ -381,21 +388,34 @@ impl ColumnValid {
 impl Logic for ColumnValid {
     fn update(&mut self) {
         let mask = (1u64 << self._bits) - 1;
-        let column = (self.group_column.val().to_u64() & mask) + self._index as u64;
+        let first = self.group_column.val().to_u64() & mask;
+        let column = match self._lane_bits {
+            Some(l) => (first >> l << l) | self._index as u64,
+            None => first + self._index as u64,
+        };
         self.valid.next = self.issue.val() && column < (self.columns.val().to_u64() & mask);
     }
     fn connect(&mut self) {
         self.valid.connect();
     }
     fn hdl(&self) -> Verilog {
-        let b = self._bits;
+        let (b, index) = (self._bits, self._index);
+        let mut unused = unused_bits(&[("group_column", 16, b), ("columns", 16, b)]);
+        let column = match self._lane_bits {
+            Some(0) => format!("{{1'b0, group_column[{}:0]}}", b - 1),
+            Some(l) => {
+                unused += &format!(
+                    "wire unused_lane_bits = &{{1'b0, group_column[{}:0]}};\n",
+                    l - 1
+                );
+                format!("{{1'b0, group_column[{}:{l}], {l}'d{index}}}", b - 1)
+            }
+            None => format!("{{1'b0, group_column[{}:0]}} + {}'d{index}", b - 1, b + 1),
+        };
         Verilog::Custom(format!(
-            "wire [{b}:0] lane_column = {{1'b0, group_column[{top}:0]}} + {b1}'d{index};\n\
+            "wire [{b}:0] lane_column = {column};\n\
              always @(*) valid = issue & (lane_column < {{1'b0, columns[{top}:0]}});\n{unused}",
             top = b - 1,
-            b1 = b + 1,
-            index = self._index,
-            unused = unused_bits(&[("group_column", 16, b), ("columns", 16, b)]),
         ))
     }
 }
@@ -407,9 +427,10 @@ impl Logic for ColumnValid {
 /// A depth a little above a power of two `2^m >= 512` (at most `2^m / 8` more words) is split
 /// into two memories, the first `2^m` words and the rest, selected by address bit `m`. yosys
 /// 0.23 maps a power-of-two depth of 512 or more to iCE40 block RAMs of that depth (512 x 8,
-/// 1024 x 4) without a read multiplexer, so 543 words take the same 6 SB_RAM40_4K with a 2-way
-/// read multiplexer in place of the 3-way one it builds for the whole depth. On ECP5 such a
-/// split takes the same number of DP16KD as one memory.
+/// 1024 x 4) without a read multiplexer. So 543 words take the same 6 SB_RAM40_4K as before,
+/// with a 2-way read multiplexer in place of the 3-way one built for the whole depth.
+/// On ECP5 the two memories should take no more DP16KD than one (an estimate from the block
+/// sizes, not measured).
 #[derive(LogicBlock)]
 pub struct WeightBank {
     pub clock: Signal<In, Clock>,
@@ -418,7 +439,7 @@ pub struct WeightBank {
     pub write_address: Signal<In, Bits<16>>,
     pub write_data: Signal<In, Signed<32>>,
     pub write_enable: Signal<In, Bit>,
-    /// Words in the first memory, a power of two; all of them when there is no split.
+    /// Words in the first memory: a power of two, or the whole depth when there is no split.
     _first_words: usize,
     _depth: usize,
     _stored_bits: usize,
