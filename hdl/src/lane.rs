@@ -3,7 +3,9 @@
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
-use crate::leaf::{Register, ResetRegister, WeightStep};
+use crate::engine::units::EnableRegister;
+use crate::leaf::{saturate_value, signed_value, Register, ResetRegister};
+use crate::verilog::{extend, saturate};
 
 /// Clocks from a lane's inputs to its outputs: input registers, product registers, output
 /// registers.
@@ -16,11 +18,19 @@ pub const LANE_LATENCY: usize = 3;
 /// the stochastic rounding bits `R`. With the 16-bit slice `w16 = w >> (weight_bits - 16)`:
 /// - `forward = w16 · r` and `backward = w16 · m`, exact 32-bit products;
 /// - with `learn`, `weight_next = sat(w + ((g·r + R) >>> k))` with `k = update_round_bits` and
-///   `saturated` set when it clamped; without `learn`, `weight_next = w` and `saturated` is 0.
+///   `saturated` set when it clamped. Without `learn`, `saturated` is 0 and `weight_next` is
+///   undefined, because the lane's slot writes no weight then.
 ///
 /// While `out_valid` is clear, `forward`, `backward` and `saturated` are 0 and `weight_next` is
-/// undefined. Only the valid bits are reset; hold `reset` for at least [`LANE_LATENCY`] clocks so
-/// that the zeros reach the outputs.
+/// undefined. Hold `reset` for at least [`LANE_LATENCY`] clocks so that the zeros reach the
+/// outputs.
+///
+/// The registers are laid out so that yosys 0.23 (`synth_ice40 -dsp`) packs each product with
+/// its registers into one SB_MAC16. The rate, message and factor registers become its input
+/// registers and the product registers its pipeline registers. The forward and backward output
+/// registers have an enable, so they become its output registers and not its second pipeline
+/// register, which yosys 0.23 leaves driven twice. The slice register is zeroed in bubbles, so
+/// both products of a bubble are 0 without a multiplexer behind the SB_MAC16.
 #[derive(LogicBlock)]
 pub struct SynapseLane {
     pub clock: Signal<In, Clock>,
@@ -40,13 +50,17 @@ pub struct SynapseLane {
     pub saturated: Signal<Out, Bit>,
     /// Position of the 16-bit slice in the weight word.
     slice_shift: Constant<Bits<5>>,
-    // Stage 1: input registers.
+    /// The weight port's top bits. They only repeat the sign for a weight format of fewer than
+    /// 32 bits, and the name keeps Verilator's lint from reporting them unused.
+    unused_weight_top: Signal<Local, Signed<16>>,
+    // Stage 1: input registers. The slice is 0 in a bubble and after reset. `s1_low` keeps the
+    // weight's bits below the slice, which the update needs.
     s1_valid: ResetRegister<Bit>,
-    s1_slice: Register<Signed<16>>,
+    s1_slice: ResetRegister<Signed<16>>,
+    s1_low: Register<Signed<16>>,
     s1_rate: Register<Signed<16>>,
     s1_message: Register<Signed<16>>,
     s1_factor: Register<Signed<16>>,
-    s1_weight: Register<Signed<32>>,
     s1_rounding: Register<Bits<32>>,
     s1_learn: Register<Bit>,
     // Stage 2: products, each assigned straight into a full-width signal.
@@ -57,14 +71,17 @@ pub struct SynapseLane {
     s2_forward: Register<Signed<32>>,
     s2_backward: Register<Signed<32>>,
     s2_update: Register<Signed<32>>,
-    s2_weight: Register<Signed<32>>,
+    s2_slice: Register<Signed<16>>,
+    s2_low: Register<Signed<16>>,
     s2_rounding: Register<Bits<32>>,
     s2_learn: Register<Bit>,
-    // Stage 3: weight update and output registers.
-    step: WeightStep,
+    // Stage 3: weight update and output registers. The product registers load while a valid
+    // product or a bubble's zero passes and during reset, and hold their zero otherwise.
+    step: WeightUpdate,
+    product_enable: Signal<Local, Bit>,
     s3_valid: ResetRegister<Bit>,
-    s3_forward: Register<Signed<32>>,
-    s3_backward: Register<Signed<32>>,
+    s3_forward: EnableRegister<Signed<32>>,
+    s3_backward: EnableRegister<Signed<32>>,
     s3_weight: Register<Signed<32>>,
     s3_saturated: Register<Bit>,
 }
@@ -87,12 +104,13 @@ impl SynapseLane {
             weight_next: Default::default(),
             saturated: Default::default(),
             slice_shift: Constant::new((formats.weight_slice_shift() as u64).to_bits()),
+            unused_weight_top: Default::default(),
             s1_valid: Default::default(),
             s1_slice: Default::default(),
+            s1_low: Default::default(),
             s1_rate: Default::default(),
             s1_message: Default::default(),
             s1_factor: Default::default(),
-            s1_weight: Default::default(),
             s1_rounding: Default::default(),
             s1_learn: Default::default(),
             forward_product: Default::default(),
@@ -102,10 +120,12 @@ impl SynapseLane {
             s2_forward: Default::default(),
             s2_backward: Default::default(),
             s2_update: Default::default(),
-            s2_weight: Default::default(),
+            s2_slice: Default::default(),
+            s2_low: Default::default(),
             s2_rounding: Default::default(),
             s2_learn: Default::default(),
-            step: WeightStep::new(formats.update_round_bits(), formats.weight_bits),
+            step: WeightUpdate::new(formats.update_round_bits(), formats.weight_bits),
+            product_enable: Default::default(),
             s3_valid: Default::default(),
             s3_forward: Default::default(),
             s3_backward: Default::default(),
@@ -120,17 +140,18 @@ impl Logic for SynapseLane {
     fn update(&mut self) {
         self.s1_valid.clock.next = self.clock.val();
         self.s1_slice.clock.next = self.clock.val();
+        self.s1_low.clock.next = self.clock.val();
         self.s1_rate.clock.next = self.clock.val();
         self.s1_message.clock.next = self.clock.val();
         self.s1_factor.clock.next = self.clock.val();
-        self.s1_weight.clock.next = self.clock.val();
         self.s1_rounding.clock.next = self.clock.val();
         self.s1_learn.clock.next = self.clock.val();
         self.s2_valid.clock.next = self.clock.val();
         self.s2_forward.clock.next = self.clock.val();
         self.s2_backward.clock.next = self.clock.val();
         self.s2_update.clock.next = self.clock.val();
-        self.s2_weight.clock.next = self.clock.val();
+        self.s2_slice.clock.next = self.clock.val();
+        self.s2_low.clock.next = self.clock.val();
         self.s2_rounding.clock.next = self.clock.val();
         self.s2_learn.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
@@ -144,14 +165,16 @@ impl Logic for SynapseLane {
 
         // Stage 1.
         self.s1_valid.d.next = self.valid.val();
+        self.s1_slice.reset.next = self.reset.val() | !self.valid.val();
         self.s1_slice.d.next = self
             .weight
             .val()
             .get_bits::<16>(self.slice_shift.val().index());
+        self.s1_low.d.next = self.weight.val().get_bits::<16>(0);
+        self.unused_weight_top.next = self.weight.val().get_bits::<16>(16);
         self.s1_rate.d.next = self.rate.val();
         self.s1_message.d.next = self.message.val();
         self.s1_factor.d.next = self.update_factor.val();
-        self.s1_weight.d.next = self.weight.val();
         self.s1_rounding.d.next = self.rounding.val();
         self.s1_learn.d.next = self.learn.val();
 
@@ -163,35 +186,124 @@ impl Logic for SynapseLane {
         self.s2_forward.d.next = self.forward_product.val();
         self.s2_backward.d.next = self.backward_product.val();
         self.s2_update.d.next = self.update_product.val();
-        self.s2_weight.d.next = self.s1_weight.q.val();
+        self.s2_slice.d.next = self.s1_slice.q.val();
+        self.s2_low.d.next = self.s1_low.q.val();
         self.s2_rounding.d.next = self.s1_rounding.q.val();
         self.s2_learn.d.next = self.s1_learn.q.val();
 
-        // Stage 3.
-        self.step.weight.next = self.s2_weight.q.val();
+        // Stage 3. A bubble's products are 0 because its slice is 0. The output register loads
+        // that 0 after a bubble and keeps it until the next valid product.
+        self.step.slice.next = self.s2_slice.q.val();
+        self.step.low.next = self.s2_low.q.val();
         self.step.product.next = self.s2_update.q.val();
         self.step.rounding.next = self.s2_rounding.q.val();
+        self.product_enable.next = self.reset.val() | self.s2_valid.q.val() | self.s3_valid.q.val();
         self.s3_valid.d.next = self.s2_valid.q.val();
-        self.s3_weight.d.next = self.s2_weight.q.val();
-        // Zero products in bubbles let a consumer accumulate without looking at the valid bit.
-        // The multiplexer also keeps yosys 0.23 from absorbing these registers into SB_MAC16 as
-        // a second output stage, which it does wrongly (it leaves them driven by constant X).
-        self.s3_forward.d.next = 0.into();
-        self.s3_backward.d.next = 0.into();
-        self.s3_saturated.d.next = false;
-        if self.s2_valid.q.val() {
-            self.s3_forward.d.next = self.s2_forward.q.val();
-            self.s3_backward.d.next = self.s2_backward.q.val();
-            if self.s2_learn.q.val() {
-                self.s3_weight.d.next = self.step.result.val();
-                self.s3_saturated.d.next = self.step.saturated.val();
-            }
-        }
+        self.s3_forward.enable.next = self.product_enable.val();
+        self.s3_backward.enable.next = self.product_enable.val();
+        self.s3_forward.d.next = self.s2_forward.q.val();
+        self.s3_backward.d.next = self.s2_backward.q.val();
+        self.s3_weight.d.next = self.step.result.val();
+        self.s3_saturated.d.next =
+            self.s2_valid.q.val() & self.s2_learn.q.val() & self.step.saturated.val();
 
         self.out_valid.next = self.s3_valid.q.val();
         self.forward.next = self.s3_forward.q.val();
         self.backward.next = self.s3_backward.q.val();
         self.weight_next.next = self.s3_weight.q.val();
         self.saturated.next = self.s3_saturated.q.val();
+    }
+}
+
+/// The weight update of one synapse in a single adder: `sat(w + ((product + R) >>> k))` with
+/// `k = round_bits` and `R` the low `k` bits of `rounding`. The weight `w` is
+/// `slice · 2^(weight_bits - 16) + low`, where `low` contains the weight's bits below the slice
+/// in its low bits.
+///
+/// Because `0 <= R < 2^k`, `w · 2^k + R` is `w` with `R` appended, and the result equals
+/// `sat(({w, R} + product) >>> k)`: one carry chain, then a saturation that tests the sign bits.
+#[derive(LogicBlock)]
+pub struct WeightUpdate {
+    pub slice: Signal<In, Signed<16>>,
+    pub low: Signal<In, Signed<16>>,
+    pub product: Signal<In, Signed<32>>,
+    pub rounding: Signal<In, Bits<32>>,
+    pub result: Signal<Out, Signed<32>>,
+    pub saturated: Signal<Out, Bit>,
+    _round_bits: usize,
+    _weight_bits: usize,
+}
+
+impl WeightUpdate {
+    pub fn new(round_bits: u32, weight_bits: u32) -> Self {
+        assert!(
+            round_bits <= 31,
+            "{round_bits} rounding bits do not fit the 32-bit rounding port"
+        );
+        assert!(
+            (16..=32).contains(&weight_bits),
+            "a {weight_bits}-bit weight has no 16-bit slice in a 32-bit word"
+        );
+        WeightUpdate {
+            slice: Default::default(),
+            low: Default::default(),
+            product: Default::default(),
+            rounding: Default::default(),
+            result: Default::default(),
+            saturated: Default::default(),
+            _round_bits: round_bits as usize,
+            _weight_bits: weight_bits as usize,
+        }
+    }
+}
+
+impl Logic for WeightUpdate {
+    fn update(&mut self) {
+        let shift = self._weight_bits - 16;
+        let low = signed_value(self.low.val()) & ((1i64 << shift) - 1);
+        let weight = (signed_value(self.slice.val()) << shift) | low;
+        let mask = (1u64 << self._round_bits) - 1;
+        let rounding = (self.rounding.val().to_u64() & mask) as i128;
+        let step = (signed_value(self.product.val()) as i128 + rounding) >> self._round_bits;
+        let (y, clamped) = saturate_value(weight as i128 + step, self._weight_bits);
+        self.result.next = y.into();
+        self.saturated.next = clamped;
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+        self.saturated.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let (k, bits) = (self._round_bits, self._weight_bits);
+        let shift = bits - 16;
+        let mut parts = vec!["slice".to_string()];
+        if shift > 0 {
+            parts.push(format!("low[{}:0]", shift - 1));
+        }
+        if k > 0 {
+            parts.push(format!("rounding[{}:0]", k - 1));
+        }
+        let joined = bits + k;
+        let total = joined.max(32) + 1;
+        let mut text = format!(
+            "wire signed [{joined_top}:0] joined = {{{parts}}};\n\
+             wire signed [{total_top}:0] total = {joined_ext} + {product_ext};\n\
+             wire signed [{shifted_top}:0] shifted = total[{total_top}:{k}];\n",
+            joined_top = joined - 1,
+            total_top = total - 1,
+            shifted_top = total - k - 1,
+            parts = parts.join(", "),
+            joined_ext = extend("joined", joined, total - joined),
+            product_ext = extend("product", 32, total - 32),
+        );
+        if shift < 16 {
+            // The bits of `low` from the slice's position up repeat the slice.
+            text += &format!("wire unused_slice_bits = &{{1'b0, low[15:{shift}]}};\n");
+        }
+        if k > 0 {
+            // Only the carry out of the low k bits matters; the wire name keeps the lint quiet.
+            text += &format!("wire unused_low_bits = &{{1'b0, total[{}:0]}};\n", k - 1);
+        }
+        Verilog::Custom(text + &saturate("shifted", total - k, bits, "result", 32, "saturated"))
     }
 }

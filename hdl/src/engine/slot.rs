@@ -6,8 +6,14 @@ use rust_hdl::prelude::*;
 use super::units::{Memory, Widen, Xorshift};
 use super::EngineParams;
 use crate::lane::SynapseLane;
-use crate::leaf::Register;
-use crate::leaf::ResetRegister;
+use crate::leaf::{signed_value, Register, ResetRegister};
+use crate::verilog::extend;
+
+/// Bits of a signed sum of `terms` products of two signed 16-bit operands. Each product lies in
+/// `[-(2^30 - 2^15), 2^30]`, so the sum needs `32 + floor(log2(terms))` bits.
+pub fn product_sum_bits(terms: usize) -> usize {
+    32 + terms.max(1).ilog2() as usize
+}
 
 /// Lane `index` of the engine. Lane `p` handles the columns `j` with `j mod P = p`: its weight
 /// bank contains those weights of every row, its rate bank the matching presynaptic rates, and
@@ -17,6 +23,11 @@ use crate::leaf::ResetRegister;
 /// data at stage 1, which feeds the lane. The lane's results appear at stage 4, where the weight
 /// is written back and the backward accumulator is read. The accumulator is written at stage 5.
 /// A row takes at least two clocks, so the write of `acc_B[j]` lands before the next row reads it.
+///
+/// Every value is kept in the bits its range needs: the forward chain after lane `p` in
+/// [`product_sum_bits`]`(p + 1)`, `acc_B` in `product_sum_bits(max_rows)`, the weight chain in
+/// `weight_bits`, the column in the bits of `max_columns + lanes`. The chains' ports stay 48 and
+/// 32 bits wide and carry the values sign-extended.
 #[derive(LogicBlock)]
 pub struct LaneSlot {
     pub clock: Signal<In, Clock>,
@@ -59,25 +70,30 @@ pub struct LaneSlot {
     pub backward_in: Signal<In, Signed<48>>,
     pub backward_out: Signal<Out, Signed<48>>,
     index: Constant<Bits<8>>,
-    index_wide: Constant<Bits<16>>,
     index_address: Constant<Bits<32>>,
     one: Constant<Bits<8>>,
-    weights: Memory<Signed<32>>,
+    weights: WeightBank,
     rates: Memory<Signed<16>>,
     backward: Memory<Signed<48>>,
     lane: SynapseLane,
     rounding: Xorshift,
-    widen_forward: Widen,
+    forward_sum: ChainSum,
+    weight_select: ChainSelect<32>,
+    backward_select: ChainSelect<48>,
     widen_backward: Widen,
-    column: Signal<Local, Bits<16>>,
+    column: ColumnValid,
     backward_valid: ResetRegister<Bit>,
-    backward_product: Register<Signed<48>>,
+    backward_product: Register<Signed<32>>,
     backward_sum: Signal<Local, Signed<48>>,
 }
 
 impl LaneSlot {
     pub fn new(formats: &Formats, params: &EngineParams, index: usize) -> Self {
         let rate_depth = params.rate_words();
+        let column_bits = (params.max_columns + params.lanes).ilog2() + 1;
+        // NOTE: acc_B fits these bits only for layers of at most `max_rows` rows, which the
+        // drivers (the board's command executor and leap-cosim's engine driver) check.
+        let backward_bits = product_sum_bits(params.max_rows).min(ACC_BITS as usize);
         LaneSlot {
             clock: Default::default(),
             reset: Default::default(),
@@ -111,21 +127,22 @@ impl LaneSlot {
             backward_in: Default::default(),
             backward_out: Default::default(),
             index: Constant::new((index as u64).to_bits()),
-            index_wide: Constant::new((index as u64).to_bits()),
             index_address: Constant::new((index as u64).to_bits()),
             one: Constant::new(1u64.to_bits()),
-            weights: Memory::exact(params.weight_words, formats.weight_bits as usize, true),
+            weights: WeightBank::new(params.weight_words, formats.weight_bits as usize),
             rates: Memory::new(rate_depth, 16, true),
             backward: Memory::new(
                 params.max_columns.div_ceil(params.lanes),
-                ACC_BITS as usize,
+                backward_bits,
                 true,
             ),
             lane: SynapseLane::new(formats),
             rounding: Xorshift::new(((1u64 << formats.update_round_bits()) - 1) as u32),
-            widen_forward: Default::default(),
+            forward_sum: ChainSum::new(product_sum_bits(index + 1)),
+            weight_select: ChainSelect::new(formats.weight_bits as usize),
+            backward_select: ChainSelect::new(backward_bits),
             widen_backward: Default::default(),
-            column: Default::default(),
+            column: ColumnValid::new(index, column_bits as usize, params.lanes),
             backward_valid: Default::default(),
             backward_product: Default::default(),
             backward_sum: Default::default(),
@@ -163,10 +180,12 @@ impl Logic for LaneSlot {
             self.rate_write.val() & (self.rate_bank.val() == self.index.val());
 
         // The lane at stage 1; columns past the row's end are bubbles.
-        self.column.next = self.group_column.val() + self.index_wide.val();
+        self.column.issue.next = self.issue_valid.val();
+        self.column.group_column.next = self.group_column.val();
+        self.column.columns.next = self.columns.val();
         self.rounding.state.next = self.rounding_state.val();
         self.rounding.address.next = self.group_address.val() + self.index_address.val();
-        self.lane.valid.next = self.issue_valid.val() & (self.column.val() < self.columns.val());
+        self.lane.valid.next = self.column.valid.val();
         self.lane.weight.next = self.weights.read_data.val();
         self.lane.rate.next = self.rates.read_data.val();
         self.lane.message.next = self.message.val();
@@ -175,32 +194,355 @@ impl Logic for LaneSlot {
         self.lane.learn.next = self.learn.val();
 
         // Stage 4: chain the forward product and the saturation flag; read acc_B.
-        self.widen_forward.value.next = self.lane.forward.val();
-        self.forward_out.next = self.forward_in.val() + self.widen_forward.result.val();
+        self.forward_sum.chain.next = self.forward_in.val();
+        self.forward_sum.value.next = self.lane.forward.val();
+        self.forward_out.next = self.forward_sum.result.val();
         self.saturations_out.next = self.saturations_in.val();
         if self.lane.saturated.val() {
             self.saturations_out.next = self.saturations_in.val() + self.one.val();
         }
-        self.widen_backward.value.next = self.lane.backward.val();
         self.backward.read_address.next = self.backward_read_address.val();
         self.backward_valid.d.next = self.lane.out_valid.val();
-        self.backward_product.d.next = self.widen_backward.result.val();
+        self.backward_product.d.next = self.lane.backward.val();
 
-        // Stage 5: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m.
-        self.backward_sum.next = self.backward.read_data.val() + self.backward_product.q.val();
+        // Stage 5: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m. The memory stores only the
+        // sum's low bits, which represent it exactly, so yosys trims the adder to them.
+        self.widen_backward.value.next = self.backward_product.q.val();
+        self.backward_sum.next = self.backward.read_data.val() + self.widen_backward.result.val();
         if self.backward_first.val() {
-            self.backward_sum.next = self.backward_product.q.val();
+            self.backward_sum.next = self.widen_backward.result.val();
         }
         self.backward.write_address.next = self.backward_write_address.val();
         self.backward.write_data.next = self.backward_sum.val();
         self.backward.write_enable.next = self.backward_valid.q.val();
 
         // Host and error-phase reads pass along the chain, and this lane drives the words of its bank.
-        self.weight_out.next = self.weight_in.val();
-        self.backward_out.next = self.backward_in.val();
-        if self.host_bank.val() == self.index.val() {
-            self.weight_out.next = self.weights.read_data.val();
-            self.backward_out.next = self.backward.read_data.val();
+        self.weight_select.select.next = self.host_bank.val() == self.index.val();
+        self.weight_select.data.next = self.weights.read_data.val();
+        self.weight_select.chain.next = self.weight_in.val();
+        self.weight_out.next = self.weight_select.result.val();
+        self.backward_select.select.next = self.host_bank.val() == self.index.val();
+        self.backward_select.data.next = self.backward.read_data.val();
+        self.backward_select.chain.next = self.backward_in.val();
+        self.backward_out.next = self.backward_select.result.val();
+    }
+}
+
+/// Declares a wire that reads the bits of each `(port, width, used)` from `used` up, which the
+/// block ignores. Verilator's lint skips a signal whose name contains `unused`, and yosys
+/// removes the wire.
+pub fn unused_bits(ports: &[(&str, usize, usize)]) -> String {
+    let slices: Vec<String> = ports
+        .iter()
+        .filter(|(_, width, used)| used < width)
+        .map(|(port, width, used)| format!("{port}[{}:{used}]", width - 1))
+        .collect();
+    if slices.is_empty() {
+        return String::new();
+    }
+    format!(
+        "wire unused_high_bits = &{{1'b0, {}}};\n",
+        slices.join(", ")
+    )
+}
+
+/// Reads the low `bits` bits of a signed word and sign-extends them to 64 bits.
+fn wrap_signed(value: i64, bits: usize) -> i64 {
+    (value << (64 - bits)) >> (64 - bits)
+}
+
+/// One link of the forward chain: `result = chain + value`, computed in `bits` bits and
+/// sign-extended to the 48-bit port. The sum fits `bits` bits when every link before it sums
+/// products in the same way (see [`product_sum_bits`]).
+#[derive(LogicBlock)]
+pub struct ChainSum {
+    pub chain: Signal<In, Signed<48>>,
+    pub value: Signal<In, Signed<32>>,
+    pub result: Signal<Out, Signed<48>>,
+    _bits: usize,
+}
+
+impl ChainSum {
+    pub fn new(bits: usize) -> Self {
+        assert!(
+            (32..=48).contains(&bits),
+            "a {bits}-bit forward sum does not fit between the 32-bit product and the 48-bit chain"
+        );
+        ChainSum {
+            chain: Default::default(),
+            value: Default::default(),
+            result: Default::default(),
+            _bits: bits,
         }
+    }
+}
+
+impl Logic for ChainSum {
+    fn update(&mut self) {
+        let sum = signed_value(self.chain.val()) + signed_value(self.value.val());
+        self.result.next = wrap_signed(sum, self._bits).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let n = self._bits;
+        Verilog::Custom(format!(
+            "wire [{top}:0] sum = chain[{top}:0] + {value};\n\
+             always @(*) result = {result};\n{unused}",
+            top = n - 1,
+            value = extend("value", 32, n - 32),
+            result = extend("sum", n, 48 - n),
+            unused = unused_bits(&[("chain", 48, n)]),
+        ))
+    }
+}
+
+/// One link of a read chain: `result` is `data` when `select` is set, else `chain`, both read
+/// as `bits`-bit signed words and sign-extended to the `W`-bit port.
+#[derive(LogicBlock)]
+pub struct ChainSelect<const W: usize> {
+    pub select: Signal<In, Bit>,
+    pub data: Signal<In, Signed<W>>,
+    pub chain: Signal<In, Signed<W>>,
+    pub result: Signal<Out, Signed<W>>,
+    _bits: usize,
+}
+
+impl<const W: usize> ChainSelect<W> {
+    pub fn new(bits: usize) -> Self {
+        assert!(
+            (1..=W).contains(&bits),
+            "a {bits}-bit word does not fit the {W}-bit chain"
+        );
+        ChainSelect {
+            select: Default::default(),
+            data: Default::default(),
+            chain: Default::default(),
+            result: Default::default(),
+            _bits: bits,
+        }
+    }
+}
+
+impl<const W: usize> Logic for ChainSelect<W> {
+    fn update(&mut self) {
+        let chosen = if self.select.val() {
+            signed_value(self.data.val())
+        } else {
+            signed_value(self.chain.val())
+        };
+        self.result.next = wrap_signed(chosen, self._bits).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let n = self._bits;
+        Verilog::Custom(format!(
+            "wire [{top}:0] chosen = select ? data[{top}:0] : chain[{top}:0];\n\
+             always @(*) result = {result};\n{unused}",
+            top = n - 1,
+            result = extend("chosen", n, W - n),
+            unused = unused_bits(&[("data", W, n), ("chain", W, n)]),
+        ))
+    }
+}
+
+/// `valid = issue && group_column + index < columns`, computed in `bits + 1` bits: the group's
+/// first column and the row's column count are below `2^bits`, so their higher bits are ignored.
+/// The group's first column is a multiple of the lane count, so with `2^l` lanes the sum is
+/// `group_column` with its low `l` bits replaced by `index`, and no adder is needed.
+#[derive(LogicBlock)]
+pub struct ColumnValid {
+    pub issue: Signal<In, Bit>,
+    pub group_column: Signal<In, Bits<16>>,
+    pub columns: Signal<In, Bits<16>>,
+    pub valid: Signal<Out, Bit>,
+    _index: usize,
+    _bits: usize,
+    /// `l` for `2^l` lanes; `None` for a lane count that is not a power of two.
+    _lane_bits: Option<usize>,
+}
+
+impl ColumnValid {
+    pub fn new(index: usize, bits: usize, lanes: usize) -> Self {
+        assert!(
+            (1..=16).contains(&bits) && index < lanes && lanes < (1 << bits),
+            "lane {index} of {lanes} does not fit a {bits}-bit column number"
+        );
+        ColumnValid {
+            issue: Default::default(),
+            group_column: Default::default(),
+            columns: Default::default(),
+            valid: Default::default(),
+            _index: index,
+            _bits: bits,
+            _lane_bits: lanes
+                .is_power_of_two()
+                .then(|| lanes.trailing_zeros() as usize),
+        }
+    }
+}
+
+impl Logic for ColumnValid {
+    fn update(&mut self) {
+        let mask = (1u64 << self._bits) - 1;
+        let first = self.group_column.val().to_u64() & mask;
+        let column = match self._lane_bits {
+            Some(l) => (first >> l << l) | self._index as u64,
+            None => first + self._index as u64,
+        };
+        self.valid.next = self.issue.val() && column < (self.columns.val().to_u64() & mask);
+    }
+    fn connect(&mut self) {
+        self.valid.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let (b, index) = (self._bits, self._index);
+        let mut unused = unused_bits(&[("group_column", 16, b), ("columns", 16, b)]);
+        let column = match self._lane_bits {
+            Some(0) => format!("{{1'b0, group_column[{}:0]}}", b - 1),
+            Some(l) => {
+                unused += &format!(
+                    "wire unused_lane_bits = &{{1'b0, group_column[{}:0]}};\n",
+                    l - 1
+                );
+                format!("{{1'b0, group_column[{}:{l}], {l}'d{index}}}", b - 1)
+            }
+            None => format!("{{1'b0, group_column[{}:0]}} + {}'d{index}", b - 1, b + 1),
+        };
+        Verilog::Custom(format!(
+            "wire [{b}:0] lane_column = {column};\n\
+             always @(*) valid = issue & (lane_column < {{1'b0, columns[{top}:0]}});\n{unused}",
+            top = b - 1,
+        ))
+    }
+}
+
+/// The weight bank: `depth` words of `stored_bits` bits with one registered read port and one
+/// write port, like [`Memory::exact`] (a read or write past the last word has an undefined
+/// effect, and the contents start undefined).
+///
+/// A depth a little above a power of two `2^m >= 512` (at most `2^m / 8` more words) is split
+/// into two memories, the first `2^m` words and the rest, selected by address bit `m`. yosys
+/// 0.23 maps a power-of-two depth of 512 or more to iCE40 block RAMs of that depth (512 x 8,
+/// 1024 x 4) without a read multiplexer. So 543 words take the same 6 SB_RAM40_4K as before,
+/// with a 2-way read multiplexer in place of the 3-way one built for the whole depth.
+/// On ECP5 the two memories should take no more DP16KD than one (an estimate from the block
+/// sizes, not measured).
+#[derive(LogicBlock)]
+pub struct WeightBank {
+    pub clock: Signal<In, Clock>,
+    pub read_address: Signal<In, Bits<16>>,
+    pub read_data: Signal<Out, Signed<32>>,
+    pub write_address: Signal<In, Bits<16>>,
+    pub write_data: Signal<In, Signed<32>>,
+    pub write_enable: Signal<In, Bit>,
+    /// Words in the first memory: a power of two, or the whole depth when there is no split.
+    _first_words: usize,
+    _depth: usize,
+    _stored_bits: usize,
+    _words: Vec<Signed<32>>,
+}
+
+impl WeightBank {
+    pub fn new(depth: usize, stored_bits: usize) -> Self {
+        assert!(
+            (1..=32).contains(&stored_bits),
+            "{stored_bits} stored bits do not fit a 32-bit weight port"
+        );
+        let depth = depth.max(2);
+        assert!(
+            depth <= 1 << 16,
+            "a weight bank of {depth} words needs more than 16 address bits"
+        );
+        let power = 1usize << depth.ilog2();
+        let first_words = if depth > power && power >= 512 && depth - power <= power / 8 {
+            power
+        } else {
+            depth
+        };
+        WeightBank {
+            clock: Default::default(),
+            read_address: Default::default(),
+            read_data: Default::default(),
+            write_address: Default::default(),
+            write_data: Default::default(),
+            write_enable: Default::default(),
+            _first_words: first_words,
+            _depth: depth,
+            _stored_bits: stored_bits,
+            _words: vec![Signed::default(); depth],
+        }
+    }
+}
+
+impl Logic for WeightBank {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let mask = (1usize << self._depth.next_power_of_two().trailing_zeros()) - 1;
+            let read_index = self.read_address.val().index() & mask;
+            self.read_data.next = self._words.get(read_index).copied().unwrap_or_default();
+            if self.write_enable.val() {
+                let write_index = self.write_address.val().index() & mask;
+                if let Some(word) = self._words.get_mut(write_index) {
+                    *word = self.write_data.val();
+                }
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.read_data.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let b = self._stored_bits;
+        let extend_word = |word: &str| extend(word, b, 32 - b);
+        let address_bits =
+            |words: usize| words.max(2).next_power_of_two().trailing_zeros() as usize;
+        if self._first_words == self._depth {
+            let a = address_bits(self._depth);
+            return Verilog::Custom(format!(
+                "(* no_rw_check *)\n\
+                 reg [{top}:0] words [0:{last}];\n\
+                 reg [{top}:0] read_word;\n\
+                 always @(posedge clock) begin\n\
+                 \x20  if (write_enable) words[write_address[{at}:0]] <= write_data[{top}:0];\n\
+                 \x20  read_word <= words[read_address[{at}:0]];\n\
+                 end\n\
+                 always @(*) read_data = {value};\n",
+                top = b - 1,
+                last = self._depth - 1,
+                at = a - 1,
+                value = extend_word("read_word"),
+            ));
+        }
+        let m = address_bits(self._first_words);
+        let rest = self._depth - self._first_words;
+        let r = address_bits(rest);
+        Verilog::Custom(format!(
+            "(* no_rw_check *)\n\
+             reg [{top}:0] first_words [0:{first_last}];\n\
+             (* no_rw_check *)\n\
+             reg [{top}:0] rest_words [0:{rest_last}];\n\
+             reg [{top}:0] first_word;\n\
+             reg [{top}:0] rest_word;\n\
+             reg rest_read;\n\
+             always @(posedge clock) begin\n\
+             \x20  if (write_enable & !write_address[{m}]) first_words[write_address[{m_top}:0]] <= write_data[{top}:0];\n\
+             \x20  if (write_enable & write_address[{m}]) rest_words[write_address[{r_top}:0]] <= write_data[{top}:0];\n\
+             \x20  first_word <= first_words[read_address[{m_top}:0]];\n\
+             \x20  rest_word <= rest_words[read_address[{r_top}:0]];\n\
+             \x20  rest_read <= read_address[{m}];\n\
+             end\n\
+             always @(*) read_data = rest_read ? {rest_value} : {first_value};\n",
+            top = b - 1,
+            first_last = self._first_words - 1,
+            rest_last = rest - 1,
+            m_top = m - 1,
+            r_top = r - 1,
+            rest_value = extend_word("rest_word"),
+            first_value = extend_word("first_word"),
+        ))
     }
 }
