@@ -348,12 +348,38 @@ impl Logic for RoundedSum {
     }
 }
 
-/// `sat(current - potential + error)`: the potential difference `v` that drives the membrane.
+/// `offset = error − potential`, exact in 33 bits: the part of the potential difference `v`
+/// that does not need the current, so [`PotentialSum`] adds only the current to it.
+#[derive(LogicBlock, Default)]
+pub struct ErrorOffset {
+    pub error: Signal<In, Signed<32>>,
+    pub potential: Signal<In, Signed<32>>,
+    pub offset: Signal<Out, Signed<33>>,
+}
+
+impl Logic for ErrorOffset {
+    fn update(&mut self) {
+        let offset = signed_value(self.error.val()) - signed_value(self.potential.val());
+        self.offset.next = offset.into();
+    }
+    fn connect(&mut self) {
+        self.offset.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) offset = {} - {};\n",
+            extend("error", 32, 1),
+            extend("potential", 32, 1)
+        ))
+    }
+}
+
+/// `sat(current + offset)` with `offset = error − potential` from an [`ErrorOffset`]: the
+/// potential difference `v = sat(current − potential + error)` that drives the membrane.
 #[derive(LogicBlock)]
 pub struct PotentialSum {
     pub current: Signal<In, Signed<32>>,
-    pub potential: Signal<In, Signed<32>>,
-    pub error: Signal<In, Signed<32>>,
+    pub offset: Signal<In, Signed<33>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
     _bits: usize,
@@ -363,8 +389,7 @@ impl PotentialSum {
     pub fn new(bits: u32) -> Self {
         PotentialSum {
             current: Default::default(),
-            potential: Default::default(),
-            error: Default::default(),
+            offset: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
             _bits: bits as usize,
@@ -374,9 +399,8 @@ impl PotentialSum {
 
 impl Logic for PotentialSum {
     fn update(&mut self) {
-        let total = signed_value(self.current.val()) as i128
-            - signed_value(self.potential.val()) as i128
-            + signed_value(self.error.val()) as i128;
+        let total =
+            signed_value(self.current.val()) as i128 + signed_value(self.offset.val()) as i128;
         let (y, clamped) = saturate_value(total, self._bits);
         self.result.next = y.into();
         self.saturated.next = clamped;
@@ -387,10 +411,9 @@ impl Logic for PotentialSum {
     }
     fn hdl(&self) -> Verilog {
         let text = format!(
-            "wire signed [33:0] total = {} - {} + {};\n",
+            "wire signed [33:0] total = {} + {};\n",
             extend("current", 32, 2),
-            extend("potential", 32, 2),
-            extend("error", 32, 2)
+            extend("offset", 33, 1)
         );
         Verilog::Custom(text + &saturate("total", 34, self._bits, "result", 32, "saturated"))
     }
@@ -404,9 +427,9 @@ pub mod activation {
     pub const LINEAR: u64 = 2;
 }
 
-/// The activation of ŭ as a choice, and its slope: `φ(ŭ)` is 0 when `zero` is set, 1.0 when
-/// `one` is set and `ŭ` itself otherwise, and `slope = φ'(ŭ)` in the activity format, which is
-/// 1.0 or 0. Select codes are in [`activation`]. The comparisons with 0 and 1.0 test bits of
+/// The activation of ŭ as a choice, and its slope: `φ(ŭ)` is 0 when `clamp_zero` is set, 1.0
+/// when `clamp_one` is set and `ŭ` itself otherwise, and `slope = φ'(ŭ)` in the activity format,
+/// which is 1.0 or 0. Select codes are in [`activation`]. The comparisons with 0 and 1.0 test bits of
 /// `ŭ`, not carry chains.
 ///
 /// φ only clamps, so the rate `sat(realign(φ(ŭ)))` equals [`ActivityClamp`] applied to
@@ -416,8 +439,8 @@ pub mod activation {
 pub struct ActivationSelect {
     pub prospective: Signal<In, Signed<32>>,
     pub select: Signal<In, Bits<2>>,
-    pub zero: Signal<Out, Bit>,
-    pub one: Signal<Out, Bit>,
+    pub clamp_zero: Signal<Out, Bit>,
+    pub clamp_one: Signal<Out, Bit>,
     pub slope: Signal<Out, Signed<16>>,
     _pot_frac: u32,
     _act_frac: u32,
@@ -440,8 +463,8 @@ impl ActivationSelect {
         ActivationSelect {
             prospective: Default::default(),
             select: Default::default(),
-            zero: Default::default(),
-            one: Default::default(),
+            clamp_zero: Default::default(),
+            clamp_one: Default::default(),
             slope: Default::default(),
             _pot_frac: pot_frac,
             _act_frac: act_frac,
@@ -453,13 +476,13 @@ impl Logic for ActivationSelect {
     fn update(&mut self) {
         let x = signed_value(self.prospective.val());
         let one = 1i64 << self._pot_frac;
-        let (zero, above, slope) = match self.select.val().to_u64() {
+        let (below, above, slope) = match self.select.val().to_u64() {
             activation::HARD_SIGMOID => (x < 0, x > one, (0..=one).contains(&x)),
             activation::RELU => (x < 0, false, x > 0),
             _ => (false, false, true),
         };
-        self.zero.next = zero;
-        self.one.next = above;
+        self.clamp_zero.next = below;
+        self.clamp_one.next = above;
         self.slope.next = if slope {
             (1i64 << self._act_frac).into()
         } else {
@@ -467,8 +490,8 @@ impl Logic for ActivationSelect {
         };
     }
     fn connect(&mut self) {
-        self.zero.connect();
-        self.one.connect();
+        self.clamp_zero.connect();
+        self.clamp_one.connect();
         self.slope.connect();
     }
     fn hdl(&self) -> Verilog {
@@ -491,18 +514,18 @@ impl Logic for ActivationSelect {
              always @(*) begin\n\
              \x20  case (select)\n\
              \x20     2'd0: begin\n\
-             \x20        zero = negative;\n\
-             \x20        one = above;\n\
+             \x20        clamp_zero = negative;\n\
+             \x20        clamp_one = above;\n\
              \x20        active = !negative && !above;\n\
              \x20     end\n\
              \x20     2'd1: begin\n\
-             \x20        zero = negative;\n\
-             \x20        one = 1'b0;\n\
+             \x20        clamp_zero = negative;\n\
+             \x20        clamp_one = 1'b0;\n\
              \x20        active = positive;\n\
              \x20     end\n\
              \x20     default: begin\n\
-             \x20        zero = 1'b0;\n\
-             \x20        one = 1'b0;\n\
+             \x20        clamp_zero = 1'b0;\n\
+             \x20        clamp_one = 1'b0;\n\
              \x20        active = 1'b1;\n\
              \x20     end\n\
              \x20  endcase\n\
@@ -514,14 +537,14 @@ impl Logic for ActivationSelect {
 }
 
 /// The rate `φ(r)` of an activity word `r = sat(realign(ŭ))`, with φ's clamp given by the
-/// `zero` and `one` flags of an [`ActivationSelect`]: 0, 1.0 or `value`. `saturated` passes
-/// `value_saturated` only when `value` is the result.
+/// `clamp_zero` and `clamp_one` flags of an [`ActivationSelect`]: 0, 1.0 or `value`.
+/// `saturated` passes `value_saturated` only when `value` is the result.
 #[derive(LogicBlock)]
 pub struct ActivityClamp {
     pub value: Signal<In, Signed<16>>,
     pub value_saturated: Signal<In, Bit>,
-    pub zero: Signal<In, Bit>,
-    pub one: Signal<In, Bit>,
+    pub clamp_zero: Signal<In, Bit>,
+    pub clamp_one: Signal<In, Bit>,
     pub result: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
     _act_frac: u32,
@@ -536,8 +559,8 @@ impl ActivityClamp {
         ActivityClamp {
             value: Default::default(),
             value_saturated: Default::default(),
-            zero: Default::default(),
-            one: Default::default(),
+            clamp_zero: Default::default(),
+            clamp_one: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
             _act_frac: act_frac,
@@ -547,9 +570,9 @@ impl ActivityClamp {
 
 impl Logic for ActivityClamp {
     fn update(&mut self) {
-        let (result, saturated) = if self.zero.val() {
+        let (result, saturated) = if self.clamp_zero.val() {
             (0, false)
-        } else if self.one.val() {
+        } else if self.clamp_one.val() {
             (1i64 << self._act_frac, false)
         } else {
             (signed_value(self.value.val()), self.value_saturated.val())
@@ -564,8 +587,8 @@ impl Logic for ActivityClamp {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
             "always @(*) begin\n\
-             \x20  result = zero ? 16'sh0 : (one ? {act_one} : value);\n\
-             \x20  saturated = !zero && !one && value_saturated;\n\
+             \x20  result = clamp_zero ? 16'sh0 : (clamp_one ? {act_one} : value);\n\
+             \x20  saturated = !clamp_zero && !clamp_one && value_saturated;\n\
              end\n",
             act_one = literal(1i128 << self._act_frac, 16),
         ))

@@ -6,8 +6,8 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, Clamp, PotentialSplit, PotentialSum, ProductCombine, Register,
-    Requantize, ResetRegister, RoundedSum, ShiftStage,
+    ActivationSelect, ActivityClamp, Clamp, ErrorOffset, PotentialSplit, PotentialSum,
+    ProductCombine, Register, Requantize, ResetRegister, RoundedSum, ShiftStage,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
@@ -31,9 +31,9 @@ pub const COEFFICIENT_BASE_DELAY: usize = 3;
 /// Stage 1 combines the partial products into the doubled product with a 33-bit adder. Stage 2
 /// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps
 /// it to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and stage 5
-/// saturates. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the
-/// operation's other inputs, so the caller holds it only where it needs it. The clamp changes no result, because a product beyond 35 bits saturates the sum
-/// either way.
+/// saturates. The clamp changes no result, because a product beyond 35 bits saturates the sum
+/// either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the
+/// operation's other inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -203,11 +203,13 @@ pub struct NeuronUnit {
     s1_kdt_mant: EnableRegister<Signed<16>>,
     s1_kdt_shift: EnableRegister<Bits<6>>,
     s1_act: EnableRegister<Bits<2>>,
-    // Stage 2: basal current I.
+    // Stage 2: basal current I, and e − u.
     to_current: Requantize<48, 32>,
+    error_offset: ErrorOffset,
     s2_valid: ResetRegister<Bit>,
     s2_current: EnableRegister<Signed<32>>,
     s2_current_sat: EnableRegister<Bit>,
+    s2_offset: EnableRegister<Signed<33>>,
     // Stage 3: v = I − u + e, split into the multipliers' halves.
     difference: PotentialSum,
     split: PotentialSplit,
@@ -261,8 +263,8 @@ pub struct NeuronUnit {
     // Stage 10: the slope of ŭ and the clamp of φ.
     phi: ActivationSelect,
     s10_valid: ResetRegister<Bit>,
-    s10_zero: EnableRegister<Bit>,
-    s10_one: EnableRegister<Bit>,
+    s10_clamp_zero: EnableRegister<Bit>,
+    s10_clamp_one: EnableRegister<Bit>,
     s10_slope: EnableRegister<Signed<16>>,
     s10_ub: EnableRegister<Signed<32>>,
     s10_ub_sat: EnableRegister<Bit>,
@@ -325,6 +327,8 @@ impl NeuronUnit {
             s2_valid: Default::default(),
             s2_current: Default::default(),
             s2_current_sat: Default::default(),
+            error_offset: Default::default(),
+            s2_offset: Default::default(),
             difference: PotentialSum::new(formats.pot_bits),
             split: Default::default(),
             s3_valid: Default::default(),
@@ -368,8 +372,8 @@ impl NeuronUnit {
             s9_act: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
             s10_valid: Default::default(),
-            s10_zero: Default::default(),
-            s10_one: Default::default(),
+            s10_clamp_zero: Default::default(),
+            s10_clamp_one: Default::default(),
             s10_slope: Default::default(),
             s10_ub: Default::default(),
             s10_ub_sat: Default::default(),
@@ -402,6 +406,7 @@ impl Logic for NeuronUnit {
         self.s2_valid.clock.next = self.clock.val();
         self.s2_current.clock.next = self.clock.val();
         self.s2_current_sat.clock.next = self.clock.val();
+        self.s2_offset.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
         self.s3_v_high.clock.next = self.clock.val();
         self.s3_v_low.clock.next = self.clock.val();
@@ -437,8 +442,8 @@ impl Logic for NeuronUnit {
         self.s9_v_sat.clock.next = self.clock.val();
         self.s9_act.clock.next = self.clock.val();
         self.s10_valid.clock.next = self.clock.val();
-        self.s10_zero.clock.next = self.clock.val();
-        self.s10_one.clock.next = self.clock.val();
+        self.s10_clamp_zero.clock.next = self.clock.val();
+        self.s10_clamp_one.clock.next = self.clock.val();
         self.s10_slope.clock.next = self.clock.val();
         self.s10_ub.clock.next = self.clock.val();
         self.s10_ub_sat.clock.next = self.clock.val();
@@ -500,11 +505,14 @@ impl Logic for NeuronUnit {
         self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
+        self.error_offset.error.next = self.s1_e.q.val();
+        self.error_offset.potential.next = self.s1_u.q.val();
+        self.s2_offset.enable.next = self.s1_valid.q.val();
+        self.s2_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 3, with u and e from stage 1.
+        // Stage 3, with u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
-        self.difference.potential.next = self.s1_u.q.val();
-        self.difference.error.next = self.s1_e.q.val();
+        self.difference.offset.next = self.s2_offset.q.val();
         self.split.value.next = self.difference.result.val();
         self.s3_v_high.enable.next = self.s2_valid.q.val();
         self.s3_v_low.enable.next = self.s2_valid.q.val();
@@ -604,15 +612,15 @@ impl Logic for NeuronUnit {
         // Stage 10: ŭ left the coefficient pipeline while the neuron was in stage 9.
         self.phi.prospective.next = self.coefficient.result.val();
         self.phi.select.next = self.s9_act.q.val();
-        self.s10_zero.enable.next = self.s9_valid.q.val();
-        self.s10_one.enable.next = self.s9_valid.q.val();
+        self.s10_clamp_zero.enable.next = self.s9_valid.q.val();
+        self.s10_clamp_one.enable.next = self.s9_valid.q.val();
         self.s10_slope.enable.next = self.s9_valid.q.val();
         self.s10_ub.enable.next = self.s9_valid.q.val();
         self.s10_ub_sat.enable.next = self.s9_valid.q.val();
         self.s10_current.enable.next = self.s9_valid.q.val();
         self.s10_current_sat.enable.next = self.s9_valid.q.val();
-        self.s10_zero.d.next = self.phi.zero.val();
-        self.s10_one.d.next = self.phi.one.val();
+        self.s10_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s10_clamp_one.d.next = self.phi.clamp_one.val();
         self.s10_slope.d.next = self.phi.slope.val();
         self.s10_ub.d.next = self.coefficient.result.val();
         self.s10_ub_sat.d.next = self.coefficient.saturated.val();
@@ -623,8 +631,8 @@ impl Logic for NeuronUnit {
         self.to_rate.value.next = self.s10_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.zero.next = self.s10_zero.q.val();
-        self.rate_clamp.one.next = self.s10_one.q.val();
+        self.rate_clamp.clamp_zero.next = self.s10_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s10_clamp_one.q.val();
         self.s11_rate.enable.next = self.s10_valid.q.val();
         self.s11_rate_sat.enable.next = self.s10_valid.q.val();
         self.s11_u_next.enable.next = self.s10_valid.q.val();
