@@ -374,48 +374,30 @@ impl Logic for ErrorOffset {
     }
 }
 
-/// `sat(current + offset)` with `offset = error − potential` from an [`ErrorOffset`]: the
-/// potential difference `v = sat(current − potential + error)` that drives the membrane.
-#[derive(LogicBlock)]
+/// `total = current + offset`, exact in 34 bits, with `offset = error − potential` from an
+/// [`ErrorOffset`]: the potential difference `v = current − potential + error` before it is
+/// saturated.
+#[derive(LogicBlock, Default)]
 pub struct PotentialSum {
     pub current: Signal<In, Signed<32>>,
     pub offset: Signal<In, Signed<33>>,
-    pub result: Signal<Out, Signed<32>>,
-    pub saturated: Signal<Out, Bit>,
-    _bits: usize,
-}
-
-impl PotentialSum {
-    pub fn new(bits: u32) -> Self {
-        PotentialSum {
-            current: Default::default(),
-            offset: Default::default(),
-            result: Default::default(),
-            saturated: Default::default(),
-            _bits: bits as usize,
-        }
-    }
+    pub total: Signal<Out, Signed<34>>,
 }
 
 impl Logic for PotentialSum {
     fn update(&mut self) {
-        let total =
-            signed_value(self.current.val()) as i128 + signed_value(self.offset.val()) as i128;
-        let (y, clamped) = saturate_value(total, self._bits);
-        self.result.next = y.into();
-        self.saturated.next = clamped;
+        let total = signed_value(self.current.val()) + signed_value(self.offset.val());
+        self.total.next = total.into();
     }
     fn connect(&mut self) {
-        self.result.connect();
-        self.saturated.connect();
+        self.total.connect();
     }
     fn hdl(&self) -> Verilog {
-        let text = format!(
-            "wire signed [33:0] total = {} + {};\n",
+        Verilog::Custom(format!(
+            "always @(*) total = {} + {};\n",
             extend("current", 32, 2),
             extend("offset", 33, 1)
-        );
-        Verilog::Custom(text + &saturate("total", 34, self._bits, "result", 32, "saturated"))
+        ))
     }
 }
 

@@ -210,19 +210,19 @@ pub struct NeuronUnit {
     s2_current: EnableRegister<Signed<32>>,
     s2_current_sat: EnableRegister<Bit>,
     s2_offset: EnableRegister<Signed<33>>,
-    // Stage 3: v = I − u + e, split into the multipliers' halves.
+    // Stage 3: I − u + e, which stages 3 and 4 saturate to v and split into the multipliers'
+    // halves.
     difference: PotentialSum,
-    split: PotentialSplit,
     s3_valid: ResetRegister<Bit>,
-    s3_v_high: EnableRegister<Signed<16>>,
-    s3_v_low: EnableRegister<Signed<16>>,
-    s3_v_sat: EnableRegister<Bit>,
+    s3_total: EnableRegister<Signed<34>>,
     s3_u: EnableRegister<Signed<32>>,
     s3_kr_mant: EnableRegister<Signed<16>>,
     s3_kr_shift: EnableRegister<Bits<6>>,
     s3_kdt_mant: EnableRegister<Signed<16>>,
     s3_kdt_shift: EnableRegister<Bits<6>>,
     s3_act: EnableRegister<Bits<2>>,
+    clamp_difference: Requantize<34, 32>,
+    split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
     // `low_operand · mant_operand`.
     high_operand: Signal<Local, Signed<16>>,
@@ -329,18 +329,17 @@ impl NeuronUnit {
             s2_current_sat: Default::default(),
             error_offset: Default::default(),
             s2_offset: Default::default(),
-            difference: PotentialSum::new(formats.pot_bits),
-            split: Default::default(),
+            difference: Default::default(),
             s3_valid: Default::default(),
-            s3_v_high: Default::default(),
-            s3_v_low: Default::default(),
-            s3_v_sat: Default::default(),
+            s3_total: Default::default(),
             s3_u: Default::default(),
             s3_kr_mant: Default::default(),
             s3_kr_shift: Default::default(),
             s3_kdt_mant: Default::default(),
             s3_kdt_shift: Default::default(),
             s3_act: Default::default(),
+            clamp_difference: Requantize::new(0, 0, formats.pot_bits),
+            split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
             mant_operand: Default::default(),
@@ -408,9 +407,7 @@ impl Logic for NeuronUnit {
         self.s2_current_sat.clock.next = self.clock.val();
         self.s2_offset.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
-        self.s3_v_high.clock.next = self.clock.val();
-        self.s3_v_low.clock.next = self.clock.val();
-        self.s3_v_sat.clock.next = self.clock.val();
+        self.s3_total.clock.next = self.clock.val();
         self.s3_u.clock.next = self.clock.val();
         self.s3_kr_mant.clock.next = self.clock.val();
         self.s3_kr_shift.clock.next = self.clock.val();
@@ -513,19 +510,14 @@ impl Logic for NeuronUnit {
         // Stage 3, with u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s2_offset.q.val();
-        self.split.value.next = self.difference.result.val();
-        self.s3_v_high.enable.next = self.s2_valid.q.val();
-        self.s3_v_low.enable.next = self.s2_valid.q.val();
-        self.s3_v_sat.enable.next = self.s2_valid.q.val();
+        self.s3_total.enable.next = self.s2_valid.q.val();
         self.s3_u.enable.next = self.s2_valid.q.val();
         self.s3_kr_mant.enable.next = self.s2_valid.q.val();
         self.s3_kr_shift.enable.next = self.s2_valid.q.val();
         self.s3_kdt_mant.enable.next = self.s2_valid.q.val();
         self.s3_kdt_shift.enable.next = self.s2_valid.q.val();
         self.s3_act.enable.next = self.s2_valid.q.val();
-        self.s3_v_high.d.next = self.split.high.val();
-        self.s3_v_low.d.next = self.split.low.val();
-        self.s3_v_sat.d.next = self.difference.saturated.val();
+        self.s3_total.d.next = self.difference.total.val();
         self.s3_u.d.next = self.s1_u.q.val();
         self.s3_kr_mant.d.next = self.s1_kr_mant.q.val();
         self.s3_kr_shift.d.next = self.s1_kr_shift.q.val();
@@ -533,20 +525,22 @@ impl Logic for NeuronUnit {
         self.s3_kdt_shift.d.next = self.s1_kdt_shift.q.val();
         self.s3_act.d.next = self.s1_act.q.val();
 
-        // Stages 3 and 4 multiply the halves of v held in stage 3: by K_r's mantissa while the
-        // neuron is in stage 3, by K_dt's while it is in stage 4. Otherwise the multipliers
-        // take the spare operands.
+        // Stages 3 and 4 saturate the sum kept in stage 3 to v and multiply the halves of v: by
+        // K_r's mantissa while the neuron is in stage 3, by K_dt's while it is in stage 4.
+        // Otherwise the multipliers take the spare operands.
+        self.clamp_difference.value.next = self.s3_total.q.val();
+        self.split.value.next = self.clamp_difference.result.val();
         self.high_operand.next = self.spare_high.val();
         self.low_operand.next = self.spare_low.val();
         self.mant_operand.next = self.spare_mant.val();
         if self.s3_valid.q.val() {
-            self.high_operand.next = self.s3_v_high.q.val();
-            self.low_operand.next = self.s3_v_low.q.val();
+            self.high_operand.next = self.split.high.val();
+            self.low_operand.next = self.split.low.val();
             self.mant_operand.next = self.s3_kr_mant.q.val();
         }
         if self.s4_valid.q.val() {
-            self.high_operand.next = self.s3_v_high.q.val();
-            self.low_operand.next = self.s3_v_low.q.val();
+            self.high_operand.next = self.split.high.val();
+            self.low_operand.next = self.split.low.val();
             self.mant_operand.next = self.s3_kdt_mant.q.val();
         }
         self.high_product.next = self.high_operand.val() * self.mant_operand.val();
@@ -580,7 +574,7 @@ impl Logic for NeuronUnit {
         self.s5_act.enable.next = self.s4_valid.q.val();
         self.s5_u.d.next = self.s3_u.q.val();
         self.s5_kdt_shift.d.next = self.s3_kdt_shift.q.val();
-        self.s5_v_sat.d.next = self.s3_v_sat.q.val();
+        self.s5_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s5_act.d.next = self.s3_act.q.val();
 
         // Stage 6.
