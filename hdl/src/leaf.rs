@@ -348,51 +348,56 @@ impl Logic for RoundedSum {
     }
 }
 
-/// `sat(current - potential + error)`: the potential difference `v` that drives the membrane.
-#[derive(LogicBlock)]
-pub struct PotentialSum {
-    pub current: Signal<In, Signed<32>>,
-    pub potential: Signal<In, Signed<32>>,
+/// `offset = error − potential`, exact in 33 bits: the part of the potential difference `v`
+/// that does not need the current, so [`PotentialSum`] adds only the current to it.
+#[derive(LogicBlock, Default)]
+pub struct ErrorOffset {
     pub error: Signal<In, Signed<32>>,
-    pub result: Signal<Out, Signed<32>>,
-    pub saturated: Signal<Out, Bit>,
-    _bits: usize,
+    pub potential: Signal<In, Signed<32>>,
+    pub offset: Signal<Out, Signed<33>>,
 }
 
-impl PotentialSum {
-    pub fn new(bits: u32) -> Self {
-        PotentialSum {
-            current: Default::default(),
-            potential: Default::default(),
-            error: Default::default(),
-            result: Default::default(),
-            saturated: Default::default(),
-            _bits: bits as usize,
-        }
+impl Logic for ErrorOffset {
+    fn update(&mut self) {
+        let offset = signed_value(self.error.val()) - signed_value(self.potential.val());
+        self.offset.next = offset.into();
     }
+    fn connect(&mut self) {
+        self.offset.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) offset = {} - {};\n",
+            extend("error", 32, 1),
+            extend("potential", 32, 1)
+        ))
+    }
+}
+
+/// `total = current + offset`, exact in 34 bits, with `offset = error − potential` from an
+/// [`ErrorOffset`]: the potential difference `v = current − potential + error` before it is
+/// saturated.
+#[derive(LogicBlock, Default)]
+pub struct PotentialSum {
+    pub current: Signal<In, Signed<32>>,
+    pub offset: Signal<In, Signed<33>>,
+    pub total: Signal<Out, Signed<34>>,
 }
 
 impl Logic for PotentialSum {
     fn update(&mut self) {
-        let total = signed_value(self.current.val()) as i128
-            - signed_value(self.potential.val()) as i128
-            + signed_value(self.error.val()) as i128;
-        let (y, clamped) = saturate_value(total, self._bits);
-        self.result.next = y.into();
-        self.saturated.next = clamped;
+        let total = signed_value(self.current.val()) + signed_value(self.offset.val());
+        self.total.next = total.into();
     }
     fn connect(&mut self) {
-        self.result.connect();
-        self.saturated.connect();
+        self.total.connect();
     }
     fn hdl(&self) -> Verilog {
-        let text = format!(
-            "wire signed [33:0] total = {} - {} + {};\n",
+        Verilog::Custom(format!(
+            "always @(*) total = {} + {};\n",
             extend("current", 32, 2),
-            extend("potential", 32, 2),
-            extend("error", 32, 2)
-        );
-        Verilog::Custom(text + &saturate("total", 34, self._bits, "result", 32, "saturated"))
+            extend("offset", 33, 1)
+        ))
     }
 }
 
@@ -404,14 +409,20 @@ pub mod activation {
     pub const LINEAR: u64 = 2;
 }
 
-/// The activation before requantization and its slope: `value = φ(ŭ)` in the potential format
-/// and `slope = φ'(ŭ)` in the activity format, which is 1.0 or 0. Select codes are in
-/// [`activation`]. The comparisons with 0 and 1.0 test bits of `ŭ`, not carry chains.
+/// The activation of ŭ as a choice, and its slope: `φ(ŭ)` is 0 when `clamp_zero` is set, 1.0
+/// when `clamp_one` is set and `ŭ` itself otherwise, and `slope = φ'(ŭ)` in the activity format,
+/// which is 1.0 or 0. Select codes are in [`activation`]. The comparisons with 0 and 1.0 test bits of
+/// `ŭ`, not carry chains.
+///
+/// φ only clamps, so the rate `sat(realign(φ(ŭ)))` equals [`ActivityClamp`] applied to
+/// `sat(realign(ŭ))` with these flags: realignment and saturation keep the order of words and
+/// map 0 and 1.0 to 0 and 1.0.
 #[derive(LogicBlock)]
 pub struct ActivationSelect {
     pub prospective: Signal<In, Signed<32>>,
     pub select: Signal<In, Bits<2>>,
-    pub value: Signal<Out, Signed<32>>,
+    pub clamp_zero: Signal<Out, Bit>,
+    pub clamp_one: Signal<Out, Bit>,
     pub slope: Signal<Out, Signed<16>>,
     _pot_frac: u32,
     _act_frac: u32,
@@ -434,7 +445,8 @@ impl ActivationSelect {
         ActivationSelect {
             prospective: Default::default(),
             select: Default::default(),
-            value: Default::default(),
+            clamp_zero: Default::default(),
+            clamp_one: Default::default(),
             slope: Default::default(),
             _pot_frac: pot_frac,
             _act_frac: act_frac,
@@ -446,12 +458,13 @@ impl Logic for ActivationSelect {
     fn update(&mut self) {
         let x = signed_value(self.prospective.val());
         let one = 1i64 << self._pot_frac;
-        let (value, slope) = match self.select.val().to_u64() {
-            activation::HARD_SIGMOID => (x.clamp(0, one), (0..=one).contains(&x)),
-            activation::RELU => (x.max(0), x > 0),
-            _ => (x, true),
+        let (below, above, slope) = match self.select.val().to_u64() {
+            activation::HARD_SIGMOID => (x < 0, x > one, (0..=one).contains(&x)),
+            activation::RELU => (x < 0, false, x > 0),
+            _ => (false, false, true),
         };
-        self.value.next = value.into();
+        self.clamp_zero.next = below;
+        self.clamp_one.next = above;
         self.slope.next = if slope {
             (1i64 << self._act_frac).into()
         } else {
@@ -459,7 +472,8 @@ impl Logic for ActivationSelect {
         };
     }
     fn connect(&mut self) {
-        self.value.connect();
+        self.clamp_zero.connect();
+        self.clamp_one.connect();
         self.slope.connect();
     }
     fn hdl(&self) -> Verilog {
@@ -482,22 +496,82 @@ impl Logic for ActivationSelect {
              always @(*) begin\n\
              \x20  case (select)\n\
              \x20     2'd0: begin\n\
-             \x20        value = negative ? {zero} : (above ? {one} : prospective);\n\
+             \x20        clamp_zero = negative;\n\
+             \x20        clamp_one = above;\n\
              \x20        active = !negative && !above;\n\
              \x20     end\n\
              \x20     2'd1: begin\n\
-             \x20        value = negative ? {zero} : prospective;\n\
+             \x20        clamp_zero = negative;\n\
+             \x20        clamp_one = 1'b0;\n\
              \x20        active = positive;\n\
              \x20     end\n\
              \x20     default: begin\n\
-             \x20        value = prospective;\n\
+             \x20        clamp_zero = 1'b0;\n\
+             \x20        clamp_one = 1'b0;\n\
              \x20        active = 1'b1;\n\
              \x20     end\n\
              \x20  endcase\n\
              \x20  slope = active ? {act_one} : 16'sh0;\n\
              end\n",
-            zero = literal(0, 32),
-            one = literal(1i128 << f, 32),
+            act_one = literal(1i128 << self._act_frac, 16),
+        ))
+    }
+}
+
+/// The rate `φ(r)` of an activity word `r = sat(realign(ŭ))`, with φ's clamp given by the
+/// `clamp_zero` and `clamp_one` flags of an [`ActivationSelect`]: 0, 1.0 or `value`.
+/// `saturated` passes `value_saturated` only when `value` is the result.
+#[derive(LogicBlock)]
+pub struct ActivityClamp {
+    pub value: Signal<In, Signed<16>>,
+    pub value_saturated: Signal<In, Bit>,
+    pub clamp_zero: Signal<In, Bit>,
+    pub clamp_one: Signal<In, Bit>,
+    pub result: Signal<Out, Signed<16>>,
+    pub saturated: Signal<Out, Bit>,
+    _act_frac: u32,
+}
+
+impl ActivityClamp {
+    pub fn new(act_frac: u32) -> Self {
+        assert!(
+            act_frac < 15,
+            "act_frac {act_frac} does not fit a 16-bit activity"
+        );
+        ActivityClamp {
+            value: Default::default(),
+            value_saturated: Default::default(),
+            clamp_zero: Default::default(),
+            clamp_one: Default::default(),
+            result: Default::default(),
+            saturated: Default::default(),
+            _act_frac: act_frac,
+        }
+    }
+}
+
+impl Logic for ActivityClamp {
+    fn update(&mut self) {
+        let (result, saturated) = if self.clamp_zero.val() {
+            (0, false)
+        } else if self.clamp_one.val() {
+            (1i64 << self._act_frac, false)
+        } else {
+            (signed_value(self.value.val()), self.value_saturated.val())
+        };
+        self.result.next = result.into();
+        self.saturated.next = saturated;
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+        self.saturated.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  result = clamp_zero ? 16'sh0 : (clamp_one ? {act_one} : value);\n\
+             \x20  saturated = !clamp_zero && !clamp_one && value_saturated;\n\
+             end\n",
             act_one = literal(1i128 << self._act_frac, 16),
         ))
     }

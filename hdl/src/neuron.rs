@@ -4,16 +4,22 @@
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
+use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, Clamp, PotentialSplit, PotentialSum, ProductCombine, Register, Requantize,
-    ResetRegister, RoundedSum, ShiftStage,
+    ActivationSelect, ActivityClamp, Clamp, ErrorOffset, PotentialSplit, PotentialSum,
+    ProductCombine, Register, Requantize, ResetRegister, RoundedSum, ShiftStage,
 };
 
-/// Clocks from the neuron unit's inputs to its outputs.
-pub const NEURON_LATENCY: usize = 7 + COEFFICIENT_LATENCY;
+/// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
+/// coefficient pipeline in its stage 5, and the unit registers the next u when it leaves.
+pub const NEURON_LATENCY: usize = 6 + COEFFICIENT_LATENCY;
 
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
 pub const COEFFICIENT_LATENCY: usize = 5;
+
+/// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
+/// reads the same operation's `base`.
+pub const COEFFICIENT_BASE_DELAY: usize = 3;
 
 /// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift` and a potential
 /// `x` of at most 31 bits, one operation per clock with a latency of [`COEFFICIENT_LATENCY`]
@@ -26,7 +32,8 @@ pub const COEFFICIENT_LATENCY: usize = 5;
 /// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps
 /// it to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and stage 5
 /// saturates. The clamp changes no result, because a product beyond 35 bits saturates the sum
-/// either way.
+/// either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the
+/// operation's other inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -40,15 +47,12 @@ pub struct CoefficientPipeline {
     combine: ProductCombine,
     s1_doubled: Register<Signed<49>>,
     s1_shift: Register<Bits<6>>,
-    s1_base: Register<Signed<32>>,
     coarse: ShiftStage<49>,
     s2_halves: Register<Signed<49>>,
     s2_fine_shift: Register<Bits<3>>,
-    s2_base: Register<Signed<32>>,
     fine: ShiftStage<49>,
     clamp: Clamp<49, 35>,
     s3_halves: Register<Signed<35>>,
-    s3_base: Register<Signed<32>>,
     sum: RoundedSum,
     s4_total: Register<Signed<36>>,
     saturate: Requantize<36, 32>,
@@ -70,15 +74,12 @@ impl CoefficientPipeline {
             combine: Default::default(),
             s1_doubled: Default::default(),
             s1_shift: Default::default(),
-            s1_base: Default::default(),
             coarse: ShiftStage::coarse(),
             s2_halves: Default::default(),
             s2_fine_shift: Default::default(),
-            s2_base: Default::default(),
             fine: ShiftStage::fine(),
             clamp: Default::default(),
             s3_halves: Default::default(),
-            s3_base: Default::default(),
             sum: Default::default(),
             s4_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
@@ -93,12 +94,9 @@ impl Logic for CoefficientPipeline {
     fn update(&mut self) {
         self.s1_doubled.clock.next = self.clock.val();
         self.s1_shift.clock.next = self.clock.val();
-        self.s1_base.clock.next = self.clock.val();
         self.s2_halves.clock.next = self.clock.val();
         self.s2_fine_shift.clock.next = self.clock.val();
-        self.s2_base.clock.next = self.clock.val();
         self.s3_halves.clock.next = self.clock.val();
-        self.s3_base.clock.next = self.clock.val();
         self.s4_total.clock.next = self.clock.val();
         self.s5_result.clock.next = self.clock.val();
         self.s5_saturated.clock.next = self.clock.val();
@@ -108,24 +106,21 @@ impl Logic for CoefficientPipeline {
         self.combine.low.next = self.low.val();
         self.s1_doubled.d.next = self.combine.doubled.val();
         self.s1_shift.d.next = self.shift.val();
-        self.s1_base.d.next = self.base.val();
 
         // Stage 2.
         self.coarse.value.next = self.s1_doubled.q.val();
         self.coarse.amount.next = self.s1_shift.q.val().get_bits::<3>(3);
         self.s2_halves.d.next = self.coarse.result.val();
         self.s2_fine_shift.d.next = self.s1_shift.q.val().get_bits::<3>(0);
-        self.s2_base.d.next = self.s1_base.q.val();
 
         // Stage 3.
         self.fine.value.next = self.s2_halves.q.val();
         self.fine.amount.next = self.s2_fine_shift.q.val();
         self.clamp.value.next = self.fine.result.val();
         self.s3_halves.d.next = self.clamp.result.val();
-        self.s3_base.d.next = self.s2_base.q.val();
 
         // Stage 4.
-        self.sum.base.next = self.s3_base.q.val();
+        self.sum.base.next = self.base.val();
         self.sum.halves.next = self.s3_halves.q.val();
         self.s4_total.d.next = self.sum.total.val();
 
@@ -139,65 +134,20 @@ impl Logic for CoefficientPipeline {
     }
 }
 
-/// Stages between the neuron unit's stage 6 and its output stage.
-const CARRY_STAGES: usize = COEFFICIENT_LATENCY - 1;
-
-/// Registers the words of a neuron that pass by the coefficient pipeline. Only `valid` is
-/// reset.
-#[derive(LogicBlock, Default)]
-pub struct NeuronTags {
-    pub clock: Signal<In, Clock>,
-    pub reset: Signal<In, Bit>,
-    pub valid: Signal<In, Bit>,
-    pub v_sat: Signal<In, Bit>,
-    pub current: Signal<In, Signed<32>>,
-    pub current_sat: Signal<In, Bit>,
-    pub act: Signal<In, Bits<2>>,
-    pub valid_q: Signal<Out, Bit>,
-    pub v_sat_q: Signal<Out, Bit>,
-    pub current_q: Signal<Out, Signed<32>>,
-    pub current_sat_q: Signal<Out, Bit>,
-    pub act_q: Signal<Out, Bits<2>>,
-    valid_register: ResetRegister<Bit>,
-    v_sat_register: Register<Bit>,
-    current_register: Register<Signed<32>>,
-    current_sat_register: Register<Bit>,
-    act_register: Register<Bits<2>>,
-}
-
-impl Logic for NeuronTags {
-    #[hdl_gen]
-    fn update(&mut self) {
-        self.valid_register.clock.next = self.clock.val();
-        self.valid_register.reset.next = self.reset.val();
-        self.v_sat_register.clock.next = self.clock.val();
-        self.current_register.clock.next = self.clock.val();
-        self.current_sat_register.clock.next = self.clock.val();
-        self.act_register.clock.next = self.clock.val();
-
-        self.valid_register.d.next = self.valid.val();
-        self.v_sat_register.d.next = self.v_sat.val();
-        self.current_register.d.next = self.current.val();
-        self.current_sat_register.d.next = self.current_sat.val();
-        self.act_register.d.next = self.act.val();
-
-        self.valid_q.next = self.valid_register.q.val();
-        self.v_sat_q.next = self.v_sat_register.q.val();
-        self.current_q.next = self.current_register.q.val();
-        self.current_sat_q.next = self.current_sat_register.q.val();
-        self.act_q.next = self.act_register.q.val();
-    }
-}
-
 /// One neuron every other clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
 ///
-/// Each coefficient product takes one multiplier for two clocks, so a valid input must be
+/// Each coefficient product takes both multipliers for one clock, so a valid input must be
 /// followed by at least one clock with `valid` clear. The engine meets this because a row of its
-/// weight stream takes at least two clocks.
+/// weight stream takes at least two clocks. The spacing also lets every stage register keep its
+/// neuron for two clocks: a register loads only when a neuron enters its stage, and the next
+/// neuron enters two clocks later at the earliest. So a word is registered only in every other
+/// stage up to the stage that reads it, and a stage reads the registers of the stage before.
 ///
 /// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
 /// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
-/// `spare_low_product = spare_low · spare_mant`, all combinationally.
+/// `spare_low_product = spare_low · spare_mant`, all combinationally. A neuron uses them in the
+/// same shape: both multiply the halves of its v by K_r's mantissa in stage 3 and by K_dt's in
+/// stage 4.
 ///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
@@ -209,7 +159,8 @@ impl Logic for NeuronTags {
 /// - `rate = sat(realign(φ(ŭ)))` in the activity format and `slope = φ'(ŭ)` (1.0 or 0), with φ
 ///   chosen by `activation` (codes in [`crate::leaf::activation`]).
 ///
-/// Each `*_saturated` flag is set when the matching word was clamped. Only the valid bits are reset.
+/// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
+/// only in the clock where `out_valid` is set. Only the valid bits are reset.
 #[derive(LogicBlock)]
 pub struct NeuronUnit {
     pub clock: Signal<In, Clock>,
@@ -242,115 +193,93 @@ pub struct NeuronUnit {
     pub prospective_saturated: Signal<Out, Bit>,
     pub potential_saturated: Signal<Out, Bit>,
     pub rate_saturated: Signal<Out, Bit>,
-    // Stage 1: input registers.
+    // Stage 1: the input words.
     s1_valid: ResetRegister<Bit>,
-    s1_sum: Register<Signed<48>>,
-    s1_u: Register<Signed<32>>,
-    s1_e: Register<Signed<32>>,
-    s1_kr_mant: Register<Signed<16>>,
-    s1_kr_shift: Register<Bits<6>>,
-    s1_kdt_mant: Register<Signed<16>>,
-    s1_kdt_shift: Register<Bits<6>>,
-    s1_act: Register<Bits<2>>,
-    // Stage 2: basal current I.
+    s1_sum: EnableRegister<Signed<48>>,
+    s1_u: EnableRegister<Signed<32>>,
+    s1_e: EnableRegister<Signed<32>>,
+    s1_kr_mant: EnableRegister<Signed<16>>,
+    s1_kr_shift: EnableRegister<Bits<6>>,
+    s1_kdt_mant: EnableRegister<Signed<16>>,
+    s1_kdt_shift: EnableRegister<Bits<6>>,
+    s1_act: EnableRegister<Bits<2>>,
+    // Stage 2: basal current I, and e − u.
     to_current: Requantize<48, 32>,
+    error_offset: ErrorOffset,
     s2_valid: ResetRegister<Bit>,
-    s2_current: Register<Signed<32>>,
-    s2_current_sat: Register<Bit>,
-    s2_u: Register<Signed<32>>,
-    s2_e: Register<Signed<32>>,
-    s2_kr_mant: Register<Signed<16>>,
-    s2_kr_shift: Register<Bits<6>>,
-    s2_kdt_mant: Register<Signed<16>>,
-    s2_kdt_shift: Register<Bits<6>>,
-    s2_act: Register<Bits<2>>,
-    // Stage 3: v = I - u + e.
+    s2_current: EnableRegister<Signed<32>>,
+    s2_current_sat: EnableRegister<Bit>,
+    s2_offset: EnableRegister<Signed<33>>,
+    // Stage 3: I − u + e, which stages 3 and 4 saturate to v and split into the multipliers'
+    // halves.
     difference: PotentialSum,
     s3_valid: ResetRegister<Bit>,
-    s3_v: Register<Signed<32>>,
-    s3_v_sat: Register<Bit>,
-    s3_current: Register<Signed<32>>,
-    s3_current_sat: Register<Bit>,
-    s3_u: Register<Signed<32>>,
-    s3_kr_mant: Register<Signed<16>>,
-    s3_kr_shift: Register<Bits<6>>,
-    s3_kdt_mant: Register<Signed<16>>,
-    s3_kdt_shift: Register<Bits<6>>,
-    s3_act: Register<Bits<2>>,
-    // Stages 4 and 5: two signed 16 x 16 multipliers, one per coefficient. Stage 4 takes the
-    // products of the high half of v, stage 5 those of the low half, which stage 4 keeps.
+    s3_total: EnableRegister<Signed<34>>,
+    s3_u: EnableRegister<Signed<32>>,
+    s3_kr_mant: EnableRegister<Signed<16>>,
+    s3_kr_shift: EnableRegister<Bits<6>>,
+    s3_kdt_mant: EnableRegister<Signed<16>>,
+    s3_kdt_shift: EnableRegister<Bits<6>>,
+    s3_act: EnableRegister<Bits<2>>,
+    clamp_difference: Requantize<34, 32>,
     split: PotentialSplit,
-    v_operand: Signal<Local, Signed<16>>,
-    /// The second multiplier's copy of `v_operand`, which differs only for the spare products.
-    v_spare_operand: Signal<Local, Signed<16>>,
-    kr_operand: Signal<Local, Signed<16>>,
-    kdt_operand: Signal<Local, Signed<16>>,
-    kr_product: Signal<Local, Signed<32>>,
-    kdt_product: Signal<Local, Signed<32>>,
+    // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
+    // `low_operand · mant_operand`.
+    high_operand: Signal<Local, Signed<16>>,
+    low_operand: Signal<Local, Signed<16>>,
+    mant_operand: Signal<Local, Signed<16>>,
+    high_product: Signal<Local, Signed<32>>,
+    low_product: Signal<Local, Signed<32>>,
+    /// The products of the clock before: a neuron's K_r products in stage 4, its K_dt products
+    /// in stage 5. They feed the coefficient pipeline.
+    high_partial: Register<Signed<32>>,
+    low_partial: Register<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    s4_kr_high: Register<Signed<32>>,
-    s4_kdt_high: Register<Signed<32>>,
-    s4_v_low: Register<Signed<16>>,
-    s4_kr_mant: Register<Signed<16>>,
-    s4_kdt_mant: Register<Signed<16>>,
-    s4_kr_shift: Register<Bits<6>>,
-    s4_kdt_shift: Register<Bits<6>>,
-    s4_v_sat: Register<Bit>,
-    s4_current: Register<Signed<32>>,
-    s4_current_sat: Register<Bit>,
-    s4_u: Register<Signed<32>>,
-    s4_act: Register<Bits<2>>,
-    s5_valid: ResetRegister<Bit>,
-    s5_kr_high: Register<Signed<32>>,
-    s5_kr_low: Register<Signed<32>>,
-    s5_kdt_high: Register<Signed<32>>,
-    s5_kdt_low: Register<Signed<32>>,
-    s5_kr_shift: Register<Bits<6>>,
-    s5_kdt_shift: Register<Bits<6>>,
-    s5_v_sat: Register<Bit>,
-    s5_current: Register<Signed<32>>,
-    s5_current_sat: Register<Bit>,
-    s5_u: Register<Signed<32>>,
-    s5_act: Register<Bits<2>>,
-    // Stages 6 to 6 + COEFFICIENT_LATENCY share the coefficient pipeline: the K_r products of
-    // the neuron in stage 5 enter it, and the K_dt products one clock later from stage 6. That
-    // works because a neuron in stage 6 leaves stage 5 empty. ŭ leaves the pipeline in stage
-    // 5 + COEFFICIENT_LATENCY, the next u one clock later.
+    s4_current: EnableRegister<Signed<32>>,
+    s4_current_sat: EnableRegister<Bit>,
+    // Stages 4 to 10 share the coefficient pipeline: the K_r products enter it in stage 4 and
+    // the K_dt products in stage 5, which leaves ŭ in stage 9 and the next u in stage 10. A
+    // neuron in stage 5 leaves stage 4 empty.
     coefficient: CoefficientPipeline,
+    s5_valid: ResetRegister<Bit>,
+    s5_u: EnableRegister<Signed<32>>,
+    s5_kdt_shift: EnableRegister<Bits<6>>,
+    s5_v_sat: EnableRegister<Bit>,
+    s5_act: EnableRegister<Bits<2>>,
     s6_valid: ResetRegister<Bit>,
-    s6_u: Register<Signed<32>>,
-    s6_kdt_high: Register<Signed<32>>,
-    s6_kdt_low: Register<Signed<32>>,
-    s6_kdt_shift: Register<Bits<6>>,
-    s6_v_sat: Register<Bit>,
-    s6_current: Register<Signed<32>>,
-    s6_current_sat: Register<Bit>,
-    s6_act: Register<Bits<2>>,
-    /// Stages 7 to 5 + COEFFICIENT_LATENCY: the neuron's words while the pipeline forms ŭ.
-    carry: Vec<NeuronTags>,
-    // Stage 6 + COEFFICIENT_LATENCY: the activation of ŭ and its slope.
+    s6_current: EnableRegister<Signed<32>>,
+    s6_current_sat: EnableRegister<Bit>,
+    /// Stage 7 keeps u for the coefficient pipeline's sums in stages 7 (K_r) and 8 (K_dt).
+    s7_valid: ResetRegister<Bit>,
+    s7_u: EnableRegister<Signed<32>>,
+    s7_v_sat: EnableRegister<Bit>,
+    s7_act: EnableRegister<Bits<2>>,
+    s8_valid: ResetRegister<Bit>,
+    s8_current: EnableRegister<Signed<32>>,
+    s8_current_sat: EnableRegister<Bit>,
+    s9_valid: ResetRegister<Bit>,
+    s9_v_sat: EnableRegister<Bit>,
+    s9_act: EnableRegister<Bits<2>>,
+    // Stage 10: the slope of ŭ and the clamp of φ.
     phi: ActivationSelect,
-    phi_valid: ResetRegister<Bit>,
-    phi_value: Register<Signed<32>>,
-    phi_slope: Register<Signed<16>>,
-    phi_ub: Register<Signed<32>>,
-    phi_ub_sat: Register<Bit>,
-    phi_v_sat: Register<Bit>,
-    phi_current: Register<Signed<32>>,
-    phi_current_sat: Register<Bit>,
-    // Stage 7 + COEFFICIENT_LATENCY: the rate in the activity format and the output registers.
+    s10_valid: ResetRegister<Bit>,
+    s10_clamp_zero: EnableRegister<Bit>,
+    s10_clamp_one: EnableRegister<Bit>,
+    s10_slope: EnableRegister<Signed<16>>,
+    s10_ub: EnableRegister<Signed<32>>,
+    s10_ub_sat: EnableRegister<Bit>,
+    s10_current: EnableRegister<Signed<32>>,
+    s10_current_sat: EnableRegister<Bit>,
+    // Stage 11: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
+    // read stages 10 and 11.
     to_rate: Requantize<32, 16>,
-    out_valid_register: ResetRegister<Bit>,
-    out_rate: Register<Signed<16>>,
-    out_slope: Register<Signed<16>>,
-    out_rate_sat: Register<Bit>,
-    out_ub: Register<Signed<32>>,
-    out_ub_sat: Register<Bit>,
-    out_v_sat: Register<Bit>,
-    out_current: Register<Signed<32>>,
-    out_current_sat: Register<Bit>,
-    out_u_next: Register<Signed<32>>,
-    out_u_sat: Register<Bit>,
+    rate_clamp: ActivityClamp,
+    s11_valid: ResetRegister<Bit>,
+    s11_rate: EnableRegister<Signed<16>>,
+    s11_rate_sat: EnableRegister<Bit>,
+    s11_u_next: EnableRegister<Signed<32>>,
+    s11_u_sat: EnableRegister<Bit>,
+    s11_v_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -398,89 +327,65 @@ impl NeuronUnit {
             s2_valid: Default::default(),
             s2_current: Default::default(),
             s2_current_sat: Default::default(),
-            s2_u: Default::default(),
-            s2_e: Default::default(),
-            s2_kr_mant: Default::default(),
-            s2_kr_shift: Default::default(),
-            s2_kdt_mant: Default::default(),
-            s2_kdt_shift: Default::default(),
-            s2_act: Default::default(),
-            difference: PotentialSum::new(formats.pot_bits),
+            error_offset: Default::default(),
+            s2_offset: Default::default(),
+            difference: Default::default(),
             s3_valid: Default::default(),
-            s3_v: Default::default(),
-            s3_v_sat: Default::default(),
-            s3_current: Default::default(),
-            s3_current_sat: Default::default(),
+            s3_total: Default::default(),
             s3_u: Default::default(),
             s3_kr_mant: Default::default(),
             s3_kr_shift: Default::default(),
             s3_kdt_mant: Default::default(),
             s3_kdt_shift: Default::default(),
             s3_act: Default::default(),
+            clamp_difference: Requantize::new(0, 0, formats.pot_bits),
             split: Default::default(),
-            v_operand: Default::default(),
-            v_spare_operand: Default::default(),
-            kr_operand: Default::default(),
-            kdt_operand: Default::default(),
-            kr_product: Default::default(),
-            kdt_product: Default::default(),
+            high_operand: Default::default(),
+            low_operand: Default::default(),
+            mant_operand: Default::default(),
+            high_product: Default::default(),
+            low_product: Default::default(),
+            high_partial: Default::default(),
+            low_partial: Default::default(),
             s4_valid: Default::default(),
-            s4_kr_high: Default::default(),
-            s4_kdt_high: Default::default(),
-            s4_v_low: Default::default(),
-            s4_kr_mant: Default::default(),
-            s4_kdt_mant: Default::default(),
-            s4_kr_shift: Default::default(),
-            s4_kdt_shift: Default::default(),
-            s4_v_sat: Default::default(),
             s4_current: Default::default(),
             s4_current_sat: Default::default(),
-            s4_u: Default::default(),
-            s4_act: Default::default(),
+            coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
-            s5_kr_high: Default::default(),
-            s5_kr_low: Default::default(),
-            s5_kdt_high: Default::default(),
-            s5_kdt_low: Default::default(),
-            s5_kr_shift: Default::default(),
+            s5_u: Default::default(),
             s5_kdt_shift: Default::default(),
             s5_v_sat: Default::default(),
-            s5_current: Default::default(),
-            s5_current_sat: Default::default(),
-            s5_u: Default::default(),
             s5_act: Default::default(),
-            coefficient: CoefficientPipeline::new(formats.pot_bits),
             s6_valid: Default::default(),
-            s6_u: Default::default(),
-            s6_kdt_high: Default::default(),
-            s6_kdt_low: Default::default(),
-            s6_kdt_shift: Default::default(),
-            s6_v_sat: Default::default(),
             s6_current: Default::default(),
             s6_current_sat: Default::default(),
-            s6_act: Default::default(),
-            carry: (0..CARRY_STAGES).map(|_| NeuronTags::default()).collect(),
+            s7_valid: Default::default(),
+            s7_u: Default::default(),
+            s7_v_sat: Default::default(),
+            s7_act: Default::default(),
+            s8_valid: Default::default(),
+            s8_current: Default::default(),
+            s8_current_sat: Default::default(),
+            s9_valid: Default::default(),
+            s9_v_sat: Default::default(),
+            s9_act: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
-            phi_valid: Default::default(),
-            phi_value: Default::default(),
-            phi_slope: Default::default(),
-            phi_ub: Default::default(),
-            phi_ub_sat: Default::default(),
-            phi_v_sat: Default::default(),
-            phi_current: Default::default(),
-            phi_current_sat: Default::default(),
+            s10_valid: Default::default(),
+            s10_clamp_zero: Default::default(),
+            s10_clamp_one: Default::default(),
+            s10_slope: Default::default(),
+            s10_ub: Default::default(),
+            s10_ub_sat: Default::default(),
+            s10_current: Default::default(),
+            s10_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
-            out_valid_register: Default::default(),
-            out_rate: Default::default(),
-            out_slope: Default::default(),
-            out_rate_sat: Default::default(),
-            out_ub: Default::default(),
-            out_ub_sat: Default::default(),
-            out_v_sat: Default::default(),
-            out_current: Default::default(),
-            out_current_sat: Default::default(),
-            out_u_next: Default::default(),
-            out_u_sat: Default::default(),
+            rate_clamp: ActivityClamp::new(formats.act_frac),
+            s11_valid: Default::default(),
+            s11_rate: Default::default(),
+            s11_rate_sat: Default::default(),
+            s11_u_next: Default::default(),
+            s11_u_sat: Default::default(),
+            s11_v_sat: Default::default(),
         }
     }
 }
@@ -500,93 +405,88 @@ impl Logic for NeuronUnit {
         self.s2_valid.clock.next = self.clock.val();
         self.s2_current.clock.next = self.clock.val();
         self.s2_current_sat.clock.next = self.clock.val();
-        self.s2_u.clock.next = self.clock.val();
-        self.s2_e.clock.next = self.clock.val();
-        self.s2_kr_mant.clock.next = self.clock.val();
-        self.s2_kr_shift.clock.next = self.clock.val();
-        self.s2_kdt_mant.clock.next = self.clock.val();
-        self.s2_kdt_shift.clock.next = self.clock.val();
-        self.s2_act.clock.next = self.clock.val();
+        self.s2_offset.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
-        self.s3_v.clock.next = self.clock.val();
-        self.s3_v_sat.clock.next = self.clock.val();
-        self.s3_current.clock.next = self.clock.val();
-        self.s3_current_sat.clock.next = self.clock.val();
+        self.s3_total.clock.next = self.clock.val();
         self.s3_u.clock.next = self.clock.val();
         self.s3_kr_mant.clock.next = self.clock.val();
         self.s3_kr_shift.clock.next = self.clock.val();
         self.s3_kdt_mant.clock.next = self.clock.val();
         self.s3_kdt_shift.clock.next = self.clock.val();
         self.s3_act.clock.next = self.clock.val();
+        self.high_partial.clock.next = self.clock.val();
+        self.low_partial.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.s4_kr_high.clock.next = self.clock.val();
-        self.s4_kdt_high.clock.next = self.clock.val();
-        self.s4_v_low.clock.next = self.clock.val();
-        self.s4_kr_mant.clock.next = self.clock.val();
-        self.s4_kdt_mant.clock.next = self.clock.val();
-        self.s4_kr_shift.clock.next = self.clock.val();
-        self.s4_kdt_shift.clock.next = self.clock.val();
-        self.s4_v_sat.clock.next = self.clock.val();
         self.s4_current.clock.next = self.clock.val();
         self.s4_current_sat.clock.next = self.clock.val();
-        self.s4_u.clock.next = self.clock.val();
-        self.s4_act.clock.next = self.clock.val();
+        self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
-        self.s5_kr_high.clock.next = self.clock.val();
-        self.s5_kr_low.clock.next = self.clock.val();
-        self.s5_kdt_high.clock.next = self.clock.val();
-        self.s5_kdt_low.clock.next = self.clock.val();
-        self.s5_kr_shift.clock.next = self.clock.val();
+        self.s5_u.clock.next = self.clock.val();
         self.s5_kdt_shift.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
-        self.s5_current.clock.next = self.clock.val();
-        self.s5_current_sat.clock.next = self.clock.val();
-        self.s5_u.clock.next = self.clock.val();
         self.s5_act.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_u.clock.next = self.clock.val();
-        self.s6_kdt_high.clock.next = self.clock.val();
-        self.s6_kdt_low.clock.next = self.clock.val();
-        self.s6_kdt_shift.clock.next = self.clock.val();
-        self.s6_v_sat.clock.next = self.clock.val();
         self.s6_current.clock.next = self.clock.val();
         self.s6_current_sat.clock.next = self.clock.val();
-        self.s6_act.clock.next = self.clock.val();
-        self.coefficient.clock.next = self.clock.val();
-        self.phi_valid.clock.next = self.clock.val();
-        self.phi_value.clock.next = self.clock.val();
-        self.phi_slope.clock.next = self.clock.val();
-        self.phi_ub.clock.next = self.clock.val();
-        self.phi_ub_sat.clock.next = self.clock.val();
-        self.phi_v_sat.clock.next = self.clock.val();
-        self.phi_current.clock.next = self.clock.val();
-        self.phi_current_sat.clock.next = self.clock.val();
-        self.out_valid_register.clock.next = self.clock.val();
-        self.out_u_next.clock.next = self.clock.val();
-        self.out_u_sat.clock.next = self.clock.val();
-        self.out_rate.clock.next = self.clock.val();
-        self.out_slope.clock.next = self.clock.val();
-        self.out_rate_sat.clock.next = self.clock.val();
-        self.out_ub.clock.next = self.clock.val();
-        self.out_ub_sat.clock.next = self.clock.val();
-        self.out_v_sat.clock.next = self.clock.val();
-        self.out_current.clock.next = self.clock.val();
-        self.out_current_sat.clock.next = self.clock.val();
-        for k in 0..CARRY_STAGES {
-            self.carry[k].clock.next = self.clock.val();
-            self.carry[k].reset.next = self.reset.val();
-        }
+        self.s7_valid.clock.next = self.clock.val();
+        self.s7_u.clock.next = self.clock.val();
+        self.s7_v_sat.clock.next = self.clock.val();
+        self.s7_act.clock.next = self.clock.val();
+        self.s8_valid.clock.next = self.clock.val();
+        self.s8_current.clock.next = self.clock.val();
+        self.s8_current_sat.clock.next = self.clock.val();
+        self.s9_valid.clock.next = self.clock.val();
+        self.s9_v_sat.clock.next = self.clock.val();
+        self.s9_act.clock.next = self.clock.val();
+        self.s10_valid.clock.next = self.clock.val();
+        self.s10_clamp_zero.clock.next = self.clock.val();
+        self.s10_clamp_one.clock.next = self.clock.val();
+        self.s10_slope.clock.next = self.clock.val();
+        self.s10_ub.clock.next = self.clock.val();
+        self.s10_ub_sat.clock.next = self.clock.val();
+        self.s10_current.clock.next = self.clock.val();
+        self.s10_current_sat.clock.next = self.clock.val();
+        self.s11_valid.clock.next = self.clock.val();
+        self.s11_rate.clock.next = self.clock.val();
+        self.s11_rate_sat.clock.next = self.clock.val();
+        self.s11_u_next.clock.next = self.clock.val();
+        self.s11_u_sat.clock.next = self.clock.val();
+        self.s11_v_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
         self.s4_valid.reset.next = self.reset.val();
         self.s5_valid.reset.next = self.reset.val();
         self.s6_valid.reset.next = self.reset.val();
-        self.phi_valid.reset.next = self.reset.val();
-        self.out_valid_register.reset.next = self.reset.val();
+        self.s7_valid.reset.next = self.reset.val();
+        self.s8_valid.reset.next = self.reset.val();
+        self.s9_valid.reset.next = self.reset.val();
+        self.s10_valid.reset.next = self.reset.val();
+        self.s11_valid.reset.next = self.reset.val();
+
+        // The valid bits move one stage per clock. Each word register loads when its stage's
+        // valid bit is about to be set.
+        self.s1_valid.d.next = self.valid.val();
+        self.s2_valid.d.next = self.s1_valid.q.val();
+        self.s3_valid.d.next = self.s2_valid.q.val();
+        self.s4_valid.d.next = self.s3_valid.q.val();
+        self.s5_valid.d.next = self.s4_valid.q.val();
+        self.s6_valid.d.next = self.s5_valid.q.val();
+        self.s7_valid.d.next = self.s6_valid.q.val();
+        self.s8_valid.d.next = self.s7_valid.q.val();
+        self.s9_valid.d.next = self.s8_valid.q.val();
+        self.s10_valid.d.next = self.s9_valid.q.val();
+        self.s11_valid.d.next = self.s10_valid.q.val();
 
         // Stage 1.
-        self.s1_valid.d.next = self.valid.val();
+        self.s1_sum.enable.next = self.valid.val();
+        self.s1_u.enable.next = self.valid.val();
+        self.s1_e.enable.next = self.valid.val();
+        self.s1_kr_mant.enable.next = self.valid.val();
+        self.s1_kr_shift.enable.next = self.valid.val();
+        self.s1_kdt_mant.enable.next = self.valid.val();
+        self.s1_kdt_shift.enable.next = self.valid.val();
+        self.s1_act.enable.next = self.valid.val();
         self.s1_sum.d.next = self.sum.val();
         self.s1_u.d.next = self.potential.val();
         self.s1_e.d.next = self.error.val();
@@ -598,165 +498,156 @@ impl Logic for NeuronUnit {
 
         // Stage 2.
         self.to_current.value.next = self.s1_sum.q.val();
-        self.s2_valid.d.next = self.s1_valid.q.val();
+        self.s2_current.enable.next = self.s1_valid.q.val();
+        self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
-        self.s2_u.d.next = self.s1_u.q.val();
-        self.s2_e.d.next = self.s1_e.q.val();
-        self.s2_kr_mant.d.next = self.s1_kr_mant.q.val();
-        self.s2_kr_shift.d.next = self.s1_kr_shift.q.val();
-        self.s2_kdt_mant.d.next = self.s1_kdt_mant.q.val();
-        self.s2_kdt_shift.d.next = self.s1_kdt_shift.q.val();
-        self.s2_act.d.next = self.s1_act.q.val();
+        self.error_offset.error.next = self.s1_e.q.val();
+        self.error_offset.potential.next = self.s1_u.q.val();
+        self.s2_offset.enable.next = self.s1_valid.q.val();
+        self.s2_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 3.
+        // Stage 3, with u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
-        self.difference.potential.next = self.s2_u.q.val();
-        self.difference.error.next = self.s2_e.q.val();
-        self.s3_valid.d.next = self.s2_valid.q.val();
-        self.s3_v.d.next = self.difference.result.val();
-        self.s3_v_sat.d.next = self.difference.saturated.val();
-        self.s3_current.d.next = self.s2_current.q.val();
-        self.s3_current_sat.d.next = self.s2_current_sat.q.val();
-        self.s3_u.d.next = self.s2_u.q.val();
-        self.s3_kr_mant.d.next = self.s2_kr_mant.q.val();
-        self.s3_kr_shift.d.next = self.s2_kr_shift.q.val();
-        self.s3_kdt_mant.d.next = self.s2_kdt_mant.q.val();
-        self.s3_kdt_shift.d.next = self.s2_kdt_shift.q.val();
-        self.s3_act.d.next = self.s2_act.q.val();
+        self.difference.offset.next = self.s2_offset.q.val();
+        self.s3_total.enable.next = self.s2_valid.q.val();
+        self.s3_u.enable.next = self.s2_valid.q.val();
+        self.s3_kr_mant.enable.next = self.s2_valid.q.val();
+        self.s3_kr_shift.enable.next = self.s2_valid.q.val();
+        self.s3_kdt_mant.enable.next = self.s2_valid.q.val();
+        self.s3_kdt_shift.enable.next = self.s2_valid.q.val();
+        self.s3_act.enable.next = self.s2_valid.q.val();
+        self.s3_total.d.next = self.difference.total.val();
+        self.s3_u.d.next = self.s1_u.q.val();
+        self.s3_kr_mant.d.next = self.s1_kr_mant.q.val();
+        self.s3_kr_shift.d.next = self.s1_kr_shift.q.val();
+        self.s3_kdt_mant.d.next = self.s1_kdt_mant.q.val();
+        self.s3_kdt_shift.d.next = self.s1_kdt_shift.q.val();
+        self.s3_act.d.next = self.s1_act.q.val();
 
-        // Stages 4 and 5 share the multipliers. While stage 4 carries a neuron, stage 3 carries a
-        // bubble, so the multipliers take the low half of the neuron in stage 4, the high half
-        // of the neuron in stage 3, and the spare operands when neither stage has a neuron.
-        self.split.value.next = self.s3_v.q.val();
-        self.v_operand.next = self.spare_high.val();
-        self.v_spare_operand.next = self.spare_low.val();
-        self.kr_operand.next = self.spare_mant.val();
-        self.kdt_operand.next = self.spare_mant.val();
+        // Stages 3 and 4 saturate the sum kept in stage 3 to v and multiply the halves of v: by
+        // K_r's mantissa while the neuron is in stage 3, by K_dt's while it is in stage 4.
+        // Otherwise the multipliers take the spare operands.
+        self.clamp_difference.value.next = self.s3_total.q.val();
+        self.split.value.next = self.clamp_difference.result.val();
+        self.high_operand.next = self.spare_high.val();
+        self.low_operand.next = self.spare_low.val();
+        self.mant_operand.next = self.spare_mant.val();
         if self.s3_valid.q.val() {
-            self.v_operand.next = self.split.high.val();
-            self.v_spare_operand.next = self.split.high.val();
-            self.kr_operand.next = self.s3_kr_mant.q.val();
-            self.kdt_operand.next = self.s3_kdt_mant.q.val();
+            self.high_operand.next = self.split.high.val();
+            self.low_operand.next = self.split.low.val();
+            self.mant_operand.next = self.s3_kr_mant.q.val();
         }
         if self.s4_valid.q.val() {
-            self.v_operand.next = self.s4_v_low.q.val();
-            self.v_spare_operand.next = self.s4_v_low.q.val();
-            self.kr_operand.next = self.s4_kr_mant.q.val();
-            self.kdt_operand.next = self.s4_kdt_mant.q.val();
+            self.high_operand.next = self.split.high.val();
+            self.low_operand.next = self.split.low.val();
+            self.mant_operand.next = self.s3_kdt_mant.q.val();
         }
-        self.kr_product.next = self.v_operand.val() * self.kr_operand.val();
-        self.kdt_product.next = self.v_spare_operand.val() * self.kdt_operand.val();
+        self.high_product.next = self.high_operand.val() * self.mant_operand.val();
+        self.low_product.next = self.low_operand.val() * self.mant_operand.val();
         self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
-        self.spare_high_product.next = self.kr_product.val();
-        self.spare_low_product.next = self.kdt_product.val();
+        self.spare_high_product.next = self.high_product.val();
+        self.spare_low_product.next = self.low_product.val();
+        self.high_partial.d.next = self.high_product.val();
+        self.low_partial.d.next = self.low_product.val();
 
-        // Stage 4: the products of the high half of v.
-        self.s4_valid.d.next = self.s3_valid.q.val();
-        self.s4_kr_high.d.next = self.kr_product.val();
-        self.s4_kdt_high.d.next = self.kdt_product.val();
-        self.s4_v_low.d.next = self.split.low.val();
-        self.s4_kr_mant.d.next = self.s3_kr_mant.q.val();
-        self.s4_kdt_mant.d.next = self.s3_kdt_mant.q.val();
-        self.s4_kr_shift.d.next = self.s3_kr_shift.q.val();
-        self.s4_kdt_shift.d.next = self.s3_kdt_shift.q.val();
-        self.s4_v_sat.d.next = self.s3_v_sat.q.val();
-        self.s4_current.d.next = self.s3_current.q.val();
-        self.s4_current_sat.d.next = self.s3_current_sat.q.val();
-        self.s4_u.d.next = self.s3_u.q.val();
-        self.s4_act.d.next = self.s3_act.q.val();
+        // Stage 4.
+        self.s4_current.enable.next = self.s3_valid.q.val();
+        self.s4_current_sat.enable.next = self.s3_valid.q.val();
+        self.s4_current.d.next = self.s2_current.q.val();
+        self.s4_current_sat.d.next = self.s2_current_sat.q.val();
 
-        // Stage 5: the products of the low half of v.
-        self.s5_valid.d.next = self.s4_valid.q.val();
-        self.s5_kr_high.d.next = self.s4_kr_high.q.val();
-        self.s5_kr_low.d.next = self.kr_product.val();
-        self.s5_kdt_high.d.next = self.s4_kdt_high.q.val();
-        self.s5_kdt_low.d.next = self.kdt_product.val();
-        self.s5_kr_shift.d.next = self.s4_kr_shift.q.val();
-        self.s5_kdt_shift.d.next = self.s4_kdt_shift.q.val();
-        self.s5_v_sat.d.next = self.s4_v_sat.q.val();
-        self.s5_current.d.next = self.s4_current.q.val();
-        self.s5_current_sat.d.next = self.s4_current_sat.q.val();
-        self.s5_u.d.next = self.s4_u.q.val();
-        self.s5_act.d.next = self.s4_act.q.val();
-
-        // The coefficient pipeline takes the K_dt products of the neuron in stage 6 and
-        // otherwise the K_r products of the neuron in stage 5.
-        self.coefficient.base.next = self.s5_u.q.val();
-        self.coefficient.high.next = self.s5_kr_high.q.val();
-        self.coefficient.low.next = self.s5_kr_low.q.val();
-        self.coefficient.shift.next = self.s5_kr_shift.q.val();
-        if self.s6_valid.q.val() {
-            self.coefficient.base.next = self.s6_u.q.val();
-            self.coefficient.high.next = self.s6_kdt_high.q.val();
-            self.coefficient.low.next = self.s6_kdt_low.q.val();
-            self.coefficient.shift.next = self.s6_kdt_shift.q.val();
+        // The coefficient pipeline takes the K_r products of the neuron in stage 4 and the K_dt
+        // products of the neuron in stage 5. Both sums read u from stage 7.
+        self.coefficient.high.next = self.high_partial.q.val();
+        self.coefficient.low.next = self.low_partial.q.val();
+        self.coefficient.shift.next = self.s3_kr_shift.q.val();
+        if self.s5_valid.q.val() {
+            self.coefficient.shift.next = self.s5_kdt_shift.q.val();
         }
+        self.coefficient.base.next = self.s7_u.q.val();
+
+        // Stage 5.
+        self.s5_u.enable.next = self.s4_valid.q.val();
+        self.s5_kdt_shift.enable.next = self.s4_valid.q.val();
+        self.s5_v_sat.enable.next = self.s4_valid.q.val();
+        self.s5_act.enable.next = self.s4_valid.q.val();
+        self.s5_u.d.next = self.s3_u.q.val();
+        self.s5_kdt_shift.d.next = self.s3_kdt_shift.q.val();
+        self.s5_v_sat.d.next = self.clamp_difference.saturated.val();
+        self.s5_act.d.next = self.s3_act.q.val();
 
         // Stage 6.
-        self.s6_valid.d.next = self.s5_valid.q.val();
-        self.s6_u.d.next = self.s5_u.q.val();
-        self.s6_kdt_high.d.next = self.s5_kdt_high.q.val();
-        self.s6_kdt_low.d.next = self.s5_kdt_low.q.val();
-        self.s6_kdt_shift.d.next = self.s5_kdt_shift.q.val();
-        self.s6_v_sat.d.next = self.s5_v_sat.q.val();
-        self.s6_current.d.next = self.s5_current.q.val();
-        self.s6_current_sat.d.next = self.s5_current_sat.q.val();
-        self.s6_act.d.next = self.s5_act.q.val();
+        self.s6_current.enable.next = self.s5_valid.q.val();
+        self.s6_current_sat.enable.next = self.s5_valid.q.val();
+        self.s6_current.d.next = self.s4_current.q.val();
+        self.s6_current_sat.d.next = self.s4_current_sat.q.val();
 
-        // Stages 7 to 5 + COEFFICIENT_LATENCY carry the neuron while the pipeline forms ŭ.
-        self.carry[0].valid.next = self.s6_valid.q.val();
-        self.carry[0].v_sat.next = self.s6_v_sat.q.val();
-        self.carry[0].current.next = self.s6_current.q.val();
-        self.carry[0].current_sat.next = self.s6_current_sat.q.val();
-        self.carry[0].act.next = self.s6_act.q.val();
-        for k in 1..CARRY_STAGES {
-            self.carry[k].valid.next = self.carry[k - 1].valid_q.val();
-            self.carry[k].v_sat.next = self.carry[k - 1].v_sat_q.val();
-            self.carry[k].current.next = self.carry[k - 1].current_q.val();
-            self.carry[k].current_sat.next = self.carry[k - 1].current_sat_q.val();
-            self.carry[k].act.next = self.carry[k - 1].act_q.val();
-        }
+        // Stage 7.
+        self.s7_u.enable.next = self.s6_valid.q.val();
+        self.s7_v_sat.enable.next = self.s6_valid.q.val();
+        self.s7_act.enable.next = self.s6_valid.q.val();
+        self.s7_u.d.next = self.s5_u.q.val();
+        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
+        self.s7_act.d.next = self.s5_act.q.val();
 
-        // Stage 6 + COEFFICIENT_LATENCY. The last carry stage feeds it: the last assignment in
-        // the loop wins.
+        // Stage 8.
+        self.s8_current.enable.next = self.s7_valid.q.val();
+        self.s8_current_sat.enable.next = self.s7_valid.q.val();
+        self.s8_current.d.next = self.s6_current.q.val();
+        self.s8_current_sat.d.next = self.s6_current_sat.q.val();
+
+        // Stage 9.
+        self.s9_v_sat.enable.next = self.s8_valid.q.val();
+        self.s9_act.enable.next = self.s8_valid.q.val();
+        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
+        self.s9_act.d.next = self.s7_act.q.val();
+
+        // Stage 10: ŭ left the coefficient pipeline while the neuron was in stage 9.
         self.phi.prospective.next = self.coefficient.result.val();
-        for k in 0..CARRY_STAGES {
-            self.phi.select.next = self.carry[k].act_q.val();
-            self.phi_valid.d.next = self.carry[k].valid_q.val();
-            self.phi_v_sat.d.next = self.carry[k].v_sat_q.val();
-            self.phi_current.d.next = self.carry[k].current_q.val();
-            self.phi_current_sat.d.next = self.carry[k].current_sat_q.val();
-        }
-        self.phi_value.d.next = self.phi.value.val();
-        self.phi_slope.d.next = self.phi.slope.val();
-        self.phi_ub.d.next = self.coefficient.result.val();
-        self.phi_ub_sat.d.next = self.coefficient.saturated.val();
+        self.phi.select.next = self.s9_act.q.val();
+        self.s10_clamp_zero.enable.next = self.s9_valid.q.val();
+        self.s10_clamp_one.enable.next = self.s9_valid.q.val();
+        self.s10_slope.enable.next = self.s9_valid.q.val();
+        self.s10_ub.enable.next = self.s9_valid.q.val();
+        self.s10_ub_sat.enable.next = self.s9_valid.q.val();
+        self.s10_current.enable.next = self.s9_valid.q.val();
+        self.s10_current_sat.enable.next = self.s9_valid.q.val();
+        self.s10_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s10_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s10_slope.d.next = self.phi.slope.val();
+        self.s10_ub.d.next = self.coefficient.result.val();
+        self.s10_ub_sat.d.next = self.coefficient.saturated.val();
+        self.s10_current.d.next = self.s8_current.q.val();
+        self.s10_current_sat.d.next = self.s8_current_sat.q.val();
 
-        // Stage 7 + COEFFICIENT_LATENCY. The next u left the pipeline one clock after ŭ.
-        self.to_rate.value.next = self.phi_value.q.val();
-        self.out_valid_register.d.next = self.phi_valid.q.val();
-        self.out_rate.d.next = self.to_rate.result.val();
-        self.out_rate_sat.d.next = self.to_rate.saturated.val();
-        self.out_slope.d.next = self.phi_slope.q.val();
-        self.out_ub.d.next = self.phi_ub.q.val();
-        self.out_ub_sat.d.next = self.phi_ub_sat.q.val();
-        self.out_v_sat.d.next = self.phi_v_sat.q.val();
-        self.out_current.d.next = self.phi_current.q.val();
-        self.out_current_sat.d.next = self.phi_current_sat.q.val();
-        self.out_u_next.d.next = self.coefficient.result.val();
-        self.out_u_sat.d.next = self.coefficient.saturated.val();
+        // Stage 11: the next u left the coefficient pipeline while the neuron was in stage 10.
+        self.to_rate.value.next = self.s10_ub.q.val();
+        self.rate_clamp.value.next = self.to_rate.result.val();
+        self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
+        self.rate_clamp.clamp_zero.next = self.s10_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s10_clamp_one.q.val();
+        self.s11_rate.enable.next = self.s10_valid.q.val();
+        self.s11_rate_sat.enable.next = self.s10_valid.q.val();
+        self.s11_u_next.enable.next = self.s10_valid.q.val();
+        self.s11_u_sat.enable.next = self.s10_valid.q.val();
+        self.s11_v_sat.enable.next = self.s10_valid.q.val();
+        self.s11_rate.d.next = self.rate_clamp.result.val();
+        self.s11_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s11_u_next.d.next = self.coefficient.result.val();
+        self.s11_u_sat.d.next = self.coefficient.saturated.val();
+        self.s11_v_sat.d.next = self.s9_v_sat.q.val();
 
-        self.out_valid.next = self.out_valid_register.q.val();
-        self.current.next = self.out_current.q.val();
-        self.prospective.next = self.out_ub.q.val();
-        self.potential_next.next = self.out_u_next.q.val();
-        self.rate.next = self.out_rate.q.val();
-        self.slope.next = self.out_slope.q.val();
-        self.current_saturated.next = self.out_current_sat.q.val();
-        self.difference_saturated.next = self.out_v_sat.q.val();
-        self.prospective_saturated.next = self.out_ub_sat.q.val();
-        self.potential_saturated.next = self.out_u_sat.q.val();
-        self.rate_saturated.next = self.out_rate_sat.q.val();
+        self.out_valid.next = self.s11_valid.q.val();
+        self.current.next = self.s10_current.q.val();
+        self.prospective.next = self.s10_ub.q.val();
+        self.potential_next.next = self.s11_u_next.q.val();
+        self.rate.next = self.s11_rate.q.val();
+        self.slope.next = self.s10_slope.q.val();
+        self.current_saturated.next = self.s10_current_sat.q.val();
+        self.difference_saturated.next = self.s11_v_sat.q.val();
+        self.prospective_saturated.next = self.s10_ub_sat.q.val();
+        self.potential_saturated.next = self.s11_u_sat.q.val();
+        self.rate_saturated.next = self.s11_rate_sat.q.val();
     }
 }

@@ -5,7 +5,7 @@
 use rust_hdl::prelude::*;
 
 use crate::leaf::{round_shift_value, saturate_value, signed_value};
-use crate::verilog::{extend, literal, saturate};
+use crate::verilog::{extend, literal, round_shift, saturate};
 
 /// Simple dual-port block RAM: one registered read port and one write port on the same clock.
 ///
@@ -271,50 +271,43 @@ impl Logic for OutputError {
     }
     fn hdl(&self) -> Verilog {
         let bits = self._pot_bits as usize;
-        let scale = self._pot_frac - self._act_frac;
-        let act_frac = self._act_frac as usize;
+        let scale = (self._pot_frac - self._act_frac) as i32;
         // The 17-bit `t − r` times `d` is `2·((t − r) >>> 1)·d` plus `d` when `t − r` is odd,
-        // so the shared product needs only the 16-bit half. That product fits 33 bits, so
-        // `width` bits hold it after the left shift by `scale` and the rounding sum.
-        let width = 35 + scale as usize;
+        // so the shared product needs only the 16-bit half. That product fits 33 bits. Moving
+        // it left by `scale` and then right by `act_frac` with rounding is one move by
+        // `act_frac − scale`, which is exact and needs no adder when `scale >= act_frac`.
         let mut text = format!(
             "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
              always @(*) rate_half = {{{{16{{rate_difference[16]}}}}, rate_difference[16:1]}};\n\
              wire signed [31:0] slope_half = half_product[31:0];\n\
              wire signed [15:0] slope_odd = rate_difference[0] ? slope : 16'sd0;\n\
-             wire signed [{top}:0] slope_product = {{{{{pad}{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
-             wire signed [{top}:0] slope_scaled = slope_product <<< {scale};\n\
-             wire signed [{top}:0] slope_rounded = (slope_scaled + {half}) >>> {act_frac};\n\
-             wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n\
-             reg signed [31:0] rate_term;\n\
-             reg rate_clamped;\n\
-             reg signed [31:0] voltage_term;\n\
-             reg voltage_clamped;\n",
-            top = width - 1,
-            pad = width - 33,
-            slope_odd = extend("slope_odd", 16, width - 16),
-            half = literal(if act_frac == 0 { 0 } else { 1i128 << (act_frac - 1) }, width),
+             wire signed [34:0] slope_product = {{{{2{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
+             wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n",
+            slope_odd = extend("slope_odd", 16, 19),
             target_wide = extend("target", 32, 1),
             prospective_wide = extend("prospective", 32, 1),
         );
+        let (moved, width) = round_shift(
+            "slope_product",
+            35,
+            self._act_frac as i32 - scale,
+            "slope_moved",
+        );
+        text += &moved;
+        // Both targets share one saturation: the voltage difference is selected before it.
+        text += &format!(
+            "wire signed [{top}:0] unclamped = voltage ? {voltage} : slope_moved;\n",
+            top = width - 1,
+            voltage = extend("voltage_difference", 33, width - 33),
+        );
         text += &saturate(
-            "slope_rounded",
+            "unclamped",
             width,
             bits,
-            "rate_term",
+            "difference",
             32,
-            "rate_clamped",
+            "first_saturated",
         );
-        text += &saturate(
-            "voltage_difference",
-            33,
-            bits,
-            "voltage_term",
-            32,
-            "voltage_clamped",
-        );
-        text += "always @(*) difference = voltage ? voltage_term : rate_term;\n";
-        text += "always @(*) first_saturated = voltage ? voltage_clamped : rate_clamped;\n";
         text += "always @(*) amount = {1'b0, beta_shift};\n";
         text += &saturate("rounded", 50, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
@@ -422,10 +415,12 @@ impl Logic for RoundShift {
     }
     fn hdl(&self) -> Verilog {
         // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
-        // holds for a = 0 too.
+        // holds for a = 0 too. Every amount from 49 on leaves only the sign in `halves`, so
+        // the result is 0 for all of them, and the shifter takes the amount clipped to 63.
         Verilog::Custom(
-            "wire signed [48:0] doubled = {value, 1'b0};\n\
-             wire signed [48:0] halves = doubled >>> amount;\n\
+            "wire [5:0] clipped = amount[6] ? 6'd63 : amount[5:0];\n\
+             wire signed [48:0] doubled = {value, 1'b0};\n\
+             wire signed [48:0] halves = doubled >>> clipped;\n\
              wire signed [49:0] bumped = {halves[48], halves} + 50'sd1;\n\
              always @(*) rounded = bumped >>> 1;\n"
                 .into(),
