@@ -136,9 +136,9 @@ impl Logic for CommandExecutor {
         self.sample.enable.next = false;
         self.sample.step.next = self.one16.val();
         self.field_number.load.next = false;
-        self.field_number.value.next = self.zero32.val();
+        self.field_number.value.next = self.zero8.val();
         self.field_number.enable.next = false;
-        self.field_number.step.next = self.one32.val();
+        self.field_number.step.next = self.one8.val();
         self.select_code.load.next = false;
         self.select_code.value.next = self.select_first_state.val();
         self.select_code.enable.next = false;
@@ -148,9 +148,9 @@ impl Logic for CommandExecutor {
         self.new_learning.enable.next = false;
         self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
         self.new_steps.enable.next = false;
-        self.new_steps.d.next = self.gather.w1.val();
+        self.new_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.new_settle.enable.next = false;
-        self.new_settle.d.next = self.gather.w1.val();
+        self.new_settle.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.steps_per_sample.enable.next = false;
         self.steps_per_sample.d.next = self.new_steps.q.val();
         self.settle_steps.enable.next = false;
@@ -171,9 +171,9 @@ impl Logic for CommandExecutor {
         self.replays.enable.next = false;
         self.replays.step.next = self.one32.val();
         self.saturations.load.next = false;
-        self.saturations.value.next = self.zero64.val();
+        self.saturations.value.next = self.zero35.val();
         self.saturations.enable.next = false;
-        self.saturations.step.next = self.engine_word.q.val();
+        self.saturations.step.next = self.saturation_step.result.val();
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
@@ -221,7 +221,7 @@ impl Logic for CommandExecutor {
         self.walker.offset.next = self.offset.q.val();
         self.walker.advance.next = false;
         self.cache.clear.next = false;
-        self.cache.opcode.next = self.frame_opcode.val();
+        self.cache.opcode.next = self.frame_opcode.val().get_bits::<3>(0);
         self.cache.seq.next = self.frame_seq.val();
         self.cache.length.next = self.length_out.q.val();
         self.cache.insert.next = false;
@@ -232,7 +232,7 @@ impl Logic for CommandExecutor {
         self.words.code.next = self.error_code.q.val();
         self.words.opcode.next = self.frame_opcode.val();
         self.words.detail.next = self.error_detail.q.val();
-        self.counter_select.index.next = self.index.q.val();
+        self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         self.counter_select.crc.next = self.crc_errors.val();
         self.counter_select.framing.next = self.framing_errors.val();
         self.counter_select.length.next = self.length_errors.val();
@@ -247,6 +247,11 @@ impl Logic for CommandExecutor {
         self.wide_word.value.next = self.gather.w1.val();
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
+        self.wide_field.value.next = self.field_number.q.val();
+        // The engine's saturation counters are 32 bits wide.
+        self.saturation_step.value.next = self.engine_word.q.val().get_bits::<32>(0);
+        self.wide_saturations.value.next = self.saturations.q.val();
+        self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
         self.frame_release.next = false;
@@ -261,7 +266,7 @@ impl Logic for CommandExecutor {
         self.engine_learn.next = self.command_learn.q.val();
         self.engine_select.next = self.command_select.q.val();
         self.engine_address.next = self.command_address.q.val();
-        self.engine_data.next = self.command_data.q.val();
+        self.engine_data.next = self.wide_data.result.val();
         self.engine_clear_counters.next = false;
         self.emit.next = false;
         self.emit_byte.next = self.serializer.data.val();
@@ -724,7 +729,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ShiftCheck => {
                 self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_number.q.val();
+                self.error_detail.d.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -756,7 +761,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_number.q.val();
+                self.error_detail.d.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -797,7 +802,9 @@ impl Logic for CommandExecutor {
                 self.error_detail.d.next = self.field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
-                if self.gather.w1.val() >= self.new_steps.q.val() {
+                if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
+                    | (self.gather.w1.val().get_bits::<20>(0) >= self.new_steps.q.val())
+                {
                     self.error_code.enable.next = true;
                     self.error_detail.enable.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -871,9 +878,9 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.constant_voltage.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.zero64.val();
+                self.command_data.d.next = self.zero33.val();
                 if self.new_target.q.val() {
-                    self.wide_steps.value.next = self.one32.val();
+                    self.wide_steps.value.next = self.one20.val();
                     self.command_data.d.next = self.wide_steps.result.val();
                 }
                 self.command_data.enable.next = true;
@@ -1131,7 +1138,7 @@ impl Logic for CommandExecutor {
                 if self.lengths.learn.val() & self.learning.q.val() {
                     self.ret.d.next = ExecState::RunLearn;
                     self.wide_steps.value.next = self.settle_steps.q.val();
-                    if self.settle_steps.q.val() == self.zero32.val() {
+                    if self.settle_steps.q.val() == self.zero20.val() {
                         self.state.d.next = ExecState::RunLearn;
                     }
                 }
@@ -1207,7 +1214,7 @@ impl Logic for CommandExecutor {
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.saturations.q.val();
+                self.serializer.value.next = self.wide_saturations.result.val();
                 self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
@@ -1254,7 +1261,7 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_address.result.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.zero64.val();
+                self.command_data.d.next = self.zero33.val();
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::ResetAdvance;
                 self.ret.enable.next = true;
