@@ -6,11 +6,11 @@ use leap_model::format::MAX_COEFFICIENT_SHIFT;
 use leap_model::protocol::{Identity, MAX_WORDS_PER_FRAME};
 use rust_hdl::prelude::*;
 
-use super::cache::ReplyCache;
+use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
-    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
-    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, WordFit,
-    ZeroExtend,
+    coefficient_kind, BoundedCounter, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
+    CounterSelect, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom,
+    SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -367,8 +367,9 @@ pub struct CommandExecutor {
     state: ResetRegister<ExecState>,
     /// State a subroutine returns to.
     ret: EnableRegister<ExecState>,
-    /// Payload byte the decoder's RAM reads.
-    ptr: Counter<16>,
+    /// Payload byte the decoder's RAM reads. It never passes the frame's length, because
+    /// every flow checks the length before it reads a byte.
+    ptr: BoundedCounter<16>,
     /// Bytes the gather subroutine still takes.
     gather_left: Counter<4>,
     /// Bytes the put subroutine still writes.
@@ -376,11 +377,11 @@ pub struct CommandExecutor {
     /// Next byte of the reply payload in the encoder's buffer.
     out_address: Counter<16>,
     /// Next byte of the reply in its cache slot.
-    cache_address: Counter<16>,
+    cache_address: BoundedCounter<16>,
     /// Replies are also written into the cache slot at the head: a state-changing request
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
-    replay_address: Counter<16>,
+    replay_address: BoundedCounter<16>,
     opcode_out: EnableRegister<Bits<8>>,
     length_out: EnableRegister<Bits<16>>,
     error_code: EnableRegister<Bits<8>>,
@@ -391,11 +392,13 @@ pub struct CommandExecutor {
     offset: EnableRegister<Bits<32>>,
     flags: EnableRegister<Bits<8>>,
     samples: EnableRegister<Bits<16>>,
-    /// Loop index: word, counter, coefficient, input, target or output.
-    index: Counter<16>,
-    /// Neuron state index, or a target's index in its sample for an error detail.
-    address: Counter<16>,
-    sample: Counter<16>,
+    /// Loop index: word, counter, coefficient, input, target, output or reply byte.
+    index: BoundedCounter<16>,
+    /// Neuron state index, or a target's word index in its frame for an error detail. It stays
+    /// below the neuron count or the maximum payload once the request passed its range checks.
+    address: BoundedCounter<16>,
+    /// Sample of a run or queue frame, at most the samples whose reply fits.
+    sample: BoundedCounter<16>,
     /// Field number of the coefficient being checked.
     field_number: Counter<8>,
     select_code: Counter<8>,
@@ -422,11 +425,10 @@ pub struct CommandExecutor {
     /// Engine address of the next command, as wide as the engine's host address port: a
     /// weight's address `(bank word << bank_bits) | lane` passes 16 bits on large engines.
     command_address: EnableRegister<Bits<32>>,
-    /// Data of the next command: 33 bits, sign-extended to the engine's 64-bit data port,
-    /// because every command writes a 16- or 32-bit word, sign- or zero-extended.
+    /// Data of the next command, sign-extended to the engine's 64-bit data port. Every
+    /// command writes a 16- or 32-bit word, sign- or zero-extended, so 33 bits hold it.
     command_data: EnableRegister<Bits<33>>,
     command_learn: EnableRegister<Bit>,
-    engine_word: EnableRegister<Bits<64>>,
     // Units.
     gather: ByteGather,
     serializer: ByteSerializer,
@@ -532,7 +534,7 @@ pub struct CommandExecutor {
     select_last_state: Constant<Bits<8>>,
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
-    counter_first_saturation: Constant<Bits<32>>,
+    counter_first_saturation: Constant<Bits<16>>,
     power_on_words: Constant<Bits<16>>,
     identity_bytes: Constant<Bits<16>>,
     n_inputs: Constant<Bits<16>>,
@@ -605,6 +607,27 @@ impl CommandExecutor {
             ));
         }
 
+        // The loops count words of a memory transfer, identity bytes, cached reply bytes,
+        // power-on commands, coefficients, inputs, outputs, counters and saturation counters.
+        // A cached reply's slot-masked length is below twice the slot.
+        let cached_reply_slot = board.max_cached_reply().max(8).next_power_of_two();
+        let index_max = [
+            MAX_WORDS_PER_FRAME,
+            identity_bytes.len(),
+            2 * cached_reply_slot,
+            commands.len(),
+            apply.len(),
+            n_inputs,
+            n_outputs,
+            14,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0) as u64;
+        // A cached reply starts in its slot and its slot-masked length is below two slots.
+        let cache_bytes = ((CACHE_ENTRIES + 2) * cached_reply_slot) as u64;
+        let max_samples = board.max_payload.saturating_sub(8) / (2 * n_outputs).max(1);
+
         CommandExecutor {
             clock: Default::default(),
             reset: Default::default(),
@@ -642,13 +665,13 @@ impl CommandExecutor {
             idle: Default::default(),
             state: Default::default(),
             ret: Default::default(),
-            ptr: Default::default(),
+            ptr: BoundedCounter::new(board.max_payload as u64),
             gather_left: Default::default(),
             put_left: Default::default(),
             out_address: Default::default(),
-            cache_address: Default::default(),
+            cache_address: BoundedCounter::new(cache_bytes),
             caching: Default::default(),
-            replay_address: Default::default(),
+            replay_address: BoundedCounter::new(cache_bytes),
             opcode_out: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
@@ -658,9 +681,9 @@ impl CommandExecutor {
             offset: Default::default(),
             flags: Default::default(),
             samples: Default::default(),
-            index: Default::default(),
-            address: Default::default(),
-            sample: Default::default(),
+            index: BoundedCounter::new(index_max),
+            address: BoundedCounter::new(neurons.max(board.max_payload) as u64),
+            sample: BoundedCounter::new(max_samples.max(1) as u64),
             field_number: Default::default(),
             select_code: Default::default(),
             new_target: Default::default(),
@@ -680,7 +703,6 @@ impl CommandExecutor {
             command_address: Default::default(),
             command_data: Default::default(),
             command_learn: Default::default(),
-            engine_word: Default::default(),
             gather: Default::default(),
             serializer: Default::default(),
             power_on: Rom::new(&commands),
@@ -784,7 +806,7 @@ impl CommandExecutor {
             select_last_state: c8(select::SLOPE),
             constant_voltage: c32(constant::VOLTAGE),
             constant_rounding: c32(constant::ROUNDING_STATE),
-            counter_first_saturation: c32(crate::engine::counter::POTENTIAL),
+            counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
             power_on_words: c16(commands.len() as u64),
             identity_bytes: c16(identity_bytes.len() as u64),
             n_inputs: c16(n_inputs as u64),

@@ -85,7 +85,7 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
-/// the next byte to `data`.
+/// the next byte to `data`. `low_word` is the low 32 bits of the value while none has moved.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
@@ -93,6 +93,7 @@ pub struct ByteSerializer {
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
     pub data: Signal<Out, Bits<8>>,
+    pub low_word: Signal<Out, Bits<32>>,
     _word: u64,
 }
 
@@ -106,9 +107,11 @@ impl Logic for ByteSerializer {
             }
         }
         self.data.next = (self._word & 0xff).to_bits();
+        self.low_word.next = (self._word & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.data.connect();
+        self.low_word.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
@@ -117,7 +120,10 @@ impl Logic for ByteSerializer {
              \x20  if (load) word <= value;\n\
              \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
              end\n\
-             always @(*) data = word[7:0];\n"
+             always @(*) begin\n\
+             \x20  data = word[7:0];\n\
+             \x20  low_word = word[31:0];\n\
+             end\n"
                 .into(),
         )
     }
@@ -256,8 +262,8 @@ impl Logic for MemoryRange {
         self.size.connect();
     }
     fn hdl(&self) -> Verilog {
-        // Every size and `count` (once it is at most the word limit) fit `bits` bits, so an
-        // offset with a set bit above them is out of range and the sum needs `bits + 1` bits.
+        // Every memory size and every `count` up to the word limit fit in `bits` bits. An
+        // offset with a set bit above them is out of range, and the sum needs `bits + 1` bits.
         let largest = (self._sizes.weights.max(self._sizes.neurons).max(1) as u64)
             .max(self._max_words as u64);
         let bits = (64 - largest.leading_zeros()) as usize;
@@ -441,9 +447,9 @@ impl Logic for CoefficientCheck {
         self.value_ok.connect();
     }
     fn hdl(&self) -> Verilog {
-        // With the exponent e = shift + 0, 2 or 4 below 15, `mant ≤ 2^e` holds for a
-        // non-negative mantissa when it is 0 or when `mant - 1` has no bit at position e or
-        // above, so no shifter is needed: `below_e` has the bits under position e set.
+        // With the exponent e = shift + 0, 2 or 4 below 15, a non-negative mantissa satisfies
+        // `mant ≤ 2^e` when it is 0 or when `mant - 1` has no set bit at position e or above.
+        // So no shifter is needed, and `below_e` has the bits under position e set.
         Verilog::Custom(format!(
             "wire [15:0] mant = word[15:0];\n\
              wire [15:0] shift = word[31:16];\n\
@@ -873,7 +879,7 @@ impl Logic for CommandView {
 /// with the engine counter address `engine_address`, or else `value` from the link counters and
 /// the executor's own counters. Inputs and targets arrive as 16-bit words and potential targets
 /// are range-checked, so no input or target saturates: that counter reads 0. `index` is the counter
-/// loop's index below 14, so four bits.
+/// loop's index, below 14, so it has four bits.
 #[derive(LogicBlock, Default)]
 pub struct CounterSelect {
     pub index: Signal<In, Bits<4>>,
@@ -1025,8 +1031,8 @@ impl Logic for MemorySelect {
     }
 }
 
-/// A loadable counter like [`crate::engine::units::Counter`] whose value never passes a bound
-/// fixed at generation time: `q ← value` when `load`, else `q ← q + step` when `enable`, and
+/// A loadable counter like [`crate::engine::units::Counter`] whose value stays within a bound
+/// fixed at generation time. `q ← value` when `load`, else `q ← q + step` when `enable`, and
 /// `q ← 0` on `reset`, each kept to the low bits that the bound needs. The upper bits of `q`
 /// are constant zero, so synthesis removes their flip-flops and logic. The caller keeps every
 /// value within the bound.

@@ -66,7 +66,6 @@ impl Logic for CommandExecutor {
         self.command_address.clock.next = self.clock.val();
         self.command_data.clock.next = self.clock.val();
         self.command_learn.clock.next = self.clock.val();
-        self.engine_word.clock.next = self.clock.val();
         self.gather.clock.next = self.clock.val();
         self.serializer.clock.next = self.clock.val();
         self.power_on.clock.next = self.clock.val();
@@ -182,8 +181,6 @@ impl Logic for CommandExecutor {
         self.command_data.d.next = self.gather.signed32.val();
         self.command_learn.enable.next = false;
         self.command_learn.d.next = false;
-        self.engine_word.enable.next = false;
-        self.engine_word.d.next = self.engine_read_data.val();
 
         // ---- Units. ----
         self.payload_address.next = self.ptr.q.val();
@@ -191,7 +188,7 @@ impl Logic for CommandExecutor {
         self.gather.shift.next = false;
         self.gather.clear.next = false;
         self.serializer.load.next = false;
-        self.serializer.value.next = self.engine_word.q.val();
+        self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
         self.power_on.address.next = self.index.q.val();
         self.power_on_view.word.next = self.power_on.data.val();
@@ -248,8 +245,9 @@ impl Logic for CommandExecutor {
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
         self.wide_field.value.next = self.field_number.q.val();
-        // The engine's saturation counters are 32 bits wide.
-        self.saturation_step.value.next = self.engine_word.q.val().get_bits::<32>(0);
+        // NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide. A wider
+        // counter needs a wider step here.
+        self.saturation_step.value.next = self.serializer.low_word.val();
         self.wide_saturations.value.next = self.saturations.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
@@ -445,8 +443,9 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineReadWait;
             }
             ExecState::EngineReadWait => {
+                // The serializer takes the read word, for the reply or the saturation sum.
                 if self.engine_read_valid.val() {
-                    self.engine_word.enable.next = true;
+                    self.serializer.load.next = true;
                     self.state.d.next = self.ret.q.val();
                 }
             }
@@ -523,7 +522,7 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.counter_select.engine_address.val();
                 self.command_address.enable.next = true;
-                self.engine_word.d.next = self.counter_select.value.val();
+                self.serializer.value.next = self.counter_select.value.val();
                 self.ret.d.next = ExecState::CounterPut;
                 self.ret.enable.next = true;
                 if self.index.q.val() == self.counters16.val() {
@@ -531,12 +530,11 @@ impl Logic for CommandExecutor {
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
                 } else {
-                    self.engine_word.enable.next = true;
+                    self.serializer.load.next = true;
                     self.state.d.next = ExecState::CounterPut;
                 }
             }
             ExecState::CounterPut => {
-                self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.index.enable.next = true;
                 self.ret.d.next = ExecState::CounterNext;
@@ -607,7 +605,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::ReadPut => {
-                self.serializer.load.next = true;
                 self.put_left.value.next = self.four4.val();
                 self.put_left.load.next = true;
                 self.walker.advance.next = true;
@@ -1176,7 +1173,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::OutputPut => {
-                self.serializer.load.next = true;
                 self.put_left.value.next = self.two4.val();
                 self.put_left.load.next = true;
                 self.index.enable.next = true;
@@ -1195,8 +1191,9 @@ impl Logic for CommandExecutor {
                 // Sum the five engine saturation counters (potential to weight).
                 self.command_select.d.next = self.select_counter.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next =
-                    self.wide_index.result.val() + self.counter_first_saturation.val();
+                self.wide_index.value.next =
+                    self.index.q.val() + self.counter_first_saturation.val();
+                self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::SaturationAdd;
                 self.ret.enable.next = true;
