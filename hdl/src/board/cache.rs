@@ -20,13 +20,16 @@ pub const CACHE_ENTRIES: usize = 8;
 /// (strobe) empties every entry. The byte memory has one port (an SB_SPRAM256KA on iCE40): it
 /// reads with latency 1 on clocks without `write`, and on a clock with `write` `read_byte` keeps
 /// its value. The executor writes a slot only while it builds a reply and reads one only while
-/// it replays one, so the two never coincide.
+/// it replays one, so the two never coincide. Keys hold only the low three bits of the
+/// opcode, so `hit` is meaningful for the state-changing opcodes alone, the only ones filed.
 #[derive(LogicBlock)]
 pub struct ReplyCache {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub clear: Signal<In, Bit>,
-    pub opcode: Signal<In, Bits<8>>,
+    /// The low three bits of the request's opcode, which tell the five state-changing opcodes
+    /// (0x03 to 0x06 and 0x08) apart.
+    pub opcode: Signal<In, Bits<3>>,
     pub seq: Signal<In, Bits<16>>,
     pub length: Signal<In, Bits<16>>,
     pub insert: Signal<In, Bit>,
@@ -42,7 +45,7 @@ pub struct ReplyCache {
     /// Entry the next reply goes to, the oldest one.
     head: Counter<3>,
     valid: Vec<ResetRegister<Bit>>,
-    opcodes: Vec<EnableRegister<Bits<8>>>,
+    opcodes: Vec<EnableRegister<Bits<3>>>,
     seqs: Vec<EnableRegister<Bits<16>>>,
     /// Reply lengths, masked to the bits of the slot size: a reply never exceeds its slot.
     lengths: Vec<EnableRegister<Bits<16>>>,

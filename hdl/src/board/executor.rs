@@ -6,10 +6,11 @@ use leap_model::format::MAX_COEFFICIENT_SHIFT;
 use leap_model::protocol::{Identity, MAX_WORDS_PER_FRAME};
 use rust_hdl::prelude::*;
 
-use super::cache::ReplyCache;
+use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
-    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
-    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, WordFit, ZeroExtend,
+    coefficient_kind, BoundedCounter, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
+    CounterSelect, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom,
+    SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -366,8 +367,9 @@ pub struct CommandExecutor {
     state: ResetRegister<ExecState>,
     /// State a subroutine returns to.
     ret: EnableRegister<ExecState>,
-    /// Payload byte the decoder's RAM reads.
-    ptr: Counter<16>,
+    /// Payload byte the decoder's RAM reads. It never passes the frame's length, because
+    /// every flow checks the length before it reads a byte.
+    ptr: BoundedCounter<16>,
     /// Bytes the gather subroutine still takes.
     gather_left: Counter<4>,
     /// Bytes the put subroutine still writes.
@@ -375,11 +377,11 @@ pub struct CommandExecutor {
     /// Next byte of the reply payload in the encoder's buffer.
     out_address: Counter<16>,
     /// Next byte of the reply in its cache slot.
-    cache_address: Counter<16>,
+    cache_address: BoundedCounter<16>,
     /// Replies are also written into the cache slot at the head: a state-changing request
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
-    replay_address: Counter<16>,
+    replay_address: BoundedCounter<16>,
     opcode_out: EnableRegister<Bits<8>>,
     length_out: EnableRegister<Bits<16>>,
     error_code: EnableRegister<Bits<8>>,
@@ -390,21 +392,25 @@ pub struct CommandExecutor {
     offset: EnableRegister<Bits<32>>,
     flags: EnableRegister<Bits<8>>,
     samples: EnableRegister<Bits<16>>,
-    /// Loop index: word, counter, coefficient, input, target or output.
-    index: Counter<16>,
-    /// Neuron state index, or a target's index in its sample for an error detail.
-    address: Counter<16>,
-    sample: Counter<16>,
+    /// Loop index: word, counter, coefficient, input, target, output or reply byte.
+    index: BoundedCounter<16>,
+    /// Neuron state index, or a target's word index in its frame for an error detail. It stays
+    /// below the neuron count or the maximum payload once the request passed its range checks.
+    address: BoundedCounter<16>,
+    /// Sample of a run or queue frame, at most the samples whose reply fits.
+    sample: BoundedCounter<16>,
     /// Field number of the coefficient being checked.
-    field_number: Counter<32>,
+    field_number: Counter<8>,
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    new_steps: EnableRegister<Bits<32>>,
-    new_settle: EnableRegister<Bits<32>>,
+    /// Steps per sample and settle steps of set parameters, 20 bits because valid counts are
+    /// at most 1,000,000.
+    new_steps: EnableRegister<Bits<20>>,
+    new_settle: EnableRegister<Bits<20>>,
     // Parameters (set at power-on from the configuration).
-    steps_per_sample: EnableRegister<Bits<32>>,
-    settle_steps: EnableRegister<Bits<32>>,
+    steps_per_sample: EnableRegister<Bits<20>>,
+    settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
     voltage: EnableRegister<Bit>,
     // Stream and counters.
@@ -412,15 +418,17 @@ pub struct CommandExecutor {
     stream_next: EnableRegister<Bits<16>>,
     unknown_opcodes: Counter<32>,
     replays: Counter<32>,
-    saturations: Counter<64>,
+    /// Sum of the engine's five 32-bit saturation counters, which fits 35 bits.
+    saturations: Counter<35>,
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
     /// Engine address of the next command, as wide as the engine's host address port: a
     /// weight's address `(bank word << bank_bits) | lane` passes 16 bits on large engines.
     command_address: EnableRegister<Bits<32>>,
-    command_data: EnableRegister<Bits<64>>,
+    /// Data of the next command, sign-extended to the engine's 64-bit data port. Every
+    /// command writes a 16- or 32-bit word, sign- or zero-extended, so 33 bits hold it.
+    command_data: EnableRegister<Bits<33>>,
     command_learn: EnableRegister<Bit>,
-    engine_word: EnableRegister<Bits<64>>,
     // Units.
     gather: ByteGather,
     serializer: ByteSerializer,
@@ -439,11 +447,15 @@ pub struct CommandExecutor {
     wide_index: ZeroExtend<16, 32>,
     wide_address: ZeroExtend<16, 32>,
     wide_byte: ZeroExtend<8, 32>,
-    wide_mantissa: ZeroExtend<16, 64>,
-    wide_shift: ZeroExtend<16, 64>,
-    wide_word: ZeroExtend<32, 64>,
-    wide_steps: ZeroExtend<32, 64>,
-    learn_steps: Signal<Local, Bits<32>>,
+    wide_mantissa: ZeroExtend<16, 33>,
+    wide_shift: ZeroExtend<16, 33>,
+    wide_word: ZeroExtend<32, 33>,
+    wide_steps: ZeroExtend<20, 33>,
+    wide_field: ZeroExtend<8, 32>,
+    saturation_step: ZeroExtend<32, 35>,
+    wide_saturations: ZeroExtend<35, 64>,
+    wide_data: SignExtend<33, 64>,
+    learn_steps: Signal<Local, Bits<20>>,
     emit: Signal<Local, Bit>,
     emit_byte: Signal<Local, Bits<8>>,
     // Constants.
@@ -488,6 +500,12 @@ pub struct CommandExecutor {
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     zero64: Constant<Bits<64>>,
+    zero33: Constant<Bits<33>>,
+    zero35: Constant<Bits<35>>,
+    zero20: Constant<Bits<20>>,
+    one20: Constant<Bits<20>>,
+    zero12: Constant<Bits<12>>,
+    zero8: Constant<Bits<8>>,
     all_ones32: Constant<Bits<32>>,
     max_steps: Constant<Bits<32>>,
     length_identify: Constant<Bits<32>>,
@@ -497,7 +515,7 @@ pub struct CommandExecutor {
     length_run: Constant<Bits<32>>,
     length_queue: Constant<Bits<32>>,
     length_reset: Constant<Bits<32>>,
-    field_eta: Constant<Bits<32>>,
+    field_eta: Constant<Bits<8>>,
     field_steps: Constant<Bits<32>>,
     field_settle: Constant<Bits<32>>,
     field_target: Constant<Bits<32>>,
@@ -516,7 +534,7 @@ pub struct CommandExecutor {
     select_last_state: Constant<Bits<8>>,
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
-    counter_first_saturation: Constant<Bits<32>>,
+    counter_first_saturation: Constant<Bits<16>>,
     power_on_words: Constant<Bits<16>>,
     identity_bytes: Constant<Bits<16>>,
     n_inputs: Constant<Bits<16>>,
@@ -534,8 +552,8 @@ pub struct CommandExecutor {
     apply_address: Vec<Constant<Bits<32>>>,
     apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
-    default_steps: Constant<Bits<32>>,
-    default_settle: Constant<Bits<32>>,
+    default_steps: Constant<Bits<20>>,
+    default_settle: Constant<Bits<20>>,
     default_voltage: Constant<Bit>,
     _coefficients: usize,
 }
@@ -558,6 +576,11 @@ impl CommandExecutor {
         // The power-on parameters are the configuration's, with learning on.
         let parameters = leap_model::protocol::EngineParameters::from_config(config, 1.0)
             .unwrap_or_else(|e| panic!("the configuration's parameters are invalid: {e}"));
+        assert!(
+            parameters.steps_per_sample <= 1_000_000,
+            "{} steps per sample exceed the protocol's 1,000,000",
+            parameters.steps_per_sample
+        );
         let sizes = MemorySizes {
             weights: config.synapses() as u32,
             neurons: neurons as u32,
@@ -583,6 +606,27 @@ impl CommandExecutor {
                 base + field::ETA_SHIFT,
             ));
         }
+
+        // The loops count words of a memory transfer, identity bytes, cached reply bytes,
+        // power-on commands, coefficients, inputs, outputs, counters and saturation counters.
+        // A cached reply's slot-masked length is below twice the slot.
+        let cached_reply_slot = board.max_cached_reply().max(8).next_power_of_two();
+        let index_max = [
+            MAX_WORDS_PER_FRAME,
+            identity_bytes.len(),
+            2 * cached_reply_slot,
+            commands.len(),
+            apply.len(),
+            n_inputs,
+            n_outputs,
+            14,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0) as u64;
+        // A cached reply starts in its slot and its slot-masked length is below two slots.
+        let cache_bytes = ((CACHE_ENTRIES + 2) * cached_reply_slot) as u64;
+        let max_samples = board.max_payload.saturating_sub(8) / (2 * n_outputs).max(1);
 
         CommandExecutor {
             clock: Default::default(),
@@ -621,13 +665,13 @@ impl CommandExecutor {
             idle: Default::default(),
             state: Default::default(),
             ret: Default::default(),
-            ptr: Default::default(),
+            ptr: BoundedCounter::new(board.max_payload as u64),
             gather_left: Default::default(),
             put_left: Default::default(),
             out_address: Default::default(),
-            cache_address: Default::default(),
+            cache_address: BoundedCounter::new(cache_bytes),
             caching: Default::default(),
-            replay_address: Default::default(),
+            replay_address: BoundedCounter::new(cache_bytes),
             opcode_out: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
@@ -637,9 +681,9 @@ impl CommandExecutor {
             offset: Default::default(),
             flags: Default::default(),
             samples: Default::default(),
-            index: Default::default(),
-            address: Default::default(),
-            sample: Default::default(),
+            index: BoundedCounter::new(index_max),
+            address: BoundedCounter::new(neurons.max(board.max_payload) as u64),
+            sample: BoundedCounter::new(max_samples.max(1) as u64),
             field_number: Default::default(),
             select_code: Default::default(),
             new_target: Default::default(),
@@ -659,7 +703,6 @@ impl CommandExecutor {
             command_address: Default::default(),
             command_data: Default::default(),
             command_learn: Default::default(),
-            engine_word: Default::default(),
             gather: Default::default(),
             serializer: Default::default(),
             power_on: Rom::new(&commands),
@@ -669,7 +712,7 @@ impl CommandExecutor {
             memory_select: Default::default(),
             fit: WordFit::new(config.fixed.weight_bits, config.fixed.pot_bits),
             coefficient: CoefficientCheck::new(MAX_COEFFICIENT_SHIFT),
-            lengths: PayloadLengths::new(n_outputs, board.max_payload),
+            lengths: PayloadLengths::new(n_inputs, n_outputs, board.max_payload),
             walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
             cache: ReplyCache::new(board.max_cached_reply()),
             words: Default::default(),
@@ -681,6 +724,10 @@ impl CommandExecutor {
             wide_shift: Default::default(),
             wide_word: Default::default(),
             wide_steps: Default::default(),
+            wide_field: Default::default(),
+            saturation_step: Default::default(),
+            wide_saturations: Default::default(),
+            wide_data: Default::default(),
             learn_steps: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),
@@ -725,6 +772,12 @@ impl CommandExecutor {
             zero32: c32(0),
             one32: c32(1),
             zero64: Constant::new(0u64.to_bits()),
+            zero33: Constant::new(0u64.to_bits()),
+            zero35: Constant::new(0u64.to_bits()),
+            zero20: Constant::new(0u64.to_bits()),
+            one20: Constant::new(1u64.to_bits()),
+            zero12: Constant::new(0u64.to_bits()),
+            zero8: c8(0),
             all_ones32: c32(0xffff_ffff),
             max_steps: c32(1_000_000),
             length_identify: c32(0),
@@ -734,7 +787,7 @@ impl CommandExecutor {
             length_run: c32(4),
             length_queue: c32(6),
             length_reset: c32(1),
-            field_eta: c32(parameter_field::ETA),
+            field_eta: c8(parameter_field::ETA),
             field_steps: c32(parameter_field::STEPS),
             field_settle: c32(parameter_field::SETTLE),
             field_target: c32(parameter_field::TARGET),
@@ -753,7 +806,7 @@ impl CommandExecutor {
             select_last_state: c8(select::SLOPE),
             constant_voltage: c32(constant::VOLTAGE),
             constant_rounding: c32(constant::ROUNDING_STATE),
-            counter_first_saturation: c32(crate::engine::counter::POTENTIAL),
+            counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
             power_on_words: c16(commands.len() as u64),
             identity_bytes: c16(identity_bytes.len() as u64),
             n_inputs: c16(n_inputs as u64),
@@ -771,8 +824,8 @@ impl CommandExecutor {
             apply_address: apply.iter().map(|a| c32(a.1)).collect(),
             apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
-            default_steps: c32(parameters.steps_per_sample as u64),
-            default_settle: c32(parameters.settle_steps as u64),
+            default_steps: Constant::new((parameters.steps_per_sample as u64).to_bits()),
+            default_settle: Constant::new((parameters.settle_steps as u64).to_bits()),
             default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
             _coefficients: apply.len(),
         }

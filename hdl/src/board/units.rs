@@ -25,10 +25,10 @@ pub struct ByteGather {
     pub top16: Signal<Out, Bits<16>>,
     /// After 4 bytes: the 32-bit word; after 8 bytes: bytes 4 to 7.
     pub w1: Signal<Out, Bits<32>>,
-    /// After 2 bytes: the word, sign-extended.
-    pub signed16: Signal<Out, Bits<64>>,
-    /// After 4 bytes: the word, sign-extended.
-    pub signed32: Signal<Out, Bits<64>>,
+    /// After 2 bytes: the word, sign-extended to 33 bits.
+    pub signed16: Signal<Out, Bits<33>>,
+    /// After 4 bytes: the word, sign-extended to 33 bits.
+    pub signed32: Signal<Out, Bits<33>>,
     _word: u64,
 }
 
@@ -48,8 +48,9 @@ impl Logic for ByteGather {
         self.h2.next = ((w >> 32) & 0xffff).to_bits();
         self.top16.next = (w >> 48).to_bits();
         self.w1.next = (w >> 32).to_bits();
-        self.signed16.next = (((w >> 48) as u16 as i16 as i64) as u64).to_bits();
-        self.signed32.next = (((w >> 32) as u32 as i32 as i64) as u64).to_bits();
+        let mask33 = (1u64 << 33) - 1;
+        self.signed16.next = ((((w >> 48) as u16 as i16 as i64) as u64) & mask33).to_bits();
+        self.signed32.next = ((((w >> 32) as u32 as i32 as i64) as u64) & mask33).to_bits();
     }
     fn connect(&mut self) {
         self.b0.connect();
@@ -75,8 +76,8 @@ impl Logic for ByteGather {
              \x20  h2 = word[47:32];\n\
              \x20  top16 = word[63:48];\n\
              \x20  w1 = word[63:32];\n\
-             \x20  signed16 = {{48{word[63]}}, word[63:48]};\n\
-             \x20  signed32 = {{32{word[63]}}, word[63:32]};\n\
+             \x20  signed16 = {{17{word[63]}}, word[63:48]};\n\
+             \x20  signed32 = {word[63], word[63:32]};\n\
              end\n"
                 .into(),
         )
@@ -84,7 +85,7 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
-/// the next byte to `data`.
+/// the next byte to `data`. `low_word` is the low 32 bits of the value while none has moved.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
@@ -92,6 +93,7 @@ pub struct ByteSerializer {
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
     pub data: Signal<Out, Bits<8>>,
+    pub low_word: Signal<Out, Bits<32>>,
     _word: u64,
 }
 
@@ -105,9 +107,11 @@ impl Logic for ByteSerializer {
             }
         }
         self.data.next = (self._word & 0xff).to_bits();
+        self.low_word.next = (self._word & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.data.connect();
+        self.low_word.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
@@ -116,7 +120,10 @@ impl Logic for ByteSerializer {
              \x20  if (load) word <= value;\n\
              \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
              end\n\
-             always @(*) data = word[7:0];\n"
+             always @(*) begin\n\
+             \x20  data = word[7:0];\n\
+             \x20  low_word = word[31:0];\n\
+             end\n"
                 .into(),
         )
     }
@@ -255,8 +262,36 @@ impl Logic for MemoryRange {
         self.size.connect();
     }
     fn hdl(&self) -> Verilog {
+        // Every memory size and every `count` up to the word limit fit in `bits` bits. An
+        // offset with a set bit above them is out of range, and the sum needs `bits + 1` bits.
+        let largest = (self._sizes.weights.max(self._sizes.neurons).max(1) as u64)
+            .max(self._max_words as u64);
+        let bits = (64 - largest.leading_zeros()) as usize;
+        let high_clear = if bits >= 32 {
+            "1'b1".to_string()
+        } else {
+            format!("(offset[31:{bits}] == {}'h0)", 32 - bits)
+        };
+        let (low_offset, low_count) = if bits >= 32 {
+            ("{1'b0, offset}".to_string(), "{17'h0, count}".to_string())
+        } else {
+            (
+                format!("{{1'b0, offset[{}:0]}}", bits - 1),
+                if bits >= 16 {
+                    format!("{{{}'h0, count}}", bits + 1 - 16)
+                } else {
+                    format!("{{1'b0, count[{}:0]}}", bits - 1)
+                },
+            )
+        };
+        let width = bits.min(32) + 1;
+        let end_wide = if width == 33 {
+            "end_word".to_string()
+        } else {
+            format!("{{{}'h0, end_word}}", 33 - width)
+        };
         Verilog::Custom(format!(
-            "wire [32:0] end_word = {{1'b0, offset}} + {{17'h0, count}};\n\
+            "wire [{top}:0] end_word = {low_offset} + {low_count};\n\
              always @(*) begin\n\
              \x20  case (memory)\n\
              \x20    8'd1: size = 32'd{weights};\n\
@@ -264,8 +299,10 @@ impl Logic for MemoryRange {
              \x20    default: size = 32'd{neurons};\n\
              \x20  endcase\n\
              \x20  known = (memory >= 8'd1) && (memory <= 8'd7);\n\
-             \x20  in_range = (count <= 16'd{max}) && (end_word <= {{1'b0, size}});\n\
+             \x20  in_range = (count <= 16'd{max}) && {high_clear}\n\
+             \x20    && ({end_wide} <= {{1'b0, size}});\n\
              end\n",
+            top = width - 1,
             weights = self._sizes.weights,
             neurons = self._sizes.neurons,
             max = self._max_words,
@@ -410,19 +447,27 @@ impl Logic for CoefficientCheck {
         self.value_ok.connect();
     }
     fn hdl(&self) -> Verilog {
+        // With the exponent e = shift + 0, 2 or 4 below 15, a non-negative mantissa satisfies
+        // `mant ≤ 2^e` when it is 0 or when `mant - 1` has no set bit at position e or above.
+        // So no shifter is needed, and `below_e` has the bits under position e set.
         Verilog::Custom(format!(
             "wire [15:0] mant = word[15:0];\n\
              wire [15:0] shift = word[31:16];\n\
-             reg [16:0] exponent;\n\
+             wire [14:0] mant_minus_one = mant[14:0] - 15'd1;\n\
+             reg exponent_high;\n\
+             reg [3:0] exponent;\n\
              always @(*) begin\n\
              \x20  case (kind)\n\
-             \x20    2'd1: exponent = {{1'b0, shift}} + 17'd2;\n\
-             \x20    2'd2: exponent = {{1'b0, shift}} + 17'd4;\n\
-             \x20    default: exponent = {{1'b0, shift}};\n\
+             \x20    2'd1: begin exponent_high = shift >= 16'd13; exponent = shift[3:0] + 4'd2; end\n\
+             \x20    2'd2: begin exponent_high = shift >= 16'd11; exponent = shift[3:0] + 4'd4; end\n\
+             \x20    default: begin exponent_high = shift >= 16'd15; exponent = shift[3:0]; end\n\
              \x20  endcase\n\
+             end\n\
+             wire [14:0] below_e = ~(15'h7fff << exponent);\n\
+             always @(*) begin\n\
              \x20  shift_ok = shift <= 16'd{max};\n\
              \x20  value_ok = !mant[15] && ((kind != 2'd0) || (mant != 16'h0))\n\
-             \x20    && ((exponent >= 17'd15) || ({{16'h0, mant}} <= (32'd1 << exponent[3:0])));\n\
+             \x20    && (exponent_high || (mant == 16'h0) || ((mant_minus_one & ~below_e) == 15'h0));\n\
              end\n",
             max = self._max_shift
         ))
@@ -431,6 +476,11 @@ impl Logic for CoefficientCheck {
 
 /// Payload lengths that requests must have, computed from their header fields. `length` is the
 /// frame's payload length; the other inputs are header fields, valid once gathered.
+///
+/// The queue-sample outputs and `sample_length` hold only once `count` equals the network's
+/// input count, which the executor checks before it reads them. With that count a record is one
+/// of three generation-time constants (no targets, activity targets, potential targets), so
+/// `samples · record` is a sum of shifted copies of `samples` and needs no multiplier.
 #[derive(LogicBlock)]
 pub struct PayloadLengths {
     pub length: Signal<In, Bits<16>>,
@@ -472,22 +522,22 @@ pub struct PayloadLengths {
     pub too_many: Signal<Out, Bit>,
     /// Queue sample: `6 + max_samples · record`, the longest frame whose reply fits.
     pub limit_length: Signal<Out, Bits<32>>,
+    _inputs: u32,
     _outputs: u32,
     _max_samples: u32,
 }
 
 impl PayloadLengths {
-    /// Lengths for a network of `outputs` outputs whose replies carry at most `max_payload`
-    /// bytes.
-    pub fn new(outputs: usize, max_payload: usize) -> Self {
+    /// Lengths for a network of `inputs` inputs and `outputs` outputs whose replies carry at
+    /// most `max_payload` bytes.
+    pub fn new(inputs: usize, outputs: usize, max_payload: usize) -> Self {
         let max_samples =
             (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
+        assert!(
+            2 * inputs + 4 * outputs < 1 << 16,
+            "a sample record of {inputs} inputs and {outputs} potential targets exceeds 65,535 bytes"
+        );
         PayloadLengths {
-            sample_flags: Default::default(),
-            one_sample_length: Default::default(),
-            too_many: Default::default(),
-            limit_length: Default::default(),
-            _max_samples: max_samples as u32,
             length: Default::default(),
             flags: Default::default(),
             count: Default::default(),
@@ -504,8 +554,39 @@ impl PayloadLengths {
             learn: Default::default(),
             start: Default::default(),
             potential: Default::default(),
+            sample_flags: Default::default(),
+            one_sample_length: Default::default(),
+            too_many: Default::default(),
+            limit_length: Default::default(),
+            _inputs: inputs as u32,
             _outputs: outputs as u32,
+            _max_samples: max_samples as u32,
         }
+    }
+
+    /// Returns the record bytes for the flags: the input words, then with the learn flag one
+    /// target word of 2 or 4 bytes per output.
+    fn record(&self, learn: bool, potential: bool) -> u64 {
+        let target_bytes = match (learn, potential) {
+            (false, _) => 0,
+            (true, false) => 2,
+            (true, true) => 4,
+        };
+        2 * self._inputs as u64 + target_bytes * self._outputs as u64
+    }
+}
+
+/// Verilog for `constant · value` in 34 bits as a sum of shifted copies of the 16-bit `value`,
+/// one per set bit of `constant`.
+fn constant_product(constant: u64, value: &str) -> String {
+    let terms: Vec<String> = (0..17)
+        .filter(|bit| constant >> bit & 1 == 1)
+        .map(|bit| format!("({{18'h0, {value}}} << {bit})"))
+        .collect();
+    if terms.is_empty() {
+        "34'h0".into()
+    } else {
+        terms.join(" + ")
     }
 }
 
@@ -520,19 +601,15 @@ impl Logic for PayloadLengths {
         let target_bytes = if potential { 4 } else { 2 };
         let inputs_end = 4 + 2 * count;
         let rest = length.wrapping_sub(inputs_end) & 0xffff_ffff;
-        let record = 2 * count
-            + if learn {
-                target_bytes * self._outputs as u64
-            } else {
-                0
-            };
+        let record = self.record(learn, potential);
         let queue_length = 6 + samples * record;
         self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
         self.write_length.next = (8 + 4 * count).to_bits();
         self.inputs_end.next = inputs_end.to_bits();
         self.whole_targets.next =
             (length.wrapping_sub(rest % target_bytes) & 0xffff_ffff).to_bits();
-        self.sample_length.next = (inputs_end + target_bytes * self._outputs as u64).to_bits();
+        self.sample_length.next =
+            (4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64).to_bits();
         self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
         self.queue_length_ok.next = queue_length == length;
         self.whole_rates.next = (length - (length & 3)).to_bits();
@@ -541,7 +618,7 @@ impl Logic for PayloadLengths {
         self.start.next = flags & 2 != 0;
         self.potential.next = potential;
         self.sample_flags.next = (flags & !2).to_bits();
-        self.one_sample_length.next = ((6 + record) & 0xffff_ffff).to_bits();
+        self.one_sample_length.next = (6 + record).to_bits();
         self.too_many.next = samples > self._max_samples as u64;
         self.limit_length.next = ((6 + self._max_samples as u64 * record) & 0xffff_ffff).to_bits();
     }
@@ -564,36 +641,59 @@ impl Logic for PayloadLengths {
         self.limit_length.connect();
     }
     fn hdl(&self) -> Verilog {
+        let inputs = 2 * self._inputs as u64;
+        let max = self._max_samples as u64;
+        let (bare, activity, potential) = (
+            self.record(false, false),
+            self.record(true, false),
+            self.record(true, true),
+        );
+        // samples · record = samples · 2 inputs + samples · outputs · target bytes.
         Verilog::Custom(format!(
             "wire [31:0] length32 = {{16'h0, length}};\n\
              wire [31:0] inputs_end_word = 32'd4 + {{15'h0, count, 1'b0}};\n\
              wire [31:0] rest = length32 - inputs_end_word;\n\
-             wire [31:0] target_bytes = flags[2] ? 32'd{pot_targets} : 32'd{act_targets};\n\
-             wire [31:0] record = {{15'h0, count, 1'b0}} + (flags[0] ? target_bytes : 32'd0);\n\
-             wire [47:0] product = {{32'h0, samples}} * {{16'h0, record}};\n\
-             wire [47:0] queue_full = 48'd6 + product;\n\
-             wire [47:0] limit_product = 48'd{max_samples} * {{16'h0, record}};\n\
+             wire [33:0] input_part = {input_part};\n\
+             wire [33:0] output_part = {output_part};\n\
+             wire [33:0] target_part = !flags[0] ? 34'h0\n\
+             \x20 : flags[2] ? (output_part << 2) : (output_part << 1);\n\
+             wire [33:0] queue_full = 34'd6 + input_part + target_part;\n\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
              \x20  write_length = 32'd8 + {{14'h0, count, 2'b0}};\n\
              \x20  inputs_end = inputs_end_word;\n\
              \x20  whole_targets = length32 - (flags[2] ? {{30'h0, rest[1:0]}} : {{31'h0, rest[0]}});\n\
-             \x20  sample_length = inputs_end_word + target_bytes;\n\
+             \x20  sample_length = flags[2] ? 32'd{sample_potential} : 32'd{sample_activity};\n\
              \x20  queue_length = queue_full[31:0];\n\
-             \x20  queue_length_ok = queue_full == {{32'h0, length}};\n\
+             \x20  queue_length_ok = queue_full == {{18'h0, length}};\n\
              \x20  whole_rates = length32 - {{30'h0, length32[1:0]}};\n\
              \x20  length_wide = length32;\n\
              \x20  learn = flags[0];\n\
              \x20  start = flags[1];\n\
              \x20  potential = flags[2];\n\
              \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
-             \x20  one_sample_length = 32'd6 + record;\n\
-             \x20  too_many = samples > 16'd{max_samples};\n\
-             \x20  limit_length = 32'd6 + limit_product[31:0];\n\
+             \x20  too_many = samples > 16'd{max};\n\
+             \x20  if (!flags[0]) begin\n\
+             \x20    one_sample_length = 32'd{one_bare};\n\
+             \x20    limit_length = 32'd{limit_bare};\n\
+             \x20  end else if (flags[2]) begin\n\
+             \x20    one_sample_length = 32'd{one_potential};\n\
+             \x20    limit_length = 32'd{limit_potential};\n\
+             \x20  end else begin\n\
+             \x20    one_sample_length = 32'd{one_activity};\n\
+             \x20    limit_length = 32'd{limit_activity};\n\
+             \x20  end\n\
              end\n",
-            pot_targets = 4 * self._outputs,
-            act_targets = 2 * self._outputs,
-            max_samples = self._max_samples,
+            input_part = constant_product(inputs, "samples"),
+            output_part = constant_product(self._outputs as u64, "samples"),
+            sample_activity = 4 + activity,
+            sample_potential = 4 + potential,
+            one_bare = 6 + bare,
+            one_activity = 6 + activity,
+            one_potential = 6 + potential,
+            limit_bare = (6 + max * bare) & 0xffff_ffff,
+            limit_activity = (6 + max * activity) & 0xffff_ffff,
+            limit_potential = (6 + max * potential) & 0xffff_ffff,
         ))
     }
 }
@@ -700,14 +800,45 @@ impl<const I: usize, const O: usize> Logic for ZeroExtend<I, O> {
     }
 }
 
+/// Sign-extends an `I`-bit value to `O` bits.
+#[derive(LogicBlock, Default)]
+pub struct SignExtend<const I: usize, const O: usize> {
+    pub value: Signal<In, Bits<I>>,
+    pub result: Signal<Out, Bits<O>>,
+}
+
+impl<const I: usize, const O: usize> Logic for SignExtend<I, O> {
+    fn update(&mut self) {
+        let value = self.value.val().to_u64();
+        let extended = if (value >> (I - 1)) & 1 == 1 {
+            value | (u64::MAX << I)
+        } else {
+            value
+        };
+        let mask = if O >= 64 { u64::MAX } else { (1u64 << O) - 1 };
+        self.result.next = (extended & mask).to_bits();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        assert!(O > I, "sign extension needs a wider result");
+        Verilog::Custom(format!(
+            "always @(*) result = {{{{{}{{value[{}]}}}}, value}};\n",
+            O - I,
+            I - 1
+        ))
+    }
+}
+
 /// Splits a power-on command word of the executor's ROM: the engine `select` in bits 63:56, the
-/// `address` in bits 47:32 and the `data` word in bits 31:0, both zero-extended.
+/// `address` in bits 47:32 and the `data` word in bits 31:0, zero-extended to 32 and 33 bits.
 #[derive(LogicBlock, Default)]
 pub struct CommandView {
     pub word: Signal<In, Bits<64>>,
     pub select: Signal<Out, Bits<8>>,
     pub address: Signal<Out, Bits<32>>,
-    pub data: Signal<Out, Bits<64>>,
+    pub data: Signal<Out, Bits<33>>,
 }
 
 impl CommandView {
@@ -737,7 +868,7 @@ impl Logic for CommandView {
             "always @(*) begin\n\
              \x20  select = word[63:56];\n\
              \x20  address = {16'h0, word[47:32]};\n\
-             \x20  data = {32'h0, word[31:0]};\n\
+             \x20  data = {1'b0, word[31:0]};\n\
              end\n"
                 .into(),
         )
@@ -747,10 +878,11 @@ impl Logic for CommandView {
 /// The value of counter `index` of the counters reply and where it comes from: `from_engine`
 /// with the engine counter address `engine_address`, or else `value` from the link counters and
 /// the executor's own counters. Inputs and targets arrive as 16-bit words and potential targets
-/// are range-checked, so no input or target saturates: that counter reads 0.
+/// are range-checked, so no input or target saturates: that counter reads 0. `index` is the counter
+/// loop's index, below 14, so it has four bits.
 #[derive(LogicBlock, Default)]
 pub struct CounterSelect {
-    pub index: Signal<In, Bits<16>>,
+    pub index: Signal<In, Bits<4>>,
     pub crc: Signal<In, Bits<32>>,
     pub framing: Signal<In, Bits<32>>,
     pub length: Signal<In, Bits<32>>,
@@ -792,30 +924,34 @@ impl Logic for CounterSelect {
     }
     fn hdl(&self) -> Verilog {
         use crate::engine::counter;
+        let engine_cases: String = (3..=7)
+            .map(|index| {
+                format!(
+                    "\x20    4'd{index}: begin from_engine = 1'b1; engine_address = 32'd{}; end\n",
+                    counter::POTENTIAL + index - 3
+                )
+            })
+            .collect();
         Verilog::Custom(format!(
             "always @(*) begin\n\
              \x20  from_engine = 1'b0;\n\
              \x20  engine_address = 32'h0;\n\
              \x20  value = 64'h0;\n\
              \x20  case (index)\n\
-             \x20    16'd0: begin from_engine = 1'b1; engine_address = 32'd{cycles}; end\n\
-             \x20    16'd1: begin from_engine = 1'b1; engine_address = 32'd{steps}; end\n\
-             \x20    16'd3, 16'd4, 16'd5, 16'd6, 16'd7: begin\n\
-             \x20      from_engine = 1'b1;\n\
-             \x20      engine_address = {{16'h0, index}} - 32'd3 + 32'd{potential};\n\
-             \x20    end\n\
-             \x20    16'd8: value = {{32'h0, crc}};\n\
-             \x20    16'd9: value = {{32'h0, framing}};\n\
-             \x20    16'd10: value = {{32'h0, length}};\n\
-             \x20    16'd11: value = {{32'h0, timeout}};\n\
-             \x20    16'd12: value = {{32'h0, unknown}};\n\
-             \x20    16'd13: value = {{32'h0, replays}};\n\
+             \x20    4'd0: begin from_engine = 1'b1; engine_address = 32'd{cycles}; end\n\
+             \x20    4'd1: begin from_engine = 1'b1; engine_address = 32'd{steps}; end\n\
+             {engine_cases}\
+             \x20    4'd8: value = {{32'h0, crc}};\n\
+             \x20    4'd9: value = {{32'h0, framing}};\n\
+             \x20    4'd10: value = {{32'h0, length}};\n\
+             \x20    4'd11: value = {{32'h0, timeout}};\n\
+             \x20    4'd12: value = {{32'h0, unknown}};\n\
+             \x20    4'd13: value = {{32'h0, replays}};\n\
              \x20    default: ;\n\
              \x20  endcase\n\
              end\n",
             cycles = counter::CYCLES,
             steps = counter::STEPS,
-            potential = counter::POTENTIAL,
         ))
     }
 }
@@ -891,6 +1027,75 @@ impl Logic for MemorySelect {
             constant_code = select::CONSTANT,
             read_address = counter::ROUNDING_STATE,
             write_address = constant::ROUNDING_STATE,
+        ))
+    }
+}
+
+/// A loadable counter like [`crate::engine::units::Counter`] whose value stays within a bound
+/// fixed at generation time. `q ← value` when `load`, else `q ← q + step` when `enable`, and
+/// `q ← 0` on `reset`, each kept to the low bits that the bound needs. The upper bits of `q`
+/// are constant zero, so synthesis removes their flip-flops and logic. The caller keeps every
+/// value within the bound.
+#[derive(LogicBlock)]
+pub struct BoundedCounter<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub load: Signal<In, Bit>,
+    pub value: Signal<In, Bits<N>>,
+    pub enable: Signal<In, Bit>,
+    pub step: Signal<In, Bits<N>>,
+    pub q: Signal<Out, Bits<N>>,
+    _mask: u64,
+}
+
+impl<const N: usize> BoundedCounter<N> {
+    /// Creates a counter for values from 0 to `max`.
+    pub fn new(max: u64) -> Self {
+        let bits = (64 - max.leading_zeros() as usize).max(1);
+        assert!(bits <= N, "a bound of {max} does not fit {N} bits");
+        BoundedCounter {
+            clock: Default::default(),
+            reset: Default::default(),
+            load: Default::default(),
+            value: Default::default(),
+            enable: Default::default(),
+            step: Default::default(),
+            q: Default::default(),
+            _mask: if bits >= 64 {
+                u64::MAX
+            } else {
+                (1 << bits) - 1
+            },
+        }
+    }
+}
+
+impl<const N: usize> Logic for BoundedCounter<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let q = if self.reset.val() {
+                0
+            } else if self.load.val() {
+                self.value.val().to_u64()
+            } else if self.enable.val() {
+                self.q.val().to_u64().wrapping_add(self.step.val().to_u64())
+            } else {
+                self.q.val().to_u64()
+            };
+            self.q.next = (q & self._mask).to_bits();
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let mask = format!("{N}'h{:x}", self._mask);
+        Verilog::Custom(format!(
+            "always @(posedge clock) begin\n\
+             \x20  if (reset) q <= {N}'h0;\n\
+             \x20  else if (load) q <= value & {mask};\n\
+             \x20  else if (enable) q <= (q + step) & {mask};\n\
+             end\n"
         ))
     }
 }

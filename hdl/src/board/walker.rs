@@ -2,8 +2,8 @@
 
 use rust_hdl::prelude::*;
 
-use super::units::AddressJoin;
-use crate::engine::units::{Counter, EnableRegister};
+use super::units::{AddressJoin, BoundedCounter};
+use crate::engine::units::EnableRegister;
 use crate::leaf::ResetRegister;
 
 /// Placement of one layer's weights, fixed at generation time.
@@ -52,12 +52,13 @@ pub struct WeightWalker {
     state: ResetRegister<WalkState>,
     /// Weights still to skip while locating, masked to the bits of the network's weight count.
     remaining: EnableRegister<Bits<32>>,
-    layer: Counter<8>,
-    row: Counter<16>,
-    column: Counter<16>,
-    lane: Counter<8>,
+    // The counters keep the bits that the network's largest layer, row and weight count need.
+    layer: BoundedCounter<8>,
+    row: BoundedCounter<16>,
+    column: BoundedCounter<16>,
+    lane: BoundedCounter<8>,
     /// Bank word of the current weight, counted from the first layer's first word.
-    word: Counter<16>,
+    word: BoundedCounter<16>,
     address_join: AddressJoin,
     layer_size: Signal<Local, Bits<32>>,
     layer_words: Signal<Local, Bits<16>>,
@@ -96,6 +97,9 @@ impl WeightWalker {
                 })
                 .collect()
         };
+        let max_of = |f: &dyn Fn(&LayerWeights) -> usize| -> u64 {
+            layers.iter().map(|l| f(l) as u64).max().unwrap_or(0)
+        };
         WeightWalker {
             clock: Default::default(),
             reset: Default::default(),
@@ -106,11 +110,11 @@ impl WeightWalker {
             address: Default::default(),
             state: Default::default(),
             remaining: Default::default(),
-            layer: Default::default(),
-            row: Default::default(),
-            column: Default::default(),
-            lane: Default::default(),
-            word: Default::default(),
+            layer: BoundedCounter::new(layers.len() as u64),
+            row: BoundedCounter::new(max_of(&|l| l.rows - 1)),
+            column: BoundedCounter::new(max_of(&|l| l.columns - 1)),
+            lane: BoundedCounter::new(lanes as u64 - 1),
+            word: BoundedCounter::new(layers.iter().map(|l| (l.rows * l.groups) as u64).sum()),
             address_join: AddressJoin::new(bank_bits),
             layer_size: Default::default(),
             layer_words: Default::default(),

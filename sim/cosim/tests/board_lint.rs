@@ -144,11 +144,6 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "the frame length check reads the target bytes modulo 4, the low 2 bits",
     ),
     (
-        "limit_product",
-        Unused::SomeBits,
-        "the queue limit is compared within 32 bits",
-    ),
-    (
         "lane",
         Unused::SomeBits,
         "with 2 lanes, the walker's address joins a 1-bit bank index",

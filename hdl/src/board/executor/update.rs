@@ -66,7 +66,6 @@ impl Logic for CommandExecutor {
         self.command_address.clock.next = self.clock.val();
         self.command_data.clock.next = self.clock.val();
         self.command_learn.clock.next = self.clock.val();
-        self.engine_word.clock.next = self.clock.val();
         self.gather.clock.next = self.clock.val();
         self.serializer.clock.next = self.clock.val();
         self.power_on.clock.next = self.clock.val();
@@ -136,9 +135,9 @@ impl Logic for CommandExecutor {
         self.sample.enable.next = false;
         self.sample.step.next = self.one16.val();
         self.field_number.load.next = false;
-        self.field_number.value.next = self.zero32.val();
+        self.field_number.value.next = self.zero8.val();
         self.field_number.enable.next = false;
-        self.field_number.step.next = self.one32.val();
+        self.field_number.step.next = self.one8.val();
         self.select_code.load.next = false;
         self.select_code.value.next = self.select_first_state.val();
         self.select_code.enable.next = false;
@@ -148,9 +147,9 @@ impl Logic for CommandExecutor {
         self.new_learning.enable.next = false;
         self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
         self.new_steps.enable.next = false;
-        self.new_steps.d.next = self.gather.w1.val();
+        self.new_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.new_settle.enable.next = false;
-        self.new_settle.d.next = self.gather.w1.val();
+        self.new_settle.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.steps_per_sample.enable.next = false;
         self.steps_per_sample.d.next = self.new_steps.q.val();
         self.settle_steps.enable.next = false;
@@ -171,9 +170,9 @@ impl Logic for CommandExecutor {
         self.replays.enable.next = false;
         self.replays.step.next = self.one32.val();
         self.saturations.load.next = false;
-        self.saturations.value.next = self.zero64.val();
+        self.saturations.value.next = self.zero35.val();
         self.saturations.enable.next = false;
-        self.saturations.step.next = self.engine_word.q.val();
+        self.saturations.step.next = self.saturation_step.result.val();
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
@@ -182,8 +181,6 @@ impl Logic for CommandExecutor {
         self.command_data.d.next = self.gather.signed32.val();
         self.command_learn.enable.next = false;
         self.command_learn.d.next = false;
-        self.engine_word.enable.next = false;
-        self.engine_word.d.next = self.engine_read_data.val();
 
         // ---- Units. ----
         self.payload_address.next = self.ptr.q.val();
@@ -191,7 +188,7 @@ impl Logic for CommandExecutor {
         self.gather.shift.next = false;
         self.gather.clear.next = false;
         self.serializer.load.next = false;
-        self.serializer.value.next = self.engine_word.q.val();
+        self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
         self.power_on.address.next = self.index.q.val();
         self.power_on_view.word.next = self.power_on.data.val();
@@ -221,7 +218,7 @@ impl Logic for CommandExecutor {
         self.walker.offset.next = self.offset.q.val();
         self.walker.advance.next = false;
         self.cache.clear.next = false;
-        self.cache.opcode.next = self.frame_opcode.val();
+        self.cache.opcode.next = self.frame_opcode.val().get_bits::<3>(0);
         self.cache.seq.next = self.frame_seq.val();
         self.cache.length.next = self.length_out.q.val();
         self.cache.insert.next = false;
@@ -232,7 +229,7 @@ impl Logic for CommandExecutor {
         self.words.code.next = self.error_code.q.val();
         self.words.opcode.next = self.frame_opcode.val();
         self.words.detail.next = self.error_detail.q.val();
-        self.counter_select.index.next = self.index.q.val();
+        self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         self.counter_select.crc.next = self.crc_errors.val();
         self.counter_select.framing.next = self.framing_errors.val();
         self.counter_select.length.next = self.length_errors.val();
@@ -247,6 +244,12 @@ impl Logic for CommandExecutor {
         self.wide_word.value.next = self.gather.w1.val();
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
+        self.wide_field.value.next = self.field_number.q.val();
+        // NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide. A wider
+        // counter needs a wider step here.
+        self.saturation_step.value.next = self.serializer.low_word.val();
+        self.wide_saturations.value.next = self.saturations.q.val();
+        self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
         self.frame_release.next = false;
@@ -261,7 +264,7 @@ impl Logic for CommandExecutor {
         self.engine_learn.next = self.command_learn.q.val();
         self.engine_select.next = self.command_select.q.val();
         self.engine_address.next = self.command_address.q.val();
-        self.engine_data.next = self.command_data.q.val();
+        self.engine_data.next = self.wide_data.result.val();
         self.engine_clear_counters.next = false;
         self.emit.next = false;
         self.emit_byte.next = self.serializer.data.val();
@@ -440,8 +443,9 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineReadWait;
             }
             ExecState::EngineReadWait => {
+                // The serializer takes the read word, for the reply or the saturation sum.
                 if self.engine_read_valid.val() {
-                    self.engine_word.enable.next = true;
+                    self.serializer.load.next = true;
                     self.state.d.next = self.ret.q.val();
                 }
             }
@@ -518,7 +522,7 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.counter_select.engine_address.val();
                 self.command_address.enable.next = true;
-                self.engine_word.d.next = self.counter_select.value.val();
+                self.serializer.value.next = self.counter_select.value.val();
                 self.ret.d.next = ExecState::CounterPut;
                 self.ret.enable.next = true;
                 if self.index.q.val() == self.counters16.val() {
@@ -526,12 +530,11 @@ impl Logic for CommandExecutor {
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
                 } else {
-                    self.engine_word.enable.next = true;
+                    self.serializer.load.next = true;
                     self.state.d.next = ExecState::CounterPut;
                 }
             }
             ExecState::CounterPut => {
-                self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.index.enable.next = true;
                 self.ret.d.next = ExecState::CounterNext;
@@ -602,7 +605,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::ReadPut => {
-                self.serializer.load.next = true;
                 self.put_left.value.next = self.four4.val();
                 self.put_left.load.next = true;
                 self.walker.advance.next = true;
@@ -724,7 +726,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ShiftCheck => {
                 self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_number.q.val();
+                self.error_detail.d.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -756,7 +758,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_number.q.val();
+                self.error_detail.d.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -797,7 +799,9 @@ impl Logic for CommandExecutor {
                 self.error_detail.d.next = self.field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
-                if self.gather.w1.val() >= self.new_steps.q.val() {
+                if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
+                    | (self.gather.w1.val().get_bits::<20>(0) >= self.new_steps.q.val())
+                {
                     self.error_code.enable.next = true;
                     self.error_detail.enable.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -871,9 +875,9 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.constant_voltage.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.zero64.val();
+                self.command_data.d.next = self.zero33.val();
                 if self.new_target.q.val() {
-                    self.wide_steps.value.next = self.one32.val();
+                    self.wide_steps.value.next = self.one20.val();
                     self.command_data.d.next = self.wide_steps.result.val();
                 }
                 self.command_data.enable.next = true;
@@ -1131,7 +1135,7 @@ impl Logic for CommandExecutor {
                 if self.lengths.learn.val() & self.learning.q.val() {
                     self.ret.d.next = ExecState::RunLearn;
                     self.wide_steps.value.next = self.settle_steps.q.val();
-                    if self.settle_steps.q.val() == self.zero32.val() {
+                    if self.settle_steps.q.val() == self.zero20.val() {
                         self.state.d.next = ExecState::RunLearn;
                     }
                 }
@@ -1169,7 +1173,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::OutputPut => {
-                self.serializer.load.next = true;
                 self.put_left.value.next = self.two4.val();
                 self.put_left.load.next = true;
                 self.index.enable.next = true;
@@ -1188,8 +1191,9 @@ impl Logic for CommandExecutor {
                 // Sum the five engine saturation counters (potential to weight).
                 self.command_select.d.next = self.select_counter.val();
                 self.command_select.enable.next = true;
-                self.command_address.d.next =
-                    self.wide_index.result.val() + self.counter_first_saturation.val();
+                self.wide_index.value.next =
+                    self.index.q.val() + self.counter_first_saturation.val();
+                self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::SaturationAdd;
                 self.ret.enable.next = true;
@@ -1207,7 +1211,7 @@ impl Logic for CommandExecutor {
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.saturations.q.val();
+                self.serializer.value.next = self.wide_saturations.result.val();
                 self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
@@ -1254,7 +1258,7 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_address.result.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.zero64.val();
+                self.command_data.d.next = self.zero33.val();
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::ResetAdvance;
                 self.ret.enable.next = true;
