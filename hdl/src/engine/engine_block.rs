@@ -4,14 +4,19 @@ use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
 use super::slot::LaneSlot;
-use super::tags::StreamTags;
+use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
     SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
-use super::{constant, field, select, EngineParams, EngineState, MAX_LANES};
+use super::{
+    bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
+};
 use crate::leaf::{Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
+
+// `Engine::constant_address` maps every host address of 16 or more to 15, which no constant has.
+const _: () = assert!(constant::ROUNDING_STATE < 15 && constant::TOP_BASE < 15);
 
 /// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 5 (backward accumulation).
 const TAG_STAGES: usize = 5;
@@ -40,7 +45,8 @@ pub struct Engine {
     /// Physical bank of the double-buffered words that the current step reads.
     bank: Counter<1>,
     learning: EnableRegister<Bit>,
-    requested: EnableRegister<Bits<32>>,
+    /// Time steps the current run still takes, counted down at the end of each step.
+    steps_left: Counter<32>,
     read_select: EnableRegister<Bits<8>>,
     read_address: EnableRegister<Bits<32>>,
     read_result: EnableRegister<Bits<64>>,
@@ -131,7 +137,6 @@ pub struct Engine {
     output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
-    done_steps: Counter<32>,
     next_row: Counter<32>,
     group_address: Counter<32>,
     cycles: Counter<48>,
@@ -150,10 +155,11 @@ pub struct Engine {
     /// output and copy phases, while `ŭ` is read only in the output phase and written only by
     /// the neuron unit.
     errors0: Memory<Signed<32>>,
-    /// The second bank of the errors `e` in the lower half and the layer table in the upper
-    /// half. The errors are accessed as in `errors0`, while the layer table is read only in
-    /// the load states and written only by the host. It stores 32 bits for the table, and
-    /// `errors1_view` sign-extends the errors from the potential format.
+    /// The second bank of the errors `e` in the lower half, and the layer table and usually the
+    /// input activities in the upper half. The errors are accessed as in `errors0`. The layer
+    /// table is read only in the load states and the inputs only in the copy phase, and only
+    /// the host writes either. It stores 32 bits for the table, and `errors1_view`
+    /// sign-extends the errors from the potential format.
     errors1: Memory<Signed<32>>,
     errors1_view: StoredWord,
     /// Both banks of the rates `r` and of the slopes `d`, the second bank from `bank_offset` on.
@@ -165,7 +171,15 @@ pub struct Engine {
     /// Offset of the bank the current step reads (and the host writes) and of the bank it writes.
     read_bank_offset: Signal<Local, Bits<16>>,
     write_bank_offset: Signal<Local, Bits<16>>,
-    input_words: Memory<Signed<16>>,
+    /// The clamped input activities live in the upper half of `errors1`, in its last
+    /// `input_mask + 1` words (`input_region` on), when they fit there beside the layer table.
+    /// Otherwise they take a memory of their own, the one element of `input_words`.
+    input_words: Vec<Memory<Signed<16>>>,
+    input_region: Constant<Bits<16>>,
+    input_mask: Constant<Bits<16>>,
+    inputs_in_errors1: Constant<Bit>,
+    /// The input activity that the host's read or the copy phase addressed in the clock before.
+    input_data: Signal<Local, Signed<16>>,
     host_view: WordView,
     table_view: WordView,
     write_split: AddressSplit,
@@ -239,6 +253,15 @@ pub struct Engine {
     table_read_address: Signal<Local, Bits<16>>,
     /// The mask of a table address in the upper half of `errors1`.
     table_mask: Constant<Bits<16>>,
+    /// Masks of the layer-table fields, each of the bits of the largest value that
+    /// `EngineParams` allows. Masking the fields lets synthesis remove the upper bits of the
+    /// registers and counters that take them.
+    row_mask: Constant<Bits<16>>,
+    column_mask: Constant<Bits<16>>,
+    column_mask_wide: Constant<Bits<32>>,
+    group_mask: Constant<Bits<16>>,
+    weight_mask: Constant<Bits<16>>,
+    address_mask: Constant<Bits<32>>,
     /// Words per half of `potentials` and `errors0`, and the mask of a state index in a half.
     upper_half: Constant<Bits<16>>,
     state_mask: Constant<Bits<16>>,
@@ -250,6 +273,7 @@ pub struct Engine {
     minus_stride: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
+    minus_one32: Constant<Bits<32>>,
     lanes32: Constant<Bits<32>>,
     one48: Constant<Bits<48>>,
     zero8: Constant<Bits<8>>,
@@ -269,6 +293,12 @@ pub struct Engine {
     select_target: Constant<Bits<8>>,
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
+    /// The host's constant address, or `constant_none` (15) when it is 16 or more. Every
+    /// constant's address is below 15, so comparing it takes 4 bits, not 32.
+    constant_address: Signal<Local, Bits<32>>,
+    constant_low_mask: Constant<Bits<32>>,
+    constant_high_mask: Constant<Bits<32>>,
+    constant_none: Constant<Bits<32>>,
     constant_k_r_mant: Constant<Bits<32>>,
     constant_k_r_shift: Constant<Bits<32>>,
     constant_k_dt_mant: Constant<Bits<32>>,
@@ -279,6 +309,7 @@ pub struct Engine {
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
     _lanes: usize,
+    _separate_inputs: usize,
 }
 
 impl Engine {
@@ -317,6 +348,46 @@ impl Engine {
             "{} rows do not fit the upper half of the potential memory ({bank_words} words): use at most as many rows as state words",
             params.max_rows
         );
+        let input_depth = params.max_inputs.max(2).next_power_of_two();
+        let separate_inputs = table_words + input_depth > bank_words;
+        // Bits of the controller's counters and of the layer-table fields they take: enough for
+        // the largest value that `params` allows, including the value one past the end where a
+        // counter stops.
+        let row_bits = bits_for(params.max_rows);
+        let state_bits = bank_words.trailing_zeros() as usize;
+        let column_bits = bits_for(params.max_columns);
+        let group_bits = bits_for(
+            params
+                .max_columns
+                .div_ceil(params.lanes)
+                .max(MIN_ROW_CLOCKS),
+        );
+        let group_column_bits = bits_for(params.max_columns + params.lanes);
+        let weight_bits = bits_for(params.weight_words);
+        let rate_bits = bits_for(params.rate_words());
+        let backward_bits = bits_for(
+            params
+                .max_rows
+                .max(params.max_columns)
+                .div_ceil(params.lanes),
+        );
+        let lane_bits = bits_for(params.lanes - 1);
+        let table_bits = table_words.trailing_zeros() as usize;
+        // Network-wide weight addresses for stochastic rounding: every weight has one below
+        // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
+        let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
+        // The tags that each stage passes on: stage 1 reads the group's column and address and
+        // the first-group flag, stage 3 the row, stage 4 the weight address, the group and the
+        // group flags, and stage 5 the group and the first-row flag.
+        let tag_widths = |stage: usize| TagWidths {
+            row: if stage < 3 { row_bits } else { 0 },
+            group: group_bits,
+            group_column: if stage == 0 { group_column_bits } else { 0 },
+            group_address: if stage == 0 { address_bits } else { 0 },
+            weight_address: if stage < 4 { weight_bits } else { 0 },
+            first_row: true,
+            group_flags: stage < 4,
+        };
         Engine {
             clock: Default::default(),
             reset: Default::default(),
@@ -334,7 +405,7 @@ impl Engine {
             state: Default::default(),
             bank: Default::default(),
             learning: Default::default(),
-            requested: Default::default(),
+            steps_left: Counter::new(32),
             read_select: Default::default(),
             read_address: Default::default(),
             read_result: Default::default(),
@@ -364,18 +435,18 @@ impl Engine {
             inputs: Default::default(),
             groups_last: Default::default(),
             acc_row: Default::default(),
-            row: Default::default(),
-            state_index: Default::default(),
-            write_index: Default::default(),
-            neurons_done: Default::default(),
-            group: Default::default(),
-            weight_address: Default::default(),
-            group_column: Default::default(),
-            lane_bank: Default::default(),
-            bank_word: Default::default(),
-            column: Default::default(),
-            source_index: Default::default(),
-            rate_base: Default::default(),
+            row: Counter::new(row_bits),
+            state_index: Counter::new(state_bits),
+            write_index: Counter::new(state_bits),
+            neurons_done: Counter::new(row_bits),
+            group: Counter::new(group_bits),
+            weight_address: Counter::new(weight_bits),
+            group_column: Counter::new(group_column_bits),
+            lane_bank: Counter::new(lane_bits),
+            bank_word: Counter::new(rate_bits),
+            column: Counter::new(column_bits),
+            source_index: Counter::new(state_bits),
+            rate_base: Counter::new(rate_bits),
             above_base: Default::default(),
             rates_current: Default::default(),
             inputs_current: Default::default(),
@@ -383,10 +454,10 @@ impl Engine {
             rate_address: Default::default(),
             rate_pending: Default::default(),
             rate_bias: Default::default(),
-            error_column: Default::default(),
-            error_lane: Default::default(),
-            error_word: Default::default(),
-            error_index: Default::default(),
+            error_column: Counter::new(row_bits),
+            error_lane: Counter::new(lane_bits),
+            error_word: Counter::new(backward_bits),
+            error_index: Counter::new(state_bits),
             error_pending: Default::default(),
             error_lane_late: Default::default(),
             error_target: Default::default(),
@@ -396,11 +467,10 @@ impl Engine {
             output_wait: Default::default(),
             output_difference: Default::default(),
             output_first_saturated: Default::default(),
-            layer_base: Default::default(),
-            table_address: Default::default(),
-            done_steps: Default::default(),
-            next_row: Default::default(),
-            group_address: Default::default(),
+            layer_base: Counter::new(table_bits),
+            table_address: Counter::new(table_bits),
+            next_row: Counter::new(address_bits),
+            group_address: Counter::new(address_bits),
             cycles: Default::default(),
             steps: Default::default(),
             potential_saturations: Default::default(),
@@ -417,7 +487,13 @@ impl Engine {
             bank_offset: Constant::new((bank_words as u64).to_bits()),
             read_bank_offset: Default::default(),
             write_bank_offset: Default::default(),
-            input_words: Memory::new(params.max_inputs, 16, true),
+            input_words: (0..separate_inputs as usize)
+                .map(|_| Memory::new(params.max_inputs, 16, true))
+                .collect(),
+            input_region: Constant::new(((2 * bank_words - input_depth) as u64).to_bits()),
+            input_mask: Constant::new(((input_depth - 1) as u64).to_bits()),
+            inputs_in_errors1: Constant::new(!separate_inputs),
+            input_data: Default::default(),
             host_view: Default::default(),
             table_view: Default::default(),
             write_split: AddressSplit::new(params.bank_bits()),
@@ -451,7 +527,9 @@ impl Engine {
             slots: (0..params.lanes)
                 .map(|p| LaneSlot::new(formats, &params, p))
                 .collect(),
-            tags: (0..TAG_STAGES).map(|_| StreamTags::default()).collect(),
+            tags: (0..TAG_STAGES)
+                .map(|stage| StreamTags::new(tag_widths(stage)))
+                .collect(),
             error_old: Default::default(),
             error_new: Default::default(),
             rate_old: Default::default(),
@@ -471,6 +549,12 @@ impl Engine {
             read_error_word: Default::default(),
             table_read_address: Default::default(),
             table_mask: Constant::new(((table_words - 1) as u64).to_bits()),
+            row_mask: Constant::new(low_mask(row_bits).to_bits()),
+            column_mask: Constant::new(low_mask(column_bits).to_bits()),
+            column_mask_wide: Constant::new(low_mask(column_bits).to_bits()),
+            group_mask: Constant::new(low_mask(group_bits).to_bits()),
+            weight_mask: Constant::new(low_mask(weight_bits).to_bits()),
+            address_mask: Constant::new(low_mask(address_bits).to_bits()),
             upper_half: Constant::new((bank_words as u64).to_bits()),
             state_mask: Constant::new(((bank_words - 1) as u64).to_bits()),
             rate_value: Default::default(),
@@ -480,6 +564,7 @@ impl Engine {
             minus_stride: Constant::new((((1 << 16) - field::STRIDE as usize) as u64).to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
+            minus_one32: Constant::new((u32::MAX as u64).to_bits()),
             lanes32: Constant::new(((params.lanes) as u64).to_bits()),
             one48: Constant::new(1u64.to_bits()),
             zero8: Constant::new(0u64.to_bits()),
@@ -499,6 +584,10 @@ impl Engine {
             select_target: Constant::new(((select::TARGET as usize) as u64).to_bits()),
             select_table: Constant::new(((select::LAYER_TABLE as usize) as u64).to_bits()),
             select_constant: Constant::new(((select::CONSTANT as usize) as u64).to_bits()),
+            constant_address: Default::default(),
+            constant_low_mask: Constant::new(15u64.to_bits()),
+            constant_high_mask: Constant::new((u32::MAX as u64 & !15).to_bits()),
+            constant_none: Constant::new(15u64.to_bits()),
             constant_k_r_mant: Constant::new(((constant::K_R_MANT as usize) as u64).to_bits()),
             constant_k_r_shift: Constant::new(((constant::K_R_SHIFT as usize) as u64).to_bits()),
             constant_k_dt_mant: Constant::new(((constant::K_DT_MANT as usize) as u64).to_bits()),
@@ -511,7 +600,17 @@ impl Engine {
                 ((constant::ROUNDING_STATE as usize) as u64).to_bits(),
             ),
             _lanes: params.lanes,
+            _separate_inputs: separate_inputs as usize,
         }
+    }
+}
+
+/// Returns a mask of the low `bits` bits.
+fn low_mask(bits: usize) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
     }
 }
 
@@ -523,7 +622,8 @@ impl Logic for Engine {
         self.bank.clock.next = self.clock.val();
         self.bank.reset.next = self.reset.val();
         self.learning.clock.next = self.clock.val();
-        self.requested.clock.next = self.clock.val();
+        self.steps_left.clock.next = self.clock.val();
+        self.steps_left.reset.next = self.reset.val();
         self.read_select.clock.next = self.clock.val();
         self.read_address.clock.next = self.clock.val();
         self.read_result.clock.next = self.clock.val();
@@ -623,8 +723,6 @@ impl Logic for Engine {
         self.layer_base.reset.next = self.reset.val();
         self.table_address.clock.next = self.clock.val();
         self.table_address.reset.next = self.reset.val();
-        self.done_steps.clock.next = self.clock.val();
-        self.done_steps.reset.next = self.reset.val();
         self.next_row.clock.next = self.clock.val();
         self.next_row.reset.next = self.reset.val();
         self.group_address.clock.next = self.clock.val();
@@ -648,7 +746,6 @@ impl Logic for Engine {
         self.errors1.clock.next = self.clock.val();
         self.rates.clock.next = self.clock.val();
         self.slopes.clock.next = self.clock.val();
-        self.input_words.clock.next = self.clock.val();
         self.neuron.clock.next = self.clock.val();
         self.neuron.reset.next = self.reset.val();
 
@@ -661,8 +758,10 @@ impl Logic for Engine {
 
         self.learning.enable.next = false;
         self.learning.d.next = self.learn.val();
-        self.requested.enable.next = false;
-        self.requested.d.next = self.host_view.unsigned32.val();
+        self.steps_left.load.next = false;
+        self.steps_left.value.next = self.host_view.unsigned32.val();
+        self.steps_left.enable.next = false;
+        self.steps_left.step.next = self.minus_one32.val();
         self.read_select.enable.next = false;
         self.read_select.d.next = self.select.val();
         self.read_address.enable.next = false;
@@ -683,7 +782,7 @@ impl Logic for Engine {
         self.beta_shift.enable.next = false;
         self.beta_shift.d.next = self.host_view.unsigned6.val();
         self.top_base.enable.next = false;
-        self.top_base.d.next = self.host_view.unsigned16.val();
+        self.top_base.d.next = self.host_view.unsigned16.val() & self.table_mask.val();
         self.voltage.enable.next = false;
         self.voltage.d.next = self.host_view.flag.val();
         self.rounding.enable.next = false;
@@ -692,23 +791,23 @@ impl Logic for Engine {
         self.advance.address.next = self.zero32.val();
 
         self.rows.enable.next = false;
-        self.rows.d.next = self.table_view.unsigned16.val();
+        self.rows.d.next = self.table_view.unsigned16.val() & self.row_mask.val();
         self.columns.enable.next = false;
-        self.columns.d.next = self.table_view.unsigned16.val();
+        self.columns.d.next = self.table_view.unsigned16.val() & self.column_mask.val();
         self.columns_wide.enable.next = false;
-        self.columns_wide.d.next = self.table_view.unsigned32.val();
+        self.columns_wide.d.next = self.table_view.unsigned32.val() & self.column_mask_wide.val();
         self.groups.enable.next = false;
-        self.groups.d.next = self.table_view.unsigned16.val();
+        self.groups.d.next = self.table_view.unsigned16.val() & self.group_mask.val();
         self.cadence_last.enable.next = false;
-        self.cadence_last.d.next = self.table_view.unsigned16.val();
+        self.cadence_last.d.next = self.table_view.unsigned16.val() & self.group_mask.val();
         self.weight_base.enable.next = false;
-        self.weight_base.d.next = self.table_view.unsigned16.val();
+        self.weight_base.d.next = self.table_view.unsigned16.val() & self.weight_mask.val();
         self.address_base.enable.next = false;
-        self.address_base.d.next = self.table_view.unsigned32.val();
+        self.address_base.d.next = self.table_view.unsigned32.val() & self.address_mask.val();
         self.state_base.enable.next = false;
-        self.state_base.d.next = self.table_view.unsigned16.val();
+        self.state_base.d.next = self.table_view.unsigned16.val() & self.state_mask.val();
         self.input_base.enable.next = false;
-        self.input_base.d.next = self.table_view.unsigned16.val();
+        self.input_base.d.next = self.table_view.unsigned16.val() & self.state_mask.val();
         self.activation.enable.next = false;
         self.activation.d.next = self.table_view.unsigned2.val();
         self.eta_mant.enable.next = false;
@@ -718,9 +817,9 @@ impl Logic for Engine {
         self.first_layer.enable.next = false;
         self.first_layer.d.next = self.table_view.flag.val();
         self.inputs.enable.next = false;
-        self.inputs.d.next = self.table_view.unsigned16.val();
+        self.inputs.d.next = self.table_view.unsigned16.val() & self.column_mask.val();
         self.groups_last.enable.next = false;
-        self.groups_last.d.next = self.table_view.unsigned16.val();
+        self.groups_last.d.next = self.table_view.unsigned16.val() & self.group_mask.val();
 
         self.row.load.next = false;
         self.row.value.next = self.zero16.val();
@@ -812,10 +911,6 @@ impl Logic for Engine {
         self.table_address.value.next = self.layer_base.q.val();
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
-        self.done_steps.load.next = false;
-        self.done_steps.value.next = self.zero32.val();
-        self.done_steps.enable.next = false;
-        self.done_steps.step.next = self.one32.val();
         self.next_row.load.next = false;
         self.next_row.value.next = self.address_base.q.val();
         self.next_row.enable.next = false;
@@ -873,6 +968,10 @@ impl Logic for Engine {
         self.write_split.address.next = self.address.val();
         self.read_split.address.next = self.read_address.q.val();
         self.host_state_word.next = self.host_word.val() & self.state_mask.val();
+        self.constant_address.next = self.address.val() & self.constant_low_mask.val();
+        if (self.address.val() & self.constant_high_mask.val()).any() {
+            self.constant_address.next = self.constant_none.val();
+        }
         if (self.select.val() == self.select_target.val())
             | (self.select.val() == self.select_prospective.val())
         {
@@ -899,10 +998,18 @@ impl Logic for Engine {
             self.host_error_word.next =
                 (self.host_word.val() & self.table_mask.val()) | self.upper_half.val();
         }
+        if self.select.val() == self.select_input.val() {
+            self.host_error_word.next =
+                (self.host_word.val() & self.input_mask.val()) | self.input_region.val();
+        }
         self.read_error_word.next = self.read_word.val() & self.state_mask.val();
         if self.read_select.q.val() == self.select_table.val() {
             self.read_error_word.next =
                 (self.read_word.val() & self.table_mask.val()) | self.upper_half.val();
+        }
+        if self.read_select.q.val() == self.select_input.val() {
+            self.read_error_word.next =
+                (self.read_word.val() & self.input_mask.val()) | self.input_region.val();
         }
         self.table_read_address.next = self.table_address.q.val() | self.upper_half.val();
         self.errors1.read_address.next = self.read_error_word.val();
@@ -924,10 +1031,15 @@ impl Logic for Engine {
         self.slopes.write_address.next = self.host_word.val() | self.read_bank_offset.val();
         self.slopes.write_data.next = self.host_view.signed16.val();
         self.slopes.write_enable.next = false;
-        self.input_words.read_address.next = self.read_word.val();
-        self.input_words.write_address.next = self.host_word.val();
-        self.input_words.write_data.next = self.host_view.signed16.val();
-        self.input_words.write_enable.next = false;
+        self.input_data.next = self.table_view.signed16.val();
+        for k in 0..self._separate_inputs {
+            self.input_words[k].clock.next = self.clock.val();
+            self.input_words[k].read_address.next = self.read_word.val();
+            self.input_words[k].write_address.next = self.host_word.val();
+            self.input_words[k].write_data.next = self.host_view.signed16.val();
+            self.input_words[k].write_enable.next = false;
+            self.input_data.next = self.input_words[k].read_data.val();
+        }
 
         // The words of the bank the current step reads (bank = 1 selects the second memory).
         self.error_old.next = self.errors0.read_data.val();
@@ -972,7 +1084,7 @@ impl Logic for Engine {
         // The word the copy phase writes into the lanes' rate banks.
         self.rate_value.next = self.rate_old.val();
         if self.first_layer.q.val() {
-            self.rate_value.next = self.input_words.read_data.val();
+            self.rate_value.next = self.input_data.val();
         }
         if self.neuron.out_valid.val() {
             self.rate_value.next = self.neuron.rate.val();
@@ -1116,7 +1228,7 @@ impl Logic for Engine {
         self.readback.error.next = self.error_old.val();
         self.readback.rate.next = self.rate_old.val();
         self.readback.slope.next = self.slope_old.val();
-        self.readback.activity.next = self.input_words.read_data.val();
+        self.readback.activity.next = self.input_data.val();
         self.readback.target.next = self.potentials.read_data.val();
         self.readback.layer_word.next = self.errors1_view.table_word.val();
         self.readback.cycles.next = self.cycles.q.val();
@@ -1252,7 +1364,10 @@ impl Logic for Engine {
                     }
                     if self.select.val() == self.select_input.val() {
                         self.inputs_current.d.next = false;
-                        self.input_words.write_enable.next = true;
+                        self.errors1.write_enable.next = self.inputs_in_errors1.val();
+                        for k in 0..self._separate_inputs {
+                            self.input_words[k].write_enable.next = true;
+                        }
                     }
                     if self.select.val() == self.select_target.val() {
                         self.potentials.write_enable.next = true;
@@ -1264,23 +1379,23 @@ impl Logic for Engine {
                     if self.select.val() == self.select_constant.val() {
                         self.rates_current.d.next = false;
                         self.k_r_mant.enable.next =
-                            self.address.val() == self.constant_k_r_mant.val();
+                            self.constant_address.val() == self.constant_k_r_mant.val();
                         self.k_r_shift.enable.next =
-                            self.address.val() == self.constant_k_r_shift.val();
+                            self.constant_address.val() == self.constant_k_r_shift.val();
                         self.k_dt_mant.enable.next =
-                            self.address.val() == self.constant_k_dt_mant.val();
+                            self.constant_address.val() == self.constant_k_dt_mant.val();
                         self.k_dt_shift.enable.next =
-                            self.address.val() == self.constant_k_dt_shift.val();
+                            self.constant_address.val() == self.constant_k_dt_shift.val();
                         self.beta_mant.enable.next =
-                            self.address.val() == self.constant_beta_mant.val();
+                            self.constant_address.val() == self.constant_beta_mant.val();
                         self.beta_shift.enable.next =
-                            self.address.val() == self.constant_beta_shift.val();
+                            self.constant_address.val() == self.constant_beta_shift.val();
                         self.top_base.enable.next =
-                            self.address.val() == self.constant_top_base.val();
+                            self.constant_address.val() == self.constant_top_base.val();
                         self.voltage.enable.next =
-                            self.address.val() == self.constant_voltage.val();
+                            self.constant_address.val() == self.constant_voltage.val();
                         self.rounding.enable.next =
-                            self.address.val() == self.constant_rounding.val();
+                            self.constant_address.val() == self.constant_rounding.val();
                         self.rounding.d.next = self.host_view.unsigned32.val();
                     }
                 }
@@ -1290,9 +1405,8 @@ impl Logic for Engine {
                     self.state.d.next = EngineState::ReadWait;
                 }
                 if self.run.val() {
-                    self.requested.enable.next = true;
+                    self.steps_left.load.next = true;
                     self.learning.enable.next = true;
-                    self.done_steps.load.next = true;
                     self.state.d.next = EngineState::StepStart;
                 }
             }
@@ -1442,7 +1556,11 @@ impl Logic for Engine {
             // (`error_pending`). The phase ends when both are done.
             EngineState::Copy => {
                 if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
-                    self.input_words.read_address.next = self.column.q.val();
+                    self.errors1.read_address.next =
+                        (self.column.q.val() & self.input_mask.val()) | self.input_region.val();
+                    for k in 0..self._separate_inputs {
+                        self.input_words[k].read_address.next = self.column.q.val();
+                    }
                     self.rates.read_address.next =
                         self.source_index.q.val() | self.read_bank_offset.val();
                     self.rate_pending.d.next = true;
@@ -1564,12 +1682,12 @@ impl Logic for Engine {
                 self.inputs_current.d.next = true;
                 self.bank.enable.next = true;
                 self.steps.enable.next = true;
-                self.done_steps.enable.next = true;
+                self.steps_left.enable.next = true;
                 self.state.d.next = EngineState::StepCheck;
             }
             EngineState::StepCheck => {
                 self.state.d.next = EngineState::StepStart;
-                if self.done_steps.q.val() == self.requested.q.val() {
+                if self.steps_left.q.val() == self.zero32.val() {
                     self.state.d.next = EngineState::Idle;
                 }
             }

@@ -128,6 +128,11 @@ impl EngineParams {
     }
 }
 
+/// Returns the bits that an unsigned value up to `max` needs (at least 1).
+pub(crate) fn bits_for(max: usize) -> usize {
+    (usize::BITS - max.leading_zeros()).max(1) as usize
+}
+
 /// Lanes an engine can have: the lane index is an 8-bit word, and each lane adds at most one to
 /// the 8-bit count of weight clamps that travels along the lanes.
 pub const MAX_LANES: usize = 128;

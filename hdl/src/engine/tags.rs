@@ -4,8 +4,23 @@ use rust_hdl::prelude::*;
 
 use crate::leaf::{Register, ResetRegister};
 
-/// Registers the tags of one pipeline stage. Only `valid` is reset.
-#[derive(LogicBlock, Default)]
+/// Bits of each tag that a pipeline stage keeps. A tag that no later stage reads gets 0 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagWidths {
+    pub row: usize,
+    pub group: usize,
+    pub group_column: usize,
+    pub group_address: usize,
+    pub weight_address: usize,
+    /// Whether the stage keeps `first_row`, `first_group` and `last_group`.
+    pub first_row: bool,
+    pub group_flags: bool,
+}
+
+/// Registers the tags of one pipeline stage. Only `valid` is reset. The registers keep the low
+/// bits that [`TagWidths`] gives and hold 0 in the others, so synthesis removes their
+/// flip-flops.
+#[derive(LogicBlock)]
 pub struct StreamTags {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
@@ -36,6 +51,65 @@ pub struct StreamTags {
     first_row_register: Register<Bit>,
     first_group_register: Register<Bit>,
     last_group_register: Register<Bit>,
+    row_mask: Constant<Bits<16>>,
+    group_mask: Constant<Bits<16>>,
+    group_column_mask: Constant<Bits<16>>,
+    group_address_mask: Constant<Bits<32>>,
+    weight_address_mask: Constant<Bits<16>>,
+    keep_first_row: Constant<Bit>,
+    keep_group_flags: Constant<Bit>,
+}
+
+/// Returns a mask of the low `bits` bits.
+fn low_mask(bits: usize) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+impl StreamTags {
+    pub fn new(widths: TagWidths) -> Self {
+        StreamTags {
+            clock: Default::default(),
+            reset: Default::default(),
+            valid: Default::default(),
+            row: Default::default(),
+            group: Default::default(),
+            group_column: Default::default(),
+            group_address: Default::default(),
+            weight_address: Default::default(),
+            first_row: Default::default(),
+            first_group: Default::default(),
+            last_group: Default::default(),
+            valid_q: Default::default(),
+            row_q: Default::default(),
+            group_q: Default::default(),
+            group_column_q: Default::default(),
+            group_address_q: Default::default(),
+            weight_address_q: Default::default(),
+            first_row_q: Default::default(),
+            first_group_q: Default::default(),
+            last_group_q: Default::default(),
+            valid_register: Default::default(),
+            row_register: Default::default(),
+            group_register: Default::default(),
+            group_column_register: Default::default(),
+            group_address_register: Default::default(),
+            weight_address_register: Default::default(),
+            first_row_register: Default::default(),
+            first_group_register: Default::default(),
+            last_group_register: Default::default(),
+            row_mask: Constant::new(low_mask(widths.row).to_bits()),
+            group_mask: Constant::new(low_mask(widths.group).to_bits()),
+            group_column_mask: Constant::new(low_mask(widths.group_column).to_bits()),
+            group_address_mask: Constant::new(low_mask(widths.group_address).to_bits()),
+            weight_address_mask: Constant::new(low_mask(widths.weight_address).to_bits()),
+            keep_first_row: Constant::new(widths.first_row),
+            keep_group_flags: Constant::new(widths.group_flags),
+        }
+    }
 }
 
 impl Logic for StreamTags {
@@ -53,14 +127,16 @@ impl Logic for StreamTags {
         self.last_group_register.clock.next = self.clock.val();
 
         self.valid_register.d.next = self.valid.val();
-        self.row_register.d.next = self.row.val();
-        self.group_register.d.next = self.group.val();
-        self.group_column_register.d.next = self.group_column.val();
-        self.group_address_register.d.next = self.group_address.val();
-        self.weight_address_register.d.next = self.weight_address.val();
-        self.first_row_register.d.next = self.first_row.val();
-        self.first_group_register.d.next = self.first_group.val();
-        self.last_group_register.d.next = self.last_group.val();
+        self.row_register.d.next = self.row.val() & self.row_mask.val();
+        self.group_register.d.next = self.group.val() & self.group_mask.val();
+        self.group_column_register.d.next = self.group_column.val() & self.group_column_mask.val();
+        self.group_address_register.d.next =
+            self.group_address.val() & self.group_address_mask.val();
+        self.weight_address_register.d.next =
+            self.weight_address.val() & self.weight_address_mask.val();
+        self.first_row_register.d.next = self.first_row.val() & self.keep_first_row.val();
+        self.first_group_register.d.next = self.first_group.val() & self.keep_group_flags.val();
+        self.last_group_register.d.next = self.last_group.val() & self.keep_group_flags.val();
 
         self.valid_q.next = self.valid_register.q.val();
         self.row_q.next = self.row_register.q.val();

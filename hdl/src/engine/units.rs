@@ -526,8 +526,10 @@ impl Logic for WideProduct {
 }
 
 /// A loadable counter: `q ← value` when `load`, else `q ← q + step` when `enable`, and
-/// `q ← 0` on `reset`.
-#[derive(LogicBlock, Default)]
+/// `q ← 0` on `reset`. A counter made by [`Counter::new`] keeps only its low `bits` bits and
+/// reads 0 in the others, so synthesis removes their flip-flops and adder stages. [`Default`]
+/// keeps all `N` bits.
+#[derive(LogicBlock)]
 pub struct Counter<const N: usize> {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
@@ -536,12 +538,43 @@ pub struct Counter<const N: usize> {
     pub enable: Signal<In, Bit>,
     pub step: Signal<In, Bits<N>>,
     pub q: Signal<Out, Bits<N>>,
+    _bits: usize,
+}
+
+impl<const N: usize> Counter<N> {
+    /// Creates a counter that keeps the low `bits` bits of its count.
+    pub fn new(bits: usize) -> Self {
+        assert!(
+            (1..=N).contains(&bits),
+            "a {N}-bit counter cannot keep {bits} bits"
+        );
+        Counter {
+            clock: Default::default(),
+            reset: Default::default(),
+            load: Default::default(),
+            value: Default::default(),
+            enable: Default::default(),
+            step: Default::default(),
+            q: Default::default(),
+            _bits: bits,
+        }
+    }
+
+    fn mask(&self) -> u128 {
+        (1u128 << self._bits) - 1
+    }
+}
+
+impl<const N: usize> Default for Counter<N> {
+    fn default() -> Self {
+        Self::new(N)
+    }
 }
 
 impl<const N: usize> Logic for Counter<N> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            self.q.next = if self.reset.val() {
+            let mut next = if self.reset.val() {
                 Bits::<N>::default()
             } else if self.load.val() {
                 self.value.val()
@@ -550,17 +583,32 @@ impl<const N: usize> Logic for Counter<N> {
             } else {
                 self.q.val()
             };
+            for i in self._bits..N {
+                next = next.replace_bit(i, false);
+            }
+            self.q.next = next;
         }
     }
     fn connect(&mut self) {
         self.q.connect();
     }
     fn hdl(&self) -> Verilog {
+        if self._bits == N {
+            return Verilog::Custom(format!(
+                "always @(posedge clock) begin\n\
+                 \x20  if (reset) q <= {N}'h0;\n\
+                 \x20  else if (load) q <= value;\n\
+                 \x20  else if (enable) q <= q + step;\n\
+                 end\n"
+            ));
+        }
+        // The mask clears the upper bits in every branch, so their flip-flops hold 0.
+        let mask = format!("{N}'h{:x}", self.mask());
         Verilog::Custom(format!(
             "always @(posedge clock) begin\n\
              \x20  if (reset) q <= {N}'h0;\n\
-             \x20  else if (load) q <= value;\n\
-             \x20  else if (enable) q <= q + step;\n\
+             \x20  else if (load) q <= value & {mask};\n\
+             \x20  else if (enable) q <= (q + step) & {mask};\n\
              end\n"
         ))
     }
@@ -809,8 +857,22 @@ impl Logic for ReadBack {
         use super::{counter, select};
         // The sources are multiplexed as 32-bit words, and the high word is the low word's
         // sign except for the layer table and the counters, which keeps the multiplexer narrow.
+        // Counter addresses are below 8, so one OR of the upper address bits and a 3-bit case
+        // replace eight 32-bit comparisons.
+        let codes = [
+            counter::CYCLES,
+            counter::STEPS,
+            counter::POTENTIAL,
+            counter::RATE,
+            counter::MESSAGE,
+            counter::UPDATE,
+            counter::WEIGHT,
+            counter::ROUNDING_STATE,
+        ];
+        assert!(codes.iter().all(|&code| code < 8));
         Verilog::Custom(format!(
-            "reg [31:0] low;\n\
+            "wire counter_address = ~|address[31:3];\n\
+             reg [31:0] low;\n\
              reg [31:0] high;\n\
              reg signed_source;\n\
              always @(*) begin\n\
@@ -833,18 +895,18 @@ impl Logic for ReadBack {
              \x20     end\n\
              \x20     8'd{counters}: begin\n\
              \x20        signed_source = 1'b0;\n\
-             \x20        case (address)\n\
-             \x20           32'd{cycles_code}: begin\n\
+             \x20        if (counter_address) case (address[2:0])\n\
+             \x20           3'd{cycles_code}: begin\n\
              \x20              low = cycles[31:0];\n\
              \x20              high = {{16'h0, cycles[47:32]}};\n\
              \x20           end\n\
-             \x20           32'd{steps_code}: low = steps;\n\
-             \x20           32'd{pot_code}: low = potential_saturations;\n\
-             \x20           32'd{rate_code}: low = rate_saturations;\n\
-             \x20           32'd{msg_code}: low = message_saturations;\n\
-             \x20           32'd{upd_code}: low = update_saturations;\n\
-             \x20           32'd{weight_code}: low = weight_saturations;\n\
-             \x20           32'd{rounding_code}: low = rounding_state;\n\
+             \x20           3'd{steps_code}: low = steps;\n\
+             \x20           3'd{pot_code}: low = potential_saturations;\n\
+             \x20           3'd{rate_code}: low = rate_saturations;\n\
+             \x20           3'd{msg_code}: low = message_saturations;\n\
+             \x20           3'd{upd_code}: low = update_saturations;\n\
+             \x20           3'd{weight_code}: low = weight_saturations;\n\
+             \x20           3'd{rounding_code}: low = rounding_state;\n\
              \x20           default: low = 32'h0;\n\
              \x20        endcase\n\
              \x20     end\n\

@@ -57,10 +57,11 @@ fn engine_memories_map_to_block_ram() {
         conflicts.join("\n")
     );
 
-    // The controller has 6 memories: u with the targets, the first bank of e with ŭ, the second
-    // bank of e with the layer table, both banks of r, both banks of d, and the inputs. Each
-    // lane has 3: weights, rates and backward sums.
-    let memories = 6 + 3 * leap_hdl::engine::EngineParams::default().lanes;
+    // The controller has 5 memories: u with the targets, the first bank of e with ŭ, the second
+    // bank of e with the layer table and the inputs, both banks of r, and both banks of d. The
+    // inputs take a sixth only when they do not fit beside the layer table, which the default
+    // sizes avoid. Each lane has 3: weights, rates and backward sums.
+    let memories = 5 + 3 * leap_hdl::engine::EngineParams::default().lanes;
     let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, memories, "engine: memories mapped to block RAM");
     let collisions = yosys::write_ports(&log);
