@@ -350,6 +350,9 @@ impl Engine {
         );
         let input_depth = params.max_inputs.max(2).next_power_of_two();
         let separate_inputs = table_words + input_depth > bank_words;
+        // The inputs' region at the end of the upper half of the error memory; it is unused
+        // when the inputs have a memory of their own, and may then be larger than the memory.
+        let input_region = (2 * bank_words).saturating_sub(input_depth);
         // Bits of the controller's counters and of the layer-table fields they take: enough for
         // the largest value that `params` allows, including the value one past the end where a
         // counter stops.
@@ -490,7 +493,7 @@ impl Engine {
             input_words: (0..separate_inputs as usize)
                 .map(|_| Memory::new(params.max_inputs, 16, true))
                 .collect(),
-            input_region: Constant::new(((2 * bank_words - input_depth) as u64).to_bits()),
+            input_region: Constant::new((input_region as u64).to_bits()),
             input_mask: Constant::new(((input_depth - 1) as u64).to_bits()),
             inputs_in_errors1: Constant::new(!separate_inputs),
             input_data: Default::default(),

@@ -33,7 +33,13 @@ fn cosimulate(
     mut golden: FixedModel,
     phases: &[Phase],
 ) -> (EngineSaturations, u64) {
-    let mut engine = EngineDriver::new(model_name, lanes, config, 0x5eed);
+    let spec = leap_verilator_sys::variant_specs()
+        .into_iter()
+        .find(|spec| spec.name == model_name)
+        .unwrap_or_else(|| panic!("leap-verilator-sys lists no model {model_name}"));
+    let params = leap_cosim::device::engine_params(&spec);
+    let mut engine = EngineDriver::try_new(model_name, lanes, &params, config, 0x5eed)
+        .unwrap_or_else(|message| panic!("{case}: {message}"));
     engine.load(&golden);
     if let Err(difference) = compare_state(&mut engine, &golden, 0) {
         panic!("{case}: after loading, first difference at {difference}");

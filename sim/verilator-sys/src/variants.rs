@@ -142,7 +142,19 @@ pub fn variant_specs() -> Vec<VariantSpec> {
         spec("lane_alt", "lane", alternate_formats(), 1),
         spec("neuron_alt", "neuron", alternate_formats(), 1),
         spec("engine", "engine", Formats::default(), 2),
-        spec("engine_alt", "engine", alternate_formats(), 3),
+        // Memories small enough that the inputs do not fit beside the layer table, so this
+        // model keeps them in a memory of their own.
+        VariantSpec {
+            size: Some(EngineSize {
+                max_layers: 4,
+                state_words: 64,
+                max_rows: 64,
+                max_columns: 64,
+                max_inputs: 16,
+                weight_words: 1024,
+            }),
+            ..spec("engine_alt", "engine", alternate_formats(), 3)
+        },
         // The sizes of `leap_hdl::engine::EngineParams::icebreaker`, exactly full with 4-120-3.
         VariantSpec {
             size: Some(EngineSize {
