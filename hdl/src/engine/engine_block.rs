@@ -366,7 +366,9 @@ impl Engine {
                 .max(MIN_ROW_CLOCKS),
         );
         let group_column_bits = bits_for(params.max_columns + params.lanes);
-        let weight_bits = bits_for(params.weight_words);
+        // Weight addresses are 16 bits wide. A bank of 65,536 words uses all of them, and its
+        // one-past-the-end value wraps to 0, which no stream reads.
+        let weight_bits = bits_for(params.weight_words).min(16);
         let rate_bits = bits_for(params.rate_words());
         let backward_bits = bits_for(
             params
