@@ -350,8 +350,9 @@ impl Engine {
         );
         let input_depth = params.max_inputs.max(2).next_power_of_two();
         let separate_inputs = table_words + input_depth > bank_words;
-        // The inputs' region at the end of the upper half of the error memory; it is unused
-        // when the inputs have a memory of their own, and may then be larger than the memory.
+        // The inputs' region at the end of the upper half of the error memory. It is unused
+        // when the inputs have a memory of their own, and then it is 0 where the inputs would
+        // not even fit the whole memory.
         let input_region = (2 * bank_words).saturating_sub(input_depth);
         // Bits of the controller's counters and of the layer-table fields they take: enough for
         // the largest value that `params` allows, including the value one past the end where a
