@@ -382,9 +382,9 @@ impl Engine {
         // Network-wide weight addresses for stochastic rounding: every weight has one below
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
-        // The tags that each stage passes on: stage 1 reads the group's column and address and
-        // the first-group flag, stage 3 the row, stage 4 the weight address, the group and the
-        // group flags, and stage 5 the group and the first-row flag.
+        // The tags that each stage passes on. Stage 1 reads the group's column and address and
+        // the first-group flag, and stage 3 the row. Stage 4 reads the weight address, the group
+        // and the group flags, and stage 5 the group and the first-row flag.
         let tag_widths = |stage: usize| TagWidths {
             row: if stage < 3 { row_bits } else { 0 },
             group: group_bits,

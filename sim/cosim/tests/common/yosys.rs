@@ -26,7 +26,8 @@ pub fn synthesise(name: &str, verilog: &str, script: &str) -> String {
     log
 }
 
-/// The final `stat` report of a yosys log: the text after its last "Printing statistics".
+/// Returns the final `stat` report of a yosys log: the text after its last
+/// "Printing statistics".
 fn last_report(log: &str) -> &str {
     log.rsplit("Printing statistics").next().unwrap_or("")
 }
@@ -116,8 +117,8 @@ pub fn mapped_memories(log: &str, cell: &str) -> usize {
         .count()
 }
 
-/// The write-port lines of yosys's memory report, one per write port of every memory. A port
-/// that needs no bypass logic says "don't care on collision".
+/// Returns the write-port lines of yosys's memory report, one per write port of every memory.
+/// A port that needs no bypass logic reads "don't care on collision".
 pub fn write_ports(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.trim_start().starts_with("Write port"))
