@@ -8,9 +8,9 @@ use rust_hdl::prelude::*;
 
 use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
-    coefficient_kind, BoundedCounter, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
-    CounterSelect, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom,
-    SignExtend, WordFit, ZeroExtend,
+    coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
+    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, WordFit,
+    ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -369,7 +369,7 @@ pub struct CommandExecutor {
     ret: EnableRegister<ExecState>,
     /// Payload byte the decoder's RAM reads. It never passes the frame's length, because
     /// every flow checks the length before it reads a byte.
-    ptr: BoundedCounter<16>,
+    ptr: Counter<16>,
     /// Bytes the gather subroutine still takes.
     gather_left: Counter<4>,
     /// Bytes the put subroutine still writes.
@@ -377,11 +377,11 @@ pub struct CommandExecutor {
     /// Next byte of the reply payload in the encoder's buffer.
     out_address: Counter<16>,
     /// Next byte of the reply in its cache slot.
-    cache_address: BoundedCounter<16>,
+    cache_address: Counter<16>,
     /// Replies are also written into the cache slot at the head: a state-changing request
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
-    replay_address: BoundedCounter<16>,
+    replay_address: Counter<16>,
     opcode_out: EnableRegister<Bits<8>>,
     length_out: EnableRegister<Bits<16>>,
     error_code: EnableRegister<Bits<8>>,
@@ -393,12 +393,12 @@ pub struct CommandExecutor {
     flags: EnableRegister<Bits<8>>,
     samples: EnableRegister<Bits<16>>,
     /// Loop index: word, counter, coefficient, input, target, output or reply byte.
-    index: BoundedCounter<16>,
+    index: Counter<16>,
     /// Neuron state index, or a target's word index in its frame for an error detail. It stays
     /// below the neuron count or the maximum payload once the request passed its range checks.
-    address: BoundedCounter<16>,
+    address: Counter<16>,
     /// Sample of a run or queue frame, at most the samples whose reply fits.
-    sample: BoundedCounter<16>,
+    sample: Counter<16>,
     /// Field number of the coefficient being checked.
     field_number: Counter<8>,
     select_code: Counter<8>,
@@ -665,13 +665,13 @@ impl CommandExecutor {
             idle: Default::default(),
             state: Default::default(),
             ret: Default::default(),
-            ptr: BoundedCounter::new(board.max_payload as u64),
+            ptr: Counter::up_to(board.max_payload as u64),
             gather_left: Default::default(),
             put_left: Default::default(),
             out_address: Default::default(),
-            cache_address: BoundedCounter::new(cache_bytes),
+            cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
-            replay_address: BoundedCounter::new(cache_bytes),
+            replay_address: Counter::up_to(cache_bytes),
             opcode_out: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
@@ -681,9 +681,9 @@ impl CommandExecutor {
             offset: Default::default(),
             flags: Default::default(),
             samples: Default::default(),
-            index: BoundedCounter::new(index_max),
-            address: BoundedCounter::new(neurons.max(board.max_payload) as u64),
-            sample: BoundedCounter::new(max_samples.max(1) as u64),
+            index: Counter::up_to(index_max),
+            address: Counter::up_to(neurons.max(board.max_payload) as u64),
+            sample: Counter::up_to(max_samples.max(1) as u64),
             field_number: Default::default(),
             select_code: Default::default(),
             new_target: Default::default(),

@@ -2,8 +2,8 @@
 
 use rust_hdl::prelude::*;
 
-use super::units::{AddressJoin, BoundedCounter};
-use crate::engine::units::EnableRegister;
+use super::units::AddressJoin;
+use crate::engine::units::{Counter, EnableRegister};
 use crate::leaf::ResetRegister;
 
 /// Placement of one layer's weights, fixed at generation time.
@@ -53,12 +53,12 @@ pub struct WeightWalker {
     /// Weights still to skip while locating, masked to the bits of the network's weight count.
     remaining: EnableRegister<Bits<32>>,
     // The counters keep the bits that the network's largest layer, row and weight count need.
-    layer: BoundedCounter<8>,
-    row: BoundedCounter<16>,
-    column: BoundedCounter<16>,
-    lane: BoundedCounter<8>,
+    layer: Counter<8>,
+    row: Counter<16>,
+    column: Counter<16>,
+    lane: Counter<8>,
     /// Bank word of the current weight, counted from the first layer's first word.
-    word: BoundedCounter<16>,
+    word: Counter<16>,
     address_join: AddressJoin,
     layer_size: Signal<Local, Bits<32>>,
     layer_words: Signal<Local, Bits<16>>,
@@ -110,11 +110,11 @@ impl WeightWalker {
             address: Default::default(),
             state: Default::default(),
             remaining: Default::default(),
-            layer: BoundedCounter::new(layers.len() as u64),
-            row: BoundedCounter::new(max_of(&|l| l.rows - 1)),
-            column: BoundedCounter::new(max_of(&|l| l.columns - 1)),
-            lane: BoundedCounter::new(lanes as u64 - 1),
-            word: BoundedCounter::new(layers.iter().map(|l| (l.rows * l.groups) as u64).sum()),
+            layer: Counter::up_to(layers.len() as u64),
+            row: Counter::up_to(max_of(&|l| l.rows - 1)),
+            column: Counter::up_to(max_of(&|l| l.columns - 1)),
+            lane: Counter::up_to(lanes as u64 - 1),
+            word: Counter::up_to(layers.iter().map(|l| (l.rows * l.groups) as u64).sum()),
             address_join: AddressJoin::new(bank_bits),
             layer_size: Default::default(),
             layer_words: Default::default(),

@@ -560,6 +560,13 @@ impl<const N: usize> Counter<N> {
         }
     }
 
+    /// Creates a counter for values from 0 to `max`: it keeps the bits that `max` needs.
+    pub fn up_to(max: u64) -> Self {
+        let bits = (64 - max.leading_zeros() as usize).max(1);
+        assert!(bits <= N, "a bound of {max} does not fit {N} bits");
+        Self::new(bits)
+    }
+
     fn mask(&self) -> u128 {
         (1u128 << self._bits) - 1
     }
