@@ -2,6 +2,8 @@
 
 use rust_hdl::prelude::*;
 
+use crate::link::low_mask;
+
 /// Width of the hold counter: holds up to 65,535 clocks.
 pub const HOLD_BITS: usize = 16;
 
@@ -28,11 +30,13 @@ pub struct PowerOnReset {
     lock_meta: DFF<Bit>,
     /// Second synchroniser stage of `locked`; starts at 0.
     lock_sync: DFF<Bit>,
-    /// Clocks counted since `lock_sync` rose; starts at 0.
+    /// Clocks counted since `lock_sync` rose; starts at 0. It stops at `hold`, so `count_mask`
+    /// keeps only the bits that `hold` needs.
     count: DFF<Bits<HOLD_BITS>>,
     /// High once `count` has reached `hold`; starts at 0, so `reset` starts high.
     released: DFF<Bit>,
     hold: Constant<Bits<HOLD_BITS>>,
+    count_mask: Constant<Bits<HOLD_BITS>>,
 }
 
 impl PowerOnReset {
@@ -51,6 +55,7 @@ impl PowerOnReset {
             count: Default::default(),
             released: Default::default(),
             hold: Constant::new(hold_clocks.to_bits()),
+            count_mask: Constant::new(low_mask(hold_clocks).to_bits()),
         }
     }
 }
@@ -70,7 +75,7 @@ impl Logic for PowerOnReset {
             if self.count.q.val() == self.hold.val() {
                 self.released.d.next = true;
             } else {
-                self.count.d.next = self.count.q.val() + 1;
+                self.count.d.next = (self.count.q.val() + 1) & self.count_mask.val();
             }
         }
 

@@ -4,7 +4,7 @@ use leap_model::protocol::{CRC_LEN, HEADER_LEN, SYNC};
 use rust_hdl::prelude::*;
 
 use super::crc::Crc32;
-use super::LinkParams;
+use super::{low_mask, LinkParams};
 use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
 
@@ -407,11 +407,6 @@ impl FrameDecoder {
             two32: Constant::new(2u64.to_bits()),
         }
     }
-}
-
-/// Returns the mask of the bits that every value from 0 to `max` needs.
-fn low_mask(max: u64) -> u64 {
-    u64::MAX.checked_shr(max.leading_zeros()).unwrap_or(0)
 }
 
 const _: () = assert!(

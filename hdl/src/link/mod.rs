@@ -26,6 +26,12 @@ pub const MAX_BAUD_ERROR: f64 = 0.02;
 /// Minimum clocks per UART bit, because the receiver samples the start bit after half a bit.
 pub const MIN_CLOCKS_PER_BIT: usize = 4;
 
+/// Returns the mask of the bits that every value from 0 to `max` needs. A counter masked with it
+/// keeps only those bits, and yosys removes the flip-flops of the others.
+pub fn low_mask(max: u64) -> u64 {
+    u64::MAX.checked_shr(max.leading_zeros()).unwrap_or(0)
+}
+
 /// Generation parameters of the link blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkParams {

@@ -3,7 +3,7 @@
 
 use rust_hdl::prelude::*;
 
-use super::{LinkParams, MIN_CLOCKS_PER_BIT};
+use super::{low_mask, LinkParams, MIN_CLOCKS_PER_BIT};
 use crate::leaf::ResetRegister;
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -42,7 +42,8 @@ pub struct UartRx {
     low_meta: ResetRegister<Bit>,
     low: ResetRegister<Bit>,
     state: ResetRegister<UartRxState>,
-    /// Clocks since the start of the current bit interval (reset 0).
+    /// Clocks since the start of the current bit interval (reset 0). It never passes
+    /// `clocks_per_bit - 1`, so `tick_mask` keeps only the bits that value needs.
     ticks: ResetRegister<Bits<16>>,
     /// Data bits received of the current byte (reset 0).
     bit_index: ResetRegister<Bits<4>>,
@@ -52,6 +53,7 @@ pub struct UartRx {
     strobe: ResetRegister<Bit>,
     half_last: Constant<Bits<16>>,
     bit_last: Constant<Bits<16>>,
+    tick_mask: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     last_bit_index: Constant<Bits<4>>,
@@ -82,6 +84,7 @@ impl UartRx {
             strobe: Default::default(),
             half_last: Constant::new(((clocks_per_bit / 2 - 1) as u64).to_bits()),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
+            tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
             one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
             last_bit_index: Constant::new(7u64.to_bits()),
@@ -116,7 +119,7 @@ impl Logic for UartRx {
 
         // Defaults: hold, count ticks, no strobe.
         self.state.d.next = self.state.q.val();
-        self.ticks.d.next = self.ticks.q.val() + self.one16.val();
+        self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
         self.bit_index.d.next = self.bit_index.q.val();
         self.data.d.next = self.data.q.val();
         self.strobe.d.next = false;
@@ -199,7 +202,8 @@ pub struct UartTx {
     pub byte_ready: Signal<Out, Bit>,
     pub tx: Signal<Out, Bit>,
     state: ResetRegister<UartTxState>,
-    /// Clocks since the start of the current bit (reset 0).
+    /// Clocks since the start of the current bit (reset 0). It never passes
+    /// `clocks_per_bit - 1`, so `tick_mask` keeps only the bits that value needs.
     ticks: ResetRegister<Bits<16>>,
     /// Data bits sent of the current byte (reset 0).
     bit_index: ResetRegister<Bits<4>>,
@@ -209,6 +213,7 @@ pub struct UartTx {
     line_low: ResetRegister<Bit>,
     accept: Signal<Local, Bit>,
     bit_last: Constant<Bits<16>>,
+    tick_mask: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     last_bit_index: Constant<Bits<4>>,
@@ -237,6 +242,7 @@ impl UartTx {
             line_low: Default::default(),
             accept: Default::default(),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
+            tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
             one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
             last_bit_index: Constant::new(7u64.to_bits()),
@@ -261,7 +267,7 @@ impl Logic for UartTx {
         self.line_low.reset.next = self.reset.val();
 
         self.state.d.next = self.state.q.val();
-        self.ticks.d.next = self.ticks.q.val() + self.one16.val();
+        self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
         self.bit_index.d.next = self.bit_index.q.val();
         self.data.d.next = self.data.q.val();
         self.line_low.d.next = self.line_low.q.val();
