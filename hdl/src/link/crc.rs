@@ -9,6 +9,10 @@ const _: () = assert!(
     CRC_REFLECTED,
     "CrcStep implements the reflected (LSB-first) CRC only"
 );
+const _: () = assert!(
+    CRC_XOR_OUT == u32::MAX,
+    "Crc32 complements the register to send the CRC, so the final XOR must be all ones"
+);
 
 /// Returns the register change that each bit of `register ^ byte` causes in one byte step of
 /// the reflected CRC: entry `b` is the byte-wise table entry of `1 << b`. The step is linear, so
@@ -28,6 +32,37 @@ pub fn step_columns() -> [u32; 8] {
         *column = register;
     }
     columns
+}
+
+/// Returns the value of `register[7:0] ^ byte` in each byte step that feeds a correct CRC field
+/// after the bytes it covers, field byte 0 first. A receiver that feeds the field to the CRC
+/// checks each byte by comparing that mix with its constant here, without selecting bytes of
+/// the CRC. The mixes do not depend on the bytes covered: feeding a byte `b` of the field
+/// mixes it with a register byte that differs from `b` by a constant.
+pub fn check_mixes() -> [u8; 4] {
+    let columns = step_columns();
+    let mut register = CRC_INIT;
+    let field = register ^ CRC_XOR_OUT;
+    let mut mixes = [0u8; 4];
+    for (index, mix) in mixes.iter_mut().enumerate() {
+        let byte = (field >> (8 * index)) as u8;
+        *mix = register as u8 ^ byte;
+        register = byte_step(&columns, register, byte);
+    }
+    mixes
+}
+
+/// Returns the register after one byte step of the reflected CRC with the columns of
+/// [`step_columns`].
+fn byte_step(columns: &[u32; 8], register: u32, byte: u8) -> u32 {
+    let mixed = (register ^ byte as u32) & 0xFF;
+    let mut next = register >> 8;
+    for (bit, column) in columns.iter().enumerate() {
+        if mixed >> bit & 1 == 1 {
+            next ^= column;
+        }
+    }
+    next
 }
 
 /// One byte of the reflected CRC, combinational: `result = (register >> 8) ^ table[(register ^ byte) & 0xFF]`.
@@ -82,20 +117,25 @@ impl Logic for CrcStep {
 
 /// An incremental CRC-32/ISO-HDLC over a byte stream, one byte per clock.
 ///
-/// `start` loads the initial value; otherwise `enable` feeds `byte`. `value` is the CRC of the
-/// bytes fed since the last `start` (the register with the final XOR applied), valid the clock
-/// after the last byte. The register has no reset because every use begins with `start`.
+/// `start` loads the initial value; otherwise `enable` feeds `byte`. The register holds the CRC
+/// of the bytes fed since the last `start` before the final XOR, from the clock after the last
+/// byte. `register_low` is `register[7:0]`: XORed with a received byte it gives the mix of that
+/// byte's step, which a receiver compares with [`check_mixes`], and its complement is the CRC's
+/// low byte (the final XOR is all ones). Each `shift` (never with `enable`) moves the register
+/// down one byte, so a sender reads the CRC's four bytes in wire order. The shift is the byte step fed with
+/// `register[7:0]`, which mixes to zero. The register has no reset because every use begins
+/// with `start`.
 #[derive(LogicBlock)]
 pub struct Crc32 {
     pub clock: Signal<In, Clock>,
     pub start: Signal<In, Bit>,
     pub enable: Signal<In, Bit>,
+    pub shift: Signal<In, Bit>,
     pub byte: Signal<In, Bits<8>>,
-    pub value: Signal<Out, Bits<32>>,
+    pub register_low: Signal<Out, Bits<8>>,
     register: Register<Bits<32>>,
     step: CrcStep,
     init: Constant<Bits<32>>,
-    xor_out: Constant<Bits<32>>,
 }
 
 impl Default for Crc32 {
@@ -104,12 +144,12 @@ impl Default for Crc32 {
             clock: Default::default(),
             start: Default::default(),
             enable: Default::default(),
+            shift: Default::default(),
             byte: Default::default(),
-            value: Default::default(),
+            register_low: Default::default(),
             register: Default::default(),
             step: Default::default(),
             init: Constant::new((CRC_INIT as u64).to_bits()),
-            xor_out: Constant::new((CRC_XOR_OUT as u64).to_bits()),
         }
     }
 }
@@ -120,16 +160,19 @@ impl Logic for Crc32 {
         self.register.clock.next = self.clock.val();
         self.step.register.next = self.register.q.val();
         self.step.byte.next = self.byte.val();
+        if self.shift.val() {
+            self.step.byte.next = self.register.q.val().get_bits::<8>(0);
+        }
 
         self.register.d.next = self.register.q.val();
-        if self.enable.val() {
+        if self.enable.val() | self.shift.val() {
             self.register.d.next = self.step.result.val();
         }
         if self.start.val() {
             self.register.d.next = self.init.val();
         }
 
-        self.value.next = self.register.q.val() ^ self.xor_out.val();
+        self.register_low.next = self.register.q.val().get_bits::<8>(0);
     }
 }
 
@@ -142,19 +185,30 @@ mod tests {
     #[test]
     fn step_columns_reproduce_crc32() {
         let columns = step_columns();
-        let step = |register: u32, byte: u8| {
-            let mixed = (register ^ byte as u32) & 0xFF;
-            let mut next = register >> 8;
-            for (bit, column) in columns.iter().enumerate() {
-                if mixed >> bit & 1 == 1 {
-                    next ^= column;
-                }
-            }
-            next
-        };
+        let step = |register: u32, byte: u8| byte_step(&columns, register, byte);
         for text in [&b"123456789"[..], b"", &[0u8; 7], &[0xA5, 0x01, 0x00, 0x00]] {
             let register = text.iter().fold(CRC_INIT, |r, &b| step(r, b));
             assert_eq!(register ^ CRC_XOR_OUT, crc32(text), "{text:?}");
+        }
+    }
+
+    /// Feeding a correct CRC field after any bytes gives the mixes of `check_mixes` and leaves
+    /// the register at the CRC-32 residue `0xDEBB20E3`.
+    #[test]
+    fn check_mixes_hold_for_any_frame() {
+        let columns = step_columns();
+        let mixes = check_mixes();
+        assert_eq!(mixes, [0xFF, 0x72, 0x00, 0xED], "mixes of CRC-32/ISO-HDLC");
+        for text in [&b"123456789"[..], b"", &[0u8; 7], &[0xA5, 0x01, 0x00, 0x00, 0xFF]] {
+            let field = crc32(text).to_le_bytes();
+            let mut register = text
+                .iter()
+                .fold(CRC_INIT, |r, &b| byte_step(&columns, r, b));
+            for (index, &byte) in field.iter().enumerate() {
+                assert_eq!(register as u8 ^ byte, mixes[index], "{text:?}: field byte {index}");
+                register = byte_step(&columns, register, byte);
+            }
+            assert_eq!(register, 0xDEBB_20E3, "{text:?}: register after the field");
         }
     }
 }

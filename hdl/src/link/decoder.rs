@@ -3,7 +3,8 @@
 use leap_model::protocol::{CRC_LEN, HEADER_LEN, SYNC};
 use rust_hdl::prelude::*;
 
-use super::crc::Crc32;
+use super::compare::AboveConstant;
+use super::crc::{check_mixes, Crc32};
 use super::{low_mask, LinkParams};
 use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
@@ -11,22 +12,25 @@ use crate::leaf::{Register, ResetRegister};
 /// Inter-byte gaps the decoder can hold before its scanner reaches them.
 pub const GAP_DEPTH: usize = 4;
 
-/// The byte the scanner examines, and the 16-bit header fields it completes.
+/// The byte the scanner examines, and the 16-bit header fields with it as their low or high byte.
 ///
 /// `byte` is `newest` (the byte input of the previous clock) when the scanner is at the newest
-/// byte (`behind` low), else the ring's read data. `seq_word` and `length_word` join `byte` as the
-/// high byte to the stored low byte. Every input is a register or memory output, so no
-/// combinational path leads back into the decoder's logic.
+/// byte (`behind` low), else the ring's read data. `seq_low_set` and `length_low_set` put `byte`
+/// in the low byte of the stored field, `seq_word` and `length_word` join it as the high byte to
+/// the stored low byte. Every input is a register or memory output, so no combinational path
+/// leads back into the decoder's logic.
 #[derive(LogicBlock, Default)]
 pub struct ScanSource {
     pub behind: Signal<In, Bit>,
     pub newest: Signal<In, Bits<8>>,
     pub ring_data: Signal<In, Bits<8>>,
-    pub seq_low: Signal<In, Bits<8>>,
-    pub length_low: Signal<In, Bits<8>>,
+    pub seq: Signal<In, Bits<16>>,
+    pub length: Signal<In, Bits<16>>,
     pub from_newest: Signal<Out, Bit>,
     pub byte: Signal<Out, Bits<8>>,
+    pub seq_low_set: Signal<Out, Bits<16>>,
     pub seq_word: Signal<Out, Bits<16>>,
+    pub length_low_set: Signal<Out, Bits<16>>,
     pub length_word: Signal<Out, Bits<16>>,
 }
 
@@ -38,24 +42,33 @@ impl Logic for ScanSource {
         } else {
             self.ring_data.val()
         };
-        let high = byte.to_u64() << 8;
+        let low = byte.to_u64();
+        let high = low << 8;
+        let seq = self.seq.val().to_u64();
+        let length = self.length.val().to_u64();
         self.from_newest.next = from_newest;
         self.byte.next = byte;
-        self.seq_word.next = (high | self.seq_low.val().to_u64()).to_bits();
-        self.length_word.next = (high | self.length_low.val().to_u64()).to_bits();
+        self.seq_low_set.next = (seq & 0xFF00 | low).to_bits();
+        self.seq_word.next = (high | seq & 0xFF).to_bits();
+        self.length_low_set.next = (length & 0xFF00 | low).to_bits();
+        self.length_word.next = (high | length & 0xFF).to_bits();
     }
     fn connect(&mut self) {
         self.from_newest.connect();
         self.byte.connect();
+        self.seq_low_set.connect();
         self.seq_word.connect();
+        self.length_low_set.connect();
         self.length_word.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "always @(*) from_newest = ~behind;\n\
              always @(*) byte = from_newest ? newest : ring_data;\n\
-             always @(*) seq_word = {byte, seq_low};\n\
-             always @(*) length_word = {byte, length_low};\n"
+             always @(*) seq_low_set = {seq[15:8], byte};\n\
+             always @(*) seq_word = {byte, seq[7:0]};\n\
+             always @(*) length_low_set = {length[15:8], byte};\n\
+             always @(*) length_word = {byte, length[7:0]};\n"
                 .into(),
         )
     }
@@ -138,9 +151,10 @@ pub struct FrameDecoder {
     armed: ResetRegister<Bit>,
     /// Clocks since the last received byte minus one, counted while armed (reset 0).
     quiet: ResetRegister<Bits<32>>,
-    /// Queued gap positions, oldest first; `gap_count` are valid (reset 0).
+    /// Queued gap positions, oldest first. Bit `k` of `gap_valid` marks entry `k` valid, and
+    /// the valid entries are the first ones (reset 0).
     gaps: Vec<Register<Bits<16>>>,
-    gap_count: ResetRegister<Bits<3>>,
+    gap_valid: ResetRegister<Bits<GAP_DEPTH>>,
 
     // The scanner.
     /// Position of the next byte to examine (reset 0).
@@ -151,43 +165,47 @@ pub struct FrameDecoder {
     skipping: ResetRegister<Bit>,
     /// A candidate frame is open (reset 0).
     candidate: ResetRegister<Bit>,
-    /// Position of the candidate's sync byte.
+    /// Position after the candidate's sync byte, where the scanner resumes after rejecting it.
     start: Register<Bits<16>>,
     /// Header bytes of the candidate so far, the sync byte included: the index of the next
     /// header byte (1 to 5), and 6 once the header is complete.
     count: Register<Bits<16>>,
+    /// The candidate's header fields. `seq` and `length` take their low byte first.
     opcode: Register<Bits<8>>,
-    seq_low: Register<Bits<8>>,
     seq: Register<Bits<16>>,
-    length_low: Register<Bits<8>>,
-    /// `length_low` is above the low byte of `max_payload`.
-    length_low_over: Register<Bit>,
     length: Register<Bits<16>>,
+    /// The low byte of `length` is above the low byte of `max_payload`.
+    length_low_over: Register<Bit>,
+    /// Comparisons of the length bytes with those of `max_payload`.
+    low_byte_check: AboveConstant<8>,
+    high_byte_check: AboveConstant<8>,
     /// The candidate's header is complete and payload bytes follow.
     in_payload: Register<Bit>,
     /// Payload bytes still to examine, and whether that is exactly one.
     payload_left: Register<Bits<16>>,
     payload_last: Register<Bit>,
-    /// The candidate's CRC field follows, and the index of its next byte (0 to 3).
+    /// The candidate's CRC field follows, and the index of its next byte (0 to 3). The CRC
+    /// unit absorbs the field too, and a field byte is correct when its mix with the CRC
+    /// register's low byte is the constant of [`check_mixes`] for its index.
     in_check: Register<Bit>,
     check_offset: Register<Bits<2>>,
     /// The CRC bytes received so far match the computed CRC.
     crc_match: Register<Bit>,
+    crc_byte_match: Signal<Local, Bit>,
+    expected_mix: Signal<Local, Bits<8>>,
     crc: Crc32,
     source: ScanSource,
 
-    // Intact frames: the held one and the next one.
+    // Intact frames: the held one, and the next one in the scanner's registers.
     held_valid: ResetRegister<Bit>,
     held_opcode: Register<Bits<8>>,
     held_seq: Register<Bits<16>>,
     held_length: Register<Bits<16>>,
     /// Ring position of the held frame's first payload byte.
     held_start: Register<Bits<16>>,
+    /// A complete frame waits for the held one to be released. Its header and position stay in
+    /// `opcode`, `seq`, `length` and `start`, because the scanner stops meanwhile (reset 0).
     next_valid: ResetRegister<Bit>,
-    next_opcode: Register<Bits<8>>,
-    next_seq: Register<Bits<16>>,
-    next_length: Register<Bits<16>>,
-    next_start: Register<Bits<16>>,
 
     // Error counters (reset 0). The events of one clock are registered and counted on the
     // next, which keeps the scanner's logic out of the counters' carry chains.
@@ -212,14 +230,16 @@ pub struct FrameDecoder {
     gap_hit: Signal<Local, Bit>,
     pop: Signal<Local, Bit>,
     push: Signal<Local, Bit>,
-    kept_gaps: Signal<Local, Bits<3>>,
+    /// `gap_valid` after the pop of this clock, and the one-hot first free entry in it.
+    kept_gaps: Signal<Local, Bits<GAP_DEPTH>>,
+    free_gap: Signal<Local, Bits<GAP_DEPTH>>,
     unexamined: Signal<Local, Bit>,
     examine: Signal<Local, Bit>,
     rescanned: Signal<Local, Bit>,
     scan_next: Signal<Local, Bits<16>>,
-    /// The positions after `scan` and after `start`.
+    /// The positions after `scan` and after `write_position`.
     scan_step: Signal<Local, Bits<16>>,
-    restart_step: Signal<Local, Bits<16>>,
+    write_step: Signal<Local, Bits<16>>,
     scan_fetch: Signal<Local, Bits<16>>,
     next_is_newest: Signal<Local, Bit>,
     restart_is_newest: Signal<Local, Bit>,
@@ -228,6 +248,8 @@ pub struct FrameDecoder {
     reject: Signal<Local, Bit>,
     complete: Signal<Local, Bit>,
     releasing: Signal<Local, Bit>,
+    /// The held slot takes the frame in the scanner's registers.
+    hold_scanned: Signal<Local, Bit>,
     skipped_run: Signal<Local, Bit>,
     crc_event: Signal<Local, Bit>,
     length_event: Signal<Local, Bit>,
@@ -247,21 +269,19 @@ pub struct FrameDecoder {
     count_mask: Constant<Bits<16>>,
     payload_mask: Constant<Bits<16>>,
     max_payload_high: Constant<Bits<8>>,
-    max_payload_low: Constant<Bits<8>>,
     timeout_clocks: Constant<Bits<32>>,
     sync: Constant<Bits<8>>,
-    gap_slot: Vec<Constant<Bits<3>>>,
-    gap_depth: Constant<Bits<3>>,
-    zero3: Constant<Bits<3>>,
-    one3: Constant<Bits<3>>,
+    one_gap: Constant<Bits<GAP_DEPTH>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
     three16: Constant<Bits<16>>,
     four16: Constant<Bits<16>>,
     five16: Constant<Bits<16>>,
-    header16: Constant<Bits<16>>,
+    /// Distance from `start` to the first payload byte.
+    payload_offset16: Constant<Bits<16>>,
     offset2: Vec<Constant<Bits<2>>>,
+    check_mix: Vec<Constant<Bits<8>>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
@@ -306,7 +326,7 @@ impl FrameDecoder {
             armed: Default::default(),
             quiet: Default::default(),
             gaps: (0..GAP_DEPTH).map(|_| Register::default()).collect(),
-            gap_count: Default::default(),
+            gap_valid: Default::default(),
             scan: Default::default(),
             high_water: Default::default(),
             skipping: Default::default(),
@@ -314,17 +334,19 @@ impl FrameDecoder {
             start: Default::default(),
             count: Default::default(),
             opcode: Default::default(),
-            seq_low: Default::default(),
             seq: Default::default(),
-            length_low: Default::default(),
-            length_low_over: Default::default(),
             length: Default::default(),
+            length_low_over: Default::default(),
+            low_byte_check: AboveConstant::new((params.max_payload & 0xFF) as u64),
+            high_byte_check: AboveConstant::new((params.max_payload >> 8) as u64),
             in_payload: Default::default(),
             payload_left: Default::default(),
             payload_last: Default::default(),
             in_check: Default::default(),
             check_offset: Default::default(),
             crc_match: Default::default(),
+            crc_byte_match: Default::default(),
+            expected_mix: Default::default(),
             crc: Default::default(),
             source: Default::default(),
             held_valid: Default::default(),
@@ -333,10 +355,6 @@ impl FrameDecoder {
             held_length: Default::default(),
             held_start: Default::default(),
             next_valid: Default::default(),
-            next_opcode: Default::default(),
-            next_seq: Default::default(),
-            next_length: Default::default(),
-            next_start: Default::default(),
             crc_event_q: Default::default(),
             length_event_q: Default::default(),
             timeout_event_q: Default::default(),
@@ -357,12 +375,13 @@ impl FrameDecoder {
             pop: Default::default(),
             push: Default::default(),
             kept_gaps: Default::default(),
+            free_gap: Default::default(),
             unexamined: Default::default(),
             examine: Default::default(),
             rescanned: Default::default(),
             scan_next: Default::default(),
             scan_step: Default::default(),
-            restart_step: Default::default(),
+            write_step: Default::default(),
             scan_fetch: Default::default(),
             next_is_newest: Default::default(),
             restart_is_newest: Default::default(),
@@ -371,6 +390,7 @@ impl FrameDecoder {
             reject: Default::default(),
             complete: Default::default(),
             releasing: Default::default(),
+            hold_scanned: Default::default(),
             skipped_run: Default::default(),
             crc_event: Default::default(),
             length_event: Default::default(),
@@ -385,23 +405,21 @@ impl FrameDecoder {
             count_mask: constant16(low_mask(HEADER_LEN as u64) as usize),
             payload_mask: constant16(low_mask(params.max_payload as u64) as usize),
             max_payload_high: Constant::new(((params.max_payload >> 8) as u64).to_bits()),
-            max_payload_low: Constant::new(((params.max_payload & 0xFF) as u64).to_bits()),
             timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
             sync: Constant::new((SYNC as u64).to_bits()),
-            gap_slot: (0..GAP_DEPTH)
-                .map(|k| Constant::new((k as u64).to_bits()))
-                .collect(),
-            gap_depth: Constant::new((GAP_DEPTH as u64).to_bits()),
-            zero3: Constant::new(0u64.to_bits()),
-            one3: Constant::new(1u64.to_bits()),
+            one_gap: Constant::new(1u64.to_bits()),
             zero16: constant16(0),
             one16: constant16(1),
             two16: constant16(2),
             three16: constant16(3),
             four16: constant16(4),
             five16: constant16(5),
-            header16: constant16(HEADER_LEN),
+            payload_offset16: constant16(HEADER_LEN - 1),
             offset2: (0..4u64).map(|k| Constant::new(k.to_bits())).collect(),
+            check_mix: check_mixes()
+                .iter()
+                .map(|&mix| Constant::new((mix as u64).to_bits()))
+                .collect(),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             two32: Constant::new(2u64.to_bits()),
@@ -434,8 +452,8 @@ impl Logic for FrameDecoder {
         for k in 0..GAP_DEPTH {
             self.gaps[k].clock.next = self.clock.val();
         }
-        self.gap_count.clock.next = self.clock.val();
-        self.gap_count.reset.next = self.reset.val();
+        self.gap_valid.clock.next = self.clock.val();
+        self.gap_valid.reset.next = self.reset.val();
         self.scan.clock.next = self.clock.val();
         self.scan.reset.next = self.reset.val();
         self.high_water.clock.next = self.clock.val();
@@ -447,9 +465,7 @@ impl Logic for FrameDecoder {
         self.start.clock.next = self.clock.val();
         self.count.clock.next = self.clock.val();
         self.opcode.clock.next = self.clock.val();
-        self.seq_low.clock.next = self.clock.val();
         self.seq.clock.next = self.clock.val();
-        self.length_low.clock.next = self.clock.val();
         self.length_low_over.clock.next = self.clock.val();
         self.length.clock.next = self.clock.val();
         self.in_payload.clock.next = self.clock.val();
@@ -467,10 +483,6 @@ impl Logic for FrameDecoder {
         self.held_start.clock.next = self.clock.val();
         self.next_valid.clock.next = self.clock.val();
         self.next_valid.reset.next = self.reset.val();
-        self.next_opcode.clock.next = self.clock.val();
-        self.next_seq.clock.next = self.clock.val();
-        self.next_length.clock.next = self.clock.val();
-        self.next_start.clock.next = self.clock.val();
         self.crc_event_q.clock.next = self.clock.val();
         self.crc_event_q.reset.next = self.reset.val();
         self.length_event_q.clock.next = self.clock.val();
@@ -494,17 +506,20 @@ impl Logic for FrameDecoder {
         // The oldest byte still needed (the tail) is the held frame's payload, else the
         // candidate's sync byte, else the next byte to examine. The tail never moves back and
         // no byte is written while the ring is full, so the ring contains at most `ring_bytes` (a
-        // power of two) bytes, and it is full exactly when that bit of `write_position - tail`
-        // is set. The three differences are formed in parallel and the result selected after.
-        self.full_from_scan.next = ((self.write_position.q.val() - self.scan.q.val())
-            & self.ring_bytes.val())
-            != self.zero16.val();
-        self.full_from_start.next = ((self.write_position.q.val() - self.start.q.val())
-            & self.ring_bytes.val())
-            != self.zero16.val();
-        self.full_from_held.next = ((self.write_position.q.val() - self.held_start.q.val())
-            & self.ring_bytes.val())
-            != self.zero16.val();
+        // power of two) bytes. Positions count modulo `2 * ring_bytes`, so the ring is full
+        // exactly when `write_position` and the tail differ in the `ring_bytes` bit and agree in
+        // every bit below it, an equality test with no carry chain. The held slot's payload
+        // comes before the candidate's sync byte, and that before the scanner, so each test is
+        // exact whenever its tail is the one selected.
+        self.full_from_scan.next =
+            (self.write_position.q.val() ^ self.scan.q.val()) == self.ring_bytes.val();
+        // The candidate's sync byte is at `start - 1`, so its test compares `write_position + 1`.
+        self.write_step.next =
+            (self.write_position.q.val() + self.one16.val()) & self.position_mask.val();
+        self.full_from_start.next =
+            (self.write_step.val() ^ self.start.q.val()) == self.ring_bytes.val();
+        self.full_from_held.next =
+            (self.write_position.q.val() ^ self.held_start.q.val()) == self.ring_bytes.val();
         self.full.next = self.full_from_scan.val();
         if self.candidate.q.val() {
             self.full.next = self.full_from_start.val();
@@ -523,8 +538,7 @@ impl Logic for FrameDecoder {
         self.ring.write_enable.next = self.accepted.val();
         self.write_position.d.next = self.write_position.q.val();
         if self.accepted.val() {
-            self.write_position.d.next =
-                (self.write_position.q.val() + self.one16.val()) & self.position_mask.val();
+            self.write_position.d.next = self.write_step.val();
         }
         self.newest_byte.d.next = self.byte.val();
 
@@ -545,15 +559,14 @@ impl Logic for FrameDecoder {
         self.source.behind.next = self.scan_behind.q.val();
         self.source.newest.next = self.newest_byte.q.val();
         self.source.ring_data.next = self.ring.read_data.val();
-        self.source.seq_low.next = self.seq_low.q.val();
-        self.source.length_low.next = self.length_low.q.val();
+        self.source.seq.next = self.seq.q.val();
+        self.source.length.next = self.length.q.val();
         self.rescanned.next = self.scan.q.val() != self.high_water.q.val();
-        self.gap_hit.next = (self.gap_count.q.val() != self.zero3.val())
+        self.gap_hit.next = self.gap_valid.q.val().get_bit(0)
             & (self.gaps[0].q.val() == self.scan.q.val());
 
         // ---- The scanner: one step per clock unless the next-frame slot is full. ----
         self.scan_step.next = (self.scan.q.val() + self.one16.val()) & self.position_mask.val();
-        self.restart_step.next = (self.start.q.val() + self.one16.val()) & self.position_mask.val();
         self.scan_next.next = self.scan.q.val();
         self.high_water.d.next = self.high_water.q.val();
         self.skipping.d.next = self.skipping.q.val();
@@ -561,9 +574,7 @@ impl Logic for FrameDecoder {
         self.start.d.next = self.start.q.val();
         self.count.d.next = self.count.q.val();
         self.opcode.d.next = self.opcode.q.val();
-        self.seq_low.d.next = self.seq_low.q.val();
         self.seq.d.next = self.seq.q.val();
-        self.length_low.d.next = self.length_low.q.val();
         self.length_low_over.d.next = self.length_low_over.q.val();
         self.length.d.next = self.length.q.val();
         self.in_payload.d.next = self.in_payload.q.val();
@@ -574,9 +585,14 @@ impl Logic for FrameDecoder {
         self.crc_match.d.next = self.crc_match.q.val();
         self.crc.start.next = false;
         self.crc.enable.next = false;
+        self.crc.shift.next = false;
+        self.crc_byte_match.next = false;
+        self.expected_mix.next = self.check_mix[0].val();
         self.crc.byte.next = self.source.byte.val();
         // `length_word > max_payload`, from the high byte and the registered low-byte compare.
-        self.length_over.next = (self.source.byte.val() > self.max_payload_high.val())
+        self.low_byte_check.value.next = self.source.byte.val();
+        self.high_byte_check.value.next = self.source.byte.val();
+        self.length_over.next = self.high_byte_check.above.val()
             | ((self.source.byte.val() == self.max_payload_high.val())
                 & self.length_low_over.q.val());
         self.examine.next = false;
@@ -608,7 +624,7 @@ impl Logic for FrameDecoder {
             if !self.candidate.q.val() {
                 if self.source.byte.val() == self.sync.val() {
                     self.candidate.d.next = true;
-                    self.start.d.next = self.scan.q.val();
+                    self.start.d.next = self.scan_step.val();
                     self.count.d.next = self.one16.val();
                     self.in_payload.d.next = false;
                     self.in_check.d.next = false;
@@ -630,23 +646,26 @@ impl Logic for FrameDecoder {
                 }
             } else if self.in_check.q.val() {
                 // CRC field, least significant byte first.
-                self.check_offset.d.next = self.check_offset.q.val() + self.offset2[1].val();
-                if self.check_offset.q.val() == self.offset2[0].val() {
-                    self.crc_match.d.next =
-                        self.source.byte.val() == self.crc.value.val().get_bits::<8>(0);
-                }
+                self.crc.enable.next = true;
+                self.expected_mix.next = self.check_mix[0].val();
                 if self.check_offset.q.val() == self.offset2[1].val() {
-                    self.crc_match.d.next = self.crc_match.q.val()
-                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(8));
+                    self.expected_mix.next = self.check_mix[1].val();
                 }
                 if self.check_offset.q.val() == self.offset2[2].val() {
-                    self.crc_match.d.next = self.crc_match.q.val()
-                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(16));
+                    self.expected_mix.next = self.check_mix[2].val();
                 }
                 if self.check_offset.q.val() == self.offset2[3].val() {
-                    if self.crc_match.q.val()
-                        & (self.source.byte.val() == self.crc.value.val().get_bits::<8>(24))
-                    {
+                    self.expected_mix.next = self.check_mix[3].val();
+                }
+                self.crc_byte_match.next = (self.crc.register_low.val() ^ self.source.byte.val())
+                    == self.expected_mix.val();
+                self.check_offset.d.next = self.check_offset.q.val() + self.offset2[1].val();
+                self.crc_match.d.next = self.crc_match.q.val() & self.crc_byte_match.val();
+                if self.check_offset.q.val() == self.offset2[0].val() {
+                    self.crc_match.d.next = self.crc_byte_match.val();
+                }
+                if self.check_offset.q.val() == self.offset2[3].val() {
+                    if self.crc_match.q.val() & self.crc_byte_match.val() {
                         self.complete.next = true;
                         self.candidate.d.next = false;
                     } else {
@@ -662,15 +681,14 @@ impl Logic for FrameDecoder {
                     self.opcode.d.next = self.source.byte.val();
                 }
                 if self.count.q.val() == self.two16.val() {
-                    self.seq_low.d.next = self.source.byte.val();
+                    self.seq.d.next = self.source.seq_low_set.val();
                 }
                 if self.count.q.val() == self.three16.val() {
                     self.seq.d.next = self.source.seq_word.val();
                 }
                 if self.count.q.val() == self.four16.val() {
-                    self.length_low.d.next = self.source.byte.val();
-                    self.length_low_over.d.next =
-                        self.source.byte.val() > self.max_payload_low.val();
+                    self.length.d.next = self.source.length_low_set.val() & self.payload_mask.val();
+                    self.length_low_over.d.next = self.low_byte_check.above.val();
                 }
                 if self.count.q.val() == self.five16.val() {
                     // The header is complete: bound the length at once.
@@ -695,14 +713,14 @@ impl Logic for FrameDecoder {
         if self.reject.val() {
             // Search again from the byte after the candidate's sync byte.
             self.candidate.d.next = false;
-            self.scan_next.next = self.restart_step.val();
+            self.scan_next.next = self.start.q.val();
         }
         self.scan.d.next = self.scan_next.val();
 
         // Whether the scanner's next position is the byte written in this clock, from compares
         // of registers for each way the position can change.
         self.next_is_newest.next = self.scan_step.val() == self.write_position.q.val();
-        self.restart_is_newest.next = self.restart_step.val() == self.write_position.q.val();
+        self.restart_is_newest.next = self.start.q.val() == self.write_position.q.val();
         self.newest_next.next = !self.unexamined.val();
         if self.examine.val() {
             self.newest_next.next = self.next_is_newest.val();
@@ -713,17 +731,18 @@ impl Logic for FrameDecoder {
         self.scan_behind.d.next = !self.newest_next.val();
 
         // ---- Gap queue: pop the reached gap, push a new one. ----
-        self.kept_gaps.next = self.gap_count.q.val();
+        self.kept_gaps.next = self.gap_valid.q.val();
         if self.pop.val() {
-            self.kept_gaps.next = self.gap_count.q.val() - self.one3.val();
+            self.kept_gaps.next = self.gap_valid.q.val() >> 1;
         }
+        self.free_gap.next = ((self.kept_gaps.val() << 1) | self.one_gap.val()) & !self.kept_gaps.val();
         // NOTE: a gap that arrives while GAP_DEPTH gaps wait for the scanner is not recorded, so a
         // candidate may then span it. The scanner falls that far behind when the consumer keeps
         // frames through several inter-byte timeouts while bytes arrive, or when rescans take
         // longer than several timeouts.
         self.push.next = self.gap.val()
             & (self.candidate.q.val() | self.unexamined.val())
-            & (self.kept_gaps.val() != self.gap_depth.val());
+            & !self.kept_gaps.val().all();
         for k in 0..GAP_DEPTH {
             self.gaps[k].d.next = self.gaps[k].q.val();
         }
@@ -733,52 +752,42 @@ impl Logic for FrameDecoder {
             }
         }
         for k in 0..GAP_DEPTH {
-            if self.push.val() & (self.kept_gaps.val() == self.gap_slot[k].val()) {
+            if self.push.val() & self.free_gap.val().get_bit(k) {
                 self.gaps[k].d.next = self.write_position.q.val();
             }
         }
-        self.gap_count.d.next = self.kept_gaps.val();
+        self.gap_valid.d.next = self.kept_gaps.val();
         if self.push.val() {
-            self.gap_count.d.next = self.kept_gaps.val() + self.one3.val();
+            self.gap_valid.d.next = self.kept_gaps.val() | self.free_gap.val();
         }
 
         // ---- Frame slots: release the held frame, store a completed one. ----
+        // A frame completes only while the next slot is empty. It goes to the held slot when
+        // that is free or released in this clock, and otherwise stays in the scanner's
+        // registers as the next frame until the release.
         self.releasing.next = self.frame_release.val() & self.held_valid.q.val();
+        self.hold_scanned.next = (self.releasing.val() & self.next_valid.q.val())
+            | (self.complete.val() & (!self.held_valid.q.val() | self.releasing.val()));
         self.held_valid.d.next = self.held_valid.q.val();
         self.held_opcode.d.next = self.held_opcode.q.val();
         self.held_seq.d.next = self.held_seq.q.val();
         self.held_length.d.next = self.held_length.q.val();
         self.held_start.d.next = self.held_start.q.val();
         self.next_valid.d.next = self.next_valid.q.val();
-        self.next_opcode.d.next = self.next_opcode.q.val();
-        self.next_seq.d.next = self.next_seq.q.val();
-        self.next_length.d.next = self.next_length.q.val();
-        self.next_start.d.next = self.next_start.q.val();
         if self.releasing.val() {
-            self.held_valid.d.next = self.next_valid.q.val();
-            self.held_opcode.d.next = self.next_opcode.q.val();
-            self.held_seq.d.next = self.next_seq.q.val();
-            self.held_length.d.next = self.next_length.q.val();
-            self.held_start.d.next = self.next_start.q.val();
+            self.held_valid.d.next = false;
             self.next_valid.d.next = false;
         }
-        // A frame completes only while the next slot is empty.
-        if self.complete.val() {
-            if !self.held_valid.q.val() | self.releasing.val() {
-                self.held_valid.d.next = true;
-                self.held_opcode.d.next = self.opcode.q.val();
-                self.held_seq.d.next = self.seq.q.val();
-                self.held_length.d.next = self.length.q.val();
-                self.held_start.d.next =
-                    (self.start.q.val() + self.header16.val()) & self.position_mask.val();
-            } else {
-                self.next_valid.d.next = true;
-                self.next_opcode.d.next = self.opcode.q.val();
-                self.next_seq.d.next = self.seq.q.val();
-                self.next_length.d.next = self.length.q.val();
-                self.next_start.d.next =
-                    (self.start.q.val() + self.header16.val()) & self.position_mask.val();
-            }
+        if self.complete.val() & self.held_valid.q.val() & !self.releasing.val() {
+            self.next_valid.d.next = true;
+        }
+        if self.hold_scanned.val() {
+            self.held_valid.d.next = true;
+            self.held_opcode.d.next = self.opcode.q.val();
+            self.held_seq.d.next = self.seq.q.val();
+            self.held_length.d.next = self.length.q.val();
+            self.held_start.d.next =
+                (self.start.q.val() + self.payload_offset16.val()) & self.position_mask.val();
         }
 
         // ---- Read port: the consumer's payload while a frame is held, else the scanner. ----

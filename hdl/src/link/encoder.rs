@@ -3,9 +3,10 @@
 use leap_model::protocol::SYNC;
 use rust_hdl::prelude::*;
 
+use super::compare::AboveConstant;
 use super::crc::Crc32;
 use super::single_port::SinglePortMemory;
-use super::LinkParams;
+use super::{low_mask, LinkParams};
 use crate::leaf::{Register, ResetRegister};
 
 /// The header shift register's byte to stage (`first`, the low byte of `word`) and its two next
@@ -76,7 +77,9 @@ pub enum EncoderState {
 /// Pipeline: header and payload bytes pass through a staging register on their way to the
 /// output register, and the CRC absorbs each byte from the staging register one clock after it
 /// was staged. So every CRC step starts at a register, and the CRC includes the last payload
-/// byte by the time that byte has moved on and the first CRC byte is loaded.
+/// byte by the time that byte has moved on and the first CRC byte is loaded. The CRC unit then
+/// shifts its register down one byte per CRC byte sent, so the output register always takes the
+/// complement of the register's low byte.
 ///
 /// NOTE: the handshake from `byte_ready` to the staging and counter enables still takes several
 /// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 53 to 58 MHz
@@ -107,14 +110,14 @@ pub struct FrameEncoder {
     /// (0 to 3) (reset 0).
     step: ResetRegister<Bits<3>>,
     /// The frame's payload length: `length` at `send`, clamped to `max_payload` on the next
-    /// clock, which is before its bytes are staged.
+    /// clock, which is before its bytes are staged. It keeps only the bits of `payload_mask`,
+    /// because the clamp replaces every longer value.
     frame_length: Register<Bits<16>>,
     /// `length` at `send` was above `max_payload`.
     length_over: Register<Bit>,
-    /// Payload bytes still to stage, and whether that is exactly one.
-    remaining: Register<Bits<16>>,
-    last_payload: Register<Bit>,
-    /// Buffer address whose byte the read port returns in this clock.
+    length_check: AboveConstant<16>,
+    /// Buffer address whose byte the read port returns in this clock, at most `max_payload`.
+    /// The payload ends when the address after it equals `frame_length`.
     fetch: Register<Bits<16>>,
     /// The staging register, its valid flag (reset 0) and whether its byte was staged in the
     /// previous clock, so the CRC absorbs it now (reset 0).
@@ -132,17 +135,17 @@ pub struct FrameEncoder {
     fill: Signal<Local, Bit>,
     fill_byte: Signal<Local, Bits<8>>,
     fetch_next: Signal<Local, Bits<16>>,
-    crc_byte: Signal<Local, Bits<8>>,
+    fetch_step: Signal<Local, Bits<16>>,
+    sending_check: Signal<Local, Bit>,
     sync: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
-    two16: Constant<Bits<16>>,
     zero3: Constant<Bits<3>>,
     one3: Constant<Bits<3>>,
-    two3: Constant<Bits<3>>,
     three3: Constant<Bits<3>>,
     four3: Constant<Bits<3>>,
     max_payload: Constant<Bits<16>>,
+    payload_mask: Constant<Bits<16>>,
 }
 
 impl FrameEncoder {
@@ -175,8 +178,7 @@ impl FrameEncoder {
             step: Default::default(),
             frame_length: Default::default(),
             length_over: Default::default(),
-            remaining: Default::default(),
-            last_payload: Default::default(),
+            length_check: AboveConstant::new(params.max_payload as u64),
             fetch: Default::default(),
             staged: Default::default(),
             staged_valid: Default::default(),
@@ -190,17 +192,17 @@ impl FrameEncoder {
             fill: Default::default(),
             fill_byte: Default::default(),
             fetch_next: Default::default(),
-            crc_byte: Default::default(),
+            fetch_step: Default::default(),
+            sending_check: Default::default(),
             sync: Constant::new((SYNC as u64).to_bits()),
             zero16: constant16(0),
             one16: constant16(1),
-            two16: constant16(2),
             zero3: constant3(0),
             one3: constant3(1),
-            two3: constant3(2),
             three3: constant3(3),
             four3: constant3(4),
             max_payload: constant16(params.max_payload as u64),
+            payload_mask: constant16(low_mask(params.max_payload as u64)),
         }
     }
 }
@@ -218,8 +220,6 @@ impl Logic for FrameEncoder {
         self.step.reset.next = self.reset.val();
         self.frame_length.clock.next = self.clock.val();
         self.length_over.clock.next = self.clock.val();
-        self.remaining.clock.next = self.clock.val();
-        self.last_payload.clock.next = self.clock.val();
         self.fetch.clock.next = self.clock.val();
         self.staged.clock.next = self.clock.val();
         self.staged_valid.clock.next = self.clock.val();
@@ -244,14 +244,14 @@ impl Logic for FrameEncoder {
         self.step.d.next = self.step.q.val();
         self.frame_length.d.next = self.frame_length.q.val();
         self.length_over.d.next = self.length_over.q.val();
-        self.remaining.d.next = self.remaining.q.val();
-        self.last_payload.d.next = self.last_payload.q.val();
         self.staged.d.next = self.staged.q.val();
         self.staged_valid.d.next = self.staged_valid.q.val();
         self.out_byte.d.next = self.out_byte.q.val();
         self.out_valid.d.next = self.out_valid.q.val();
         self.fetch_next.next = self.fetch.q.val();
+        self.fetch_step.next = (self.fetch.q.val() + self.one16.val()) & self.payload_mask.val();
         self.crc.start.next = false;
+        self.crc.shift.next = false;
 
         // Handshakes: the output register takes a byte when it is empty or its byte moves now,
         // and the staging register takes one when it is empty or its byte moves now.
@@ -274,11 +274,12 @@ impl Logic for FrameEncoder {
         self.header_bytes.opcode.next = self.opcode.val();
         self.header_bytes.seq.next = self.seq.val();
         self.header_bytes.word.next = self.header.q.val();
+        self.length_check.value.next = self.length.val();
         match self.state.q.val() {
             EncoderState::Idle => {
                 if self.send.val() {
-                    self.frame_length.d.next = self.length.val();
-                    self.length_over.d.next = self.length.val() > self.max_payload.val();
+                    self.frame_length.d.next = self.length.val() & self.payload_mask.val();
+                    self.length_over.d.next = self.length_check.above.val();
                     self.header.d.next = self.header_bytes.loaded.val();
                     self.staged.d.next = self.sync.val();
                     self.staged_valid.d.next = true;
@@ -297,8 +298,6 @@ impl Logic for FrameEncoder {
                     self.step.d.next = self.step.q.val() + self.one3.val();
                     if self.step.q.val() == self.four3.val() {
                         self.step.d.next = self.zero3.val();
-                        self.remaining.d.next = self.frame_length.q.val();
-                        self.last_payload.d.next = self.frame_length.q.val() == self.one16.val();
                         if self.frame_length.q.val() == self.zero16.val() {
                             self.state.d.next = EncoderState::Check;
                         } else {
@@ -310,10 +309,8 @@ impl Logic for FrameEncoder {
             EncoderState::Payload => {
                 if self.fill.val() {
                     // The read port returns the byte at `fetch`; address the next one.
-                    self.fetch_next.next = self.fetch.q.val() + self.one16.val();
-                    self.remaining.d.next = self.remaining.q.val() - self.one16.val();
-                    self.last_payload.d.next = self.remaining.q.val() == self.two16.val();
-                    if self.last_payload.q.val() {
+                    self.fetch_next.next = self.fetch_step.val();
+                    if self.fetch_step.val() == self.frame_length.q.val() {
                         self.state.d.next = EncoderState::Check;
                     }
                 }
@@ -334,16 +331,11 @@ impl Logic for FrameEncoder {
         self.crc.enable.next = self.staged_fresh.q.val();
 
         // ---- Output side: staged bytes, then the CRC bytes once the staging register is empty. ----
-        self.crc_byte.next = self.crc.value.val().get_bits::<8>(0);
-        if self.step.q.val() == self.one3.val() {
-            self.crc_byte.next = self.crc.value.val().get_bits::<8>(8);
-        }
-        if self.step.q.val() == self.two3.val() {
-            self.crc_byte.next = self.crc.value.val().get_bits::<8>(16);
-        }
-        if self.step.q.val() == self.three3.val() {
-            self.crc_byte.next = self.crc.value.val().get_bits::<8>(24);
-        }
+        // CRC bytes go out only while the staging register is empty, and the CRC absorbs a byte
+        // only in the clock after it was staged, so it never absorbs and shifts in one clock.
+        self.sending_check.next = (self.state.q.val() == EncoderState::Check)
+            & !self.staged_valid.q.val()
+            & self.out_free.val();
         if self.out_free.val() {
             self.out_valid.d.next = false;
         }
@@ -351,12 +343,10 @@ impl Logic for FrameEncoder {
             self.out_byte.d.next = self.staged.q.val();
             self.out_valid.d.next = true;
         }
-        if (self.state.q.val() == EncoderState::Check)
-            & !self.staged_valid.q.val()
-            & self.out_free.val()
-        {
-            self.out_byte.d.next = self.crc_byte.val();
+        if self.sending_check.val() {
+            self.out_byte.d.next = !self.crc.register_low.val();
             self.out_valid.d.next = true;
+            self.crc.shift.next = true;
             self.step.d.next = self.step.q.val() + self.one3.val();
             if self.step.q.val() == self.three3.val() {
                 self.state.d.next = EncoderState::Drain;

@@ -4,6 +4,7 @@
 //! `leap_model::protocol`, whose software `Decoder` is the reference for [`FrameDecoder`]. The
 //! generation parameters are in [`LinkParams`].
 
+pub mod compare;
 pub mod crc;
 pub mod decoder;
 pub mod encoder;
@@ -14,6 +15,7 @@ use std::fmt;
 
 use leap_model::protocol::{FRAME_OVERHEAD, INTER_BYTE_TIMEOUT, MAX_PAYLOAD};
 
+pub use compare::AboveConstant;
 pub use crc::{Crc32, CrcStep};
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
