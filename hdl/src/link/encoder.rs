@@ -109,12 +109,9 @@ pub struct FrameEncoder {
     /// Header bytes staged so far in `Header` (0 to 4), CRC bytes loaded so far in `Check`
     /// (0 to 3) (reset 0).
     step: ResetRegister<Bits<3>>,
-    /// The frame's payload length: `length` at `send`, clamped to `max_payload` on the next
-    /// clock, which is before its bytes are staged. It keeps only the bits of `payload_mask`,
-    /// because the clamp replaces every longer value.
+    /// The frame's payload length: `length` at `send` clamped to `max_payload`, in the bits of
+    /// `payload_mask`. `length_check` compares `length` with `max_payload`.
     frame_length: Register<Bits<16>>,
-    /// `length` at `send` was above `max_payload`.
-    length_over: Register<Bit>,
     length_check: AboveConstant<16>,
     /// Buffer address whose byte the read port returns in this clock, at most `max_payload`.
     /// The payload ends when the address after it equals `frame_length`.
@@ -177,7 +174,6 @@ impl FrameEncoder {
             header: Default::default(),
             step: Default::default(),
             frame_length: Default::default(),
-            length_over: Default::default(),
             length_check: AboveConstant::new(params.max_payload as u64),
             fetch: Default::default(),
             staged: Default::default(),
@@ -219,7 +215,6 @@ impl Logic for FrameEncoder {
         self.step.clock.next = self.clock.val();
         self.step.reset.next = self.reset.val();
         self.frame_length.clock.next = self.clock.val();
-        self.length_over.clock.next = self.clock.val();
         self.fetch.clock.next = self.clock.val();
         self.staged.clock.next = self.clock.val();
         self.staged_valid.clock.next = self.clock.val();
@@ -243,7 +238,6 @@ impl Logic for FrameEncoder {
         self.header.d.next = self.header.q.val();
         self.step.d.next = self.step.q.val();
         self.frame_length.d.next = self.frame_length.q.val();
-        self.length_over.d.next = self.length_over.q.val();
         self.staged.d.next = self.staged.q.val();
         self.staged_valid.d.next = self.staged_valid.q.val();
         self.out_byte.d.next = self.out_byte.q.val();
@@ -279,7 +273,9 @@ impl Logic for FrameEncoder {
             EncoderState::Idle => {
                 if self.send.val() {
                     self.frame_length.d.next = self.length.val() & self.payload_mask.val();
-                    self.length_over.d.next = self.length_check.above.val();
+                    if self.length_check.above.val() {
+                        self.frame_length.d.next = self.max_payload.val();
+                    }
                     self.header.d.next = self.header_bytes.loaded.val();
                     self.staged.d.next = self.sync.val();
                     self.staged_valid.d.next = true;
@@ -290,9 +286,6 @@ impl Logic for FrameEncoder {
                 }
             }
             EncoderState::Header => {
-                if self.length_over.q.val() {
-                    self.frame_length.d.next = self.max_payload.val();
-                }
                 if self.fill.val() {
                     self.header.d.next = self.header_bytes.shifted.val();
                     self.step.d.next = self.step.q.val() + self.one3.val();
