@@ -200,16 +200,19 @@ pub struct Engine {
     factor_next_saturated: Register<Bit>,
     factor_ready: ResetRegister<Bit>,
     /// Stage 1 of the stream: the message of the issued row, formed from the errors read at
-    /// stage -1 (see `lookahead`).
-    message_stage: Register<Signed<16>>,
-    message_saturated: Register<Bit>,
-    /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
-    error_stage1: Register<Signed<32>>,
-    error_stage2: Register<Signed<32>>,
-    error_stage3: Register<Signed<32>>,
-    error_stage4: Register<Signed<32>>,
-    /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
-    potential_address: Signal<Local, Bits<16>>,
+    /// stage -1 (see `lookahead`). It loads when a row's first group issues and keeps its value
+    /// for the row, so the old bank's read port is free in every clock but the last of each row.
+    message_stage: EnableRegister<Signed<16>>,
+    message_saturated: EnableRegister<Bit>,
+    /// The installed error `e` of the row whose last group is at stage 4, for the neuron unit.
+    /// The old bank reads `e` of the streaming row in every clock of the row but its last, so
+    /// when a row has bubbles, `error_late` takes it at stage 1 of the row's last group.
+    /// Otherwise (`full_rows`), the old bank reads it again at stage 2 of that group, which is
+    /// the second clock of the next row, and `error_late` takes it at stage 3.
+    error_late: EnableRegister<Signed<32>>,
+    /// Whether every clock of a row issues a group, which is so when the layer has at least
+    /// `MIN_ROW_CLOCKS` groups.
+    full_rows: Signal<Local, Bit>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
     /// The one wide product of the per-neuron units: `e_new · η_mant` for the update factors
@@ -383,10 +386,10 @@ impl Engine {
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
         // The tags that each stage passes on. Stage 1 reads the group's column and address and
-        // the first-group flag, and stage 3 the row. Stage 4 reads the weight address, the group
-        // and the group flags, and stage 5 the group and the first-row flag.
+        // the first-group flag, stages 1 to 3 the row's state index. Stage 4 reads the weight
+        // address, the group and the group flags, and stage 5 the group and the first-row flag.
         let tag_widths = |stage: usize| TagWidths {
-            row: if stage < 3 { row_bits } else { 0 },
+            index: if stage < 3 { state_bits } else { 0 },
             group: group_bits,
             group_column: if stage == 0 { group_column_bits } else { 0 },
             group_address: if stage == 0 { address_bits } else { 0 },
@@ -513,11 +516,8 @@ impl Engine {
                 formats.pot_bits,
             ),
             factor_stage: Default::default(),
-            error_stage1: Default::default(),
-            error_stage2: Default::default(),
-            error_stage3: Default::default(),
-            error_stage4: Default::default(),
-            potential_address: Default::default(),
+            error_late: Default::default(),
+            full_rows: Default::default(),
             factor_saturated: Default::default(),
             factor_next: Default::default(),
             factor_next_saturated: Default::default(),
@@ -718,10 +718,7 @@ impl Logic for Engine {
         self.factor_ready.clock.next = self.clock.val();
         self.factor_ready.reset.next = self.reset.val();
         self.factor_stage.clock.next = self.clock.val();
-        self.error_stage1.clock.next = self.clock.val();
-        self.error_stage2.clock.next = self.clock.val();
-        self.error_stage3.clock.next = self.clock.val();
-        self.error_stage4.clock.next = self.clock.val();
+        self.error_late.clock.next = self.clock.val();
         self.factor_saturated.clock.next = self.clock.val();
         self.message_stage.clock.next = self.clock.val();
         self.message_saturated.clock.next = self.clock.val();
@@ -1070,17 +1067,17 @@ impl Logic for Engine {
         self.factor_next.d.next = self.factor_next.q.val();
         self.factor_next_saturated.d.next = self.factor_next_saturated.q.val();
         self.factor_ready.d.next = self.factor_ready.q.val();
-        self.error_stage1.d.next = self.error_old.val();
-        self.error_stage2.d.next = self.error_stage1.q.val();
-        self.error_stage3.d.next = self.error_stage2.q.val();
-        self.error_stage4.d.next = self.error_stage3.q.val();
+        self.error_late.d.next = self.error_old.val();
+        self.error_late.enable.next = false;
         self.factor_saturated.d.next = self.factor_saturated.q.val();
         self.message_stage.d.next = self.message.result.val();
+        self.message_stage.enable.next = false;
         self.message_saturated.d.next = self.message.saturated.val();
+        self.message_saturated.enable.next = false;
         self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_stage4.q.val();
+        self.neuron.error.next = self.error_late.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
@@ -1101,7 +1098,7 @@ impl Logic for Engine {
 
         // ---- The stream pipeline (see LaneSlot for the stage numbers). ----
         self.tags[0].valid.next = false;
-        self.tags[0].row.next = self.row.q.val();
+        self.tags[0].index.next = self.state_index.q.val();
         self.tags[0].group.next = self.group.q.val();
         self.tags[0].group_column.next = self.group_column.q.val();
         self.tags[0].group_address.next = self.group_address.q.val();
@@ -1111,7 +1108,7 @@ impl Logic for Engine {
         self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
         for k in 1..TAG_STAGES {
             self.tags[k].valid.next = self.tags[k - 1].valid_q.val();
-            self.tags[k].row.next = self.tags[k - 1].row_q.val();
+            self.tags[k].index.next = self.tags[k - 1].index_q.val();
             self.tags[k].group.next = self.tags[k - 1].group_q.val();
             self.tags[k].group_column.next = self.tags[k - 1].group_column_q.val();
             self.tags[k].group_address.next = self.tags[k - 1].group_address_q.val();
@@ -1220,9 +1217,8 @@ impl Logic for Engine {
         self.acc_row.enable.next = self.tags[3].valid_q.val();
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
         self.neuron.sum.next = self.row_total.val();
-        self.potential_address.next = self.state_base.q.val() + self.tags[2].row_q.val();
         if self.tags[2].valid_q.val() {
-            self.potentials.read_address.next = self.potential_address.val();
+            self.potentials.read_address.next = self.tags[2].index_q.val();
         }
         self.weight_saturations.amount.next = self.weight_flags.val();
 
@@ -1635,6 +1631,8 @@ impl Logic for Engine {
                         self.errors1.read_address.next = self.lookahead.val();
                     }
                     if self.group.q.val() == self.zero16.val() {
+                        self.message_stage.enable.next = true;
+                        self.message_saturated.enable.next = true;
                         self.factor_stage.d.next = self.update.factor.val();
                         self.factor_saturated.d.next = self.update.saturated.val();
                         if self.factor_ready.q.val() {
@@ -1700,6 +1698,24 @@ impl Logic for Engine {
             _ => {
                 self.state.d.next = EngineState::Idle;
             }
+        }
+
+        // The neuron unit's installed error (see `error_late`). The read overrides the
+        // controller's, which the old bank needs only in the last clock of a row.
+        self.full_rows.next = self.groups_last.q.val() == self.cadence_last.q.val();
+        if self.full_rows.val() {
+            if self.tags[1].valid_q.val() & self.tags[1].last_group_q.val() {
+                if self.bank.q.val().any() {
+                    self.errors1.read_address.next = self.tags[1].index_q.val();
+                } else {
+                    self.errors0.read_address.next = self.tags[1].index_q.val();
+                }
+            }
+            self.error_late.enable.next =
+                self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        } else {
+            self.error_late.enable.next =
+                self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
         }
     }
 }
