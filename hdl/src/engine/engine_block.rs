@@ -48,7 +48,12 @@ pub struct Engine {
     /// Time steps the current run still takes, counted down at the end of each step.
     steps_left: Counter<32>,
     read_select: EnableRegister<Bits<8>>,
+    /// The host's read address, latched with the bits up to the weight word's top bit, and
+    /// whether any higher bit is set, which `read_split.beyond` cannot tell from the latched
+    /// bits.
     read_address: EnableRegister<Bits<32>>,
+    read_beyond: EnableRegister<Bit>,
+    read_address_mask: Constant<Bits<32>>,
     read_result: EnableRegister<Bits<64>>,
     read_strobe: ResetRegister<Bit>,
     k_r_mant: EnableRegister<Signed<16>>,
@@ -417,6 +422,8 @@ impl Engine {
             steps_left: Counter::new(32),
             read_select: Default::default(),
             read_address: Default::default(),
+            read_beyond: Default::default(),
+            read_address_mask: Constant::new(low_mask(params.bank_bits() + 16).to_bits()),
             read_result: Default::default(),
             read_strobe: Default::default(),
             k_r_mant: Default::default(),
@@ -529,7 +536,7 @@ impl Engine {
             round_shift: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
-            readback: Default::default(),
+            readback: ReadBack::new(formats.pot_bits, !separate_inputs),
             slots: (0..params.lanes)
                 .map(|p| LaneSlot::new(formats, &params, p))
                 .collect(),
@@ -632,6 +639,7 @@ impl Logic for Engine {
         self.steps_left.reset.next = self.reset.val();
         self.read_select.clock.next = self.clock.val();
         self.read_address.clock.next = self.clock.val();
+        self.read_beyond.clock.next = self.clock.val();
         self.read_result.clock.next = self.clock.val();
         self.read_strobe.clock.next = self.clock.val();
         self.read_strobe.reset.next = self.reset.val();
@@ -768,7 +776,9 @@ impl Logic for Engine {
         self.read_select.enable.next = false;
         self.read_select.d.next = self.select.val();
         self.read_address.enable.next = false;
-        self.read_address.d.next = self.address.val();
+        self.read_address.d.next = self.address.val() & self.read_address_mask.val();
+        self.read_beyond.enable.next = false;
+        self.read_beyond.d.next = self.write_split.beyond.val();
         self.read_result.enable.next = false;
         self.read_result.d.next = self.readback.data.val();
 
@@ -1169,10 +1179,6 @@ impl Logic for Engine {
             self.readback.weight.next = self.slots[p].weight_out.val();
             self.below_sum.value.next = self.slots[p].backward_out.val();
         }
-        // A weight address beyond the banks reads 0.
-        if self.read_split.beyond.val() {
-            self.readback.weight.next = self.zero_error.val();
-        }
 
         // The shared wide product on the neuron unit's idle multipliers: the two products of an
         // output error in the output phase, an error of the layer below while the copy phase
@@ -1225,14 +1231,14 @@ impl Logic for Engine {
         // Host reads.
         self.readback.select.next = self.read_select.q.val();
         self.readback.address.next = self.read_address.q.val();
-        self.readback.potential.next = self.potentials.read_data.val();
-        self.readback.prospective.next = self.errors0.read_data.val();
-        self.readback.error.next = self.error_old.val();
+        self.readback.beyond.next = self.read_beyond.q.val();
+        self.readback.bank.next = self.bank.q.val().any();
+        self.readback.potentials.next = self.potentials.read_data.val();
+        self.readback.errors0.next = self.errors0.read_data.val();
+        self.readback.errors1.next = self.errors1.read_data.val();
         self.readback.rate.next = self.rate_old.val();
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_data.val();
-        self.readback.target.next = self.potentials.read_data.val();
-        self.readback.layer_word.next = self.errors1_view.table_word.val();
         self.readback.cycles.next = self.cycles.q.val();
         self.readback.steps.next = self.steps.q.val();
         self.readback.potential_saturations.next = self.potential_saturations.count.val();
@@ -1404,6 +1410,7 @@ impl Logic for Engine {
                 if self.read.val() {
                     self.read_select.enable.next = true;
                     self.read_address.enable.next = true;
+                    self.read_beyond.enable.next = true;
                     self.state.d.next = EngineState::ReadWait;
                 }
                 if self.run.val() {
