@@ -3,11 +3,11 @@
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
-use super::slot::LaneSlot;
+use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
-    SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
+    SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
@@ -237,6 +237,9 @@ pub struct Engine {
     rate_old: Signal<Local, Signed<16>>,
     slope_old: Signal<Local, Signed<16>>,
     row_base: Signal<Local, Signed<48>>,
+    /// The row's forward sum so far: `row_base` plus the group's forward total, kept in the
+    /// bits that a sum of `max_columns` products needs (see `product_sum_bits`).
+    row_sum: SignExtend48,
     row_total: Signal<Local, Signed<48>>,
     forward_total: Signal<Local, Signed<48>>,
     weight_flags: Signal<Local, Bits<8>>,
@@ -548,6 +551,7 @@ impl Engine {
             rate_old: Default::default(),
             slope_old: Default::default(),
             row_base: Default::default(),
+            row_sum: SignExtend48::new(product_sum_bits(params.max_columns).min(48)),
             row_total: Default::default(),
             forward_total: Default::default(),
             weight_flags: Default::default(),
@@ -1218,7 +1222,8 @@ impl Logic for Engine {
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
         }
-        self.row_total.next = self.row_base.val() + self.forward_total.val();
+        self.row_sum.value.next = self.row_base.val() + self.forward_total.val();
+        self.row_total.next = self.row_sum.result.val();
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();

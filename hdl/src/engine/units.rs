@@ -160,6 +160,46 @@ impl Logic for Xorshift {
     }
 }
 
+/// `result` is the low `bits` bits of `value`, sign-extended to 48 bits. A sum whose range
+/// fits `bits` bits keeps its value, and synthesis removes the adder stages above them.
+#[derive(LogicBlock)]
+pub struct SignExtend48 {
+    pub value: Signal<In, Signed<48>>,
+    pub result: Signal<Out, Signed<48>>,
+    _bits: usize,
+}
+
+impl SignExtend48 {
+    pub fn new(bits: usize) -> Self {
+        assert!((1..=48).contains(&bits), "{bits} bits do not fit 48");
+        SignExtend48 {
+            value: Default::default(),
+            result: Default::default(),
+            _bits: bits,
+        }
+    }
+}
+
+impl Logic for SignExtend48 {
+    fn update(&mut self) {
+        let shift = 64 - self._bits;
+        let value = signed_value(self.value.val());
+        self.result.next = ((value << shift) >> shift).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let bits = self._bits;
+        let result = if bits == 48 {
+            "value".to_string()
+        } else {
+            format!("{{{{{}{{value[{}]}}}}, value[{}:0]}}", 48 - bits, bits - 1, bits - 1)
+        };
+        Verilog::Custom(format!("always @(*) result = {result};\n"))
+    }
+}
+
 /// Sign-extends a 32-bit product to the 48-bit accumulator width.
 #[derive(LogicBlock, Default)]
 pub struct Widen {
