@@ -89,6 +89,12 @@ pub struct Engine {
     neurons_done: Counter<16>,
     group: Counter<16>,
     weight_address: Counter<16>,
+    /// The weight word that the lanes write back at stage 4: the `weight_address` that the
+    /// group at stage 4 issued with, because both count the issued groups from `WEIGHT_BASE`.
+    write_back_address: Counter<16>,
+    /// The column group at stage 4, which addresses the lanes' backward sums. It counts the
+    /// groups that reach stage 4 and restarts after a row's last group.
+    stage4_group: Counter<16>,
     group_column: Counter<16>,
     /// Copy phase, rates side: the column it reads next and that column's state index in the
     /// layer below (`INPUT_BASE + column`).
@@ -394,14 +400,15 @@ impl Engine {
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
         // The tags that each stage passes on. Stage 1 reads the group's column and address and
-        // the first-group flag, stages 1 to 3 the row's state index. Stage 4 reads the weight
-        // address, the group and the group flags, and stage 5 the group and the first-row flag.
+        // the first-group flag, stages 1 to 3 the row's state index, and stage 4 the group
+        // flags. Stage 5 reads the group and the first-row flag. The weight address and the
+        // group at stage 4 come from counters of their own (`write_back_address`,
+        // `stage4_group`).
         let tag_widths = |stage: usize| TagWidths {
             index: if stage < 3 { state_bits } else { 0 },
-            group: group_bits,
+            group: if stage == 4 { group_bits } else { 0 },
             group_column: if stage == 0 { group_column_bits } else { 0 },
             group_address: if stage == 0 { address_bits } else { 0 },
-            weight_address: if stage < 4 { weight_bits } else { 0 },
             first_row: true,
             group_flags: stage < 4,
         };
@@ -460,6 +467,8 @@ impl Engine {
             neurons_done: Counter::new(row_bits),
             group: Counter::new(group_bits),
             weight_address: Counter::new(weight_bits),
+            write_back_address: Counter::new(weight_bits),
+            stage4_group: Counter::new(group_bits),
             group_column: Counter::new(group_column_bits),
             lane_bank: Counter::new(lane_bits),
             bank_word: Counter::new(rate_bits),
@@ -684,6 +693,10 @@ impl Logic for Engine {
         self.group.reset.next = self.reset.val();
         self.weight_address.clock.next = self.clock.val();
         self.weight_address.reset.next = self.reset.val();
+        self.write_back_address.clock.next = self.clock.val();
+        self.write_back_address.reset.next = self.reset.val();
+        self.stage4_group.clock.next = self.clock.val();
+        self.stage4_group.reset.next = self.reset.val();
         self.group_column.clock.next = self.clock.val();
         self.group_column.reset.next = self.reset.val();
         self.lane_bank.clock.next = self.clock.val();
@@ -862,6 +875,14 @@ impl Logic for Engine {
         self.weight_address.value.next = self.weight_base.q.val();
         self.weight_address.enable.next = false;
         self.weight_address.step.next = self.one16.val();
+        self.write_back_address.load.next = false;
+        self.write_back_address.value.next = self.weight_base.q.val();
+        self.write_back_address.enable.next = self.tags[3].valid_q.val();
+        self.write_back_address.step.next = self.one16.val();
+        self.stage4_group.load.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.stage4_group.value.next = self.zero16.val();
+        self.stage4_group.enable.next = self.tags[3].valid_q.val();
+        self.stage4_group.step.next = self.one16.val();
         self.group_column.load.next = false;
         self.group_column.value.next = self.zero16.val();
         self.group_column.enable.next = false;
@@ -1116,7 +1137,6 @@ impl Logic for Engine {
         self.tags[0].group.next = self.group.q.val();
         self.tags[0].group_column.next = self.group_column.q.val();
         self.tags[0].group_address.next = self.group_address.q.val();
-        self.tags[0].weight_address.next = self.weight_address.q.val();
         self.tags[0].first_row.next = self.row.q.val() == self.zero16.val();
         self.tags[0].first_group.next = self.group.q.val() == self.zero16.val();
         self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
@@ -1126,11 +1146,11 @@ impl Logic for Engine {
             self.tags[k].group.next = self.tags[k - 1].group_q.val();
             self.tags[k].group_column.next = self.tags[k - 1].group_column_q.val();
             self.tags[k].group_address.next = self.tags[k - 1].group_address_q.val();
-            self.tags[k].weight_address.next = self.tags[k - 1].weight_address_q.val();
             self.tags[k].first_row.next = self.tags[k - 1].first_row_q.val();
             self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
             self.tags[k].last_group.next = self.tags[k - 1].last_group_q.val();
         }
+        self.tags[4].group.next = self.stage4_group.q.val();
         for k in 0..TAG_STAGES {
             self.tags[k].clock.next = self.clock.val();
             self.tags[k].reset.next = self.reset.val();
@@ -1141,7 +1161,7 @@ impl Logic for Engine {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
             self.slots[p].weight_read_address.next = self.read_split.word.val();
-            self.slots[p].weight_write_address.next = self.tags[3].weight_address_q.val();
+            self.slots[p].weight_write_address.next = self.write_back_address.q.val();
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
             self.slots[p].host_bank.next = self.read_split.bank.val();
@@ -1158,7 +1178,7 @@ impl Logic for Engine {
             self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
             self.slots[p].learn.next = self.learning.q.val();
-            self.slots[p].backward_read_address.next = self.tags[3].group_q.val();
+            self.slots[p].backward_read_address.next = self.stage4_group.q.val();
             self.slots[p].backward_write_address.next = self.tags[4].group_q.val();
             self.slots[p].backward_first.next = self.tags[4].first_row_q.val();
         }
@@ -1613,6 +1633,8 @@ impl Logic for Engine {
                 self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
+                self.write_back_address.load.next = true;
+                self.stage4_group.load.next = true;
                 self.group_column.load.next = true;
                 self.next_row.load.next = true;
                 self.group_address.load.next = true;

@@ -12,7 +12,6 @@ pub struct TagWidths {
     pub group: usize,
     pub group_column: usize,
     pub group_address: usize,
-    pub weight_address: usize,
     /// Whether the stage keeps `first_row`, `first_group` and `last_group`.
     pub first_row: bool,
     pub group_flags: bool,
@@ -31,7 +30,6 @@ pub struct StreamTags {
     pub group: Signal<In, Bits<16>>,
     pub group_column: Signal<In, Bits<16>>,
     pub group_address: Signal<In, Bits<32>>,
-    pub weight_address: Signal<In, Bits<16>>,
     pub first_row: Signal<In, Bit>,
     pub first_group: Signal<In, Bit>,
     pub last_group: Signal<In, Bit>,
@@ -40,7 +38,6 @@ pub struct StreamTags {
     pub group_q: Signal<Out, Bits<16>>,
     pub group_column_q: Signal<Out, Bits<16>>,
     pub group_address_q: Signal<Out, Bits<32>>,
-    pub weight_address_q: Signal<Out, Bits<16>>,
     pub first_row_q: Signal<Out, Bit>,
     pub first_group_q: Signal<Out, Bit>,
     pub last_group_q: Signal<Out, Bit>,
@@ -49,7 +46,6 @@ pub struct StreamTags {
     group_register: Register<Bits<16>>,
     group_column_register: Register<Bits<16>>,
     group_address_register: Register<Bits<32>>,
-    weight_address_register: Register<Bits<16>>,
     first_row_register: Register<Bit>,
     first_group_register: Register<Bit>,
     last_group_register: Register<Bit>,
@@ -57,7 +53,6 @@ pub struct StreamTags {
     group_mask: Constant<Bits<16>>,
     group_column_mask: Constant<Bits<16>>,
     group_address_mask: Constant<Bits<32>>,
-    weight_address_mask: Constant<Bits<16>>,
     keep_first_row: Constant<Bit>,
     keep_group_flags: Constant<Bit>,
 }
@@ -81,7 +76,6 @@ impl StreamTags {
             group: Default::default(),
             group_column: Default::default(),
             group_address: Default::default(),
-            weight_address: Default::default(),
             first_row: Default::default(),
             first_group: Default::default(),
             last_group: Default::default(),
@@ -90,7 +84,6 @@ impl StreamTags {
             group_q: Default::default(),
             group_column_q: Default::default(),
             group_address_q: Default::default(),
-            weight_address_q: Default::default(),
             first_row_q: Default::default(),
             first_group_q: Default::default(),
             last_group_q: Default::default(),
@@ -99,7 +92,6 @@ impl StreamTags {
             group_register: Default::default(),
             group_column_register: Default::default(),
             group_address_register: Default::default(),
-            weight_address_register: Default::default(),
             first_row_register: Default::default(),
             first_group_register: Default::default(),
             last_group_register: Default::default(),
@@ -107,7 +99,6 @@ impl StreamTags {
             group_mask: Constant::new(low_mask(widths.group).to_bits()),
             group_column_mask: Constant::new(low_mask(widths.group_column).to_bits()),
             group_address_mask: Constant::new(low_mask(widths.group_address).to_bits()),
-            weight_address_mask: Constant::new(low_mask(widths.weight_address).to_bits()),
             keep_first_row: Constant::new(widths.first_row),
             keep_group_flags: Constant::new(widths.group_flags),
         }
@@ -123,7 +114,6 @@ impl Logic for StreamTags {
         self.group_register.clock.next = self.clock.val();
         self.group_column_register.clock.next = self.clock.val();
         self.group_address_register.clock.next = self.clock.val();
-        self.weight_address_register.clock.next = self.clock.val();
         self.first_row_register.clock.next = self.clock.val();
         self.first_group_register.clock.next = self.clock.val();
         self.last_group_register.clock.next = self.clock.val();
@@ -134,8 +124,6 @@ impl Logic for StreamTags {
         self.group_column_register.d.next = self.group_column.val() & self.group_column_mask.val();
         self.group_address_register.d.next =
             self.group_address.val() & self.group_address_mask.val();
-        self.weight_address_register.d.next =
-            self.weight_address.val() & self.weight_address_mask.val();
         self.first_row_register.d.next = self.first_row.val() & self.keep_first_row.val();
         self.first_group_register.d.next = self.first_group.val() & self.keep_group_flags.val();
         self.last_group_register.d.next = self.last_group.val() & self.keep_group_flags.val();
@@ -145,7 +133,6 @@ impl Logic for StreamTags {
         self.group_q.next = self.group_register.q.val();
         self.group_column_q.next = self.group_column_register.q.val();
         self.group_address_q.next = self.group_address_register.q.val();
-        self.weight_address_q.next = self.weight_address_register.q.val();
         self.first_row_q.next = self.first_row_register.q.val();
         self.first_group_q.next = self.first_group_register.q.val();
         self.last_group_q.next = self.last_group_register.q.val();
