@@ -3,11 +3,11 @@
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
 
-use super::slot::LaneSlot;
+use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
-    SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
+    SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
@@ -48,7 +48,12 @@ pub struct Engine {
     /// Time steps the current run still takes, counted down at the end of each step.
     steps_left: Counter<32>,
     read_select: EnableRegister<Bits<8>>,
+    /// The host's read address, latched with the bits up to the weight word's top bit, and
+    /// whether any higher bit is set, which `read_split.beyond` cannot tell from the latched
+    /// bits.
     read_address: EnableRegister<Bits<32>>,
+    read_beyond: EnableRegister<Bit>,
+    read_address_mask: Constant<Bits<32>>,
     read_result: EnableRegister<Bits<64>>,
     read_strobe: ResetRegister<Bit>,
     k_r_mant: EnableRegister<Signed<16>>,
@@ -84,6 +89,12 @@ pub struct Engine {
     neurons_done: Counter<16>,
     group: Counter<16>,
     weight_address: Counter<16>,
+    /// The weight word that the lanes write back at stage 4: the `weight_address` that the
+    /// group at stage 4 issued with, because both count the issued groups from `WEIGHT_BASE`.
+    write_back_address: Counter<16>,
+    /// The column group at stage 4, which addresses the lanes' backward sums. It counts the
+    /// groups that reach stage 4 and restarts after a row's last group.
+    stage4_group: Counter<16>,
     group_column: Counter<16>,
     /// Copy phase, rates side: the column it reads next and that column's state index in the
     /// layer below (`INPUT_BASE + column`).
@@ -200,16 +211,19 @@ pub struct Engine {
     factor_next_saturated: Register<Bit>,
     factor_ready: ResetRegister<Bit>,
     /// Stage 1 of the stream: the message of the issued row, formed from the errors read at
-    /// stage -1 (see `lookahead`).
-    message_stage: Register<Signed<16>>,
-    message_saturated: Register<Bit>,
-    /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
-    error_stage1: Register<Signed<32>>,
-    error_stage2: Register<Signed<32>>,
-    error_stage3: Register<Signed<32>>,
-    error_stage4: Register<Signed<32>>,
-    /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
-    potential_address: Signal<Local, Bits<16>>,
+    /// stage -1 (see `lookahead`). It loads when a row's first group issues and keeps its value
+    /// for the row, so the old bank's read port is free in every clock but the last of each row.
+    message_stage: EnableRegister<Signed<16>>,
+    message_saturated: EnableRegister<Bit>,
+    /// The installed error `e` of the row whose last group is at stage 4, for the neuron unit.
+    /// The old bank reads `e` of the streaming row in every clock of the row but its last, so
+    /// when a row has bubbles, `error_late` takes it at stage 1 of the row's last group.
+    /// Otherwise (`full_rows`), the old bank reads it again at stage 2 of that group, which is
+    /// the second clock of the next row, and `error_late` takes it at stage 3.
+    error_late: EnableRegister<Signed<32>>,
+    /// Whether every clock of a row issues a group, which is so when the layer has at least
+    /// `MIN_ROW_CLOCKS` groups.
+    full_rows: Signal<Local, Bit>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
     /// The one wide product of the per-neuron units: `e_new · η_mant` for the update factors
@@ -229,6 +243,9 @@ pub struct Engine {
     rate_old: Signal<Local, Signed<16>>,
     slope_old: Signal<Local, Signed<16>>,
     row_base: Signal<Local, Signed<48>>,
+    /// The row's forward sum so far: `row_base` plus the group's forward total, kept in the
+    /// bits that a sum of `max_columns` products needs (see `product_sum_bits`).
+    row_sum: SignExtend48,
     row_total: Signal<Local, Signed<48>>,
     forward_total: Signal<Local, Signed<48>>,
     weight_flags: Signal<Local, Bits<8>>,
@@ -383,14 +400,15 @@ impl Engine {
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
         // The tags that each stage passes on. Stage 1 reads the group's column and address and
-        // the first-group flag, and stage 3 the row. Stage 4 reads the weight address, the group
-        // and the group flags, and stage 5 the group and the first-row flag.
+        // the first-group flag, stages 1 to 3 the row's state index, and stage 4 the group
+        // flags. Stage 5 reads the group and the first-row flag. The weight address and the
+        // group at stage 4 come from counters of their own (`write_back_address`,
+        // `stage4_group`).
         let tag_widths = |stage: usize| TagWidths {
-            row: if stage < 3 { row_bits } else { 0 },
-            group: group_bits,
+            index: if stage < 3 { state_bits } else { 0 },
+            group: if stage == 4 { group_bits } else { 0 },
             group_column: if stage == 0 { group_column_bits } else { 0 },
             group_address: if stage == 0 { address_bits } else { 0 },
-            weight_address: if stage < 4 { weight_bits } else { 0 },
             first_row: true,
             group_flags: stage < 4,
         };
@@ -414,6 +432,8 @@ impl Engine {
             steps_left: Counter::new(32),
             read_select: Default::default(),
             read_address: Default::default(),
+            read_beyond: Default::default(),
+            read_address_mask: Constant::new(low_mask(params.bank_bits() + 16).to_bits()),
             read_result: Default::default(),
             read_strobe: Default::default(),
             k_r_mant: Default::default(),
@@ -447,6 +467,8 @@ impl Engine {
             neurons_done: Counter::new(row_bits),
             group: Counter::new(group_bits),
             weight_address: Counter::new(weight_bits),
+            write_back_address: Counter::new(weight_bits),
+            stage4_group: Counter::new(group_bits),
             group_column: Counter::new(group_column_bits),
             lane_bank: Counter::new(lane_bits),
             bank_word: Counter::new(rate_bits),
@@ -513,11 +535,8 @@ impl Engine {
                 formats.pot_bits,
             ),
             factor_stage: Default::default(),
-            error_stage1: Default::default(),
-            error_stage2: Default::default(),
-            error_stage3: Default::default(),
-            error_stage4: Default::default(),
-            potential_address: Default::default(),
+            error_late: Default::default(),
+            full_rows: Default::default(),
             factor_saturated: Default::default(),
             factor_next: Default::default(),
             factor_next_saturated: Default::default(),
@@ -529,7 +548,7 @@ impl Engine {
             round_shift: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
-            readback: Default::default(),
+            readback: ReadBack::new(formats.pot_bits, !separate_inputs),
             slots: (0..params.lanes)
                 .map(|p| LaneSlot::new(formats, &params, p))
                 .collect(),
@@ -541,6 +560,7 @@ impl Engine {
             rate_old: Default::default(),
             slope_old: Default::default(),
             row_base: Default::default(),
+            row_sum: SignExtend48::new(product_sum_bits(params.max_columns).min(48)),
             row_total: Default::default(),
             forward_total: Default::default(),
             weight_flags: Default::default(),
@@ -632,6 +652,7 @@ impl Logic for Engine {
         self.steps_left.reset.next = self.reset.val();
         self.read_select.clock.next = self.clock.val();
         self.read_address.clock.next = self.clock.val();
+        self.read_beyond.clock.next = self.clock.val();
         self.read_result.clock.next = self.clock.val();
         self.read_strobe.clock.next = self.clock.val();
         self.read_strobe.reset.next = self.reset.val();
@@ -672,6 +693,10 @@ impl Logic for Engine {
         self.group.reset.next = self.reset.val();
         self.weight_address.clock.next = self.clock.val();
         self.weight_address.reset.next = self.reset.val();
+        self.write_back_address.clock.next = self.clock.val();
+        self.write_back_address.reset.next = self.reset.val();
+        self.stage4_group.clock.next = self.clock.val();
+        self.stage4_group.reset.next = self.reset.val();
         self.group_column.clock.next = self.clock.val();
         self.group_column.reset.next = self.reset.val();
         self.lane_bank.clock.next = self.clock.val();
@@ -718,10 +743,7 @@ impl Logic for Engine {
         self.factor_ready.clock.next = self.clock.val();
         self.factor_ready.reset.next = self.reset.val();
         self.factor_stage.clock.next = self.clock.val();
-        self.error_stage1.clock.next = self.clock.val();
-        self.error_stage2.clock.next = self.clock.val();
-        self.error_stage3.clock.next = self.clock.val();
-        self.error_stage4.clock.next = self.clock.val();
+        self.error_late.clock.next = self.clock.val();
         self.factor_saturated.clock.next = self.clock.val();
         self.message_stage.clock.next = self.clock.val();
         self.message_saturated.clock.next = self.clock.val();
@@ -771,7 +793,9 @@ impl Logic for Engine {
         self.read_select.enable.next = false;
         self.read_select.d.next = self.select.val();
         self.read_address.enable.next = false;
-        self.read_address.d.next = self.address.val();
+        self.read_address.d.next = self.address.val() & self.read_address_mask.val();
+        self.read_beyond.enable.next = false;
+        self.read_beyond.d.next = self.write_split.beyond.val();
         self.read_result.enable.next = false;
         self.read_result.d.next = self.readback.data.val();
 
@@ -851,6 +875,14 @@ impl Logic for Engine {
         self.weight_address.value.next = self.weight_base.q.val();
         self.weight_address.enable.next = false;
         self.weight_address.step.next = self.one16.val();
+        self.write_back_address.load.next = false;
+        self.write_back_address.value.next = self.weight_base.q.val();
+        self.write_back_address.enable.next = self.tags[3].valid_q.val();
+        self.write_back_address.step.next = self.one16.val();
+        self.stage4_group.load.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.stage4_group.value.next = self.zero16.val();
+        self.stage4_group.enable.next = self.tags[3].valid_q.val();
+        self.stage4_group.step.next = self.one16.val();
         self.group_column.load.next = false;
         self.group_column.value.next = self.zero16.val();
         self.group_column.enable.next = false;
@@ -1070,17 +1102,17 @@ impl Logic for Engine {
         self.factor_next.d.next = self.factor_next.q.val();
         self.factor_next_saturated.d.next = self.factor_next_saturated.q.val();
         self.factor_ready.d.next = self.factor_ready.q.val();
-        self.error_stage1.d.next = self.error_old.val();
-        self.error_stage2.d.next = self.error_stage1.q.val();
-        self.error_stage3.d.next = self.error_stage2.q.val();
-        self.error_stage4.d.next = self.error_stage3.q.val();
+        self.error_late.d.next = self.error_old.val();
+        self.error_late.enable.next = false;
         self.factor_saturated.d.next = self.factor_saturated.q.val();
         self.message_stage.d.next = self.message.result.val();
+        self.message_stage.enable.next = false;
         self.message_saturated.d.next = self.message.saturated.val();
+        self.message_saturated.enable.next = false;
         self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_stage4.q.val();
+        self.neuron.error.next = self.error_late.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
@@ -1101,25 +1133,24 @@ impl Logic for Engine {
 
         // ---- The stream pipeline (see LaneSlot for the stage numbers). ----
         self.tags[0].valid.next = false;
-        self.tags[0].row.next = self.row.q.val();
+        self.tags[0].index.next = self.state_index.q.val();
         self.tags[0].group.next = self.group.q.val();
         self.tags[0].group_column.next = self.group_column.q.val();
         self.tags[0].group_address.next = self.group_address.q.val();
-        self.tags[0].weight_address.next = self.weight_address.q.val();
         self.tags[0].first_row.next = self.row.q.val() == self.zero16.val();
         self.tags[0].first_group.next = self.group.q.val() == self.zero16.val();
         self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
         for k in 1..TAG_STAGES {
             self.tags[k].valid.next = self.tags[k - 1].valid_q.val();
-            self.tags[k].row.next = self.tags[k - 1].row_q.val();
+            self.tags[k].index.next = self.tags[k - 1].index_q.val();
             self.tags[k].group.next = self.tags[k - 1].group_q.val();
             self.tags[k].group_column.next = self.tags[k - 1].group_column_q.val();
             self.tags[k].group_address.next = self.tags[k - 1].group_address_q.val();
-            self.tags[k].weight_address.next = self.tags[k - 1].weight_address_q.val();
             self.tags[k].first_row.next = self.tags[k - 1].first_row_q.val();
             self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
             self.tags[k].last_group.next = self.tags[k - 1].last_group_q.val();
         }
+        self.tags[4].group.next = self.stage4_group.q.val();
         for k in 0..TAG_STAGES {
             self.tags[k].clock.next = self.clock.val();
             self.tags[k].reset.next = self.reset.val();
@@ -1130,7 +1161,7 @@ impl Logic for Engine {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
             self.slots[p].weight_read_address.next = self.read_split.word.val();
-            self.slots[p].weight_write_address.next = self.tags[3].weight_address_q.val();
+            self.slots[p].weight_write_address.next = self.write_back_address.q.val();
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
             self.slots[p].host_bank.next = self.read_split.bank.val();
@@ -1147,7 +1178,7 @@ impl Logic for Engine {
             self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
             self.slots[p].learn.next = self.learning.q.val();
-            self.slots[p].backward_read_address.next = self.tags[3].group_q.val();
+            self.slots[p].backward_read_address.next = self.stage4_group.q.val();
             self.slots[p].backward_write_address.next = self.tags[4].group_q.val();
             self.slots[p].backward_first.next = self.tags[4].first_row_q.val();
         }
@@ -1171,10 +1202,6 @@ impl Logic for Engine {
             self.weight_flags.next = self.slots[p].saturations_out.val();
             self.readback.weight.next = self.slots[p].weight_out.val();
             self.below_sum.value.next = self.slots[p].backward_out.val();
-        }
-        // A weight address beyond the banks reads 0.
-        if self.read_split.beyond.val() {
-            self.readback.weight.next = self.zero_error.val();
         }
 
         // The shared wide product on the neuron unit's idle multipliers: the two products of an
@@ -1215,28 +1242,28 @@ impl Logic for Engine {
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
         }
-        self.row_total.next = self.row_base.val() + self.forward_total.val();
+        self.row_sum.value.next = self.row_base.val() + self.forward_total.val();
+        self.row_total.next = self.row_sum.result.val();
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
         self.neuron.sum.next = self.row_total.val();
-        self.potential_address.next = self.state_base.q.val() + self.tags[2].row_q.val();
         if self.tags[2].valid_q.val() {
-            self.potentials.read_address.next = self.potential_address.val();
+            self.potentials.read_address.next = self.tags[2].index_q.val();
         }
         self.weight_saturations.amount.next = self.weight_flags.val();
 
         // Host reads.
         self.readback.select.next = self.read_select.q.val();
         self.readback.address.next = self.read_address.q.val();
-        self.readback.potential.next = self.potentials.read_data.val();
-        self.readback.prospective.next = self.errors0.read_data.val();
-        self.readback.error.next = self.error_old.val();
+        self.readback.beyond.next = self.read_beyond.q.val();
+        self.readback.bank.next = self.bank.q.val().any();
+        self.readback.potentials.next = self.potentials.read_data.val();
+        self.readback.errors0.next = self.errors0.read_data.val();
+        self.readback.errors1.next = self.errors1.read_data.val();
         self.readback.rate.next = self.rate_old.val();
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_data.val();
-        self.readback.target.next = self.potentials.read_data.val();
-        self.readback.layer_word.next = self.errors1_view.table_word.val();
         self.readback.cycles.next = self.cycles.q.val();
         self.readback.steps.next = self.steps.q.val();
         self.readback.potential_saturations.next = self.potential_saturations.count.val();
@@ -1408,6 +1435,7 @@ impl Logic for Engine {
                 if self.read.val() {
                     self.read_select.enable.next = true;
                     self.read_address.enable.next = true;
+                    self.read_beyond.enable.next = true;
                     self.state.d.next = EngineState::ReadWait;
                 }
                 if self.run.val() {
@@ -1605,6 +1633,8 @@ impl Logic for Engine {
                 self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
+                self.write_back_address.load.next = true;
+                self.stage4_group.load.next = true;
                 self.group_column.load.next = true;
                 self.next_row.load.next = true;
                 self.group_address.load.next = true;
@@ -1635,6 +1665,8 @@ impl Logic for Engine {
                         self.errors1.read_address.next = self.lookahead.val();
                     }
                     if self.group.q.val() == self.zero16.val() {
+                        self.message_stage.enable.next = true;
+                        self.message_saturated.enable.next = true;
                         self.factor_stage.d.next = self.update.factor.val();
                         self.factor_saturated.d.next = self.update.saturated.val();
                         if self.factor_ready.q.val() {
@@ -1700,6 +1732,24 @@ impl Logic for Engine {
             _ => {
                 self.state.d.next = EngineState::Idle;
             }
+        }
+
+        // The neuron unit's installed error (see `error_late`). The read overrides the
+        // controller's, which the old bank needs only in the last clock of a row.
+        self.full_rows.next = self.groups_last.q.val() == self.cadence_last.q.val();
+        if self.full_rows.val() {
+            if self.tags[1].valid_q.val() & self.tags[1].last_group_q.val() {
+                if self.bank.q.val().any() {
+                    self.errors1.read_address.next = self.tags[1].index_q.val();
+                } else {
+                    self.errors0.read_address.next = self.tags[1].index_q.val();
+                }
+            }
+            self.error_late.enable.next =
+                self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        } else {
+            self.error_late.enable.next =
+                self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
         }
     }
 }

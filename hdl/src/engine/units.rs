@@ -160,6 +160,46 @@ impl Logic for Xorshift {
     }
 }
 
+/// `result` is the low `bits` bits of `value`, sign-extended to 48 bits. A sum whose range
+/// fits `bits` bits keeps its value, and synthesis removes the adder stages above them.
+#[derive(LogicBlock)]
+pub struct SignExtend48 {
+    pub value: Signal<In, Signed<48>>,
+    pub result: Signal<Out, Signed<48>>,
+    _bits: usize,
+}
+
+impl SignExtend48 {
+    pub fn new(bits: usize) -> Self {
+        assert!((1..=48).contains(&bits), "{bits} bits do not fit 48");
+        SignExtend48 {
+            value: Default::default(),
+            result: Default::default(),
+            _bits: bits,
+        }
+    }
+}
+
+impl Logic for SignExtend48 {
+    fn update(&mut self) {
+        let shift = 64 - self._bits;
+        let value = signed_value(self.value.val());
+        self.result.next = ((value << shift) >> shift).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let bits = self._bits;
+        let result = if bits == 48 {
+            "value".to_string()
+        } else {
+            format!("{{{{{}{{value[{}]}}}}, value[{}:0]}}", 48 - bits, bits - 1, bits - 1)
+        };
+        Verilog::Custom(format!("always @(*) result = {result};\n"))
+    }
+}
+
 /// Sign-extends a 32-bit product to the 48-bit accumulator width.
 #[derive(LogicBlock, Default)]
 pub struct Widen {
@@ -828,19 +868,26 @@ impl Logic for AddressSplit {
 
 /// The host's read multiplexer: the word at (`select`, `address`), sign-extended to 64 bits
 /// where the source is signed. Codes are in [`super::select`] and [`super::counter`].
-#[derive(LogicBlock, Default)]
+///
+/// `address` contains the low address bits that the engine latches, and `beyond` is set when
+/// any higher bit is set. Such a weight address or counter address reads 0. `bank` selects the
+/// memory of the installed errors: `errors0` when clear, `errors1` when set. `activity` is the
+/// input memory of its own, which is unused when the inputs live in `errors1`.
+#[derive(LogicBlock)]
 pub struct ReadBack {
     pub select: Signal<In, Bits<8>>,
     pub address: Signal<In, Bits<32>>,
+    pub beyond: Signal<In, Bit>,
+    pub bank: Signal<In, Bit>,
     pub weight: Signal<In, Signed<32>>,
-    pub potential: Signal<In, Signed<32>>,
-    pub prospective: Signal<In, Signed<32>>,
-    pub error: Signal<In, Signed<32>>,
+    /// `potentials`, `errors0` and `errors1` as the memories return them: the first two
+    /// sign-extended from the potential format, `errors1` with all 32 stored bits.
+    pub potentials: Signal<In, Signed<32>>,
+    pub errors0: Signal<In, Signed<32>>,
+    pub errors1: Signal<In, Signed<32>>,
     pub rate: Signal<In, Signed<16>>,
     pub slope: Signal<In, Signed<16>>,
     pub activity: Signal<In, Signed<16>>,
-    pub target: Signal<In, Signed<32>>,
-    pub layer_word: Signal<In, Bits<64>>,
     pub cycles: Signal<In, Bits<48>>,
     pub steps: Signal<In, Bits<32>>,
     pub potential_saturations: Signal<In, Bits<32>>,
@@ -850,6 +897,41 @@ pub struct ReadBack {
     pub weight_saturations: Signal<In, Bits<32>>,
     pub rounding_state: Signal<In, Bits<32>>,
     pub data: Signal<Out, Bits<64>>,
+    _pot_bits: usize,
+    _inputs_in_errors1: bool,
+}
+
+impl ReadBack {
+    pub fn new(pot_bits: u32, inputs_in_errors1: bool) -> Self {
+        assert!(
+            (2..=32).contains(&pot_bits),
+            "a potential of {pot_bits} bits does not fit 32"
+        );
+        ReadBack {
+            select: Default::default(),
+            address: Default::default(),
+            beyond: Default::default(),
+            bank: Default::default(),
+            weight: Default::default(),
+            potentials: Default::default(),
+            errors0: Default::default(),
+            errors1: Default::default(),
+            rate: Default::default(),
+            slope: Default::default(),
+            activity: Default::default(),
+            cycles: Default::default(),
+            steps: Default::default(),
+            potential_saturations: Default::default(),
+            rate_saturations: Default::default(),
+            message_saturations: Default::default(),
+            update_saturations: Default::default(),
+            weight_saturations: Default::default(),
+            rounding_state: Default::default(),
+            data: Default::default(),
+            _pot_bits: pot_bits as usize,
+            _inputs_in_errors1: inputs_in_errors1,
+        }
+    }
 }
 
 impl Logic for ReadBack {
@@ -862,10 +944,12 @@ impl Logic for ReadBack {
     }
     fn hdl(&self) -> Verilog {
         use super::{counter, select};
-        // The sources are multiplexed as 32-bit words, and the high word is the low word's
-        // sign except for the layer table and the counters, which keeps the multiplexer narrow.
-        // Counter addresses are below 8, so one OR of the upper address bits and a 3-bit case
-        // replace eight 32-bit comparisons.
+        // The case on `select` picks one physical source and how to extend it, so that the
+        // 32-bit multiplexer has one input per memory or counter. Several selects share a
+        // memory: potentials and targets, prospective potentials and errors, errors, inputs
+        // and the layer table. The high word is the low word's sign except for the layer table
+        // and the counters. Counter addresses are below 8, so one OR of the upper address bits
+        // and a 3-bit case replace eight 32-bit comparisons.
         let codes = [
             counter::CYCLES,
             counter::STEPS,
@@ -877,63 +961,118 @@ impl Logic for ReadBack {
             counter::ROUNDING_STATE,
         ];
         assert!(codes.iter().all(|&code| code < 8));
+        let bits = self._pot_bits;
+        let activity_source = if self._inputs_in_errors1 {
+            "SOURCE_ERRORS1"
+        } else {
+            "SOURCE_ACTIVITY"
+        };
+        let potential_view = if bits == 32 {
+            "word".to_string()
+        } else {
+            format!("{{{{{}{{word[{}]}}}}, word[{}:0]}}", 32 - bits, bits - 1, bits - 1)
+        };
         Verilog::Custom(format!(
-            "wire counter_address = ~|address[31:3];\n\
-             reg [31:0] low;\n\
-             reg [31:0] high;\n\
-             reg signed_source;\n\
+            "localparam SOURCE_ZERO = 4'd0, SOURCE_WEIGHT = 4'd1, SOURCE_POTENTIALS = 4'd2,\n\
+             \x20  SOURCE_ERRORS0 = 4'd3, SOURCE_ERRORS1 = 4'd4, SOURCE_RATE = 4'd5,\n\
+             \x20  SOURCE_SLOPE = 4'd6, SOURCE_ACTIVITY = 4'd7, SOURCE_CYCLES = 4'd8,\n\
+             \x20  SOURCE_STEPS = 4'd9, SOURCE_POTENTIAL_SATURATIONS = 4'd10,\n\
+             \x20  SOURCE_RATE_SATURATIONS = 4'd11, SOURCE_MESSAGE_SATURATIONS = 4'd12,\n\
+             \x20  SOURCE_UPDATE_SATURATIONS = 4'd13, SOURCE_WEIGHT_SATURATIONS = 4'd14,\n\
+             \x20  SOURCE_ROUNDING_STATE = 4'd15;\n\
+             localparam EXTEND_SIGNED32 = 2'd0, EXTEND_SIGNED16 = 2'd1, EXTEND_POTENTIAL = 2'd2,\n\
+             \x20  EXTEND_UNSIGNED = 2'd3;\n\
+             wire counter_address = ~beyond & ~|address[31:3];\n\
+             reg [3:0] source;\n\
+             reg [1:0] extension;\n\
              always @(*) begin\n\
-             \x20  low = 32'h0;\n\
-             \x20  high = 32'h0;\n\
-             \x20  signed_source = 1'b1;\n\
+             \x20  source = SOURCE_ZERO;\n\
+             \x20  extension = EXTEND_UNSIGNED;\n\
              \x20  case (select)\n\
-             \x20     8'd{w}: low = weight;\n\
-             \x20     8'd{u}: low = potential;\n\
-             \x20     8'd{ub}: low = prospective;\n\
-             \x20     8'd{e}: low = error;\n\
-             \x20     8'd{r}: low = {rate};\n\
-             \x20     8'd{d}: low = {slope};\n\
-             \x20     8'd{x}: low = {activity};\n\
-             \x20     8'd{t}: low = target;\n\
-             \x20     8'd{table_code}: begin\n\
-             \x20        signed_source = 1'b0;\n\
-             \x20        low = layer_word[31:0];\n\
-             \x20        high = layer_word[63:32];\n\
+             \x20     8'd{w}: begin\n\
+             \x20        source = beyond ? SOURCE_ZERO : SOURCE_WEIGHT;\n\
+             \x20        extension = EXTEND_SIGNED32;\n\
              \x20     end\n\
-             \x20     8'd{counters}: begin\n\
-             \x20        signed_source = 1'b0;\n\
-             \x20        if (counter_address) case (address[2:0])\n\
-             \x20           3'd{cycles_code}: begin\n\
-             \x20              low = cycles[31:0];\n\
-             \x20              high = {{16'h0, cycles[47:32]}};\n\
-             \x20           end\n\
-             \x20           3'd{steps_code}: low = steps;\n\
-             \x20           3'd{pot_code}: low = potential_saturations;\n\
-             \x20           3'd{rate_code}: low = rate_saturations;\n\
-             \x20           3'd{msg_code}: low = message_saturations;\n\
-             \x20           3'd{upd_code}: low = update_saturations;\n\
-             \x20           3'd{weight_code}: low = weight_saturations;\n\
-             \x20           3'd{rounding_code}: low = rounding_state;\n\
-             \x20           default: low = 32'h0;\n\
-             \x20        endcase\n\
+             \x20     8'd{u}, 8'd{t}: begin\n\
+             \x20        source = SOURCE_POTENTIALS;\n\
+             \x20        extension = EXTEND_SIGNED32;\n\
              \x20     end\n\
-             \x20     default: low = 32'h0;\n\
+             \x20     8'd{ub}: begin\n\
+             \x20        source = SOURCE_ERRORS0;\n\
+             \x20        extension = EXTEND_SIGNED32;\n\
+             \x20     end\n\
+             \x20     8'd{e}: begin\n\
+             \x20        source = bank ? SOURCE_ERRORS1 : SOURCE_ERRORS0;\n\
+             \x20        extension = bank ? EXTEND_POTENTIAL : EXTEND_SIGNED32;\n\
+             \x20     end\n\
+             \x20     8'd{r}: begin\n\
+             \x20        source = SOURCE_RATE;\n\
+             \x20        extension = EXTEND_SIGNED16;\n\
+             \x20     end\n\
+             \x20     8'd{d}: begin\n\
+             \x20        source = SOURCE_SLOPE;\n\
+             \x20        extension = EXTEND_SIGNED16;\n\
+             \x20     end\n\
+             \x20     8'd{x}: begin\n\
+             \x20        source = {activity_source};\n\
+             \x20        extension = EXTEND_SIGNED16;\n\
+             \x20     end\n\
+             \x20     8'd{table_code}: source = SOURCE_ERRORS1;\n\
+             \x20     8'd{counters}: if (counter_address) case (address[2:0])\n\
+             \x20        3'd{cycles_code}: source = SOURCE_CYCLES;\n\
+             \x20        3'd{steps_code}: source = SOURCE_STEPS;\n\
+             \x20        3'd{pot_code}: source = SOURCE_POTENTIAL_SATURATIONS;\n\
+             \x20        3'd{rate_code}: source = SOURCE_RATE_SATURATIONS;\n\
+             \x20        3'd{msg_code}: source = SOURCE_MESSAGE_SATURATIONS;\n\
+             \x20        3'd{upd_code}: source = SOURCE_UPDATE_SATURATIONS;\n\
+             \x20        3'd{weight_code}: source = SOURCE_WEIGHT_SATURATIONS;\n\
+             \x20        3'd{rounding_code}: source = SOURCE_ROUNDING_STATE;\n\
+             \x20        default: source = SOURCE_ZERO;\n\
+             \x20     endcase\n\
+             \x20     default: source = SOURCE_ZERO;\n\
              \x20  endcase\n\
-             \x20  data = {{signed_source ? {{32{{low[31]}}}} : high, low}};\n\
+             end\n\
+             reg [31:0] word;\n\
+             always @(*) begin\n\
+             \x20  case (source)\n\
+             \x20     SOURCE_WEIGHT: word = weight;\n\
+             \x20     SOURCE_POTENTIALS: word = potentials;\n\
+             \x20     SOURCE_ERRORS0: word = errors0;\n\
+             \x20     SOURCE_ERRORS1: word = errors1;\n\
+             \x20     SOURCE_RATE: word = {{16'h0, rate}};\n\
+             \x20     SOURCE_SLOPE: word = {{16'h0, slope}};\n\
+             \x20     SOURCE_ACTIVITY: word = {{16'h0, activity}};\n\
+             \x20     SOURCE_CYCLES: word = cycles[31:0];\n\
+             \x20     SOURCE_STEPS: word = steps;\n\
+             \x20     SOURCE_POTENTIAL_SATURATIONS: word = potential_saturations;\n\
+             \x20     SOURCE_RATE_SATURATIONS: word = rate_saturations;\n\
+             \x20     SOURCE_MESSAGE_SATURATIONS: word = message_saturations;\n\
+             \x20     SOURCE_UPDATE_SATURATIONS: word = update_saturations;\n\
+             \x20     SOURCE_WEIGHT_SATURATIONS: word = weight_saturations;\n\
+             \x20     SOURCE_ROUNDING_STATE: word = rounding_state;\n\
+             \x20     default: word = 32'h0;\n\
+             \x20  endcase\n\
+             end\n\
+             wire [31:0] high = (source == SOURCE_CYCLES) ? {{16'h0, cycles[47:32]}} : 32'h0;\n\
+             always @(*) begin\n\
+             \x20  case (extension)\n\
+             \x20     EXTEND_SIGNED32: data = {{{{32{{word[31]}}}}, word}};\n\
+             \x20     EXTEND_SIGNED16: data = {{{{48{{word[15]}}}}, word[15:0]}};\n\
+             \x20     EXTEND_POTENTIAL: data = {{{{32{{word[{sign}]}}}}, {potential_view}}};\n\
+             \x20     default: data = {{high, word}};\n\
+             \x20  endcase\n\
              end\n",
             w = select::WEIGHT,
             u = select::POTENTIAL,
+            t = select::TARGET,
             ub = select::PROSPECTIVE,
             e = select::ERROR,
             r = select::RATE,
             d = select::SLOPE,
             x = select::INPUT,
-            t = select::TARGET,
             table_code = select::LAYER_TABLE,
             counters = select::COUNTER,
-            rate = extend("rate", 16, 16),
-            slope = extend("slope", 16, 16),
-            activity = extend("activity", 16, 16),
+            sign = bits - 1,
             cycles_code = counter::CYCLES,
             steps_code = counter::STEPS,
             pot_code = counter::POTENTIAL,
