@@ -9,7 +9,7 @@ use rust_hdl::prelude::*;
 use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
     coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
-    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, WordFit,
+    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit,
     ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
@@ -228,6 +228,8 @@ pub enum ExecState {
     InitWrite,
     /// Waiting for a frame and an idle encoder.
     Idle,
+    /// The reply cache looks up the held frame's key.
+    Lookup,
     /// Choosing the flow of the held frame's opcode and checking its length.
     Dispatch,
     /// Subroutine: the payload RAM reads `ptr`.
@@ -250,8 +252,10 @@ pub enum ExecState {
     ErrorReply,
     /// The reply payload is complete: take its length.
     Finish,
-    /// Strobe the encoder's send and, for a state-changing request, file the reply in the cache.
+    /// For a state-changing request, file the reply in the cache, else strobe the encoder's send.
     Send,
+    /// The reply cache writes the reply's key; then send.
+    Filing,
     /// Release the held frame.
     Release,
     /// One clock for the decoder to drop the released frame.
@@ -262,7 +266,7 @@ pub enum ExecState {
     IdentityByte,
     CounterNext,
     CounterPut,
-    /// Read and write memory: the header is gathered; latch its fields.
+    /// Read and write memory: the header is gathered; load the first neuron's index.
     MemoryHeader,
     MemoryCheck,
     ReadNext,
@@ -272,6 +276,8 @@ pub enum ExecState {
     WriteNext,
     WriteWord,
     WriteAdvance,
+    /// Write memory: the offset is gathered again; reply with the header.
+    WriteHeader,
     ParameterFlags,
     ShiftNext,
     ShiftCheck,
@@ -382,15 +388,16 @@ pub struct CommandExecutor {
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
     replay_address: Counter<16>,
-    opcode_out: EnableRegister<Bits<8>>,
+    /// The reply is an error reply. Cleared for each frame.
+    error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
-    error_code: EnableRegister<Bits<8>>,
-    error_detail: EnableRegister<Bits<32>>,
-    // Request fields.
-    memory: EnableRegister<Bits<8>>,
-    count: EnableRegister<Bits<16>>,
-    offset: EnableRegister<Bits<32>>,
-    flags: EnableRegister<Bits<8>>,
+    /// Code and detail of the error a state finds, and whether it finds one.
+    error_code: Signal<Local, Bits<8>>,
+    error_detail: Signal<Local, Bits<32>>,
+    error_now: Signal<Local, Bit>,
+    // Request fields. The memory id, the word or input count and the flags stay in the low
+    // half of the gather, which gathers of 4 bytes or fewer leave unchanged, and a memory
+    // request's offset in its high half until the first word is gathered.
     samples: EnableRegister<Bits<16>>,
     /// Loop index: word, counter, coefficient, input, target, output or reply byte.
     index: Counter<16>,
@@ -404,11 +411,8 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    /// Steps per sample and settle steps of set parameters, 20 bits because valid counts are
-    /// at most 1,000,000.
-    new_steps: EnableRegister<Bits<20>>,
-    new_settle: EnableRegister<Bits<20>>,
-    // Parameters (set at power-on from the configuration).
+    // Parameters (set at power-on from the configuration). Steps per sample and settle steps
+    // are 20 bits wide because valid counts are at most 1,000,000.
     steps_per_sample: EnableRegister<Bits<20>>,
     settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
@@ -416,8 +420,8 @@ pub struct CommandExecutor {
     // Stream and counters.
     stream_open: ResetRegister<Bit>,
     stream_next: EnableRegister<Bits<16>>,
-    unknown_opcodes: Counter<32>,
-    replays: Counter<32>,
+    unknown_opcodes: Tally<32>,
+    replays: Tally<32>,
     /// Sum of the engine's five 32-bit saturation counters, which fits 35 bits.
     saturations: Counter<35>,
     // Engine commands.
@@ -498,7 +502,6 @@ pub struct CommandExecutor {
     twenty_eight16: Constant<Bits<16>>,
     counters16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
-    one32: Constant<Bits<32>>,
     zero64: Constant<Bits<64>>,
     zero33: Constant<Bits<33>>,
     zero35: Constant<Bits<35>>,
@@ -672,14 +675,11 @@ impl CommandExecutor {
             cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
             replay_address: Counter::up_to(cache_bytes),
-            opcode_out: Default::default(),
+            error_reply: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
             error_detail: Default::default(),
-            memory: Default::default(),
-            count: Default::default(),
-            offset: Default::default(),
-            flags: Default::default(),
+            error_now: Default::default(),
             samples: Default::default(),
             index: Counter::up_to(index_max),
             address: Counter::up_to(neurons.max(board.max_payload) as u64),
@@ -688,8 +688,6 @@ impl CommandExecutor {
             select_code: Default::default(),
             new_target: Default::default(),
             new_learning: Default::default(),
-            new_steps: Default::default(),
-            new_settle: Default::default(),
             steps_per_sample: Default::default(),
             settle_steps: Default::default(),
             learning: Default::default(),
@@ -770,7 +768,6 @@ impl CommandExecutor {
             twenty_eight16: c16(28),
             counters16: c16(14),
             zero32: c32(0),
-            one32: c32(1),
             zero64: Constant::new(0u64.to_bits()),
             zero33: Constant::new(0u64.to_bits()),
             zero35: Constant::new(0u64.to_bits()),
