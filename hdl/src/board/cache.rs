@@ -19,20 +19,20 @@ const KEY_RECORD: u64 = 8;
 const KEY_OPCODE: u64 = 2;
 const KEY_LAST: u64 = 4;
 
-// The scan position, entry and record byte, has 6 bits.
+// The scan position, made of the entry and the record byte, has 6 bits.
 const _: () = assert!(CACHE_ENTRIES as u64 * KEY_RECORD == 64);
 
 /// Keeps the replies of the last [`CACHE_ENTRIES`] successful state-changing requests, each keyed
 /// by the request's opcode and sequence number, in a byte memory of one slot per entry.
 ///
-/// The byte memory has one port (an SB_SPRAM256KA on iCE40). Its lower half holds the reply
+/// The byte memory has one port (an SB_SPRAM256KA on iCE40). Its lower half contains the reply
 /// slots and its upper half a key record per entry: the sequence number, the opcode and the
 /// reply length. Only the valid bits are flip-flops.
 ///
 /// `lookup` (strobe) scans the key records, one byte per clock, while `busy` is high. Then `hit`
 /// is high when a valid entry has key (`opcode`, `seq`), with the slot's first byte address
-/// `hit_base` and the reply's payload length `hit_length`; they keep their values until the
-/// next lookup. A new reply is written into the slot at `head_base` through `write`, then
+/// `hit_base` and the reply's payload length `hit_length`. These outputs keep their values
+/// until the next lookup. A new reply is written into the slot at `head_base` through `write`, then
 /// `insert` (strobe) files it under (`opcode`, `seq`, `length`): the cache writes the key
 /// record while `busy` is high, then marks the entry valid and moves the head on, replacing the
 /// oldest entry. The inputs must hold their values while `busy` is high. `clear` (strobe)

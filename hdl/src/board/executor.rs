@@ -254,7 +254,7 @@ pub enum ExecState {
     Finish,
     /// For a state-changing request, file the reply in the cache, else strobe the encoder's send.
     Send,
-    /// The reply cache writes the reply's key; then send.
+    /// The reply cache writes the reply's key record. Then send.
     Filing,
     /// Release the held frame.
     Release,
@@ -266,7 +266,7 @@ pub enum ExecState {
     IdentityByte,
     CounterNext,
     CounterPut,
-    /// Read and write memory: the header is gathered; load the first neuron's index.
+    /// Read and write memory: load the first neuron's index from the gathered header.
     MemoryHeader,
     MemoryCheck,
     ReadNext,
@@ -276,7 +276,7 @@ pub enum ExecState {
     WriteNext,
     WriteWord,
     WriteAdvance,
-    /// Write memory: the offset is gathered again; reply with the header.
+    /// Write memory: reply with the header, whose offset is gathered again.
     WriteHeader,
     ParameterFlags,
     ShiftNext,
@@ -396,9 +396,11 @@ pub struct CommandExecutor {
     error_detail: Signal<Local, Bits<32>>,
     error_now: Signal<Local, Bit>,
     // Request fields. The memory id, the word or input count and the flags stay in the low
-    // half of the gather, which gathers of 4 bytes or fewer leave unchanged, and a memory
-    // request's offset in its high half until the first word is gathered.
-    samples: EnableRegister<Bits<16>>,
+    // half of the gather, because gathers of 4 bytes or fewer leave it unchanged. A memory
+    // request's offset stays in the high half until the first word is gathered.
+    /// Samples of a run or queue frame. It keeps the bits of the samples whose reply fits, the
+    /// most a frame passes its checks with.
+    samples: Counter<16>,
     /// Loop index: word, counter, coefficient, input, target, output or reply byte.
     index: Counter<16>,
     /// Neuron state index, or a target's word index in its frame for an error detail. It stays
@@ -422,8 +424,6 @@ pub struct CommandExecutor {
     stream_next: EnableRegister<Bits<16>>,
     unknown_opcodes: Tally<32>,
     replays: Tally<32>,
-    /// Sum of the engine's five 32-bit saturation counters, which fits 35 bits.
-    saturations: Counter<35>,
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
     /// Engine address of the next command, as wide as the engine's host address port: a
@@ -456,8 +456,6 @@ pub struct CommandExecutor {
     wide_word: ZeroExtend<32, 33>,
     wide_steps: ZeroExtend<20, 33>,
     wide_field: ZeroExtend<8, 32>,
-    saturation_step: ZeroExtend<32, 35>,
-    wide_saturations: ZeroExtend<35, 64>,
     wide_data: SignExtend<33, 64>,
     learn_steps: Signal<Local, Bits<20>>,
     emit: Signal<Local, Bit>,
@@ -504,7 +502,6 @@ pub struct CommandExecutor {
     zero32: Constant<Bits<32>>,
     zero64: Constant<Bits<64>>,
     zero33: Constant<Bits<33>>,
-    zero35: Constant<Bits<35>>,
     zero20: Constant<Bits<20>>,
     one20: Constant<Bits<20>>,
     zero12: Constant<Bits<12>>,
@@ -680,7 +677,7 @@ impl CommandExecutor {
             error_code: Default::default(),
             error_detail: Default::default(),
             error_now: Default::default(),
-            samples: Default::default(),
+            samples: Counter::up_to(max_samples.max(1) as u64),
             index: Counter::up_to(index_max),
             address: Counter::up_to(neurons.max(board.max_payload) as u64),
             sample: Counter::up_to(max_samples.max(1) as u64),
@@ -696,7 +693,6 @@ impl CommandExecutor {
             stream_next: Default::default(),
             unknown_opcodes: Default::default(),
             replays: Default::default(),
-            saturations: Default::default(),
             command_select: Default::default(),
             command_address: Default::default(),
             command_data: Default::default(),
@@ -723,8 +719,6 @@ impl CommandExecutor {
             wide_word: Default::default(),
             wide_steps: Default::default(),
             wide_field: Default::default(),
-            saturation_step: Default::default(),
-            wide_saturations: Default::default(),
             wide_data: Default::default(),
             learn_steps: Default::default(),
             emit: Default::default(),
@@ -770,7 +764,6 @@ impl CommandExecutor {
             zero32: c32(0),
             zero64: Constant::new(0u64.to_bits()),
             zero33: Constant::new(0u64.to_bits()),
-            zero35: Constant::new(0u64.to_bits()),
             zero20: Constant::new(0u64.to_bits()),
             one20: Constant::new(1u64.to_bits()),
             zero12: Constant::new(0u64.to_bits()),

@@ -4,12 +4,12 @@
 
 use rust_hdl::prelude::*;
 
-/// Assembles little-endian payload bytes in a 64-bit register of two 32-bit halves: each `shift`
+/// Assembles little-endian payload bytes in a 64-bit register of two 32-bit halves. Each `shift`
 /// strobe moves `data` into the top of the low half when `into_low` is set, else into the top of
-/// the high half, and the older bytes of that half down by 8 bits. The executor sets `into_low`
-/// for the first four bytes of an 8-byte gather, so after 8 bytes the register holds them in
-/// order, after `n` <= 4 bytes they fill the top `8 n` bits, and such a gather leaves the low
-/// half unchanged. `clear` (strobe) zeroes the register. The outputs are views of the register.
+/// the high half, and moves the older bytes of that half down by 8 bits. The executor sets
+/// `into_low` for the first four bytes of an 8-byte gather, so after 8 bytes the register contains
+/// them in order. After `n` <= 4 bytes they fill the top `8 n` bits, and the low half is
+/// unchanged. `clear` (strobe) zeroes the register. The outputs are views of the register.
 #[derive(LogicBlock, Default)]
 pub struct ByteGather {
     pub clock: Signal<In, Clock>,
@@ -101,15 +101,20 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
-/// the next byte to `data`. `low_word` is the low 32 bits of the value while none has moved.
+/// the next byte to `data`.
+/// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
+/// the rest: the sum of the engine's five saturation counters.
+///
+/// NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide, so five of them sum
+/// to less than 2^35. Wider counters need a wider sum here.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
     pub load: Signal<In, Bit>,
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
+    pub accumulate: Signal<In, Bit>,
     pub data: Signal<Out, Bits<8>>,
-    pub low_word: Signal<Out, Bits<32>>,
     _word: u64,
 }
 
@@ -118,27 +123,28 @@ impl Logic for ByteSerializer {
         if self.clock.pos_edge() {
             if self.load.val() {
                 self._word = self.value.val().to_u64();
+            } else if self.accumulate.val() {
+                let sum = (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
+                self._word = sum & ((1 << 35) - 1);
             } else if self.shift.val() {
                 self._word >>= 8;
             }
         }
         self.data.next = (self._word & 0xff).to_bits();
-        self.low_word.next = (self._word & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.data.connect();
-        self.low_word.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "reg [63:0] word;\n\
              always @(posedge clock) begin\n\
              \x20  if (load) word <= value;\n\
+             \x20  else if (accumulate) word <= {29'h0, word[34:0] + {3'h0, value[31:0]}};\n\
              \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
              end\n\
              always @(*) begin\n\
              \x20  data = word[7:0];\n\
-             \x20  low_word = word[31:0];\n\
              end\n"
                 .into(),
         )
@@ -688,7 +694,7 @@ impl Logic for PayloadLengths {
              wire [{queue_top}:0] queue_full = {queue_bits}'d6 + input_part + target_part;\n\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
-             \x20  write_length = 32'd8 + {{14'h0, count, 2'b0}};\n\
+             \x20  write_length = {{inputs_end_word[30:0], 1'b0}};\n\
              \x20  inputs_end = inputs_end_word;\n\
              \x20  whole_targets = {{16'h0, length - (flags[2] ? {{14'h0, rest[1:0]}} : {{15'h0, rest[0]}})}};\n\
              \x20  sample_length = flags[2] ? 32'd{sample_potential} : 32'd{sample_activity};\n\

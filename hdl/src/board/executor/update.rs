@@ -29,6 +29,7 @@ impl Logic for CommandExecutor {
         self.error_reply.clock.next = self.clock.val();
         self.length_out.clock.next = self.clock.val();
         self.samples.clock.next = self.clock.val();
+        self.samples.reset.next = self.reset.val();
         self.index.clock.next = self.clock.val();
         self.index.reset.next = self.reset.val();
         self.address.clock.next = self.clock.val();
@@ -52,8 +53,6 @@ impl Logic for CommandExecutor {
         self.unknown_opcodes.reset.next = self.reset.val();
         self.replays.clock.next = self.clock.val();
         self.replays.reset.next = self.reset.val();
-        self.saturations.clock.next = self.clock.val();
-        self.saturations.reset.next = self.reset.val();
         self.command_select.clock.next = self.clock.val();
         self.command_address.clock.next = self.clock.val();
         self.command_data.clock.next = self.clock.val();
@@ -103,8 +102,10 @@ impl Logic for CommandExecutor {
         self.error_now.next = false;
         self.error_code.next = self.code_payload_length.val();
         self.error_detail.next = self.zero32.val();
+        self.samples.load.next = false;
+        self.samples.value.next = self.gather.h2.val();
         self.samples.enable.next = false;
-        self.samples.d.next = self.gather.h2.val();
+        self.samples.step.next = self.one16.val();
         self.index.load.next = false;
         self.index.value.next = self.zero16.val();
         self.index.enable.next = false;
@@ -144,10 +145,6 @@ impl Logic for CommandExecutor {
         self.unknown_opcodes.enable.next = false;
         self.replays.clear.next = false;
         self.replays.enable.next = false;
-        self.saturations.load.next = false;
-        self.saturations.value.next = self.zero35.val();
-        self.saturations.enable.next = false;
-        self.saturations.step.next = self.saturation_step.result.val();
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
@@ -166,6 +163,7 @@ impl Logic for CommandExecutor {
         self.serializer.load.next = false;
         self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
+        self.serializer.accumulate.next = false;
         self.power_on.address.next = self.index.q.val();
         self.power_on_view.word.next = self.power_on.data.val();
         self.identity.address.next = self.index.q.val();
@@ -189,7 +187,8 @@ impl Logic for CommandExecutor {
         self.lengths.length.next = self.frame_length.val();
         self.lengths.flags.next = self.gather.b0.val();
         self.lengths.count.next = self.gather.h1.val();
-        self.lengths.samples.next = self.samples.q.val();
+        // Queue checks only: the sample count in the queue header.
+        self.lengths.samples.next = self.gather.h2.val();
         self.walker.start.next = false;
         self.walker.offset.next = self.gather.w1.val();
         self.walker.advance.next = false;
@@ -220,10 +219,6 @@ impl Logic for CommandExecutor {
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
         self.wide_field.value.next = self.field_number.q.val();
-        // NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide. A wider
-        // counter needs a wider step here.
-        self.saturation_step.value.next = self.serializer.low_word.val();
-        self.wide_saturations.value.next = self.saturations.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -419,9 +414,14 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineReadWait;
             }
             ExecState::EngineReadWait => {
-                // The serializer takes the read word, for the reply or the saturation sum.
+                // The serializer takes the read word for the reply, or adds a saturation
+                // counter to the sum it keeps.
                 if self.engine_read_valid.val() {
-                    self.serializer.load.next = true;
+                    if self.ret.q.val() == ExecState::SaturationAdd {
+                        self.serializer.accumulate.next = true;
+                    } else {
+                        self.serializer.load.next = true;
+                    }
                     self.state.d.next = self.ret.q.val();
                 }
             }
@@ -760,7 +760,7 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::StepsCheck => {
-                // The gather holds steps per sample in `w0` and settle steps in `w1`.
+                // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.error_code.next = self.code_invalid_parameter.val();
                 self.error_detail.next = self.field_steps.val();
                 if (self.gather.w0.val() == self.zero32.val())
@@ -877,13 +877,13 @@ impl Logic for CommandExecutor {
             // ---- Run sample and queue samples: checks. ----
             ExecState::RunHeader => {
                 // Run sample: one sample; its flags and input count are checked next clock.
-                self.samples.d.next = self.one16.val();
-                self.samples.enable.next = true;
+                self.samples.value.next = self.one16.val();
+                self.samples.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
             ExecState::QueueHeader => {
-                self.samples.enable.next = true;
+                self.samples.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
@@ -933,7 +933,7 @@ impl Logic for CommandExecutor {
                     self.error_code.next = self.code_sample_shape.val();
                     self.error_detail.next = self.n_inputs32.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
-                    & (self.samples.q.val() == self.zero16.val())
+                    & (self.gather.h2.val() == self.zero16.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
                     self.error_detail.next = self.lengths.one_sample_length.val();
@@ -1154,7 +1154,8 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationStart => {
                 self.length_out.enable.next = true;
-                self.saturations.load.next = true;
+                self.serializer.value.next = self.zero64.val();
+                self.serializer.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
@@ -1175,15 +1176,12 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::SaturationAdd => {
-                self.saturations.enable.next = true;
                 self.index.enable.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.wide_saturations.result.val();
-                self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
                 self.ret.enable.next = true;
