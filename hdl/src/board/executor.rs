@@ -9,7 +9,7 @@ use rust_hdl::prelude::*;
 use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
     coefficient_kind, ByteGather, ByteSerializer, CoefficientCheck, CommandView, CounterSelect,
-    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, WordFit,
+    MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit,
     ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
@@ -228,6 +228,8 @@ pub enum ExecState {
     InitWrite,
     /// Waiting for a frame and an idle encoder.
     Idle,
+    /// The reply cache looks up the held frame's key.
+    Lookup,
     /// Choosing the flow of the held frame's opcode and checking its length.
     Dispatch,
     /// Subroutine: the payload RAM reads `ptr`.
@@ -250,8 +252,10 @@ pub enum ExecState {
     ErrorReply,
     /// The reply payload is complete: take its length.
     Finish,
-    /// Strobe the encoder's send and, for a state-changing request, file the reply in the cache.
+    /// For a state-changing request, file the reply in the cache, else strobe the encoder's send.
     Send,
+    /// The reply cache writes the reply's key record. Then send.
+    Filing,
     /// Release the held frame.
     Release,
     /// One clock for the decoder to drop the released frame.
@@ -262,7 +266,7 @@ pub enum ExecState {
     IdentityByte,
     CounterNext,
     CounterPut,
-    /// Read and write memory: the header is gathered; latch its fields.
+    /// Read and write memory: load the first neuron's index from the gathered header.
     MemoryHeader,
     MemoryCheck,
     ReadNext,
@@ -272,6 +276,8 @@ pub enum ExecState {
     WriteNext,
     WriteWord,
     WriteAdvance,
+    /// Write memory: reply with the header, whose offset is gathered again.
+    WriteHeader,
     ParameterFlags,
     ShiftNext,
     ShiftCheck,
@@ -382,16 +388,19 @@ pub struct CommandExecutor {
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
     replay_address: Counter<16>,
-    opcode_out: EnableRegister<Bits<8>>,
+    /// The reply is an error reply. Cleared for each frame.
+    error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
-    error_code: EnableRegister<Bits<8>>,
-    error_detail: EnableRegister<Bits<32>>,
-    // Request fields.
-    memory: EnableRegister<Bits<8>>,
-    count: EnableRegister<Bits<16>>,
-    offset: EnableRegister<Bits<32>>,
-    flags: EnableRegister<Bits<8>>,
-    samples: EnableRegister<Bits<16>>,
+    /// Code and detail of the error a state finds, and whether it finds one.
+    error_code: Signal<Local, Bits<8>>,
+    error_detail: Signal<Local, Bits<32>>,
+    error_now: Signal<Local, Bit>,
+    // Request fields. The memory id, the word or input count and the flags stay in the low
+    // half of the gather, because gathers of 4 bytes or fewer leave it unchanged. A memory
+    // request's offset stays in the high half until the first word is gathered.
+    /// Samples of a run or queue frame. It keeps the bits of the samples whose reply fits, the
+    /// most a frame passes its checks with.
+    samples: Counter<16>,
     /// Loop index: word, counter, coefficient, input, target, output or reply byte.
     index: Counter<16>,
     /// Neuron state index, or a target's word index in its frame for an error detail. It stays
@@ -404,11 +413,8 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    /// Steps per sample and settle steps of set parameters, 20 bits because valid counts are
-    /// at most 1,000,000.
-    new_steps: EnableRegister<Bits<20>>,
-    new_settle: EnableRegister<Bits<20>>,
-    // Parameters (set at power-on from the configuration).
+    // Parameters (set at power-on from the configuration). Steps per sample and settle steps
+    // are 20 bits wide because valid counts are at most 1,000,000.
     steps_per_sample: EnableRegister<Bits<20>>,
     settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
@@ -416,10 +422,8 @@ pub struct CommandExecutor {
     // Stream and counters.
     stream_open: ResetRegister<Bit>,
     stream_next: EnableRegister<Bits<16>>,
-    unknown_opcodes: Counter<32>,
-    replays: Counter<32>,
-    /// Sum of the engine's five 32-bit saturation counters, which fits 35 bits.
-    saturations: Counter<35>,
+    unknown_opcodes: Tally<32>,
+    replays: Tally<32>,
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
     /// Engine address of the next command, as wide as the engine's host address port: a
@@ -452,8 +456,6 @@ pub struct CommandExecutor {
     wide_word: ZeroExtend<32, 33>,
     wide_steps: ZeroExtend<20, 33>,
     wide_field: ZeroExtend<8, 32>,
-    saturation_step: ZeroExtend<32, 35>,
-    wide_saturations: ZeroExtend<35, 64>,
     wide_data: SignExtend<33, 64>,
     learn_steps: Signal<Local, Bits<20>>,
     emit: Signal<Local, Bit>,
@@ -498,10 +500,8 @@ pub struct CommandExecutor {
     twenty_eight16: Constant<Bits<16>>,
     counters16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
-    one32: Constant<Bits<32>>,
     zero64: Constant<Bits<64>>,
     zero33: Constant<Bits<33>>,
-    zero35: Constant<Bits<35>>,
     zero20: Constant<Bits<20>>,
     one20: Constant<Bits<20>>,
     zero12: Constant<Bits<12>>,
@@ -672,15 +672,12 @@ impl CommandExecutor {
             cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
             replay_address: Counter::up_to(cache_bytes),
-            opcode_out: Default::default(),
+            error_reply: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
             error_detail: Default::default(),
-            memory: Default::default(),
-            count: Default::default(),
-            offset: Default::default(),
-            flags: Default::default(),
-            samples: Default::default(),
+            error_now: Default::default(),
+            samples: Counter::up_to(max_samples.max(1) as u64),
             index: Counter::up_to(index_max),
             address: Counter::up_to(neurons.max(board.max_payload) as u64),
             sample: Counter::up_to(max_samples.max(1) as u64),
@@ -688,8 +685,6 @@ impl CommandExecutor {
             select_code: Default::default(),
             new_target: Default::default(),
             new_learning: Default::default(),
-            new_steps: Default::default(),
-            new_settle: Default::default(),
             steps_per_sample: Default::default(),
             settle_steps: Default::default(),
             learning: Default::default(),
@@ -698,7 +693,6 @@ impl CommandExecutor {
             stream_next: Default::default(),
             unknown_opcodes: Default::default(),
             replays: Default::default(),
-            saturations: Default::default(),
             command_select: Default::default(),
             command_address: Default::default(),
             command_data: Default::default(),
@@ -725,8 +719,6 @@ impl CommandExecutor {
             wide_word: Default::default(),
             wide_steps: Default::default(),
             wide_field: Default::default(),
-            saturation_step: Default::default(),
-            wide_saturations: Default::default(),
             wide_data: Default::default(),
             learn_steps: Default::default(),
             emit: Default::default(),
@@ -770,10 +762,8 @@ impl CommandExecutor {
             twenty_eight16: c16(28),
             counters16: c16(14),
             zero32: c32(0),
-            one32: c32(1),
             zero64: Constant::new(0u64.to_bits()),
             zero33: Constant::new(0u64.to_bits()),
-            zero35: Constant::new(0u64.to_bits()),
             zero20: Constant::new(0u64.to_bits()),
             one20: Constant::new(1u64.to_bits()),
             zero12: Constant::new(0u64.to_bits()),

@@ -4,14 +4,18 @@
 
 use rust_hdl::prelude::*;
 
-/// Assembles little-endian payload bytes: each `shift` strobe moves `byte` into the top of a
-/// 64-bit register and the older bytes down by 8 bits, so after `n` bytes the field fills the top
-/// `8 n` bits. `clear` (strobe) zeroes the register. The outputs are views of the register.
+/// Assembles little-endian payload bytes in a 64-bit register of two 32-bit halves. Each `shift`
+/// strobe moves `data` into the top of the low half when `into_low` is set, else into the top of
+/// the high half, and moves the older bytes of that half down by 8 bits. The executor sets
+/// `into_low` for the first four bytes of an 8-byte gather, so after 8 bytes the register contains
+/// them in order. After `n` <= 4 bytes they fill the top `8 n` bits, and the low half is
+/// unchanged. `clear` (strobe) zeroes the register. The outputs are views of the register.
 #[derive(LogicBlock, Default)]
 pub struct ByteGather {
     pub clock: Signal<In, Clock>,
     pub clear: Signal<In, Bit>,
     pub shift: Signal<In, Bit>,
+    pub into_low: Signal<In, Bit>,
     pub data: Signal<In, Bits<8>>,
     /// After 8 bytes: byte 0.
     pub b0: Signal<Out, Bits<8>>,
@@ -19,6 +23,8 @@ pub struct ByteGather {
     pub b1: Signal<Out, Bits<8>>,
     /// After 8 bytes: bytes 2 and 3.
     pub h1: Signal<Out, Bits<16>>,
+    /// After 8 bytes: bytes 0 to 3.
+    pub w0: Signal<Out, Bits<32>>,
     /// After 8 bytes: bytes 4 and 5; after 4 bytes: bytes 0 and 1 (a coefficient's mantissa).
     pub h2: Signal<Out, Bits<16>>,
     /// After 2 bytes: the 16-bit word; after 4 bytes: bytes 2 and 3 (a coefficient's shift).
@@ -38,13 +44,20 @@ impl Logic for ByteGather {
             if self.clear.val() {
                 self._word = 0;
             } else if self.shift.val() {
-                self._word = (self._word >> 8) | (self.data.val().to_u64() << 56);
+                let data = self.data.val().to_u64();
+                let (high, low) = (self._word >> 32, self._word & 0xffff_ffff);
+                self._word = if self.into_low.val() {
+                    (high << 32) | (low >> 8) | (data << 24)
+                } else {
+                    (((high >> 8) | (data << 24)) << 32) | low
+                };
             }
         }
         let w = self._word;
         self.b0.next = (w & 0xff).to_bits();
         self.b1.next = ((w >> 8) & 0xff).to_bits();
         self.h1.next = ((w >> 16) & 0xffff).to_bits();
+        self.w0.next = (w & 0xffff_ffff).to_bits();
         self.h2.next = ((w >> 32) & 0xffff).to_bits();
         self.top16.next = (w >> 48).to_bits();
         self.w1.next = (w >> 32).to_bits();
@@ -56,6 +69,7 @@ impl Logic for ByteGather {
         self.b0.connect();
         self.b1.connect();
         self.h1.connect();
+        self.w0.connect();
         self.h2.connect();
         self.top16.connect();
         self.w1.connect();
@@ -67,12 +81,14 @@ impl Logic for ByteGather {
             "reg [63:0] word;\n\
              always @(posedge clock) begin\n\
              \x20  if (clear) word <= 64'h0;\n\
-             \x20  else if (shift) word <= {data, word[63:8]};\n\
+             \x20  else if (shift & into_low) word[31:0] <= {data, word[31:8]};\n\
+             \x20  else if (shift) word[63:32] <= {data, word[63:40]};\n\
              end\n\
              always @(*) begin\n\
              \x20  b0 = word[7:0];\n\
              \x20  b1 = word[15:8];\n\
              \x20  h1 = word[31:16];\n\
+             \x20  w0 = word[31:0];\n\
              \x20  h2 = word[47:32];\n\
              \x20  top16 = word[63:48];\n\
              \x20  w1 = word[63:32];\n\
@@ -85,15 +101,20 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
-/// the next byte to `data`. `low_word` is the low 32 bits of the value while none has moved.
+/// the next byte to `data`.
+/// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
+/// the rest: the sum of the engine's five saturation counters.
+///
+/// NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide, so five of them sum
+/// to less than 2^35. Wider counters need a wider sum here.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
     pub load: Signal<In, Bit>,
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
+    pub accumulate: Signal<In, Bit>,
     pub data: Signal<Out, Bits<8>>,
-    pub low_word: Signal<Out, Bits<32>>,
     _word: u64,
 }
 
@@ -102,27 +123,28 @@ impl Logic for ByteSerializer {
         if self.clock.pos_edge() {
             if self.load.val() {
                 self._word = self.value.val().to_u64();
+            } else if self.accumulate.val() {
+                let sum = (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
+                self._word = sum & ((1 << 35) - 1);
             } else if self.shift.val() {
                 self._word >>= 8;
             }
         }
         self.data.next = (self._word & 0xff).to_bits();
-        self.low_word.next = (self._word & 0xffff_ffff).to_bits();
     }
     fn connect(&mut self) {
         self.data.connect();
-        self.low_word.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "reg [63:0] word;\n\
              always @(posedge clock) begin\n\
              \x20  if (load) word <= value;\n\
+             \x20  else if (accumulate) word <= {29'h0, word[34:0] + {3'h0, value[31:0]}};\n\
              \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
              end\n\
              always @(*) begin\n\
              \x20  data = word[7:0];\n\
-             \x20  low_word = word[31:0];\n\
              end\n"
                 .into(),
         )
@@ -576,15 +598,15 @@ impl PayloadLengths {
     }
 }
 
-/// Verilog for `constant · value` in 34 bits as a sum of shifted copies of the 16-bit `value`,
-/// one per set bit of `constant`.
-fn constant_product(constant: u64, value: &str) -> String {
+/// Verilog for `constant · value` in `bits` bits as a sum of shifted copies of the 16-bit
+/// `value`, one per set bit of `constant`.
+fn constant_product(constant: u64, value: &str, bits: usize) -> String {
     let terms: Vec<String> = (0..17)
         .filter(|bit| constant >> bit & 1 == 1)
-        .map(|bit| format!("({{18'h0, {value}}} << {bit})"))
+        .map(|bit| format!("({{{}'h0, {value}}} << {bit})", bits - 16))
         .collect();
     if terms.is_empty() {
-        "34'h0".into()
+        format!("{bits}'h0")
     } else {
         terms.join(" + ")
     }
@@ -606,8 +628,9 @@ impl Logic for PayloadLengths {
         self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
         self.write_length.next = (8 + 4 * count).to_bits();
         self.inputs_end.next = inputs_end.to_bits();
-        self.whole_targets.next =
-            (length.wrapping_sub(rest % target_bytes) & 0xffff_ffff).to_bits();
+        // 16 bits: the executor reads it only once `length` reaches `inputs_end`, so the
+        // difference does not wrap.
+        self.whole_targets.next = (length.wrapping_sub(rest % target_bytes) & 0xffff).to_bits();
         self.sample_length.next =
             (4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64).to_bits();
         self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
@@ -648,25 +671,36 @@ impl Logic for PayloadLengths {
             self.record(true, false),
             self.record(true, true),
         );
-        // samples · record = samples · 2 inputs + samples · outputs · target bytes.
+        // samples · record = samples · 2 inputs + samples · outputs · target bytes, which
+        // `queue_bits` bits hold for every 16-bit sample count.
+        let queue_bits = 64 - (6 + 0xffff * potential).leading_zeros() as usize;
+        assert!(
+            (17..=34).contains(&queue_bits),
+            "a queue frame length of {queue_bits} bits is outside the 17 to 34 bits this sum takes"
+        );
+        let queue_length = if queue_bits < 32 {
+            format!("{{{}'h0, queue_full}}", 32 - queue_bits)
+        } else {
+            "queue_full[31:0]".into()
+        };
         Verilog::Custom(format!(
             "wire [31:0] length32 = {{16'h0, length}};\n\
              wire [31:0] inputs_end_word = 32'd4 + {{15'h0, count, 1'b0}};\n\
              wire [31:0] rest = length32 - inputs_end_word;\n\
-             wire [33:0] input_part = {input_part};\n\
-             wire [33:0] output_part = {output_part};\n\
-             wire [33:0] target_part = !flags[0] ? 34'h0\n\
+             wire [{queue_top}:0] input_part = {input_part};\n\
+             wire [{queue_top}:0] output_part = {output_part};\n\
+             wire [{queue_top}:0] target_part = !flags[0] ? {queue_bits}'h0\n\
              \x20 : flags[2] ? (output_part << 2) : (output_part << 1);\n\
-             wire [33:0] queue_full = 34'd6 + input_part + target_part;\n\
+             wire [{queue_top}:0] queue_full = {queue_bits}'d6 + input_part + target_part;\n\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
-             \x20  write_length = 32'd8 + {{14'h0, count, 2'b0}};\n\
+             \x20  write_length = {{inputs_end_word[30:0], 1'b0}};\n\
              \x20  inputs_end = inputs_end_word;\n\
-             \x20  whole_targets = length32 - (flags[2] ? {{30'h0, rest[1:0]}} : {{31'h0, rest[0]}});\n\
+             \x20  whole_targets = {{16'h0, length - (flags[2] ? {{14'h0, rest[1:0]}} : {{15'h0, rest[0]}})}};\n\
              \x20  sample_length = flags[2] ? 32'd{sample_potential} : 32'd{sample_activity};\n\
-             \x20  queue_length = queue_full[31:0];\n\
-             \x20  queue_length_ok = queue_full == {{18'h0, length}};\n\
-             \x20  whole_rates = length32 - {{30'h0, length32[1:0]}};\n\
+             \x20  queue_length = {queue_length};\n\
+             \x20  queue_length_ok = queue_full == {{{queue_pad}'h0, length}};\n\
+             \x20  whole_rates = {{16'h0, length[15:2], 2'h0}};\n\
              \x20  length_wide = length32;\n\
              \x20  learn = flags[0];\n\
              \x20  start = flags[1];\n\
@@ -684,8 +718,10 @@ impl Logic for PayloadLengths {
              \x20    limit_length = 32'd{limit_activity};\n\
              \x20  end\n\
              end\n",
-            input_part = constant_product(inputs, "samples"),
-            output_part = constant_product(self._outputs as u64, "samples"),
+            queue_top = queue_bits - 1,
+            queue_pad = queue_bits - 16,
+            input_part = constant_product(inputs, "samples", queue_bits),
+            output_part = constant_product(self._outputs as u64, "samples", queue_bits),
             sample_activity = 4 + activity,
             sample_potential = 4 + potential,
             one_bare = 6 + bare,
@@ -777,6 +813,40 @@ impl Logic for ReplyWords {
              end\n"
                 .into(),
         )
+    }
+}
+
+/// An `N`-bit counter of the clocks with `enable` high, wrapping at `2^N`: the executor's error
+/// and replay counters. `clear` (strobe) and `reset` set it to 0.
+#[derive(LogicBlock, Default)]
+pub struct Tally<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub clear: Signal<In, Bit>,
+    pub enable: Signal<In, Bit>,
+    pub q: Signal<Out, Bits<N>>,
+}
+
+impl<const N: usize> Logic for Tally<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            if self.reset.val() | self.clear.val() {
+                self.q.next = Bits::<N>::default();
+            } else if self.enable.val() {
+                self.q.next = self.q.val() + 1;
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(posedge clock) begin\n\
+             \x20  if (reset | clear) q <= {N}'h0;\n\
+             \x20  else if (enable) q <= q + {N}'h1;\n\
+             end\n"
+        ))
     }
 }
 

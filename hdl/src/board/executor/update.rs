@@ -26,15 +26,10 @@ impl Logic for CommandExecutor {
         self.caching.reset.next = self.reset.val();
         self.replay_address.clock.next = self.clock.val();
         self.replay_address.reset.next = self.reset.val();
-        self.opcode_out.clock.next = self.clock.val();
+        self.error_reply.clock.next = self.clock.val();
         self.length_out.clock.next = self.clock.val();
-        self.error_code.clock.next = self.clock.val();
-        self.error_detail.clock.next = self.clock.val();
-        self.memory.clock.next = self.clock.val();
-        self.count.clock.next = self.clock.val();
-        self.offset.clock.next = self.clock.val();
-        self.flags.clock.next = self.clock.val();
         self.samples.clock.next = self.clock.val();
+        self.samples.reset.next = self.reset.val();
         self.index.clock.next = self.clock.val();
         self.index.reset.next = self.reset.val();
         self.address.clock.next = self.clock.val();
@@ -47,8 +42,6 @@ impl Logic for CommandExecutor {
         self.select_code.reset.next = self.reset.val();
         self.new_target.clock.next = self.clock.val();
         self.new_learning.clock.next = self.clock.val();
-        self.new_steps.clock.next = self.clock.val();
-        self.new_settle.clock.next = self.clock.val();
         self.steps_per_sample.clock.next = self.clock.val();
         self.settle_steps.clock.next = self.clock.val();
         self.learning.clock.next = self.clock.val();
@@ -60,8 +53,6 @@ impl Logic for CommandExecutor {
         self.unknown_opcodes.reset.next = self.reset.val();
         self.replays.clock.next = self.clock.val();
         self.replays.reset.next = self.reset.val();
-        self.saturations.clock.next = self.clock.val();
-        self.saturations.reset.next = self.reset.val();
         self.command_select.clock.next = self.clock.val();
         self.command_address.clock.next = self.clock.val();
         self.command_data.clock.next = self.clock.val();
@@ -104,24 +95,17 @@ impl Logic for CommandExecutor {
         self.replay_address.value.next = self.cache.hit_base.val();
         self.replay_address.enable.next = false;
         self.replay_address.step.next = self.one16.val();
-        self.opcode_out.enable.next = false;
-        self.opcode_out.d.next = self.frame_opcode.val() | self.reply_bit.val();
+        self.error_reply.enable.next = false;
+        self.error_reply.d.next = false;
         self.length_out.enable.next = false;
         self.length_out.d.next = self.out_address.q.val();
-        self.error_code.enable.next = false;
-        self.error_code.d.next = self.code_payload_length.val();
-        self.error_detail.enable.next = false;
-        self.error_detail.d.next = self.zero32.val();
-        self.memory.enable.next = false;
-        self.memory.d.next = self.gather.b0.val();
-        self.count.enable.next = false;
-        self.count.d.next = self.gather.h1.val();
-        self.offset.enable.next = false;
-        self.offset.d.next = self.gather.w1.val();
-        self.flags.enable.next = false;
-        self.flags.d.next = self.gather.b0.val();
+        self.error_now.next = false;
+        self.error_code.next = self.code_payload_length.val();
+        self.error_detail.next = self.zero32.val();
+        self.samples.load.next = false;
+        self.samples.value.next = self.gather.h2.val();
         self.samples.enable.next = false;
-        self.samples.d.next = self.gather.h2.val();
+        self.samples.step.next = self.one16.val();
         self.index.load.next = false;
         self.index.value.next = self.zero16.val();
         self.index.enable.next = false;
@@ -146,14 +130,10 @@ impl Logic for CommandExecutor {
         self.new_target.d.next = self.gather.b0.val() == self.one8.val();
         self.new_learning.enable.next = false;
         self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
-        self.new_steps.enable.next = false;
-        self.new_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
-        self.new_settle.enable.next = false;
-        self.new_settle.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.steps_per_sample.enable.next = false;
-        self.steps_per_sample.d.next = self.new_steps.q.val();
+        self.steps_per_sample.d.next = self.gather.w0.val().get_bits::<20>(0);
         self.settle_steps.enable.next = false;
-        self.settle_steps.d.next = self.new_settle.q.val();
+        self.settle_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.learning.enable.next = false;
         self.learning.d.next = self.new_learning.q.val();
         self.voltage.enable.next = false;
@@ -161,18 +141,10 @@ impl Logic for CommandExecutor {
         self.stream_open.d.next = self.stream_open.q.val();
         self.stream_next.enable.next = false;
         self.stream_next.d.next = self.frame_seq.val() + self.one16.val();
-        self.unknown_opcodes.load.next = false;
-        self.unknown_opcodes.value.next = self.zero32.val();
+        self.unknown_opcodes.clear.next = false;
         self.unknown_opcodes.enable.next = false;
-        self.unknown_opcodes.step.next = self.one32.val();
-        self.replays.load.next = false;
-        self.replays.value.next = self.zero32.val();
+        self.replays.clear.next = false;
         self.replays.enable.next = false;
-        self.replays.step.next = self.one32.val();
-        self.saturations.load.next = false;
-        self.saturations.value.next = self.zero35.val();
-        self.saturations.enable.next = false;
-        self.saturations.step.next = self.saturation_step.result.val();
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
@@ -186,18 +158,20 @@ impl Logic for CommandExecutor {
         self.payload_address.next = self.ptr.q.val();
         self.gather.data.next = self.payload_byte.val();
         self.gather.shift.next = false;
+        self.gather.into_low.next = self.gather_left.q.val() > self.four4.val();
         self.gather.clear.next = false;
         self.serializer.load.next = false;
         self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
+        self.serializer.accumulate.next = false;
         self.power_on.address.next = self.index.q.val();
         self.power_on_view.word.next = self.power_on.data.val();
         self.identity.address.next = self.index.q.val();
-        self.range.memory.next = self.memory.q.val();
-        self.range.offset.next = self.offset.q.val();
-        self.range.count.next = self.count.q.val();
-        self.memory_select.memory.next = self.memory.q.val();
-        self.fit.memory.next = self.memory.q.val();
+        self.range.memory.next = self.gather.b0.val();
+        self.range.offset.next = self.gather.w1.val();
+        self.range.count.next = self.gather.h1.val();
+        self.memory_select.memory.next = self.gather.b0.val();
+        self.fit.memory.next = self.gather.b0.val();
         self.fit.word.next = self.gather.w1.val();
         self.coefficient.word.next = self.gather.w1.val();
         self.coefficient.kind.next = self.kind_rate.val();
@@ -211,24 +185,24 @@ impl Logic for CommandExecutor {
             self.coefficient.kind.next = self.kind_nudging.val();
         }
         self.lengths.length.next = self.frame_length.val();
-        self.lengths.flags.next = self.flags.q.val();
-        self.lengths.count.next = self.count.q.val();
-        self.lengths.samples.next = self.samples.q.val();
+        self.lengths.flags.next = self.gather.b0.val();
+        self.lengths.count.next = self.gather.h1.val();
+        // Queue checks only: the sample count in the queue header.
+        self.lengths.samples.next = self.gather.h2.val();
         self.walker.start.next = false;
-        self.walker.offset.next = self.offset.q.val();
+        self.walker.offset.next = self.gather.w1.val();
         self.walker.advance.next = false;
         self.cache.clear.next = false;
         self.cache.opcode.next = self.frame_opcode.val().get_bits::<3>(0);
         self.cache.seq.next = self.frame_seq.val();
         self.cache.length.next = self.length_out.q.val();
+        self.cache.lookup.next = false;
         self.cache.insert.next = false;
         self.cache.read_address.next = self.replay_address.q.val();
-        self.words.memory.next = self.memory.q.val();
-        self.words.count.next = self.count.q.val();
-        self.words.offset.next = self.offset.q.val();
-        self.words.code.next = self.error_code.q.val();
+        self.words.memory.next = self.gather.b0.val();
+        self.words.count.next = self.gather.h1.val();
+        self.words.offset.next = self.gather.w1.val();
         self.words.opcode.next = self.frame_opcode.val();
-        self.words.detail.next = self.error_detail.q.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         self.counter_select.crc.next = self.crc_errors.val();
         self.counter_select.framing.next = self.framing_errors.val();
@@ -238,24 +212,24 @@ impl Logic for CommandExecutor {
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
-        self.wide_byte.value.next = self.flags.q.val();
+        self.wide_byte.value.next = self.gather.b0.val();
         self.wide_mantissa.value.next = self.gather.h2.val();
         self.wide_shift.value.next = self.gather.top16.val();
         self.wide_word.value.next = self.gather.w1.val();
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
         self.wide_field.value.next = self.field_number.q.val();
-        // NOTE: the engine's saturation counters (`EventCounter`) are 32 bits wide. A wider
-        // counter needs a wider step here.
-        self.saturation_step.value.next = self.serializer.low_word.val();
-        self.wide_saturations.value.next = self.saturations.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
         self.frame_release.next = false;
         self.clear_counters.next = false;
         self.reply_send.next = false;
-        self.reply_opcode.next = self.opcode_out.q.val();
+        // The encoder takes the opcode at `reply_send`, while the frame is still held.
+        self.reply_opcode.next = self.frame_opcode.val() | self.reply_bit.val();
+        if self.error_reply.q.val() {
+            self.reply_opcode.next = self.opcode_error.val();
+        }
         self.reply_seq.next = self.frame_seq.val();
         self.reply_length.next = self.length_out.q.val();
         self.engine_write.next = false;
@@ -307,8 +281,14 @@ impl Logic for CommandExecutor {
                 self.index.load.next = true;
                 self.out_address.load.next = true;
                 self.caching.d.next = false;
-                self.opcode_out.enable.next = true;
+                self.error_reply.enable.next = true;
                 if self.frame_valid.val() & !self.reply_busy.val() {
+                    self.cache.lookup.next = true;
+                    self.state.d.next = ExecState::Lookup;
+                }
+            }
+            ExecState::Lookup => {
+                if !self.cache.busy.val() {
                     self.state.d.next = ExecState::Dispatch;
                 }
             }
@@ -317,24 +297,22 @@ impl Logic for CommandExecutor {
                 self.gather_left.load.next = true;
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::GatherAddress;
-                self.error_code.d.next = self.code_payload_length.val();
+                self.error_code.next = self.code_payload_length.val();
                 if self.frame_opcode.val() == self.opcode_identify.val() {
                     // A new session: forget the stored replies and the stream position.
                     self.cache.clear.next = true;
                     self.stream_open.d.next = false;
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.d.next = self.length_identify.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_identify.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
                         self.state.d.next = ExecState::IdentityNext;
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_counters.val() {
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.d.next = self.length_identify.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_identify.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
                         self.state.d.next = ExecState::CounterNext;
@@ -342,9 +320,8 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() != self.length_memory.val() {
-                        self.error_detail.d.next = self.length_memory.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_memory.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.cache.hit.val()
@@ -363,9 +340,8 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() < self.length_memory.val() {
-                        self.error_detail.d.next = self.length_memory.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_memory.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_set_parameters.val() {
@@ -373,41 +349,36 @@ impl Logic for CommandExecutor {
                     self.ptr.load.next = true;
                     self.ret.d.next = ExecState::ParameterFlags;
                     if self.lengths.length_wide.val() < self.length_parameters_fixed.val() {
-                        self.error_detail.d.next = self.length_parameters_fixed.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_parameters_fixed.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
                     self.ret.d.next = ExecState::RunHeader;
                     if self.lengths.length_wide.val() < self.length_run.val() {
-                        self.error_detail.d.next = self.length_run.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_run.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.ret.d.next = ExecState::QueueHeader;
                     if self.lengths.length_wide.val() < self.length_queue.val() {
-                        self.error_detail.d.next = self.length_queue.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_queue.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_reset.val() {
                     self.ret.d.next = ExecState::ResetCheck;
                     if self.lengths.length_wide.val() != self.length_reset.val() {
-                        self.error_detail.d.next = self.length_reset.val();
-                        self.error_code.enable.next = true;
-                        self.error_detail.enable.next = true;
+                        self.error_detail.next = self.length_reset.val();
+                        self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else {
                     self.unknown_opcodes.enable.next = true;
-                    self.error_code.d.next = self.code_unknown_opcode.val();
-                    self.error_detail.d.next = self.zero32.val();
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_code.next = self.code_unknown_opcode.val();
+                    self.error_detail.next = self.zero32.val();
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
@@ -443,9 +414,14 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineReadWait;
             }
             ExecState::EngineReadWait => {
-                // The serializer takes the read word, for the reply or the saturation sum.
+                // The serializer takes the read word for the reply, or adds a saturation
+                // counter to the sum it keeps.
                 if self.engine_read_valid.val() {
-                    self.serializer.load.next = true;
+                    if self.ret.q.val() == ExecState::SaturationAdd {
+                        self.serializer.accumulate.next = true;
+                    } else {
+                        self.serializer.load.next = true;
+                    }
                     self.state.d.next = self.ret.q.val();
                 }
             }
@@ -461,12 +437,10 @@ impl Logic for CommandExecutor {
 
             // ---- Reply tail. ----
             ExecState::ErrorReply => {
-                self.opcode_out.d.next = self.opcode_error.val();
-                self.opcode_out.enable.next = true;
+                self.error_reply.d.next = true;
+                self.error_reply.enable.next = true;
                 self.caching.d.next = false;
                 self.out_address.load.next = true;
-                self.serializer.value.next = self.words.error.val();
-                self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::Finish;
                 self.ret.enable.next = true;
@@ -477,9 +451,20 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::Send;
             }
             ExecState::Send => {
-                self.reply_send.next = true;
-                self.cache.insert.next = self.caching.q.val();
-                self.state.d.next = ExecState::Release;
+                if self.caching.q.val() {
+                    // File the reply in the cache first, then send it.
+                    self.cache.insert.next = true;
+                    self.caching.d.next = false;
+                    self.state.d.next = ExecState::Filing;
+                } else {
+                    self.reply_send.next = true;
+                    self.state.d.next = ExecState::Release;
+                }
+            }
+            ExecState::Filing => {
+                if !self.cache.busy.val() {
+                    self.state.d.next = ExecState::Send;
+                }
             }
             ExecState::Release => {
                 self.frame_release.next = true;
@@ -544,33 +529,27 @@ impl Logic for CommandExecutor {
 
             // ---- Read and write memory. ----
             ExecState::MemoryHeader => {
-                self.memory.enable.next = true;
-                self.count.enable.next = true;
-                self.offset.enable.next = true;
                 // The low half of the offset is the first neuron's state index.
                 self.address.load.next = true;
                 self.state.d.next = ExecState::MemoryCheck;
             }
             ExecState::MemoryCheck => {
-                self.error_code.enable.next = true;
-                self.error_detail.enable.next = true;
+                self.error_now.next = true;
                 self.state.d.next = ExecState::ErrorReply;
                 self.walker.start.next = true;
-                self.wide_byte.value.next = self.memory.q.val();
                 if !self.range.known.val() {
-                    self.error_code.d.next = self.code_unknown_memory.val();
-                    self.error_detail.d.next = self.wide_byte.result.val();
+                    self.error_code.next = self.code_unknown_memory.val();
+                    self.error_detail.next = self.wide_byte.result.val();
                 } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
                     & (self.lengths.length_wide.val() != self.lengths.write_length.val())
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.write_length.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.write_length.val();
                 } else if !self.range.in_range.val() {
-                    self.error_code.d.next = self.code_address_range.val();
-                    self.error_detail.d.next = self.range.size.val();
+                    self.error_code.next = self.code_address_range.val();
+                    self.error_detail.next = self.range.size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
-                    self.error_code.enable.next = false;
-                    self.error_detail.enable.next = false;
+                    self.error_now.next = false;
                     self.serializer.value.next = self.words.header.val();
                     self.serializer.load.next = true;
                     self.put_left.load.next = true;
@@ -578,8 +557,7 @@ impl Logic for CommandExecutor {
                     self.ret.enable.next = true;
                     self.state.d.next = ExecState::PutByte;
                 } else {
-                    self.error_code.enable.next = false;
-                    self.error_detail.enable.next = false;
+                    self.error_now.next = false;
                     self.ptr.value.next = self.eight16.val();
                     self.ptr.load.next = true;
                     self.state.d.next = ExecState::WriteCheckNext;
@@ -598,7 +576,7 @@ impl Logic for CommandExecutor {
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::ReadPut;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.count.q.val() {
+                if self.index.q.val() == self.gather.h1.val() {
                     self.state.d.next = ExecState::Finish;
                 } else if self.walker.ready.val() {
                     self.state.d.next = ExecState::EngineRead;
@@ -620,7 +598,7 @@ impl Logic for CommandExecutor {
                 self.gather_left.load.next = true;
                 self.ret.d.next = ExecState::WriteCheckWord;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.count.q.val() {
+                if self.index.q.val() == self.gather.h1.val() {
                     self.ptr.value.next = self.eight16.val();
                     self.ptr.load.next = true;
                     self.index.load.next = true;
@@ -634,10 +612,9 @@ impl Logic for CommandExecutor {
                     self.index.enable.next = true;
                     self.state.d.next = ExecState::WriteCheckNext;
                 } else {
-                    self.error_code.d.next = self.code_word_range.val();
-                    self.error_detail.d.next = self.wide_index.result.val();
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_code.next = self.code_word_range.val();
+                    self.error_detail.next = self.wide_index.result.val();
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
@@ -646,18 +623,27 @@ impl Logic for CommandExecutor {
                 self.gather_left.load.next = true;
                 self.ret.d.next = ExecState::WriteWord;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.count.q.val() {
-                    // Every word is written: reply with the header, kept for retries.
-                    self.caching.d.next = true;
-                    self.cache_address.load.next = true;
-                    self.serializer.value.next = self.words.header.val();
-                    self.serializer.load.next = true;
-                    self.put_left.load.next = true;
-                    self.ret.d.next = ExecState::Finish;
-                    self.state.d.next = ExecState::PutByte;
+                if self.index.q.val() == self.gather.h1.val() {
+                    // Every word is written: gather the offset (bytes 4 to 7) again for the
+                    // reply header.
+                    self.ptr.value.next = self.four16.val();
+                    self.ptr.load.next = true;
+                    self.ret.d.next = ExecState::WriteHeader;
+                    self.state.d.next = ExecState::GatherAddress;
                 } else if self.walker.ready.val() {
                     self.state.d.next = ExecState::GatherAddress;
                 }
+            }
+            ExecState::WriteHeader => {
+                // Reply with the header, kept for retries.
+                self.caching.d.next = true;
+                self.cache_address.load.next = true;
+                self.serializer.value.next = self.words.header.val();
+                self.serializer.load.next = true;
+                self.put_left.load.next = true;
+                self.ret.d.next = ExecState::Finish;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
             }
             ExecState::WriteWord => {
                 self.command_select.d.next = self.memory_select.write_select.val();
@@ -685,9 +671,8 @@ impl Logic for CommandExecutor {
 
             // ---- Set parameters: layout, shifts, values, then apply. ----
             ExecState::ParameterFlags => {
-                self.error_code.enable.next = true;
-                self.error_detail.enable.next = true;
-                self.error_code.d.next = self.code_invalid_parameter.val();
+                self.error_now.next = true;
+                self.error_code.next = self.code_invalid_parameter.val();
                 self.state.d.next = ExecState::ErrorReply;
                 self.new_target.enable.next = true;
                 self.new_learning.enable.next = true;
@@ -695,18 +680,17 @@ impl Logic for CommandExecutor {
                 self.index.load.next = true;
                 self.field_number.load.next = true;
                 if self.lengths.whole_rates.val() != self.lengths.length_wide.val() {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.whole_rates.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.whole_rates.val();
                 } else if self.gather.b0.val() > self.one8.val() {
-                    self.error_detail.d.next = self.field_target.val();
+                    self.error_detail.next = self.field_target.val();
                 } else if self.gather.b1.val() > self.one8.val() {
-                    self.error_detail.d.next = self.field_learning.val();
+                    self.error_detail.next = self.field_learning.val();
                 } else if self.lengths.length_wide.val() != self.length_parameters.val() {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.length_parameters.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.length_parameters.val();
                 } else {
-                    self.error_code.enable.next = false;
-                    self.error_detail.enable.next = false;
+                    self.error_now.next = false;
                     self.state.d.next = ExecState::ShiftNext;
                 }
             }
@@ -725,8 +709,8 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::ShiftCheck => {
-                self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.wide_field.result.val();
+                self.error_code.next = self.code_invalid_parameter.val();
+                self.error_detail.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -739,8 +723,7 @@ impl Logic for CommandExecutor {
                 if self.coefficient.shift_ok.val() {
                     self.state.d.next = ExecState::ShiftNext;
                 } else {
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
@@ -750,6 +733,8 @@ impl Logic for CommandExecutor {
                 self.ret.d.next = ExecState::ValueCheck;
                 self.ret.enable.next = true;
                 if self.index.q.val() == self.coefficients.val() {
+                    // Steps per sample and settle steps: bytes 12 to 19, in one gather.
+                    self.gather_left.value.next = self.eight4.val();
                     self.ptr.value.next = self.twelve16.val();
                     self.ptr.load.next = true;
                     self.ret.d.next = ExecState::StepsCheck;
@@ -757,8 +742,8 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::GatherAddress;
             }
             ExecState::ValueCheck => {
-                self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.wide_field.result.val();
+                self.error_code.next = self.code_invalid_parameter.val();
+                self.error_detail.next = self.wide_field.result.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -770,42 +755,38 @@ impl Logic for CommandExecutor {
                 if self.coefficient.value_ok.val() {
                     self.state.d.next = ExecState::ValueNext;
                 } else {
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
             ExecState::StepsCheck => {
-                self.new_steps.enable.next = true;
-                self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_steps.val();
-                self.gather_left.value.next = self.four4.val();
-                self.gather_left.load.next = true;
-                self.ret.d.next = ExecState::SettleCheck;
-                self.ret.enable.next = true;
-                if (self.gather.w1.val() == self.zero32.val())
-                    | (self.gather.w1.val() > self.max_steps.val())
+                // The gather contains steps per sample in `w0` and settle steps in `w1`.
+                self.error_code.next = self.code_invalid_parameter.val();
+                self.error_detail.next = self.field_steps.val();
+                if (self.gather.w0.val() == self.zero32.val())
+                    | (self.gather.w0.val() > self.max_steps.val())
                 {
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
-                    self.state.d.next = ExecState::GatherAddress;
+                    self.state.d.next = ExecState::SettleCheck;
                 }
             }
             ExecState::SettleCheck => {
-                self.new_settle.enable.next = true;
-                self.error_code.d.next = self.code_invalid_parameter.val();
-                self.error_detail.d.next = self.field_settle.val();
+                // The last check: the new step counts take effect here, the rest in ApplyDone.
+                self.error_code.next = self.code_invalid_parameter.val();
+                self.error_detail.next = self.field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
-                    | (self.gather.w1.val().get_bits::<20>(0) >= self.new_steps.q.val())
+                    | (self.gather.w1.val().get_bits::<20>(0)
+                        >= self.gather.w0.val().get_bits::<20>(0))
                 {
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
+                    self.steps_per_sample.enable.next = true;
+                    self.settle_steps.enable.next = true;
                     self.state.d.next = ExecState::ApplyNext;
                 }
             }
@@ -888,8 +869,6 @@ impl Logic for CommandExecutor {
             ExecState::ApplyDone => {
                 self.voltage.enable.next = true;
                 self.learning.enable.next = true;
-                self.steps_per_sample.enable.next = true;
-                self.settle_steps.enable.next = true;
                 self.caching.d.next = true;
                 self.cache_address.load.next = true;
                 self.state.d.next = ExecState::Finish;
@@ -898,23 +877,18 @@ impl Logic for CommandExecutor {
             // ---- Run sample and queue samples: checks. ----
             ExecState::RunHeader => {
                 // Run sample: one sample; its flags and input count are checked next clock.
-                self.flags.enable.next = true;
-                self.count.enable.next = true;
-                self.samples.d.next = self.one16.val();
-                self.samples.enable.next = true;
+                self.samples.value.next = self.one16.val();
+                self.samples.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
             ExecState::QueueHeader => {
-                self.flags.enable.next = true;
-                self.count.enable.next = true;
-                self.samples.enable.next = true;
+                self.samples.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
             ExecState::SampleShape => {
-                self.error_code.enable.next = true;
-                self.error_detail.enable.next = true;
+                self.error_now.next = true;
                 self.state.d.next = ExecState::ErrorReply;
                 self.sample.load.next = true;
                 self.address.value.next = self.zero16.val();
@@ -925,76 +899,74 @@ impl Logic for CommandExecutor {
                 }
                 self.ptr.load.next = true;
                 if !self.lengths.flags_ok.val() {
-                    self.error_code.d.next = self.code_invalid_flags.val();
-                    self.error_detail.d.next = self.wide_byte.result.val();
+                    self.error_code.next = self.code_invalid_flags.val();
+                    self.error_detail.next = self.wide_byte.result.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & (self.lengths.length_wide.val() < self.lengths.inputs_end.val())
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.inputs_end.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & !self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.inputs_end.val())
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.inputs_end.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.whole_targets.val())
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.whole_targets.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
                 {
-                    self.error_code.d.next = self.code_out_of_order.val();
-                    self.error_detail.d.next = self.all_ones32.val();
+                    self.error_code.next = self.code_out_of_order.val();
+                    self.error_detail.next = self.all_ones32.val();
                     if self.stream_open.q.val() {
                         self.wide_index.value.next = self.stream_next.q.val();
-                        self.error_detail.d.next = self.wide_index.result.val();
+                        self.error_detail.next = self.wide_index.result.val();
                     }
-                } else if self.count.q.val() != self.n_inputs.val() {
-                    self.error_code.d.next = self.code_sample_shape.val();
-                    self.error_detail.d.next = self.n_inputs32.val();
+                } else if self.gather.h1.val() != self.n_inputs.val() {
+                    self.error_code.next = self.code_sample_shape.val();
+                    self.error_detail.next = self.n_inputs32.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
-                    & (self.samples.q.val() == self.zero16.val())
+                    & (self.gather.h2.val() == self.zero16.val())
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.one_sample_length.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.one_sample_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.queue_length_ok.val()
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.queue_length.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.queue_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & self.lengths.too_many.val()
                 {
-                    self.error_code.d.next = self.code_payload_length.val();
-                    self.error_detail.d.next = self.lengths.limit_length.val();
+                    self.error_code.next = self.code_payload_length.val();
+                    self.error_detail.next = self.lengths.limit_length.val();
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
                     // The samples of a queue frame carry the flags without the start bit.
-                    self.error_code.d.next = self.code_invalid_flags.val();
-                    self.error_detail.d.next = self.wide_byte.result.val();
+                    self.error_code.next = self.code_invalid_flags.val();
+                    self.error_detail.next = self.wide_byte.result.val();
                     if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                        self.error_detail.d.next = self.lengths.sample_flags.val();
+                        self.error_detail.next = self.lengths.sample_flags.val();
                     }
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
                 {
-                    self.error_code.d.next = self.code_sample_shape.val();
-                    self.error_detail.d.next = self.n_outputs32.val();
+                    self.error_code.next = self.code_sample_shape.val();
+                    self.error_detail.next = self.n_outputs32.val();
                 } else if self.lengths.learn.val() & self.lengths.potential.val() {
-                    self.error_code.enable.next = false;
-                    self.error_detail.enable.next = false;
+                    self.error_now.next = false;
                     self.state.d.next = ExecState::TargetSkip;
                 } else {
-                    self.error_code.enable.next = false;
-                    self.error_detail.enable.next = false;
+                    self.error_now.next = false;
                     self.state.d.next = ExecState::Execute;
                 }
             }
@@ -1038,10 +1010,9 @@ impl Logic for CommandExecutor {
                 if self.fit.fits.val() {
                     self.state.d.next = ExecState::TargetNext;
                 } else {
-                    self.error_code.d.next = self.code_word_range.val();
-                    self.error_detail.d.next = self.wide_address.result.val();
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_code.next = self.code_word_range.val();
+                    self.error_detail.next = self.wide_address.result.val();
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
@@ -1183,7 +1154,8 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationStart => {
                 self.length_out.enable.next = true;
-                self.saturations.load.next = true;
+                self.serializer.value.next = self.zero64.val();
+                self.serializer.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
@@ -1204,15 +1176,12 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::SaturationAdd => {
-                self.saturations.enable.next = true;
                 self.index.enable.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.wide_saturations.result.val();
-                self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
                 self.ret.enable.next = true;
@@ -1228,13 +1197,11 @@ impl Logic for CommandExecutor {
 
             // ---- Reset. ----
             ExecState::ResetCheck => {
-                self.flags.enable.next = true;
-                self.error_code.d.next = self.code_invalid_flags.val();
+                self.error_code.next = self.code_invalid_flags.val();
                 self.wide_byte.value.next = self.gather.b0.val();
-                self.error_detail.d.next = self.wide_byte.result.val();
+                self.error_detail.next = self.wide_byte.result.val();
                 if self.gather.b0.val() > self.three8.val() {
-                    self.error_code.enable.next = true;
-                    self.error_detail.enable.next = true;
+                    self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
                     self.state.d.next = ExecState::ResetStart;
@@ -1244,8 +1211,8 @@ impl Logic for CommandExecutor {
                 self.select_code.load.next = true;
                 self.address.value.next = self.zero16.val();
                 self.address.load.next = true;
-                if (self.flags.q.val() == self.reset_neurons.val())
-                    | (self.flags.q.val() == self.reset_both.val())
+                if (self.gather.b0.val() == self.reset_neurons.val())
+                    | (self.gather.b0.val() == self.reset_both.val())
                 {
                     self.state.d.next = ExecState::ResetWrite;
                 } else {
@@ -1278,13 +1245,13 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::ResetCounters => {
-                if (self.flags.q.val() == self.reset_counters.val())
-                    | (self.flags.q.val() == self.reset_both.val())
+                if (self.gather.b0.val() == self.reset_counters.val())
+                    | (self.gather.b0.val() == self.reset_both.val())
                 {
                     self.engine_clear_counters.next = true;
                     self.clear_counters.next = true;
-                    self.replays.load.next = true;
-                    self.unknown_opcodes.load.next = true;
+                    self.replays.clear.next = true;
+                    self.unknown_opcodes.clear.next = true;
                 }
                 self.caching.d.next = true;
                 self.cache_address.load.next = true;
@@ -1293,6 +1260,15 @@ impl Logic for CommandExecutor {
             _ => {
                 self.state.d.next = ExecState::Idle;
             }
+        }
+
+        // ---- Error replies: the state that finds the error loads the serializer with the
+        // error payload, and ErrorReply writes it. ----
+        self.words.code.next = self.error_code.val();
+        self.words.detail.next = self.error_detail.val();
+        if self.error_now.val() {
+            self.serializer.value.next = self.words.error.val();
+            self.serializer.load.next = true;
         }
 
         // ---- Reply bytes: into the encoder's buffer and, while caching, the cache slot. ----
