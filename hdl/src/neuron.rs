@@ -14,6 +14,10 @@ use crate::leaf::{
 /// coefficient pipeline in its stage 5, and the unit registers the next u when it leaves.
 pub const NEURON_LATENCY: usize = 6 + COEFFICIENT_LATENCY;
 
+/// Clocks from the neuron unit's inputs to the clock where its `current` output holds the
+/// neuron's current.
+pub const CURRENT_LATENCY: usize = 2;
+
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
 pub const COEFFICIENT_LATENCY: usize = 5;
 
@@ -143,6 +147,12 @@ impl Logic for CoefficientPipeline {
 /// neuron enters two clocks later at the earliest. So a word is registered only in every other
 /// stage up to the stage that reads it, and a stage reads the registers of the stage before.
 ///
+/// The unit takes `potential` and `error` in the clock where `valid` is set, and `sum` in the
+/// clock after, so the caller can pass the sum from the register that accumulated it. It reads
+/// the coefficients and `activation` in later stages without copying them, so they must not
+/// change while a neuron is in flight. The engine writes them only between layers, after the
+/// last neuron of a layer has returned.
+///
 /// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
 /// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
 /// `spare_low_product = spare_low · spare_mant`, all combinationally. A neuron uses them in the
@@ -160,12 +170,15 @@ impl Logic for CoefficientPipeline {
 ///   chosen by `activation` (codes in [`crate::leaf::activation`]).
 ///
 /// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
-/// only in the clock where `out_valid` is set. Only the valid bits are reset.
+/// only in the clock where `out_valid` is set, except `current`, which holds a neuron's current
+/// [`CURRENT_LATENCY`] clocks after its `valid` and is not kept to the end of the pipeline. Only
+/// the valid bits are reset.
 #[derive(LogicBlock)]
 pub struct NeuronUnit {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
+    /// The forward sum, in the clock after `valid`.
     pub sum: Signal<In, Signed<48>>,
     pub potential: Signal<In, Signed<32>>,
     pub error: Signal<In, Signed<32>>,
@@ -183,6 +196,7 @@ pub struct NeuronUnit {
     pub spare_high_product: Signal<Out, Signed<32>>,
     pub spare_low_product: Signal<Out, Signed<32>>,
     pub out_valid: Signal<Out, Bit>,
+    /// The current of the neuron in stage 2, [`CURRENT_LATENCY`] clocks after its `valid`.
     pub current: Signal<Out, Signed<32>>,
     pub prospective: Signal<Out, Signed<32>>,
     pub potential_next: Signal<Out, Signed<32>>,
@@ -193,34 +207,22 @@ pub struct NeuronUnit {
     pub prospective_saturated: Signal<Out, Bit>,
     pub potential_saturated: Signal<Out, Bit>,
     pub rate_saturated: Signal<Out, Bit>,
-    // Stage 1: the input words.
-    s1_valid: ResetRegister<Bit>,
-    s1_sum: EnableRegister<Signed<48>>,
-    s1_u: EnableRegister<Signed<32>>,
-    s1_e: EnableRegister<Signed<32>>,
-    s1_kr_mant: EnableRegister<Signed<16>>,
-    s1_kr_shift: EnableRegister<Bits<6>>,
-    s1_kdt_mant: EnableRegister<Signed<16>>,
-    s1_kdt_shift: EnableRegister<Bits<6>>,
-    s1_act: EnableRegister<Bits<2>>,
-    // Stage 2: basal current I, and e − u.
-    to_current: Requantize<48, 32>,
+    // Stage 1: u, and e − u from the input ports.
     error_offset: ErrorOffset,
+    s1_valid: ResetRegister<Bit>,
+    s1_u: EnableRegister<Signed<32>>,
+    s1_offset: EnableRegister<Signed<33>>,
+    // Stage 2: basal current I from the sum that arrives in stage 1.
+    to_current: Requantize<48, 32>,
     s2_valid: ResetRegister<Bit>,
     s2_current: EnableRegister<Signed<32>>,
     s2_current_sat: EnableRegister<Bit>,
-    s2_offset: EnableRegister<Signed<33>>,
     // Stage 3: I − u + e, which stages 3 and 4 saturate to v and split into the multipliers'
     // halves.
     difference: PotentialSum,
     s3_valid: ResetRegister<Bit>,
     s3_total: EnableRegister<Signed<34>>,
     s3_u: EnableRegister<Signed<32>>,
-    s3_kr_mant: EnableRegister<Signed<16>>,
-    s3_kr_shift: EnableRegister<Bits<6>>,
-    s3_kdt_mant: EnableRegister<Signed<16>>,
-    s3_kdt_shift: EnableRegister<Bits<6>>,
-    s3_act: EnableRegister<Bits<2>>,
     clamp_difference: Requantize<34, 32>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
@@ -235,7 +237,6 @@ pub struct NeuronUnit {
     high_partial: Register<Signed<32>>,
     low_partial: Register<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    s4_current: EnableRegister<Signed<32>>,
     s4_current_sat: EnableRegister<Bit>,
     // Stages 4 to 10 share the coefficient pipeline: the K_r products enter it in stage 4 and
     // the K_dt products in stage 5, which leaves ŭ in stage 9 and the next u in stage 10. A
@@ -243,23 +244,17 @@ pub struct NeuronUnit {
     coefficient: CoefficientPipeline,
     s5_valid: ResetRegister<Bit>,
     s5_u: EnableRegister<Signed<32>>,
-    s5_kdt_shift: EnableRegister<Bits<6>>,
     s5_v_sat: EnableRegister<Bit>,
-    s5_act: EnableRegister<Bits<2>>,
     s6_valid: ResetRegister<Bit>,
-    s6_current: EnableRegister<Signed<32>>,
     s6_current_sat: EnableRegister<Bit>,
     /// Stage 7 keeps u for the coefficient pipeline's sums in stages 7 (K_r) and 8 (K_dt).
     s7_valid: ResetRegister<Bit>,
     s7_u: EnableRegister<Signed<32>>,
     s7_v_sat: EnableRegister<Bit>,
-    s7_act: EnableRegister<Bits<2>>,
     s8_valid: ResetRegister<Bit>,
-    s8_current: EnableRegister<Signed<32>>,
     s8_current_sat: EnableRegister<Bit>,
     s9_valid: ResetRegister<Bit>,
     s9_v_sat: EnableRegister<Bit>,
-    s9_act: EnableRegister<Bits<2>>,
     // Stage 10: the slope of ŭ and the clamp of φ.
     phi: ActivationSelect,
     s10_valid: ResetRegister<Bit>,
@@ -268,7 +263,6 @@ pub struct NeuronUnit {
     s10_slope: EnableRegister<Signed<16>>,
     s10_ub: EnableRegister<Signed<32>>,
     s10_ub_sat: EnableRegister<Bit>,
-    s10_current: EnableRegister<Signed<32>>,
     s10_current_sat: EnableRegister<Bit>,
     // Stage 11: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
     // read stages 10 and 11.
@@ -314,30 +308,18 @@ impl NeuronUnit {
             prospective_saturated: Default::default(),
             potential_saturated: Default::default(),
             rate_saturated: Default::default(),
+            error_offset: Default::default(),
             s1_valid: Default::default(),
-            s1_sum: Default::default(),
             s1_u: Default::default(),
-            s1_e: Default::default(),
-            s1_kr_mant: Default::default(),
-            s1_kr_shift: Default::default(),
-            s1_kdt_mant: Default::default(),
-            s1_kdt_shift: Default::default(),
-            s1_act: Default::default(),
+            s1_offset: Default::default(),
             to_current: Requantize::new(forward_frac, formats.pot_frac, formats.pot_bits),
             s2_valid: Default::default(),
             s2_current: Default::default(),
             s2_current_sat: Default::default(),
-            error_offset: Default::default(),
-            s2_offset: Default::default(),
             difference: Default::default(),
             s3_valid: Default::default(),
             s3_total: Default::default(),
             s3_u: Default::default(),
-            s3_kr_mant: Default::default(),
-            s3_kr_shift: Default::default(),
-            s3_kdt_mant: Default::default(),
-            s3_kdt_shift: Default::default(),
-            s3_act: Default::default(),
             clamp_difference: Requantize::new(0, 0, formats.pot_bits),
             split: Default::default(),
             high_operand: Default::default(),
@@ -348,27 +330,20 @@ impl NeuronUnit {
             high_partial: Default::default(),
             low_partial: Default::default(),
             s4_valid: Default::default(),
-            s4_current: Default::default(),
             s4_current_sat: Default::default(),
             coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
             s5_u: Default::default(),
-            s5_kdt_shift: Default::default(),
             s5_v_sat: Default::default(),
-            s5_act: Default::default(),
             s6_valid: Default::default(),
-            s6_current: Default::default(),
             s6_current_sat: Default::default(),
             s7_valid: Default::default(),
             s7_u: Default::default(),
             s7_v_sat: Default::default(),
-            s7_act: Default::default(),
             s8_valid: Default::default(),
-            s8_current: Default::default(),
             s8_current_sat: Default::default(),
             s9_valid: Default::default(),
             s9_v_sat: Default::default(),
-            s9_act: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
             s10_valid: Default::default(),
             s10_clamp_zero: Default::default(),
@@ -376,7 +351,6 @@ impl NeuronUnit {
             s10_slope: Default::default(),
             s10_ub: Default::default(),
             s10_ub_sat: Default::default(),
-            s10_current: Default::default(),
             s10_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
@@ -394,57 +368,37 @@ impl Logic for NeuronUnit {
     #[hdl_gen]
     fn update(&mut self) {
         self.s1_valid.clock.next = self.clock.val();
-        self.s1_sum.clock.next = self.clock.val();
         self.s1_u.clock.next = self.clock.val();
-        self.s1_e.clock.next = self.clock.val();
-        self.s1_kr_mant.clock.next = self.clock.val();
-        self.s1_kr_shift.clock.next = self.clock.val();
-        self.s1_kdt_mant.clock.next = self.clock.val();
-        self.s1_kdt_shift.clock.next = self.clock.val();
-        self.s1_act.clock.next = self.clock.val();
+        self.s1_offset.clock.next = self.clock.val();
         self.s2_valid.clock.next = self.clock.val();
         self.s2_current.clock.next = self.clock.val();
         self.s2_current_sat.clock.next = self.clock.val();
-        self.s2_offset.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
         self.s3_total.clock.next = self.clock.val();
         self.s3_u.clock.next = self.clock.val();
-        self.s3_kr_mant.clock.next = self.clock.val();
-        self.s3_kr_shift.clock.next = self.clock.val();
-        self.s3_kdt_mant.clock.next = self.clock.val();
-        self.s3_kdt_shift.clock.next = self.clock.val();
-        self.s3_act.clock.next = self.clock.val();
         self.high_partial.clock.next = self.clock.val();
         self.low_partial.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.s4_current.clock.next = self.clock.val();
         self.s4_current_sat.clock.next = self.clock.val();
         self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
         self.s5_u.clock.next = self.clock.val();
-        self.s5_kdt_shift.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
-        self.s5_act.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_current.clock.next = self.clock.val();
         self.s6_current_sat.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
         self.s7_u.clock.next = self.clock.val();
         self.s7_v_sat.clock.next = self.clock.val();
-        self.s7_act.clock.next = self.clock.val();
         self.s8_valid.clock.next = self.clock.val();
-        self.s8_current.clock.next = self.clock.val();
         self.s8_current_sat.clock.next = self.clock.val();
         self.s9_valid.clock.next = self.clock.val();
         self.s9_v_sat.clock.next = self.clock.val();
-        self.s9_act.clock.next = self.clock.val();
         self.s10_valid.clock.next = self.clock.val();
         self.s10_clamp_zero.clock.next = self.clock.val();
         self.s10_clamp_one.clock.next = self.clock.val();
         self.s10_slope.clock.next = self.clock.val();
         self.s10_ub.clock.next = self.clock.val();
         self.s10_ub_sat.clock.next = self.clock.val();
-        self.s10_current.clock.next = self.clock.val();
         self.s10_current_sat.clock.next = self.clock.val();
         self.s11_valid.clock.next = self.clock.val();
         self.s11_rate.clock.next = self.clock.val();
@@ -479,51 +433,27 @@ impl Logic for NeuronUnit {
         self.s11_valid.d.next = self.s10_valid.q.val();
 
         // Stage 1.
-        self.s1_sum.enable.next = self.valid.val();
+        self.error_offset.error.next = self.error.val();
+        self.error_offset.potential.next = self.potential.val();
         self.s1_u.enable.next = self.valid.val();
-        self.s1_e.enable.next = self.valid.val();
-        self.s1_kr_mant.enable.next = self.valid.val();
-        self.s1_kr_shift.enable.next = self.valid.val();
-        self.s1_kdt_mant.enable.next = self.valid.val();
-        self.s1_kdt_shift.enable.next = self.valid.val();
-        self.s1_act.enable.next = self.valid.val();
-        self.s1_sum.d.next = self.sum.val();
+        self.s1_offset.enable.next = self.valid.val();
         self.s1_u.d.next = self.potential.val();
-        self.s1_e.d.next = self.error.val();
-        self.s1_kr_mant.d.next = self.k_r_mant.val();
-        self.s1_kr_shift.d.next = self.k_r_shift.val();
-        self.s1_kdt_mant.d.next = self.k_dt_mant.val();
-        self.s1_kdt_shift.d.next = self.k_dt_shift.val();
-        self.s1_act.d.next = self.activation.val();
+        self.s1_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 2.
-        self.to_current.value.next = self.s1_sum.q.val();
+        // Stage 2, with the sum that arrives while the neuron is in stage 1.
+        self.to_current.value.next = self.sum.val();
         self.s2_current.enable.next = self.s1_valid.q.val();
         self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
-        self.error_offset.error.next = self.s1_e.q.val();
-        self.error_offset.potential.next = self.s1_u.q.val();
-        self.s2_offset.enable.next = self.s1_valid.q.val();
-        self.s2_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 3, with u from stage 1.
+        // Stage 3, with e − u and u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
-        self.difference.offset.next = self.s2_offset.q.val();
+        self.difference.offset.next = self.s1_offset.q.val();
         self.s3_total.enable.next = self.s2_valid.q.val();
         self.s3_u.enable.next = self.s2_valid.q.val();
-        self.s3_kr_mant.enable.next = self.s2_valid.q.val();
-        self.s3_kr_shift.enable.next = self.s2_valid.q.val();
-        self.s3_kdt_mant.enable.next = self.s2_valid.q.val();
-        self.s3_kdt_shift.enable.next = self.s2_valid.q.val();
-        self.s3_act.enable.next = self.s2_valid.q.val();
         self.s3_total.d.next = self.difference.total.val();
         self.s3_u.d.next = self.s1_u.q.val();
-        self.s3_kr_mant.d.next = self.s1_kr_mant.q.val();
-        self.s3_kr_shift.d.next = self.s1_kr_shift.q.val();
-        self.s3_kdt_mant.d.next = self.s1_kdt_mant.q.val();
-        self.s3_kdt_shift.d.next = self.s1_kdt_shift.q.val();
-        self.s3_act.d.next = self.s1_act.q.val();
 
         // Stages 3 and 4 saturate the sum kept in stage 3 to v and multiply the halves of v: by
         // K_r's mantissa while the neuron is in stage 3, by K_dt's while it is in stage 4.
@@ -536,12 +466,12 @@ impl Logic for NeuronUnit {
         if self.s3_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
-            self.mant_operand.next = self.s3_kr_mant.q.val();
+            self.mant_operand.next = self.k_r_mant.val();
         }
         if self.s4_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
-            self.mant_operand.next = self.s3_kdt_mant.q.val();
+            self.mant_operand.next = self.k_dt_mant.val();
         }
         self.high_product.next = self.high_operand.val() * self.mant_operand.val();
         self.low_product.next = self.low_operand.val() * self.mant_operand.val();
@@ -552,73 +482,57 @@ impl Logic for NeuronUnit {
         self.low_partial.d.next = self.low_product.val();
 
         // Stage 4.
-        self.s4_current.enable.next = self.s3_valid.q.val();
         self.s4_current_sat.enable.next = self.s3_valid.q.val();
-        self.s4_current.d.next = self.s2_current.q.val();
         self.s4_current_sat.d.next = self.s2_current_sat.q.val();
 
         // The coefficient pipeline takes the K_r products of the neuron in stage 4 and the K_dt
         // products of the neuron in stage 5. Both sums read u from stage 7.
         self.coefficient.high.next = self.high_partial.q.val();
         self.coefficient.low.next = self.low_partial.q.val();
-        self.coefficient.shift.next = self.s3_kr_shift.q.val();
+        self.coefficient.shift.next = self.k_r_shift.val();
         if self.s5_valid.q.val() {
-            self.coefficient.shift.next = self.s5_kdt_shift.q.val();
+            self.coefficient.shift.next = self.k_dt_shift.val();
         }
         self.coefficient.base.next = self.s7_u.q.val();
 
         // Stage 5.
         self.s5_u.enable.next = self.s4_valid.q.val();
-        self.s5_kdt_shift.enable.next = self.s4_valid.q.val();
         self.s5_v_sat.enable.next = self.s4_valid.q.val();
-        self.s5_act.enable.next = self.s4_valid.q.val();
         self.s5_u.d.next = self.s3_u.q.val();
-        self.s5_kdt_shift.d.next = self.s3_kdt_shift.q.val();
         self.s5_v_sat.d.next = self.clamp_difference.saturated.val();
-        self.s5_act.d.next = self.s3_act.q.val();
 
         // Stage 6.
-        self.s6_current.enable.next = self.s5_valid.q.val();
         self.s6_current_sat.enable.next = self.s5_valid.q.val();
-        self.s6_current.d.next = self.s4_current.q.val();
         self.s6_current_sat.d.next = self.s4_current_sat.q.val();
 
         // Stage 7.
         self.s7_u.enable.next = self.s6_valid.q.val();
         self.s7_v_sat.enable.next = self.s6_valid.q.val();
-        self.s7_act.enable.next = self.s6_valid.q.val();
         self.s7_u.d.next = self.s5_u.q.val();
         self.s7_v_sat.d.next = self.s5_v_sat.q.val();
-        self.s7_act.d.next = self.s5_act.q.val();
 
         // Stage 8.
-        self.s8_current.enable.next = self.s7_valid.q.val();
         self.s8_current_sat.enable.next = self.s7_valid.q.val();
-        self.s8_current.d.next = self.s6_current.q.val();
         self.s8_current_sat.d.next = self.s6_current_sat.q.val();
 
         // Stage 9.
         self.s9_v_sat.enable.next = self.s8_valid.q.val();
-        self.s9_act.enable.next = self.s8_valid.q.val();
         self.s9_v_sat.d.next = self.s7_v_sat.q.val();
-        self.s9_act.d.next = self.s7_act.q.val();
 
         // Stage 10: ŭ left the coefficient pipeline while the neuron was in stage 9.
         self.phi.prospective.next = self.coefficient.result.val();
-        self.phi.select.next = self.s9_act.q.val();
+        self.phi.select.next = self.activation.val();
         self.s10_clamp_zero.enable.next = self.s9_valid.q.val();
         self.s10_clamp_one.enable.next = self.s9_valid.q.val();
         self.s10_slope.enable.next = self.s9_valid.q.val();
         self.s10_ub.enable.next = self.s9_valid.q.val();
         self.s10_ub_sat.enable.next = self.s9_valid.q.val();
-        self.s10_current.enable.next = self.s9_valid.q.val();
         self.s10_current_sat.enable.next = self.s9_valid.q.val();
         self.s10_clamp_zero.d.next = self.phi.clamp_zero.val();
         self.s10_clamp_one.d.next = self.phi.clamp_one.val();
         self.s10_slope.d.next = self.phi.slope.val();
         self.s10_ub.d.next = self.coefficient.result.val();
         self.s10_ub_sat.d.next = self.coefficient.saturated.val();
-        self.s10_current.d.next = self.s8_current.q.val();
         self.s10_current_sat.d.next = self.s8_current_sat.q.val();
 
         // Stage 11: the next u left the coefficient pipeline while the neuron was in stage 10.
@@ -639,7 +553,7 @@ impl Logic for NeuronUnit {
         self.s11_v_sat.d.next = self.s9_v_sat.q.val();
 
         self.out_valid.next = self.s11_valid.q.val();
-        self.current.next = self.s10_current.q.val();
+        self.current.next = self.s2_current.q.val();
         self.prospective.next = self.s10_ub.q.val();
         self.potential_next.next = self.s11_u_next.q.val();
         self.rate.next = self.s11_rate.q.val();

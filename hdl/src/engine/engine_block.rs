@@ -1210,7 +1210,8 @@ impl Logic for Engine {
         self.output_error.rounded.next = self.round_shift.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
-        // neuron unit takes it with the row's potential (read at stage 3) and installed error.
+        // neuron unit takes the row's potential (read at stage 3) and installed error. It takes
+        // the sum in the next clock from `acc_row`, which stores it at the end of this one.
         self.row_base.next = self.acc_row.q.val();
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
@@ -1219,7 +1220,7 @@ impl Logic for Engine {
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
-        self.neuron.sum.next = self.row_total.val();
+        self.neuron.sum.next = self.acc_row.q.val();
         self.potential_address.next = self.state_base.q.val() + self.tags[2].row_q.val();
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.potential_address.val();
