@@ -11,19 +11,19 @@ use crate::leaf::{
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
-/// coefficient pipeline in its stage 5, and the unit registers the next u when it leaves.
-pub const NEURON_LATENCY: usize = 6 + COEFFICIENT_LATENCY;
+/// coefficient pipeline in its stage 4, and the unit registers the next u when it leaves.
+pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
 
 /// Clocks from the neuron unit's inputs to the clock where its `current` output holds the
 /// neuron's current.
 pub const CURRENT_LATENCY: usize = 2;
 
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
-pub const COEFFICIENT_LATENCY: usize = 5;
+pub const COEFFICIENT_LATENCY: usize = 3;
 
 /// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
 /// reads the same operation's `base`.
-pub const COEFFICIENT_BASE_DELAY: usize = 3;
+pub const COEFFICIENT_BASE_DELAY: usize = 2;
 
 /// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift` and a potential
 /// `x` of at most 31 bits, one operation per clock with a latency of [`COEFFICIENT_LATENCY`]
@@ -33,11 +33,11 @@ pub const COEFFICIENT_BASE_DELAY: usize = 3;
 /// pipeline then returns `base` plus the rounded product's sign (0 or -1).
 ///
 /// Stage 1 combines the partial products into the doubled product with a 33-bit adder. Stage 2
-/// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps
-/// it to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and stage 5
-/// saturates. The clamp changes no result, because a product beyond 35 bits saturates the sum
-/// either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the
-/// operation's other inputs, so the caller keeps it only until then.
+/// shifts it right by `shift[5:3] · 8` bits. Stage 3 shifts it by `shift[2:0]` more bits, clamps
+/// it to 35 bits and adds `base` with the rounding carry in a 36-bit adder. The outputs saturate
+/// the stage-3 sum combinationally. The clamp changes no result, because a product beyond 35
+/// bits saturates the sum either way. Stage 3 reads `base` itself, [`COEFFICIENT_BASE_DELAY`]
+/// clocks after the operation's other inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -56,12 +56,9 @@ pub struct CoefficientPipeline {
     s2_fine_shift: Register<Bits<3>>,
     fine: ShiftStage<49>,
     clamp: Clamp<49, 35>,
-    s3_halves: Register<Signed<35>>,
     sum: RoundedSum,
-    s4_total: Register<Signed<36>>,
+    s3_total: Register<Signed<36>>,
     saturate: Requantize<36, 32>,
-    s5_result: Register<Signed<32>>,
-    s5_saturated: Register<Bit>,
 }
 
 impl CoefficientPipeline {
@@ -83,12 +80,9 @@ impl CoefficientPipeline {
             s2_fine_shift: Default::default(),
             fine: ShiftStage::fine(),
             clamp: Default::default(),
-            s3_halves: Default::default(),
             sum: Default::default(),
-            s4_total: Default::default(),
+            s3_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
-            s5_result: Default::default(),
-            s5_saturated: Default::default(),
         }
     }
 }
@@ -100,10 +94,7 @@ impl Logic for CoefficientPipeline {
         self.s1_shift.clock.next = self.clock.val();
         self.s2_halves.clock.next = self.clock.val();
         self.s2_fine_shift.clock.next = self.clock.val();
-        self.s3_halves.clock.next = self.clock.val();
-        self.s4_total.clock.next = self.clock.val();
-        self.s5_result.clock.next = self.clock.val();
-        self.s5_saturated.clock.next = self.clock.val();
+        self.s3_total.clock.next = self.clock.val();
 
         // Stage 1.
         self.combine.high.next = self.high.val();
@@ -121,20 +112,13 @@ impl Logic for CoefficientPipeline {
         self.fine.value.next = self.s2_halves.q.val();
         self.fine.amount.next = self.s2_fine_shift.q.val();
         self.clamp.value.next = self.fine.result.val();
-        self.s3_halves.d.next = self.clamp.result.val();
-
-        // Stage 4.
         self.sum.base.next = self.base.val();
-        self.sum.halves.next = self.s3_halves.q.val();
-        self.s4_total.d.next = self.sum.total.val();
+        self.sum.halves.next = self.clamp.result.val();
+        self.s3_total.d.next = self.sum.total.val();
 
-        // Stage 5.
-        self.saturate.value.next = self.s4_total.q.val();
-        self.s5_result.d.next = self.saturate.result.val();
-        self.s5_saturated.d.next = self.saturate.saturated.val();
-
-        self.result.next = self.s5_result.q.val();
-        self.saturated.next = self.s5_saturated.q.val();
+        self.saturate.value.next = self.s3_total.q.val();
+        self.result.next = self.saturate.result.val();
+        self.saturated.next = self.saturate.saturated.val();
     }
 }
 
@@ -217,63 +201,52 @@ pub struct NeuronUnit {
     s2_valid: ResetRegister<Bit>,
     s2_current: EnableRegister<Signed<32>>,
     s2_current_sat: EnableRegister<Bit>,
-    // Stage 3: I − u + e, which stages 3 and 4 saturate to v and split into the multipliers'
-    // halves.
+    // Stage 3: v = sat(I − u + e), which stages 3 and 4 split into the multipliers' halves.
     difference: PotentialSum,
-    s3_valid: ResetRegister<Bit>,
-    s3_total: EnableRegister<Signed<34>>,
-    s3_u: EnableRegister<Signed<32>>,
     clamp_difference: Requantize<34, 32>,
+    s3_valid: ResetRegister<Bit>,
+    s3_v: EnableRegister<Signed<32>>,
+    s3_v_sat: EnableRegister<Bit>,
+    s3_u: EnableRegister<Signed<32>>,
+    s3_current_sat: EnableRegister<Bit>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
-    // `low_operand · mant_operand`.
+    // `low_operand · mant_operand`. Their products go straight into the coefficient pipeline.
     high_operand: Signal<Local, Signed<16>>,
     low_operand: Signal<Local, Signed<16>>,
     mant_operand: Signal<Local, Signed<16>>,
     high_product: Signal<Local, Signed<32>>,
     low_product: Signal<Local, Signed<32>>,
-    /// The products of the clock before: a neuron's K_r products in stage 4, its K_dt products
-    /// in stage 5. They feed the coefficient pipeline.
-    high_partial: Register<Signed<32>>,
-    low_partial: Register<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    s4_current_sat: EnableRegister<Bit>,
-    // Stages 4 to 10 share the coefficient pipeline: the K_r products enter it in stage 4 and
-    // the K_dt products in stage 5, which leaves ŭ in stage 9 and the next u in stage 10. A
-    // neuron in stage 5 leaves stage 4 empty.
+    // Stages 3 to 7 share the coefficient pipeline: the K_r products enter it in stage 3 and
+    // the K_dt products in stage 4, which leaves ŭ in stage 6 and the next u in stage 7. A
+    // neuron in stage 4 leaves stage 3 empty.
     coefficient: CoefficientPipeline,
+    /// Stage 5 keeps u for the coefficient pipeline's sums in stages 5 (K_r) and 6 (K_dt).
     s5_valid: ResetRegister<Bit>,
     s5_u: EnableRegister<Signed<32>>,
     s5_v_sat: EnableRegister<Bit>,
+    s5_current_sat: EnableRegister<Bit>,
     s6_valid: ResetRegister<Bit>,
-    s6_current_sat: EnableRegister<Bit>,
-    /// Stage 7 keeps u for the coefficient pipeline's sums in stages 7 (K_r) and 8 (K_dt).
-    s7_valid: ResetRegister<Bit>,
-    s7_u: EnableRegister<Signed<32>>,
-    s7_v_sat: EnableRegister<Bit>,
-    s8_valid: ResetRegister<Bit>,
-    s8_current_sat: EnableRegister<Bit>,
-    s9_valid: ResetRegister<Bit>,
-    s9_v_sat: EnableRegister<Bit>,
-    // Stage 10: the slope of ŭ and the clamp of φ.
+    // Stage 7: ŭ, its slope and the clamp of φ. The flags of stages 3 and 5 arrive here.
     phi: ActivationSelect,
-    s10_valid: ResetRegister<Bit>,
-    s10_clamp_zero: EnableRegister<Bit>,
-    s10_clamp_one: EnableRegister<Bit>,
-    s10_slope: EnableRegister<Signed<16>>,
-    s10_ub: EnableRegister<Signed<32>>,
-    s10_ub_sat: EnableRegister<Bit>,
-    s10_current_sat: EnableRegister<Bit>,
-    // Stage 11: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
-    // read stages 10 and 11.
+    s7_valid: ResetRegister<Bit>,
+    s7_clamp_zero: EnableRegister<Bit>,
+    s7_clamp_one: EnableRegister<Bit>,
+    s7_slope: EnableRegister<Signed<16>>,
+    s7_ub: EnableRegister<Signed<32>>,
+    s7_ub_sat: EnableRegister<Bit>,
+    s7_v_sat: EnableRegister<Bit>,
+    s7_current_sat: EnableRegister<Bit>,
+    // Stage 8: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
+    // read stages 7 and 8.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
-    s11_valid: ResetRegister<Bit>,
-    s11_rate: EnableRegister<Signed<16>>,
-    s11_rate_sat: EnableRegister<Bit>,
-    s11_u_next: EnableRegister<Signed<32>>,
-    s11_u_sat: EnableRegister<Bit>,
-    s11_v_sat: EnableRegister<Bit>,
+    s8_valid: ResetRegister<Bit>,
+    s8_rate: EnableRegister<Signed<16>>,
+    s8_rate_sat: EnableRegister<Bit>,
+    s8_u_next: EnableRegister<Signed<32>>,
+    s8_u_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -317,49 +290,41 @@ impl NeuronUnit {
             s2_current: Default::default(),
             s2_current_sat: Default::default(),
             difference: Default::default(),
-            s3_valid: Default::default(),
-            s3_total: Default::default(),
-            s3_u: Default::default(),
             clamp_difference: Requantize::new(0, 0, formats.pot_bits),
+            s3_valid: Default::default(),
+            s3_v: Default::default(),
+            s3_v_sat: Default::default(),
+            s3_u: Default::default(),
+            s3_current_sat: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
             mant_operand: Default::default(),
             high_product: Default::default(),
             low_product: Default::default(),
-            high_partial: Default::default(),
-            low_partial: Default::default(),
             s4_valid: Default::default(),
-            s4_current_sat: Default::default(),
             coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
             s5_u: Default::default(),
             s5_v_sat: Default::default(),
+            s5_current_sat: Default::default(),
             s6_valid: Default::default(),
-            s6_current_sat: Default::default(),
-            s7_valid: Default::default(),
-            s7_u: Default::default(),
-            s7_v_sat: Default::default(),
-            s8_valid: Default::default(),
-            s8_current_sat: Default::default(),
-            s9_valid: Default::default(),
-            s9_v_sat: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
-            s10_valid: Default::default(),
-            s10_clamp_zero: Default::default(),
-            s10_clamp_one: Default::default(),
-            s10_slope: Default::default(),
-            s10_ub: Default::default(),
-            s10_ub_sat: Default::default(),
-            s10_current_sat: Default::default(),
+            s7_valid: Default::default(),
+            s7_clamp_zero: Default::default(),
+            s7_clamp_one: Default::default(),
+            s7_slope: Default::default(),
+            s7_ub: Default::default(),
+            s7_ub_sat: Default::default(),
+            s7_v_sat: Default::default(),
+            s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
-            s11_valid: Default::default(),
-            s11_rate: Default::default(),
-            s11_rate_sat: Default::default(),
-            s11_u_next: Default::default(),
-            s11_u_sat: Default::default(),
-            s11_v_sat: Default::default(),
+            s8_valid: Default::default(),
+            s8_rate: Default::default(),
+            s8_rate_sat: Default::default(),
+            s8_u_next: Default::default(),
+            s8_u_sat: Default::default(),
         }
     }
 }
@@ -374,38 +339,30 @@ impl Logic for NeuronUnit {
         self.s2_current.clock.next = self.clock.val();
         self.s2_current_sat.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
-        self.s3_total.clock.next = self.clock.val();
+        self.s3_v.clock.next = self.clock.val();
+        self.s3_v_sat.clock.next = self.clock.val();
         self.s3_u.clock.next = self.clock.val();
-        self.high_partial.clock.next = self.clock.val();
-        self.low_partial.clock.next = self.clock.val();
+        self.s3_current_sat.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.s4_current_sat.clock.next = self.clock.val();
         self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
         self.s5_u.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
+        self.s5_current_sat.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_current_sat.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
-        self.s7_u.clock.next = self.clock.val();
+        self.s7_clamp_zero.clock.next = self.clock.val();
+        self.s7_clamp_one.clock.next = self.clock.val();
+        self.s7_slope.clock.next = self.clock.val();
+        self.s7_ub.clock.next = self.clock.val();
+        self.s7_ub_sat.clock.next = self.clock.val();
         self.s7_v_sat.clock.next = self.clock.val();
+        self.s7_current_sat.clock.next = self.clock.val();
         self.s8_valid.clock.next = self.clock.val();
-        self.s8_current_sat.clock.next = self.clock.val();
-        self.s9_valid.clock.next = self.clock.val();
-        self.s9_v_sat.clock.next = self.clock.val();
-        self.s10_valid.clock.next = self.clock.val();
-        self.s10_clamp_zero.clock.next = self.clock.val();
-        self.s10_clamp_one.clock.next = self.clock.val();
-        self.s10_slope.clock.next = self.clock.val();
-        self.s10_ub.clock.next = self.clock.val();
-        self.s10_ub_sat.clock.next = self.clock.val();
-        self.s10_current_sat.clock.next = self.clock.val();
-        self.s11_valid.clock.next = self.clock.val();
-        self.s11_rate.clock.next = self.clock.val();
-        self.s11_rate_sat.clock.next = self.clock.val();
-        self.s11_u_next.clock.next = self.clock.val();
-        self.s11_u_sat.clock.next = self.clock.val();
-        self.s11_v_sat.clock.next = self.clock.val();
+        self.s8_rate.clock.next = self.clock.val();
+        self.s8_rate_sat.clock.next = self.clock.val();
+        self.s8_u_next.clock.next = self.clock.val();
+        self.s8_u_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
@@ -414,9 +371,6 @@ impl Logic for NeuronUnit {
         self.s6_valid.reset.next = self.reset.val();
         self.s7_valid.reset.next = self.reset.val();
         self.s8_valid.reset.next = self.reset.val();
-        self.s9_valid.reset.next = self.reset.val();
-        self.s10_valid.reset.next = self.reset.val();
-        self.s11_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -428,9 +382,6 @@ impl Logic for NeuronUnit {
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
         self.s8_valid.d.next = self.s7_valid.q.val();
-        self.s9_valid.d.next = self.s8_valid.q.val();
-        self.s10_valid.d.next = self.s9_valid.q.val();
-        self.s11_valid.d.next = self.s10_valid.q.val();
 
         // Stage 1.
         self.error_offset.error.next = self.error.val();
@@ -450,16 +401,20 @@ impl Logic for NeuronUnit {
         // Stage 3, with e − u and u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s1_offset.q.val();
-        self.s3_total.enable.next = self.s2_valid.q.val();
+        self.clamp_difference.value.next = self.difference.total.val();
+        self.s3_v.enable.next = self.s2_valid.q.val();
+        self.s3_v_sat.enable.next = self.s2_valid.q.val();
         self.s3_u.enable.next = self.s2_valid.q.val();
-        self.s3_total.d.next = self.difference.total.val();
+        self.s3_current_sat.enable.next = self.s2_valid.q.val();
+        self.s3_v.d.next = self.clamp_difference.result.val();
+        self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_u.d.next = self.s1_u.q.val();
+        self.s3_current_sat.d.next = self.s2_current_sat.q.val();
 
-        // Stages 3 and 4 saturate the sum kept in stage 3 to v and multiply the halves of v: by
-        // K_r's mantissa while the neuron is in stage 3, by K_dt's while it is in stage 4.
-        // Otherwise the multipliers take the spare operands.
-        self.clamp_difference.value.next = self.s3_total.q.val();
-        self.split.value.next = self.clamp_difference.result.val();
+        // Stages 3 and 4 multiply the halves of v: by K_r's mantissa while the neuron is in
+        // stage 3, by K_dt's while it is in stage 4. Otherwise the multipliers take the spare
+        // operands.
+        self.split.value.next = self.s3_v.q.val();
         self.high_operand.next = self.spare_high.val();
         self.low_operand.next = self.spare_low.val();
         self.mant_operand.next = self.spare_mant.val();
@@ -478,90 +433,68 @@ impl Logic for NeuronUnit {
         self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
         self.spare_high_product.next = self.high_product.val();
         self.spare_low_product.next = self.low_product.val();
-        self.high_partial.d.next = self.high_product.val();
-        self.low_partial.d.next = self.low_product.val();
 
-        // Stage 4.
-        self.s4_current_sat.enable.next = self.s3_valid.q.val();
-        self.s4_current_sat.d.next = self.s2_current_sat.q.val();
-
-        // The coefficient pipeline takes the K_r products of the neuron in stage 4 and the K_dt
-        // products of the neuron in stage 5. Both sums read u from stage 7.
-        self.coefficient.high.next = self.high_partial.q.val();
-        self.coefficient.low.next = self.low_partial.q.val();
+        // The coefficient pipeline takes the K_r products of the neuron in stage 3 and the K_dt
+        // products of the neuron in stage 4. Both sums read u from stage 5.
+        self.coefficient.high.next = self.high_product.val();
+        self.coefficient.low.next = self.low_product.val();
         self.coefficient.shift.next = self.k_r_shift.val();
-        if self.s5_valid.q.val() {
+        if self.s4_valid.q.val() {
             self.coefficient.shift.next = self.k_dt_shift.val();
         }
-        self.coefficient.base.next = self.s7_u.q.val();
+        self.coefficient.base.next = self.s5_u.q.val();
 
         // Stage 5.
         self.s5_u.enable.next = self.s4_valid.q.val();
         self.s5_v_sat.enable.next = self.s4_valid.q.val();
+        self.s5_current_sat.enable.next = self.s4_valid.q.val();
         self.s5_u.d.next = self.s3_u.q.val();
-        self.s5_v_sat.d.next = self.clamp_difference.saturated.val();
+        self.s5_v_sat.d.next = self.s3_v_sat.q.val();
+        self.s5_current_sat.d.next = self.s3_current_sat.q.val();
 
-        // Stage 6.
-        self.s6_current_sat.enable.next = self.s5_valid.q.val();
-        self.s6_current_sat.d.next = self.s4_current_sat.q.val();
-
-        // Stage 7.
-        self.s7_u.enable.next = self.s6_valid.q.val();
-        self.s7_v_sat.enable.next = self.s6_valid.q.val();
-        self.s7_u.d.next = self.s5_u.q.val();
-        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
-
-        // Stage 8.
-        self.s8_current_sat.enable.next = self.s7_valid.q.val();
-        self.s8_current_sat.d.next = self.s6_current_sat.q.val();
-
-        // Stage 9.
-        self.s9_v_sat.enable.next = self.s8_valid.q.val();
-        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
-
-        // Stage 10: ŭ left the coefficient pipeline while the neuron was in stage 9.
+        // Stage 7: ŭ leaves the coefficient pipeline while the neuron is in stage 6.
         self.phi.prospective.next = self.coefficient.result.val();
         self.phi.select.next = self.activation.val();
-        self.s10_clamp_zero.enable.next = self.s9_valid.q.val();
-        self.s10_clamp_one.enable.next = self.s9_valid.q.val();
-        self.s10_slope.enable.next = self.s9_valid.q.val();
-        self.s10_ub.enable.next = self.s9_valid.q.val();
-        self.s10_ub_sat.enable.next = self.s9_valid.q.val();
-        self.s10_current_sat.enable.next = self.s9_valid.q.val();
-        self.s10_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s10_clamp_one.d.next = self.phi.clamp_one.val();
-        self.s10_slope.d.next = self.phi.slope.val();
-        self.s10_ub.d.next = self.coefficient.result.val();
-        self.s10_ub_sat.d.next = self.coefficient.saturated.val();
-        self.s10_current_sat.d.next = self.s8_current_sat.q.val();
+        self.s7_clamp_zero.enable.next = self.s6_valid.q.val();
+        self.s7_clamp_one.enable.next = self.s6_valid.q.val();
+        self.s7_slope.enable.next = self.s6_valid.q.val();
+        self.s7_ub.enable.next = self.s6_valid.q.val();
+        self.s7_ub_sat.enable.next = self.s6_valid.q.val();
+        self.s7_v_sat.enable.next = self.s6_valid.q.val();
+        self.s7_current_sat.enable.next = self.s6_valid.q.val();
+        self.s7_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s7_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s7_slope.d.next = self.phi.slope.val();
+        self.s7_ub.d.next = self.coefficient.result.val();
+        self.s7_ub_sat.d.next = self.coefficient.saturated.val();
+        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
+        self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
-        // Stage 11: the next u left the coefficient pipeline while the neuron was in stage 10.
-        self.to_rate.value.next = self.s10_ub.q.val();
+        // Stage 8: the next u leaves the coefficient pipeline while the neuron is in stage 7.
+        self.to_rate.value.next = self.s7_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s10_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s10_clamp_one.q.val();
-        self.s11_rate.enable.next = self.s10_valid.q.val();
-        self.s11_rate_sat.enable.next = self.s10_valid.q.val();
-        self.s11_u_next.enable.next = self.s10_valid.q.val();
-        self.s11_u_sat.enable.next = self.s10_valid.q.val();
-        self.s11_v_sat.enable.next = self.s10_valid.q.val();
-        self.s11_rate.d.next = self.rate_clamp.result.val();
-        self.s11_rate_sat.d.next = self.rate_clamp.saturated.val();
-        self.s11_u_next.d.next = self.coefficient.result.val();
-        self.s11_u_sat.d.next = self.coefficient.saturated.val();
-        self.s11_v_sat.d.next = self.s9_v_sat.q.val();
+        self.rate_clamp.clamp_zero.next = self.s7_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s7_clamp_one.q.val();
+        self.s8_rate.enable.next = self.s7_valid.q.val();
+        self.s8_rate_sat.enable.next = self.s7_valid.q.val();
+        self.s8_u_next.enable.next = self.s7_valid.q.val();
+        self.s8_u_sat.enable.next = self.s7_valid.q.val();
+        self.s8_rate.d.next = self.rate_clamp.result.val();
+        self.s8_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s8_u_next.d.next = self.coefficient.result.val();
+        self.s8_u_sat.d.next = self.coefficient.saturated.val();
 
-        self.out_valid.next = self.s11_valid.q.val();
+        self.out_valid.next = self.s8_valid.q.val();
         self.current.next = self.s2_current.q.val();
-        self.prospective.next = self.s10_ub.q.val();
-        self.potential_next.next = self.s11_u_next.q.val();
-        self.rate.next = self.s11_rate.q.val();
-        self.slope.next = self.s10_slope.q.val();
-        self.current_saturated.next = self.s10_current_sat.q.val();
-        self.difference_saturated.next = self.s11_v_sat.q.val();
-        self.prospective_saturated.next = self.s10_ub_sat.q.val();
-        self.potential_saturated.next = self.s11_u_sat.q.val();
-        self.rate_saturated.next = self.s11_rate_sat.q.val();
+        self.prospective.next = self.s7_ub.q.val();
+        self.potential_next.next = self.s8_u_next.q.val();
+        self.rate.next = self.s8_rate.q.val();
+        self.slope.next = self.s7_slope.q.val();
+        self.current_saturated.next = self.s7_current_sat.q.val();
+        self.difference_saturated.next = self.s7_v_sat.q.val();
+        self.prospective_saturated.next = self.s7_ub_sat.q.val();
+        self.potential_saturated.next = self.s8_u_sat.q.val();
+        self.rate_saturated.next = self.s8_rate_sat.q.val();
     }
 }
