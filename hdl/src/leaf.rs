@@ -221,6 +221,49 @@ impl<const N: usize> Logic for ShiftStage<N> {
     }
 }
 
+/// The fine stage of the coefficient shift with the clamp that follows it:
+/// `result = sat(value >>> amount)` in 35 bits, for a 3-bit `amount`.
+///
+/// The shifted word fits 35 bits exactly when `value` fits `35 + amount` bits, that is when bits
+/// `34 + amount` to 47 all equal the sign. So the clamp tests bits of `value`, and the shifter
+/// forms only the 35 bits of the result from the low 42 bits of `value`.
+#[derive(LogicBlock, Default)]
+pub struct FineShiftClamp {
+    pub value: Signal<In, Signed<49>>,
+    pub amount: Signal<In, Bits<3>>,
+    pub result: Signal<Out, Signed<35>>,
+}
+
+impl Logic for FineShiftClamp {
+    fn update(&mut self) {
+        let shifted = signed_value(self.value.val()) >> self.amount.val().to_u64();
+        let (y, _) = saturate_value(shifted as i128, 35);
+        self.result.next = y.into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let cases: String = (0..8)
+            .map(|a| format!("      3'd{a}: beyond = |differs[47:{}];\n", 34 + a))
+            .collect();
+        Verilog::Custom(format!(
+            "wire [47:0] differs = value[47:0] ^ {{48{{value[48]}}}};\n\
+             reg beyond;\n\
+             always @(*) begin\n\
+             \x20  case (amount)\n\
+             {cases}\
+             \x20  endcase\n\
+             end\n\
+             wire signed [41:0] low = value[41:0];\n\
+             wire signed [41:0] shifted = low >>> amount;\n\
+             always @(*) result = beyond ? (value[48] ? {min} : {max}) : shifted[34:0];\n",
+            min = literal(-(1i128 << 34), 35),
+            max = literal((1i128 << 34) - 1, 35),
+        ))
+    }
+}
+
 /// Clamps a word to the range of `OUT` bits, without a flag: `result = sat(value)`.
 #[derive(LogicBlock, Default)]
 pub struct Clamp<const IN: usize, const OUT: usize> {

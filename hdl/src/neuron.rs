@@ -6,15 +6,15 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, Clamp, ErrorOffset, PotentialSplit, PotentialSum,
+    ActivationSelect, ActivityClamp, ErrorOffset, FineShiftClamp, PotentialSplit, PotentialSum,
     ProductCombine, Register, Requantize, ResetRegister, RoundedSum, ShiftStage,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
-/// coefficient pipeline in its stage 4, and the unit registers the next u when it leaves.
-pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
+/// coefficient pipeline in its stage 4, and the next u leaves it at the outputs.
+pub const NEURON_LATENCY: usize = 4 + COEFFICIENT_LATENCY;
 
-/// Clocks from the neuron unit's inputs to the clock where its `current` output holds the
+/// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
 /// neuron's current.
 pub const CURRENT_LATENCY: usize = 2;
 
@@ -54,8 +54,7 @@ pub struct CoefficientPipeline {
     coarse: ShiftStage<49>,
     s2_halves: Register<Signed<49>>,
     s2_fine_shift: Register<Bits<3>>,
-    fine: ShiftStage<49>,
-    clamp: Clamp<49, 35>,
+    fine: FineShiftClamp,
     sum: RoundedSum,
     s3_total: Register<Signed<36>>,
     saturate: Requantize<36, 32>,
@@ -78,8 +77,7 @@ impl CoefficientPipeline {
             coarse: ShiftStage::coarse(),
             s2_halves: Default::default(),
             s2_fine_shift: Default::default(),
-            fine: ShiftStage::fine(),
-            clamp: Default::default(),
+            fine: Default::default(),
             sum: Default::default(),
             s3_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
@@ -111,9 +109,8 @@ impl Logic for CoefficientPipeline {
         // Stage 3.
         self.fine.value.next = self.s2_halves.q.val();
         self.fine.amount.next = self.s2_fine_shift.q.val();
-        self.clamp.value.next = self.fine.result.val();
         self.sum.base.next = self.base.val();
-        self.sum.halves.next = self.clamp.result.val();
+        self.sum.halves.next = self.fine.result.val();
         self.s3_total.d.next = self.sum.total.val();
 
         self.saturate.value.next = self.s3_total.q.val();
@@ -154,7 +151,7 @@ impl Logic for CoefficientPipeline {
 ///   chosen by `activation` (codes in [`crate::leaf::activation`]).
 ///
 /// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
-/// only in the clock where `out_valid` is set, except `current`, which holds a neuron's current
+/// only in the clock where `out_valid` is set, except `current`, which shows a neuron's current
 /// [`CURRENT_LATENCY`] clocks after its `valid` and is not kept to the end of the pipeline. Only
 /// the valid bits are reset.
 #[derive(LogicBlock)]
@@ -238,15 +235,10 @@ pub struct NeuronUnit {
     s7_ub_sat: EnableRegister<Bit>,
     s7_v_sat: EnableRegister<Bit>,
     s7_current_sat: EnableRegister<Bit>,
-    // Stage 8: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
-    // read stages 7 and 8.
+    // The outputs read stage 7, the rate formed from it, `φ` applied to ŭ in the activity
+    // format, and the next u as it leaves the coefficient pipeline.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
-    s8_valid: ResetRegister<Bit>,
-    s8_rate: EnableRegister<Signed<16>>,
-    s8_rate_sat: EnableRegister<Bit>,
-    s8_u_next: EnableRegister<Signed<32>>,
-    s8_u_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -320,11 +312,6 @@ impl NeuronUnit {
             s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
-            s8_valid: Default::default(),
-            s8_rate: Default::default(),
-            s8_rate_sat: Default::default(),
-            s8_u_next: Default::default(),
-            s8_u_sat: Default::default(),
         }
     }
 }
@@ -358,11 +345,6 @@ impl Logic for NeuronUnit {
         self.s7_ub_sat.clock.next = self.clock.val();
         self.s7_v_sat.clock.next = self.clock.val();
         self.s7_current_sat.clock.next = self.clock.val();
-        self.s8_valid.clock.next = self.clock.val();
-        self.s8_rate.clock.next = self.clock.val();
-        self.s8_rate_sat.clock.next = self.clock.val();
-        self.s8_u_next.clock.next = self.clock.val();
-        self.s8_u_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
@@ -370,7 +352,6 @@ impl Logic for NeuronUnit {
         self.s5_valid.reset.next = self.reset.val();
         self.s6_valid.reset.next = self.reset.val();
         self.s7_valid.reset.next = self.reset.val();
-        self.s8_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -381,7 +362,6 @@ impl Logic for NeuronUnit {
         self.s5_valid.d.next = self.s4_valid.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
-        self.s8_valid.d.next = self.s7_valid.q.val();
 
         // Stage 1.
         self.error_offset.error.next = self.error.val();
@@ -470,31 +450,22 @@ impl Logic for NeuronUnit {
         self.s7_v_sat.d.next = self.s5_v_sat.q.val();
         self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
-        // Stage 8: the next u leaves the coefficient pipeline while the neuron is in stage 7.
+        // The outputs: the next u leaves the coefficient pipeline while the neuron is in stage 7.
         self.to_rate.value.next = self.s7_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
         self.rate_clamp.clamp_zero.next = self.s7_clamp_zero.q.val();
         self.rate_clamp.clamp_one.next = self.s7_clamp_one.q.val();
-        self.s8_rate.enable.next = self.s7_valid.q.val();
-        self.s8_rate_sat.enable.next = self.s7_valid.q.val();
-        self.s8_u_next.enable.next = self.s7_valid.q.val();
-        self.s8_u_sat.enable.next = self.s7_valid.q.val();
-        self.s8_rate.d.next = self.rate_clamp.result.val();
-        self.s8_rate_sat.d.next = self.rate_clamp.saturated.val();
-        self.s8_u_next.d.next = self.coefficient.result.val();
-        self.s8_u_sat.d.next = self.coefficient.saturated.val();
-
-        self.out_valid.next = self.s8_valid.q.val();
+        self.out_valid.next = self.s7_valid.q.val();
         self.current.next = self.s2_current.q.val();
         self.prospective.next = self.s7_ub.q.val();
-        self.potential_next.next = self.s8_u_next.q.val();
-        self.rate.next = self.s8_rate.q.val();
+        self.potential_next.next = self.coefficient.result.val();
+        self.rate.next = self.rate_clamp.result.val();
         self.slope.next = self.s7_slope.q.val();
         self.current_saturated.next = self.s7_current_sat.q.val();
         self.difference_saturated.next = self.s7_v_sat.q.val();
         self.prospective_saturated.next = self.s7_ub_sat.q.val();
-        self.potential_saturated.next = self.s8_u_sat.q.val();
-        self.rate_saturated.next = self.s8_rate_sat.q.val();
+        self.potential_saturated.next = self.coefficient.saturated.val();
+        self.rate_saturated.next = self.rate_clamp.saturated.val();
     }
 }
