@@ -326,16 +326,22 @@ impl Logic for RoundedSum {
 
 /// `offset = error − potential`, exact in 33 bits: the part of the potential difference `v`
 /// that does not need the current, so [`PotentialSum`] adds only the current to it.
+///
+/// It takes the bitwise complement `~error` and forms `~(~error + potential)`, which equals
+/// `error − potential`. An iCE40 subtractor spends a LUT per bit on inverting an operand for
+/// its carry chain, while the caller can form the complement in a LUT that shares a logic cell
+/// with its register.
 #[derive(LogicBlock, Default)]
 pub struct ErrorOffset {
-    pub error: Signal<In, Signed<32>>,
+    pub error_complement: Signal<In, Signed<32>>,
     pub potential: Signal<In, Signed<32>>,
     pub offset: Signal<Out, Signed<33>>,
 }
 
 impl Logic for ErrorOffset {
     fn update(&mut self) {
-        let offset = signed_value(self.error.val()) - signed_value(self.potential.val());
+        let error = !signed_value(self.error_complement.val());
+        let offset = error - signed_value(self.potential.val());
         self.offset.next = offset.into();
     }
     fn connect(&mut self) {
@@ -343,10 +349,32 @@ impl Logic for ErrorOffset {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
-            "always @(*) offset = {} - {};\n",
-            extend("error", 32, 1),
+            "always @(*) offset = ~({} + {});\n",
+            extend("error_complement", 32, 1),
             extend("potential", 32, 1)
         ))
+    }
+}
+
+/// A register that stores the bitwise complement of its input, `q = ~d`, without reset.
+#[derive(LogicBlock, Default)]
+pub struct ComplementRegister<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub d: Signal<In, Signed<N>>,
+    pub q: Signal<Out, Signed<N>>,
+}
+
+impl<const N: usize> Logic for ComplementRegister<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self.q.next = (!signed_value(self.d.val())).into();
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(posedge clock) begin\n   q <= ~d;\nend\n".into())
     }
 }
 

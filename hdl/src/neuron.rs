@@ -6,8 +6,9 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, ErrorOffset, FineShiftClamp, PotentialSplit, PotentialSum,
-    ProductCombine, Register, Requantize, ResetRegister, RoundedSum, ShiftStage,
+    ActivationSelect, ActivityClamp, ComplementRegister, ErrorOffset, FineShiftClamp,
+    PotentialSplit, PotentialSum, ProductCombine, Register, Requantize, ResetRegister, RoundedSum,
+    ShiftStage,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
@@ -128,8 +129,9 @@ impl Logic for CoefficientPipeline {
 /// neuron enters two clocks later at the earliest. So a word is registered only in every other
 /// stage up to the stage that reads it, and a stage reads the registers of the stage before.
 ///
-/// The unit takes `potential` and `error` in the clock where `valid` is set, and `sum` in the
-/// clock after, so the caller can pass the sum from the register that accumulated it. It reads
+/// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
+/// set, and `sum` in the clock after, so the caller can pass the sum from the register that
+/// accumulated it. It registers the complement of every clock's `error`. It reads
 /// the coefficients and `activation` in later stages without copying them, so they must not
 /// change while a neuron is in flight. The engine writes them only between layers, after the
 /// last neuron of a layer has returned.
@@ -162,6 +164,7 @@ pub struct NeuronUnit {
     /// The forward sum, in the clock after `valid`.
     pub sum: Signal<In, Signed<48>>,
     pub potential: Signal<In, Signed<32>>,
+    /// The installed error, in the clock before `valid`.
     pub error: Signal<In, Signed<32>>,
     pub k_r_mant: Signal<In, Signed<16>>,
     pub k_r_shift: Signal<In, Bits<6>>,
@@ -188,6 +191,8 @@ pub struct NeuronUnit {
     pub prospective_saturated: Signal<Out, Bit>,
     pub potential_saturated: Signal<Out, Bit>,
     pub rate_saturated: Signal<Out, Bit>,
+    /// The complement of e, registered in every clock.
+    error_complement: ComplementRegister<32>,
     // Stage 1: u, and e − u from the input ports.
     error_offset: ErrorOffset,
     s1_valid: ResetRegister<Bit>,
@@ -273,6 +278,7 @@ impl NeuronUnit {
             prospective_saturated: Default::default(),
             potential_saturated: Default::default(),
             rate_saturated: Default::default(),
+            error_complement: Default::default(),
             error_offset: Default::default(),
             s1_valid: Default::default(),
             s1_u: Default::default(),
@@ -319,6 +325,7 @@ impl NeuronUnit {
 impl Logic for NeuronUnit {
     #[hdl_gen]
     fn update(&mut self) {
+        self.error_complement.clock.next = self.clock.val();
         self.s1_valid.clock.next = self.clock.val();
         self.s1_u.clock.next = self.clock.val();
         self.s1_offset.clock.next = self.clock.val();
@@ -363,8 +370,9 @@ impl Logic for NeuronUnit {
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
 
-        // Stage 1.
-        self.error_offset.error.next = self.error.val();
+        // Stage 1, with e from the clock before.
+        self.error_complement.d.next = self.error.val();
+        self.error_offset.error_complement.next = self.error_complement.q.val();
         self.error_offset.potential.next = self.potential.val();
         self.s1_u.enable.next = self.valid.val();
         self.s1_offset.enable.next = self.valid.val();

@@ -203,11 +203,11 @@ pub struct Engine {
     /// stage -1 (see `lookahead`).
     message_stage: Register<Signed<16>>,
     message_saturated: Register<Bit>,
-    /// The installed error `e` of the row at stages 1 to 4, for the neuron unit.
+    /// The installed error `e` of the row at stages 1 to 3, for the neuron unit, which takes it
+    /// one clock before the row's potential.
     error_stage1: Register<Signed<32>>,
     error_stage2: Register<Signed<32>>,
     error_stage3: Register<Signed<32>>,
-    error_stage4: Register<Signed<32>>,
     /// Stage 3: state index of the row, whose potential the neuron unit takes at stage 4.
     potential_address: Signal<Local, Bits<16>>,
     below_sum: Requantize<48, 32>,
@@ -516,7 +516,6 @@ impl Engine {
             error_stage1: Default::default(),
             error_stage2: Default::default(),
             error_stage3: Default::default(),
-            error_stage4: Default::default(),
             potential_address: Default::default(),
             factor_saturated: Default::default(),
             factor_next: Default::default(),
@@ -721,7 +720,6 @@ impl Logic for Engine {
         self.error_stage1.clock.next = self.clock.val();
         self.error_stage2.clock.next = self.clock.val();
         self.error_stage3.clock.next = self.clock.val();
-        self.error_stage4.clock.next = self.clock.val();
         self.factor_saturated.clock.next = self.clock.val();
         self.message_stage.clock.next = self.clock.val();
         self.message_saturated.clock.next = self.clock.val();
@@ -1073,14 +1071,13 @@ impl Logic for Engine {
         self.error_stage1.d.next = self.error_old.val();
         self.error_stage2.d.next = self.error_stage1.q.val();
         self.error_stage3.d.next = self.error_stage2.q.val();
-        self.error_stage4.d.next = self.error_stage3.q.val();
         self.factor_saturated.d.next = self.factor_saturated.q.val();
         self.message_stage.d.next = self.message.result.val();
         self.message_saturated.d.next = self.message.saturated.val();
         self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_stage4.q.val();
+        self.neuron.error.next = self.error_stage3.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();

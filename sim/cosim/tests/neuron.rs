@@ -53,7 +53,7 @@ fn record(coverage: &mut Coverage, formats: &Formats, input: &NeuronInput, out: 
     coverage.activations[input.activation as usize] += 1;
 }
 
-/// Clocks from the neuron unit's inputs to the clock where its `current` output holds the
+/// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
 /// neuron's current, as leap-hdl's `CURRENT_LATENCY` states.
 const CURRENT_LATENCY: usize = 2;
 
@@ -64,8 +64,8 @@ struct InFlight {
     current: Option<i64>,
 }
 
-/// Returns whether two neurons use the same coefficients and activation, so the unit can hold
-/// both at once.
+/// Returns whether two neurons use the same coefficients and activation, so both can be in
+/// flight at once.
 fn same_constants(a: &NeuronInput, b: &NeuronInput) -> bool {
     a.k_r == b.k_r && a.k_dt == b.k_dt && a.activation == b.activation
 }
@@ -73,8 +73,9 @@ fn same_constants(a: &NeuronInput, b: &NeuronInput) -> bool {
 /// Streams `vectors` through the neuron unit, one per clock with random bubbles, and compares
 /// every output of every valid result. Panics at the first difference.
 ///
-/// The unit takes the sum in the clock after `valid`, and the test drives random words into
-/// `sum`, `potential` and `error` in the clocks where the unit does not read them. The unit reads
+/// The unit takes the error in the clock before `valid` and the sum in the clock after, and
+/// the test drives random words into `sum`, `potential` and `error` in the clocks where the unit
+/// does not read them. The unit reads
 /// the coefficients and the activation while a neuron is in flight, so the test changes them
 /// only when the unit is empty, and a vector whose constants differ from the previous one waits
 /// until then.
@@ -115,8 +116,9 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     let mut in_flight: VecDeque<Option<InFlight>> = (0..LATENCY - 1).map(|_| None).collect();
     let mut next = 0;
     let mut clocks = 0;
-    // The unit takes a neuron at most every other clock.
-    let mut issued_last_clock = false;
+    // The unit takes a neuron at most every other clock. The first clock issues none, because
+    // the unit takes a neuron's error in the clock before.
+    let mut issued_last_clock = true;
     // The sum of the neuron issued in the clock before.
     let mut pending_sum = None;
     let mut constants: Option<NeuronInput> = None;
@@ -131,7 +133,6 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             let v = vectors[next];
             model.set(valid, 1);
             model.set(potential, v.potential);
-            model.set(error, v.error);
             model.set(k_r_mant, v.k_r.mant as i64);
             model.set(k_r_shift, v.k_r.shift as i64);
             model.set(k_dt_mant, v.k_dt.mant as i64);
@@ -148,9 +149,13 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         } else {
             model.set(valid, 0);
             model.set(potential, bubbles.word(32));
-            model.set(error, bubbles.word(32));
             None
         };
+        // The next clock can issue the next vector only if this one does not issue.
+        match vectors.get(next) {
+            Some(v) if !issue => model.set(error, v.error),
+            _ => model.set(error, bubbles.word(32)),
+        }
         model.clock();
         clocks += 1;
         in_flight.push_back(entry);
