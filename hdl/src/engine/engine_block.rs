@@ -1207,8 +1207,9 @@ impl Logic for Engine {
         self.output_error.rounded.next = self.round_shift.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
-        // neuron unit takes the row's potential (read at stage 3) and installed error. It takes
-        // the sum in the next clock from `acc_row`, which stores it at the end of this one.
+        // neuron unit takes the row's potential (read at stage 3), after the installed error in
+        // the clock before. It takes the sum in the next clock from `acc_row`, which stores it at
+        // the end of this one.
         self.row_base.next = self.acc_row.q.val();
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
