@@ -20,11 +20,11 @@ pub const NEURON_LATENCY: usize = 4 + COEFFICIENT_LATENCY;
 pub const CURRENT_LATENCY: usize = 2;
 
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
-pub const COEFFICIENT_LATENCY: usize = 3;
+pub const COEFFICIENT_LATENCY: usize = 4;
 
 /// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
 /// reads the same operation's `base`.
-pub const COEFFICIENT_BASE_DELAY: usize = 2;
+pub const COEFFICIENT_BASE_DELAY: usize = 3;
 
 /// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift` and a potential
 /// `x` of at most 31 bits, one operation per clock with a latency of [`COEFFICIENT_LATENCY`]
@@ -34,10 +34,10 @@ pub const COEFFICIENT_BASE_DELAY: usize = 2;
 /// pipeline then returns `base` plus the rounded product's sign (0 or -1).
 ///
 /// Stage 1 combines the partial products into the doubled product with a 33-bit adder. Stage 2
-/// shifts it right by `shift[5:3] · 8` bits. Stage 3 shifts it by `shift[2:0]` more bits, clamps
-/// it to 35 bits and adds `base` with the rounding carry in a 36-bit adder. The outputs saturate
-/// the stage-3 sum combinationally. The clamp changes no result, because a product beyond 35
-/// bits saturates the sum either way. Stage 3 reads `base` itself, [`COEFFICIENT_BASE_DELAY`]
+/// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps it
+/// to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and the outputs
+/// saturate its sum combinationally. The clamp changes no result, because a product beyond 35
+/// bits saturates the sum either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`]
 /// clocks after the operation's other inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
@@ -56,8 +56,9 @@ pub struct CoefficientPipeline {
     s2_halves: Register<Signed<49>>,
     s2_fine_shift: Register<Bits<3>>,
     fine: FineShiftClamp,
+    s3_halves: Register<Signed<35>>,
     sum: RoundedSum,
-    s3_total: Register<Signed<36>>,
+    s4_total: Register<Signed<36>>,
     saturate: Requantize<36, 32>,
 }
 
@@ -79,8 +80,9 @@ impl CoefficientPipeline {
             s2_halves: Default::default(),
             s2_fine_shift: Default::default(),
             fine: Default::default(),
+            s3_halves: Default::default(),
             sum: Default::default(),
-            s3_total: Default::default(),
+            s4_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
         }
     }
@@ -93,7 +95,8 @@ impl Logic for CoefficientPipeline {
         self.s1_shift.clock.next = self.clock.val();
         self.s2_halves.clock.next = self.clock.val();
         self.s2_fine_shift.clock.next = self.clock.val();
-        self.s3_total.clock.next = self.clock.val();
+        self.s3_halves.clock.next = self.clock.val();
+        self.s4_total.clock.next = self.clock.val();
 
         // Stage 1.
         self.combine.high.next = self.high.val();
@@ -110,11 +113,14 @@ impl Logic for CoefficientPipeline {
         // Stage 3.
         self.fine.value.next = self.s2_halves.q.val();
         self.fine.amount.next = self.s2_fine_shift.q.val();
-        self.sum.base.next = self.base.val();
-        self.sum.halves.next = self.fine.result.val();
-        self.s3_total.d.next = self.sum.total.val();
+        self.s3_halves.d.next = self.fine.result.val();
 
-        self.saturate.value.next = self.s3_total.q.val();
+        // Stage 4.
+        self.sum.base.next = self.base.val();
+        self.sum.halves.next = self.s3_halves.q.val();
+        self.s4_total.d.next = self.sum.total.val();
+
+        self.saturate.value.next = self.s4_total.q.val();
         self.result.next = self.saturate.result.val();
         self.saturated.next = self.saturate.saturated.val();
     }
@@ -209,7 +215,6 @@ pub struct NeuronUnit {
     s3_valid: ResetRegister<Bit>,
     s3_v: EnableRegister<Signed<32>>,
     s3_v_sat: EnableRegister<Bit>,
-    s3_u: EnableRegister<Signed<32>>,
     s3_current_sat: EnableRegister<Bit>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
@@ -219,28 +224,31 @@ pub struct NeuronUnit {
     mant_operand: Signal<Local, Signed<16>>,
     high_product: Signal<Local, Signed<32>>,
     low_product: Signal<Local, Signed<32>>,
+    s2_u: EnableRegister<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    // Stages 3 to 7 share the coefficient pipeline: the K_r products enter it in stage 3 and
-    // the K_dt products in stage 4, which leaves ŭ in stage 6 and the next u in stage 7. A
+    s4_u: EnableRegister<Signed<32>>,
+    // Stages 3 to 8 share the coefficient pipeline: the K_r products enter it in stage 3 and
+    // the K_dt products in stage 4, which leaves ŭ in stage 7 and the next u in stage 8. A
     // neuron in stage 4 leaves stage 3 empty.
     coefficient: CoefficientPipeline,
-    /// Stage 5 keeps u for the coefficient pipeline's sums in stages 5 (K_r) and 6 (K_dt).
     s5_valid: ResetRegister<Bit>,
-    s5_u: EnableRegister<Signed<32>>,
     s5_v_sat: EnableRegister<Bit>,
     s5_current_sat: EnableRegister<Bit>,
+    /// Stage 6 keeps u for the coefficient pipeline's sums in stages 6 (K_r) and 7 (K_dt).
     s6_valid: ResetRegister<Bit>,
-    // Stage 7: ŭ, its slope and the clamp of φ. The flags of stages 3 and 5 arrive here.
-    phi: ActivationSelect,
+    s6_u: EnableRegister<Signed<32>>,
     s7_valid: ResetRegister<Bit>,
-    s7_clamp_zero: EnableRegister<Bit>,
-    s7_clamp_one: EnableRegister<Bit>,
-    s7_slope: EnableRegister<Signed<16>>,
-    s7_ub: EnableRegister<Signed<32>>,
-    s7_ub_sat: EnableRegister<Bit>,
+    // Stage 8: ŭ, its slope and the clamp of φ. The flags of stages 3, 5 and 7 arrive here.
+    phi: ActivationSelect,
+    s8_valid: ResetRegister<Bit>,
+    s8_clamp_zero: EnableRegister<Bit>,
+    s8_clamp_one: EnableRegister<Bit>,
+    s8_slope: EnableRegister<Signed<16>>,
+    s8_ub: EnableRegister<Signed<32>>,
+    s8_ub_sat: EnableRegister<Bit>,
     s7_v_sat: EnableRegister<Bit>,
     s7_current_sat: EnableRegister<Bit>,
-    // The outputs read stage 7, the rate formed from it, `φ` applied to ŭ in the activity
+    // The outputs read stages 7 and 8, the rate formed from stage 8, `φ` applied to ŭ in the activity
     // format, and the next u as it leaves the coefficient pipeline.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
@@ -292,7 +300,6 @@ impl NeuronUnit {
             s3_valid: Default::default(),
             s3_v: Default::default(),
             s3_v_sat: Default::default(),
-            s3_u: Default::default(),
             s3_current_sat: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
@@ -300,20 +307,23 @@ impl NeuronUnit {
             mant_operand: Default::default(),
             high_product: Default::default(),
             low_product: Default::default(),
+            s2_u: Default::default(),
             s4_valid: Default::default(),
+            s4_u: Default::default(),
             coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
-            s5_u: Default::default(),
             s5_v_sat: Default::default(),
             s5_current_sat: Default::default(),
             s6_valid: Default::default(),
+            s6_u: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
             s7_valid: Default::default(),
-            s7_clamp_zero: Default::default(),
-            s7_clamp_one: Default::default(),
-            s7_slope: Default::default(),
-            s7_ub: Default::default(),
-            s7_ub_sat: Default::default(),
+            s8_valid: Default::default(),
+            s8_clamp_zero: Default::default(),
+            s8_clamp_one: Default::default(),
+            s8_slope: Default::default(),
+            s8_ub: Default::default(),
+            s8_ub_sat: Default::default(),
             s7_v_sat: Default::default(),
             s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
@@ -335,21 +345,23 @@ impl Logic for NeuronUnit {
         self.s3_valid.clock.next = self.clock.val();
         self.s3_v.clock.next = self.clock.val();
         self.s3_v_sat.clock.next = self.clock.val();
-        self.s3_u.clock.next = self.clock.val();
+        self.s2_u.clock.next = self.clock.val();
+        self.s4_u.clock.next = self.clock.val();
+        self.s6_u.clock.next = self.clock.val();
         self.s3_current_sat.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
         self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
-        self.s5_u.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
         self.s5_current_sat.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
-        self.s7_clamp_zero.clock.next = self.clock.val();
-        self.s7_clamp_one.clock.next = self.clock.val();
-        self.s7_slope.clock.next = self.clock.val();
-        self.s7_ub.clock.next = self.clock.val();
-        self.s7_ub_sat.clock.next = self.clock.val();
+        self.s8_valid.clock.next = self.clock.val();
+        self.s8_clamp_zero.clock.next = self.clock.val();
+        self.s8_clamp_one.clock.next = self.clock.val();
+        self.s8_slope.clock.next = self.clock.val();
+        self.s8_ub.clock.next = self.clock.val();
+        self.s8_ub_sat.clock.next = self.clock.val();
         self.s7_v_sat.clock.next = self.clock.val();
         self.s7_current_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
@@ -359,6 +371,7 @@ impl Logic for NeuronUnit {
         self.s5_valid.reset.next = self.reset.val();
         self.s6_valid.reset.next = self.reset.val();
         self.s7_valid.reset.next = self.reset.val();
+        self.s8_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -369,6 +382,7 @@ impl Logic for NeuronUnit {
         self.s5_valid.d.next = self.s4_valid.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
+        self.s8_valid.d.next = self.s7_valid.q.val();
 
         // Stage 1, with e from the clock before.
         self.error_complement.d.next = self.error.val();
@@ -380,23 +394,23 @@ impl Logic for NeuronUnit {
         self.s1_offset.d.next = self.error_offset.offset.val();
 
         // Stage 2, with the sum that arrives while the neuron is in stage 1.
+        self.s2_u.enable.next = self.s1_valid.q.val();
+        self.s2_u.d.next = self.s1_u.q.val();
         self.to_current.value.next = self.sum.val();
         self.s2_current.enable.next = self.s1_valid.q.val();
         self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
 
-        // Stage 3, with e − u and u from stage 1.
+        // Stage 3, with e − u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s1_offset.q.val();
         self.clamp_difference.value.next = self.difference.total.val();
         self.s3_v.enable.next = self.s2_valid.q.val();
         self.s3_v_sat.enable.next = self.s2_valid.q.val();
-        self.s3_u.enable.next = self.s2_valid.q.val();
         self.s3_current_sat.enable.next = self.s2_valid.q.val();
         self.s3_v.d.next = self.clamp_difference.result.val();
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
-        self.s3_u.d.next = self.s1_u.q.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
 
         // Stages 3 and 4 multiply the halves of v: by K_r's mantissa while the neuron is in
@@ -430,49 +444,57 @@ impl Logic for NeuronUnit {
         if self.s4_valid.q.val() {
             self.coefficient.shift.next = self.k_dt_shift.val();
         }
-        self.coefficient.base.next = self.s5_u.q.val();
+        self.coefficient.base.next = self.s6_u.q.val();
+
+        // Stage 4.
+        self.s4_u.enable.next = self.s3_valid.q.val();
+        self.s4_u.d.next = self.s2_u.q.val();
 
         // Stage 5.
-        self.s5_u.enable.next = self.s4_valid.q.val();
         self.s5_v_sat.enable.next = self.s4_valid.q.val();
         self.s5_current_sat.enable.next = self.s4_valid.q.val();
-        self.s5_u.d.next = self.s3_u.q.val();
         self.s5_v_sat.d.next = self.s3_v_sat.q.val();
         self.s5_current_sat.d.next = self.s3_current_sat.q.val();
 
-        // Stage 7: ŭ leaves the coefficient pipeline while the neuron is in stage 6.
-        self.phi.prospective.next = self.coefficient.result.val();
-        self.phi.select.next = self.activation.val();
-        self.s7_clamp_zero.enable.next = self.s6_valid.q.val();
-        self.s7_clamp_one.enable.next = self.s6_valid.q.val();
-        self.s7_slope.enable.next = self.s6_valid.q.val();
-        self.s7_ub.enable.next = self.s6_valid.q.val();
-        self.s7_ub_sat.enable.next = self.s6_valid.q.val();
+        // Stage 6.
+        self.s6_u.enable.next = self.s5_valid.q.val();
+        self.s6_u.d.next = self.s4_u.q.val();
+
+        // Stage 7.
         self.s7_v_sat.enable.next = self.s6_valid.q.val();
         self.s7_current_sat.enable.next = self.s6_valid.q.val();
-        self.s7_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s7_clamp_one.d.next = self.phi.clamp_one.val();
-        self.s7_slope.d.next = self.phi.slope.val();
-        self.s7_ub.d.next = self.coefficient.result.val();
-        self.s7_ub_sat.d.next = self.coefficient.saturated.val();
         self.s7_v_sat.d.next = self.s5_v_sat.q.val();
         self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
-        // The outputs: the next u leaves the coefficient pipeline while the neuron is in stage 7.
-        self.to_rate.value.next = self.s7_ub.q.val();
+        // Stage 8: ŭ leaves the coefficient pipeline while the neuron is in stage 7.
+        self.phi.prospective.next = self.coefficient.result.val();
+        self.phi.select.next = self.activation.val();
+        self.s8_clamp_zero.enable.next = self.s7_valid.q.val();
+        self.s8_clamp_one.enable.next = self.s7_valid.q.val();
+        self.s8_slope.enable.next = self.s7_valid.q.val();
+        self.s8_ub.enable.next = self.s7_valid.q.val();
+        self.s8_ub_sat.enable.next = self.s7_valid.q.val();
+        self.s8_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s8_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s8_slope.d.next = self.phi.slope.val();
+        self.s8_ub.d.next = self.coefficient.result.val();
+        self.s8_ub_sat.d.next = self.coefficient.saturated.val();
+
+        // The outputs: the next u leaves the coefficient pipeline while the neuron is in stage 8.
+        self.to_rate.value.next = self.s8_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s7_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s7_clamp_one.q.val();
-        self.out_valid.next = self.s7_valid.q.val();
+        self.rate_clamp.clamp_zero.next = self.s8_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s8_clamp_one.q.val();
+        self.out_valid.next = self.s8_valid.q.val();
         self.current.next = self.s2_current.q.val();
-        self.prospective.next = self.s7_ub.q.val();
+        self.prospective.next = self.s8_ub.q.val();
         self.potential_next.next = self.coefficient.result.val();
         self.rate.next = self.rate_clamp.result.val();
-        self.slope.next = self.s7_slope.q.val();
+        self.slope.next = self.s8_slope.q.val();
         self.current_saturated.next = self.s7_current_sat.q.val();
         self.difference_saturated.next = self.s7_v_sat.q.val();
-        self.prospective_saturated.next = self.s7_ub_sat.q.val();
+        self.prospective_saturated.next = self.s8_ub_sat.q.val();
         self.potential_saturated.next = self.coefficient.saturated.val();
         self.rate_saturated.next = self.rate_clamp.saturated.val();
     }
