@@ -12,8 +12,8 @@ use crate::leaf::{
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
-/// coefficient pipeline in its stage 4, and the next u leaves it at the outputs.
-pub const NEURON_LATENCY: usize = 4 + COEFFICIENT_LATENCY;
+/// coefficient pipeline in its stage 4, and the unit registers the next u when it leaves.
+pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
 
 /// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
 /// neuron's current.
@@ -238,7 +238,7 @@ pub struct NeuronUnit {
     s6_valid: ResetRegister<Bit>,
     s6_u: EnableRegister<Signed<32>>,
     s7_valid: ResetRegister<Bit>,
-    // Stage 8: ŭ, its slope and the clamp of φ. The flags of stages 3, 5 and 7 arrive here.
+    // Stage 8: ŭ, its slope and the clamp of φ.
     phi: ActivationSelect,
     s8_valid: ResetRegister<Bit>,
     s8_clamp_zero: EnableRegister<Bit>,
@@ -248,10 +248,17 @@ pub struct NeuronUnit {
     s8_ub_sat: EnableRegister<Bit>,
     s7_v_sat: EnableRegister<Bit>,
     s7_current_sat: EnableRegister<Bit>,
-    // The outputs read stages 7 and 8, the rate formed from stage 8, `φ` applied to ŭ in the activity
-    // format, and the next u as it leaves the coefficient pipeline.
+    // Stage 9: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
+    // read stages 8 and 9.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
+    s9_valid: ResetRegister<Bit>,
+    s9_rate: EnableRegister<Signed<16>>,
+    s9_rate_sat: EnableRegister<Bit>,
+    s9_u_next: EnableRegister<Signed<32>>,
+    s9_u_sat: EnableRegister<Bit>,
+    s9_v_sat: EnableRegister<Bit>,
+    s9_current_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -328,6 +335,13 @@ impl NeuronUnit {
             s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
+            s9_valid: Default::default(),
+            s9_rate: Default::default(),
+            s9_rate_sat: Default::default(),
+            s9_u_next: Default::default(),
+            s9_u_sat: Default::default(),
+            s9_v_sat: Default::default(),
+            s9_current_sat: Default::default(),
         }
     }
 }
@@ -357,6 +371,13 @@ impl Logic for NeuronUnit {
         self.s6_valid.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
         self.s8_valid.clock.next = self.clock.val();
+        self.s9_valid.clock.next = self.clock.val();
+        self.s9_rate.clock.next = self.clock.val();
+        self.s9_rate_sat.clock.next = self.clock.val();
+        self.s9_u_next.clock.next = self.clock.val();
+        self.s9_u_sat.clock.next = self.clock.val();
+        self.s9_v_sat.clock.next = self.clock.val();
+        self.s9_current_sat.clock.next = self.clock.val();
         self.s8_clamp_zero.clock.next = self.clock.val();
         self.s8_clamp_one.clock.next = self.clock.val();
         self.s8_slope.clock.next = self.clock.val();
@@ -372,6 +393,7 @@ impl Logic for NeuronUnit {
         self.s6_valid.reset.next = self.reset.val();
         self.s7_valid.reset.next = self.reset.val();
         self.s8_valid.reset.next = self.reset.val();
+        self.s9_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -383,6 +405,7 @@ impl Logic for NeuronUnit {
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
         self.s8_valid.d.next = self.s7_valid.q.val();
+        self.s9_valid.d.next = self.s8_valid.q.val();
 
         // Stage 1, with e from the clock before.
         self.error_complement.d.next = self.error.val();
@@ -480,22 +503,35 @@ impl Logic for NeuronUnit {
         self.s8_ub.d.next = self.coefficient.result.val();
         self.s8_ub_sat.d.next = self.coefficient.saturated.val();
 
-        // The outputs: the next u leaves the coefficient pipeline while the neuron is in stage 8.
+        // Stage 9: the next u leaves the coefficient pipeline while the neuron is in stage 8.
         self.to_rate.value.next = self.s8_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
         self.rate_clamp.clamp_zero.next = self.s8_clamp_zero.q.val();
         self.rate_clamp.clamp_one.next = self.s8_clamp_one.q.val();
-        self.out_valid.next = self.s8_valid.q.val();
+        self.s9_rate.enable.next = self.s8_valid.q.val();
+        self.s9_rate_sat.enable.next = self.s8_valid.q.val();
+        self.s9_u_next.enable.next = self.s8_valid.q.val();
+        self.s9_u_sat.enable.next = self.s8_valid.q.val();
+        self.s9_v_sat.enable.next = self.s8_valid.q.val();
+        self.s9_current_sat.enable.next = self.s8_valid.q.val();
+        self.s9_rate.d.next = self.rate_clamp.result.val();
+        self.s9_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s9_u_next.d.next = self.coefficient.result.val();
+        self.s9_u_sat.d.next = self.coefficient.saturated.val();
+        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
+        self.s9_current_sat.d.next = self.s7_current_sat.q.val();
+
+        self.out_valid.next = self.s9_valid.q.val();
         self.current.next = self.s2_current.q.val();
         self.prospective.next = self.s8_ub.q.val();
-        self.potential_next.next = self.coefficient.result.val();
-        self.rate.next = self.rate_clamp.result.val();
+        self.potential_next.next = self.s9_u_next.q.val();
+        self.rate.next = self.s9_rate.q.val();
         self.slope.next = self.s8_slope.q.val();
-        self.current_saturated.next = self.s7_current_sat.q.val();
-        self.difference_saturated.next = self.s7_v_sat.q.val();
+        self.current_saturated.next = self.s9_current_sat.q.val();
+        self.difference_saturated.next = self.s9_v_sat.q.val();
         self.prospective_saturated.next = self.s8_ub_sat.q.val();
-        self.potential_saturated.next = self.coefficient.saturated.val();
-        self.rate_saturated.next = self.rate_clamp.saturated.val();
+        self.potential_saturated.next = self.s9_u_sat.q.val();
+        self.rate_saturated.next = self.s9_rate_sat.q.val();
     }
 }
