@@ -416,14 +416,15 @@ pub mod activation {
 /// The activation of ŭ as a choice, and its slope: `φ(ŭ)` is 0 when `clamp_zero` is set, 1.0
 /// when `clamp_one` is set and `ŭ` itself otherwise, and `slope = φ'(ŭ)` in the activity format,
 /// which is 1.0 or 0. Select codes are in [`activation`]. The comparisons with 0 and 1.0 test bits of
-/// `ŭ`, not carry chains.
+/// `ŭ`, not carry chains. `prospective` may be the `N`-bit sum before ŭ is saturated to the
+/// potential format, because saturation keeps its order against 0 and 1.0.
 ///
 /// φ only clamps, so the rate `sat(realign(φ(ŭ)))` equals [`ActivityClamp`] applied to
 /// `sat(realign(ŭ))` with these flags: realignment and saturation keep the order of words and
 /// map 0 and 1.0 to 0 and 1.0.
 #[derive(LogicBlock)]
-pub struct ActivationSelect {
-    pub prospective: Signal<In, Signed<32>>,
+pub struct ActivationSelect<const N: usize> {
+    pub prospective: Signal<In, Signed<N>>,
     pub select: Signal<In, Bits<2>>,
     pub clamp_zero: Signal<Out, Bit>,
     pub clamp_one: Signal<Out, Bit>,
@@ -432,7 +433,7 @@ pub struct ActivationSelect {
     _act_frac: u32,
 }
 
-impl ActivationSelect {
+impl<const N: usize> ActivationSelect<N> {
     pub fn new(pot_frac: u32, act_frac: u32) -> Self {
         assert!(
             pot_frac >= act_frac,
@@ -458,7 +459,7 @@ impl ActivationSelect {
     }
 }
 
-impl Logic for ActivationSelect {
+impl<const N: usize> Logic for ActivationSelect<N> {
     fn update(&mut self) {
         let x = signed_value(self.prospective.val());
         let one = 1i64 << self._pot_frac;
@@ -485,17 +486,17 @@ impl Logic for ActivationSelect {
         // `ŭ > 1.0` for a non-negative ŭ: a bit above the one is set, or the one's bit and a
         // bit below it.
         let mut above_one = Vec::new();
-        if f < 30 {
-            above_one.push(format!("(|prospective[30:{}])", f + 1));
+        if f < N - 2 {
+            above_one.push(format!("(|prospective[{}:{}])", N - 2, f + 1));
         }
         if f > 0 {
             above_one.push(format!("(prospective[{f}] && (|prospective[{}:0]))", f - 1));
         }
         let above_one = format!("({})", above_one.join(" || "));
         Verilog::Custom(format!(
-            "wire negative = prospective[31];\n\
+            "wire negative = prospective[{sign}];\n\
              wire above = !negative && {above_one};\n\
-             wire positive = !negative && (|prospective[30:0]);\n\
+             wire positive = !negative && (|prospective[{magnitude}:0]);\n\
              reg active;\n\
              always @(*) begin\n\
              \x20  case (select)\n\
@@ -518,6 +519,8 @@ impl Logic for ActivationSelect {
              \x20  slope = active ? {act_one} : 16'sh0;\n\
              end\n",
             act_one = literal(1i128 << self._act_frac, 16),
+            sign = N - 1,
+            magnitude = N - 2,
         ))
     }
 }

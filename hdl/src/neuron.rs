@@ -49,6 +49,8 @@ pub struct CoefficientPipeline {
     pub shift: Signal<In, Bits<6>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
+    /// The sum before saturation, in the clock of `result`.
+    pub total: Signal<Out, Signed<36>>,
     combine: ProductCombine,
     s1_doubled: Register<Signed<49>>,
     s1_shift: Register<Bits<6>>,
@@ -73,6 +75,7 @@ impl CoefficientPipeline {
             shift: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
+            total: Default::default(),
             combine: Default::default(),
             s1_doubled: Default::default(),
             s1_shift: Default::default(),
@@ -121,6 +124,7 @@ impl Logic for CoefficientPipeline {
         self.s4_total.d.next = self.sum.total.val();
 
         self.saturate.value.next = self.s4_total.q.val();
+        self.total.next = self.s4_total.q.val();
         self.result.next = self.saturate.result.val();
         self.saturated.next = self.saturate.saturated.val();
     }
@@ -239,7 +243,7 @@ pub struct NeuronUnit {
     s6_u: EnableRegister<Signed<32>>,
     s7_valid: ResetRegister<Bit>,
     // Stage 8: ŭ, its slope and the clamp of φ.
-    phi: ActivationSelect,
+    phi: ActivationSelect<36>,
     s8_valid: ResetRegister<Bit>,
     s8_clamp_zero: EnableRegister<Bit>,
     s8_clamp_one: EnableRegister<Bit>,
@@ -490,7 +494,8 @@ impl Logic for NeuronUnit {
         self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
         // Stage 8: ŭ leaves the coefficient pipeline while the neuron is in stage 7.
-        self.phi.prospective.next = self.coefficient.result.val();
+        // φ compares the sum before saturation, which is shorter than comparing ŭ.
+        self.phi.prospective.next = self.coefficient.total.val();
         self.phi.select.next = self.activation.val();
         self.s8_clamp_zero.enable.next = self.s7_valid.q.val();
         self.s8_clamp_one.enable.next = self.s7_valid.q.val();
