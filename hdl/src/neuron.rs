@@ -494,7 +494,7 @@ impl Logic for NeuronUnit {
         self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
         // Stage 8: ŭ leaves the coefficient pipeline while the neuron is in stage 7.
-        // φ compares the sum before saturation, which is shorter than comparing ŭ.
+        // φ reads the sum before saturation, so its path skips the saturation.
         self.phi.prospective.next = self.coefficient.total.val();
         self.phi.select.next = self.activation.val();
         self.s8_clamp_zero.enable.next = self.s7_valid.q.val();
