@@ -221,6 +221,49 @@ impl<const N: usize> Logic for ShiftStage<N> {
     }
 }
 
+/// The fine stage of the coefficient shift with the clamp that follows it:
+/// `result = sat(value >>> amount)` in 35 bits, for a 3-bit `amount`.
+///
+/// The shifted word fits 35 bits exactly when `value` fits `35 + amount` bits, that is when bits
+/// `34 + amount` to 47 all equal the sign. So the clamp tests bits of `value`, and the shifter
+/// forms only the 35 bits of the result from the low 42 bits of `value`.
+#[derive(LogicBlock, Default)]
+pub struct FineShiftClamp {
+    pub value: Signal<In, Signed<49>>,
+    pub amount: Signal<In, Bits<3>>,
+    pub result: Signal<Out, Signed<35>>,
+}
+
+impl Logic for FineShiftClamp {
+    fn update(&mut self) {
+        let shifted = signed_value(self.value.val()) >> self.amount.val().to_u64();
+        let (y, _) = saturate_value(shifted as i128, 35);
+        self.result.next = y.into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let cases: String = (0..8)
+            .map(|a| format!("      3'd{a}: beyond = |differs[47:{}];\n", 34 + a))
+            .collect();
+        Verilog::Custom(format!(
+            "wire [47:0] differs = value[47:0] ^ {{48{{value[48]}}}};\n\
+             reg beyond;\n\
+             always @(*) begin\n\
+             \x20  case (amount)\n\
+             {cases}\
+             \x20  endcase\n\
+             end\n\
+             wire signed [41:0] low = value[41:0];\n\
+             wire signed [41:0] shifted = low >>> amount;\n\
+             always @(*) result = beyond ? (value[48] ? {min} : {max}) : shifted[34:0];\n",
+            min = literal(-(1i128 << 34), 35),
+            max = literal((1i128 << 34) - 1, 35),
+        ))
+    }
+}
+
 /// Clamps a word to the range of `OUT` bits, without a flag: `result = sat(value)`.
 #[derive(LogicBlock, Default)]
 pub struct Clamp<const IN: usize, const OUT: usize> {
@@ -283,16 +326,22 @@ impl Logic for RoundedSum {
 
 /// `offset = error − potential`, exact in 33 bits: the part of the potential difference `v`
 /// that does not need the current, so [`PotentialSum`] adds only the current to it.
+///
+/// It takes the bitwise complement `~error` and forms `~(~error + potential)`, which equals
+/// `error − potential`. An iCE40 subtractor spends a LUT per bit on inverting an operand for
+/// its carry chain, while the caller can form the complement in a LUT that shares a logic cell
+/// with its register.
 #[derive(LogicBlock, Default)]
 pub struct ErrorOffset {
-    pub error: Signal<In, Signed<32>>,
+    pub error_complement: Signal<In, Signed<32>>,
     pub potential: Signal<In, Signed<32>>,
     pub offset: Signal<Out, Signed<33>>,
 }
 
 impl Logic for ErrorOffset {
     fn update(&mut self) {
-        let offset = signed_value(self.error.val()) - signed_value(self.potential.val());
+        let error = !signed_value(self.error_complement.val());
+        let offset = error - signed_value(self.potential.val());
         self.offset.next = offset.into();
     }
     fn connect(&mut self) {
@@ -300,10 +349,32 @@ impl Logic for ErrorOffset {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
-            "always @(*) offset = {} - {};\n",
-            extend("error", 32, 1),
+            "always @(*) offset = ~({} + {});\n",
+            extend("error_complement", 32, 1),
             extend("potential", 32, 1)
         ))
+    }
+}
+
+/// A register that stores the bitwise complement of its input, `q = ~d`, without reset.
+#[derive(LogicBlock, Default)]
+pub struct ComplementRegister<const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub d: Signal<In, Signed<N>>,
+    pub q: Signal<Out, Signed<N>>,
+}
+
+impl<const N: usize> Logic for ComplementRegister<N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self.q.next = (!signed_value(self.d.val())).into();
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(posedge clock) begin\n   q <= ~d;\nend\n".into())
     }
 }
 
@@ -345,14 +416,15 @@ pub mod activation {
 /// The activation of ŭ as a choice, and its slope: `φ(ŭ)` is 0 when `clamp_zero` is set, 1.0
 /// when `clamp_one` is set and `ŭ` itself otherwise, and `slope = φ'(ŭ)` in the activity format,
 /// which is 1.0 or 0. Select codes are in [`activation`]. The comparisons with 0 and 1.0 test bits of
-/// `ŭ`, not carry chains.
+/// `ŭ`, not carry chains. `prospective` may be the `N`-bit sum before ŭ is saturated to the
+/// potential format, because saturation keeps its order against 0 and 1.0.
 ///
 /// φ only clamps, so the rate `sat(realign(φ(ŭ)))` equals [`ActivityClamp`] applied to
 /// `sat(realign(ŭ))` with these flags: realignment and saturation keep the order of words and
 /// map 0 and 1.0 to 0 and 1.0.
 #[derive(LogicBlock)]
-pub struct ActivationSelect {
-    pub prospective: Signal<In, Signed<32>>,
+pub struct ActivationSelect<const N: usize> {
+    pub prospective: Signal<In, Signed<N>>,
     pub select: Signal<In, Bits<2>>,
     pub clamp_zero: Signal<Out, Bit>,
     pub clamp_one: Signal<Out, Bit>,
@@ -361,7 +433,7 @@ pub struct ActivationSelect {
     _act_frac: u32,
 }
 
-impl ActivationSelect {
+impl<const N: usize> ActivationSelect<N> {
     pub fn new(pot_frac: u32, act_frac: u32) -> Self {
         assert!(
             pot_frac >= act_frac,
@@ -387,7 +459,7 @@ impl ActivationSelect {
     }
 }
 
-impl Logic for ActivationSelect {
+impl<const N: usize> Logic for ActivationSelect<N> {
     fn update(&mut self) {
         let x = signed_value(self.prospective.val());
         let one = 1i64 << self._pot_frac;
@@ -414,17 +486,17 @@ impl Logic for ActivationSelect {
         // `ŭ > 1.0` for a non-negative ŭ: a bit above the one is set, or the one's bit and a
         // bit below it.
         let mut above_one = Vec::new();
-        if f < 30 {
-            above_one.push(format!("(|prospective[30:{}])", f + 1));
+        if f < N - 2 {
+            above_one.push(format!("(|prospective[{}:{}])", N - 2, f + 1));
         }
         if f > 0 {
             above_one.push(format!("(prospective[{f}] && (|prospective[{}:0]))", f - 1));
         }
         let above_one = format!("({})", above_one.join(" || "));
         Verilog::Custom(format!(
-            "wire negative = prospective[31];\n\
+            "wire negative = prospective[{sign}];\n\
              wire above = !negative && {above_one};\n\
-             wire positive = !negative && (|prospective[30:0]);\n\
+             wire positive = !negative && (|prospective[{magnitude}:0]);\n\
              reg active;\n\
              always @(*) begin\n\
              \x20  case (select)\n\
@@ -447,6 +519,8 @@ impl Logic for ActivationSelect {
              \x20  slope = active ? {act_one} : 16'sh0;\n\
              end\n",
             act_one = literal(1i128 << self._act_frac, 16),
+            sign = N - 1,
+            magnitude = N - 2,
         ))
     }
 }

@@ -6,16 +6,21 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, Clamp, ErrorOffset, PotentialSplit, PotentialSum,
-    ProductCombine, Register, Requantize, ResetRegister, RoundedSum, ShiftStage,
+    ActivationSelect, ActivityClamp, ComplementRegister, ErrorOffset, FineShiftClamp,
+    PotentialSplit, PotentialSum, ProductCombine, Register, Requantize, ResetRegister, RoundedSum,
+    ShiftStage,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
-/// coefficient pipeline in its stage 5, and the unit registers the next u when it leaves.
-pub const NEURON_LATENCY: usize = 6 + COEFFICIENT_LATENCY;
+/// coefficient pipeline in its stage 4, and the unit registers the next u when it leaves.
+pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
+
+/// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
+/// neuron's current.
+pub const CURRENT_LATENCY: usize = 2;
 
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
-pub const COEFFICIENT_LATENCY: usize = 5;
+pub const COEFFICIENT_LATENCY: usize = 4;
 
 /// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
 /// reads the same operation's `base`.
@@ -29,11 +34,11 @@ pub const COEFFICIENT_BASE_DELAY: usize = 3;
 /// pipeline then returns `base` plus the rounded product's sign (0 or -1).
 ///
 /// Stage 1 combines the partial products into the doubled product with a 33-bit adder. Stage 2
-/// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps
-/// it to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and stage 5
-/// saturates. The clamp changes no result, because a product beyond 35 bits saturates the sum
-/// either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the
-/// operation's other inputs, so the caller keeps it only until then.
+/// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps it
+/// to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and the outputs
+/// saturate its sum combinationally. The clamp changes no result, because a product beyond 35
+/// bits saturates the sum either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`]
+/// clocks after the operation's other inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -44,20 +49,19 @@ pub struct CoefficientPipeline {
     pub shift: Signal<In, Bits<6>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
+    /// The sum before saturation, in the clock of `result`.
+    pub total: Signal<Out, Signed<36>>,
     combine: ProductCombine,
     s1_doubled: Register<Signed<49>>,
     s1_shift: Register<Bits<6>>,
     coarse: ShiftStage<49>,
     s2_halves: Register<Signed<49>>,
     s2_fine_shift: Register<Bits<3>>,
-    fine: ShiftStage<49>,
-    clamp: Clamp<49, 35>,
+    fine: FineShiftClamp,
     s3_halves: Register<Signed<35>>,
     sum: RoundedSum,
     s4_total: Register<Signed<36>>,
     saturate: Requantize<36, 32>,
-    s5_result: Register<Signed<32>>,
-    s5_saturated: Register<Bit>,
 }
 
 impl CoefficientPipeline {
@@ -71,20 +75,18 @@ impl CoefficientPipeline {
             shift: Default::default(),
             result: Default::default(),
             saturated: Default::default(),
+            total: Default::default(),
             combine: Default::default(),
             s1_doubled: Default::default(),
             s1_shift: Default::default(),
             coarse: ShiftStage::coarse(),
             s2_halves: Default::default(),
             s2_fine_shift: Default::default(),
-            fine: ShiftStage::fine(),
-            clamp: Default::default(),
+            fine: Default::default(),
             s3_halves: Default::default(),
             sum: Default::default(),
             s4_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
-            s5_result: Default::default(),
-            s5_saturated: Default::default(),
         }
     }
 }
@@ -98,8 +100,6 @@ impl Logic for CoefficientPipeline {
         self.s2_fine_shift.clock.next = self.clock.val();
         self.s3_halves.clock.next = self.clock.val();
         self.s4_total.clock.next = self.clock.val();
-        self.s5_result.clock.next = self.clock.val();
-        self.s5_saturated.clock.next = self.clock.val();
 
         // Stage 1.
         self.combine.high.next = self.high.val();
@@ -116,21 +116,17 @@ impl Logic for CoefficientPipeline {
         // Stage 3.
         self.fine.value.next = self.s2_halves.q.val();
         self.fine.amount.next = self.s2_fine_shift.q.val();
-        self.clamp.value.next = self.fine.result.val();
-        self.s3_halves.d.next = self.clamp.result.val();
+        self.s3_halves.d.next = self.fine.result.val();
 
         // Stage 4.
         self.sum.base.next = self.base.val();
         self.sum.halves.next = self.s3_halves.q.val();
         self.s4_total.d.next = self.sum.total.val();
 
-        // Stage 5.
         self.saturate.value.next = self.s4_total.q.val();
-        self.s5_result.d.next = self.saturate.result.val();
-        self.s5_saturated.d.next = self.saturate.saturated.val();
-
-        self.result.next = self.s5_result.q.val();
-        self.saturated.next = self.s5_saturated.q.val();
+        self.total.next = self.s4_total.q.val();
+        self.result.next = self.saturate.result.val();
+        self.saturated.next = self.saturate.saturated.val();
     }
 }
 
@@ -142,6 +138,13 @@ impl Logic for CoefficientPipeline {
 /// neuron for two clocks: a register loads only when a neuron enters its stage, and the next
 /// neuron enters two clocks later at the earliest. So a word is registered only in every other
 /// stage up to the stage that reads it, and a stage reads the registers of the stage before.
+///
+/// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
+/// set, and `sum` in the clock after, so the caller can pass the sum from the register that
+/// accumulated it. It registers the complement of every clock's `error`. It reads
+/// the coefficients and `activation` in later stages without copying them, so they must not
+/// change while a neuron is in flight. The engine writes them only between layers, after the
+/// last neuron of a layer has returned.
 ///
 /// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
 /// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
@@ -160,14 +163,18 @@ impl Logic for CoefficientPipeline {
 ///   chosen by `activation` (codes in [`crate::leaf::activation`]).
 ///
 /// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
-/// only in the clock where `out_valid` is set. Only the valid bits are reset.
+/// only in the clock where `out_valid` is set, except `current`, which shows a neuron's current
+/// [`CURRENT_LATENCY`] clocks after its `valid` and is not kept to the end of the pipeline. Only
+/// the valid bits are reset.
 #[derive(LogicBlock)]
 pub struct NeuronUnit {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
+    /// The forward sum, in the clock after `valid`.
     pub sum: Signal<In, Signed<48>>,
     pub potential: Signal<In, Signed<32>>,
+    /// The installed error, in the clock before `valid`.
     pub error: Signal<In, Signed<32>>,
     pub k_r_mant: Signal<In, Signed<16>>,
     pub k_r_shift: Signal<In, Bits<6>>,
@@ -183,6 +190,7 @@ pub struct NeuronUnit {
     pub spare_high_product: Signal<Out, Signed<32>>,
     pub spare_low_product: Signal<Out, Signed<32>>,
     pub out_valid: Signal<Out, Bit>,
+    /// The current of the neuron in stage 2, [`CURRENT_LATENCY`] clocks after its `valid`.
     pub current: Signal<Out, Signed<32>>,
     pub prospective: Signal<Out, Signed<32>>,
     pub potential_next: Signal<Out, Signed<32>>,
@@ -193,93 +201,68 @@ pub struct NeuronUnit {
     pub prospective_saturated: Signal<Out, Bit>,
     pub potential_saturated: Signal<Out, Bit>,
     pub rate_saturated: Signal<Out, Bit>,
-    // Stage 1: the input words.
-    s1_valid: ResetRegister<Bit>,
-    s1_sum: EnableRegister<Signed<48>>,
-    s1_u: EnableRegister<Signed<32>>,
-    s1_e: EnableRegister<Signed<32>>,
-    s1_kr_mant: EnableRegister<Signed<16>>,
-    s1_kr_shift: EnableRegister<Bits<6>>,
-    s1_kdt_mant: EnableRegister<Signed<16>>,
-    s1_kdt_shift: EnableRegister<Bits<6>>,
-    s1_act: EnableRegister<Bits<2>>,
-    // Stage 2: basal current I, and e − u.
-    to_current: Requantize<48, 32>,
+    /// The complement of e, registered in every clock.
+    error_complement: ComplementRegister<32>,
+    // Stage 1: u, and e − u from the input ports.
     error_offset: ErrorOffset,
+    s1_valid: ResetRegister<Bit>,
+    s1_u: EnableRegister<Signed<32>>,
+    s1_offset: EnableRegister<Signed<33>>,
+    // Stage 2: basal current I from the sum that arrives in stage 1.
+    to_current: Requantize<48, 32>,
     s2_valid: ResetRegister<Bit>,
     s2_current: EnableRegister<Signed<32>>,
     s2_current_sat: EnableRegister<Bit>,
-    s2_offset: EnableRegister<Signed<33>>,
-    // Stage 3: I − u + e, which stages 3 and 4 saturate to v and split into the multipliers'
-    // halves.
+    // Stage 3: v = sat(I − u + e), which stages 3 and 4 split into the multipliers' halves.
     difference: PotentialSum,
-    s3_valid: ResetRegister<Bit>,
-    s3_total: EnableRegister<Signed<34>>,
-    s3_u: EnableRegister<Signed<32>>,
-    s3_kr_mant: EnableRegister<Signed<16>>,
-    s3_kr_shift: EnableRegister<Bits<6>>,
-    s3_kdt_mant: EnableRegister<Signed<16>>,
-    s3_kdt_shift: EnableRegister<Bits<6>>,
-    s3_act: EnableRegister<Bits<2>>,
     clamp_difference: Requantize<34, 32>,
+    s3_valid: ResetRegister<Bit>,
+    s3_v: EnableRegister<Signed<32>>,
+    s3_v_sat: EnableRegister<Bit>,
+    s3_current_sat: EnableRegister<Bit>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
-    // `low_operand · mant_operand`.
+    // `low_operand · mant_operand`. Their products go straight into the coefficient pipeline.
     high_operand: Signal<Local, Signed<16>>,
     low_operand: Signal<Local, Signed<16>>,
     mant_operand: Signal<Local, Signed<16>>,
     high_product: Signal<Local, Signed<32>>,
     low_product: Signal<Local, Signed<32>>,
-    /// The products of the clock before: a neuron's K_r products in stage 4, its K_dt products
-    /// in stage 5. They feed the coefficient pipeline.
-    high_partial: Register<Signed<32>>,
-    low_partial: Register<Signed<32>>,
+    s2_u: EnableRegister<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    s4_current: EnableRegister<Signed<32>>,
-    s4_current_sat: EnableRegister<Bit>,
-    // Stages 4 to 10 share the coefficient pipeline: the K_r products enter it in stage 4 and
-    // the K_dt products in stage 5, which leaves ŭ in stage 9 and the next u in stage 10. A
-    // neuron in stage 5 leaves stage 4 empty.
+    s4_u: EnableRegister<Signed<32>>,
+    // Stages 3 to 8 share the coefficient pipeline: the K_r products enter it in stage 3 and
+    // the K_dt products in stage 4, which leaves ŭ in stage 7 and the next u in stage 8. A
+    // neuron in stage 4 leaves stage 3 empty.
     coefficient: CoefficientPipeline,
     s5_valid: ResetRegister<Bit>,
-    s5_u: EnableRegister<Signed<32>>,
-    s5_kdt_shift: EnableRegister<Bits<6>>,
     s5_v_sat: EnableRegister<Bit>,
-    s5_act: EnableRegister<Bits<2>>,
+    s5_current_sat: EnableRegister<Bit>,
+    /// Stage 6 keeps u for the coefficient pipeline's sums in stages 6 (K_r) and 7 (K_dt).
     s6_valid: ResetRegister<Bit>,
-    s6_current: EnableRegister<Signed<32>>,
-    s6_current_sat: EnableRegister<Bit>,
-    /// Stage 7 keeps u for the coefficient pipeline's sums in stages 7 (K_r) and 8 (K_dt).
+    s6_u: EnableRegister<Signed<32>>,
     s7_valid: ResetRegister<Bit>,
-    s7_u: EnableRegister<Signed<32>>,
-    s7_v_sat: EnableRegister<Bit>,
-    s7_act: EnableRegister<Bits<2>>,
+    // Stage 8: ŭ, its slope and the clamp of φ.
+    phi: ActivationSelect<36>,
     s8_valid: ResetRegister<Bit>,
-    s8_current: EnableRegister<Signed<32>>,
-    s8_current_sat: EnableRegister<Bit>,
-    s9_valid: ResetRegister<Bit>,
-    s9_v_sat: EnableRegister<Bit>,
-    s9_act: EnableRegister<Bits<2>>,
-    // Stage 10: the slope of ŭ and the clamp of φ.
-    phi: ActivationSelect,
-    s10_valid: ResetRegister<Bit>,
-    s10_clamp_zero: EnableRegister<Bit>,
-    s10_clamp_one: EnableRegister<Bit>,
-    s10_slope: EnableRegister<Signed<16>>,
-    s10_ub: EnableRegister<Signed<32>>,
-    s10_ub_sat: EnableRegister<Bit>,
-    s10_current: EnableRegister<Signed<32>>,
-    s10_current_sat: EnableRegister<Bit>,
-    // Stage 11: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
-    // read stages 10 and 11.
+    s8_clamp_zero: EnableRegister<Bit>,
+    s8_clamp_one: EnableRegister<Bit>,
+    s8_slope: EnableRegister<Signed<16>>,
+    s8_ub: EnableRegister<Signed<32>>,
+    s8_ub_sat: EnableRegister<Bit>,
+    s7_v_sat: EnableRegister<Bit>,
+    s7_current_sat: EnableRegister<Bit>,
+    // Stage 9: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
+    // read stages 8 and 9.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
-    s11_valid: ResetRegister<Bit>,
-    s11_rate: EnableRegister<Signed<16>>,
-    s11_rate_sat: EnableRegister<Bit>,
-    s11_u_next: EnableRegister<Signed<32>>,
-    s11_u_sat: EnableRegister<Bit>,
-    s11_v_sat: EnableRegister<Bit>,
+    s9_valid: ResetRegister<Bit>,
+    s9_rate: EnableRegister<Signed<16>>,
+    s9_rate_sat: EnableRegister<Bit>,
+    s9_u_next: EnableRegister<Signed<32>>,
+    s9_u_sat: EnableRegister<Bit>,
+    s9_v_sat: EnableRegister<Bit>,
+    s9_current_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -314,78 +297,55 @@ impl NeuronUnit {
             prospective_saturated: Default::default(),
             potential_saturated: Default::default(),
             rate_saturated: Default::default(),
+            error_complement: Default::default(),
+            error_offset: Default::default(),
             s1_valid: Default::default(),
-            s1_sum: Default::default(),
             s1_u: Default::default(),
-            s1_e: Default::default(),
-            s1_kr_mant: Default::default(),
-            s1_kr_shift: Default::default(),
-            s1_kdt_mant: Default::default(),
-            s1_kdt_shift: Default::default(),
-            s1_act: Default::default(),
+            s1_offset: Default::default(),
             to_current: Requantize::new(forward_frac, formats.pot_frac, formats.pot_bits),
             s2_valid: Default::default(),
             s2_current: Default::default(),
             s2_current_sat: Default::default(),
-            error_offset: Default::default(),
-            s2_offset: Default::default(),
             difference: Default::default(),
-            s3_valid: Default::default(),
-            s3_total: Default::default(),
-            s3_u: Default::default(),
-            s3_kr_mant: Default::default(),
-            s3_kr_shift: Default::default(),
-            s3_kdt_mant: Default::default(),
-            s3_kdt_shift: Default::default(),
-            s3_act: Default::default(),
             clamp_difference: Requantize::new(0, 0, formats.pot_bits),
+            s3_valid: Default::default(),
+            s3_v: Default::default(),
+            s3_v_sat: Default::default(),
+            s3_current_sat: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
             mant_operand: Default::default(),
             high_product: Default::default(),
             low_product: Default::default(),
-            high_partial: Default::default(),
-            low_partial: Default::default(),
+            s2_u: Default::default(),
             s4_valid: Default::default(),
-            s4_current: Default::default(),
-            s4_current_sat: Default::default(),
+            s4_u: Default::default(),
             coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
-            s5_u: Default::default(),
-            s5_kdt_shift: Default::default(),
             s5_v_sat: Default::default(),
-            s5_act: Default::default(),
+            s5_current_sat: Default::default(),
             s6_valid: Default::default(),
-            s6_current: Default::default(),
-            s6_current_sat: Default::default(),
-            s7_valid: Default::default(),
-            s7_u: Default::default(),
-            s7_v_sat: Default::default(),
-            s7_act: Default::default(),
-            s8_valid: Default::default(),
-            s8_current: Default::default(),
-            s8_current_sat: Default::default(),
-            s9_valid: Default::default(),
-            s9_v_sat: Default::default(),
-            s9_act: Default::default(),
+            s6_u: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
-            s10_valid: Default::default(),
-            s10_clamp_zero: Default::default(),
-            s10_clamp_one: Default::default(),
-            s10_slope: Default::default(),
-            s10_ub: Default::default(),
-            s10_ub_sat: Default::default(),
-            s10_current: Default::default(),
-            s10_current_sat: Default::default(),
+            s7_valid: Default::default(),
+            s8_valid: Default::default(),
+            s8_clamp_zero: Default::default(),
+            s8_clamp_one: Default::default(),
+            s8_slope: Default::default(),
+            s8_ub: Default::default(),
+            s8_ub_sat: Default::default(),
+            s7_v_sat: Default::default(),
+            s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
-            s11_valid: Default::default(),
-            s11_rate: Default::default(),
-            s11_rate_sat: Default::default(),
-            s11_u_next: Default::default(),
-            s11_u_sat: Default::default(),
-            s11_v_sat: Default::default(),
+            s9_valid: Default::default(),
+            s9_rate: Default::default(),
+            s9_rate_sat: Default::default(),
+            s9_u_next: Default::default(),
+            s9_u_sat: Default::default(),
+            s9_v_sat: Default::default(),
+            s9_current_sat: Default::default(),
         }
     }
 }
@@ -393,65 +353,42 @@ impl NeuronUnit {
 impl Logic for NeuronUnit {
     #[hdl_gen]
     fn update(&mut self) {
+        self.error_complement.clock.next = self.clock.val();
         self.s1_valid.clock.next = self.clock.val();
-        self.s1_sum.clock.next = self.clock.val();
         self.s1_u.clock.next = self.clock.val();
-        self.s1_e.clock.next = self.clock.val();
-        self.s1_kr_mant.clock.next = self.clock.val();
-        self.s1_kr_shift.clock.next = self.clock.val();
-        self.s1_kdt_mant.clock.next = self.clock.val();
-        self.s1_kdt_shift.clock.next = self.clock.val();
-        self.s1_act.clock.next = self.clock.val();
+        self.s1_offset.clock.next = self.clock.val();
         self.s2_valid.clock.next = self.clock.val();
         self.s2_current.clock.next = self.clock.val();
         self.s2_current_sat.clock.next = self.clock.val();
-        self.s2_offset.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
-        self.s3_total.clock.next = self.clock.val();
-        self.s3_u.clock.next = self.clock.val();
-        self.s3_kr_mant.clock.next = self.clock.val();
-        self.s3_kr_shift.clock.next = self.clock.val();
-        self.s3_kdt_mant.clock.next = self.clock.val();
-        self.s3_kdt_shift.clock.next = self.clock.val();
-        self.s3_act.clock.next = self.clock.val();
-        self.high_partial.clock.next = self.clock.val();
-        self.low_partial.clock.next = self.clock.val();
+        self.s3_v.clock.next = self.clock.val();
+        self.s3_v_sat.clock.next = self.clock.val();
+        self.s2_u.clock.next = self.clock.val();
+        self.s4_u.clock.next = self.clock.val();
+        self.s6_u.clock.next = self.clock.val();
+        self.s3_current_sat.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.s4_current.clock.next = self.clock.val();
-        self.s4_current_sat.clock.next = self.clock.val();
         self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
-        self.s5_u.clock.next = self.clock.val();
-        self.s5_kdt_shift.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
-        self.s5_act.clock.next = self.clock.val();
+        self.s5_current_sat.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_current.clock.next = self.clock.val();
-        self.s6_current_sat.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
-        self.s7_u.clock.next = self.clock.val();
-        self.s7_v_sat.clock.next = self.clock.val();
-        self.s7_act.clock.next = self.clock.val();
         self.s8_valid.clock.next = self.clock.val();
-        self.s8_current.clock.next = self.clock.val();
-        self.s8_current_sat.clock.next = self.clock.val();
         self.s9_valid.clock.next = self.clock.val();
+        self.s9_rate.clock.next = self.clock.val();
+        self.s9_rate_sat.clock.next = self.clock.val();
+        self.s9_u_next.clock.next = self.clock.val();
+        self.s9_u_sat.clock.next = self.clock.val();
         self.s9_v_sat.clock.next = self.clock.val();
-        self.s9_act.clock.next = self.clock.val();
-        self.s10_valid.clock.next = self.clock.val();
-        self.s10_clamp_zero.clock.next = self.clock.val();
-        self.s10_clamp_one.clock.next = self.clock.val();
-        self.s10_slope.clock.next = self.clock.val();
-        self.s10_ub.clock.next = self.clock.val();
-        self.s10_ub_sat.clock.next = self.clock.val();
-        self.s10_current.clock.next = self.clock.val();
-        self.s10_current_sat.clock.next = self.clock.val();
-        self.s11_valid.clock.next = self.clock.val();
-        self.s11_rate.clock.next = self.clock.val();
-        self.s11_rate_sat.clock.next = self.clock.val();
-        self.s11_u_next.clock.next = self.clock.val();
-        self.s11_u_sat.clock.next = self.clock.val();
-        self.s11_v_sat.clock.next = self.clock.val();
+        self.s9_current_sat.clock.next = self.clock.val();
+        self.s8_clamp_zero.clock.next = self.clock.val();
+        self.s8_clamp_one.clock.next = self.clock.val();
+        self.s8_slope.clock.next = self.clock.val();
+        self.s8_ub.clock.next = self.clock.val();
+        self.s8_ub_sat.clock.next = self.clock.val();
+        self.s7_v_sat.clock.next = self.clock.val();
+        self.s7_current_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
@@ -461,8 +398,6 @@ impl Logic for NeuronUnit {
         self.s7_valid.reset.next = self.reset.val();
         self.s8_valid.reset.next = self.reset.val();
         self.s9_valid.reset.next = self.reset.val();
-        self.s10_valid.reset.next = self.reset.val();
-        self.s11_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -475,179 +410,133 @@ impl Logic for NeuronUnit {
         self.s7_valid.d.next = self.s6_valid.q.val();
         self.s8_valid.d.next = self.s7_valid.q.val();
         self.s9_valid.d.next = self.s8_valid.q.val();
-        self.s10_valid.d.next = self.s9_valid.q.val();
-        self.s11_valid.d.next = self.s10_valid.q.val();
 
-        // Stage 1.
-        self.s1_sum.enable.next = self.valid.val();
+        // Stage 1, with e from the clock before.
+        self.error_complement.d.next = self.error.val();
+        self.error_offset.error_complement.next = self.error_complement.q.val();
+        self.error_offset.potential.next = self.potential.val();
         self.s1_u.enable.next = self.valid.val();
-        self.s1_e.enable.next = self.valid.val();
-        self.s1_kr_mant.enable.next = self.valid.val();
-        self.s1_kr_shift.enable.next = self.valid.val();
-        self.s1_kdt_mant.enable.next = self.valid.val();
-        self.s1_kdt_shift.enable.next = self.valid.val();
-        self.s1_act.enable.next = self.valid.val();
-        self.s1_sum.d.next = self.sum.val();
+        self.s1_offset.enable.next = self.valid.val();
         self.s1_u.d.next = self.potential.val();
-        self.s1_e.d.next = self.error.val();
-        self.s1_kr_mant.d.next = self.k_r_mant.val();
-        self.s1_kr_shift.d.next = self.k_r_shift.val();
-        self.s1_kdt_mant.d.next = self.k_dt_mant.val();
-        self.s1_kdt_shift.d.next = self.k_dt_shift.val();
-        self.s1_act.d.next = self.activation.val();
+        self.s1_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 2.
-        self.to_current.value.next = self.s1_sum.q.val();
+        // Stage 2, with the sum that arrives while the neuron is in stage 1.
+        self.s2_u.enable.next = self.s1_valid.q.val();
+        self.s2_u.d.next = self.s1_u.q.val();
+        self.to_current.value.next = self.sum.val();
         self.s2_current.enable.next = self.s1_valid.q.val();
         self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
-        self.error_offset.error.next = self.s1_e.q.val();
-        self.error_offset.potential.next = self.s1_u.q.val();
-        self.s2_offset.enable.next = self.s1_valid.q.val();
-        self.s2_offset.d.next = self.error_offset.offset.val();
 
-        // Stage 3, with u from stage 1.
+        // Stage 3, with e − u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
-        self.difference.offset.next = self.s2_offset.q.val();
-        self.s3_total.enable.next = self.s2_valid.q.val();
-        self.s3_u.enable.next = self.s2_valid.q.val();
-        self.s3_kr_mant.enable.next = self.s2_valid.q.val();
-        self.s3_kr_shift.enable.next = self.s2_valid.q.val();
-        self.s3_kdt_mant.enable.next = self.s2_valid.q.val();
-        self.s3_kdt_shift.enable.next = self.s2_valid.q.val();
-        self.s3_act.enable.next = self.s2_valid.q.val();
-        self.s3_total.d.next = self.difference.total.val();
-        self.s3_u.d.next = self.s1_u.q.val();
-        self.s3_kr_mant.d.next = self.s1_kr_mant.q.val();
-        self.s3_kr_shift.d.next = self.s1_kr_shift.q.val();
-        self.s3_kdt_mant.d.next = self.s1_kdt_mant.q.val();
-        self.s3_kdt_shift.d.next = self.s1_kdt_shift.q.val();
-        self.s3_act.d.next = self.s1_act.q.val();
+        self.difference.offset.next = self.s1_offset.q.val();
+        self.clamp_difference.value.next = self.difference.total.val();
+        self.s3_v.enable.next = self.s2_valid.q.val();
+        self.s3_v_sat.enable.next = self.s2_valid.q.val();
+        self.s3_current_sat.enable.next = self.s2_valid.q.val();
+        self.s3_v.d.next = self.clamp_difference.result.val();
+        self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
+        self.s3_current_sat.d.next = self.s2_current_sat.q.val();
 
-        // Stages 3 and 4 saturate the sum kept in stage 3 to v and multiply the halves of v: by
-        // K_r's mantissa while the neuron is in stage 3, by K_dt's while it is in stage 4.
-        // Otherwise the multipliers take the spare operands.
-        self.clamp_difference.value.next = self.s3_total.q.val();
-        self.split.value.next = self.clamp_difference.result.val();
+        // Stages 3 and 4 multiply the halves of v: by K_r's mantissa while the neuron is in
+        // stage 3, by K_dt's while it is in stage 4. Otherwise the multipliers take the spare
+        // operands.
+        self.split.value.next = self.s3_v.q.val();
         self.high_operand.next = self.spare_high.val();
         self.low_operand.next = self.spare_low.val();
         self.mant_operand.next = self.spare_mant.val();
         if self.s3_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
-            self.mant_operand.next = self.s3_kr_mant.q.val();
+            self.mant_operand.next = self.k_r_mant.val();
         }
         if self.s4_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
-            self.mant_operand.next = self.s3_kdt_mant.q.val();
+            self.mant_operand.next = self.k_dt_mant.val();
         }
         self.high_product.next = self.high_operand.val() * self.mant_operand.val();
         self.low_product.next = self.low_operand.val() * self.mant_operand.val();
         self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
         self.spare_high_product.next = self.high_product.val();
         self.spare_low_product.next = self.low_product.val();
-        self.high_partial.d.next = self.high_product.val();
-        self.low_partial.d.next = self.low_product.val();
+
+        // The coefficient pipeline takes the K_r products of the neuron in stage 3 and the K_dt
+        // products of the neuron in stage 4. Both sums read u from stage 5.
+        self.coefficient.high.next = self.high_product.val();
+        self.coefficient.low.next = self.low_product.val();
+        self.coefficient.shift.next = self.k_r_shift.val();
+        if self.s4_valid.q.val() {
+            self.coefficient.shift.next = self.k_dt_shift.val();
+        }
+        self.coefficient.base.next = self.s6_u.q.val();
 
         // Stage 4.
-        self.s4_current.enable.next = self.s3_valid.q.val();
-        self.s4_current_sat.enable.next = self.s3_valid.q.val();
-        self.s4_current.d.next = self.s2_current.q.val();
-        self.s4_current_sat.d.next = self.s2_current_sat.q.val();
-
-        // The coefficient pipeline takes the K_r products of the neuron in stage 4 and the K_dt
-        // products of the neuron in stage 5. Both sums read u from stage 7.
-        self.coefficient.high.next = self.high_partial.q.val();
-        self.coefficient.low.next = self.low_partial.q.val();
-        self.coefficient.shift.next = self.s3_kr_shift.q.val();
-        if self.s5_valid.q.val() {
-            self.coefficient.shift.next = self.s5_kdt_shift.q.val();
-        }
-        self.coefficient.base.next = self.s7_u.q.val();
+        self.s4_u.enable.next = self.s3_valid.q.val();
+        self.s4_u.d.next = self.s2_u.q.val();
 
         // Stage 5.
-        self.s5_u.enable.next = self.s4_valid.q.val();
-        self.s5_kdt_shift.enable.next = self.s4_valid.q.val();
         self.s5_v_sat.enable.next = self.s4_valid.q.val();
-        self.s5_act.enable.next = self.s4_valid.q.val();
-        self.s5_u.d.next = self.s3_u.q.val();
-        self.s5_kdt_shift.d.next = self.s3_kdt_shift.q.val();
-        self.s5_v_sat.d.next = self.clamp_difference.saturated.val();
-        self.s5_act.d.next = self.s3_act.q.val();
+        self.s5_current_sat.enable.next = self.s4_valid.q.val();
+        self.s5_v_sat.d.next = self.s3_v_sat.q.val();
+        self.s5_current_sat.d.next = self.s3_current_sat.q.val();
 
         // Stage 6.
-        self.s6_current.enable.next = self.s5_valid.q.val();
-        self.s6_current_sat.enable.next = self.s5_valid.q.val();
-        self.s6_current.d.next = self.s4_current.q.val();
-        self.s6_current_sat.d.next = self.s4_current_sat.q.val();
+        self.s6_u.enable.next = self.s5_valid.q.val();
+        self.s6_u.d.next = self.s4_u.q.val();
 
         // Stage 7.
-        self.s7_u.enable.next = self.s6_valid.q.val();
         self.s7_v_sat.enable.next = self.s6_valid.q.val();
-        self.s7_act.enable.next = self.s6_valid.q.val();
-        self.s7_u.d.next = self.s5_u.q.val();
+        self.s7_current_sat.enable.next = self.s6_valid.q.val();
         self.s7_v_sat.d.next = self.s5_v_sat.q.val();
-        self.s7_act.d.next = self.s5_act.q.val();
+        self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
-        // Stage 8.
-        self.s8_current.enable.next = self.s7_valid.q.val();
-        self.s8_current_sat.enable.next = self.s7_valid.q.val();
-        self.s8_current.d.next = self.s6_current.q.val();
-        self.s8_current_sat.d.next = self.s6_current_sat.q.val();
+        // Stage 8: ŭ leaves the coefficient pipeline while the neuron is in stage 7.
+        // φ reads the sum before saturation, so its path skips the saturation.
+        self.phi.prospective.next = self.coefficient.total.val();
+        self.phi.select.next = self.activation.val();
+        self.s8_clamp_zero.enable.next = self.s7_valid.q.val();
+        self.s8_clamp_one.enable.next = self.s7_valid.q.val();
+        self.s8_slope.enable.next = self.s7_valid.q.val();
+        self.s8_ub.enable.next = self.s7_valid.q.val();
+        self.s8_ub_sat.enable.next = self.s7_valid.q.val();
+        self.s8_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s8_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s8_slope.d.next = self.phi.slope.val();
+        self.s8_ub.d.next = self.coefficient.result.val();
+        self.s8_ub_sat.d.next = self.coefficient.saturated.val();
 
-        // Stage 9.
-        self.s9_v_sat.enable.next = self.s8_valid.q.val();
-        self.s9_act.enable.next = self.s8_valid.q.val();
-        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
-        self.s9_act.d.next = self.s7_act.q.val();
-
-        // Stage 10: ŭ left the coefficient pipeline while the neuron was in stage 9.
-        self.phi.prospective.next = self.coefficient.result.val();
-        self.phi.select.next = self.s9_act.q.val();
-        self.s10_clamp_zero.enable.next = self.s9_valid.q.val();
-        self.s10_clamp_one.enable.next = self.s9_valid.q.val();
-        self.s10_slope.enable.next = self.s9_valid.q.val();
-        self.s10_ub.enable.next = self.s9_valid.q.val();
-        self.s10_ub_sat.enable.next = self.s9_valid.q.val();
-        self.s10_current.enable.next = self.s9_valid.q.val();
-        self.s10_current_sat.enable.next = self.s9_valid.q.val();
-        self.s10_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s10_clamp_one.d.next = self.phi.clamp_one.val();
-        self.s10_slope.d.next = self.phi.slope.val();
-        self.s10_ub.d.next = self.coefficient.result.val();
-        self.s10_ub_sat.d.next = self.coefficient.saturated.val();
-        self.s10_current.d.next = self.s8_current.q.val();
-        self.s10_current_sat.d.next = self.s8_current_sat.q.val();
-
-        // Stage 11: the next u left the coefficient pipeline while the neuron was in stage 10.
-        self.to_rate.value.next = self.s10_ub.q.val();
+        // Stage 9: the next u leaves the coefficient pipeline while the neuron is in stage 8.
+        self.to_rate.value.next = self.s8_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s10_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s10_clamp_one.q.val();
-        self.s11_rate.enable.next = self.s10_valid.q.val();
-        self.s11_rate_sat.enable.next = self.s10_valid.q.val();
-        self.s11_u_next.enable.next = self.s10_valid.q.val();
-        self.s11_u_sat.enable.next = self.s10_valid.q.val();
-        self.s11_v_sat.enable.next = self.s10_valid.q.val();
-        self.s11_rate.d.next = self.rate_clamp.result.val();
-        self.s11_rate_sat.d.next = self.rate_clamp.saturated.val();
-        self.s11_u_next.d.next = self.coefficient.result.val();
-        self.s11_u_sat.d.next = self.coefficient.saturated.val();
-        self.s11_v_sat.d.next = self.s9_v_sat.q.val();
+        self.rate_clamp.clamp_zero.next = self.s8_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s8_clamp_one.q.val();
+        self.s9_rate.enable.next = self.s8_valid.q.val();
+        self.s9_rate_sat.enable.next = self.s8_valid.q.val();
+        self.s9_u_next.enable.next = self.s8_valid.q.val();
+        self.s9_u_sat.enable.next = self.s8_valid.q.val();
+        self.s9_v_sat.enable.next = self.s8_valid.q.val();
+        self.s9_current_sat.enable.next = self.s8_valid.q.val();
+        self.s9_rate.d.next = self.rate_clamp.result.val();
+        self.s9_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s9_u_next.d.next = self.coefficient.result.val();
+        self.s9_u_sat.d.next = self.coefficient.saturated.val();
+        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
+        self.s9_current_sat.d.next = self.s7_current_sat.q.val();
 
-        self.out_valid.next = self.s11_valid.q.val();
-        self.current.next = self.s10_current.q.val();
-        self.prospective.next = self.s10_ub.q.val();
-        self.potential_next.next = self.s11_u_next.q.val();
-        self.rate.next = self.s11_rate.q.val();
-        self.slope.next = self.s10_slope.q.val();
-        self.current_saturated.next = self.s10_current_sat.q.val();
-        self.difference_saturated.next = self.s11_v_sat.q.val();
-        self.prospective_saturated.next = self.s10_ub_sat.q.val();
-        self.potential_saturated.next = self.s11_u_sat.q.val();
-        self.rate_saturated.next = self.s11_rate_sat.q.val();
+        self.out_valid.next = self.s9_valid.q.val();
+        self.current.next = self.s2_current.q.val();
+        self.prospective.next = self.s8_ub.q.val();
+        self.potential_next.next = self.s9_u_next.q.val();
+        self.rate.next = self.s9_rate.q.val();
+        self.slope.next = self.s8_slope.q.val();
+        self.current_saturated.next = self.s9_current_sat.q.val();
+        self.difference_saturated.next = self.s9_v_sat.q.val();
+        self.prospective_saturated.next = self.s8_ub_sat.q.val();
+        self.potential_saturated.next = self.s9_u_sat.q.val();
+        self.rate_saturated.next = self.s9_rate_sat.q.val();
     }
 }

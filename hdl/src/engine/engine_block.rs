@@ -215,7 +215,8 @@ pub struct Engine {
     /// for the row, so the old bank's read port is free in every clock but the last of each row.
     message_stage: EnableRegister<Signed<16>>,
     message_saturated: EnableRegister<Bit>,
-    /// The installed error `e` of the row whose last group is at stage 4, for the neuron unit.
+    /// The installed error `e` of the row whose last group is at stage 3, where the neuron unit
+    /// takes it, one clock before the row's potential.
     /// The old bank reads `e` of the streaming row in every clock of the row but its last, so
     /// when a row has bubbles, `error_late` takes it at stage 1 of the row's last group.
     /// Otherwise (`full_rows`), the old bank reads it again at stage 2 of that group, which is
@@ -1237,7 +1238,9 @@ impl Logic for Engine {
         self.output_error.rounded.next = self.round_shift.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
-        // neuron unit takes it with the row's potential (read at stage 3) and installed error.
+        // neuron unit takes the row's potential (read at stage 3), after the installed error in
+        // the clock before. It takes the sum in the next clock from `acc_row`, which stores it at
+        // the end of this one.
         self.row_base.next = self.acc_row.q.val();
         if self.tags[3].first_group_q.val() {
             self.row_base.next = self.zero_wide.val();
@@ -1247,7 +1250,7 @@ impl Logic for Engine {
         self.acc_row.d.next = self.row_total.val();
         self.acc_row.enable.next = self.tags[3].valid_q.val();
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
-        self.neuron.sum.next = self.row_total.val();
+        self.neuron.sum.next = self.acc_row.q.val();
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.tags[2].index_q.val();
         }

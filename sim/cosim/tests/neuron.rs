@@ -9,7 +9,7 @@ use leap_model::format::{Coefficient, Formats};
 use leap_verilator_sys::{alternate_formats, Model};
 
 /// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
-const LATENCY: usize = 11;
+const LATENCY: usize = 9;
 const RANDOM_VECTORS: usize = 100_000;
 
 /// How often each interesting case occurred in a run.
@@ -53,8 +53,32 @@ fn record(coverage: &mut Coverage, formats: &Formats, input: &NeuronInput, out: 
     coverage.activations[input.activation as usize] += 1;
 }
 
+/// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
+/// neuron's current, as leap-hdl's `CURRENT_LATENCY` states.
+const CURRENT_LATENCY: usize = 2;
+
+/// A neuron between its input and its outputs, with its current once the unit showed it.
+struct InFlight {
+    index: usize,
+    input: NeuronInput,
+    current: Option<i64>,
+}
+
+/// Returns whether two neurons use the same coefficients and activation, so both can be in
+/// flight at once.
+fn same_constants(a: &NeuronInput, b: &NeuronInput) -> bool {
+    a.k_r == b.k_r && a.k_dt == b.k_dt && a.activation == b.activation
+}
+
 /// Streams `vectors` through the neuron unit, one per clock with random bubbles, and compares
 /// every output of every valid result. Panics at the first difference.
+///
+/// The unit takes the error in the clock before `valid` and the sum in the clock after, and
+/// the test drives random words into `sum`, `potential` and `error` in the clocks where the unit
+/// does not read them. The unit reads
+/// the coefficients and the activation while a neuron is in flight, so the test changes them
+/// only when the unit is empty, and a vector whose constants differ from the previous one waits
+/// until then.
 fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) -> Coverage {
     let mut model = Model::new(model_name, seed as u32);
     let inputs = [
@@ -89,41 +113,65 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
 
     let mut bubbles = Stimulus::new(seed ^ 0xb0bb1e);
     let mut coverage = Coverage::default();
-    let mut in_flight: VecDeque<Option<(usize, NeuronInput)>> =
-        (0..LATENCY - 1).map(|_| None).collect();
+    let mut in_flight: VecDeque<Option<InFlight>> = (0..LATENCY - 1).map(|_| None).collect();
     let mut next = 0;
     let mut clocks = 0;
-    // The unit takes a neuron at most every other clock.
-    let mut issued_last_clock = false;
+    // The unit takes a neuron at most every other clock. The first clock issues none, because
+    // the unit takes a neuron's error in the clock before.
+    let mut issued_last_clock = true;
+    // The sum of the neuron issued in the clock before.
+    let mut pending_sum = None;
+    let mut constants: Option<NeuronInput> = None;
     while next < vectors.len() || in_flight.iter().any(Option::is_some) {
-        let issue = next < vectors.len() && !issued_last_clock && !bubbles.chance(1, 16);
+        let empty = in_flight.iter().all(Option::is_none);
+        let ready = next < vectors.len()
+            && (empty || constants.is_some_and(|c| same_constants(&c, &vectors[next])));
+        let issue = ready && !issued_last_clock && !bubbles.chance(1, 16);
         issued_last_clock = issue;
+        model.set(sum, pending_sum.take().unwrap_or_else(|| bubbles.word(48)));
         let entry = if issue {
             let v = vectors[next];
             model.set(valid, 1);
-            model.set(sum, v.sum);
             model.set(potential, v.potential);
-            model.set(error, v.error);
             model.set(k_r_mant, v.k_r.mant as i64);
             model.set(k_r_shift, v.k_r.shift as i64);
             model.set(k_dt_mant, v.k_dt.mant as i64);
             model.set(k_dt_shift, v.k_dt.shift as i64);
             model.set(activation, v.activation);
+            pending_sum = Some(v.sum);
+            constants = Some(v);
             next += 1;
-            Some((next - 1, v))
+            Some(InFlight {
+                index: next - 1,
+                input: v,
+                current: None,
+            })
         } else {
             model.set(valid, 0);
-            model.set(sum, bubbles.word(48));
+            model.set(potential, bubbles.word(32));
             None
         };
+        // The next clock can issue the next vector only if this one does not issue.
+        match vectors.get(next) {
+            Some(v) if !issue => model.set(error, v.error),
+            _ => model.set(error, bubbles.word(32)),
+        }
         model.clock();
         clocks += 1;
         in_flight.push_back(entry);
+        if let Some(shown) = &mut in_flight[LATENCY - CURRENT_LATENCY] {
+            shown.current = Some(model.get_signed(outputs[1]));
+        }
         let shown = in_flight
             .pop_front()
             .expect("the queue holds LATENCY - 1 entries before the push");
 
-        let Some((index, input)) = shown else {
+        let Some(InFlight {
+            index,
+            input,
+            current,
+        }) = shown
+        else {
             assert_eq!(
                 model.get(outputs[0]),
                 0,
@@ -138,7 +186,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         );
         let expected = neuron(formats, &input);
         let got = NeuronOutput {
-            current: model.get_signed(outputs[1]),
+            current: current.expect("the current is read CURRENT_LATENCY clocks after the input"),
             prospective: model.get_signed(outputs[2]),
             potential_next: model.get_signed(outputs[3]),
             rate: model.get_signed(outputs[4]),
@@ -169,55 +217,71 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     coverage
 }
 
+/// Random vectors in runs of 1 to 16 that share their coefficients and activation, so several
+/// neurons are in flight at once. Each run is of one kind, most of them plain random words.
 fn random_vectors(formats: &Formats, count: usize, seed: u64) -> Vec<NeuronInput> {
     let mut s = Stimulus::new(seed);
     let forward_frac = formats.weight_slice_frac() + formats.act_frac;
     let sum_shift = forward_frac.saturating_sub(formats.pot_frac);
     let rate_shift = formats.pot_frac - formats.act_frac;
-    (0..count)
-        .map(|_| {
+    let mut vectors = Vec::with_capacity(count + 16);
+    while vectors.len() < count {
+        let length = 1 + s.below(16) as usize;
+        let mut k_r = s.coefficient();
+        let k_dt = s.coefficient();
+        let mut activation = s.below(4) as i64;
+        let kind = s.below(8);
+        // Kind 2: v = e with a power-of-two K_r whose product ties, from I = 0 and u = 0.
+        let power = s.below(15) as u32;
+        let tie_shift = power + 1 + s.below(20) as u32;
+        match kind {
+            // ŭ = u with a tie in the rate's rounding: K_r = 0 and a linear activation.
+            1 => {
+                k_r = Coefficient::ZERO;
+                activation = LINEAR;
+            }
+            2 => {
+                k_r = Coefficient {
+                    mant: 1i16 << power,
+                    shift: tie_shift,
+                };
+            }
+            // Rates near the ends of the hard sigmoid and the ReLU.
+            3 => {
+                k_r = Coefficient::ZERO;
+                activation = if s.chance(1, 2) { HARD_SIGMOID } else { RELU };
+            }
+            _ => {}
+        }
+        for _ in 0..length {
             let mut input = NeuronInput {
                 sum: s.word(48),
                 potential: s.word(formats.pot_bits),
                 error: s.word(formats.pot_bits),
-                k_r: s.coefficient(),
-                k_dt: s.coefficient(),
-                activation: s.below(4) as i64,
+                k_r,
+                k_dt,
+                activation,
             };
-            match s.below(8) {
+            match kind {
                 // A rounding tie when the forward sum moves to the potential format.
                 0 => input.sum = tie(input.sum, sum_shift),
-                // ŭ = u with a tie in the rate's rounding: K_r = 0 and a linear activation.
-                1 => {
-                    input.k_r = Coefficient::ZERO;
-                    input.activation = LINEAR;
-                    input.potential = tie(s.word(formats.pot_frac + 2), rate_shift);
-                }
-                // v = e with a power-of-two K_r whose product ties: I = 0 and u = 0.
+                1 => input.potential = tie(s.word(formats.pot_frac + 2), rate_shift),
                 2 => {
-                    let power = s.below(15) as u32;
-                    let shift = power + 1 + s.below(20) as u32;
                     input.sum = 0;
                     input.potential = 0;
-                    input.k_r = Coefficient {
-                        mant: 1i16 << power,
-                        shift,
-                    };
-                    input.error = tie(s.word(formats.pot_bits), shift - power);
+                    input.error = tie(s.word(formats.pot_bits), tie_shift - power);
                 }
-                // Rates near the ends of the hard sigmoid and the ReLU.
                 3 => {
-                    input.k_r = Coefficient::ZERO;
-                    input.activation = if s.chance(1, 2) { HARD_SIGMOID } else { RELU };
                     let one = formats.pot().one();
                     let centre = if s.chance(1, 2) { 0 } else { one };
                     input.potential = centre + s.below(5) as i64 - 2;
                 }
                 _ => {}
             }
-            input
-        })
-        .collect()
+            vectors.push(input);
+        }
+    }
+    vectors
 }
 
 /// Hand-picked corners: most negative and largest words, zero, the coefficient extremes.
@@ -247,12 +311,13 @@ fn corner_vectors(formats: &Formats) -> Vec<NeuronInput> {
         },
     ];
     let mut vectors = Vec::new();
-    for &sum in &sums {
-        for &potential in &potentials {
-            for &error in &potentials {
-                for (k, &k_r) in coefficients.iter().enumerate() {
-                    let k_dt = coefficients[(k + 3) % coefficients.len()];
-                    for activation in 0..4 {
+    // The constants are the outer loops, so neurons of the same constants are in flight at once.
+    for (k, &k_r) in coefficients.iter().enumerate() {
+        let k_dt = coefficients[(k + 3) % coefficients.len()];
+        for activation in 0..4 {
+            for &sum in &sums {
+                for &potential in &potentials {
+                    for &error in &potentials {
                         vectors.push(NeuronInput {
                             sum,
                             potential,
