@@ -257,7 +257,8 @@ impl Logic for FineShiftClamp {
              end\n\
              wire signed [41:0] low = value[41:0];\n\
              wire signed [41:0] shifted = low >>> amount;\n\
-             always @(*) result = beyond ? (value[48] ? {min} : {max}) : shifted[34:0];\n",
+             always @(*) result = beyond ? (value[48] ? {min} : {max}) : shifted[34:0];\n\
+             wire unused_bits = &{{1'b0, differs[33:0], shifted[41:35]}};\n",
             min = literal(-(1i128 << 34), 35),
             max = literal((1i128 << 34) - 1, 35),
         ))

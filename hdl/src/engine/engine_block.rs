@@ -215,12 +215,12 @@ pub struct Engine {
     /// for the row, so the old bank's read port is free in every clock but the last of each row.
     message_stage: EnableRegister<Signed<16>>,
     message_saturated: EnableRegister<Bit>,
-    /// The installed error `e` of the row whose last group is at stage 3, where the neuron unit
-    /// takes it, one clock before the row's potential.
-    /// The old bank reads `e` of the streaming row in every clock of the row but its last, so
-    /// when a row has bubbles, `error_late` takes it at stage 1 of the row's last group.
-    /// Otherwise (`full_rows`), the old bank reads it again at stage 2 of that group, which is
-    /// the second clock of the next row, and `error_late` takes it at stage 3.
+    /// The installed error `e` of a row, for the neuron unit, which takes it at stage 3 of the
+    /// row's last group, one clock before the row's potential. The old bank reads `e` of the
+    /// streaming row in every clock of the row but its last, so when a row has bubbles,
+    /// `error_late` takes it at stage 1 of the row's last group and holds it past stage 3.
+    /// Otherwise (`full_rows`), the old bank reads it again for stage 3 of that group, which is
+    /// the third clock of the next row, and the neuron unit takes the read data itself.
     error_late: EnableRegister<Signed<32>>,
     /// Whether every clock of a row issues a group, which is so when the layer has at least
     /// `MIN_ROW_CLOCKS` groups.
@@ -1113,7 +1113,6 @@ impl Logic for Engine {
         self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.error.next = self.error_late.q.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
         self.neuron.k_r_shift.next = self.k_r_shift.q.val();
         self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
@@ -1748,11 +1747,13 @@ impl Logic for Engine {
                     self.errors0.read_address.next = self.tags[1].index_q.val();
                 }
             }
-            self.error_late.enable.next =
-                self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
         } else {
             self.error_late.enable.next =
                 self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
+        }
+        self.neuron.error.next = self.error_late.q.val();
+        if self.full_rows.val() {
+            self.neuron.error.next = self.error_old.val();
         }
     }
 }

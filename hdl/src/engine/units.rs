@@ -191,12 +191,15 @@ impl Logic for SignExtend48 {
     }
     fn hdl(&self) -> Verilog {
         let bits = self._bits;
-        let result = if bits == 48 {
-            "value".to_string()
-        } else {
-            format!("{{{{{}{{value[{}]}}}}, value[{}:0]}}", 48 - bits, bits - 1, bits - 1)
-        };
-        Verilog::Custom(format!("always @(*) result = {result};\n"))
+        if bits == 48 {
+            return Verilog::Custom("always @(*) result = value;\n".into());
+        }
+        Verilog::Custom(format!(
+            "always @(*) result = {{{{{}{{value[{top}]}}}}, value[{top}:0]}};\n\
+             wire unused_high_bits = &{{1'b0, value[47:{bits}]}};\n",
+            48 - bits,
+            top = bits - 1,
+        ))
     }
 }
 

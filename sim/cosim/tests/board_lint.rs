@@ -63,9 +63,14 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "the last stream tag stage outputs fields that no later stage reads",
     ),
     (
-        "tags$4$row_q",
+        "tags$4$index_q",
         Unused::Whole,
         "the last stream tag stage outputs fields that no later stage reads",
+    ),
+    (
+        "read_split$beyond",
+        Unused::Whole,
+        "the latched read address keeps no bit above the banks, so the engine latches the write split's flag instead",
     ),
     (
         "tags$4$group_column_q",

@@ -72,6 +72,11 @@ const TRIAGE: &[(&str, &str, &str)] = &[
     ),
     (
         "UNUSEDSIGNAL",
+        "not used: 'read_split$beyond'",
+        "Engine: the latched read address keeps no bit above the banks, so `read_beyond` latches the write split's flag instead",
+    ),
+    (
+        "UNUSEDSIGNAL",
         "not used: 'neuron$current'",
         "Engine: the basal current I is an output of the neuron unit for the tau_r error source, which the engine does not implement",
     ),
