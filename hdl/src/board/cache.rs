@@ -32,8 +32,8 @@ const _: () = assert!(CACHE_ENTRIES as u64 * KEY_RECORD == 64);
 /// `lookup` (strobe) scans the key records, one byte per clock, while `busy` is high. Then `hit`
 /// is high when a valid entry has key (`opcode`, `seq`), with the slot's first byte address
 /// `hit_base` and the reply's payload length `hit_length`. These outputs keep their values
-/// until the next lookup. A new reply is written into the slot at `head_base` through `write`, then
-/// `insert` (strobe) files it under (`opcode`, `seq`, `length`): the cache writes the key
+/// until the next lookup. A new reply is written into the slot at `head_base` through `write`.
+/// Then `insert` (strobe) files it under (`opcode`, `seq`, `length`). The cache writes the key
 /// record while `busy` is high, then marks the entry valid and moves the head on, replacing the
 /// oldest entry. The inputs must hold their values while `busy` is high. `clear` (strobe)
 /// empties every entry.
