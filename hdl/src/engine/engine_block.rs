@@ -218,7 +218,7 @@ pub struct Engine {
     /// The installed error `e` of a row, for the neuron unit, which takes it at stage 3 of the
     /// row's last group, one clock before the row's potential. The old bank reads `e` of the
     /// streaming row in every clock of the row but its last. So when a row has bubbles,
-    /// `error_late` takes it at stage 1 of the row's last group and holds it past stage 3.
+    /// `error_late` takes it at stage 1 of the row's last group and keeps it until after stage 3.
     /// Otherwise (`full_rows`), the old bank reads it again for stage 3 of that group, which is
     /// the third clock of the next row, and the neuron unit takes the read data itself.
     error_late: EnableRegister<Signed<32>>,

@@ -185,8 +185,8 @@ pub struct FrameDecoder {
     payload_left: Register<Bits<16>>,
     payload_last: Register<Bit>,
     /// The candidate's CRC field follows, and the index of its next byte (0 to 3). The CRC
-    /// unit absorbs the field too, and a field byte is correct when its mix with the CRC
-    /// register's low byte is the constant of [`check_mixes`] for its index.
+    /// unit absorbs the field too. A field byte is correct when its mix with the CRC register's
+    /// low byte equals the constant of [`check_mixes`] for its index.
     in_check: Register<Bit>,
     check_offset: Register<Bits<2>>,
     /// The CRC bytes received so far match the computed CRC.
