@@ -60,6 +60,13 @@ pub struct WeightWalker {
     /// Bank word of the current weight, counted from the first layer's first word.
     word: Counter<16>,
     address_join: AddressJoin,
+    /// Weights that the current state skips at once: the layer's, a row's, or one. One
+    /// subtractor serves every state, and its borrow shows that `remaining` is below `skip`.
+    skip: Signal<Local, Bits<32>>,
+    /// `remaining - skip`, one bit wider than `remaining`, whose top bit is the borrow.
+    difference: Signal<Local, Bits<32>>,
+    /// `remaining < skip`.
+    short: Signal<Local, Bit>,
     layer_size: Signal<Local, Bits<32>>,
     layer_words: Signal<Local, Bits<16>>,
     rows_last: Signal<Local, Bits<16>>,
@@ -81,6 +88,8 @@ pub struct WeightWalker {
     one32: Constant<Bits<32>>,
     lanes_last: Constant<Bits<8>>,
     remaining_mask: Constant<Bits<32>>,
+    difference_mask: Constant<Bits<32>>,
+    borrow_bit: Constant<Bits<32>>,
     _depth: usize,
 }
 
@@ -100,6 +109,11 @@ impl WeightWalker {
         let max_of = |f: &dyn Fn(&LayerWeights) -> usize| -> u64 {
             layers.iter().map(|l| f(l) as u64).max().unwrap_or(0)
         };
+        let mask = weight_mask(layers);
+        assert!(
+            mask < 1 << 31,
+            "the walker's subtractor needs a bit above the weight offsets' {mask:#x}"
+        );
         WeightWalker {
             clock: Default::default(),
             reset: Default::default(),
@@ -116,6 +130,9 @@ impl WeightWalker {
             lane: Counter::up_to(lanes as u64 - 1),
             word: Counter::up_to(layers.iter().map(|l| (l.rows * l.groups) as u64).sum()),
             address_join: AddressJoin::new(bank_bits),
+            skip: Default::default(),
+            difference: Default::default(),
+            short: Default::default(),
             layer_size: Default::default(),
             layer_words: Default::default(),
             rows_last: Default::default(),
@@ -144,7 +161,9 @@ impl WeightWalker {
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
             lanes_last: Constant::new(((lanes - 1) as u64).to_bits()),
-            remaining_mask: Constant::new(weight_mask(layers).to_bits()),
+            remaining_mask: Constant::new(mask.to_bits()),
+            difference_mask: Constant::new((mask << 1 | 1).to_bits()),
+            borrow_bit: Constant::new((mask + 1).to_bits()),
             _depth: layers.len(),
         }
     }
@@ -198,8 +217,19 @@ impl Logic for WeightWalker {
         // Defaults: hold every counter.
         self.state.d.next = self.state.q.val();
         self.remaining.enable.next = false;
-        self.remaining.d.next =
-            (self.remaining.q.val() - self.one32.val()) & self.remaining_mask.val();
+        // Every skipped amount is at most the weight count, so the difference lies between
+        // minus the mask and the mask, and its bit above the mask is the borrow.
+        self.skip.next = self.one32.val();
+        if self.state.q.val() == WalkState::Layer {
+            self.skip.next = self.layer_size.val();
+        }
+        if self.state.q.val() == WalkState::Row {
+            self.skip.next = self.columns_wide.val();
+        }
+        self.difference.next =
+            (self.remaining.q.val() - self.skip.val()) & self.difference_mask.val();
+        self.short.next = (self.difference.val() & self.borrow_bit.val()) != self.zero32.val();
+        self.remaining.d.next = self.difference.val() & self.remaining_mask.val();
         self.layer.load.next = false;
         self.layer.value.next = self.zero8.val();
         self.layer.enable.next = false;
@@ -255,9 +285,7 @@ impl Logic for WeightWalker {
                 }
             }
             WalkState::Layer => {
-                if self.remaining.q.val() >= self.layer_size.val() {
-                    self.remaining.d.next = (self.remaining.q.val() - self.layer_size.val())
-                        & self.remaining_mask.val();
+                if !self.short.val() {
                     self.remaining.enable.next = true;
                     self.layer.enable.next = true;
                     self.word.step.next = self.layer_words.val();
@@ -267,9 +295,7 @@ impl Logic for WeightWalker {
                 }
             }
             WalkState::Row => {
-                if self.remaining.q.val() >= self.columns_wide.val() {
-                    self.remaining.d.next = (self.remaining.q.val() - self.columns_wide.val())
-                        & self.remaining_mask.val();
+                if !self.short.val() {
                     self.remaining.enable.next = true;
                     self.row.enable.next = true;
                     self.word.step.next = self.groups.val();
@@ -279,7 +305,7 @@ impl Logic for WeightWalker {
                 }
             }
             WalkState::Column => {
-                if self.remaining.q.val() != self.zero32.val() {
+                if !self.short.val() {
                     self.remaining.enable.next = true;
                     self.column.enable.next = true;
                     if self.lane.q.val() == self.lanes_last.val() {
