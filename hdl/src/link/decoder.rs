@@ -138,6 +138,8 @@ pub struct FrameDecoder {
     /// The scanner is not at the byte written in the previous clock, so it reads the ring
     /// (reset 0, because `scan` and the previous write position both reset to 0).
     scan_behind: ResetRegister<Bit>,
+    /// A byte was written in the previous clock (reset 0).
+    byte_written: ResetRegister<Bit>,
     /// The byte input of the previous clock: the scanner takes the newest byte from here,
     /// because the block RAM returns a word written in the same clock only one clock later.
     newest_byte: Register<Bits<8>>,
@@ -320,6 +322,7 @@ impl FrameDecoder {
             ring: Memory::new(ring_bytes, 8, false),
             write_position: Default::default(),
             scan_behind: Default::default(),
+            byte_written: Default::default(),
             newest_byte: Default::default(),
             port_scanned: Default::default(),
             dropping: Default::default(),
@@ -440,6 +443,8 @@ impl Logic for FrameDecoder {
         self.write_position.reset.next = self.reset.val();
         self.scan_behind.clock.next = self.clock.val();
         self.scan_behind.reset.next = self.reset.val();
+        self.byte_written.clock.next = self.clock.val();
+        self.byte_written.reset.next = self.reset.val();
         self.newest_byte.clock.next = self.clock.val();
         self.port_scanned.clock.next = self.clock.val();
         self.port_scanned.reset.next = self.reset.val();
@@ -541,9 +546,12 @@ impl Logic for FrameDecoder {
             self.write_position.d.next = self.write_step.val();
         }
         self.newest_byte.d.next = self.byte.val();
+        self.byte_written.d.next = self.accepted.val();
 
         // ---- Inter-byte timeout: queue the position after a gap. ----
-        self.unexamined.next = self.scan.q.val() != self.write_position.q.val();
+        // The scanner is never past the position of the previous clock's write, so it has
+        // bytes left exactly when it is behind that position or a byte was written there.
+        self.unexamined.next = self.scan_behind.q.val() | self.byte_written.q.val();
         self.gap.next = self.armed.q.val() & (self.quiet.q.val() == self.timeout_clocks.val());
         self.armed.d.next = self.armed.q.val() & !self.gap.val();
         self.quiet.d.next = self.quiet.q.val();
