@@ -725,10 +725,13 @@ impl Logic for FrameDecoder {
         }
         self.scan.d.next = self.scan_next.val();
 
-        // Whether the scanner's next position is the byte written in this clock, from compares
-        // of registers for each way the position can change.
+        // Whether the scanner's next position is the byte written in this clock, from registers
+        // for each way the position can change. A rejected candidate restarts at the scanner's
+        // own position only when no byte after its sync byte was examined (`count` is 1), and
+        // otherwise at a position behind the scanner.
         self.next_is_newest.next = self.scan_step.val() == self.write_position.q.val();
-        self.restart_is_newest.next = self.start.q.val() == self.write_position.q.val();
+        self.restart_is_newest.next =
+            (self.count.q.val() == self.one16.val()) & !self.unexamined.val();
         self.newest_next.next = !self.unexamined.val();
         if self.examine.val() {
             self.newest_next.next = self.next_is_newest.val();
