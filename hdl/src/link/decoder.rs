@@ -109,8 +109,9 @@ impl Logic for ScanSource {
 ///
 /// NOTE: the scanner still examines a byte, judges it and moves in one clock, and the ring-full
 /// check reaches the write position in the same clock. nextpnr-ice40 0.4 places the 256-byte
-/// variant (inputs fed from a shift register) on an iCE40UP5K at 33 to 35 MHz over three seeds,
-/// below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
+/// variant (inputs fed from a shift register) on an iCE40UP5K at 32.9 to 34.3 MHz over three
+/// seeds (`sim/cosim/tests/link_timing.rs`), little above the iCEBreaker's 30 MHz engine clock
+/// (`constraints/boards.toml`).
 #[derive(LogicBlock)]
 pub struct FrameDecoder {
     pub clock: Signal<In, Clock>,

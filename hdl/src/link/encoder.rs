@@ -82,8 +82,9 @@ pub enum EncoderState {
 /// complement of the register's low byte.
 ///
 /// NOTE: the handshake from `byte_ready` to the staging and counter enables still takes several
-/// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 53 to 58 MHz
-/// over three seeds, below the 80 MHz board clock (`sim/cosim/tests/link_timing.rs`).
+/// logic levels. nextpnr-ice40 0.4 places the 256-byte variant on an iCE40UP5K at 44.5 MHz on
+/// each of three seeds (`sim/cosim/tests/link_timing.rs`), above the iCEBreaker's 30 MHz engine
+/// clock (`constraints/boards.toml`).
 #[derive(LogicBlock)]
 pub struct FrameEncoder {
     pub clock: Signal<In, Clock>,
