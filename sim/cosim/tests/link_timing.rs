@@ -14,8 +14,9 @@ use common::up5k::{self, Run};
 use leap_hdl::link::LinkParams;
 use leap_hdl::{emit_link, Design};
 
-/// The board clock that the link blocks share with the engine (iCEBreaker PLL).
-const BOARD_CLOCK_MHZ: f64 = 80.0;
+/// The engine clock that the iCEBreaker core targets, which the link blocks share. The board
+/// table runs the core at 30 MHz until the whole core meets this target.
+const TARGET_CLOCK_MHZ: f64 = 80.0;
 
 /// Places `design` for 90 MHz and prints LUT4, EBR and fmax (min / median / max over the
 /// seeds). Returns the EBR count and the lowest fmax.
@@ -53,11 +54,11 @@ fn link_blocks_place_on_up5k() {
         let (ebr, fmax) = report(design, &params);
         assert_eq!(ebr, blocks, "{design}: SB_RAM40_4K after synthesis");
         assert!(fmax > 0.0, "{design}: nextpnr-ice40 reported fmax {fmax}");
-        // NOTE: the decoder, the encoder and the UART are all below the board clock so far
+        // NOTE: the decoder, the encoder and the UART are all below the target clock so far
         // (BENCHMARKS.md, "Link blocks"), so this prints the shortfall and does not fail on it.
-        if fmax < BOARD_CLOCK_MHZ {
+        if fmax < TARGET_CLOCK_MHZ {
             println!(
-                "{design}: {fmax:.1} MHz on the slowest seed is below the {BOARD_CLOCK_MHZ} MHz board clock"
+                "{design}: {fmax:.1} MHz on the slowest seed is below the {TARGET_CLOCK_MHZ} MHz target clock"
             );
         }
     }
