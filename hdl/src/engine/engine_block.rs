@@ -1214,7 +1214,7 @@ impl Logic for Engine {
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_pending.q.val() {
-            self.shared_product.value.next = self.output_error.rate_half.val();
+            self.shared_product.value.next = self.output_error.rate_difference.val();
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_scale.q.val() {
@@ -1227,7 +1227,7 @@ impl Logic for Engine {
         self.shared_product.low_product.next = self.neuron.spare_low_product.val();
         self.update.product.next = self.shared_product.product.val();
         self.below_product.product.next = self.shared_product.product.val();
-        self.output_error.half_product.next = self.shared_product.product.val();
+        self.output_error.rate_product.next = self.shared_product.product.val();
         self.round_shift.value.next = self.shared_product.product.val();
         self.round_shift.amount.next = self.update.amount.val();
         if self.output_scale.q.val() {
