@@ -144,8 +144,8 @@ impl<const IN: usize, const OUT: usize> Logic for Requantize<IN, OUT> {
 /// a potential `x` of at most 31 bits and a mantissa `mant`. The product is doubled so that a
 /// shift by `s` leaves its rounding bit in bit 0 (see [`RoundedSum`]).
 ///
-/// The product `x · mant` fits 47 bits, so `doubled` fits 48. Its low 15 bits are those of
-/// `low`, and the rest is `high + (low >>> 15)`, which fits 32 bits: one 32-bit adder.
+/// The product `x · mant` fits 47 bits, so `doubled` fits 48. The product's low 15 bits are
+/// those of `low`, and the rest is `high + (low >>> 15)`, which a 32-bit adder forms exactly.
 #[derive(LogicBlock, Default)]
 pub struct ProductCombine {
     pub high: Signal<In, Signed<32>>,
@@ -260,9 +260,9 @@ impl<const IN: usize, const OUT: usize> Logic for Clamp<IN, OUT> {
     }
 }
 
-/// `result` is the low `bits` bits of `value`, sign-extended to `N` bits: a word of a `bits`-bit
-/// format keeps its value, and the bits above `bits - 1` become copies of one bit, so synthesis
-/// merges the registers that store them.
+/// `result` is the low `bits` bits of `value`, sign-extended to `N` bits. A word of a `bits`-bit
+/// format keeps its value, and the bits from `bits - 1` up become copies of one bit, so
+/// synthesis merges the registers that store them.
 #[derive(LogicBlock)]
 pub struct SignExtend<const N: usize> {
     pub value: Signal<In, Signed<N>>,

@@ -22,8 +22,8 @@ pub const CURRENT_LATENCY: usize = 2;
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
 pub const COEFFICIENT_LATENCY: usize = 3;
 
-/// Clocks from a [`CoefficientPipeline`]'s product inputs to the clock in which it reads the
-/// same operation's `base`.
+/// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
+/// reads the same operation's `base`.
 pub const COEFFICIENT_BASE_DELAY: usize = 2;
 
 /// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift`, a potential
@@ -37,9 +37,8 @@ pub const COEFFICIENT_BASE_DELAY: usize = 2;
 /// shifts it right by `shift` into 34 bits (see [`CoefficientShift`]). Stage 3 adds `base` with
 /// the rounding carry in a 34-bit adder, and the outputs saturate its sum combinationally. A
 /// shifted product beyond 34 bits saturates the sum either way, so stage 2 keeps only its sign.
-/// Stage 2 reads `shift` one clock after the operation's products and stage 3 reads `base`
-/// [`COEFFICIENT_BASE_DELAY`] clocks after them, so the caller needs to hold each only in that
-/// clock.
+/// Stage 3 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the operation's other
+/// inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -47,7 +46,6 @@ pub struct CoefficientPipeline {
     pub base: Signal<In, Signed<32>>,
     pub high: Signal<In, Signed<32>>,
     pub low: Signal<In, Signed<32>>,
-    /// The operation's shift, in the clock after its products.
     pub shift: Signal<In, Bits<6>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
@@ -56,6 +54,7 @@ pub struct CoefficientPipeline {
     pub total: Signal<Out, Signed<34>>,
     combine: ProductCombine,
     s1_doubled: Register<Signed<48>>,
+    s1_shift: Register<Bits<6>>,
     shifter: CoefficientShift,
     s2_halves: Register<Signed<34>>,
     sum: RoundedSum,
@@ -81,6 +80,7 @@ impl CoefficientPipeline {
             total: Default::default(),
             combine: Default::default(),
             s1_doubled: Default::default(),
+            s1_shift: Default::default(),
             shifter: Default::default(),
             s2_halves: Default::default(),
             sum: Default::default(),
@@ -94,6 +94,7 @@ impl Logic for CoefficientPipeline {
     #[hdl_gen]
     fn update(&mut self) {
         self.s1_doubled.clock.next = self.clock.val();
+        self.s1_shift.clock.next = self.clock.val();
         self.s2_halves.clock.next = self.clock.val();
         self.s3_total.clock.next = self.clock.val();
 
@@ -101,10 +102,11 @@ impl Logic for CoefficientPipeline {
         self.combine.high.next = self.high.val();
         self.combine.low.next = self.low.val();
         self.s1_doubled.d.next = self.combine.doubled.val();
+        self.s1_shift.d.next = self.shift.val();
 
         // Stage 2.
         self.shifter.doubled.next = self.s1_doubled.q.val();
-        self.shifter.amount.next = self.shift.val();
+        self.shifter.amount.next = self.s1_shift.q.val();
         self.s2_halves.d.next = self.shifter.halves.val();
 
         // Stage 3.
@@ -446,12 +448,11 @@ impl Logic for NeuronUnit {
         self.spare_low_product.next = self.low_product.val();
 
         // The coefficient pipeline takes the K_r products of the neuron in stage 3 and the K_dt
-        // products of the neuron in stage 4. It reads the shift a clock later, when the neuron
-        // of a K_dt product is in stage 5, and both sums read u from stage 5.
+        // products of the neuron in stage 4. Both sums read u from stage 5.
         self.coefficient.high.next = self.high_product.val();
         self.coefficient.low.next = self.low_product.val();
         self.coefficient.shift.next = self.k_r_shift.val();
-        if self.s5_valid.q.val() {
+        if self.s4_valid.q.val() {
             self.coefficient.shift.next = self.k_dt_shift.val();
         }
         self.coefficient.base.next = self.s5_u.q.val();

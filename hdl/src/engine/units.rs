@@ -316,6 +316,7 @@ impl Logic for OutputError {
         let bits = self._pot_bits as usize;
         let scale = (self._pot_frac - self._act_frac) as i32;
         // `t − r` has 17 bits, so the shared product `(t − r) · d` is exact and fits 32 bits.
+        // A voltage target and ŭ have at most 31 bits each, so `t − ŭ` fits 32 bits too.
         // Moving it left by `scale` and then right by `act_frac` with rounding is one move by
         // `act_frac − scale`, which is exact and needs no adder when `scale >= act_frac`.
         let mut text = format!(
@@ -323,10 +324,8 @@ impl Logic for OutputError {
              always @(*) rate_difference = {rate_extended};\n\
              wire signed [31:0] slope_product = rate_product[31:0];\n\
              wire unused_rate_product = &{{1'b0, rate_product[47:32]}};\n\
-             wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n",
+             wire signed [31:0] voltage_difference = target - prospective;\n",
             rate_extended = extend("rate_wide", 17, 15),
-            target_wide = extend("target", 32, 1),
-            prospective_wide = extend("prospective", 32, 1),
         );
         let (moved, moved_width) = round_shift(
             "slope_product",
@@ -336,11 +335,11 @@ impl Logic for OutputError {
         );
         text += &moved;
         // Both targets share one saturation: the voltage difference is selected before it.
-        let width = moved_width.max(33);
+        let width = moved_width.max(32);
         text += &format!(
             "wire signed [{top}:0] unclamped = voltage ? {voltage} : {slope};\n",
             top = width - 1,
-            voltage = extend("voltage_difference", 33, width - 33),
+            voltage = extend("voltage_difference", 32, width - 32),
             slope = extend("slope_moved", moved_width, width - moved_width),
         );
         text += &saturate(
@@ -442,9 +441,9 @@ impl Logic for UpdateFactor {
 /// mantissa. The engine shares it between the update factors and the output errors, whose
 /// products never arrive in the same clock.
 ///
-/// Both of them saturate the result to at most 31 bits, so `rounded` has only 33: it is exact
-/// from −2^31 to 2^31, and a result outside that range may come out as another value outside
-/// it with the same sign. Saturating to 32 bits or fewer gives the same word and flag either way.
+/// Both of them saturate the result to at most 31 bits, so `rounded` has only 33. It is exact
+/// from −2^31 to 2^31. A result outside that range may come out as another value outside it
+/// with the same sign, which saturates to 32 bits or fewer with the same word and flag.
 #[derive(LogicBlock, Default)]
 pub struct RoundShift {
     pub value: Signal<In, Signed<48>>,
@@ -465,29 +464,28 @@ impl Logic for RoundShift {
     fn hdl(&self) -> Verilog {
         // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
         // holds for a = 0 too. The doubled value has 48 bits, so every amount from 47 on leaves
-        // only the sign in `halves` and the result is 0. The shifter takes the amount clipped
-        // to 47 and forms only the 33 bits of `halves` that a result in range needs, widest
-        // stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
+        // only the sign in `halves` and the result is 0. An amount from 64 on takes both wide
+        // stages, a move by 48 at least. The shifter forms only the 33 bits of `halves` that a
+        // result in range needs, widest stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
         // value all equal the sign, which can fail only for a <= 14. Then `beyond` replaces the
         // top two bits of the result with the sign and its complement, a value outside
         // [−2^31, 2^31) of the right sign.
         let cases: String = (0..15)
-            .map(|a| format!("      6'd{a}: beyond = |differs[46:{}];\n", 32 + a))
+            .map(|a| format!("      7'd{a}: beyond = |differs[46:{}];\n", 32 + a))
             .collect();
         Verilog::Custom(format!(
-            "wire [5:0] clipped = (amount[6] || (amount[5] && amount[4])) ? 6'd47 : amount[5:0];\n\
-             wire sign = value[46];\n\
+            "wire sign = value[46];\n\
              wire signed [47:0] doubled = {{value[46:0], 1'b0}};\n\
-             wire signed [47:0] by32 = clipped[5] ? (doubled >>> 32) : doubled;\n\
-             wire signed [47:0] by16 = clipped[4] ? (by32 >>> 16) : by32;\n\
-             wire signed [39:0] by8 = clipped[3] ? by16[47:8] : by16[39:0];\n\
-             wire signed [35:0] by4 = clipped[2] ? by8[39:4] : by8[35:0];\n\
-             wire signed [33:0] by2 = clipped[1] ? by4[35:2] : by4[33:0];\n\
-             wire signed [32:0] halves = clipped[0] ? by2[33:1] : by2[32:0];\n\
+             wire signed [47:0] by32 = (amount[6] || amount[5]) ? (doubled >>> 32) : doubled;\n\
+             wire signed [47:0] by16 = (amount[6] || amount[4]) ? (by32 >>> 16) : by32;\n\
+             wire signed [39:0] by8 = amount[3] ? by16[47:8] : by16[39:0];\n\
+             wire signed [35:0] by4 = amount[2] ? by8[39:4] : by8[35:0];\n\
+             wire signed [33:0] by2 = amount[1] ? by4[35:2] : by4[33:0];\n\
+             wire signed [32:0] halves = amount[0] ? by2[33:1] : by2[32:0];\n\
              wire [46:0] differs = doubled[46:0] ^ {{47{{sign}}}};\n\
              reg beyond;\n\
              always @(*) begin\n\
-             \x20  case (clipped)\n\
+             \x20  case (amount)\n\
              {cases}\
              \x20     default: beyond = 1'b0;\n\
              \x20  endcase\n\
