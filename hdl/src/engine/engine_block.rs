@@ -1093,7 +1093,6 @@ impl Logic for Engine {
         // Per-neuron arithmetic units.
         self.output_error.target.next = self.potentials.read_data.val();
         self.output_error.rate.next = self.rate_old.val();
-        self.output_error.slope.next = self.slope_old.val();
         self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();

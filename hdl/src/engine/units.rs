@@ -240,10 +240,10 @@ pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
     pub target: Signal<In, Signed<32>>,
     pub rate: Signal<In, Signed<16>>,
-    pub slope: Signal<In, Signed<16>>,
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
+    /// `(t − r) · d` from the engine's shared product.
     pub rate_product: Signal<In, Signed<48>>,
     pub rounded: Signal<In, Signed<33>>,
     pub rate_difference: Signal<Out, Signed<32>>,
@@ -262,7 +262,6 @@ impl OutputError {
         OutputError {
             target: Default::default(),
             rate: Default::default(),
-            slope: Default::default(),
             prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
@@ -288,9 +287,7 @@ impl Logic for OutputError {
             let t = signed_value(self.target.val()) as i128;
             saturate_value(t - signed_value(self.prospective.val()) as i128, bits)
         } else {
-            let t = signed_value(self.target.val()) as i16 as i128;
-            let d = (t - signed_value(self.rate.val()) as i128)
-                * signed_value(self.slope.val()) as i128;
+            let d = signed_value(self.rate_product.val()) as i128;
             let scaled = d << (self._pot_frac - self._act_frac);
             saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
         };
