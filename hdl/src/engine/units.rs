@@ -461,28 +461,29 @@ impl Logic for RoundShift {
     fn hdl(&self) -> Verilog {
         // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
         // holds for a = 0 too. The doubled value has 48 bits, so every amount from 47 on leaves
-        // only the sign in `halves` and the result is 0. An amount from 64 on takes both wide
-        // stages, a move by 48 at least. The shifter forms only the 33 bits of `halves` that a
-        // result in range needs, widest stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
+        // only the sign in `halves` and the result is 0. The shifter takes the amount clipped
+        // to 47 and forms only the 33 bits of `halves` that a result in range needs, widest
+        // stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
         // value all equal the sign, which can fail only for a <= 14. Then `beyond` replaces the
         // top two bits of the result with the sign and its complement, a value outside
         // [−2^31, 2^31) of the right sign.
         let cases: String = (0..15)
-            .map(|a| format!("      7'd{a}: beyond = |differs[46:{}];\n", 32 + a))
+            .map(|a| format!("      6'd{a}: beyond = |differs[46:{}];\n", 32 + a))
             .collect();
         Verilog::Custom(format!(
-            "wire sign = value[46];\n\
+            "wire [5:0] clipped = (amount[6] || (amount[5] && amount[4])) ? 6'd47 : amount[5:0];\n\
+             wire sign = value[46];\n\
              wire signed [47:0] doubled = {{value[46:0], 1'b0}};\n\
-             wire signed [47:0] by32 = (amount[6] || amount[5]) ? (doubled >>> 32) : doubled;\n\
-             wire signed [47:0] by16 = (amount[6] || amount[4]) ? (by32 >>> 16) : by32;\n\
-             wire signed [39:0] by8 = amount[3] ? by16[47:8] : by16[39:0];\n\
-             wire signed [35:0] by4 = amount[2] ? by8[39:4] : by8[35:0];\n\
-             wire signed [33:0] by2 = amount[1] ? by4[35:2] : by4[33:0];\n\
-             wire signed [32:0] halves = amount[0] ? by2[33:1] : by2[32:0];\n\
+             wire signed [47:0] by32 = clipped[5] ? (doubled >>> 32) : doubled;\n\
+             wire signed [47:0] by16 = clipped[4] ? (by32 >>> 16) : by32;\n\
+             wire signed [39:0] by8 = clipped[3] ? by16[47:8] : by16[39:0];\n\
+             wire signed [35:0] by4 = clipped[2] ? by8[39:4] : by8[35:0];\n\
+             wire signed [33:0] by2 = clipped[1] ? by4[35:2] : by4[33:0];\n\
+             wire signed [32:0] halves = clipped[0] ? by2[33:1] : by2[32:0];\n\
              wire [46:0] differs = doubled[46:0] ^ {{47{{sign}}}};\n\
              reg beyond;\n\
              always @(*) begin\n\
-             \x20  case (amount)\n\
+             \x20  case (clipped)\n\
              {cases}\
              \x20     default: beyond = 1'b0;\n\
              \x20  endcase\n\
