@@ -144,13 +144,13 @@ impl<const IN: usize, const OUT: usize> Logic for Requantize<IN, OUT> {
 /// a potential `x` of at most 31 bits and a mantissa `mant`. The product is doubled so that a
 /// shift by `s` leaves its rounding bit in bit 0 (see [`RoundedSum`]).
 ///
-/// The low 15 bits of the product are those of `low`, so the adder is 33 bits wide:
-/// `high + (low >>> 15)`.
+/// The product `x · mant` fits 47 bits, so `doubled` fits 48. The product's low 15 bits are
+/// those of `low`, and the rest is `high + (low >>> 15)`, which a 32-bit adder forms exactly.
 #[derive(LogicBlock, Default)]
 pub struct ProductCombine {
     pub high: Signal<In, Signed<32>>,
     pub low: Signal<In, Signed<32>>,
-    pub doubled: Signal<Out, Signed<49>>,
+    pub doubled: Signal<Out, Signed<48>>,
 }
 
 impl Logic for ProductCombine {
@@ -163,104 +163,69 @@ impl Logic for ProductCombine {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
-            "wire signed [32:0] upper = {high[31], high} + {{16{low[31]}}, low[31:15]};\n\
+            "wire signed [31:0] upper = high + {{15{low[31]}}, low[31:15]};\n\
              always @(*) doubled = {upper, low[14:0], 1'b0};\n"
                 .into(),
         )
     }
 }
 
-/// One stage of an arithmetic right shift by a 6-bit amount, which takes 3 of its bits: the
-/// coarse stage shifts by `amount · 8` for the high 3 bits, the fine stage by `amount` for the
-/// low 3 bits. A coarse stage followed by a fine stage shifts by the whole amount, and a shift
-/// past the width leaves the sign in every bit.
-#[derive(LogicBlock)]
-pub struct ShiftStage<const N: usize> {
-    pub value: Signal<In, Signed<N>>,
-    pub amount: Signal<In, Bits<3>>,
-    pub result: Signal<Out, Signed<N>>,
-    /// log2 of the bits each step of `amount` shifts: 3 for the coarse stage, 0 for the fine.
-    _step_bits: usize,
-}
-
-impl<const N: usize> ShiftStage<N> {
-    /// Makes the stage that shifts by `amount · 8` bits.
-    pub fn coarse() -> Self {
-        ShiftStage {
-            value: Default::default(),
-            amount: Default::default(),
-            result: Default::default(),
-            _step_bits: 3,
-        }
-    }
-
-    /// Makes the stage that shifts by `amount` bits.
-    pub fn fine() -> Self {
-        ShiftStage {
-            _step_bits: 0,
-            ..Self::coarse()
-        }
-    }
-}
-
-impl<const N: usize> Logic for ShiftStage<N> {
-    fn update(&mut self) {
-        let bits = self.amount.val().to_u64() << self._step_bits;
-        let x = signed_value(self.value.val());
-        self.result.next = (x >> bits.min(63)).into();
-    }
-    fn connect(&mut self) {
-        self.result.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        let amount = match self._step_bits {
-            0 => "amount".to_string(),
-            step => format!("{{amount, {step}'b0}}"),
-        };
-        Verilog::Custom(format!("always @(*) result = value >>> {amount};\n"))
-    }
-}
-
-/// The fine stage of the coefficient shift with the clamp that follows it:
-/// `result = sat(value >>> amount)` in 35 bits, for a 3-bit `amount`.
+/// The shift of a coefficient product: `halves = doubled >>> amount`, for the doubled product
+/// of a [`ProductCombine`] and a 6-bit shift, as a 34-bit word that keeps the sums after it
+/// exact or saturated in the same way.
 ///
-/// The shifted word fits 35 bits exactly when `value` fits `35 + amount` bits, that is when bits
-/// `34 + amount` to 47 all equal the sign. So the clamp tests bits of `value`, and the shifter
-/// forms only the 35 bits of the result from the low 42 bits of `value`.
+/// `halves` is exact when the shifted word fits 34 bits. Otherwise its top two bits are the sign
+/// and its complement, so it is at least 2^32 or below −2^32 with the sign of the product. Then
+/// a [`RoundedSum`] with a base of at most 31 bits lies beyond the 31-bit range on the same side
+/// as the exact sum, so saturation and the comparisons of [`ActivationSelect`] treat both alike.
 #[derive(LogicBlock, Default)]
-pub struct FineShiftClamp {
-    pub value: Signal<In, Signed<49>>,
-    pub amount: Signal<In, Bits<3>>,
-    pub result: Signal<Out, Signed<35>>,
+pub struct CoefficientShift {
+    pub doubled: Signal<In, Signed<48>>,
+    pub amount: Signal<In, Bits<6>>,
+    pub halves: Signal<Out, Signed<34>>,
 }
 
-impl Logic for FineShiftClamp {
+impl Logic for CoefficientShift {
     fn update(&mut self) {
-        let shifted = signed_value(self.value.val()) >> self.amount.val().to_u64();
-        let (y, _) = saturate_value(shifted as i128, 35);
-        self.result.next = y.into();
+        let shifted = signed_value(self.doubled.val()) >> self.amount.val().to_u64();
+        let limit = 1i64 << 33;
+        let halves = if shifted >= limit {
+            limit >> 1
+        } else if shifted < -limit {
+            -limit
+        } else {
+            shifted
+        };
+        self.halves.next = halves.into();
     }
     fn connect(&mut self) {
-        self.result.connect();
+        self.halves.connect();
     }
     fn hdl(&self) -> Verilog {
-        let cases: String = (0..8)
-            .map(|a| format!("      3'd{a}: beyond = |differs[47:{}];\n", 34 + a))
+        // The shifter forms only the 34 bits of the result, widest stage first. The shifted word
+        // fits 34 bits exactly when bits `33 + amount` to 47 all equal the sign, which can fail
+        // only for an amount up to 13.
+        let cases: String = (0..14)
+            .map(|a| format!("      6'd{a}: beyond = |differs[46:{}];\n", 33 + a))
             .collect();
         Verilog::Custom(format!(
-            "wire [47:0] differs = value[47:0] ^ {{48{{value[48]}}}};\n\
+            "wire sign = doubled[47];\n\
+             wire signed [47:0] by32 = amount[5] ? (doubled >>> 32) : doubled;\n\
+             wire signed [47:0] by16 = amount[4] ? (by32 >>> 16) : by32;\n\
+             wire signed [40:0] by8 = amount[3] ? {{by16[47], by16[47:8]}} : by16[40:0];\n\
+             wire signed [36:0] by4 = amount[2] ? by8[40:4] : by8[36:0];\n\
+             wire signed [34:0] by2 = amount[1] ? by4[36:2] : by4[34:0];\n\
+             wire signed [33:0] shifted = amount[0] ? by2[34:1] : by2[33:0];\n\
+             wire [46:0] differs = doubled[46:0] ^ {{47{{sign}}}};\n\
              reg beyond;\n\
              always @(*) begin\n\
              \x20  case (amount)\n\
              {cases}\
+             \x20     default: beyond = 1'b0;\n\
              \x20  endcase\n\
              end\n\
-             wire signed [41:0] low = value[41:0];\n\
-             wire signed [41:0] shifted = low >>> amount;\n\
-             always @(*) result = beyond ? (value[48] ? {min} : {max}) : shifted[34:0];\n\
-             wire unused_bits = &{{1'b0, differs[33:0], shifted[41:35]}};\n",
-            min = literal(-(1i128 << 34), 35),
-            max = literal((1i128 << 34) - 1, 35),
+             always @(*) halves = beyond ? {{sign, !sign, shifted[31:0]}} : shifted;\n\
+             wire unused_bits = &{{1'b0, differs[32:0]}};\n"
         ))
     }
 }
@@ -295,15 +260,61 @@ impl<const IN: usize, const OUT: usize> Logic for Clamp<IN, OUT> {
     }
 }
 
+/// `result` is the low `bits` bits of `value`, sign-extended to `N` bits. A word of a `bits`-bit
+/// format keeps its value, and the bits from `bits - 1` up become copies of one bit, so
+/// synthesis merges the registers that store them.
+#[derive(LogicBlock)]
+pub struct SignExtend<const N: usize> {
+    pub value: Signal<In, Signed<N>>,
+    pub result: Signal<Out, Signed<N>>,
+    _bits: usize,
+}
+
+impl<const N: usize> SignExtend<N> {
+    pub fn new(bits: u32) -> Self {
+        let bits = bits as usize;
+        assert!((1..=N).contains(&bits), "{bits} bits do not fit {N}");
+        SignExtend {
+            value: Default::default(),
+            result: Default::default(),
+            _bits: bits,
+        }
+    }
+}
+
+impl<const N: usize> Logic for SignExtend<N> {
+    fn update(&mut self) {
+        let shift = 64 - self._bits;
+        let value = signed_value(self.value.val());
+        self.result.next = ((value << shift) >> shift).into();
+    }
+    fn connect(&mut self) {
+        self.result.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        let bits = self._bits;
+        if bits == N {
+            return Verilog::Custom("always @(*) result = value;\n".into());
+        }
+        Verilog::Custom(format!(
+            "always @(*) result = {{{{{}{{value[{top}]}}}}, value[{top}:0]}};\n\
+             wire unused_high_bits = &{{1'b0, value[{}:{bits}]}};\n",
+            N - bits,
+            N - 1,
+            top = bits - 1,
+        ))
+    }
+}
+
 /// The sum of a coefficient product: `total = base + ((halves + 1) >>> 1)`, where `halves` is
 /// the doubled product moved right by the coefficient's shift, so the sum rounds half up. It
-/// adds `halves >>> 1` with `halves[0]` as the carry in, one 36-bit adder. `halves` has 35 bits,
-/// enough to saturate a 32-bit `base` plus the product the same way as the exact sum does.
+/// adds `halves >>> 1` with `halves[0]` as the carry in, one 34-bit adder. `base` has at most 31
+/// bits, so 34 bits hold every sum of it and a 34-bit `halves`.
 #[derive(LogicBlock, Default)]
 pub struct RoundedSum {
     pub base: Signal<In, Signed<32>>,
-    pub halves: Signal<In, Signed<35>>,
-    pub total: Signal<Out, Signed<36>>,
+    pub halves: Signal<In, Signed<34>>,
+    pub total: Signal<Out, Signed<34>>,
 }
 
 impl Logic for RoundedSum {
@@ -319,13 +330,13 @@ impl Logic for RoundedSum {
         // Rounding half up, `(x + 2^(s-1)) >> s` equals `((2x >> s) + 1) >> 1`, also for s = 0,
         // and `(h + 1) >> 1` equals `(h >> 1) + h[0]`.
         Verilog::Custom(format!(
-            "always @(*) total = {} + {{{{2{{halves[34]}}}}, halves[34:1]}} + {{35'b0, halves[0]}};\n",
-            extend("base", 32, 4),
+            "always @(*) total = {} + {{halves[33], halves[33:1]}} + {{33'b0, halves[0]}};\n",
+            extend("base", 32, 2),
         ))
     }
 }
 
-/// `offset = error − potential`, exact in 33 bits: the part of the potential difference `v`
+/// `offset = error − potential`, exact in 32 bits for words of at most 31 bits: the part of the potential difference `v`
 /// that does not need the current, so [`PotentialSum`] adds only the current to it.
 ///
 /// It takes the bitwise complement `~error` and forms `~(~error + potential)`, which equals
@@ -336,7 +347,7 @@ impl Logic for RoundedSum {
 pub struct ErrorOffset {
     pub error_complement: Signal<In, Signed<32>>,
     pub potential: Signal<In, Signed<32>>,
-    pub offset: Signal<Out, Signed<33>>,
+    pub offset: Signal<Out, Signed<32>>,
 }
 
 impl Logic for ErrorOffset {
@@ -349,11 +360,7 @@ impl Logic for ErrorOffset {
         self.offset.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(format!(
-            "always @(*) offset = ~({} + {});\n",
-            extend("error_complement", 32, 1),
-            extend("potential", 32, 1)
-        ))
+        Verilog::Custom("always @(*) offset = ~(error_complement + potential);\n".into())
     }
 }
 
@@ -379,14 +386,14 @@ impl<const N: usize> Logic for ComplementRegister<N> {
     }
 }
 
-/// `total = current + offset`, exact in 34 bits, with `offset = error − potential` from an
+/// `total = current + offset`, exact in 33 bits, with `offset = error − potential` from an
 /// [`ErrorOffset`]: the potential difference `v = current − potential + error` before it is
 /// saturated.
 #[derive(LogicBlock, Default)]
 pub struct PotentialSum {
     pub current: Signal<In, Signed<32>>,
-    pub offset: Signal<In, Signed<33>>,
-    pub total: Signal<Out, Signed<34>>,
+    pub offset: Signal<In, Signed<32>>,
+    pub total: Signal<Out, Signed<33>>,
 }
 
 impl Logic for PotentialSum {
@@ -400,8 +407,8 @@ impl Logic for PotentialSum {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
             "always @(*) total = {} + {};\n",
-            extend("current", 32, 2),
-            extend("offset", 33, 1)
+            extend("current", 32, 1),
+            extend("offset", 32, 1)
         ))
     }
 }

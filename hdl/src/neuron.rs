@@ -6,9 +6,9 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, ComplementRegister, ErrorOffset, FineShiftClamp,
+    ActivationSelect, ActivityClamp, CoefficientShift, ComplementRegister, ErrorOffset,
     PotentialSplit, PotentialSum, ProductCombine, Register, Requantize, ResetRegister, RoundedSum,
-    ShiftStage,
+    SignExtend,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
@@ -20,25 +20,25 @@ pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
 pub const CURRENT_LATENCY: usize = 2;
 
 /// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
-pub const COEFFICIENT_LATENCY: usize = 4;
+pub const COEFFICIENT_LATENCY: usize = 3;
 
 /// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
 /// reads the same operation's `base`.
-pub const COEFFICIENT_BASE_DELAY: usize = 3;
+pub const COEFFICIENT_BASE_DELAY: usize = 2;
 
-/// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift` and a potential
-/// `x` of at most 31 bits, one operation per clock with a latency of [`COEFFICIENT_LATENCY`]
-/// clocks. The product arrives as two signed 16 × 16 partial products,
-/// `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant`, so `x · mant = high · 2^15 + low`.
-/// The product is rounded half up. Shifts above 46 are outside the coefficient format; the
-/// pipeline then returns `base` plus the rounded product's sign (0 or -1).
+/// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift`, a potential
+/// `x` of at most 31 bits and a `base` of at most 31 bits, one operation per clock with a
+/// latency of [`COEFFICIENT_LATENCY`] clocks. The product arrives as two signed 16 × 16 partial
+/// products, `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant`, so
+/// `x · mant = high · 2^15 + low`. The product is rounded half up. Shifts above 46 are outside
+/// the coefficient format; the pipeline then returns `base`.
 ///
-/// Stage 1 combines the partial products into the doubled product with a 33-bit adder. Stage 2
-/// shifts it right by `shift[5:3] · 8` bits, and stage 3 by `shift[2:0]` more bits and clamps it
-/// to 35 bits. Stage 4 adds `base` with the rounding carry in a 36-bit adder, and the outputs
-/// saturate its sum combinationally. The clamp changes no result, because a product beyond 35
-/// bits saturates the sum either way. Stage 4 reads `base` itself, [`COEFFICIENT_BASE_DELAY`]
-/// clocks after the operation's other inputs, so the caller keeps it only until then.
+/// Stage 1 combines the partial products into the doubled product with a 32-bit adder. Stage 2
+/// shifts it right by `shift` into 34 bits (see [`CoefficientShift`]). Stage 3 adds `base` with
+/// the rounding carry in a 34-bit adder, and the outputs saturate its sum combinationally. A
+/// shifted product beyond 34 bits saturates the sum either way, so stage 2 keeps only its sign.
+/// Stage 3 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the operation's other
+/// inputs, so the caller keeps it only until then.
 /// No register is reset, so the outputs are undefined until an operation has passed through.
 #[derive(LogicBlock)]
 pub struct CoefficientPipeline {
@@ -49,24 +49,26 @@ pub struct CoefficientPipeline {
     pub shift: Signal<In, Bits<6>>,
     pub result: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
-    /// The sum before saturation, in the clock of `result`.
-    pub total: Signal<Out, Signed<36>>,
+    /// The sum before saturation, in the clock of `result`. A sum beyond 31 bits may differ
+    /// from the exact one but lies on the same side of the 31-bit range.
+    pub total: Signal<Out, Signed<34>>,
     combine: ProductCombine,
-    s1_doubled: Register<Signed<49>>,
+    s1_doubled: Register<Signed<48>>,
     s1_shift: Register<Bits<6>>,
-    coarse: ShiftStage<49>,
-    s2_halves: Register<Signed<49>>,
-    s2_fine_shift: Register<Bits<3>>,
-    fine: FineShiftClamp,
-    s3_halves: Register<Signed<35>>,
+    shifter: CoefficientShift,
+    s2_halves: Register<Signed<34>>,
     sum: RoundedSum,
-    s4_total: Register<Signed<36>>,
-    saturate: Requantize<36, 32>,
+    s3_total: Register<Signed<34>>,
+    saturate: Requantize<34, 32>,
 }
 
 impl CoefficientPipeline {
-    /// Saturates the results to `bits` bits.
+    /// Saturates the results to `bits` bits, at most 31.
     pub fn new(bits: u32) -> Self {
+        assert!(
+            bits <= 31,
+            "the coefficient pipeline saturates to at most 31 bits, not {bits}"
+        );
         CoefficientPipeline {
             clock: Default::default(),
             base: Default::default(),
@@ -79,13 +81,10 @@ impl CoefficientPipeline {
             combine: Default::default(),
             s1_doubled: Default::default(),
             s1_shift: Default::default(),
-            coarse: ShiftStage::coarse(),
+            shifter: Default::default(),
             s2_halves: Default::default(),
-            s2_fine_shift: Default::default(),
-            fine: Default::default(),
-            s3_halves: Default::default(),
             sum: Default::default(),
-            s4_total: Default::default(),
+            s3_total: Default::default(),
             saturate: Requantize::new(0, 0, bits),
         }
     }
@@ -97,9 +96,7 @@ impl Logic for CoefficientPipeline {
         self.s1_doubled.clock.next = self.clock.val();
         self.s1_shift.clock.next = self.clock.val();
         self.s2_halves.clock.next = self.clock.val();
-        self.s2_fine_shift.clock.next = self.clock.val();
-        self.s3_halves.clock.next = self.clock.val();
-        self.s4_total.clock.next = self.clock.val();
+        self.s3_total.clock.next = self.clock.val();
 
         // Stage 1.
         self.combine.high.next = self.high.val();
@@ -108,23 +105,17 @@ impl Logic for CoefficientPipeline {
         self.s1_shift.d.next = self.shift.val();
 
         // Stage 2.
-        self.coarse.value.next = self.s1_doubled.q.val();
-        self.coarse.amount.next = self.s1_shift.q.val().get_bits::<3>(3);
-        self.s2_halves.d.next = self.coarse.result.val();
-        self.s2_fine_shift.d.next = self.s1_shift.q.val().get_bits::<3>(0);
+        self.shifter.doubled.next = self.s1_doubled.q.val();
+        self.shifter.amount.next = self.s1_shift.q.val();
+        self.s2_halves.d.next = self.shifter.halves.val();
 
         // Stage 3.
-        self.fine.value.next = self.s2_halves.q.val();
-        self.fine.amount.next = self.s2_fine_shift.q.val();
-        self.s3_halves.d.next = self.fine.result.val();
-
-        // Stage 4.
         self.sum.base.next = self.base.val();
-        self.sum.halves.next = self.s3_halves.q.val();
-        self.s4_total.d.next = self.sum.total.val();
+        self.sum.halves.next = self.s2_halves.q.val();
+        self.s3_total.d.next = self.sum.total.val();
 
-        self.saturate.value.next = self.s4_total.q.val();
-        self.total.next = self.s4_total.q.val();
+        self.saturate.value.next = self.s3_total.q.val();
+        self.total.next = self.s3_total.q.val();
         self.result.next = self.saturate.result.val();
         self.saturated.next = self.saturate.saturated.val();
     }
@@ -201,13 +192,17 @@ pub struct NeuronUnit {
     pub prospective_saturated: Signal<Out, Bit>,
     pub potential_saturated: Signal<Out, Bit>,
     pub rate_saturated: Signal<Out, Bit>,
+    /// The input words sign-extended from the potential format's top bit, so that the
+    /// registers after them store that bit once.
+    potential_word: SignExtend<32>,
+    error_word: SignExtend<32>,
     /// The complement of e, registered in every clock.
     error_complement: ComplementRegister<32>,
     // Stage 1: u, and e − u from the input ports.
     error_offset: ErrorOffset,
     s1_valid: ResetRegister<Bit>,
     s1_u: EnableRegister<Signed<32>>,
-    s1_offset: EnableRegister<Signed<33>>,
+    s1_offset: EnableRegister<Signed<32>>,
     // Stage 2: basal current I from the sum that arrives in stage 1.
     to_current: Requantize<48, 32>,
     s2_valid: ResetRegister<Bit>,
@@ -215,11 +210,12 @@ pub struct NeuronUnit {
     s2_current_sat: EnableRegister<Bit>,
     // Stage 3: v = sat(I − u + e), which stages 3 and 4 split into the multipliers' halves.
     difference: PotentialSum,
-    clamp_difference: Requantize<34, 32>,
+    clamp_difference: Requantize<33, 32>,
     s3_valid: ResetRegister<Bit>,
     s3_v: EnableRegister<Signed<32>>,
     s3_v_sat: EnableRegister<Bit>,
     s3_current_sat: EnableRegister<Bit>,
+    s3_u: EnableRegister<Signed<32>>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
     // `low_operand · mant_operand`. Their products go straight into the coefficient pipeline.
@@ -228,41 +224,35 @@ pub struct NeuronUnit {
     mant_operand: Signal<Local, Signed<16>>,
     high_product: Signal<Local, Signed<32>>,
     low_product: Signal<Local, Signed<32>>,
-    s2_u: EnableRegister<Signed<32>>,
     s4_valid: ResetRegister<Bit>,
-    s4_u: EnableRegister<Signed<32>>,
-    // Stages 3 to 8 share the coefficient pipeline: the K_r products enter it in stage 3 and
-    // the K_dt products in stage 4, which leaves ŭ in stage 7 and the next u in stage 8. A
+    // Stages 3 to 7 share the coefficient pipeline: the K_r products enter it in stage 3 and
+    // the K_dt products in stage 4, which leaves ŭ in stage 6 and the next u in stage 7. A
     // neuron in stage 4 leaves stage 3 empty.
     coefficient: CoefficientPipeline,
+    /// Stage 5 keeps u for the coefficient pipeline's sums in stages 5 (K_r) and 6 (K_dt).
     s5_valid: ResetRegister<Bit>,
+    s5_u: EnableRegister<Signed<32>>,
     s5_v_sat: EnableRegister<Bit>,
     s5_current_sat: EnableRegister<Bit>,
-    /// Stage 6 keeps u for the coefficient pipeline's sums in stages 6 (K_r) and 7 (K_dt).
     s6_valid: ResetRegister<Bit>,
-    s6_u: EnableRegister<Signed<32>>,
+    // Stage 7: ŭ, its slope and the clamp of φ. The outputs read stages 7 and 8.
+    phi: ActivationSelect<34>,
     s7_valid: ResetRegister<Bit>,
-    // Stage 8: ŭ, its slope and the clamp of φ.
-    phi: ActivationSelect<36>,
-    s8_valid: ResetRegister<Bit>,
-    s8_clamp_zero: EnableRegister<Bit>,
-    s8_clamp_one: EnableRegister<Bit>,
-    s8_slope: EnableRegister<Signed<16>>,
-    s8_ub: EnableRegister<Signed<32>>,
-    s8_ub_sat: EnableRegister<Bit>,
+    s7_clamp_zero: EnableRegister<Bit>,
+    s7_clamp_one: EnableRegister<Bit>,
+    s7_slope: EnableRegister<Signed<16>>,
+    s7_ub: EnableRegister<Signed<32>>,
+    s7_ub_sat: EnableRegister<Bit>,
     s7_v_sat: EnableRegister<Bit>,
     s7_current_sat: EnableRegister<Bit>,
-    // Stage 9: the rate, `φ` applied to ŭ in the activity format, and the next u. The outputs
-    // read stages 8 and 9.
+    // Stage 8: the rate, `φ` applied to ŭ in the activity format, and the next u.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
-    s9_valid: ResetRegister<Bit>,
-    s9_rate: EnableRegister<Signed<16>>,
-    s9_rate_sat: EnableRegister<Bit>,
-    s9_u_next: EnableRegister<Signed<32>>,
-    s9_u_sat: EnableRegister<Bit>,
-    s9_v_sat: EnableRegister<Bit>,
-    s9_current_sat: EnableRegister<Bit>,
+    s8_valid: ResetRegister<Bit>,
+    s8_rate: EnableRegister<Signed<16>>,
+    s8_rate_sat: EnableRegister<Bit>,
+    s8_u_next: EnableRegister<Signed<32>>,
+    s8_u_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -297,6 +287,8 @@ impl NeuronUnit {
             prospective_saturated: Default::default(),
             potential_saturated: Default::default(),
             rate_saturated: Default::default(),
+            potential_word: SignExtend::new(formats.pot_bits),
+            error_word: SignExtend::new(formats.pot_bits),
             error_complement: Default::default(),
             error_offset: Default::default(),
             s1_valid: Default::default(),
@@ -312,40 +304,36 @@ impl NeuronUnit {
             s3_v: Default::default(),
             s3_v_sat: Default::default(),
             s3_current_sat: Default::default(),
+            s3_u: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
             mant_operand: Default::default(),
             high_product: Default::default(),
             low_product: Default::default(),
-            s2_u: Default::default(),
             s4_valid: Default::default(),
-            s4_u: Default::default(),
             coefficient: CoefficientPipeline::new(formats.pot_bits),
             s5_valid: Default::default(),
+            s5_u: Default::default(),
             s5_v_sat: Default::default(),
             s5_current_sat: Default::default(),
             s6_valid: Default::default(),
-            s6_u: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
             s7_valid: Default::default(),
-            s8_valid: Default::default(),
-            s8_clamp_zero: Default::default(),
-            s8_clamp_one: Default::default(),
-            s8_slope: Default::default(),
-            s8_ub: Default::default(),
-            s8_ub_sat: Default::default(),
+            s7_clamp_zero: Default::default(),
+            s7_clamp_one: Default::default(),
+            s7_slope: Default::default(),
+            s7_ub: Default::default(),
+            s7_ub_sat: Default::default(),
             s7_v_sat: Default::default(),
             s7_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
-            s9_valid: Default::default(),
-            s9_rate: Default::default(),
-            s9_rate_sat: Default::default(),
-            s9_u_next: Default::default(),
-            s9_u_sat: Default::default(),
-            s9_v_sat: Default::default(),
-            s9_current_sat: Default::default(),
+            s8_valid: Default::default(),
+            s8_rate: Default::default(),
+            s8_rate_sat: Default::default(),
+            s8_u_next: Default::default(),
+            s8_u_sat: Default::default(),
         }
     }
 }
@@ -363,32 +351,28 @@ impl Logic for NeuronUnit {
         self.s3_valid.clock.next = self.clock.val();
         self.s3_v.clock.next = self.clock.val();
         self.s3_v_sat.clock.next = self.clock.val();
-        self.s2_u.clock.next = self.clock.val();
-        self.s4_u.clock.next = self.clock.val();
-        self.s6_u.clock.next = self.clock.val();
         self.s3_current_sat.clock.next = self.clock.val();
+        self.s3_u.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
         self.coefficient.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
+        self.s5_u.clock.next = self.clock.val();
         self.s5_v_sat.clock.next = self.clock.val();
         self.s5_current_sat.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
         self.s7_valid.clock.next = self.clock.val();
-        self.s8_valid.clock.next = self.clock.val();
-        self.s9_valid.clock.next = self.clock.val();
-        self.s9_rate.clock.next = self.clock.val();
-        self.s9_rate_sat.clock.next = self.clock.val();
-        self.s9_u_next.clock.next = self.clock.val();
-        self.s9_u_sat.clock.next = self.clock.val();
-        self.s9_v_sat.clock.next = self.clock.val();
-        self.s9_current_sat.clock.next = self.clock.val();
-        self.s8_clamp_zero.clock.next = self.clock.val();
-        self.s8_clamp_one.clock.next = self.clock.val();
-        self.s8_slope.clock.next = self.clock.val();
-        self.s8_ub.clock.next = self.clock.val();
-        self.s8_ub_sat.clock.next = self.clock.val();
+        self.s7_clamp_zero.clock.next = self.clock.val();
+        self.s7_clamp_one.clock.next = self.clock.val();
+        self.s7_slope.clock.next = self.clock.val();
+        self.s7_ub.clock.next = self.clock.val();
+        self.s7_ub_sat.clock.next = self.clock.val();
         self.s7_v_sat.clock.next = self.clock.val();
         self.s7_current_sat.clock.next = self.clock.val();
+        self.s8_valid.clock.next = self.clock.val();
+        self.s8_rate.clock.next = self.clock.val();
+        self.s8_rate_sat.clock.next = self.clock.val();
+        self.s8_u_next.clock.next = self.clock.val();
+        self.s8_u_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
@@ -397,7 +381,6 @@ impl Logic for NeuronUnit {
         self.s6_valid.reset.next = self.reset.val();
         self.s7_valid.reset.next = self.reset.val();
         self.s8_valid.reset.next = self.reset.val();
-        self.s9_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -409,36 +392,37 @@ impl Logic for NeuronUnit {
         self.s6_valid.d.next = self.s5_valid.q.val();
         self.s7_valid.d.next = self.s6_valid.q.val();
         self.s8_valid.d.next = self.s7_valid.q.val();
-        self.s9_valid.d.next = self.s8_valid.q.val();
 
         // Stage 1, with e from the clock before.
-        self.error_complement.d.next = self.error.val();
+        self.error_word.value.next = self.error.val();
+        self.potential_word.value.next = self.potential.val();
+        self.error_complement.d.next = self.error_word.result.val();
         self.error_offset.error_complement.next = self.error_complement.q.val();
-        self.error_offset.potential.next = self.potential.val();
+        self.error_offset.potential.next = self.potential_word.result.val();
         self.s1_u.enable.next = self.valid.val();
         self.s1_offset.enable.next = self.valid.val();
-        self.s1_u.d.next = self.potential.val();
+        self.s1_u.d.next = self.potential_word.result.val();
         self.s1_offset.d.next = self.error_offset.offset.val();
 
         // Stage 2, with the sum that arrives while the neuron is in stage 1.
-        self.s2_u.enable.next = self.s1_valid.q.val();
-        self.s2_u.d.next = self.s1_u.q.val();
         self.to_current.value.next = self.sum.val();
         self.s2_current.enable.next = self.s1_valid.q.val();
         self.s2_current_sat.enable.next = self.s1_valid.q.val();
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
 
-        // Stage 3, with e − u from stage 1.
+        // Stage 3, with e − u and u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s1_offset.q.val();
         self.clamp_difference.value.next = self.difference.total.val();
         self.s3_v.enable.next = self.s2_valid.q.val();
         self.s3_v_sat.enable.next = self.s2_valid.q.val();
         self.s3_current_sat.enable.next = self.s2_valid.q.val();
+        self.s3_u.enable.next = self.s2_valid.q.val();
         self.s3_v.d.next = self.clamp_difference.result.val();
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
+        self.s3_u.d.next = self.s1_u.q.val();
 
         // Stages 3 and 4 multiply the halves of v: by K_r's mantissa while the neuron is in
         // stage 3, by K_dt's while it is in stage 4. Otherwise the multipliers take the spare
@@ -471,72 +455,60 @@ impl Logic for NeuronUnit {
         if self.s4_valid.q.val() {
             self.coefficient.shift.next = self.k_dt_shift.val();
         }
-        self.coefficient.base.next = self.s6_u.q.val();
-
-        // Stage 4.
-        self.s4_u.enable.next = self.s3_valid.q.val();
-        self.s4_u.d.next = self.s2_u.q.val();
+        self.coefficient.base.next = self.s5_u.q.val();
 
         // Stage 5.
+        self.s5_u.enable.next = self.s4_valid.q.val();
         self.s5_v_sat.enable.next = self.s4_valid.q.val();
         self.s5_current_sat.enable.next = self.s4_valid.q.val();
+        self.s5_u.d.next = self.s3_u.q.val();
         self.s5_v_sat.d.next = self.s3_v_sat.q.val();
         self.s5_current_sat.d.next = self.s3_current_sat.q.val();
 
-        // Stage 6.
-        self.s6_u.enable.next = self.s5_valid.q.val();
-        self.s6_u.d.next = self.s4_u.q.val();
-
-        // Stage 7.
-        self.s7_v_sat.enable.next = self.s6_valid.q.val();
-        self.s7_current_sat.enable.next = self.s6_valid.q.val();
-        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
-        self.s7_current_sat.d.next = self.s5_current_sat.q.val();
-
-        // Stage 8: ŭ leaves the coefficient pipeline while the neuron is in stage 7.
+        // Stage 7: ŭ leaves the coefficient pipeline while the neuron is in stage 6.
         // φ reads the sum before saturation, so its path skips the saturation.
         self.phi.prospective.next = self.coefficient.total.val();
         self.phi.select.next = self.activation.val();
-        self.s8_clamp_zero.enable.next = self.s7_valid.q.val();
-        self.s8_clamp_one.enable.next = self.s7_valid.q.val();
-        self.s8_slope.enable.next = self.s7_valid.q.val();
-        self.s8_ub.enable.next = self.s7_valid.q.val();
-        self.s8_ub_sat.enable.next = self.s7_valid.q.val();
-        self.s8_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s8_clamp_one.d.next = self.phi.clamp_one.val();
-        self.s8_slope.d.next = self.phi.slope.val();
-        self.s8_ub.d.next = self.coefficient.result.val();
-        self.s8_ub_sat.d.next = self.coefficient.saturated.val();
+        self.s7_clamp_zero.enable.next = self.s6_valid.q.val();
+        self.s7_clamp_one.enable.next = self.s6_valid.q.val();
+        self.s7_slope.enable.next = self.s6_valid.q.val();
+        self.s7_ub.enable.next = self.s6_valid.q.val();
+        self.s7_ub_sat.enable.next = self.s6_valid.q.val();
+        self.s7_v_sat.enable.next = self.s6_valid.q.val();
+        self.s7_current_sat.enable.next = self.s6_valid.q.val();
+        self.s7_clamp_zero.d.next = self.phi.clamp_zero.val();
+        self.s7_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s7_slope.d.next = self.phi.slope.val();
+        self.s7_ub.d.next = self.coefficient.result.val();
+        self.s7_ub_sat.d.next = self.coefficient.saturated.val();
+        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
+        self.s7_current_sat.d.next = self.s5_current_sat.q.val();
 
-        // Stage 9: the next u leaves the coefficient pipeline while the neuron is in stage 8.
-        self.to_rate.value.next = self.s8_ub.q.val();
+        // Stage 8: the next u leaves the coefficient pipeline while the neuron is in stage 7.
+        self.to_rate.value.next = self.s7_ub.q.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s8_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s8_clamp_one.q.val();
-        self.s9_rate.enable.next = self.s8_valid.q.val();
-        self.s9_rate_sat.enable.next = self.s8_valid.q.val();
-        self.s9_u_next.enable.next = self.s8_valid.q.val();
-        self.s9_u_sat.enable.next = self.s8_valid.q.val();
-        self.s9_v_sat.enable.next = self.s8_valid.q.val();
-        self.s9_current_sat.enable.next = self.s8_valid.q.val();
-        self.s9_rate.d.next = self.rate_clamp.result.val();
-        self.s9_rate_sat.d.next = self.rate_clamp.saturated.val();
-        self.s9_u_next.d.next = self.coefficient.result.val();
-        self.s9_u_sat.d.next = self.coefficient.saturated.val();
-        self.s9_v_sat.d.next = self.s7_v_sat.q.val();
-        self.s9_current_sat.d.next = self.s7_current_sat.q.val();
+        self.rate_clamp.clamp_zero.next = self.s7_clamp_zero.q.val();
+        self.rate_clamp.clamp_one.next = self.s7_clamp_one.q.val();
+        self.s8_rate.enable.next = self.s7_valid.q.val();
+        self.s8_rate_sat.enable.next = self.s7_valid.q.val();
+        self.s8_u_next.enable.next = self.s7_valid.q.val();
+        self.s8_u_sat.enable.next = self.s7_valid.q.val();
+        self.s8_rate.d.next = self.rate_clamp.result.val();
+        self.s8_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s8_u_next.d.next = self.coefficient.result.val();
+        self.s8_u_sat.d.next = self.coefficient.saturated.val();
 
-        self.out_valid.next = self.s9_valid.q.val();
+        self.out_valid.next = self.s8_valid.q.val();
         self.current.next = self.s2_current.q.val();
-        self.prospective.next = self.s8_ub.q.val();
-        self.potential_next.next = self.s9_u_next.q.val();
-        self.rate.next = self.s9_rate.q.val();
-        self.slope.next = self.s8_slope.q.val();
-        self.current_saturated.next = self.s9_current_sat.q.val();
-        self.difference_saturated.next = self.s9_v_sat.q.val();
-        self.prospective_saturated.next = self.s8_ub_sat.q.val();
-        self.potential_saturated.next = self.s9_u_sat.q.val();
-        self.rate_saturated.next = self.s9_rate_sat.q.val();
+        self.prospective.next = self.s7_ub.q.val();
+        self.potential_next.next = self.s8_u_next.q.val();
+        self.rate.next = self.s8_rate.q.val();
+        self.slope.next = self.s7_slope.q.val();
+        self.current_saturated.next = self.s7_current_sat.q.val();
+        self.difference_saturated.next = self.s7_v_sat.q.val();
+        self.prospective_saturated.next = self.s7_ub_sat.q.val();
+        self.potential_saturated.next = self.s8_u_sat.q.val();
+        self.rate_saturated.next = self.s8_rate_sat.q.val();
     }
 }

@@ -99,6 +99,17 @@ pub fn saturate(
     }
     // The word fits when its bits from `bits - 1` up all equal the sign. Testing that takes a
     // few LUTs, where comparing with the range's ends takes two carry chains of the full width.
+    // Every bit of `target` from `bits - 1` up then repeats the same bit, so synthesis forms
+    // it once.
+    let value = if bits < out_width {
+        format!(
+            "{{{{{}{{{source}[{top}]}}}}, {source}[{top}:0]}}",
+            out_width - bits,
+            top = bits - 1
+        )
+    } else {
+        fit(source, width, out_width)
+    };
     let max = (1i128 << (bits - 1)) - 1;
     let min = -(1i128 << (bits - 1));
     let top = format!("{source}[{}:{}]", width - 1, bits - 1);
@@ -118,7 +129,6 @@ pub fn saturate(
         sign = width - 1,
         max_out = literal(max, out_width),
         min_out = literal(min, out_width),
-        value = fit(source, width, out_width),
     )
 }
 

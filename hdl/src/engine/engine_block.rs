@@ -1093,7 +1093,6 @@ impl Logic for Engine {
         // Per-neuron arithmetic units.
         self.output_error.target.next = self.potentials.read_data.val();
         self.output_error.rate.next = self.rate_old.val();
-        self.output_error.slope.next = self.slope_old.val();
         self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
@@ -1214,7 +1213,7 @@ impl Logic for Engine {
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_pending.q.val() {
-            self.shared_product.value.next = self.output_error.rate_half.val();
+            self.shared_product.value.next = self.output_error.rate_difference.val();
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_scale.q.val() {
@@ -1227,7 +1226,7 @@ impl Logic for Engine {
         self.shared_product.low_product.next = self.neuron.spare_low_product.val();
         self.update.product.next = self.shared_product.product.val();
         self.below_product.product.next = self.shared_product.product.val();
-        self.output_error.half_product.next = self.shared_product.product.val();
+        self.output_error.rate_product.next = self.shared_product.product.val();
         self.round_shift.value.next = self.shared_product.product.val();
         self.round_shift.amount.next = self.update.amount.val();
         if self.output_scale.q.val() {

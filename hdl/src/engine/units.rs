@@ -231,22 +231,22 @@ impl Logic for Widen {
 /// potential-format clamps happened.
 ///
 /// The block has no multiplier: it takes both products from a [`WideProduct`] that the engine
-/// shares between the per-neuron units, in two clocks. In the first it outputs `rate_half =
-/// (t − r) >>> 1` and forms `difference = x` from `half_product = rate_half · d`. In the second
-/// it takes `rounded`, the product `x · β_mant` rounded by `amount = β_shift` in the engine's
-/// shared [`RoundShift`], for `error` and `second_saturated`.
+/// shares between the per-neuron units, in two clocks. In the first it outputs the 17-bit
+/// `rate_difference = t − r` and forms `difference = x` from `rate_product = (t − r) · d`. In
+/// the second it takes `rounded`, the product `x · β_mant` rounded by `amount = β_shift` in the
+/// engine's shared [`RoundShift`], for `error` and `second_saturated`.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
     pub target: Signal<In, Signed<32>>,
     pub rate: Signal<In, Signed<16>>,
-    pub slope: Signal<In, Signed<16>>,
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
-    pub half_product: Signal<In, Signed<48>>,
-    pub rounded: Signal<In, Signed<50>>,
-    pub rate_half: Signal<Out, Signed<32>>,
+    /// `(t − r) · d` from the engine's shared product.
+    pub rate_product: Signal<In, Signed<48>>,
+    pub rounded: Signal<In, Signed<33>>,
+    pub rate_difference: Signal<Out, Signed<32>>,
     pub amount: Signal<Out, Bits<7>>,
     pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
@@ -262,13 +262,12 @@ impl OutputError {
         OutputError {
             target: Default::default(),
             rate: Default::default(),
-            slope: Default::default(),
             prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
-            half_product: Default::default(),
+            rate_product: Default::default(),
             rounded: Default::default(),
-            rate_half: Default::default(),
+            rate_difference: Default::default(),
             amount: Default::default(),
             difference: Default::default(),
             error: Default::default(),
@@ -288,16 +287,14 @@ impl Logic for OutputError {
             let t = signed_value(self.target.val()) as i128;
             saturate_value(t - signed_value(self.prospective.val()) as i128, bits)
         } else {
-            let t = signed_value(self.target.val()) as i16 as i128;
-            let d = (t - signed_value(self.rate.val()) as i128)
-                * signed_value(self.slope.val()) as i128;
+            let d = signed_value(self.rate_product.val()) as i128;
             let scaled = d << (self._pot_frac - self._act_frac);
             saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
         };
         let (error, second) = saturate_value(signed_value(self.rounded.val()) as i128, bits);
         let rate_difference =
             signed_value(self.target.val()) as i16 as i64 - signed_value(self.rate.val()) as i64;
-        self.rate_half.next = (rate_difference >> 1).into();
+        self.rate_difference.next = rate_difference.into();
         self.amount.next = self.beta_shift.val().to_u64().to_bits();
         self.difference.next = difference.into();
         self.error.next = error.into();
@@ -305,7 +302,7 @@ impl Logic for OutputError {
         self.second_saturated.next = second;
     }
     fn connect(&mut self) {
-        self.rate_half.connect();
+        self.rate_difference.connect();
         self.amount.connect();
         self.difference.connect();
         self.error.connect();
@@ -315,33 +312,32 @@ impl Logic for OutputError {
     fn hdl(&self) -> Verilog {
         let bits = self._pot_bits as usize;
         let scale = (self._pot_frac - self._act_frac) as i32;
-        // The 17-bit `t − r` times `d` is `2·((t − r) >>> 1)·d` plus `d` when `t − r` is odd,
-        // so the shared product needs only the 16-bit half. That product fits 33 bits. Moving
-        // it left by `scale` and then right by `act_frac` with rounding is one move by
+        // `t − r` has 17 bits, so the shared product `(t − r) · d` is exact and fits 32 bits.
+        // A voltage target and ŭ have at most 31 bits each, so `t − ŭ` fits 32 bits too.
+        // Moving it left by `scale` and then right by `act_frac` with rounding is one move by
         // `act_frac − scale`, which is exact and needs no adder when `scale >= act_frac`.
         let mut text = format!(
-            "wire signed [16:0] rate_difference = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
-             always @(*) rate_half = {{{{16{{rate_difference[16]}}}}, rate_difference[16:1]}};\n\
-             wire signed [31:0] slope_half = half_product[31:0];\n\
-             wire signed [15:0] slope_odd = rate_difference[0] ? slope : 16'sd0;\n\
-             wire signed [34:0] slope_product = {{{{2{{slope_half[31]}}}}, slope_half, 1'b0}} + {slope_odd};\n\
-             wire signed [32:0] voltage_difference = {target_wide} - {prospective_wide};\n",
-            slope_odd = extend("slope_odd", 16, 19),
-            target_wide = extend("target", 32, 1),
-            prospective_wide = extend("prospective", 32, 1),
+            "wire signed [16:0] rate_wide = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
+             always @(*) rate_difference = {rate_extended};\n\
+             wire signed [31:0] slope_product = rate_product[31:0];\n\
+             wire unused_rate_product = &{{1'b0, rate_product[47:32]}};\n\
+             wire signed [31:0] voltage_difference = target - prospective;\n",
+            rate_extended = extend("rate_wide", 17, 15),
         );
-        let (moved, width) = round_shift(
+        let (moved, moved_width) = round_shift(
             "slope_product",
-            35,
+            32,
             self._act_frac as i32 - scale,
             "slope_moved",
         );
         text += &moved;
         // Both targets share one saturation: the voltage difference is selected before it.
+        let width = moved_width.max(32);
         text += &format!(
-            "wire signed [{top}:0] unclamped = voltage ? {voltage} : slope_moved;\n",
+            "wire signed [{top}:0] unclamped = voltage ? {voltage} : {slope};\n",
             top = width - 1,
-            voltage = extend("voltage_difference", 33, width - 33),
+            voltage = extend("voltage_difference", 32, width - 32),
+            slope = extend("slope_moved", moved_width, width - moved_width),
         );
         text += &saturate(
             "unclamped",
@@ -352,7 +348,7 @@ impl Logic for OutputError {
             "first_saturated",
         );
         text += "always @(*) amount = {1'b0, beta_shift};\n";
-        text += &saturate("rounded", 50, bits, "error", 32, "second_saturated");
+        text += &saturate("rounded", 33, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
     }
 }
@@ -369,7 +365,7 @@ impl Logic for OutputError {
 pub struct UpdateFactor {
     pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
-    pub rounded: Signal<In, Signed<50>>,
+    pub rounded: Signal<In, Signed<33>>,
     pub amount: Signal<Out, Bits<7>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
@@ -418,7 +414,7 @@ impl Logic for UpdateFactor {
         if offset >= 0 {
             // Every alignment is a right move by `amount = η_shift + offset`.
             let mut text = format!("always @(*) amount = {{1'b0, eta_shift}} + 7'd{offset};\n");
-            text += &saturate("rounded", 50, 16, "factor", 16, "saturated");
+            text += &saturate("rounded", 33, 16, "factor", 16, "saturated");
             return Verilog::Custom(text);
         }
         let mut text = format!(
@@ -438,36 +434,64 @@ impl Logic for UpdateFactor {
 }
 
 /// `rounded = (value + 2^(amount − 1)) >>> amount`, rounding half up (`value` itself for
-/// `amount = 0`). The engine shares it between the update factors and the output errors, whose
+/// `amount = 0`), for a `value` of at most 47 bits, the product of a potential and a 16-bit
+/// mantissa. The engine shares it between the update factors and the output errors, whose
 /// products never arrive in the same clock.
+///
+/// Both of them saturate the result to at most 31 bits, so `rounded` has only 33. It is exact
+/// from −2^31 to 2^31. A result outside that range may come out as another value outside it
+/// with the same sign, which saturates to 32 bits or fewer with the same word and flag.
 #[derive(LogicBlock, Default)]
 pub struct RoundShift {
     pub value: Signal<In, Signed<48>>,
     pub amount: Signal<In, Bits<7>>,
-    pub rounded: Signal<Out, Signed<50>>,
+    pub rounded: Signal<Out, Signed<33>>,
 }
 
 impl Logic for RoundShift {
     fn update(&mut self) {
         let value = signed_value(self.value.val()) as i128;
         let rounded = round_shift_value(value, self.amount.val().to_u64() as i32);
-        self.rounded.next = (rounded as i64).into();
+        let clamped = rounded.clamp(-(1i128 << 32), (1i128 << 32) - 1);
+        self.rounded.next = (clamped as i64).into();
     }
     fn connect(&mut self) {
         self.rounded.connect();
     }
     fn hdl(&self) -> Verilog {
         // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
-        // holds for a = 0 too. Every amount from 49 on leaves only the sign in `halves`, so
-        // the result is 0 for all of them, and the shifter takes the amount clipped to 63.
-        Verilog::Custom(
-            "wire [5:0] clipped = amount[6] ? 6'd63 : amount[5:0];\n\
-             wire signed [48:0] doubled = {value, 1'b0};\n\
-             wire signed [48:0] halves = doubled >>> clipped;\n\
-             wire signed [49:0] bumped = {halves[48], halves} + 50'sd1;\n\
-             always @(*) rounded = bumped >>> 1;\n"
-                .into(),
-        )
+        // holds for a = 0 too. The doubled value has 48 bits, so every amount from 47 on leaves
+        // only the sign in `halves` and the result is 0. The shifter takes the amount clipped
+        // to 47 and forms only the 33 bits of `halves` that a result in range needs, widest
+        // stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
+        // value all equal the sign, which can fail only for a <= 14. Then `beyond` replaces the
+        // top two bits of the result with the sign and its complement, a value outside
+        // [−2^31, 2^31) of the right sign.
+        let cases: String = (0..15)
+            .map(|a| format!("      6'd{a}: beyond = |differs[46:{}];\n", 32 + a))
+            .collect();
+        Verilog::Custom(format!(
+            "wire [5:0] clipped = (amount[6] || (amount[5] && amount[4])) ? 6'd47 : amount[5:0];\n\
+             wire sign = value[46];\n\
+             wire signed [47:0] doubled = {{value[46:0], 1'b0}};\n\
+             wire signed [47:0] by32 = clipped[5] ? (doubled >>> 32) : doubled;\n\
+             wire signed [47:0] by16 = clipped[4] ? (by32 >>> 16) : by32;\n\
+             wire signed [39:0] by8 = clipped[3] ? by16[47:8] : by16[39:0];\n\
+             wire signed [35:0] by4 = clipped[2] ? by8[39:4] : by8[35:0];\n\
+             wire signed [33:0] by2 = clipped[1] ? by4[35:2] : by4[33:0];\n\
+             wire signed [32:0] halves = clipped[0] ? by2[33:1] : by2[32:0];\n\
+             wire [46:0] differs = doubled[46:0] ^ {{47{{sign}}}};\n\
+             reg beyond;\n\
+             always @(*) begin\n\
+             \x20  case (clipped)\n\
+             {cases}\
+             \x20     default: beyond = 1'b0;\n\
+             \x20  endcase\n\
+             end\n\
+             wire signed [33:0] bumped = {{halves[32], halves}} + 34'sd1;\n\
+             always @(*) rounded = beyond ? {{sign, !sign, bumped[31:1]}} : bumped[33:1];\n\
+             wire unused_bits = &{{1'b0, value[47], differs[31:0], bumped[0]}};\n"
+        ))
     }
 }
 

@@ -139,11 +139,6 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "a lane's weight step rounds with the low 5 bits of the 32-bit rounding state",
     ),
     (
-        "half_product",
-        Unused::SomeBits,
-        "the output error reads the 32-bit half of the shared product",
-    ),
-    (
         "rest",
         Unused::SomeBits,
         "the frame length check reads the target bytes modulo 4, the low 2 bits",

@@ -9,7 +9,7 @@ use leap_model::format::{Coefficient, Formats};
 use leap_verilator_sys::{alternate_formats, Model};
 
 /// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
-const LATENCY: usize = 9;
+const LATENCY: usize = 8;
 const RANDOM_VECTORS: usize = 100_000;
 
 /// How often each interesting case occurred in a run.

@@ -37,11 +37,6 @@ const TRIAGE: &[(&str, &str, &str)] = &[
     ),
     (
         "UNUSEDSIGNAL",
-        "Bits of signal are not used: 'half_product'[47:32]",
-        "OutputError: the product of the 16-bit rate half and the 16-bit slope fits 32 bits, so the shared product's high bits only repeat the sign",
-    ),
-    (
-        "UNUSEDSIGNAL",
         "Signal is not used: 'product'",
         "UpdateFactor: when pot_frac >= upd_frac, the engine's shared RoundShift moves the product and the block takes only the rounded result",
     ),
