@@ -708,9 +708,10 @@ pub struct CounterRing {
 /// Counters in a [`CounterRing`].
 const RING_KINDS: usize = 6;
 
-/// Clocks of events that a pending count collects at most: a kind passes the head once in
-/// every `RING_KINDS` rotations, and a ring at rest starts to rotate the clock after an event.
-const RING_WINDOW: usize = RING_KINDS + 1;
+/// Clocks of events that a pending count collects at most. A rotating ring passes each kind
+/// by the head once in every `RING_KINDS` clocks, and a ring at rest starts to rotate in the
+/// clock of an event. A read holds the ring only while the engine is idle, when no events come.
+const RING_WINDOW: usize = RING_KINDS;
 
 impl CounterRing {
     /// Creates the ring for at most `weight_max` weight clamps per clock.
