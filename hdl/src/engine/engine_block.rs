@@ -6,7 +6,7 @@ use rust_hdl::prelude::*;
 use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
-    AddressSplit, Counter, EnableRegister, EventCounter, Memory, OutputError, ReadBack, RoundShift,
+    AddressSplit, Counter, CounterRing, EnableRegister, Memory, OutputError, ReadBack, RoundShift,
     SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
 };
 use super::{
@@ -151,12 +151,8 @@ pub struct Engine {
     next_row: Counter<32>,
     group_address: Counter<32>,
     cycles: Counter<48>,
-    steps: Counter<32>,
-    potential_saturations: EventCounter,
-    rate_saturations: EventCounter,
-    message_saturations: EventCounter,
-    update_saturations: EventCounter,
-    weight_saturations: EventCounter,
+    /// The step and saturation counters. The host's reads of them wait for the ring.
+    counters: CounterRing,
     /// The potentials `u` in the lower half and the targets in the upper half (from
     /// `upper_half` on). The stream reads `u` and the neuron unit writes it, while the targets
     /// are read only in the output phase and written only by the host.
@@ -290,7 +286,6 @@ pub struct Engine {
     lanes16: Constant<Bits<16>>,
     minus_stride: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
-    one32: Constant<Bits<32>>,
     minus_one32: Constant<Bits<32>>,
     lanes32: Constant<Bits<32>>,
     one48: Constant<Bits<48>>,
@@ -311,6 +306,10 @@ pub struct Engine {
     select_target: Constant<Bits<8>>,
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
+    select_counter: Constant<Bits<8>>,
+    /// The latched read is of a counter address below 8.
+    counter_read: Signal<Local, Bit>,
+    counter_high_mask: Constant<Bits<32>>,
     /// The host's constant address, or `constant_none` (15) when it is 16 or more. Every
     /// constant's address is below 15, so comparing it takes 4 bits, not 32.
     constant_address: Signal<Local, Bits<32>>,
@@ -501,12 +500,7 @@ impl Engine {
             next_row: Counter::new(address_bits),
             group_address: Counter::new(address_bits),
             cycles: Default::default(),
-            steps: Default::default(),
-            potential_saturations: Default::default(),
-            rate_saturations: Default::default(),
-            message_saturations: Default::default(),
-            update_saturations: Default::default(),
-            weight_saturations: Default::default(),
+            counters: CounterRing::new(params.lanes),
             potentials: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
             errors0: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
             errors1: Memory::new(2 * bank_words, 32, true),
@@ -590,7 +584,6 @@ impl Engine {
             lanes16: Constant::new(((params.lanes) as u64).to_bits()),
             minus_stride: Constant::new((((1 << 16) - field::STRIDE as usize) as u64).to_bits()),
             zero32: Constant::new(0u64.to_bits()),
-            one32: Constant::new(1u64.to_bits()),
             minus_one32: Constant::new((u32::MAX as u64).to_bits()),
             lanes32: Constant::new(((params.lanes) as u64).to_bits()),
             one48: Constant::new(1u64.to_bits()),
@@ -611,6 +604,9 @@ impl Engine {
             select_target: Constant::new(((select::TARGET as usize) as u64).to_bits()),
             select_table: Constant::new(((select::LAYER_TABLE as usize) as u64).to_bits()),
             select_constant: Constant::new(((select::CONSTANT as usize) as u64).to_bits()),
+            select_counter: Constant::new(((select::COUNTER as usize) as u64).to_bits()),
+            counter_read: Default::default(),
+            counter_high_mask: Constant::new((u32::MAX as u64 & !7).to_bits()),
             constant_address: Default::default(),
             constant_low_mask: Constant::new(15u64.to_bits()),
             constant_high_mask: Constant::new((u32::MAX as u64 & !15).to_bits()),
@@ -758,18 +754,8 @@ impl Logic for Engine {
         self.group_address.reset.next = self.reset.val();
         self.cycles.clock.next = self.clock.val();
         self.cycles.reset.next = self.reset.val() | self.clear_counters.val();
-        self.steps.clock.next = self.clock.val();
-        self.steps.reset.next = self.reset.val() | self.clear_counters.val();
-        self.potential_saturations.clock.next = self.clock.val();
-        self.potential_saturations.reset.next = self.reset.val() | self.clear_counters.val();
-        self.rate_saturations.clock.next = self.clock.val();
-        self.rate_saturations.reset.next = self.reset.val() | self.clear_counters.val();
-        self.message_saturations.clock.next = self.clock.val();
-        self.message_saturations.reset.next = self.reset.val() | self.clear_counters.val();
-        self.update_saturations.clock.next = self.clock.val();
-        self.update_saturations.reset.next = self.reset.val() | self.clear_counters.val();
-        self.weight_saturations.clock.next = self.clock.val();
-        self.weight_saturations.reset.next = self.reset.val() | self.clear_counters.val();
+        self.counters.clock.next = self.clock.val();
+        self.counters.reset.next = self.reset.val() | self.clear_counters.val();
         self.potentials.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();
         self.errors1.clock.next = self.clock.val();
@@ -962,40 +948,25 @@ impl Logic for Engine {
         self.cycles.value.next = self.cycles.q.val();
         self.cycles.enable.next = true;
         self.cycles.step.next = self.one48.val();
-        self.steps.load.next = false;
-        self.steps.value.next = self.zero32.val();
-        self.steps.enable.next = false;
-        self.steps.step.next = self.one32.val();
         self.bank.load.next = false;
         self.bank.value.next = self.one1.val();
         self.bank.enable.next = false;
         self.bank.step.next = self.one1.val();
 
-        self.potential_saturations.amount.next = self.zero8.val();
-        self.potential_saturations.event0.next = false;
-        self.potential_saturations.event1.next = false;
-        self.potential_saturations.event2.next = false;
-        self.potential_saturations.event3.next = false;
-        self.rate_saturations.amount.next = self.zero8.val();
-        self.rate_saturations.event0.next = false;
-        self.rate_saturations.event1.next = false;
-        self.rate_saturations.event2.next = false;
-        self.rate_saturations.event3.next = false;
-        self.message_saturations.amount.next = self.zero8.val();
-        self.message_saturations.event0.next = false;
-        self.message_saturations.event1.next = false;
-        self.message_saturations.event2.next = false;
-        self.message_saturations.event3.next = false;
-        self.update_saturations.amount.next = self.zero8.val();
-        self.update_saturations.event0.next = false;
-        self.update_saturations.event1.next = false;
-        self.update_saturations.event2.next = false;
-        self.update_saturations.event3.next = false;
-        self.weight_saturations.amount.next = self.zero8.val();
-        self.weight_saturations.event0.next = false;
-        self.weight_saturations.event1.next = false;
-        self.weight_saturations.event2.next = false;
-        self.weight_saturations.event3.next = false;
+        self.counters.step.next = false;
+        self.counters.potential0.next = false;
+        self.counters.potential1.next = false;
+        self.counters.potential2.next = false;
+        self.counters.potential3.next = false;
+        self.counters.rate.next = false;
+        self.counters.message.next = false;
+        self.counters.update.next = false;
+        self.counters.weight.next = self.zero8.val();
+        self.counters.reading.next = false;
+        self.counters.address.next = self.read_address.q.val().get_bits::<3>(0);
+        self.counter_read.next = (self.read_select.q.val() == self.select_counter.val())
+            & !self.read_beyond.q.val()
+            & !(self.read_address.q.val() & self.counter_high_mask.val()).any();
 
         // Memories read the host's latched address and write the host's word unless a state
         // below overrides them.
@@ -1252,7 +1223,7 @@ impl Logic for Engine {
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.tags[2].index_q.val();
         }
-        self.weight_saturations.amount.next = self.weight_flags.val();
+        self.counters.weight.next = self.weight_flags.val();
 
         // Host reads.
         self.readback.select.next = self.read_select.q.val();
@@ -1266,12 +1237,7 @@ impl Logic for Engine {
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_data.val();
         self.readback.cycles.next = self.cycles.q.val();
-        self.readback.steps.next = self.steps.q.val();
-        self.readback.potential_saturations.next = self.potential_saturations.count.val();
-        self.readback.rate_saturations.next = self.rate_saturations.count.val();
-        self.readback.message_saturations.next = self.message_saturations.count.val();
-        self.readback.update_saturations.next = self.update_saturations.count.val();
-        self.readback.weight_saturations.next = self.weight_saturations.count.val();
+        self.readback.counter_ring.next = self.counters.head.val();
         self.readback.rounding_state.next = self.rounding.q.val();
 
         self.issue.next = self.group.q.val() < self.groups.q.val();
@@ -1283,9 +1249,9 @@ impl Logic for Engine {
 
         // Stage 1 of the stream: count the update-factor and message clamps once per row.
         if self.tags[0].valid_q.val() & self.tags[0].first_group_q.val() {
-            self.message_saturations.event0.next = self.message_saturated.q.val();
+            self.counters.message.next = self.message_saturated.q.val();
             if self.learning.q.val() {
-                self.update_saturations.event0.next = self.factor_saturated.q.val();
+                self.counters.update.next = self.factor_saturated.q.val();
             }
         }
 
@@ -1299,8 +1265,8 @@ impl Logic for Engine {
             if self.learning.q.val() {
                 self.errors0.write_data.next = self.output_error.error.val();
                 self.errors1.write_data.next = self.output_error.error.val();
-                self.potential_saturations.event0.next = self.output_first_saturated.q.val();
-                self.potential_saturations.event1.next = self.output_error.second_saturated.val();
+                self.counters.potential0.next = self.output_first_saturated.q.val();
+                self.counters.potential1.next = self.output_error.second_saturated.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
@@ -1326,8 +1292,8 @@ impl Logic for Engine {
             self.errors1.write_data.next = self.below_product.result.val();
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
-            self.potential_saturations.event0.next = self.below_sum.saturated.val();
-            self.potential_saturations.event1.next = self.below_product.saturated.val();
+            self.counters.potential0.next = self.below_sum.saturated.val();
+            self.counters.potential1.next = self.below_product.saturated.val();
         }
         // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
         if self.neuron.out_valid.val() {
@@ -1344,11 +1310,11 @@ impl Logic for Engine {
             self.errors0.write_enable.next = true;
             self.rates.write_enable.next = true;
             self.slopes.write_enable.next = true;
-            self.potential_saturations.event0.next = self.neuron.current_saturated.val();
-            self.potential_saturations.event1.next = self.neuron.difference_saturated.val();
-            self.potential_saturations.event2.next = self.neuron.prospective_saturated.val();
-            self.potential_saturations.event3.next = self.neuron.potential_saturated.val();
-            self.rate_saturations.event0.next = self.neuron.rate_saturated.val();
+            self.counters.potential0.next = self.neuron.current_saturated.val();
+            self.counters.potential1.next = self.neuron.difference_saturated.val();
+            self.counters.potential2.next = self.neuron.prospective_saturated.val();
+            self.counters.potential3.next = self.neuron.potential_saturated.val();
+            self.counters.rate.next = self.neuron.rate_saturated.val();
             self.write_index.enable.next = true;
             self.neurons_done.enable.next = true;
             // The rates also go to the region of the layer above, for its stream in the next step.
@@ -1445,10 +1411,15 @@ impl Logic for Engine {
                     self.state.d.next = EngineState::StepStart;
                 }
             }
+            // A read of a step or saturation counter waits until it is at the head of `counters`.
             EngineState::ReadWait => {
-                self.state.d.next = EngineState::ReadDone;
+                self.counters.reading.next = self.counter_read.val();
+                if self.counters.ready.val() {
+                    self.state.d.next = EngineState::ReadDone;
+                }
             }
             EngineState::ReadDone => {
+                self.counters.reading.next = self.counter_read.val();
                 self.read_result.enable.next = true;
                 self.read_strobe.d.next = true;
                 self.state.d.next = EngineState::Idle;
@@ -1720,7 +1691,7 @@ impl Logic for Engine {
                 self.rates_current.d.next = true;
                 self.inputs_current.d.next = true;
                 self.bank.enable.next = true;
-                self.steps.enable.next = true;
+                self.counters.step.next = true;
                 self.steps_left.enable.next = true;
                 self.state.d.next = EngineState::StepCheck;
             }
