@@ -124,7 +124,8 @@ impl Logic for ByteSerializer {
             if self.load.val() {
                 self._word = self.value.val().to_u64();
             } else if self.accumulate.val() {
-                let sum = (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
+                let sum =
+                    (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
                 self._word = sum & ((1 << 35) - 1);
             } else if self.shift.val() {
                 self._word >>= 8;
@@ -813,6 +814,159 @@ impl Logic for ReplyWords {
              end\n"
                 .into(),
         )
+    }
+}
+
+/// Codes of the error detail word that [`ErrorDetail`] selects. A code below [`VALUE`] is
+/// the detail itself: the small generation-time details (payload lengths and field numbers)
+/// need no selection. `VALUE + n` selects input or constant `n`.
+pub mod detail_source {
+    /// The first code that selects a value instead of being the detail.
+    pub const VALUE: u64 = 32;
+    pub const LENGTH_PARAMETERS: u64 = VALUE;
+    pub const NO_STREAM: u64 = VALUE + 1;
+    pub const INPUTS: u64 = VALUE + 2;
+    pub const OUTPUTS: u64 = VALUE + 3;
+    pub const BYTE: u64 = VALUE + 4;
+    pub const WRITE_LENGTH: u64 = VALUE + 5;
+    pub const MEMORY_SIZE: u64 = VALUE + 6;
+    pub const INDEX: u64 = VALUE + 7;
+    pub const ADDRESS: u64 = VALUE + 8;
+    pub const STREAM_NEXT: u64 = VALUE + 9;
+    pub const FIELD: u64 = VALUE + 10;
+    pub const WHOLE_RATES: u64 = VALUE + 11;
+    pub const INPUTS_END: u64 = VALUE + 12;
+    pub const WHOLE_TARGETS: u64 = VALUE + 13;
+    pub const ONE_SAMPLE_LENGTH: u64 = VALUE + 14;
+    pub const QUEUE_LENGTH: u64 = VALUE + 15;
+    pub const LIMIT_LENGTH: u64 = VALUE + 16;
+    pub const SAMPLE_FLAGS: u64 = VALUE + 17;
+}
+
+/// Selects the detail word of an error reply by `source` (a [`detail_source`] code): the code
+/// itself below `VALUE`, else one of the inputs, the set-parameters length, the input or
+/// output count, or all ones (a queue frame out of order with no stream open). The executor
+/// sets a 6-bit code in each check instead of a 32-bit word, which keeps the detail's
+/// multiplexer to one level.
+#[derive(LogicBlock)]
+pub struct ErrorDetail {
+    pub source: Signal<In, Bits<6>>,
+    pub byte: Signal<In, Bits<8>>,
+    pub index: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<16>>,
+    pub stream_next: Signal<In, Bits<16>>,
+    pub field: Signal<In, Bits<8>>,
+    pub write_length: Signal<In, Bits<32>>,
+    pub memory_size: Signal<In, Bits<32>>,
+    pub whole_rates: Signal<In, Bits<32>>,
+    pub inputs_end: Signal<In, Bits<32>>,
+    pub whole_targets: Signal<In, Bits<32>>,
+    pub one_sample_length: Signal<In, Bits<32>>,
+    pub queue_length: Signal<In, Bits<32>>,
+    pub limit_length: Signal<In, Bits<32>>,
+    pub sample_flags: Signal<In, Bits<32>>,
+    pub detail: Signal<Out, Bits<32>>,
+    _length_parameters: u64,
+    _inputs: u64,
+    _outputs: u64,
+}
+
+impl ErrorDetail {
+    /// Builds the selector for a set-parameters length of `length_parameters` bytes and a
+    /// network of `inputs` inputs and `outputs` outputs.
+    pub fn new(length_parameters: u64, inputs: u64, outputs: u64) -> Self {
+        ErrorDetail {
+            source: Default::default(),
+            byte: Default::default(),
+            index: Default::default(),
+            address: Default::default(),
+            stream_next: Default::default(),
+            field: Default::default(),
+            write_length: Default::default(),
+            memory_size: Default::default(),
+            whole_rates: Default::default(),
+            inputs_end: Default::default(),
+            whole_targets: Default::default(),
+            one_sample_length: Default::default(),
+            queue_length: Default::default(),
+            limit_length: Default::default(),
+            sample_flags: Default::default(),
+            detail: Default::default(),
+            _length_parameters: length_parameters,
+            _inputs: inputs,
+            _outputs: outputs,
+        }
+    }
+}
+
+impl Logic for ErrorDetail {
+    fn update(&mut self) {
+        use detail_source as d;
+        let source = self.source.val().to_u64();
+        let detail = match source {
+            s if s < d::VALUE => s,
+            d::LENGTH_PARAMETERS => self._length_parameters,
+            d::NO_STREAM => 0xffff_ffff,
+            d::INPUTS => self._inputs,
+            d::OUTPUTS => self._outputs,
+            d::BYTE => self.byte.val().to_u64(),
+            d::WRITE_LENGTH => self.write_length.val().to_u64(),
+            d::MEMORY_SIZE => self.memory_size.val().to_u64(),
+            d::INDEX => self.index.val().to_u64(),
+            d::ADDRESS => self.address.val().to_u64(),
+            d::STREAM_NEXT => self.stream_next.val().to_u64(),
+            d::FIELD => self.field.val().to_u64(),
+            d::WHOLE_RATES => self.whole_rates.val().to_u64(),
+            d::INPUTS_END => self.inputs_end.val().to_u64(),
+            d::WHOLE_TARGETS => self.whole_targets.val().to_u64(),
+            d::ONE_SAMPLE_LENGTH => self.one_sample_length.val().to_u64(),
+            d::QUEUE_LENGTH => self.queue_length.val().to_u64(),
+            d::LIMIT_LENGTH => self.limit_length.val().to_u64(),
+            d::SAMPLE_FLAGS => self.sample_flags.val().to_u64(),
+            _ => source & 31,
+        };
+        self.detail.next = detail.to_bits();
+    }
+    fn connect(&mut self) {
+        self.detail.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        use detail_source as d;
+        let arms = [
+            (
+                d::LENGTH_PARAMETERS,
+                format!("32'd{}", self._length_parameters),
+            ),
+            (d::NO_STREAM, "32'hffffffff".to_string()),
+            (d::INPUTS, format!("32'd{}", self._inputs)),
+            (d::OUTPUTS, format!("32'd{}", self._outputs)),
+            (d::BYTE, "{24'h0, byte}".to_string()),
+            (d::WRITE_LENGTH, "write_length".to_string()),
+            (d::MEMORY_SIZE, "memory_size".to_string()),
+            (d::INDEX, "{16'h0, index}".to_string()),
+            (d::ADDRESS, "{16'h0, address}".to_string()),
+            (d::STREAM_NEXT, "{16'h0, stream_next}".to_string()),
+            (d::FIELD, "{24'h0, field}".to_string()),
+            (d::WHOLE_RATES, "whole_rates".to_string()),
+            (d::INPUTS_END, "inputs_end".to_string()),
+            (d::WHOLE_TARGETS, "whole_targets".to_string()),
+            (d::ONE_SAMPLE_LENGTH, "one_sample_length".to_string()),
+            (d::QUEUE_LENGTH, "queue_length".to_string()),
+            (d::LIMIT_LENGTH, "limit_length".to_string()),
+            (d::SAMPLE_FLAGS, "sample_flags".to_string()),
+        ];
+        let cases: String = arms
+            .iter()
+            .map(|(code, value)| format!("\x20    6'd{code}: detail = {value};\n"))
+            .collect();
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  case (source)\n\
+             {cases}\
+             \x20    default: detail = {{27'h0, source[4:0]}};\n\
+             \x20  endcase\n\
+             end\n"
+        ))
     }
 }
 
