@@ -160,6 +160,7 @@ impl Logic for CommandExecutor {
         self.gather.shift.next = false;
         self.gather.into_low.next = self.gather_left.q.val() > self.four4.val();
         self.gather.clear.next = false;
+        self.serializer.clear.next = false;
         self.serializer.load.next = false;
         self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
@@ -527,7 +528,8 @@ impl Logic for CommandExecutor {
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
                 } else {
-                    self.serializer.load.next = true;
+                    self.serializer.load.next = self.counter_select.link.val();
+                    self.serializer.clear.next = !self.counter_select.link.val();
                     self.state.d.next = ExecState::CounterPut;
                 }
             }
@@ -926,7 +928,7 @@ impl Logic for CommandExecutor {
                     self.detail.source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
-                    & (self.lengths.length_wide.val() != self.lengths.whole_targets.val())
+                    & !self.lengths.whole_targets_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
                     self.detail.source.next = self.detail_whole_targets.val();
@@ -1033,8 +1035,7 @@ impl Logic for CommandExecutor {
             ExecState::Execute => {
                 self.caching.d.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.zero64.val();
-                self.serializer.load.next = true;
+                self.serializer.clear.next = true;
                 self.put_left.load.next = true;
                 self.sample.load.next = true;
                 self.ret.d.next = ExecState::SampleNext;
@@ -1165,22 +1166,21 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationStart => {
                 self.length_out.enable.next = true;
-                self.serializer.value.next = self.zero64.val();
-                self.serializer.load.next = true;
+                self.serializer.clear.next = true;
+                self.index.value.next = self.counter_first_saturation.val();
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationNext => {
-                // Sum the five engine saturation counters (potential to weight).
+                // Sum the five engine saturation counters (potential to weight): the index is
+                // the counter's engine address.
                 self.command_select.d.next = self.select_counter.val();
                 self.command_select.enable.next = true;
-                self.wide_index.value.next =
-                    self.index.q.val() + self.counter_first_saturation.val();
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::SaturationAdd;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.five16.val() {
+                if self.index.q.val() == self.saturation_end.val() {
                     self.state.d.next = ExecState::SaturationPut;
                 } else {
                     self.state.d.next = ExecState::EngineRead;
