@@ -392,7 +392,7 @@ pub struct CommandExecutor {
     error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
     /// Code of the error a state finds, and whether it finds one. The state sets the
-    /// detail's source in `detail`.
+    /// detail's source in `error_detail`.
     error_code: Signal<Local, Bits<8>>,
     error_now: Signal<Local, Bit>,
     // Request fields. The memory id, the word or input count and the flags stay in the low
@@ -447,7 +447,7 @@ pub struct CommandExecutor {
     walker: WeightWalker,
     cache: ReplyCache,
     words: ReplyWords,
-    detail: ErrorDetail,
+    error_detail: ErrorDetail,
     counter_select: CounterSelect,
     wide_index: ZeroExtend<16, 32>,
     wide_address: ZeroExtend<16, 32>,
@@ -729,7 +729,11 @@ impl CommandExecutor {
             walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
             cache: ReplyCache::new(board.max_cached_reply()),
             words: Default::default(),
-            detail: ErrorDetail::new(28 + 4 * depth as u64, n_inputs as u64, n_outputs as u64),
+            error_detail: ErrorDetail::new(
+                28 + 4 * depth as u64,
+                n_inputs as u64,
+                n_outputs as u64,
+            ),
             counter_select: Default::default(),
             wide_index: Default::default(),
             wide_address: Default::default(),

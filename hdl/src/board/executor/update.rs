@@ -101,7 +101,7 @@ impl Logic for CommandExecutor {
         self.length_out.d.next = self.out_address.q.val();
         self.error_now.next = false;
         self.error_code.next = self.code_payload_length.val();
-        self.detail.source.next = self.detail_zero.val();
+        self.error_detail.source.next = self.detail_zero.val();
         self.samples.load.next = false;
         self.samples.value.next = self.gather.h2.val();
         self.samples.enable.next = false;
@@ -204,20 +204,20 @@ impl Logic for CommandExecutor {
         self.words.count.next = self.gather.h1.val();
         self.words.offset.next = self.gather.w1.val();
         self.words.opcode.next = self.frame_opcode.val();
-        self.detail.byte.next = self.gather.b0.val();
-        self.detail.index.next = self.index.q.val();
-        self.detail.address.next = self.address.q.val();
-        self.detail.stream_next.next = self.stream_next.q.val();
-        self.detail.field.next = self.field_number.q.val();
-        self.detail.write_length.next = self.lengths.write_length.val();
-        self.detail.memory_size.next = self.range.size.val();
-        self.detail.whole_rates.next = self.lengths.whole_rates.val();
-        self.detail.inputs_end.next = self.lengths.inputs_end.val();
-        self.detail.whole_targets.next = self.lengths.whole_targets.val();
-        self.detail.one_sample_length.next = self.lengths.one_sample_length.val();
-        self.detail.queue_length.next = self.lengths.queue_length.val();
-        self.detail.limit_length.next = self.lengths.limit_length.val();
-        self.detail.sample_flags.next = self.lengths.sample_flags.val();
+        self.error_detail.byte.next = self.gather.b0.val();
+        self.error_detail.index.next = self.index.q.val();
+        self.error_detail.address.next = self.address.q.val();
+        self.error_detail.stream_next.next = self.stream_next.q.val();
+        self.error_detail.field.next = self.field_number.q.val();
+        self.error_detail.write_length.next = self.lengths.write_length.val();
+        self.error_detail.memory_size.next = self.range.size.val();
+        self.error_detail.whole_rates.next = self.lengths.whole_rates.val();
+        self.error_detail.inputs_end.next = self.lengths.inputs_end.val();
+        self.error_detail.whole_targets.next = self.lengths.whole_targets.val();
+        self.error_detail.one_sample_length.next = self.lengths.one_sample_length.val();
+        self.error_detail.queue_length.next = self.lengths.queue_length.val();
+        self.error_detail.limit_length.next = self.lengths.limit_length.val();
+        self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         self.counter_select.crc.next = self.crc_errors.val();
         self.counter_select.framing.next = self.framing_errors.val();
@@ -316,7 +316,7 @@ impl Logic for CommandExecutor {
                     self.cache.clear.next = true;
                     self.stream_open.d.next = false;
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.detail.source.next = self.detail_zero.val();
+                        self.error_detail.source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
@@ -324,7 +324,7 @@ impl Logic for CommandExecutor {
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_counters.val() {
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.detail.source.next = self.detail_zero.val();
+                        self.error_detail.source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
@@ -333,7 +333,7 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() != self.length_memory.val() {
-                        self.detail.source.next = self.detail_length_memory.val();
+                        self.error_detail.source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -353,7 +353,7 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() < self.length_memory.val() {
-                        self.detail.source.next = self.detail_length_memory.val();
+                        self.error_detail.source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -362,35 +362,35 @@ impl Logic for CommandExecutor {
                     self.ptr.load.next = true;
                     self.ret.d.next = ExecState::ParameterFlags;
                     if self.lengths.length_wide.val() < self.length_parameters_fixed.val() {
-                        self.detail.source.next = self.detail_length_parameters_fixed.val();
+                        self.error_detail.source.next = self.detail_length_parameters_fixed.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
                     self.ret.d.next = ExecState::RunHeader;
                     if self.lengths.length_wide.val() < self.length_run.val() {
-                        self.detail.source.next = self.detail_length_run.val();
+                        self.error_detail.source.next = self.detail_length_run.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.ret.d.next = ExecState::QueueHeader;
                     if self.lengths.length_wide.val() < self.length_queue.val() {
-                        self.detail.source.next = self.detail_length_queue.val();
+                        self.error_detail.source.next = self.detail_length_queue.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_reset.val() {
                     self.ret.d.next = ExecState::ResetCheck;
                     if self.lengths.length_wide.val() != self.length_reset.val() {
-                        self.detail.source.next = self.detail_length_reset.val();
+                        self.error_detail.source.next = self.detail_length_reset.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else {
                     self.unknown_opcodes.enable.next = true;
                     self.error_code.next = self.code_unknown_opcode.val();
-                    self.detail.source.next = self.detail_zero.val();
+                    self.error_detail.source.next = self.detail_zero.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -553,15 +553,15 @@ impl Logic for CommandExecutor {
                 self.walker.start.next = true;
                 if !self.range.known.val() {
                     self.error_code.next = self.code_unknown_memory.val();
-                    self.detail.source.next = self.detail_byte.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
                     & (self.lengths.length_wide.val() != self.lengths.write_length.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_write_length.val();
+                    self.error_detail.source.next = self.detail_write_length.val();
                 } else if !self.range.in_range.val() {
                     self.error_code.next = self.code_address_range.val();
-                    self.detail.source.next = self.detail_memory_size.val();
+                    self.error_detail.source.next = self.detail_memory_size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.error_now.next = false;
                     self.serializer.value.next = self.words.header.val();
@@ -627,7 +627,7 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::WriteCheckNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.detail.source.next = self.detail_index.val();
+                    self.error_detail.source.next = self.detail_index.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -695,14 +695,14 @@ impl Logic for CommandExecutor {
                 self.field_number.load.next = true;
                 if self.lengths.whole_rates.val() != self.lengths.length_wide.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_whole_rates.val();
+                    self.error_detail.source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val() > self.one8.val() {
-                    self.detail.source.next = self.detail_field_target.val();
+                    self.error_detail.source.next = self.detail_field_target.val();
                 } else if self.gather.b1.val() > self.one8.val() {
-                    self.detail.source.next = self.detail_field_learning.val();
+                    self.error_detail.source.next = self.detail_field_learning.val();
                 } else if self.lengths.length_wide.val() != self.length_parameters.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_length_parameters.val();
+                    self.error_detail.source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::ShiftNext;
@@ -724,7 +724,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ShiftCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.detail.source.next = self.detail_field.val();
+                self.error_detail.source.next = self.detail_field.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -757,7 +757,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.detail.source.next = self.detail_field.val();
+                self.error_detail.source.next = self.detail_field.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -776,7 +776,7 @@ impl Logic for CommandExecutor {
             ExecState::StepsCheck => {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.detail.source.next = self.detail_field_steps.val();
+                self.error_detail.source.next = self.detail_field_steps.val();
                 if (self.gather.w0.val() == self.zero32.val())
                     | (self.gather.w0.val() > self.max_steps.val())
                 {
@@ -789,7 +789,7 @@ impl Logic for CommandExecutor {
             ExecState::SettleCheck => {
                 // The last check: the new step counts take effect here, the rest in ApplyDone.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.detail.source.next = self.detail_field_settle.val();
+                self.error_detail.source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
@@ -914,67 +914,67 @@ impl Logic for CommandExecutor {
                 self.ptr.load.next = true;
                 if !self.lengths.flags_ok.val() {
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.detail.source.next = self.detail_byte.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & (self.lengths.length_wide.val() < self.lengths.inputs_end.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_inputs_end.val();
+                    self.error_detail.source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & !self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.inputs_end.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_inputs_end.val();
+                    self.error_detail.source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_whole_targets.val();
+                    self.error_detail.source.next = self.detail_whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
                 {
                     self.error_code.next = self.code_out_of_order.val();
-                    self.detail.source.next = self.detail_no_stream.val();
+                    self.error_detail.source.next = self.detail_no_stream.val();
                     if self.stream_open.q.val() {
-                        self.detail.source.next = self.detail_stream_next.val();
+                        self.error_detail.source.next = self.detail_stream_next.val();
                     }
                 } else if self.gather.h1.val() != self.n_inputs.val() {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.detail.source.next = self.detail_inputs.val();
+                    self.error_detail.source.next = self.detail_inputs.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & (self.gather.h2.val() == self.zero16.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_one_sample_length.val();
+                    self.error_detail.source.next = self.detail_one_sample_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.queue_length_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_queue_length.val();
+                    self.error_detail.source.next = self.detail_queue_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & self.lengths.too_many.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.detail.source.next = self.detail_limit_length.val();
+                    self.error_detail.source.next = self.detail_limit_length.val();
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
                     // The samples of a queue frame carry the flags without the start bit.
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.detail.source.next = self.detail_byte.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                     if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                        self.detail.source.next = self.detail_sample_flags.val();
+                        self.error_detail.source.next = self.detail_sample_flags.val();
                     }
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
                 {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.detail.source.next = self.detail_outputs.val();
+                    self.error_detail.source.next = self.detail_outputs.val();
                 } else if self.lengths.learn.val() & self.lengths.potential.val() {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::TargetSkip;
@@ -1024,7 +1024,7 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::TargetNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.detail.source.next = self.detail_address.val();
+                    self.error_detail.source.next = self.detail_address.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -1209,7 +1209,7 @@ impl Logic for CommandExecutor {
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.error_code.next = self.code_invalid_flags.val();
-                self.detail.source.next = self.detail_byte.val();
+                self.error_detail.source.next = self.detail_byte.val();
                 if self.gather.b0.val() > self.three8.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -1275,7 +1275,7 @@ impl Logic for CommandExecutor {
         // ---- Error replies: the state that finds the error loads the serializer with the
         // error payload, and ErrorReply writes it. ----
         self.words.code.next = self.error_code.val();
-        self.words.detail.next = self.detail.detail.val();
+        self.words.detail.next = self.error_detail.detail.val();
         if self.error_now.val() {
             self.serializer.value.next = self.words.error.val();
             self.serializer.load.next = true;
