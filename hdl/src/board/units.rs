@@ -100,8 +100,8 @@ impl Logic for ByteGather {
     }
 }
 
-/// Sends a 64-bit value as little-endian bytes: `load` takes `value`, each `shift` strobe moves
-/// the next byte to `data`.
+/// Sends a 64-bit value as little-endian bytes: `load` takes `value`, `clear` zeroes the register
+/// (ahead of the other strobes), and each `shift` strobe moves the next byte to `data`.
 /// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
 /// the rest: the sum of the engine's five saturation counters.
 ///
@@ -110,6 +110,7 @@ impl Logic for ByteGather {
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
+    pub clear: Signal<In, Bit>,
     pub load: Signal<In, Bit>,
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
@@ -121,10 +122,13 @@ pub struct ByteSerializer {
 impl Logic for ByteSerializer {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            if self.load.val() {
+            if self.clear.val() {
+                self._word = 0;
+            } else if self.load.val() {
                 self._word = self.value.val().to_u64();
             } else if self.accumulate.val() {
-                let sum = (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
+                let sum =
+                    (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
                 self._word = sum & ((1 << 35) - 1);
             } else if self.shift.val() {
                 self._word >>= 8;
@@ -139,7 +143,8 @@ impl Logic for ByteSerializer {
         Verilog::Custom(
             "reg [63:0] word;\n\
              always @(posedge clock) begin\n\
-             \x20  if (load) word <= value;\n\
+             \x20  if (clear) word <= 64'h0;\n\
+             \x20  else if (load) word <= value;\n\
              \x20  else if (accumulate) word <= {29'h0, word[34:0] + {3'h0, value[31:0]}};\n\
              \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
              end\n\
@@ -519,6 +524,9 @@ pub struct PayloadLengths {
     pub inputs_end: Signal<Out, Bits<32>>,
     /// Run sample: the length without the bytes that do not fill a whole target word.
     pub whole_targets: Signal<Out, Bits<32>>,
+    /// Run sample: the bytes after the inputs fill whole target words, so `length` equals
+    /// `whole_targets`.
+    pub whole_targets_ok: Signal<Out, Bit>,
     /// Run sample: the length with exactly one target word per output.
     pub sample_length: Signal<Out, Bits<32>>,
     /// Queue sample: `6 + samples · record`, low 32 bits.
@@ -568,6 +576,7 @@ impl PayloadLengths {
             write_length: Default::default(),
             inputs_end: Default::default(),
             whole_targets: Default::default(),
+            whole_targets_ok: Default::default(),
             sample_length: Default::default(),
             queue_length: Default::default(),
             queue_length_ok: Default::default(),
@@ -631,6 +640,7 @@ impl Logic for PayloadLengths {
         // 16 bits: the executor reads it only once `length` reaches `inputs_end`, so the
         // difference does not wrap.
         self.whole_targets.next = (length.wrapping_sub(rest % target_bytes) & 0xffff).to_bits();
+        self.whole_targets_ok.next = rest % target_bytes == 0;
         self.sample_length.next =
             (4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64).to_bits();
         self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
@@ -650,6 +660,7 @@ impl Logic for PayloadLengths {
         self.write_length.connect();
         self.inputs_end.connect();
         self.whole_targets.connect();
+        self.whole_targets_ok.connect();
         self.sample_length.connect();
         self.queue_length.connect();
         self.queue_length_ok.connect();
@@ -683,10 +694,14 @@ impl Logic for PayloadLengths {
         } else {
             "queue_full[31:0]".into()
         };
+        // `rest` is the low two bits of `length - inputs_end`, the bytes after the inputs.
+        // `inputs_end = 4 + 2 count` has bit 0 clear and bit 1 equal to `count[0]`, so no
+        // subtraction is needed, and `partial` is the part of a target word at the end.
         Verilog::Custom(format!(
             "wire [31:0] length32 = {{16'h0, length}};\n\
              wire [31:0] inputs_end_word = 32'd4 + {{15'h0, count, 1'b0}};\n\
-             wire [31:0] rest = length32 - inputs_end_word;\n\
+             wire [1:0] rest = {{length[1] ^ count[0], length[0]}};\n\
+             wire [1:0] partial = flags[2] ? rest : {{1'b0, rest[0]}};\n\
              wire [{queue_top}:0] input_part = {input_part};\n\
              wire [{queue_top}:0] output_part = {output_part};\n\
              wire [{queue_top}:0] target_part = !flags[0] ? {queue_bits}'h0\n\
@@ -696,7 +711,8 @@ impl Logic for PayloadLengths {
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
              \x20  write_length = {{inputs_end_word[30:0], 1'b0}};\n\
              \x20  inputs_end = inputs_end_word;\n\
-             \x20  whole_targets = {{16'h0, length - (flags[2] ? {{14'h0, rest[1:0]}} : {{15'h0, rest[0]}})}};\n\
+             \x20  whole_targets = {{16'h0, length - {{14'h0, partial}}}};\n\
+             \x20  whole_targets_ok = partial == 2'h0;\n\
              \x20  sample_length = flags[2] ? 32'd{sample_potential} : 32'd{sample_activity};\n\
              \x20  queue_length = {queue_length};\n\
              \x20  queue_length_ok = queue_full == {{{queue_pad}'h0, length}};\n\
@@ -813,6 +829,159 @@ impl Logic for ReplyWords {
              end\n"
                 .into(),
         )
+    }
+}
+
+/// Codes of the error detail word that [`ErrorDetail`] selects. A code below [`VALUE`] is
+/// the detail itself: the small generation-time details (payload lengths and field numbers)
+/// need no selection. `VALUE + n` selects input or constant `n`.
+pub mod detail_source {
+    /// The first code that selects a value instead of being the detail.
+    pub const VALUE: u64 = 32;
+    pub const LENGTH_PARAMETERS: u64 = VALUE;
+    pub const NO_STREAM: u64 = VALUE + 1;
+    pub const INPUTS: u64 = VALUE + 2;
+    pub const OUTPUTS: u64 = VALUE + 3;
+    pub const BYTE: u64 = VALUE + 4;
+    pub const WRITE_LENGTH: u64 = VALUE + 5;
+    pub const MEMORY_SIZE: u64 = VALUE + 6;
+    pub const INDEX: u64 = VALUE + 7;
+    pub const ADDRESS: u64 = VALUE + 8;
+    pub const STREAM_NEXT: u64 = VALUE + 9;
+    pub const FIELD: u64 = VALUE + 10;
+    pub const WHOLE_RATES: u64 = VALUE + 11;
+    pub const INPUTS_END: u64 = VALUE + 12;
+    pub const WHOLE_TARGETS: u64 = VALUE + 13;
+    pub const ONE_SAMPLE_LENGTH: u64 = VALUE + 14;
+    pub const QUEUE_LENGTH: u64 = VALUE + 15;
+    pub const LIMIT_LENGTH: u64 = VALUE + 16;
+    pub const SAMPLE_FLAGS: u64 = VALUE + 17;
+}
+
+/// Selects the detail word of an error reply by `source`, a [`detail_source`] code. Below
+/// `VALUE` the code is the detail. Above it the code selects one of the inputs, the
+/// set-parameters length, the input or output count, or all ones (a queue frame out of order
+/// with no stream open). Each check sets a 6-bit code instead of a 32-bit word, so the detail
+/// needs one multiplexer.
+#[derive(LogicBlock)]
+pub struct ErrorDetail {
+    pub source: Signal<In, Bits<6>>,
+    pub byte: Signal<In, Bits<8>>,
+    pub index: Signal<In, Bits<16>>,
+    pub address: Signal<In, Bits<16>>,
+    pub stream_next: Signal<In, Bits<16>>,
+    pub field: Signal<In, Bits<8>>,
+    pub write_length: Signal<In, Bits<32>>,
+    pub memory_size: Signal<In, Bits<32>>,
+    pub whole_rates: Signal<In, Bits<32>>,
+    pub inputs_end: Signal<In, Bits<32>>,
+    pub whole_targets: Signal<In, Bits<32>>,
+    pub one_sample_length: Signal<In, Bits<32>>,
+    pub queue_length: Signal<In, Bits<32>>,
+    pub limit_length: Signal<In, Bits<32>>,
+    pub sample_flags: Signal<In, Bits<32>>,
+    pub detail: Signal<Out, Bits<32>>,
+    _length_parameters: u64,
+    _inputs: u64,
+    _outputs: u64,
+}
+
+impl ErrorDetail {
+    /// Builds the selector for a set-parameters length of `length_parameters` bytes and a
+    /// network of `inputs` inputs and `outputs` outputs.
+    pub fn new(length_parameters: u64, inputs: u64, outputs: u64) -> Self {
+        ErrorDetail {
+            source: Default::default(),
+            byte: Default::default(),
+            index: Default::default(),
+            address: Default::default(),
+            stream_next: Default::default(),
+            field: Default::default(),
+            write_length: Default::default(),
+            memory_size: Default::default(),
+            whole_rates: Default::default(),
+            inputs_end: Default::default(),
+            whole_targets: Default::default(),
+            one_sample_length: Default::default(),
+            queue_length: Default::default(),
+            limit_length: Default::default(),
+            sample_flags: Default::default(),
+            detail: Default::default(),
+            _length_parameters: length_parameters,
+            _inputs: inputs,
+            _outputs: outputs,
+        }
+    }
+}
+
+impl Logic for ErrorDetail {
+    fn update(&mut self) {
+        use detail_source as d;
+        let source = self.source.val().to_u64();
+        let detail = match source {
+            s if s < d::VALUE => s,
+            d::LENGTH_PARAMETERS => self._length_parameters,
+            d::NO_STREAM => 0xffff_ffff,
+            d::INPUTS => self._inputs,
+            d::OUTPUTS => self._outputs,
+            d::BYTE => self.byte.val().to_u64(),
+            d::WRITE_LENGTH => self.write_length.val().to_u64(),
+            d::MEMORY_SIZE => self.memory_size.val().to_u64(),
+            d::INDEX => self.index.val().to_u64(),
+            d::ADDRESS => self.address.val().to_u64(),
+            d::STREAM_NEXT => self.stream_next.val().to_u64(),
+            d::FIELD => self.field.val().to_u64(),
+            d::WHOLE_RATES => self.whole_rates.val().to_u64(),
+            d::INPUTS_END => self.inputs_end.val().to_u64(),
+            d::WHOLE_TARGETS => self.whole_targets.val().to_u64(),
+            d::ONE_SAMPLE_LENGTH => self.one_sample_length.val().to_u64(),
+            d::QUEUE_LENGTH => self.queue_length.val().to_u64(),
+            d::LIMIT_LENGTH => self.limit_length.val().to_u64(),
+            d::SAMPLE_FLAGS => self.sample_flags.val().to_u64(),
+            _ => source & 31,
+        };
+        self.detail.next = detail.to_bits();
+    }
+    fn connect(&mut self) {
+        self.detail.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        use detail_source as d;
+        let arms = [
+            (
+                d::LENGTH_PARAMETERS,
+                format!("32'd{}", self._length_parameters),
+            ),
+            (d::NO_STREAM, "32'hffffffff".to_string()),
+            (d::INPUTS, format!("32'd{}", self._inputs)),
+            (d::OUTPUTS, format!("32'd{}", self._outputs)),
+            (d::BYTE, "{24'h0, byte}".to_string()),
+            (d::WRITE_LENGTH, "write_length".to_string()),
+            (d::MEMORY_SIZE, "memory_size".to_string()),
+            (d::INDEX, "{16'h0, index}".to_string()),
+            (d::ADDRESS, "{16'h0, address}".to_string()),
+            (d::STREAM_NEXT, "{16'h0, stream_next}".to_string()),
+            (d::FIELD, "{24'h0, field}".to_string()),
+            (d::WHOLE_RATES, "whole_rates".to_string()),
+            (d::INPUTS_END, "inputs_end".to_string()),
+            (d::WHOLE_TARGETS, "whole_targets".to_string()),
+            (d::ONE_SAMPLE_LENGTH, "one_sample_length".to_string()),
+            (d::QUEUE_LENGTH, "queue_length".to_string()),
+            (d::LIMIT_LENGTH, "limit_length".to_string()),
+            (d::SAMPLE_FLAGS, "sample_flags".to_string()),
+        ];
+        let cases: String = arms
+            .iter()
+            .map(|(code, value)| format!("\x20    6'd{code}: detail = {value};\n"))
+            .collect();
+        Verilog::Custom(format!(
+            "always @(*) begin\n\
+             \x20  case (source)\n\
+             {cases}\
+             \x20    default: detail = {{27'h0, source[4:0]}};\n\
+             \x20  endcase\n\
+             end\n"
+        ))
     }
 }
 
@@ -945,11 +1114,12 @@ impl Logic for CommandView {
     }
 }
 
-/// The value of counter `index` of the counters reply and where it comes from: `from_engine`
-/// with the engine counter address `engine_address`, or else `value` from the link counters and
-/// the executor's own counters. Inputs and targets arrive as 16-bit words and potential targets
-/// are range-checked, so no input or target saturates: that counter reads 0. `index` is the counter
-/// loop's index, below 14, so it has four bits.
+/// The source of counter `index` of the counters reply: the engine (`from_engine`) at the
+/// counter address `engine_address`, or (`link`) `value` from the link counters and the
+/// executor's own counters (indices 8 to 13), or neither. Inputs and targets arrive as
+/// 16-bit words and potential targets are range-checked, so no input or target saturates and
+/// that counter reads 0. `value` follows only the low three bits of `index`, so it is valid only
+/// with `link`. `index` is the counter loop's index, below 14, so it has four bits.
 #[derive(LogicBlock, Default)]
 pub struct CounterSelect {
     pub index: Signal<In, Bits<4>>,
@@ -961,6 +1131,7 @@ pub struct CounterSelect {
     pub replays: Signal<In, Bits<32>>,
     pub from_engine: Signal<Out, Bit>,
     pub engine_address: Signal<Out, Bits<32>>,
+    pub link: Signal<Out, Bit>,
     pub value: Signal<Out, Bits<64>>,
 }
 
@@ -974,22 +1145,23 @@ impl Logic for CounterSelect {
             3..=7 => (true, counter::POTENTIAL + index - 3),
             _ => (false, 0),
         };
-        let value = match index {
-            8 => self.crc.val().to_u64(),
-            9 => self.framing.val().to_u64(),
-            10 => self.length.val().to_u64(),
-            11 => self.timeout.val().to_u64(),
-            12 => self.unknown.val().to_u64(),
-            13 => self.replays.val().to_u64(),
-            _ => 0,
+        let value = match index & 7 {
+            0 => self.crc.val().to_u64(),
+            1 => self.framing.val().to_u64(),
+            2 => self.length.val().to_u64(),
+            3 => self.timeout.val().to_u64(),
+            4 => self.unknown.val().to_u64(),
+            _ => self.replays.val().to_u64(),
         };
         self.from_engine.next = from_engine;
         self.engine_address.next = address.to_bits();
+        self.link.next = index >= 8;
         self.value.next = value.to_bits();
     }
     fn connect(&mut self) {
         self.from_engine.connect();
         self.engine_address.connect();
+        self.link.connect();
         self.value.connect();
     }
     fn hdl(&self) -> Verilog {
@@ -1006,18 +1178,20 @@ impl Logic for CounterSelect {
             "always @(*) begin\n\
              \x20  from_engine = 1'b0;\n\
              \x20  engine_address = 32'h0;\n\
-             \x20  value = 64'h0;\n\
              \x20  case (index)\n\
              \x20    4'd0: begin from_engine = 1'b1; engine_address = 32'd{cycles}; end\n\
              \x20    4'd1: begin from_engine = 1'b1; engine_address = 32'd{steps}; end\n\
              {engine_cases}\
-             \x20    4'd8: value = {{32'h0, crc}};\n\
-             \x20    4'd9: value = {{32'h0, framing}};\n\
-             \x20    4'd10: value = {{32'h0, length}};\n\
-             \x20    4'd11: value = {{32'h0, timeout}};\n\
-             \x20    4'd12: value = {{32'h0, unknown}};\n\
-             \x20    4'd13: value = {{32'h0, replays}};\n\
              \x20    default: ;\n\
+             \x20  endcase\n\
+             \x20  link = index[3];\n\
+             \x20  case (index[2:0])\n\
+             \x20    3'd0: value = {{32'h0, crc}};\n\
+             \x20    3'd1: value = {{32'h0, framing}};\n\
+             \x20    3'd2: value = {{32'h0, length}};\n\
+             \x20    3'd3: value = {{32'h0, timeout}};\n\
+             \x20    3'd4: value = {{32'h0, unknown}};\n\
+             \x20    default: value = {{32'h0, replays}};\n\
              \x20  endcase\n\
              end\n",
             cycles = counter::CYCLES,

@@ -101,7 +101,7 @@ impl Logic for CommandExecutor {
         self.length_out.d.next = self.out_address.q.val();
         self.error_now.next = false;
         self.error_code.next = self.code_payload_length.val();
-        self.error_detail.next = self.zero32.val();
+        self.error_detail.source.next = self.detail_zero.val();
         self.samples.load.next = false;
         self.samples.value.next = self.gather.h2.val();
         self.samples.enable.next = false;
@@ -160,6 +160,7 @@ impl Logic for CommandExecutor {
         self.gather.shift.next = false;
         self.gather.into_low.next = self.gather_left.q.val() > self.four4.val();
         self.gather.clear.next = false;
+        self.serializer.clear.next = false;
         self.serializer.load.next = false;
         self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
@@ -203,6 +204,20 @@ impl Logic for CommandExecutor {
         self.words.count.next = self.gather.h1.val();
         self.words.offset.next = self.gather.w1.val();
         self.words.opcode.next = self.frame_opcode.val();
+        self.error_detail.byte.next = self.gather.b0.val();
+        self.error_detail.index.next = self.index.q.val();
+        self.error_detail.address.next = self.address.q.val();
+        self.error_detail.stream_next.next = self.stream_next.q.val();
+        self.error_detail.field.next = self.field_number.q.val();
+        self.error_detail.write_length.next = self.lengths.write_length.val();
+        self.error_detail.memory_size.next = self.range.size.val();
+        self.error_detail.whole_rates.next = self.lengths.whole_rates.val();
+        self.error_detail.inputs_end.next = self.lengths.inputs_end.val();
+        self.error_detail.whole_targets.next = self.lengths.whole_targets.val();
+        self.error_detail.one_sample_length.next = self.lengths.one_sample_length.val();
+        self.error_detail.queue_length.next = self.lengths.queue_length.val();
+        self.error_detail.limit_length.next = self.lengths.limit_length.val();
+        self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         self.counter_select.crc.next = self.crc_errors.val();
         self.counter_select.framing.next = self.framing_errors.val();
@@ -212,13 +227,11 @@ impl Logic for CommandExecutor {
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
-        self.wide_byte.value.next = self.gather.b0.val();
         self.wide_mantissa.value.next = self.gather.h2.val();
         self.wide_shift.value.next = self.gather.top16.val();
         self.wide_word.value.next = self.gather.w1.val();
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
-        self.wide_field.value.next = self.field_number.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -303,7 +316,7 @@ impl Logic for CommandExecutor {
                     self.cache.clear.next = true;
                     self.stream_open.d.next = false;
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.next = self.length_identify.val();
+                        self.error_detail.source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
@@ -311,7 +324,7 @@ impl Logic for CommandExecutor {
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_counters.val() {
                     if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.next = self.length_identify.val();
+                        self.error_detail.source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
@@ -320,7 +333,7 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() != self.length_memory.val() {
-                        self.error_detail.next = self.length_memory.val();
+                        self.error_detail.source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -340,7 +353,7 @@ impl Logic for CommandExecutor {
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
                     if self.lengths.length_wide.val() < self.length_memory.val() {
-                        self.error_detail.next = self.length_memory.val();
+                        self.error_detail.source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -349,35 +362,35 @@ impl Logic for CommandExecutor {
                     self.ptr.load.next = true;
                     self.ret.d.next = ExecState::ParameterFlags;
                     if self.lengths.length_wide.val() < self.length_parameters_fixed.val() {
-                        self.error_detail.next = self.length_parameters_fixed.val();
+                        self.error_detail.source.next = self.detail_length_parameters_fixed.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
                     self.ret.d.next = ExecState::RunHeader;
                     if self.lengths.length_wide.val() < self.length_run.val() {
-                        self.error_detail.next = self.length_run.val();
+                        self.error_detail.source.next = self.detail_length_run.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.ret.d.next = ExecState::QueueHeader;
                     if self.lengths.length_wide.val() < self.length_queue.val() {
-                        self.error_detail.next = self.length_queue.val();
+                        self.error_detail.source.next = self.detail_length_queue.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_reset.val() {
                     self.ret.d.next = ExecState::ResetCheck;
                     if self.lengths.length_wide.val() != self.length_reset.val() {
-                        self.error_detail.next = self.length_reset.val();
+                        self.error_detail.source.next = self.detail_length_reset.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else {
                     self.unknown_opcodes.enable.next = true;
                     self.error_code.next = self.code_unknown_opcode.val();
-                    self.error_detail.next = self.zero32.val();
+                    self.error_detail.source.next = self.detail_zero.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -515,7 +528,8 @@ impl Logic for CommandExecutor {
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
                 } else {
-                    self.serializer.load.next = true;
+                    self.serializer.load.next = self.counter_select.link.val();
+                    self.serializer.clear.next = !self.counter_select.link.val();
                     self.state.d.next = ExecState::CounterPut;
                 }
             }
@@ -539,15 +553,15 @@ impl Logic for CommandExecutor {
                 self.walker.start.next = true;
                 if !self.range.known.val() {
                     self.error_code.next = self.code_unknown_memory.val();
-                    self.error_detail.next = self.wide_byte.result.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
                     & (self.lengths.length_wide.val() != self.lengths.write_length.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.write_length.val();
+                    self.error_detail.source.next = self.detail_write_length.val();
                 } else if !self.range.in_range.val() {
                     self.error_code.next = self.code_address_range.val();
-                    self.error_detail.next = self.range.size.val();
+                    self.error_detail.source.next = self.detail_memory_size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.error_now.next = false;
                     self.serializer.value.next = self.words.header.val();
@@ -613,7 +627,7 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::WriteCheckNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.error_detail.next = self.wide_index.result.val();
+                    self.error_detail.source.next = self.detail_index.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -681,14 +695,14 @@ impl Logic for CommandExecutor {
                 self.field_number.load.next = true;
                 if self.lengths.whole_rates.val() != self.lengths.length_wide.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.whole_rates.val();
+                    self.error_detail.source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val() > self.one8.val() {
-                    self.error_detail.next = self.field_target.val();
+                    self.error_detail.source.next = self.detail_field_target.val();
                 } else if self.gather.b1.val() > self.one8.val() {
-                    self.error_detail.next = self.field_learning.val();
+                    self.error_detail.source.next = self.detail_field_learning.val();
                 } else if self.lengths.length_wide.val() != self.length_parameters.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.length_parameters.val();
+                    self.error_detail.source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::ShiftNext;
@@ -710,7 +724,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ShiftCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.next = self.wide_field.result.val();
+                self.error_detail.source.next = self.detail_field.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -743,7 +757,7 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.next = self.wide_field.result.val();
+                self.error_detail.source.next = self.detail_field.val();
                 self.index.enable.next = true;
                 self.field_number.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -762,7 +776,7 @@ impl Logic for CommandExecutor {
             ExecState::StepsCheck => {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.next = self.field_steps.val();
+                self.error_detail.source.next = self.detail_field_steps.val();
                 if (self.gather.w0.val() == self.zero32.val())
                     | (self.gather.w0.val() > self.max_steps.val())
                 {
@@ -775,7 +789,7 @@ impl Logic for CommandExecutor {
             ExecState::SettleCheck => {
                 // The last check: the new step counts take effect here, the rest in ApplyDone.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.next = self.field_settle.val();
+                self.error_detail.source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
@@ -900,68 +914,67 @@ impl Logic for CommandExecutor {
                 self.ptr.load.next = true;
                 if !self.lengths.flags_ok.val() {
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.error_detail.next = self.wide_byte.result.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & (self.lengths.length_wide.val() < self.lengths.inputs_end.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.inputs_end.val();
+                    self.error_detail.source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & !self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.inputs_end.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.inputs_end.val();
+                    self.error_detail.source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
-                    & (self.lengths.length_wide.val() != self.lengths.whole_targets.val())
+                    & !self.lengths.whole_targets_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.whole_targets.val();
+                    self.error_detail.source.next = self.detail_whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
                 {
                     self.error_code.next = self.code_out_of_order.val();
-                    self.error_detail.next = self.all_ones32.val();
+                    self.error_detail.source.next = self.detail_no_stream.val();
                     if self.stream_open.q.val() {
-                        self.wide_index.value.next = self.stream_next.q.val();
-                        self.error_detail.next = self.wide_index.result.val();
+                        self.error_detail.source.next = self.detail_stream_next.val();
                     }
                 } else if self.gather.h1.val() != self.n_inputs.val() {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.error_detail.next = self.n_inputs32.val();
+                    self.error_detail.source.next = self.detail_inputs.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & (self.gather.h2.val() == self.zero16.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.one_sample_length.val();
+                    self.error_detail.source.next = self.detail_one_sample_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.queue_length_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.queue_length.val();
+                    self.error_detail.source.next = self.detail_queue_length.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & self.lengths.too_many.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.next = self.lengths.limit_length.val();
+                    self.error_detail.source.next = self.detail_limit_length.val();
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
                     // The samples of a queue frame carry the flags without the start bit.
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.error_detail.next = self.wide_byte.result.val();
+                    self.error_detail.source.next = self.detail_byte.val();
                     if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                        self.error_detail.next = self.lengths.sample_flags.val();
+                        self.error_detail.source.next = self.detail_sample_flags.val();
                     }
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
                 {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.error_detail.next = self.n_outputs32.val();
+                    self.error_detail.source.next = self.detail_outputs.val();
                 } else if self.lengths.learn.val() & self.lengths.potential.val() {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::TargetSkip;
@@ -1011,7 +1024,7 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::TargetNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.error_detail.next = self.wide_address.result.val();
+                    self.error_detail.source.next = self.detail_address.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -1022,8 +1035,7 @@ impl Logic for CommandExecutor {
             ExecState::Execute => {
                 self.caching.d.next = true;
                 self.cache_address.load.next = true;
-                self.serializer.value.next = self.zero64.val();
-                self.serializer.load.next = true;
+                self.serializer.clear.next = true;
                 self.put_left.load.next = true;
                 self.sample.load.next = true;
                 self.ret.d.next = ExecState::SampleNext;
@@ -1154,22 +1166,21 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationStart => {
                 self.length_out.enable.next = true;
-                self.serializer.value.next = self.zero64.val();
-                self.serializer.load.next = true;
+                self.serializer.clear.next = true;
+                self.index.value.next = self.counter_first_saturation.val();
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationNext => {
-                // Sum the five engine saturation counters (potential to weight).
+                // Sum the five engine saturation counters (potential to weight): the index is
+                // the counter's engine address.
                 self.command_select.d.next = self.select_counter.val();
                 self.command_select.enable.next = true;
-                self.wide_index.value.next =
-                    self.index.q.val() + self.counter_first_saturation.val();
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
                 self.ret.d.next = ExecState::SaturationAdd;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.five16.val() {
+                if self.index.q.val() == self.saturation_end.val() {
                     self.state.d.next = ExecState::SaturationPut;
                 } else {
                     self.state.d.next = ExecState::EngineRead;
@@ -1198,8 +1209,7 @@ impl Logic for CommandExecutor {
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.error_code.next = self.code_invalid_flags.val();
-                self.wide_byte.value.next = self.gather.b0.val();
-                self.error_detail.next = self.wide_byte.result.val();
+                self.error_detail.source.next = self.detail_byte.val();
                 if self.gather.b0.val() > self.three8.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -1265,7 +1275,7 @@ impl Logic for CommandExecutor {
         // ---- Error replies: the state that finds the error loads the serializer with the
         // error payload, and ErrorReply writes it. ----
         self.words.code.next = self.error_code.val();
-        self.words.detail.next = self.error_detail.val();
+        self.words.detail.next = self.error_detail.detail.val();
         if self.error_now.val() {
             self.serializer.value.next = self.words.error.val();
             self.serializer.load.next = true;
