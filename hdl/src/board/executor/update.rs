@@ -150,7 +150,7 @@ impl Logic for CommandExecutor {
         self.command_address.enable.next = false;
         self.command_address.d.next = self.wide_address.result.val();
         self.command_data.enable.next = false;
-        self.command_data.d.next = self.gather.signed32.val();
+        self.command_data.d.next = self.gather.operand.val();
         self.command_learn.enable.next = false;
         self.command_learn.d.next = false;
 
@@ -160,6 +160,9 @@ impl Logic for CommandExecutor {
         self.gather.shift.next = false;
         self.gather.into_low.next = self.gather_left.q.val() > self.four4.val();
         self.gather.clear.next = false;
+        self.gather.operand_short.next = false;
+        self.gather.operand_top.next = false;
+        self.gather.operand_signed.next = true;
         self.serializer.clear.next = false;
         self.serializer.load.next = false;
         self.serializer.value.next = self.engine_read_data.val();
@@ -227,9 +230,6 @@ impl Logic for CommandExecutor {
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
-        self.wide_mantissa.value.next = self.gather.h2.val();
-        self.wide_shift.value.next = self.gather.top16.val();
-        self.wide_word.value.next = self.gather.w1.val();
         self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
         self.wide_steps.value.next = self.steps_per_sample.q.val();
         self.wide_data.value.next = self.command_data.q.val();
@@ -668,7 +668,7 @@ impl Logic for CommandExecutor {
                 }
                 if self.memory_select.is_rounding.val() {
                     self.command_address.d.next = self.memory_select.rounding_write_address.val();
-                    self.command_data.d.next = self.wide_word.result.val();
+                    self.gather.operand_signed.next = false;
                 }
                 self.command_address.enable.next = true;
                 self.command_data.enable.next = true;
@@ -825,7 +825,8 @@ impl Logic for CommandExecutor {
                 }
                 self.command_select.enable.next = true;
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.wide_mantissa.result.val();
+                self.gather.operand_short.next = true;
+                self.gather.operand_signed.next = false;
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::ApplyShift;
                 self.ret.enable.next = true;
@@ -838,7 +839,9 @@ impl Logic for CommandExecutor {
                     }
                 }
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.wide_shift.result.val();
+                self.gather.operand_short.next = true;
+                self.gather.operand_top.next = true;
+                self.gather.operand_signed.next = false;
                 self.command_data.enable.next = true;
                 self.index.enable.next = true;
                 if self.index.q.val() == self.two16.val() {
@@ -855,7 +858,7 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.constant_rounding.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.wide_word.result.val();
+                self.gather.operand_signed.next = false;
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::ApplyVoltage;
                 self.ret.enable.next = true;
@@ -1071,7 +1074,8 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.gather.signed16.val();
+                self.gather.operand_short.next = true;
+                self.gather.operand_top.next = true;
                 self.command_data.enable.next = true;
                 self.index.enable.next = true;
                 self.ret.d.next = ExecState::InputNext;
@@ -1097,10 +1101,9 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
-                self.command_data.d.next = self.gather.signed16.val();
-                if self.lengths.potential.val() {
-                    self.command_data.d.next = self.gather.signed32.val();
-                }
+                // A potential target is 32 bits wide, the others 16.
+                self.gather.operand_short.next = !self.lengths.potential.val();
+                self.gather.operand_top.next = true;
                 self.command_data.enable.next = true;
                 self.index.enable.next = true;
                 self.ret.d.next = ExecState::TargetWriteNext;
