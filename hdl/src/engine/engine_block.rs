@@ -18,8 +18,9 @@ use crate::neuron::NeuronUnit;
 // `Engine::constant_address` maps every host address of 16 or more to 15, which no constant has.
 const _: () = assert!(constant::ROUNDING_STATE < 15 && constant::TOP_BASE < 15);
 
-/// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 5 (backward accumulation).
-const TAG_STAGES: usize = 5;
+/// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 4 (lane outputs and backward
+/// accumulation).
+const TAG_STAGES: usize = 4;
 
 /// The LE engine (see the module documentation). Host port: strobe `write`, `read` or `run`
 /// for one clock while `busy` is clear, with `select`, `address`, `data` and `learn`.
@@ -92,9 +93,9 @@ pub struct Engine {
     /// The weight word that the lanes write back at stage 4: the `weight_address` that the
     /// group at stage 4 issued with, because both count the issued groups from `WEIGHT_BASE`.
     write_back_address: Counter<16>,
-    /// The column group at stage 4, which addresses the lanes' backward sums. It counts the
-    /// groups that reach stage 4 and restarts after a row's last group.
-    stage4_group: Counter<16>,
+    /// The column group at stage 3, which addresses the lanes' backward sum reads. It counts the
+    /// groups that reach stage 3 and restarts after a row's last group.
+    stage3_group: Counter<16>,
     group_column: Counter<16>,
     /// Copy phase, rates side: the column it reads next and that column's state index in the
     /// layer below (`INPUT_BASE + column`).
@@ -401,12 +402,11 @@ impl Engine {
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
         // The tags that each stage passes on. Stage 1 reads the group's column and address and
         // the first-group flag, stages 1 to 3 the row's state index, and stage 4 the group
-        // flags. Stage 5 reads the group and the first-row flag. The weight address and the
-        // group at stage 4 come from counters of their own (`write_back_address`,
-        // `stage4_group`).
+        // flags, the group and the first-row flag. The weight address at stage 4 and the group
+        // at stage 3 come from counters of their own (`write_back_address`, `stage3_group`).
         let tag_widths = |stage: usize| TagWidths {
             index: if stage < 3 { state_bits } else { 0 },
-            group: if stage == 4 { group_bits } else { 0 },
+            group: if stage == 3 { group_bits } else { 0 },
             group_column: if stage == 0 { group_column_bits } else { 0 },
             group_address: if stage == 0 { address_bits } else { 0 },
             first_row: true,
@@ -468,7 +468,7 @@ impl Engine {
             group: Counter::new(group_bits),
             weight_address: Counter::new(weight_bits),
             write_back_address: Counter::new(weight_bits),
-            stage4_group: Counter::new(group_bits),
+            stage3_group: Counter::new(group_bits),
             group_column: Counter::new(group_column_bits),
             lane_bank: Counter::new(lane_bits),
             bank_word: Counter::new(rate_bits),
@@ -692,8 +692,8 @@ impl Logic for Engine {
         self.weight_address.reset.next = self.reset.val();
         self.write_back_address.clock.next = self.clock.val();
         self.write_back_address.reset.next = self.reset.val();
-        self.stage4_group.clock.next = self.clock.val();
-        self.stage4_group.reset.next = self.reset.val();
+        self.stage3_group.clock.next = self.clock.val();
+        self.stage3_group.reset.next = self.reset.val();
         self.group_column.clock.next = self.clock.val();
         self.group_column.reset.next = self.reset.val();
         self.lane_bank.clock.next = self.clock.val();
@@ -866,10 +866,10 @@ impl Logic for Engine {
         self.write_back_address.value.next = self.weight_base.q.val();
         self.write_back_address.enable.next = self.tags[3].valid_q.val();
         self.write_back_address.step.next = self.one16.val();
-        self.stage4_group.load.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
-        self.stage4_group.value.next = self.zero16.val();
-        self.stage4_group.enable.next = self.tags[3].valid_q.val();
-        self.stage4_group.step.next = self.one16.val();
+        self.stage3_group.load.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        self.stage3_group.value.next = self.zero16.val();
+        self.stage3_group.enable.next = self.tags[2].valid_q.val();
+        self.stage3_group.step.next = self.one16.val();
         self.group_column.load.next = false;
         self.group_column.value.next = self.zero16.val();
         self.group_column.enable.next = false;
@@ -1120,7 +1120,7 @@ impl Logic for Engine {
             self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
             self.tags[k].last_group.next = self.tags[k - 1].last_group_q.val();
         }
-        self.tags[4].group.next = self.stage4_group.q.val();
+        self.tags[3].group.next = self.stage3_group.q.val();
         for k in 0..TAG_STAGES {
             self.tags[k].clock.next = self.clock.val();
             self.tags[k].reset.next = self.reset.val();
@@ -1148,9 +1148,9 @@ impl Logic for Engine {
             self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
             self.slots[p].learn.next = self.learning.q.val();
-            self.slots[p].backward_read_address.next = self.stage4_group.q.val();
-            self.slots[p].backward_write_address.next = self.tags[4].group_q.val();
-            self.slots[p].backward_first.next = self.tags[4].first_row_q.val();
+            self.slots[p].backward_read_address.next = self.stage3_group.q.val();
+            self.slots[p].backward_write_address.next = self.tags[3].group_q.val();
+            self.slots[p].backward_first.next = self.tags[3].first_row_q.val();
         }
         self.slots[0].forward_in.next = self.zero_wide.val();
         self.slots[0].saturations_in.next = self.zero8.val();
@@ -1606,7 +1606,7 @@ impl Logic for Engine {
                 self.group.load.next = true;
                 self.weight_address.load.next = true;
                 self.write_back_address.load.next = true;
-                self.stage4_group.load.next = true;
+                self.stage3_group.load.next = true;
                 self.group_column.load.next = true;
                 self.next_row.load.next = true;
                 self.group_address.load.next = true;

@@ -6,7 +6,7 @@ use rust_hdl::prelude::*;
 use super::units::{Memory, Widen, Xorshift};
 use super::EngineParams;
 use crate::lane::SynapseLane;
-use crate::leaf::{signed_value, Register, ResetRegister};
+use crate::leaf::signed_value;
 use crate::verilog::extend;
 
 /// Bits of a signed sum of `terms` products of two signed 16-bit operands. Each product lies in
@@ -20,8 +20,8 @@ pub fn product_sum_bits(terms: usize) -> usize {
 /// its backward bank the accumulators `acc_B[j]`.
 ///
 /// Timing counts clocks after the engine issues a group of columns (stage 0). Memories return
-/// data at stage 1, which feeds the lane. The lane's results appear at stage 4, where the weight
-/// is written back and the backward accumulator is read. The accumulator is written at stage 5.
+/// data at stage 1, which feeds the lane. The backward accumulator is read at stage 3. The lane's
+/// results appear at stage 4, where the weight is written back and the accumulator is written.
 /// A row takes at least two clocks, so the write of `acc_B[j]` lands before the next row reads it.
 ///
 /// Every value is kept in the bits its range needs: the forward chain after lane `p` in
@@ -55,8 +55,8 @@ pub struct LaneSlot {
     pub update_factor: Signal<In, Signed<16>>,
     pub rounding_state: Signal<In, Bits<32>>,
     pub learn: Signal<In, Bit>,
-    /// Backward accumulators: read address (stage 4 or the engine's), write address and
-    /// first-row flag at stage 5.
+    /// Backward accumulators: read address (stage 3 or the engine's), write address and
+    /// first-row flag at stage 4.
     pub backward_read_address: Signal<In, Bits<16>>,
     pub backward_write_address: Signal<In, Bits<16>>,
     pub backward_first: Signal<In, Bit>,
@@ -82,8 +82,6 @@ pub struct LaneSlot {
     backward_select: ChainSelect<48>,
     widen_backward: Widen,
     column: ColumnValid,
-    backward_valid: ResetRegister<Bit>,
-    backward_product: Register<Signed<32>>,
     backward_sum: Signal<Local, Signed<48>>,
 }
 
@@ -143,8 +141,6 @@ impl LaneSlot {
             backward_select: ChainSelect::new(backward_bits),
             widen_backward: Default::default(),
             column: ColumnValid::new(index, column_bits as usize, params.lanes),
-            backward_valid: Default::default(),
-            backward_product: Default::default(),
             backward_sum: Default::default(),
         }
     }
@@ -158,9 +154,6 @@ impl Logic for LaneSlot {
         self.backward.clock.next = self.clock.val();
         self.lane.clock.next = self.clock.val();
         self.lane.reset.next = self.reset.val();
-        self.backward_valid.clock.next = self.clock.val();
-        self.backward_valid.reset.next = self.reset.val();
-        self.backward_product.clock.next = self.clock.val();
 
         // Weight bank: the host writes while the engine is idle, the lane writes back at stage 4.
         self.weights.read_address.next = self.weight_read_address.val();
@@ -193,7 +186,10 @@ impl Logic for LaneSlot {
         self.lane.rounding.next = self.rounding.bits.val();
         self.lane.learn.next = self.learn.val();
 
-        // Stage 4: chain the forward product and the saturation flag; read acc_B.
+        // Stage 3: read acc_B.
+        self.backward.read_address.next = self.backward_read_address.val();
+
+        // Stage 4: chain the forward product and the saturation flag.
         self.forward_sum.chain.next = self.forward_in.val();
         self.forward_sum.value.next = self.lane.forward.val();
         self.forward_out.next = self.forward_sum.result.val();
@@ -201,20 +197,17 @@ impl Logic for LaneSlot {
         if self.lane.saturated.val() {
             self.saturations_out.next = self.saturations_in.val() + self.one.val();
         }
-        self.backward.read_address.next = self.backward_read_address.val();
-        self.backward_valid.d.next = self.lane.out_valid.val();
-        self.backward_product.d.next = self.lane.backward.val();
 
-        // Stage 5: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m. The memory stores only the
+        // Stage 4: acc_B[j] = (first row ? 0 : acc_B[j]) + w16·m. The memory stores only the
         // sum's low bits, which represent it exactly, so yosys trims the adder to them.
-        self.widen_backward.value.next = self.backward_product.q.val();
+        self.widen_backward.value.next = self.lane.backward.val();
         self.backward_sum.next = self.backward.read_data.val() + self.widen_backward.result.val();
         if self.backward_first.val() {
             self.backward_sum.next = self.widen_backward.result.val();
         }
         self.backward.write_address.next = self.backward_write_address.val();
         self.backward.write_data.next = self.backward_sum.val();
-        self.backward.write_enable.next = self.backward_valid.q.val();
+        self.backward.write_enable.next = self.lane.out_valid.val();
 
         // Host and error-phase reads pass along the chain, and this lane drives the words of its bank.
         self.weight_select.select.next = self.host_bank.val() == self.index.val();

@@ -58,12 +58,7 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "the engine reads no signed 32-bit field of a table word",
     ),
     (
-        "tags$4$valid_q",
-        Unused::Whole,
-        "the last stream tag stage outputs fields that no later stage reads",
-    ),
-    (
-        "tags$4$index_q",
+        "tags$3$index_q",
         Unused::Whole,
         "the last stream tag stage outputs fields that no later stage reads",
     ),
@@ -73,27 +68,12 @@ const UNUSED_SIGNALS: &[(&str, Unused, &str)] = &[
         "the latched read address keeps no bit above the banks, so the engine latches the write split's flag instead",
     ),
     (
-        "tags$4$group_column_q",
+        "tags$3$group_column_q",
         Unused::Whole,
         "the last stream tag stage outputs fields that no later stage reads",
     ),
     (
-        "tags$4$group_address_q",
-        Unused::Whole,
-        "the last stream tag stage outputs fields that no later stage reads",
-    ),
-    (
-        "tags$4$weight_address_q",
-        Unused::Whole,
-        "the last stream tag stage outputs fields that no later stage reads",
-    ),
-    (
-        "tags$4$first_group_q",
-        Unused::Whole,
-        "the last stream tag stage outputs fields that no later stage reads",
-    ),
-    (
-        "tags$4$last_group_q",
+        "tags$3$group_address_q",
         Unused::Whole,
         "the last stream tag stage outputs fields that no later stage reads",
     ),

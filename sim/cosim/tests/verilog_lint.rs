@@ -62,8 +62,8 @@ const TRIAGE: &[(&str, &str, &str)] = &[
     ),
     (
         "UNUSEDSIGNAL",
-        "not used: 'tags$4$",
-        "Engine: the last stream stage needs only the group and first-row tags",
+        "not used: 'tags$3$",
+        "Engine: the last stream tag stage outputs fields that no later stage reads",
     ),
     (
         "UNUSEDSIGNAL",
