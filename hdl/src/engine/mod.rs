@@ -18,7 +18,7 @@
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
 //!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
 //!    that layer's stream in the next step;
-//! 5. waits for the neuron unit to return the last row (13 clocks after the stream's last
+//! 5. waits for the neuron unit to return the last row (12 clocks after the stream's last
 //!    clock, minus the `3 − groups` bubbles after each row of a layer of fewer than 3 column
 //!    groups).
 //!
@@ -58,10 +58,10 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 3,596 SB_LUT4, 1,805 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
+/// 3,490 SB_LUT4, 1,645 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
 /// test). The rest of the iCEBreaker board core (link blocks, command executor, reply cache)
-/// takes about 3,220 SB_LUT4, 2 SB_RAM40_4K, 2 SB_SPRAM256KA and no SB_MAC16. Its multipliers
-/// and memories fit an iCE40UP5K, but nextpnr packs the core into 8,197 logic cells of the
+/// takes about 3,110 SB_LUT4, 2 SB_RAM40_4K, 2 SB_SPRAM256KA and no SB_MAC16. Its multipliers
+/// and memories fit an iCE40UP5K, but nextpnr packs the core into 7,858 logic cells of the
 /// 5,280, so it does not fit yet. The multipliers are the lanes' 6 and
 /// the neuron unit's 2, which also form the per-neuron products. Each lane's weight bank (543
 /// words of 32 bits) takes 6 block RAMs and its backward sums 3, so the lanes alone take 20.
