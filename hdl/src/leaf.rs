@@ -230,36 +230,6 @@ impl Logic for CoefficientShift {
     }
 }
 
-/// Clamps a word to the range of `OUT` bits, without a flag: `result = sat(value)`.
-#[derive(LogicBlock, Default)]
-pub struct Clamp<const IN: usize, const OUT: usize> {
-    pub value: Signal<In, Signed<IN>>,
-    pub result: Signal<Out, Signed<OUT>>,
-}
-
-impl<const IN: usize, const OUT: usize> Logic for Clamp<IN, OUT> {
-    fn update(&mut self) {
-        let (y, _) = saturate_value(signed_value(self.value.val()) as i128, OUT);
-        self.result.next = y.into();
-    }
-    fn connect(&mut self) {
-        self.result.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        assert!(OUT < IN, "a clamp from {IN} to {OUT} bits does not narrow");
-        // The word fits when its bits from OUT - 1 up all equal the sign.
-        let top = format!("value[{}:{}]", IN - 1, OUT - 1);
-        Verilog::Custom(format!(
-            "always @(*) result = ((&{top}) || !(|{top})) ? value[{high}:0]\n\
-             \x20  : (value[{sign}] ? {min} : {max});\n",
-            high = OUT - 1,
-            sign = IN - 1,
-            min = literal(-(1i128 << (OUT - 1)), OUT),
-            max = literal((1i128 << (OUT - 1)) - 1, OUT),
-        ))
-    }
-}
-
 /// `result` is the low `bits` bits of `value`, sign-extended to `N` bits. A word of a `bits`-bit
 /// format keeps its value, and the bits from `bits - 1` up become copies of one bit, so
 /// synthesis merges the registers that store them.
