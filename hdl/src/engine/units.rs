@@ -734,7 +734,7 @@ const RING_KINDS: usize = 6;
 
 /// Clocks of events that a pending count collects at most. A rotating ring passes each kind
 /// by the head once in every `RING_KINDS` clocks, and a ring at rest starts to rotate in the
-/// clock of an event. A read holds the ring only while the engine is idle, when no events come.
+/// clock of an event. A read stops the ring only while the engine is idle, when no events arrive.
 const RING_WINDOW: usize = RING_KINDS;
 
 impl CounterRing {
