@@ -55,8 +55,6 @@ pub struct Engine {
     read_address: EnableRegister<Bits<32>>,
     read_beyond: EnableRegister<Bit>,
     read_address_mask: Constant<Bits<32>>,
-    read_result: EnableRegister<Bits<64>>,
-    read_strobe: ResetRegister<Bit>,
     k_r_mant: EnableRegister<Signed<16>>,
     k_r_shift: EnableRegister<Bits<6>>,
     k_dt_mant: EnableRegister<Signed<16>>,
@@ -71,10 +69,7 @@ pub struct Engine {
     columns_wide: EnableRegister<Bits<32>>,
     groups: EnableRegister<Bits<16>>,
     cadence_last: EnableRegister<Bits<16>>,
-    weight_base: EnableRegister<Bits<16>>,
-    address_base: EnableRegister<Bits<32>>,
     state_base: EnableRegister<Bits<16>>,
-    input_base: EnableRegister<Bits<16>>,
     activation: EnableRegister<Bits<2>>,
     eta_mant: EnableRegister<Signed<16>>,
     eta_shift: EnableRegister<Bits<6>>,
@@ -434,8 +429,6 @@ impl Engine {
             read_address: Default::default(),
             read_beyond: Default::default(),
             read_address_mask: Constant::new(low_mask(params.bank_bits() + 16).to_bits()),
-            read_result: Default::default(),
-            read_strobe: Default::default(),
             k_r_mant: Default::default(),
             k_r_shift: Default::default(),
             k_dt_mant: Default::default(),
@@ -450,10 +443,7 @@ impl Engine {
             columns_wide: Default::default(),
             groups: Default::default(),
             cadence_last: Default::default(),
-            weight_base: Default::default(),
-            address_base: Default::default(),
             state_base: Default::default(),
-            input_base: Default::default(),
             activation: Default::default(),
             eta_mant: Default::default(),
             eta_shift: Default::default(),
@@ -650,9 +640,6 @@ impl Logic for Engine {
         self.read_select.clock.next = self.clock.val();
         self.read_address.clock.next = self.clock.val();
         self.read_beyond.clock.next = self.clock.val();
-        self.read_result.clock.next = self.clock.val();
-        self.read_strobe.clock.next = self.clock.val();
-        self.read_strobe.reset.next = self.reset.val();
         self.k_r_mant.clock.next = self.clock.val();
         self.k_r_shift.clock.next = self.clock.val();
         self.k_dt_mant.clock.next = self.clock.val();
@@ -667,10 +654,7 @@ impl Logic for Engine {
         self.columns_wide.clock.next = self.clock.val();
         self.groups.clock.next = self.clock.val();
         self.cadence_last.clock.next = self.clock.val();
-        self.weight_base.clock.next = self.clock.val();
-        self.address_base.clock.next = self.clock.val();
         self.state_base.clock.next = self.clock.val();
-        self.input_base.clock.next = self.clock.val();
         self.activation.clock.next = self.clock.val();
         self.eta_mant.clock.next = self.clock.val();
         self.eta_shift.clock.next = self.clock.val();
@@ -767,9 +751,10 @@ impl Logic for Engine {
         // ---- Defaults: hold every register, idle every counter and memory. ----
         self.state.d.next = self.state.q.val();
         self.busy.next = true;
-        self.read_data.next = self.read_result.q.val();
-        self.read_valid.next = self.read_strobe.q.val();
-        self.read_strobe.d.next = false;
+        // The read multiplexer drives `read_data` directly: it is valid in `ReadDone`, while
+        // the memories and registers still hold the latched read's word.
+        self.read_data.next = self.readback.data.val();
+        self.read_valid.next = false;
 
         self.learning.enable.next = false;
         self.learning.d.next = self.learn.val();
@@ -783,8 +768,6 @@ impl Logic for Engine {
         self.read_address.d.next = self.address.val() & self.read_address_mask.val();
         self.read_beyond.enable.next = false;
         self.read_beyond.d.next = self.write_split.beyond.val();
-        self.read_result.enable.next = false;
-        self.read_result.d.next = self.readback.data.val();
 
         self.k_r_mant.enable.next = false;
         self.k_r_mant.d.next = self.host_view.signed16.val();
@@ -817,14 +800,8 @@ impl Logic for Engine {
         self.groups.d.next = self.table_view.unsigned16.val() & self.group_mask.val();
         self.cadence_last.enable.next = false;
         self.cadence_last.d.next = self.table_view.unsigned16.val() & self.group_mask.val();
-        self.weight_base.enable.next = false;
-        self.weight_base.d.next = self.table_view.unsigned16.val() & self.weight_mask.val();
-        self.address_base.enable.next = false;
-        self.address_base.d.next = self.table_view.unsigned32.val() & self.address_mask.val();
         self.state_base.enable.next = false;
         self.state_base.d.next = self.table_view.unsigned16.val() & self.state_mask.val();
-        self.input_base.enable.next = false;
-        self.input_base.d.next = self.table_view.unsigned16.val() & self.state_mask.val();
         self.activation.enable.next = false;
         self.activation.d.next = self.table_view.unsigned2.val();
         self.eta_mant.enable.next = false;
@@ -859,11 +836,12 @@ impl Logic for Engine {
         self.group.enable.next = false;
         self.group.step.next = self.one16.val();
         self.weight_address.load.next = false;
-        self.weight_address.value.next = self.weight_base.q.val();
+        self.weight_address.value.next = self.table_view.unsigned16.val() & self.weight_mask.val();
         self.weight_address.enable.next = false;
         self.weight_address.step.next = self.one16.val();
         self.write_back_address.load.next = false;
-        self.write_back_address.value.next = self.weight_base.q.val();
+        self.write_back_address.value.next =
+            self.table_view.unsigned16.val() & self.weight_mask.val();
         self.write_back_address.enable.next = self.tags[3].valid_q.val();
         self.write_back_address.step.next = self.one16.val();
         self.stage3_group.load.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
@@ -897,7 +875,7 @@ impl Logic for Engine {
         self.copy_rates.next =
             !self.rates_current.q.val() | (self.first_layer.q.val() & !self.inputs_current.q.val());
         self.source_index.load.next = false;
-        self.source_index.value.next = self.input_base.q.val();
+        self.source_index.value.next = self.table_view.unsigned16.val() & self.state_mask.val();
         self.source_index.enable.next = false;
         self.source_index.step.next = self.one16.val();
         self.rate_pending.d.next = false;
@@ -937,7 +915,7 @@ impl Logic for Engine {
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
         self.next_row.load.next = false;
-        self.next_row.value.next = self.address_base.q.val();
+        self.next_row.value.next = self.table_view.unsigned32.val() & self.address_mask.val();
         self.next_row.enable.next = false;
         self.next_row.step.next = self.columns_wide.q.val();
         self.group_address.load.next = false;
@@ -1420,8 +1398,7 @@ impl Logic for Engine {
             }
             EngineState::ReadDone => {
                 self.counters.reading.next = self.counter_read.val();
-                self.read_result.enable.next = true;
-                self.read_strobe.d.next = true;
+                self.read_valid.next = true;
                 self.state.d.next = EngineState::Idle;
             }
             EngineState::StepStart => {
@@ -1465,14 +1442,17 @@ impl Logic for Engine {
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load5;
             }
+            // The weight base, the address base and the input base only start counters, so
+            // the counters load them from the table.
             EngineState::Load5 => {
-                self.weight_base.enable.next = true;
+                self.weight_address.load.next = true;
+                self.write_back_address.load.next = true;
                 self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load6;
             }
             EngineState::Load6 => {
-                self.address_base.enable.next = true;
+                self.next_row.load.next = true;
                 self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load7;
@@ -1484,7 +1464,7 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::Load8;
             }
             EngineState::Load8 => {
-                self.input_base.enable.next = true;
+                self.source_index.load.next = true;
                 self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
                 self.state.d.next = EngineState::Load9;
@@ -1525,7 +1505,6 @@ impl Logic for Engine {
                 self.state_index.load.next = true;
                 self.write_index.load.next = true;
                 self.column.load.next = true;
-                self.source_index.load.next = true;
                 self.lane_bank.load.next = true;
                 self.bank_word.load.next = true;
                 self.error_column.load.next = true;
@@ -1604,13 +1583,9 @@ impl Logic for Engine {
                 self.bank_word.load.next = true;
                 self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
-                self.weight_address.load.next = true;
-                self.write_back_address.load.next = true;
                 self.stage3_group.load.next = true;
                 self.group_column.load.next = true;
-                self.next_row.load.next = true;
                 self.group_address.load.next = true;
-                self.group_address.value.next = self.address_base.q.val();
                 self.factor_ready.d.next = false;
                 self.state.d.next = EngineState::StreamStart2;
             }
