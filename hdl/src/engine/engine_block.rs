@@ -54,6 +54,8 @@ pub struct Engine {
     /// bits.
     read_address: EnableRegister<Bits<32>>,
     read_beyond: EnableRegister<Bit>,
+    /// Set in the clock after the read's wait, when the memories return the word.
+    read_strobe: ResetRegister<Bit>,
     read_address_mask: Constant<Bits<32>>,
     k_r_mant: EnableRegister<Signed<16>>,
     k_r_shift: EnableRegister<Bits<6>>,
@@ -428,6 +430,7 @@ impl Engine {
             read_select: Default::default(),
             read_address: Default::default(),
             read_beyond: Default::default(),
+            read_strobe: Default::default(),
             read_address_mask: Constant::new(low_mask(params.bank_bits() + 16).to_bits()),
             k_r_mant: Default::default(),
             k_r_shift: Default::default(),
@@ -640,6 +643,8 @@ impl Logic for Engine {
         self.read_select.clock.next = self.clock.val();
         self.read_address.clock.next = self.clock.val();
         self.read_beyond.clock.next = self.clock.val();
+        self.read_strobe.clock.next = self.clock.val();
+        self.read_strobe.reset.next = self.reset.val();
         self.k_r_mant.clock.next = self.clock.val();
         self.k_r_shift.clock.next = self.clock.val();
         self.k_dt_mant.clock.next = self.clock.val();
@@ -751,10 +756,12 @@ impl Logic for Engine {
         // ---- Defaults: hold every register, idle every counter and memory. ----
         self.state.d.next = self.state.q.val();
         self.busy.next = true;
-        // The read multiplexer drives `read_data` directly: it is valid in `ReadDone`, while
-        // the memories and registers still hold the latched read's word.
+        // The read multiplexer drives `read_data` directly. It is valid in the clock after
+        // `ReadWait`, while the memories return the words it addressed and the counter ring
+        // still holds the read counter at its head.
         self.read_data.next = self.readback.data.val();
-        self.read_valid.next = false;
+        self.read_valid.next = self.read_strobe.q.val();
+        self.read_strobe.d.next = false;
 
         self.learning.enable.next = false;
         self.learning.d.next = self.learn.val();
@@ -1393,13 +1400,9 @@ impl Logic for Engine {
             EngineState::ReadWait => {
                 self.counters.reading.next = self.counter_read.val();
                 if self.counters.ready.val() {
-                    self.state.d.next = EngineState::ReadDone;
+                    self.read_strobe.d.next = true;
+                    self.state.d.next = EngineState::Idle;
                 }
-            }
-            EngineState::ReadDone => {
-                self.counters.reading.next = self.counter_read.val();
-                self.read_valid.next = true;
-                self.state.d.next = EngineState::Idle;
             }
             EngineState::StepStart => {
                 self.rounding.enable.next = true;

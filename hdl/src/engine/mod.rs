@@ -245,7 +245,6 @@ pub mod counter {
 pub enum EngineState {
     Idle,
     ReadWait,
-    ReadDone,
     StepStart,
     LoadStart,
     Load0,
