@@ -758,7 +758,7 @@ impl Logic for Engine {
         self.busy.next = true;
         // The read multiplexer drives `read_data` directly. It is valid in the clock after
         // `ReadWait`, while the memories return the words it addressed and the counter ring
-        // still holds the read counter at its head.
+        // still keeps the read counter at its head.
         self.read_data.next = self.readback.data.val();
         self.read_valid.next = self.read_strobe.q.val();
         self.read_strobe.d.next = false;
@@ -1446,7 +1446,7 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::Load5;
             }
             // The weight base, the address base and the input base only start counters, so
-            // the counters load them from the table.
+            // the counters load these fields straight from the table.
             EngineState::Load5 => {
                 self.weight_address.load.next = true;
                 self.write_back_address.load.next = true;
