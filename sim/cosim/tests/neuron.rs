@@ -9,7 +9,7 @@ use leap_model::format::{Coefficient, Formats};
 use leap_verilator_sys::{alternate_formats, Model};
 
 /// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
-const LATENCY: usize = 8;
+const LATENCY: usize = 6;
 const RANDOM_VECTORS: usize = 100_000;
 
 /// How often each interesting case occurred in a run.
@@ -399,8 +399,24 @@ fn neuron_corners_both_formats() {
     }
 }
 
-/// The unit lends its two multipliers in every clock without a neuron in stage 3 or 4: then
-/// `multipliers_busy` is clear and the spare products are exact, whatever the unit streams.
+/// Returns whether `halves` is what the unit's lent shifter may return for `product` and a
+/// shift of `amount` bits: the shifted doubled product when it fits 34 bits, else a word in
+/// [2^32, 2^33) or [−2^33, −2^32) with its sign.
+fn spare_halves_match(halves: i64, product: i64, amount: u32) -> bool {
+    let shifted = (product << 1) >> amount;
+    let limit = 1i64 << 33;
+    if shifted >= limit {
+        (limit >> 1..limit).contains(&halves)
+    } else if shifted < -limit {
+        (-limit..-(limit >> 1)).contains(&halves)
+    } else {
+        halves == shifted
+    }
+}
+
+/// The unit lends its two multipliers and its shifter in every clock without a neuron in
+/// stage 3 or 4: then `multipliers_busy` is clear and the spare product and its shift are exact,
+/// whatever the unit streams.
 #[test]
 fn neuron_lends_idle_multipliers() {
     for model_name in ["neuron", "neuron_alt"] {
@@ -408,9 +424,10 @@ fn neuron_lends_idle_multipliers() {
         let valid = model.port("valid");
         let sum = model.port("sum");
         let spare = ["spare_high", "spare_low", "spare_mant"].map(|name| model.port(name));
+        let amount_port = model.port("spare_amount");
         let busy = model.port("multipliers_busy");
-        let high_product = model.port("spare_high_product");
-        let low_product = model.port("spare_low_product");
+        let product_port = model.port("spare_product");
+        let halves_port = model.port("spare_halves");
         model.reset(2);
 
         let mut stimulus = Stimulus::new(0x5a4e);
@@ -425,6 +442,8 @@ fn neuron_lends_idle_multipliers() {
             model.set(spare[0], high);
             model.set(spare[1], low);
             model.set(spare[2], mant);
+            let amount = stimulus.below(64) as u32;
+            model.set(amount_port, amount as i64);
             model.eval();
 
             // A neuron issued 3 clocks ago is in stage 3, one issued 4 clocks ago in stage 4.
@@ -436,15 +455,16 @@ fn neuron_lends_idle_multipliers() {
             );
             if !expected_busy {
                 lent_clocks += 1;
+                let product = (high * mant << 15) + low * mant;
                 assert_eq!(
-                    model.get_signed(high_product),
-                    high * mant,
-                    "{model_name}: spare_high_product of {high} and {mant} at clock {clock}"
+                    model.get_signed(product_port),
+                    product,
+                    "{model_name}: spare_product of {high}, {low} and {mant} at clock {clock}"
                 );
-                assert_eq!(
-                    model.get_signed(low_product),
-                    low * mant,
-                    "{model_name}: spare_low_product of {low} and {mant} at clock {clock}"
+                let halves = model.get_signed(halves_port);
+                assert!(
+                    spare_halves_match(halves, product, amount),
+                    "{model_name}: spare_halves {halves} of {product} by {amount} at clock {clock}"
                 );
             }
 
