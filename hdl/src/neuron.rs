@@ -1,5 +1,5 @@
 //! The neuron unit: membrane update, prospective potential, rate and slope, one neuron every
-//! other clock.
+//! third clock.
 
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
@@ -20,15 +20,19 @@ pub const NEURON_LATENCY: usize = 6;
 /// neuron's current.
 pub const CURRENT_LATENCY: usize = 2;
 
-/// One neuron every other clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
+/// Clocks from the neuron unit's inputs to the clock where its `prospective` output shows the
+/// neuron's ŭ, the clock where `prospective_valid` is set.
+pub const PROSPECTIVE_LATENCY: usize = 5;
+
+/// One neuron every third clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
 ///
 /// Each coefficient product takes both multipliers and the shifter for one clock, so a valid
-/// input must be followed by at least one clock with `valid` clear. The engine meets this
-/// because a row of its weight stream takes at least two clocks. The spacing also lets every
-/// stage register keep its neuron for two clocks: a register loads only when a neuron enters its
-/// stage, and the next neuron enters two clocks later at the earliest. So a word is registered
-/// only in every other stage up to the stage that reads it, and a stage reads the registers of
-/// the stage before.
+/// input must be followed by at least two clocks with `valid` clear. The engine meets this
+/// because a row of its weight stream takes at least three clocks, one of which it needs for
+/// the lent multipliers. The spacing also lets every stage register keep its neuron for three
+/// clocks: a register loads only when a neuron enters its stage, and the next neuron enters
+/// three clocks later at the earliest. So a word is registered only in every third stage up to
+/// the stage that reads it.
 ///
 /// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
 /// set, and `sum` in the clock after, so the caller can pass the sum from the register that
@@ -57,8 +61,8 @@ pub const CURRENT_LATENCY: usize = 2;
 ///
 /// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
 /// only in the clock where `out_valid` is set, except `current`, which shows a neuron's current
-/// [`CURRENT_LATENCY`] clocks after its `valid` and is not kept to the end of the pipeline. Only
-/// the valid bits are reset.
+/// [`CURRENT_LATENCY`] clocks after its `valid`, and `prospective`, which shows its ŭ in the
+/// clock before `out_valid`, where `prospective_valid` is set. Only the valid bits are reset.
 #[derive(LogicBlock)]
 pub struct NeuronUnit {
     pub clock: Signal<In, Clock>,
@@ -85,6 +89,8 @@ pub struct NeuronUnit {
     pub spare_product: Signal<Out, Signed<48>>,
     pub spare_halves: Signal<Out, Signed<34>>,
     pub out_valid: Signal<Out, Bit>,
+    /// Set in the clock before `out_valid`, where `prospective` shows the neuron's ŭ.
+    pub prospective_valid: Signal<Out, Bit>,
     /// The current of the neuron in stage 2, [`CURRENT_LATENCY`] clocks after its `valid`.
     pub current: Signal<Out, Signed<32>>,
     pub prospective: Signal<Out, Signed<32>>,
@@ -119,7 +125,6 @@ pub struct NeuronUnit {
     s3_v: EnableRegister<Signed<32>>,
     s3_v_sat: EnableRegister<Bit>,
     s3_current_sat: EnableRegister<Bit>,
-    s3_u: EnableRegister<Signed<32>>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
     // `low_operand · mant_operand`, their combined product and its shift. The K_r product is
@@ -134,31 +139,28 @@ pub struct NeuronUnit {
     shifter: CoefficientShift,
     /// The shifted product of every clock, for the sum in the clock after.
     shifted: Register<Signed<34>>,
-    // Stage 4 keeps u for the sums in stages 4 (K_r) and 5 (K_dt).
+    // Stage 4 keeps u from stage 1 for the sums in stages 4 (K_r) and 5 (K_dt).
     s4_valid: ResetRegister<Bit>,
     s4_u: EnableRegister<Signed<32>>,
-    s4_v_sat: EnableRegister<Bit>,
-    s4_current_sat: EnableRegister<Bit>,
     /// `u` plus the rounded shifted product of the clock before, `ŭ` in stage 5 and the next u
     /// in stage 6, before saturation.
     rounded_sum: RoundedSum,
     total: Register<Signed<34>>,
     saturate: Requantize<34, 32>,
-    // Stage 5: ŭ, its slope and the clamp of φ. φ reads the sum before saturation.
+    // Stage 5: ŭ saturated from `total`, its slope and the rate, `φ` applied to ŭ in the
+    // activity format. φ reads the sum before saturation.
     s5_valid: ResetRegister<Bit>,
     phi: ActivationSelect<34>,
-    // Stage 6: the outputs, with the rate `φ` applied to ŭ in the activity format and the next
-    // u saturated from `total`.
+    to_rate: Requantize<32, 16>,
+    rate_clamp: ActivityClamp,
+    // Stage 6: the other outputs, with the next u saturated from `total`.
     s6_valid: ResetRegister<Bit>,
-    s6_clamp_zero: EnableRegister<Bit>,
-    s6_clamp_one: EnableRegister<Bit>,
+    s6_rate: EnableRegister<Signed<16>>,
+    s6_rate_sat: EnableRegister<Bit>,
     s6_slope: EnableRegister<Signed<16>>,
-    s6_ub: EnableRegister<Signed<32>>,
     s6_ub_sat: EnableRegister<Bit>,
     s6_v_sat: EnableRegister<Bit>,
     s6_current_sat: EnableRegister<Bit>,
-    to_rate: Requantize<32, 16>,
-    rate_clamp: ActivityClamp,
 }
 
 impl NeuronUnit {
@@ -184,6 +186,7 @@ impl NeuronUnit {
             spare_product: Default::default(),
             spare_halves: Default::default(),
             out_valid: Default::default(),
+            prospective_valid: Default::default(),
             current: Default::default(),
             prospective: Default::default(),
             potential_next: Default::default(),
@@ -211,7 +214,6 @@ impl NeuronUnit {
             s3_v: Default::default(),
             s3_v_sat: Default::default(),
             s3_current_sat: Default::default(),
-            s3_u: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
@@ -224,18 +226,15 @@ impl NeuronUnit {
             shifted: Default::default(),
             s4_valid: Default::default(),
             s4_u: Default::default(),
-            s4_v_sat: Default::default(),
-            s4_current_sat: Default::default(),
             rounded_sum: Default::default(),
             total: Default::default(),
             saturate: Requantize::new(0, 0, formats.pot_bits),
             s5_valid: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
             s6_valid: Default::default(),
-            s6_clamp_zero: Default::default(),
-            s6_clamp_one: Default::default(),
+            s6_rate: Default::default(),
+            s6_rate_sat: Default::default(),
             s6_slope: Default::default(),
-            s6_ub: Default::default(),
             s6_ub_sat: Default::default(),
             s6_v_sat: Default::default(),
             s6_current_sat: Default::default(),
@@ -259,19 +258,15 @@ impl Logic for NeuronUnit {
         self.s3_v.clock.next = self.clock.val();
         self.s3_v_sat.clock.next = self.clock.val();
         self.s3_current_sat.clock.next = self.clock.val();
-        self.s3_u.clock.next = self.clock.val();
         self.shifted.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
         self.s4_u.clock.next = self.clock.val();
-        self.s4_v_sat.clock.next = self.clock.val();
-        self.s4_current_sat.clock.next = self.clock.val();
         self.total.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s6_clamp_zero.clock.next = self.clock.val();
-        self.s6_clamp_one.clock.next = self.clock.val();
+        self.s6_rate.clock.next = self.clock.val();
+        self.s6_rate_sat.clock.next = self.clock.val();
         self.s6_slope.clock.next = self.clock.val();
-        self.s6_ub.clock.next = self.clock.val();
         self.s6_ub_sat.clock.next = self.clock.val();
         self.s6_v_sat.clock.next = self.clock.val();
         self.s6_current_sat.clock.next = self.clock.val();
@@ -309,18 +304,16 @@ impl Logic for NeuronUnit {
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
 
-        // Stage 3, with e − u and u from stage 1.
+        // Stage 3, with e − u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s1_offset.q.val();
         self.clamp_difference.value.next = self.difference.total.val();
         self.s3_v.enable.next = self.s2_valid.q.val();
         self.s3_v_sat.enable.next = self.s2_valid.q.val();
         self.s3_current_sat.enable.next = self.s2_valid.q.val();
-        self.s3_u.enable.next = self.s2_valid.q.val();
         self.s3_v.d.next = self.clamp_difference.result.val();
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
-        self.s3_u.d.next = self.s1_u.q.val();
 
         // Stages 3 and 4 multiply the halves of v and shift the product: by K_r while the
         // neuron is in stage 3, by K_dt while it is in stage 4. Otherwise the multipliers and
@@ -356,11 +349,7 @@ impl Logic for NeuronUnit {
         // Stage 4: both sums read u from here, the K_r sum in stage 4 and the K_dt sum in
         // stage 5.
         self.s4_u.enable.next = self.s3_valid.q.val();
-        self.s4_v_sat.enable.next = self.s3_valid.q.val();
-        self.s4_current_sat.enable.next = self.s3_valid.q.val();
-        self.s4_u.d.next = self.s3_u.q.val();
-        self.s4_v_sat.d.next = self.s3_v_sat.q.val();
-        self.s4_current_sat.d.next = self.s3_current_sat.q.val();
+        self.s4_u.d.next = self.s1_u.q.val();
         self.rounded_sum.base.next = self.s4_u.q.val();
         self.rounded_sum.halves.next = self.shifted.q.val();
         self.total.d.next = self.rounded_sum.total.val();
@@ -369,38 +358,36 @@ impl Logic for NeuronUnit {
         // Stage 5: ŭ is in `total` while the neuron is in stage 5.
         self.phi.prospective.next = self.total.q.val();
         self.phi.select.next = self.activation.val();
-        self.s6_clamp_zero.enable.next = self.s5_valid.q.val();
-        self.s6_clamp_one.enable.next = self.s5_valid.q.val();
+        self.to_rate.value.next = self.saturate.result.val();
+        self.rate_clamp.value.next = self.to_rate.result.val();
+        self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
+        self.rate_clamp.clamp_zero.next = self.phi.clamp_zero.val();
+        self.rate_clamp.clamp_one.next = self.phi.clamp_one.val();
+        self.s6_rate.enable.next = self.s5_valid.q.val();
+        self.s6_rate_sat.enable.next = self.s5_valid.q.val();
         self.s6_slope.enable.next = self.s5_valid.q.val();
-        self.s6_ub.enable.next = self.s5_valid.q.val();
         self.s6_ub_sat.enable.next = self.s5_valid.q.val();
         self.s6_v_sat.enable.next = self.s5_valid.q.val();
         self.s6_current_sat.enable.next = self.s5_valid.q.val();
-        self.s6_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s6_clamp_one.d.next = self.phi.clamp_one.val();
+        self.s6_rate.d.next = self.rate_clamp.result.val();
+        self.s6_rate_sat.d.next = self.rate_clamp.saturated.val();
         self.s6_slope.d.next = self.phi.slope.val();
-        self.s6_ub.d.next = self.saturate.result.val();
         self.s6_ub_sat.d.next = self.saturate.saturated.val();
-        self.s6_v_sat.d.next = self.s4_v_sat.q.val();
-        self.s6_current_sat.d.next = self.s4_current_sat.q.val();
+        self.s6_v_sat.d.next = self.s3_v_sat.q.val();
+        self.s6_current_sat.d.next = self.s3_current_sat.q.val();
+        self.prospective_valid.next = self.s5_valid.q.val();
+        self.prospective.next = self.saturate.result.val();
 
         // Stage 6: the next u is in `total` while the neuron is in stage 6.
-        self.to_rate.value.next = self.s6_ub.q.val();
-        self.rate_clamp.value.next = self.to_rate.result.val();
-        self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s6_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s6_clamp_one.q.val();
-
         self.out_valid.next = self.s6_valid.q.val();
         self.current.next = self.s2_current.q.val();
-        self.prospective.next = self.s6_ub.q.val();
         self.potential_next.next = self.saturate.result.val();
-        self.rate.next = self.rate_clamp.result.val();
+        self.rate.next = self.s6_rate.q.val();
         self.slope.next = self.s6_slope.q.val();
         self.current_saturated.next = self.s6_current_sat.q.val();
         self.difference_saturated.next = self.s6_v_sat.q.val();
         self.prospective_saturated.next = self.s6_ub_sat.q.val();
         self.potential_saturated.next = self.saturate.saturated.val();
-        self.rate_saturated.next = self.rate_clamp.saturated.val();
+        self.rate_saturated.next = self.s6_rate_sat.q.val();
     }
 }

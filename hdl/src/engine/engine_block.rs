@@ -1294,19 +1294,23 @@ impl Logic for Engine {
             self.counters.potential0.next = self.below_sum.saturated.val();
             self.counters.potential1.next = self.below_product.saturated.val();
         }
+        // The neuron unit's ŭ, a clock before its other results. The neuron before it has
+        // returned by then, so `write_index` already addresses this neuron.
+        if self.neuron.prospective_valid.val() {
+            self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
+            self.errors0.write_data.next = self.neuron.prospective.val();
+            self.errors0.write_enable.next = true;
+        }
         // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
         if self.neuron.out_valid.val() {
             self.potentials.write_address.next = self.write_index.q.val();
             self.potentials.write_data.next = self.neuron.potential_next.val();
-            self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
-            self.errors0.write_data.next = self.neuron.prospective.val();
             self.rates.write_address.next = self.write_index.q.val() | self.write_bank_offset.val();
             self.rates.write_data.next = self.neuron.rate.val();
             self.slopes.write_address.next =
                 self.write_index.q.val() | self.write_bank_offset.val();
             self.slopes.write_data.next = self.neuron.slope.val();
             self.potentials.write_enable.next = true;
-            self.errors0.write_enable.next = true;
             self.rates.write_enable.next = true;
             self.slopes.write_enable.next = true;
             self.counters.potential0.next = self.neuron.current_saturated.val();

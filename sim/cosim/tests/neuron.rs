@@ -57,11 +57,20 @@ fn record(coverage: &mut Coverage, formats: &Formats, input: &NeuronInput, out: 
 /// neuron's current, as leap-hdl's `CURRENT_LATENCY` states.
 const CURRENT_LATENCY: usize = 2;
 
-/// A neuron between its input and its outputs, with its current once the unit showed it.
+/// Clocks from the neuron unit's inputs to the clock where its `prospective` output shows the
+/// neuron's ŭ, as leap-hdl's `PROSPECTIVE_LATENCY` states.
+const PROSPECTIVE_LATENCY: usize = 5;
+
+/// Clocks from one neuron's `valid` to the next one's at least.
+const SPACING: usize = 3;
+
+/// A neuron between its input and its outputs, with its current and ŭ once the unit showed
+/// them.
 struct InFlight {
     index: usize,
     input: NeuronInput,
     current: Option<i64>,
+    prospective: Option<i64>,
 }
 
 /// Returns whether two neurons use the same coefficients and activation, so both can be in
@@ -107,6 +116,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         "prospective_saturated",
         "potential_saturated",
         "rate_saturated",
+        "prospective_valid",
     ]
     .map(|name| model.port(name));
     model.reset(2);
@@ -116,9 +126,9 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     let mut in_flight: VecDeque<Option<InFlight>> = (0..LATENCY - 1).map(|_| None).collect();
     let mut next = 0;
     let mut clocks = 0;
-    // The unit takes a neuron at most every other clock. The first clock issues none, because
-    // the unit takes a neuron's error in the clock before.
-    let mut issued_last_clock = true;
+    // The unit takes a neuron at most every SPACING clocks. The first clock issues none,
+    // because the unit takes a neuron's error in the clock before.
+    let mut since_issue = SPACING - 1;
     // The sum of the neuron issued in the clock before.
     let mut pending_sum = None;
     let mut constants: Option<NeuronInput> = None;
@@ -126,8 +136,8 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         let empty = in_flight.iter().all(Option::is_none);
         let ready = next < vectors.len()
             && (empty || constants.is_some_and(|c| same_constants(&c, &vectors[next])));
-        let issue = ready && !issued_last_clock && !bubbles.chance(1, 16);
-        issued_last_clock = issue;
+        let issue = ready && since_issue >= SPACING && !bubbles.chance(1, 16);
+        since_issue = if issue { 1 } else { since_issue + 1 };
         model.set(sum, pending_sum.take().unwrap_or_else(|| bubbles.word(48)));
         let entry = if issue {
             let v = vectors[next];
@@ -145,15 +155,16 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
                 index: next - 1,
                 input: v,
                 current: None,
+                prospective: None,
             })
         } else {
             model.set(valid, 0);
             model.set(potential, bubbles.word(32));
             None
         };
-        // The next clock can issue the next vector only if this one does not issue.
+        // The next clock can issue the next vector only SPACING clocks after this one's issue.
         match vectors.get(next) {
-            Some(v) if !issue => model.set(error, v.error),
+            Some(v) if since_issue >= SPACING => model.set(error, v.error),
             _ => model.set(error, bubbles.word(32)),
         }
         model.clock();
@@ -161,6 +172,21 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         in_flight.push_back(entry);
         if let Some(shown) = &mut in_flight[LATENCY - CURRENT_LATENCY] {
             shown.current = Some(model.get_signed(outputs[1]));
+        }
+        if let Some(shown) = &mut in_flight[LATENCY - PROSPECTIVE_LATENCY] {
+            assert_eq!(
+                model.get(outputs[11]),
+                1,
+                "{model_name}: prospective_valid clear for vector #{} at clock {clocks}",
+                shown.index
+            );
+            shown.prospective = Some(model.get_signed(outputs[2]));
+        } else {
+            assert_eq!(
+                model.get(outputs[11]),
+                0,
+                "{model_name}: prospective_valid set for a bubble at clock {clocks}"
+            );
         }
         let shown = in_flight
             .pop_front()
@@ -170,6 +196,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             index,
             input,
             current,
+            prospective,
         }) = shown
         else {
             assert_eq!(
@@ -187,7 +214,8 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         let expected = neuron(formats, &input);
         let got = NeuronOutput {
             current: current.expect("the current is read CURRENT_LATENCY clocks after the input"),
-            prospective: model.get_signed(outputs[2]),
+            prospective: prospective
+                .expect("ŭ is read PROSPECTIVE_LATENCY clocks after the input"),
             potential_next: model.get_signed(outputs[3]),
             rate: model.get_signed(outputs[4]),
             slope: model.get_signed(outputs[5]),
@@ -435,7 +463,7 @@ fn neuron_lends_idle_multipliers() {
         let mut issued: VecDeque<bool> = (0..4).map(|_| false).collect();
         let mut lent_clocks = 0;
         for clock in 0..4000 {
-            let issue = !issued[3] && stimulus.chance(1, 3);
+            let issue = !issued[3] && !issued[2] && stimulus.chance(1, 2);
             model.set(valid, issue as i64);
             model.set(sum, stimulus.word(48));
             let [high, low, mant] = [0; 3].map(|_| stimulus.word(16));
