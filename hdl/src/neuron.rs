@@ -45,9 +45,9 @@ pub const PROSPECTIVE_LATENCY: usize = 5;
 /// needs them. In those clocks `multipliers_busy` is clear and, combinationally,
 /// `spare_product = spare_high · spare_mant · 2^15 + spare_low · spare_mant` and
 /// `spare_halves` is `2 · spare_product` moved right by `spare_amount` as [`CoefficientShift`]
-/// moves it. A neuron uses them in the same shape: the multipliers take the halves of its v
-/// (see [`PotentialSplit`]) and K_r's mantissa in stage 3, K_dt's in stage 4, and the shifter
-/// moves each product by its coefficient's shift in the same clock.
+/// moves it. A neuron uses them in the same shape. The multipliers take the halves of its v
+/// (see [`PotentialSplit`]) with K_r's mantissa in stage 3 and with K_dt's in stage 4, and the
+/// shifter moves each product by its coefficient's shift in the same clock.
 ///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and

@@ -465,7 +465,7 @@ impl Logic for RoundHalves {
     fn hdl(&self) -> Verilog {
         // When the top two bits of `halves` differ, |halves| >= 2^32, so the rounded value is
         // outside [−2^31, 2^31) with the sign of `halves`, and the sign with its complement on
-        // top says so. Otherwise `halves + 1` fits 34 bits and its top 33 are the exact result.
+        // top gives such a value. Otherwise `halves + 1` fits 34 bits and its top 33 are the exact result.
         Verilog::Custom(
             "wire sign = halves[33];\n\
              wire signed [33:0] bumped = halves + 34'sd1;\n\

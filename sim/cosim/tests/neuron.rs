@@ -61,7 +61,7 @@ const CURRENT_LATENCY: usize = 2;
 /// neuron's ŭ, as leap-hdl's `PROSPECTIVE_LATENCY` states.
 const PROSPECTIVE_LATENCY: usize = 5;
 
-/// Clocks from one neuron's `valid` to the next one's at least.
+/// Minimum clocks from one neuron's `valid` to the next one's.
 const SPACING: usize = 3;
 
 /// A neuron between its input and its outputs, with its current and ŭ once the unit showed
@@ -162,7 +162,8 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             model.set(potential, bubbles.word(32));
             None
         };
-        // The next clock can issue the next vector only SPACING clocks after this one's issue.
+        // The unit takes a neuron's error in the clock before its `valid`, so the error of the
+        // next vector goes in whenever the next clock may issue it.
         match vectors.get(next) {
             Some(v) if since_issue >= SPACING => model.set(error, v.error),
             _ => model.set(error, bubbles.word(32)),
