@@ -139,40 +139,47 @@ impl<const IN: usize, const OUT: usize> Logic for Requantize<IN, OUT> {
     }
 }
 
-/// The first stage of a coefficient product: `doubled = 2 · (high · 2^15 + low)` from the two
-/// signed 16 × 16 partial products `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant` of
-/// a potential `x` of at most 31 bits and a mantissa `mant`. The product is doubled so that a
-/// shift by `s` leaves its rounding bit in bit 0 (see [`RoundedSum`]).
+/// Combines the two signed 16 × 16 partial products `high = (x >>> 15) · mant` and
+/// `low = (x & 0x7fff) · mant` of a potential `x` of at most 31 bits and a mantissa `mant`
+/// into `product = high · 2^15 + low = x · mant` and `doubled = 2 · product`. The product is
+/// doubled so that a shift by `s` leaves its rounding bit in bit 0 (see [`RoundedSum`]).
 ///
 /// The product `x · mant` fits 47 bits, so `doubled` fits 48. The product's low 15 bits are
 /// those of `low`, and the rest is `high + (low >>> 15)`, which a 32-bit adder forms exactly.
+/// The sum is exact for any two 16-bit operands of each partial product, not only for the
+/// halves of a potential.
 #[derive(LogicBlock, Default)]
 pub struct ProductCombine {
     pub high: Signal<In, Signed<32>>,
     pub low: Signal<In, Signed<32>>,
+    pub product: Signal<Out, Signed<48>>,
     pub doubled: Signal<Out, Signed<48>>,
 }
 
 impl Logic for ProductCombine {
     fn update(&mut self) {
         let product = (signed_value(self.high.val()) << 15) + signed_value(self.low.val());
+        self.product.next = product.into();
         self.doubled.next = (product << 1).into();
     }
     fn connect(&mut self) {
+        self.product.connect();
         self.doubled.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "wire signed [31:0] upper = high + {{15{low[31]}}, low[31:15]};\n\
+             always @(*) product = {upper[31], upper, low[14:0]};\n\
              always @(*) doubled = {upper, low[14:0], 1'b0};\n"
                 .into(),
         )
     }
 }
 
-/// The shift of a coefficient product: `halves = doubled >>> amount`, for the doubled product
-/// of a [`ProductCombine`] and a 6-bit shift, as a 34-bit word that keeps the sums after it
-/// exact or saturated in the same way.
+/// The shift of a product: `halves = doubled >>> amount`, for the doubled product of a
+/// [`ProductCombine`] and a 6-bit shift, as a 34-bit word that keeps the sums and roundings
+/// after it exact or saturated in the same way. The neuron unit shifts its coefficient products
+/// with it and lends it to the engine (see `crate::engine::units::RoundHalves`).
 ///
 /// `halves` is exact when the shifted word fits 34 bits. Otherwise its top two bits are the sign
 /// and its complement, so it is at least 2^32 or below −2^32 with the sign of the product. Then

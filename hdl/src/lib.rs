@@ -175,6 +175,7 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.spare_high.connect();
             b.spare_low.connect();
             b.spare_mant.connect();
+            b.spare_amount.connect();
         }),
         Design::Engine => emit_engine(formats, &engine::EngineParams::default()),
         Design::Decoder | Design::Encoder | Design::Uart => {

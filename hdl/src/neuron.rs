@@ -1,5 +1,5 @@
 //! The neuron unit: membrane update, prospective potential, rate and slope, one neuron every
-//! other clock.
+//! third clock.
 
 use leap_model::format::Formats;
 use rust_hdl::prelude::*;
@@ -11,124 +11,28 @@ use crate::leaf::{
     SignExtend,
 };
 
-/// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron enter the
-/// coefficient pipeline in its stage 4, and the unit registers the next u when it leaves.
-pub const NEURON_LATENCY: usize = 5 + COEFFICIENT_LATENCY;
+/// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron are
+/// shifted in its stage 4 and added to u in stage 5, and the unit saturates that sum in stage 6,
+/// where its outputs show the neuron.
+pub const NEURON_LATENCY: usize = 6;
 
 /// Clocks from the neuron unit's inputs to the clock where its `current` output shows the
 /// neuron's current.
 pub const CURRENT_LATENCY: usize = 2;
 
-/// Clocks from a [`CoefficientPipeline`]'s inputs to its outputs.
-pub const COEFFICIENT_LATENCY: usize = 3;
+/// Clocks from the neuron unit's inputs to the clock where its `prospective` output shows the
+/// neuron's ŭ, the clock where `prospective_valid` is set.
+pub const PROSPECTIVE_LATENCY: usize = 5;
 
-/// Clocks from a [`CoefficientPipeline`]'s product and shift inputs to the clock in which it
-/// reads the same operation's `base`.
-pub const COEFFICIENT_BASE_DELAY: usize = 2;
-
-/// `sat(base + shift_round(x · mant, shift))` for a coefficient `mant · 2^-shift`, a potential
-/// `x` of at most 31 bits and a `base` of at most 31 bits, one operation per clock with a
-/// latency of [`COEFFICIENT_LATENCY`] clocks. The product arrives as two signed 16 × 16 partial
-/// products, `high = (x >>> 15) · mant` and `low = (x & 0x7fff) · mant`, so
-/// `x · mant = high · 2^15 + low`. The product is rounded half up. Shifts above 46 are outside
-/// the coefficient format; the pipeline then returns `base`.
+/// One neuron every third clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
 ///
-/// Stage 1 combines the partial products into the doubled product with a 32-bit adder. Stage 2
-/// shifts it right by `shift` into 34 bits (see [`CoefficientShift`]). Stage 3 adds `base` with
-/// the rounding carry in a 34-bit adder, and the outputs saturate its sum combinationally. A
-/// shifted product beyond 34 bits saturates the sum either way, so stage 2 keeps only its sign.
-/// Stage 3 reads `base` itself, [`COEFFICIENT_BASE_DELAY`] clocks after the operation's other
-/// inputs, so the caller keeps it only until then.
-/// No register is reset, so the outputs are undefined until an operation has passed through.
-#[derive(LogicBlock)]
-pub struct CoefficientPipeline {
-    pub clock: Signal<In, Clock>,
-    pub base: Signal<In, Signed<32>>,
-    pub high: Signal<In, Signed<32>>,
-    pub low: Signal<In, Signed<32>>,
-    pub shift: Signal<In, Bits<6>>,
-    pub result: Signal<Out, Signed<32>>,
-    pub saturated: Signal<Out, Bit>,
-    /// The sum before saturation, in the clock of `result`. A sum beyond 31 bits may differ
-    /// from the exact one but lies on the same side of the 31-bit range.
-    pub total: Signal<Out, Signed<34>>,
-    combine: ProductCombine,
-    s1_doubled: Register<Signed<48>>,
-    s1_shift: Register<Bits<6>>,
-    shifter: CoefficientShift,
-    s2_halves: Register<Signed<34>>,
-    sum: RoundedSum,
-    s3_total: Register<Signed<34>>,
-    saturate: Requantize<34, 32>,
-}
-
-impl CoefficientPipeline {
-    /// Saturates the results to `bits` bits, at most 31.
-    pub fn new(bits: u32) -> Self {
-        assert!(
-            bits <= 31,
-            "the coefficient pipeline saturates to at most 31 bits, not {bits}"
-        );
-        CoefficientPipeline {
-            clock: Default::default(),
-            base: Default::default(),
-            high: Default::default(),
-            low: Default::default(),
-            shift: Default::default(),
-            result: Default::default(),
-            saturated: Default::default(),
-            total: Default::default(),
-            combine: Default::default(),
-            s1_doubled: Default::default(),
-            s1_shift: Default::default(),
-            shifter: Default::default(),
-            s2_halves: Default::default(),
-            sum: Default::default(),
-            s3_total: Default::default(),
-            saturate: Requantize::new(0, 0, bits),
-        }
-    }
-}
-
-impl Logic for CoefficientPipeline {
-    #[hdl_gen]
-    fn update(&mut self) {
-        self.s1_doubled.clock.next = self.clock.val();
-        self.s1_shift.clock.next = self.clock.val();
-        self.s2_halves.clock.next = self.clock.val();
-        self.s3_total.clock.next = self.clock.val();
-
-        // Stage 1.
-        self.combine.high.next = self.high.val();
-        self.combine.low.next = self.low.val();
-        self.s1_doubled.d.next = self.combine.doubled.val();
-        self.s1_shift.d.next = self.shift.val();
-
-        // Stage 2.
-        self.shifter.doubled.next = self.s1_doubled.q.val();
-        self.shifter.amount.next = self.s1_shift.q.val();
-        self.s2_halves.d.next = self.shifter.halves.val();
-
-        // Stage 3.
-        self.sum.base.next = self.base.val();
-        self.sum.halves.next = self.s2_halves.q.val();
-        self.s3_total.d.next = self.sum.total.val();
-
-        self.saturate.value.next = self.s3_total.q.val();
-        self.total.next = self.s3_total.q.val();
-        self.result.next = self.saturate.result.val();
-        self.saturated.next = self.saturate.saturated.val();
-    }
-}
-
-/// One neuron every other clock, pipelined with a latency of [`NEURON_LATENCY`] clocks.
-///
-/// Each coefficient product takes both multipliers for one clock, so a valid input must be
-/// followed by at least one clock with `valid` clear. The engine meets this because a row of its
-/// weight stream takes at least two clocks. The spacing also lets every stage register keep its
-/// neuron for two clocks: a register loads only when a neuron enters its stage, and the next
-/// neuron enters two clocks later at the earliest. So a word is registered only in every other
-/// stage up to the stage that reads it, and a stage reads the registers of the stage before.
+/// Each coefficient product takes both multipliers and the shifter for one clock, so a valid
+/// input must be followed by at least two clocks with `valid` clear. The engine meets this
+/// because a row of its weight stream takes at least three clocks, one of which it needs for
+/// the lent multipliers. The spacing also lets every stage register keep its neuron for three
+/// clocks: a register loads only when a neuron enters its stage, and the next neuron enters
+/// three clocks later at the earliest. So a word is registered only in every third stage up to
+/// the stage that reads it.
 ///
 /// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
 /// set, and `sum` in the clock after, so the caller can pass the sum from the register that
@@ -137,11 +41,13 @@ impl Logic for CoefficientPipeline {
 /// change while a neuron is in flight. The engine writes them only between layers, after the
 /// last neuron of a layer has returned.
 ///
-/// The two multipliers are lent out in every clock that no neuron needs them. In those clocks
-/// `multipliers_busy` is clear, `spare_high_product = spare_high · spare_mant` and
-/// `spare_low_product = spare_low · spare_mant`, all combinationally. A neuron uses them in the
-/// same shape: both multiply the halves of its v by K_r's mantissa in stage 3 and by K_dt's in
-/// stage 4.
+/// The two multipliers and the product's shifter are lent out in every clock that no neuron
+/// needs them. In those clocks `multipliers_busy` is clear and, combinationally,
+/// `spare_product = spare_high · spare_mant · 2^15 + spare_low · spare_mant` and
+/// `spare_halves` is `2 · spare_product` moved right by `spare_amount` as [`CoefficientShift`]
+/// moves it. A neuron uses them in the same shape. The multipliers take the halves of its v
+/// (see [`PotentialSplit`]) with K_r's mantissa in stage 3 and with K_dt's in stage 4, and the
+/// shifter moves each product by its coefficient's shift in the same clock.
 ///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
@@ -155,8 +61,8 @@ impl Logic for CoefficientPipeline {
 ///
 /// Each `*_saturated` flag is set when the matching word was clamped. The outputs hold a result
 /// only in the clock where `out_valid` is set, except `current`, which shows a neuron's current
-/// [`CURRENT_LATENCY`] clocks after its `valid` and is not kept to the end of the pipeline. Only
-/// the valid bits are reset.
+/// [`CURRENT_LATENCY`] clocks after its `valid`, and `prospective`, which shows its ŭ in the
+/// clock before `out_valid`, where `prospective_valid` is set. Only the valid bits are reset.
 #[derive(LogicBlock)]
 pub struct NeuronUnit {
     pub clock: Signal<In, Clock>,
@@ -172,15 +78,19 @@ pub struct NeuronUnit {
     pub k_dt_mant: Signal<In, Signed<16>>,
     pub k_dt_shift: Signal<In, Bits<6>>,
     pub activation: Signal<In, Bits<2>>,
-    /// Operands of the lent multipliers.
+    /// Operands of the lent multipliers and shifter.
     pub spare_high: Signal<In, Signed<16>>,
     pub spare_low: Signal<In, Signed<16>>,
     pub spare_mant: Signal<In, Signed<16>>,
-    /// Set in the clocks where a neuron uses the multipliers, so the spare products are invalid.
+    pub spare_amount: Signal<In, Bits<6>>,
+    /// Set in the clocks where a neuron uses the multipliers and the shifter, so the spare
+    /// results are invalid.
     pub multipliers_busy: Signal<Out, Bit>,
-    pub spare_high_product: Signal<Out, Signed<32>>,
-    pub spare_low_product: Signal<Out, Signed<32>>,
+    pub spare_product: Signal<Out, Signed<48>>,
+    pub spare_halves: Signal<Out, Signed<34>>,
     pub out_valid: Signal<Out, Bit>,
+    /// Set in the clock before `out_valid`, where `prospective` shows the neuron's ŭ.
+    pub prospective_valid: Signal<Out, Bit>,
     /// The current of the neuron in stage 2, [`CURRENT_LATENCY`] clocks after its `valid`.
     pub current: Signal<Out, Signed<32>>,
     pub prospective: Signal<Out, Signed<32>>,
@@ -215,44 +125,42 @@ pub struct NeuronUnit {
     s3_v: EnableRegister<Signed<32>>,
     s3_v_sat: EnableRegister<Bit>,
     s3_current_sat: EnableRegister<Bit>,
-    s3_u: EnableRegister<Signed<32>>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
-    // `low_operand · mant_operand`. Their products go straight into the coefficient pipeline.
+    // `low_operand · mant_operand`, their combined product and its shift. The K_r product is
+    // shifted in stage 3 and the K_dt product in stage 4.
     high_operand: Signal<Local, Signed<16>>,
     low_operand: Signal<Local, Signed<16>>,
     mant_operand: Signal<Local, Signed<16>>,
+    shift_amount: Signal<Local, Bits<6>>,
     high_product: Signal<Local, Signed<32>>,
     low_product: Signal<Local, Signed<32>>,
+    combine: ProductCombine,
+    shifter: CoefficientShift,
+    /// The shifted product of every clock, for the sum in the clock after.
+    shifted: Register<Signed<34>>,
+    // Stage 4 keeps u from stage 1 for the sums in stages 4 (K_r) and 5 (K_dt).
     s4_valid: ResetRegister<Bit>,
-    // Stages 3 to 7 share the coefficient pipeline: the K_r products enter it in stage 3 and
-    // the K_dt products in stage 4, which leaves ŭ in stage 6 and the next u in stage 7. A
-    // neuron in stage 4 leaves stage 3 empty.
-    coefficient: CoefficientPipeline,
-    /// Stage 5 keeps u for the coefficient pipeline's sums in stages 5 (K_r) and 6 (K_dt).
+    s4_u: EnableRegister<Signed<32>>,
+    /// `u` plus the rounded shifted product of the clock before, `ŭ` in stage 5 and the next u
+    /// in stage 6, before saturation.
+    rounded_sum: RoundedSum,
+    total: Register<Signed<34>>,
+    saturate: Requantize<34, 32>,
+    // Stage 5: ŭ saturated from `total`, its slope and the rate, `φ` applied to ŭ in the
+    // activity format. φ reads the sum before saturation.
     s5_valid: ResetRegister<Bit>,
-    s5_u: EnableRegister<Signed<32>>,
-    s5_v_sat: EnableRegister<Bit>,
-    s5_current_sat: EnableRegister<Bit>,
-    s6_valid: ResetRegister<Bit>,
-    // Stage 7: ŭ, its slope and the clamp of φ. The outputs read stages 7 and 8.
     phi: ActivationSelect<34>,
-    s7_valid: ResetRegister<Bit>,
-    s7_clamp_zero: EnableRegister<Bit>,
-    s7_clamp_one: EnableRegister<Bit>,
-    s7_slope: EnableRegister<Signed<16>>,
-    s7_ub: EnableRegister<Signed<32>>,
-    s7_ub_sat: EnableRegister<Bit>,
-    s7_v_sat: EnableRegister<Bit>,
-    s7_current_sat: EnableRegister<Bit>,
-    // Stage 8: the rate, `φ` applied to ŭ in the activity format, and the next u.
     to_rate: Requantize<32, 16>,
     rate_clamp: ActivityClamp,
-    s8_valid: ResetRegister<Bit>,
-    s8_rate: EnableRegister<Signed<16>>,
-    s8_rate_sat: EnableRegister<Bit>,
-    s8_u_next: EnableRegister<Signed<32>>,
-    s8_u_sat: EnableRegister<Bit>,
+    // Stage 6: the other outputs, with the next u saturated from `total`.
+    s6_valid: ResetRegister<Bit>,
+    s6_rate: EnableRegister<Signed<16>>,
+    s6_rate_sat: EnableRegister<Bit>,
+    s6_slope: EnableRegister<Signed<16>>,
+    s6_ub_sat: EnableRegister<Bit>,
+    s6_v_sat: EnableRegister<Bit>,
+    s6_current_sat: EnableRegister<Bit>,
 }
 
 impl NeuronUnit {
@@ -273,10 +181,12 @@ impl NeuronUnit {
             spare_high: Default::default(),
             spare_low: Default::default(),
             spare_mant: Default::default(),
+            spare_amount: Default::default(),
             multipliers_busy: Default::default(),
-            spare_high_product: Default::default(),
-            spare_low_product: Default::default(),
+            spare_product: Default::default(),
+            spare_halves: Default::default(),
             out_valid: Default::default(),
+            prospective_valid: Default::default(),
             current: Default::default(),
             prospective: Default::default(),
             potential_next: Default::default(),
@@ -304,36 +214,32 @@ impl NeuronUnit {
             s3_v: Default::default(),
             s3_v_sat: Default::default(),
             s3_current_sat: Default::default(),
-            s3_u: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
             mant_operand: Default::default(),
+            shift_amount: Default::default(),
             high_product: Default::default(),
             low_product: Default::default(),
+            combine: Default::default(),
+            shifter: Default::default(),
+            shifted: Default::default(),
             s4_valid: Default::default(),
-            coefficient: CoefficientPipeline::new(formats.pot_bits),
+            s4_u: Default::default(),
+            rounded_sum: Default::default(),
+            total: Default::default(),
+            saturate: Requantize::new(0, 0, formats.pot_bits),
             s5_valid: Default::default(),
-            s5_u: Default::default(),
-            s5_v_sat: Default::default(),
-            s5_current_sat: Default::default(),
-            s6_valid: Default::default(),
             phi: ActivationSelect::new(formats.pot_frac, formats.act_frac),
-            s7_valid: Default::default(),
-            s7_clamp_zero: Default::default(),
-            s7_clamp_one: Default::default(),
-            s7_slope: Default::default(),
-            s7_ub: Default::default(),
-            s7_ub_sat: Default::default(),
-            s7_v_sat: Default::default(),
-            s7_current_sat: Default::default(),
+            s6_valid: Default::default(),
+            s6_rate: Default::default(),
+            s6_rate_sat: Default::default(),
+            s6_slope: Default::default(),
+            s6_ub_sat: Default::default(),
+            s6_v_sat: Default::default(),
+            s6_current_sat: Default::default(),
             to_rate: Requantize::new(formats.pot_frac, formats.act_frac, 16),
             rate_clamp: ActivityClamp::new(formats.act_frac),
-            s8_valid: Default::default(),
-            s8_rate: Default::default(),
-            s8_rate_sat: Default::default(),
-            s8_u_next: Default::default(),
-            s8_u_sat: Default::default(),
         }
     }
 }
@@ -352,35 +258,24 @@ impl Logic for NeuronUnit {
         self.s3_v.clock.next = self.clock.val();
         self.s3_v_sat.clock.next = self.clock.val();
         self.s3_current_sat.clock.next = self.clock.val();
-        self.s3_u.clock.next = self.clock.val();
+        self.shifted.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.coefficient.clock.next = self.clock.val();
+        self.s4_u.clock.next = self.clock.val();
+        self.total.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
-        self.s5_u.clock.next = self.clock.val();
-        self.s5_v_sat.clock.next = self.clock.val();
-        self.s5_current_sat.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
-        self.s7_valid.clock.next = self.clock.val();
-        self.s7_clamp_zero.clock.next = self.clock.val();
-        self.s7_clamp_one.clock.next = self.clock.val();
-        self.s7_slope.clock.next = self.clock.val();
-        self.s7_ub.clock.next = self.clock.val();
-        self.s7_ub_sat.clock.next = self.clock.val();
-        self.s7_v_sat.clock.next = self.clock.val();
-        self.s7_current_sat.clock.next = self.clock.val();
-        self.s8_valid.clock.next = self.clock.val();
-        self.s8_rate.clock.next = self.clock.val();
-        self.s8_rate_sat.clock.next = self.clock.val();
-        self.s8_u_next.clock.next = self.clock.val();
-        self.s8_u_sat.clock.next = self.clock.val();
+        self.s6_rate.clock.next = self.clock.val();
+        self.s6_rate_sat.clock.next = self.clock.val();
+        self.s6_slope.clock.next = self.clock.val();
+        self.s6_ub_sat.clock.next = self.clock.val();
+        self.s6_v_sat.clock.next = self.clock.val();
+        self.s6_current_sat.clock.next = self.clock.val();
         self.s1_valid.reset.next = self.reset.val();
         self.s2_valid.reset.next = self.reset.val();
         self.s3_valid.reset.next = self.reset.val();
         self.s4_valid.reset.next = self.reset.val();
         self.s5_valid.reset.next = self.reset.val();
         self.s6_valid.reset.next = self.reset.val();
-        self.s7_valid.reset.next = self.reset.val();
-        self.s8_valid.reset.next = self.reset.val();
 
         // The valid bits move one stage per clock. Each word register loads when its stage's
         // valid bit is about to be set.
@@ -390,8 +285,6 @@ impl Logic for NeuronUnit {
         self.s4_valid.d.next = self.s3_valid.q.val();
         self.s5_valid.d.next = self.s4_valid.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
-        self.s7_valid.d.next = self.s6_valid.q.val();
-        self.s8_valid.d.next = self.s7_valid.q.val();
 
         // Stage 1, with e from the clock before.
         self.error_word.value.next = self.error.val();
@@ -411,104 +304,90 @@ impl Logic for NeuronUnit {
         self.s2_current.d.next = self.to_current.result.val();
         self.s2_current_sat.d.next = self.to_current.saturated.val();
 
-        // Stage 3, with e − u and u from stage 1.
+        // Stage 3, with e − u from stage 1.
         self.difference.current.next = self.s2_current.q.val();
         self.difference.offset.next = self.s1_offset.q.val();
         self.clamp_difference.value.next = self.difference.total.val();
         self.s3_v.enable.next = self.s2_valid.q.val();
         self.s3_v_sat.enable.next = self.s2_valid.q.val();
         self.s3_current_sat.enable.next = self.s2_valid.q.val();
-        self.s3_u.enable.next = self.s2_valid.q.val();
         self.s3_v.d.next = self.clamp_difference.result.val();
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
-        self.s3_u.d.next = self.s1_u.q.val();
 
-        // Stages 3 and 4 multiply the halves of v: by K_r's mantissa while the neuron is in
-        // stage 3, by K_dt's while it is in stage 4. Otherwise the multipliers take the spare
-        // operands.
+        // Stages 3 and 4 multiply the halves of v and shift the product: by K_r while the
+        // neuron is in stage 3, by K_dt while it is in stage 4. Otherwise the multipliers and
+        // the shifter take the spare operands.
         self.split.value.next = self.s3_v.q.val();
         self.high_operand.next = self.spare_high.val();
         self.low_operand.next = self.spare_low.val();
         self.mant_operand.next = self.spare_mant.val();
+        self.shift_amount.next = self.spare_amount.val();
         if self.s3_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
             self.mant_operand.next = self.k_r_mant.val();
+            self.shift_amount.next = self.k_r_shift.val();
         }
         if self.s4_valid.q.val() {
             self.high_operand.next = self.split.high.val();
             self.low_operand.next = self.split.low.val();
             self.mant_operand.next = self.k_dt_mant.val();
+            self.shift_amount.next = self.k_dt_shift.val();
         }
         self.high_product.next = self.high_operand.val() * self.mant_operand.val();
         self.low_product.next = self.low_operand.val() * self.mant_operand.val();
+        self.combine.high.next = self.high_product.val();
+        self.combine.low.next = self.low_product.val();
+        self.shifter.doubled.next = self.combine.doubled.val();
+        self.shifter.amount.next = self.shift_amount.val();
+        self.shifted.d.next = self.shifter.halves.val();
         self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
-        self.spare_high_product.next = self.high_product.val();
-        self.spare_low_product.next = self.low_product.val();
+        self.spare_product.next = self.combine.product.val();
+        self.spare_halves.next = self.shifter.halves.val();
 
-        // The coefficient pipeline takes the K_r products of the neuron in stage 3 and the K_dt
-        // products of the neuron in stage 4. Both sums read u from stage 5.
-        self.coefficient.high.next = self.high_product.val();
-        self.coefficient.low.next = self.low_product.val();
-        self.coefficient.shift.next = self.k_r_shift.val();
-        if self.s4_valid.q.val() {
-            self.coefficient.shift.next = self.k_dt_shift.val();
-        }
-        self.coefficient.base.next = self.s5_u.q.val();
+        // Stage 4: both sums read u from here, the K_r sum in stage 4 and the K_dt sum in
+        // stage 5.
+        self.s4_u.enable.next = self.s3_valid.q.val();
+        self.s4_u.d.next = self.s1_u.q.val();
+        self.rounded_sum.base.next = self.s4_u.q.val();
+        self.rounded_sum.halves.next = self.shifted.q.val();
+        self.total.d.next = self.rounded_sum.total.val();
+        self.saturate.value.next = self.total.q.val();
 
-        // Stage 5.
-        self.s5_u.enable.next = self.s4_valid.q.val();
-        self.s5_v_sat.enable.next = self.s4_valid.q.val();
-        self.s5_current_sat.enable.next = self.s4_valid.q.val();
-        self.s5_u.d.next = self.s3_u.q.val();
-        self.s5_v_sat.d.next = self.s3_v_sat.q.val();
-        self.s5_current_sat.d.next = self.s3_current_sat.q.val();
-
-        // Stage 7: ŭ leaves the coefficient pipeline while the neuron is in stage 6.
-        // φ reads the sum before saturation, so its path skips the saturation.
-        self.phi.prospective.next = self.coefficient.total.val();
+        // Stage 5: ŭ is in `total` while the neuron is in stage 5.
+        self.phi.prospective.next = self.total.q.val();
         self.phi.select.next = self.activation.val();
-        self.s7_clamp_zero.enable.next = self.s6_valid.q.val();
-        self.s7_clamp_one.enable.next = self.s6_valid.q.val();
-        self.s7_slope.enable.next = self.s6_valid.q.val();
-        self.s7_ub.enable.next = self.s6_valid.q.val();
-        self.s7_ub_sat.enable.next = self.s6_valid.q.val();
-        self.s7_v_sat.enable.next = self.s6_valid.q.val();
-        self.s7_current_sat.enable.next = self.s6_valid.q.val();
-        self.s7_clamp_zero.d.next = self.phi.clamp_zero.val();
-        self.s7_clamp_one.d.next = self.phi.clamp_one.val();
-        self.s7_slope.d.next = self.phi.slope.val();
-        self.s7_ub.d.next = self.coefficient.result.val();
-        self.s7_ub_sat.d.next = self.coefficient.saturated.val();
-        self.s7_v_sat.d.next = self.s5_v_sat.q.val();
-        self.s7_current_sat.d.next = self.s5_current_sat.q.val();
-
-        // Stage 8: the next u leaves the coefficient pipeline while the neuron is in stage 7.
-        self.to_rate.value.next = self.s7_ub.q.val();
+        self.to_rate.value.next = self.saturate.result.val();
         self.rate_clamp.value.next = self.to_rate.result.val();
         self.rate_clamp.value_saturated.next = self.to_rate.saturated.val();
-        self.rate_clamp.clamp_zero.next = self.s7_clamp_zero.q.val();
-        self.rate_clamp.clamp_one.next = self.s7_clamp_one.q.val();
-        self.s8_rate.enable.next = self.s7_valid.q.val();
-        self.s8_rate_sat.enable.next = self.s7_valid.q.val();
-        self.s8_u_next.enable.next = self.s7_valid.q.val();
-        self.s8_u_sat.enable.next = self.s7_valid.q.val();
-        self.s8_rate.d.next = self.rate_clamp.result.val();
-        self.s8_rate_sat.d.next = self.rate_clamp.saturated.val();
-        self.s8_u_next.d.next = self.coefficient.result.val();
-        self.s8_u_sat.d.next = self.coefficient.saturated.val();
+        self.rate_clamp.clamp_zero.next = self.phi.clamp_zero.val();
+        self.rate_clamp.clamp_one.next = self.phi.clamp_one.val();
+        self.s6_rate.enable.next = self.s5_valid.q.val();
+        self.s6_rate_sat.enable.next = self.s5_valid.q.val();
+        self.s6_slope.enable.next = self.s5_valid.q.val();
+        self.s6_ub_sat.enable.next = self.s5_valid.q.val();
+        self.s6_v_sat.enable.next = self.s5_valid.q.val();
+        self.s6_current_sat.enable.next = self.s5_valid.q.val();
+        self.s6_rate.d.next = self.rate_clamp.result.val();
+        self.s6_rate_sat.d.next = self.rate_clamp.saturated.val();
+        self.s6_slope.d.next = self.phi.slope.val();
+        self.s6_ub_sat.d.next = self.saturate.saturated.val();
+        self.s6_v_sat.d.next = self.s3_v_sat.q.val();
+        self.s6_current_sat.d.next = self.s3_current_sat.q.val();
+        self.prospective_valid.next = self.s5_valid.q.val();
+        self.prospective.next = self.saturate.result.val();
 
-        self.out_valid.next = self.s8_valid.q.val();
+        // Stage 6: the next u is in `total` while the neuron is in stage 6.
+        self.out_valid.next = self.s6_valid.q.val();
         self.current.next = self.s2_current.q.val();
-        self.prospective.next = self.s7_ub.q.val();
-        self.potential_next.next = self.s8_u_next.q.val();
-        self.rate.next = self.s8_rate.q.val();
-        self.slope.next = self.s7_slope.q.val();
-        self.current_saturated.next = self.s7_current_sat.q.val();
-        self.difference_saturated.next = self.s7_v_sat.q.val();
-        self.prospective_saturated.next = self.s7_ub_sat.q.val();
-        self.potential_saturated.next = self.s8_u_sat.q.val();
-        self.rate_saturated.next = self.s8_rate_sat.q.val();
+        self.potential_next.next = self.saturate.result.val();
+        self.rate.next = self.s6_rate.q.val();
+        self.slope.next = self.s6_slope.q.val();
+        self.current_saturated.next = self.s6_current_sat.q.val();
+        self.difference_saturated.next = self.s6_v_sat.q.val();
+        self.prospective_saturated.next = self.s6_ub_sat.q.val();
+        self.potential_saturated.next = self.saturate.saturated.val();
+        self.rate_saturated.next = self.s6_rate_sat.q.val();
     }
 }

@@ -6,13 +6,13 @@ use rust_hdl::prelude::*;
 use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
-    AddressSplit, Counter, CounterRing, EnableRegister, Memory, OutputError, ReadBack, RoundShift,
-    SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WideProduct, WordView, Xorshift,
+    AddressSplit, Counter, CounterRing, EnableRegister, Memory, OutputError, ReadBack,
+    RoundHalves, SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
 };
-use crate::leaf::{Register, Requantize, ResetRegister};
+use crate::leaf::{PotentialSplit, Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
 
 // `Engine::constant_address` maps every host address of 16 or more to 15, which no constant has.
@@ -221,13 +221,14 @@ pub struct Engine {
     full_rows: Signal<Local, Bit>,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
-    /// The one wide product of the per-neuron units: `e_new · η_mant` for the update factors
-    /// while streaming, `acc_B · d` for the errors of the layer below, `x · β_mant` for the
-    /// output errors.
-    shared_product: WideProduct,
-    /// The rounding right shift of the shared product for the update factors and the output
-    /// errors.
-    round_shift: RoundShift,
+    /// The operand of the one wide product of the per-neuron units, which the neuron unit's
+    /// lent multipliers form: `e_new · η_mant` for the update factors while streaming,
+    /// `acc_B · d` for the errors of the layer below, `x · β_mant` for the output errors. The
+    /// split gives the multipliers its halves.
+    shared_operand: PotentialSplit,
+    /// The rounding of the shared product after the neuron unit's lent shifter, for the update
+    /// factors and the output errors.
+    round_halves: RoundHalves,
     neuron: NeuronUnit,
     advance: Xorshift,
     readback: ReadBack,
@@ -532,8 +533,8 @@ impl Engine {
             message_stage: Default::default(),
             message_saturated: Default::default(),
             below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
-            shared_product: Default::default(),
-            round_shift: Default::default(),
+            shared_operand: Default::default(),
+            round_halves: Default::default(),
             neuron: NeuronUnit::new(formats),
             advance: Xorshift::new(u32::MAX),
             readback: ReadBack::new(formats.pot_bits, !separate_inputs),
@@ -1159,37 +1160,35 @@ impl Logic for Engine {
             self.below_sum.value.next = self.slots[p].backward_out.val();
         }
 
-        // The shared wide product on the neuron unit's idle multipliers: the two products of an
-        // output error in the output phase, an error of the layer below while the copy phase
-        // writes one, else the stream's next update factor.
-        self.shared_product.value.next = self.error_new.val();
+        // The shared wide product and its shift on the neuron unit's idle multipliers and
+        // shifter: the two products of an output error in the output phase, an error of the
+        // layer below while the copy phase writes one, else the stream's next update factor.
+        self.shared_operand.value.next = self.error_new.val();
         self.neuron.spare_mant.next = self.eta_mant.q.val();
         if self.error_pending.q.val() {
-            self.shared_product.value.next = self.below_sum.result.val();
+            self.shared_operand.value.next = self.below_sum.result.val();
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_pending.q.val() {
-            self.shared_product.value.next = self.output_error.rate_difference.val();
+            self.shared_operand.value.next = self.output_error.rate_difference.val();
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_scale.q.val() {
-            self.shared_product.value.next = self.output_difference.q.val();
+            self.shared_operand.value.next = self.output_difference.q.val();
             self.neuron.spare_mant.next = self.beta_mant.q.val();
         }
-        self.neuron.spare_high.next = self.shared_product.high.val();
-        self.neuron.spare_low.next = self.shared_product.low.val();
-        self.shared_product.high_product.next = self.neuron.spare_high_product.val();
-        self.shared_product.low_product.next = self.neuron.spare_low_product.val();
-        self.update.product.next = self.shared_product.product.val();
-        self.below_product.product.next = self.shared_product.product.val();
-        self.output_error.rate_product.next = self.shared_product.product.val();
-        self.round_shift.value.next = self.shared_product.product.val();
-        self.round_shift.amount.next = self.update.amount.val();
+        self.neuron.spare_high.next = self.shared_operand.high.val();
+        self.neuron.spare_low.next = self.shared_operand.low.val();
+        self.update.product.next = self.neuron.spare_product.val();
+        self.below_product.product.next = self.neuron.spare_product.val();
+        self.output_error.rate_product.next = self.neuron.spare_product.val();
+        self.neuron.spare_amount.next = self.update.amount.val();
         if self.output_scale.q.val() {
-            self.round_shift.amount.next = self.output_error.amount.val();
+            self.neuron.spare_amount.next = self.output_error.amount.val();
         }
-        self.update.rounded.next = self.round_shift.rounded.val();
-        self.output_error.rounded.next = self.round_shift.rounded.val();
+        self.round_halves.halves.next = self.neuron.spare_halves.val();
+        self.update.rounded.next = self.round_halves.rounded.val();
+        self.output_error.rounded.next = self.round_halves.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
         // neuron unit takes the row's potential (read at stage 3), after the installed error in
@@ -1280,19 +1279,23 @@ impl Logic for Engine {
             self.counters.potential0.next = self.below_sum.saturated.val();
             self.counters.potential1.next = self.below_product.saturated.val();
         }
+        // The neuron unit's ŭ, a clock before its other results. The neuron before it has
+        // returned by then, so `write_index` already addresses this neuron.
+        if self.neuron.prospective_valid.val() {
+            self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
+            self.errors0.write_data.next = self.neuron.prospective.val();
+            self.errors0.write_enable.next = true;
+        }
         // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
         if self.neuron.out_valid.val() {
             self.potentials.write_address.next = self.write_index.q.val();
             self.potentials.write_data.next = self.neuron.potential_next.val();
-            self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
-            self.errors0.write_data.next = self.neuron.prospective.val();
             self.rates.write_address.next = self.write_index.q.val() | self.write_bank_offset.val();
             self.rates.write_data.next = self.neuron.rate.val();
             self.slopes.write_address.next =
                 self.write_index.q.val() | self.write_bank_offset.val();
             self.slopes.write_data.next = self.neuron.slope.val();
             self.potentials.write_enable.next = true;
-            self.errors0.write_enable.next = true;
             self.rates.write_enable.next = true;
             self.slopes.write_enable.next = true;
             self.counters.potential0.next = self.neuron.current_saturated.val();

@@ -18,7 +18,7 @@
 //!    group has its forward sum, the neuron unit takes that row's neuron, so the neuron phase
 //!    runs inside the stream. Its rates also go into the lanes' region of the layer above, for
 //!    that layer's stream in the next step;
-//! 5. waits for the neuron unit to return the last row (12 clocks after the stream's last
+//! 5. waits for the neuron unit to return the last row (10 clocks after the stream's last
 //!    clock, minus the `3 − groups` bubbles after each row of a layer of fewer than 3 column
 //!    groups).
 //!
@@ -28,15 +28,15 @@
 //! Σ_l rows_l · max(groups_l, 3)                     the weight stream
 //! + 2 · rows_top − 1                                output errors
 //! + Σ_{l < top} rows_l                              errors of the layers below the top
-//! + Σ_l (33 − (max(groups_l, 3) − groups_l))        per-layer overhead
+//! + Σ_l (31 − (max(groups_l, 3) − groups_l))        per-layer overhead
 //! + 5                                               per-step overhead
 //! ```
 //!
 //! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
 //! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal
 //! `synapses / P` up to the padding of each row to whole groups and to at least 3 clocks. The
-//! 4-120-3 Yin-Yang network at P = 2 takes 739 clocks per step. The wait and the per-layer
-//! overhead grow clock for clock with [`crate::NEURON_LATENCY`] (8).
+//! 4-120-3 Yin-Yang network at P = 2 takes 735 clocks per step. The wait and the per-layer
+//! overhead grow clock for clock with [`crate::NEURON_LATENCY`] (6).
 //!
 //! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous
 //! step and writes the other. Each layer's presynaptic rates keep a region of every lane's rate
@@ -58,11 +58,11 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 3,490 SB_LUT4, 1,645 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
+/// 3,188 SB_LUT4, 1,492 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
 /// test). The rest of the iCEBreaker board core (link blocks, command executor, reply cache)
-/// takes about 3,110 SB_LUT4, 2 SB_RAM40_4K, 2 SB_SPRAM256KA and no SB_MAC16. Its multipliers
-/// and memories fit an iCE40UP5K, but nextpnr packs the core into 7,858 logic cells of the
-/// 5,280, so it does not fit yet. The multipliers are the lanes' 6 and
+/// takes about 3,120 SB_LUT4, 2 SB_RAM40_4K, 2 SB_SPRAM256KA and no SB_MAC16. Its multipliers
+/// and memories fit an iCE40UP5K, but its logic does not fit yet: with an engine of 3,490
+/// SB_LUT4, nextpnr packed the core into 7,858 logic cells of the 5,280. The multipliers are the lanes' 6 and
 /// the neuron unit's 2, which also form the per-neuron products. Each lane's weight bank (543
 /// words of 32 bits) takes 6 block RAMs and its backward sums 3, so the lanes alone take 20.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -230,11 +230,12 @@ impl Logic for Widen {
 /// voltage target. `first_saturated` and `second_saturated` tell which of the two
 /// potential-format clamps happened.
 ///
-/// The block has no multiplier: it takes both products from a [`WideProduct`] that the engine
-/// shares between the per-neuron units, in two clocks. In the first it outputs the 17-bit
-/// `rate_difference = t − r` and forms `difference = x` from `rate_product = (t − r) · d`. In
-/// the second it takes `rounded`, the product `x · β_mant` rounded by `amount = β_shift` in the
-/// engine's shared [`RoundShift`], for `error` and `second_saturated`.
+/// The block has no multiplier: it takes both products from the neuron unit's lent multipliers,
+/// which the engine shares between the per-neuron units, in two clocks. In the first it outputs
+/// the 17-bit `rate_difference = t − r` and forms `difference = x` from
+/// `rate_product = (t − r) · d`. In the second it takes `rounded`, the product `x · β_mant`
+/// moved by `amount = β_shift` in the neuron unit's lent shifter and rounded in the engine's
+/// [`RoundHalves`], for `error` and `second_saturated`.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -247,7 +248,7 @@ pub struct OutputError {
     pub rate_product: Signal<In, Signed<48>>,
     pub rounded: Signal<In, Signed<33>>,
     pub rate_difference: Signal<Out, Signed<32>>,
-    pub amount: Signal<Out, Bits<7>>,
+    pub amount: Signal<Out, Bits<6>>,
     pub difference: Signal<Out, Signed<32>>,
     pub error: Signal<Out, Signed<32>>,
     pub first_saturated: Signal<Out, Bit>,
@@ -347,26 +348,27 @@ impl Logic for OutputError {
             32,
             "first_saturated",
         );
-        text += "always @(*) amount = {1'b0, beta_shift};\n";
+        text += "always @(*) amount = beta_shift;\n";
         text += &saturate("rounded", 33, bits, "error", 32, "second_saturated");
         Verilog::Custom(text)
     }
 }
 
 /// The update factor `g = sat16(realign(e · η_mant, pot_frac + η_shift, upd_frac))`, from the
-/// product `e · η_mant` of a [`WideProduct`].
+/// product `e · η_mant` of the neuron unit's lent multipliers.
 ///
-/// The alignment moves right by `amount = pot_frac + η_shift − upd_frac` bits when that is
-/// positive (rounding half up) and left otherwise. When `pot_frac >= upd_frac`, every move is
-/// to the right, and the engine's shared [`RoundShift`] makes it and returns `rounded`;
-/// otherwise the block moves `product` itself. Right moves of more than 63 bits are outside
-/// the golden model's 64-bit arithmetic and are not supported.
+/// The alignment moves right by `pot_frac + η_shift − upd_frac` bits when that is positive
+/// (rounding half up) and left otherwise. When `pot_frac >= upd_frac`, every move is to the
+/// right: the neuron unit's lent shifter moves the product by `amount`, the engine's
+/// [`RoundHalves`] rounds it and the block takes `rounded`. A move of 47 bits or more leaves
+/// 0 from a 47-bit product, so `amount` stops at 63, the largest move of the 6-bit shifter.
+/// When `pot_frac < upd_frac`, the block moves `product` itself.
 #[derive(LogicBlock)]
 pub struct UpdateFactor {
     pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
     pub rounded: Signal<In, Signed<33>>,
-    pub amount: Signal<Out, Bits<7>>,
+    pub amount: Signal<Out, Bits<6>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
     _pot_frac: u32,
@@ -395,7 +397,7 @@ impl Logic for UpdateFactor {
             self._pot_frac as i32 + self.eta_shift.val().to_u64() as i32 - self._upd_frac as i32;
         let mut moved = round_shift_value(product, amount);
         if self._pot_frac >= self._upd_frac {
-            self.amount.next = (amount as u64).to_bits();
+            self.amount.next = (amount.min(63) as u64).to_bits();
             moved = signed_value(self.rounded.val()) as i128;
         } else {
             self.amount.next = 0u64.to_bits();
@@ -412,13 +414,16 @@ impl Logic for UpdateFactor {
     fn hdl(&self) -> Verilog {
         let offset = self._pot_frac as i128 - self._upd_frac as i128;
         if offset >= 0 {
-            // Every alignment is a right move by `amount = η_shift + offset`.
-            let mut text = format!("always @(*) amount = {{1'b0, eta_shift}} + 7'd{offset};\n");
+            // Every alignment is a right move by `η_shift + offset`, which stops at 63.
+            let mut text = format!(
+                "wire [6:0] alignment = {{1'b0, eta_shift}} + 7'd{offset};\n\
+                 always @(*) amount = alignment[6] ? 6'd63 : alignment[5:0];\n"
+            );
             text += &saturate("rounded", 33, 16, "factor", 16, "saturated");
             return Verilog::Custom(text);
         }
         let mut text = format!(
-            "always @(*) amount = 7'd0;\n\
+            "always @(*) amount = 6'd0;\n\
              wire signed [7:0] alignment = $signed({{2'b0, eta_shift}}) + {offset};\n\
              wire [6:0] right = alignment[6:0];\n\
              wire [6:0] left = 7'd0 - alignment[6:0];\n\
@@ -433,25 +438,24 @@ impl Logic for UpdateFactor {
     }
 }
 
-/// `rounded = (value + 2^(amount − 1)) >>> amount`, rounding half up (`value` itself for
-/// `amount = 0`), for a `value` of at most 47 bits, the product of a potential and a 16-bit
-/// mantissa. The engine shares it between the update factors and the output errors, whose
-/// products never arrive in the same clock.
+/// `rounded = (halves + 1) >>> 1` for the shifted doubled product `halves` that the neuron
+/// unit's lent shifter forms (see [`crate::leaf::CoefficientShift`]): the product moved right by
+/// the shifter's amount and rounded half up. The engine shares it between the update factors
+/// and the output errors, whose products never arrive in the same clock.
 ///
 /// Both of them saturate the result to at most 31 bits, so `rounded` has only 33. It is exact
 /// from −2^31 to 2^31. A result outside that range may come out as another value outside it
 /// with the same sign, which saturates to 32 bits or fewer with the same word and flag.
 #[derive(LogicBlock, Default)]
-pub struct RoundShift {
-    pub value: Signal<In, Signed<48>>,
-    pub amount: Signal<In, Bits<7>>,
+pub struct RoundHalves {
+    pub halves: Signal<In, Signed<34>>,
     pub rounded: Signal<Out, Signed<33>>,
 }
 
-impl Logic for RoundShift {
+impl Logic for RoundHalves {
     fn update(&mut self) {
-        let value = signed_value(self.value.val()) as i128;
-        let rounded = round_shift_value(value, self.amount.val().to_u64() as i32);
+        let halves = signed_value(self.halves.val()) as i128;
+        let rounded = (halves + 1) >> 1;
         let clamped = rounded.clamp(-(1i128 << 32), (1i128 << 32) - 1);
         self.rounded.next = (clamped as i64).into();
     }
@@ -459,45 +463,22 @@ impl Logic for RoundShift {
         self.rounded.connect();
     }
     fn hdl(&self) -> Verilog {
-        // `(x + 2^(a-1)) >> a` equals `((2x >> a) + 1) >> 1`, which needs no wider sum and
-        // holds for a = 0 too. The doubled value has 48 bits, so every amount from 47 on leaves
-        // only the sign in `halves` and the result is 0. The shifter takes the amount clipped
-        // to 47 and forms only the 33 bits of `halves` that a result in range needs, widest
-        // stage first. `halves` fits 33 bits exactly when bits `32 + a` to 47 of the doubled
-        // value all equal the sign, which can fail only for a <= 14. Then `beyond` replaces the
-        // top two bits of the result with the sign and its complement, a value outside
-        // [−2^31, 2^31) of the right sign.
-        let cases: String = (0..15)
-            .map(|a| format!("      6'd{a}: beyond = |differs[46:{}];\n", 32 + a))
-            .collect();
-        Verilog::Custom(format!(
-            "wire [5:0] clipped = (amount[6] || (amount[5] && amount[4])) ? 6'd47 : amount[5:0];\n\
-             wire sign = value[46];\n\
-             wire signed [47:0] doubled = {{value[46:0], 1'b0}};\n\
-             wire signed [47:0] by32 = clipped[5] ? (doubled >>> 32) : doubled;\n\
-             wire signed [47:0] by16 = clipped[4] ? (by32 >>> 16) : by32;\n\
-             wire signed [39:0] by8 = clipped[3] ? by16[47:8] : by16[39:0];\n\
-             wire signed [35:0] by4 = clipped[2] ? by8[39:4] : by8[35:0];\n\
-             wire signed [33:0] by2 = clipped[1] ? by4[35:2] : by4[33:0];\n\
-             wire signed [32:0] halves = clipped[0] ? by2[33:1] : by2[32:0];\n\
-             wire [46:0] differs = doubled[46:0] ^ {{47{{sign}}}};\n\
-             reg beyond;\n\
-             always @(*) begin\n\
-             \x20  case (clipped)\n\
-             {cases}\
-             \x20     default: beyond = 1'b0;\n\
-             \x20  endcase\n\
-             end\n\
-             wire signed [33:0] bumped = {{halves[32], halves}} + 34'sd1;\n\
-             always @(*) rounded = beyond ? {{sign, !sign, bumped[31:1]}} : bumped[33:1];\n\
-             wire unused_bits = &{{1'b0, value[47], differs[31:0], bumped[0]}};\n"
-        ))
+        // When the top two bits of `halves` differ, |halves| >= 2^32, so the rounded value is
+        // outside [−2^31, 2^31) with the sign of `halves`, and the sign with its complement on
+        // top gives such a value. Otherwise `halves + 1` fits 34 bits and its top 33 are the exact result.
+        Verilog::Custom(
+            "wire sign = halves[33];\n\
+             wire signed [33:0] bumped = halves + 34'sd1;\n\
+             always @(*) rounded = (sign != halves[32]) ? {sign, !sign, bumped[31:1]} : bumped[33:1];\n\
+             wire unused_bits = &{1'b0, bumped[0]};\n"
+                .into(),
+        )
     }
 }
 
 /// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`, from the product
-/// `x · d` of a [`WideProduct`]: the error a layer sends to the layer below, weighted by that
-/// layer's slope.
+/// `x · d` of the neuron unit's lent multipliers: the error a layer sends to the layer below,
+/// weighted by that layer's slope.
 #[derive(LogicBlock)]
 pub struct SlopeProduct {
     pub product: Signal<In, Signed<48>>,
@@ -548,47 +529,6 @@ impl Logic for SlopeProduct {
             "saturated",
         );
         Verilog::Custom(text)
-    }
-}
-
-/// `product = value · mant` for a potential-format `value` (31 bits in a 32-bit port) and a 16-bit
-/// mantissa, exact in 48 bits, from two signed 16 x 16 products that the neuron unit's idle
-/// multipliers form: `high · mant` and `low · mant` with `high = value >>> 15` and the
-/// non-negative `low = value & 0x7fff`. The engine shares it between the output errors, the
-/// update factors and the errors of the layer below.
-#[derive(LogicBlock, Default)]
-pub struct WideProduct {
-    pub value: Signal<In, Signed<32>>,
-    pub high: Signal<Out, Signed<16>>,
-    pub low: Signal<Out, Signed<16>>,
-    pub high_product: Signal<In, Signed<32>>,
-    pub low_product: Signal<In, Signed<32>>,
-    pub product: Signal<Out, Signed<48>>,
-}
-
-impl Logic for WideProduct {
-    fn update(&mut self) {
-        let x = signed_value(self.value.val());
-        self.high.next = (x >> 15).into();
-        self.low.next = (x & 0x7fff).into();
-        let high = signed_value(self.high_product.val()) as i128;
-        let low = signed_value(self.low_product.val()) as i128;
-        self.product.next = (((high << 15) + low) as i64).into();
-    }
-    fn connect(&mut self) {
-        self.high.connect();
-        self.low.connect();
-        self.product.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom(format!(
-            "always @(*) begin\n\
-             \x20  high = value[30:15];\n\
-             \x20  low = {{1'b0, value[14:0]}};\n\
-             \x20  product = {{high_product[31], high_product, 15'b0}} + {low};\n\
-             end\n",
-            low = extend("low_product", 32, 16),
-        ))
     }
 }
 

@@ -9,7 +9,7 @@ use leap_model::format::{Coefficient, Formats};
 use leap_verilator_sys::{alternate_formats, Model};
 
 /// Clocks from the neuron unit's inputs to its outputs, as leap-hdl's `NEURON_LATENCY` states.
-const LATENCY: usize = 8;
+const LATENCY: usize = 6;
 const RANDOM_VECTORS: usize = 100_000;
 
 /// How often each interesting case occurred in a run.
@@ -57,11 +57,20 @@ fn record(coverage: &mut Coverage, formats: &Formats, input: &NeuronInput, out: 
 /// neuron's current, as leap-hdl's `CURRENT_LATENCY` states.
 const CURRENT_LATENCY: usize = 2;
 
-/// A neuron between its input and its outputs, with its current once the unit showed it.
+/// Clocks from the neuron unit's inputs to the clock where its `prospective` output shows the
+/// neuron's ŭ, as leap-hdl's `PROSPECTIVE_LATENCY` states.
+const PROSPECTIVE_LATENCY: usize = 5;
+
+/// Minimum clocks from one neuron's `valid` to the next one's.
+const SPACING: usize = 3;
+
+/// A neuron between its input and its outputs, with its current and ŭ once the unit showed
+/// them.
 struct InFlight {
     index: usize,
     input: NeuronInput,
     current: Option<i64>,
+    prospective: Option<i64>,
 }
 
 /// Returns whether two neurons use the same coefficients and activation, so both can be in
@@ -107,6 +116,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         "prospective_saturated",
         "potential_saturated",
         "rate_saturated",
+        "prospective_valid",
     ]
     .map(|name| model.port(name));
     model.reset(2);
@@ -116,9 +126,9 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     let mut in_flight: VecDeque<Option<InFlight>> = (0..LATENCY - 1).map(|_| None).collect();
     let mut next = 0;
     let mut clocks = 0;
-    // The unit takes a neuron at most every other clock. The first clock issues none, because
-    // the unit takes a neuron's error in the clock before.
-    let mut issued_last_clock = true;
+    // The unit takes a neuron at most every SPACING clocks. The first clock issues none,
+    // because the unit takes a neuron's error in the clock before.
+    let mut since_issue = SPACING - 1;
     // The sum of the neuron issued in the clock before.
     let mut pending_sum = None;
     let mut constants: Option<NeuronInput> = None;
@@ -126,8 +136,8 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         let empty = in_flight.iter().all(Option::is_none);
         let ready = next < vectors.len()
             && (empty || constants.is_some_and(|c| same_constants(&c, &vectors[next])));
-        let issue = ready && !issued_last_clock && !bubbles.chance(1, 16);
-        issued_last_clock = issue;
+        let issue = ready && since_issue >= SPACING && !bubbles.chance(1, 16);
+        since_issue = if issue { 1 } else { since_issue + 1 };
         model.set(sum, pending_sum.take().unwrap_or_else(|| bubbles.word(48)));
         let entry = if issue {
             let v = vectors[next];
@@ -145,15 +155,17 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
                 index: next - 1,
                 input: v,
                 current: None,
+                prospective: None,
             })
         } else {
             model.set(valid, 0);
             model.set(potential, bubbles.word(32));
             None
         };
-        // The next clock can issue the next vector only if this one does not issue.
+        // The unit takes a neuron's error in the clock before its `valid`, so the error of the
+        // next vector goes in whenever the next clock may issue it.
         match vectors.get(next) {
-            Some(v) if !issue => model.set(error, v.error),
+            Some(v) if since_issue >= SPACING => model.set(error, v.error),
             _ => model.set(error, bubbles.word(32)),
         }
         model.clock();
@@ -161,6 +173,21 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         in_flight.push_back(entry);
         if let Some(shown) = &mut in_flight[LATENCY - CURRENT_LATENCY] {
             shown.current = Some(model.get_signed(outputs[1]));
+        }
+        if let Some(shown) = &mut in_flight[LATENCY - PROSPECTIVE_LATENCY] {
+            assert_eq!(
+                model.get(outputs[11]),
+                1,
+                "{model_name}: prospective_valid clear for vector #{} at clock {clocks}",
+                shown.index
+            );
+            shown.prospective = Some(model.get_signed(outputs[2]));
+        } else {
+            assert_eq!(
+                model.get(outputs[11]),
+                0,
+                "{model_name}: prospective_valid set for a bubble at clock {clocks}"
+            );
         }
         let shown = in_flight
             .pop_front()
@@ -170,6 +197,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             index,
             input,
             current,
+            prospective,
         }) = shown
         else {
             assert_eq!(
@@ -187,7 +215,8 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         let expected = neuron(formats, &input);
         let got = NeuronOutput {
             current: current.expect("the current is read CURRENT_LATENCY clocks after the input"),
-            prospective: model.get_signed(outputs[2]),
+            prospective: prospective
+                .expect("ŭ is read PROSPECTIVE_LATENCY clocks after the input"),
             potential_next: model.get_signed(outputs[3]),
             rate: model.get_signed(outputs[4]),
             slope: model.get_signed(outputs[5]),
@@ -399,8 +428,24 @@ fn neuron_corners_both_formats() {
     }
 }
 
-/// The unit lends its two multipliers in every clock without a neuron in stage 3 or 4: then
-/// `multipliers_busy` is clear and the spare products are exact, whatever the unit streams.
+/// Returns whether `halves` is what the unit's lent shifter may return for `product` and a
+/// shift of `amount` bits: the shifted doubled product when it fits 34 bits, else a word in
+/// [2^32, 2^33) or [−2^33, −2^32) with its sign.
+fn spare_halves_match(halves: i64, product: i64, amount: u32) -> bool {
+    let shifted = (product << 1) >> amount;
+    let limit = 1i64 << 33;
+    if shifted >= limit {
+        (limit >> 1..limit).contains(&halves)
+    } else if shifted < -limit {
+        (-limit..-(limit >> 1)).contains(&halves)
+    } else {
+        halves == shifted
+    }
+}
+
+/// The unit lends its two multipliers and its shifter in every clock without a neuron in
+/// stage 3 or 4: then `multipliers_busy` is clear and the spare product and its shift are exact,
+/// whatever the unit streams.
 #[test]
 fn neuron_lends_idle_multipliers() {
     for model_name in ["neuron", "neuron_alt"] {
@@ -408,9 +453,10 @@ fn neuron_lends_idle_multipliers() {
         let valid = model.port("valid");
         let sum = model.port("sum");
         let spare = ["spare_high", "spare_low", "spare_mant"].map(|name| model.port(name));
+        let amount_port = model.port("spare_amount");
         let busy = model.port("multipliers_busy");
-        let high_product = model.port("spare_high_product");
-        let low_product = model.port("spare_low_product");
+        let product_port = model.port("spare_product");
+        let halves_port = model.port("spare_halves");
         model.reset(2);
 
         let mut stimulus = Stimulus::new(0x5a4e);
@@ -418,13 +464,15 @@ fn neuron_lends_idle_multipliers() {
         let mut issued: VecDeque<bool> = (0..4).map(|_| false).collect();
         let mut lent_clocks = 0;
         for clock in 0..4000 {
-            let issue = !issued[3] && stimulus.chance(1, 3);
+            let issue = !issued[3] && !issued[2] && stimulus.chance(1, 2);
             model.set(valid, issue as i64);
             model.set(sum, stimulus.word(48));
             let [high, low, mant] = [0; 3].map(|_| stimulus.word(16));
             model.set(spare[0], high);
             model.set(spare[1], low);
             model.set(spare[2], mant);
+            let amount = stimulus.below(64) as u32;
+            model.set(amount_port, amount as i64);
             model.eval();
 
             // A neuron issued 3 clocks ago is in stage 3, one issued 4 clocks ago in stage 4.
@@ -436,15 +484,16 @@ fn neuron_lends_idle_multipliers() {
             );
             if !expected_busy {
                 lent_clocks += 1;
+                let product = (high * mant << 15) + low * mant;
                 assert_eq!(
-                    model.get_signed(high_product),
-                    high * mant,
-                    "{model_name}: spare_high_product of {high} and {mant} at clock {clock}"
+                    model.get_signed(product_port),
+                    product,
+                    "{model_name}: spare_product of {high}, {low} and {mant} at clock {clock}"
                 );
-                assert_eq!(
-                    model.get_signed(low_product),
-                    low * mant,
-                    "{model_name}: spare_low_product of {low} and {mant} at clock {clock}"
+                let halves = model.get_signed(halves_port);
+                assert!(
+                    spare_halves_match(halves, product, amount),
+                    "{model_name}: spare_halves {halves} of {product} by {amount} at clock {clock}"
                 );
             }
 

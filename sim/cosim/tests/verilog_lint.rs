@@ -38,7 +38,7 @@ const TRIAGE: &[(&str, &str, &str)] = &[
     (
         "UNUSEDSIGNAL",
         "Signal is not used: 'product'",
-        "UpdateFactor: when pot_frac >= upd_frac, the engine's shared RoundShift moves the product and the block takes only the rounded result",
+        "UpdateFactor: when pot_frac >= upd_frac, the neuron unit's lent shifter and the engine's RoundHalves move the product and the block takes only the rounded result",
     ),
     (
         "UNUSEDSIGNAL",
