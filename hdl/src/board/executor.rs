@@ -413,9 +413,11 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    // Parameters (set at power-on from the configuration). Steps per sample and settle steps
-    // are 20 bits wide because valid counts are at most 1,000,000.
-    steps_per_sample: EnableRegister<Bits<20>>,
+    // Parameters (set at power-on from the configuration). The step counts are 20 bits wide
+    // because valid counts are at most 1,000,000.
+    /// Steps per sample after the settle steps: at least 1, because settle steps are fewer
+    /// than steps per sample. A sample runs the settle steps, then these.
+    learn_steps: EnableRegister<Bits<20>>,
     settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
     voltage: EnableRegister<Bit>,
@@ -453,7 +455,9 @@ pub struct CommandExecutor {
     wide_address: ZeroExtend<16, 32>,
     wide_steps: ZeroExtend<20, 33>,
     wide_data: SignExtend<33, 64>,
-    learn_steps: Signal<Local, Bits<20>>,
+    /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
+    /// Valid only once steps per sample passed their check, so they are below 2^20.
+    steps_difference: Signal<Local, Bits<21>>,
     emit: Signal<Local, Bit>,
     emit_byte: Signal<Local, Bits<8>>,
     // Constants.
@@ -568,7 +572,7 @@ pub struct CommandExecutor {
     apply_address: Vec<Constant<Bits<32>>>,
     apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
-    default_steps: Constant<Bits<20>>,
+    default_learn_steps: Constant<Bits<20>>,
     default_settle: Constant<Bits<20>>,
     default_voltage: Constant<Bit>,
     _coefficients: usize,
@@ -595,6 +599,12 @@ impl CommandExecutor {
         assert!(
             parameters.steps_per_sample <= 1_000_000,
             "{} steps per sample exceed the protocol's 1,000,000",
+            parameters.steps_per_sample
+        );
+        assert!(
+            parameters.settle_steps < parameters.steps_per_sample,
+            "{} settle steps are not fewer than {} steps per sample",
+            parameters.settle_steps,
             parameters.steps_per_sample
         );
         let sizes = MemorySizes {
@@ -701,7 +711,7 @@ impl CommandExecutor {
             select_code: Default::default(),
             new_target: Default::default(),
             new_learning: Default::default(),
-            steps_per_sample: Default::default(),
+            learn_steps: Default::default(),
             settle_steps: Default::default(),
             learning: Default::default(),
             voltage: Default::default(),
@@ -736,7 +746,7 @@ impl CommandExecutor {
             wide_address: Default::default(),
             wide_steps: Default::default(),
             wide_data: Default::default(),
-            learn_steps: Default::default(),
+            steps_difference: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),
             opcode_identify: c8(0x01),
@@ -850,7 +860,9 @@ impl CommandExecutor {
             apply_address: apply.iter().map(|a| c32(a.1)).collect(),
             apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
-            default_steps: Constant::new((parameters.steps_per_sample as u64).to_bits()),
+            default_learn_steps: Constant::new(
+                ((parameters.steps_per_sample - parameters.settle_steps) as u64).to_bits(),
+            ),
             default_settle: Constant::new((parameters.settle_steps as u64).to_bits()),
             default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
             _coefficients: apply.len(),

@@ -42,7 +42,7 @@ impl Logic for CommandExecutor {
         self.select_code.reset.next = self.reset.val();
         self.new_target.clock.next = self.clock.val();
         self.new_learning.clock.next = self.clock.val();
-        self.steps_per_sample.clock.next = self.clock.val();
+        self.learn_steps.clock.next = self.clock.val();
         self.settle_steps.clock.next = self.clock.val();
         self.learning.clock.next = self.clock.val();
         self.voltage.clock.next = self.clock.val();
@@ -65,6 +65,11 @@ impl Logic for CommandExecutor {
         self.walker.reset.next = self.reset.val();
         self.cache.clock.next = self.clock.val();
         self.cache.reset.next = self.reset.val();
+
+        // rust-hdl reports a logic loop for a local signal read before it is assigned, so this
+        // comes ahead of the defaults that read it.
+        self.steps_difference.next =
+            self.gather.w0.val().get_bits::<21>(0) - self.gather.w1.val().get_bits::<21>(0);
 
         // ---- Defaults: hold every register, strobe nothing. ----
         self.state.d.next = self.state.q.val();
@@ -130,8 +135,8 @@ impl Logic for CommandExecutor {
         self.new_target.d.next = self.gather.b0.val() == self.one8.val();
         self.new_learning.enable.next = false;
         self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
-        self.steps_per_sample.enable.next = false;
-        self.steps_per_sample.d.next = self.gather.w0.val().get_bits::<20>(0);
+        self.learn_steps.enable.next = false;
+        self.learn_steps.d.next = self.steps_difference.val().get_bits::<20>(0);
         self.settle_steps.enable.next = false;
         self.settle_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.learning.enable.next = false;
@@ -230,8 +235,7 @@ impl Logic for CommandExecutor {
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
-        self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
-        self.wide_steps.value.next = self.steps_per_sample.q.val();
+        self.wide_steps.value.next = self.learn_steps.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -262,8 +266,8 @@ impl Logic for CommandExecutor {
             // Power-on: write the layer table and constants from the ROM, two clocks each, and
             // load the parameters of the configuration.
             ExecState::InitNext => {
-                self.steps_per_sample.d.next = self.default_steps.val();
-                self.steps_per_sample.enable.next = true;
+                self.learn_steps.d.next = self.default_learn_steps.val();
+                self.learn_steps.enable.next = true;
                 self.settle_steps.d.next = self.default_settle.val();
                 self.settle_steps.enable.next = true;
                 self.learning.d.next = true;
@@ -792,14 +796,15 @@ impl Logic for CommandExecutor {
                 self.error_detail.source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
+                // Settle steps are fewer than steps per sample when the difference is positive.
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
-                    | (self.gather.w1.val().get_bits::<20>(0)
-                        >= self.gather.w0.val().get_bits::<20>(0))
+                    | self.steps_difference.val().get_bit(20)
+                    | (self.steps_difference.val().get_bits::<20>(0) == self.zero20.val())
                 {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
-                    self.steps_per_sample.enable.next = true;
+                    self.learn_steps.enable.next = true;
                     self.settle_steps.enable.next = true;
                     self.state.d.next = ExecState::ApplyNext;
                 }
@@ -1111,27 +1116,24 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineWrite;
             }
             ExecState::RunStart => {
-                // With the learn flag and learning on: the settle steps without nudging, then
-                // the rest with nudging and weight updates. Otherwise every step is frozen.
+                // The settle steps without nudging, then the rest: with the learn flag and
+                // learning on, with nudging and weight updates, otherwise frozen. A run of 0
+                // steps is skipped.
                 self.command_learn.d.next = false;
                 self.command_learn.enable.next = true;
-                self.ret.d.next = ExecState::OutputStart;
+                self.ret.d.next = ExecState::RunLearn;
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::EngineRun;
-                if self.lengths.learn.val() & self.learning.q.val() {
-                    self.ret.d.next = ExecState::RunLearn;
-                    self.wide_steps.value.next = self.settle_steps.q.val();
-                    if self.settle_steps.q.val() == self.zero20.val() {
-                        self.state.d.next = ExecState::RunLearn;
-                    }
+                if self.settle_steps.q.val() == self.zero20.val() {
+                    self.state.d.next = ExecState::RunLearn;
                 }
+                self.wide_steps.value.next = self.settle_steps.q.val();
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
             }
             ExecState::RunLearn => {
-                self.command_learn.d.next = true;
+                self.command_learn.d.next = self.lengths.learn.val() & self.learning.q.val();
                 self.command_learn.enable.next = true;
-                self.wide_steps.value.next = self.learn_steps.val();
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::OutputStart;
