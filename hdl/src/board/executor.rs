@@ -17,7 +17,7 @@ use crate::engine::units::{Counter, EnableRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
-/// Error codes of the error reply (`leap_model::protocol::ErrorCode`).
+/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
 mod code {
     pub const UNKNOWN_OPCODE: u64 = 0x01;
     pub const PAYLOAD_LENGTH: u64 = 0x02;
@@ -402,7 +402,7 @@ pub struct CommandExecutor {
     length_out: EnableRegister<Bits<16>>,
     /// Code of the error a state finds, the source of its detail (a `detail_source` code for
     /// `error_detail`), and whether it finds one.
-    error_code: Signal<Local, Bits<8>>,
+    error_code: Signal<Local, Bits<4>>,
     detail_source: Signal<Local, Bits<6>>,
     error_now: Signal<Local, Bit>,
     /// The error's code, which fits 4 bits, and its detail's source, kept for ErrorReply.
@@ -486,15 +486,15 @@ pub struct CommandExecutor {
     opcode_reset: Constant<Bits<8>>,
     opcode_error: Constant<Bits<8>>,
     reply_bit: Constant<Bits<8>>,
-    code_unknown_opcode: Constant<Bits<8>>,
-    code_payload_length: Constant<Bits<8>>,
-    code_unknown_memory: Constant<Bits<8>>,
-    code_address_range: Constant<Bits<8>>,
-    code_word_range: Constant<Bits<8>>,
-    code_invalid_parameter: Constant<Bits<8>>,
-    code_sample_shape: Constant<Bits<8>>,
-    code_out_of_order: Constant<Bits<8>>,
-    code_invalid_flags: Constant<Bits<8>>,
+    code_unknown_opcode: Constant<Bits<4>>,
+    code_payload_length: Constant<Bits<4>>,
+    code_unknown_memory: Constant<Bits<4>>,
+    code_address_range: Constant<Bits<4>>,
+    code_word_range: Constant<Bits<4>>,
+    code_invalid_parameter: Constant<Bits<4>>,
+    code_sample_shape: Constant<Bits<4>>,
+    code_out_of_order: Constant<Bits<4>>,
+    code_invalid_flags: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
     four4: Constant<Bits<4>>,
@@ -795,15 +795,15 @@ impl CommandExecutor {
             opcode_reset: c8(0x08),
             opcode_error: c8(0xFF),
             reply_bit: c8(0x80),
-            code_unknown_opcode: c8(code::UNKNOWN_OPCODE),
-            code_payload_length: c8(code::PAYLOAD_LENGTH),
-            code_unknown_memory: c8(code::UNKNOWN_MEMORY),
-            code_address_range: c8(code::ADDRESS_RANGE),
-            code_word_range: c8(code::WORD_RANGE),
-            code_invalid_parameter: c8(code::INVALID_PARAMETER),
-            code_sample_shape: c8(code::SAMPLE_SHAPE),
-            code_out_of_order: c8(code::OUT_OF_ORDER),
-            code_invalid_flags: c8(code::INVALID_FLAGS),
+            code_unknown_opcode: c4(code::UNKNOWN_OPCODE),
+            code_payload_length: c4(code::PAYLOAD_LENGTH),
+            code_unknown_memory: c4(code::UNKNOWN_MEMORY),
+            code_address_range: c4(code::ADDRESS_RANGE),
+            code_word_range: c4(code::WORD_RANGE),
+            code_invalid_parameter: c4(code::INVALID_PARAMETER),
+            code_sample_shape: c4(code::SAMPLE_SHAPE),
+            code_out_of_order: c4(code::OUT_OF_ORDER),
+            code_invalid_flags: c4(code::INVALID_FLAGS),
             one4: c4(1),
             two4: c4(2),
             four4: c4(4),

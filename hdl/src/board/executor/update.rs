@@ -1336,7 +1336,7 @@ impl Logic for CommandExecutor {
         // ---- Error replies: the state that finds the error stores its code and the detail's
         // source, and ErrorReply loads the serializer with the error payload and writes it.
         // The detail's sources keep their values until then. ----
-        self.stored_code.d.next = self.error_code.val().get_bits::<4>(0);
+        self.stored_code.d.next = self.error_code.val();
         self.stored_code.enable.next = self.error_now.val();
         self.stored_source.d.next = self.detail_source.val();
         self.stored_source.enable.next = self.error_now.val();
