@@ -8,16 +8,16 @@ use rust_hdl::prelude::*;
 
 use super::cache::{ReplyCache, CACHE_ENTRIES};
 use super::units::{
-    coefficient_kind, detail_source, ByteGather, ByteSerializer, CoefficientCheck, CommandView,
-    CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes, PayloadLengths, ReplyWords,
-    Rom, SignExtend, Tally, WordFit, ZeroExtend,
+    coefficient_kind, detail_source, request_length, ByteGather, ByteSerializer, CoefficientCheck,
+    CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
+    PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
-/// Error codes of the error reply (`leap_model::protocol::ErrorCode`).
+/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
 mod code {
     pub const UNKNOWN_OPCODE: u64 = 0x01;
     pub const PAYLOAD_LENGTH: u64 = 0x02;
@@ -248,8 +248,12 @@ pub enum ExecState {
     EngineRun,
     /// Subroutine: wait until the engine is idle after a run.
     EngineRunWait,
-    /// Write the error reply's payload.
+    /// Write the error reply's code, opcode and two zero bytes.
     ErrorReply,
+    /// Start the error reply's detail: a queue frame's length is summed again.
+    ErrorDetail,
+    /// Write the error reply's detail, the low 4 bytes of the serializer.
+    ErrorTail,
     /// The reply payload is complete: take its length.
     Finish,
     /// For a state-changing request, file the reply in the cache, else strobe the encoder's send.
@@ -294,6 +298,11 @@ pub enum ExecState {
     RunHeader,
     QueueHeader,
     SampleShape,
+    /// Queue sample: add the sample count to the serializer once per record byte, then
+    /// return.
+    QueueSum,
+    /// Queue sample: the serializer contains the frame's length, `6 + samples · record`.
+    QueueCheck,
     TargetSkip,
     TargetNext,
     TargetCheck,
@@ -391,10 +400,14 @@ pub struct CommandExecutor {
     /// The reply is an error reply. Cleared for each frame.
     error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
-    /// Code of the error a state finds, and whether it finds one. The state sets the
-    /// detail's source in `error_detail`.
-    error_code: Signal<Local, Bits<8>>,
+    /// Code of the error a state finds, the source of its detail (a `detail_source` code for
+    /// `error_detail`), and whether it finds one.
+    error_code: Signal<Local, Bits<4>>,
+    detail_source: Signal<Local, Bits<6>>,
     error_now: Signal<Local, Bit>,
+    /// The error's code, which fits 4 bits, and its detail's source, kept for ErrorReply.
+    stored_code: EnableRegister<Bits<4>>,
+    stored_source: EnableRegister<Bits<6>>,
     // Request fields. The memory id, the word or input count and the flags stay in the low
     // half of the gather, because gathers of 4 bytes or fewer leave it unchanged. A memory
     // request's offset stays in the high half until the first word is gathered.
@@ -413,9 +426,11 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    // Parameters (set at power-on from the configuration). Steps per sample and settle steps
-    // are 20 bits wide because valid counts are at most 1,000,000.
-    steps_per_sample: EnableRegister<Bits<20>>,
+    // Parameters (set at power-on from the configuration). The step counts are 20 bits wide
+    // because valid counts are at most 1,000,000.
+    /// Steps per sample after the settle steps: at least 1, because settle steps are fewer
+    /// than steps per sample. A sample runs the settle steps, then these.
+    learn_steps: EnableRegister<Bits<20>>,
     settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
     voltage: EnableRegister<Bit>,
@@ -453,7 +468,11 @@ pub struct CommandExecutor {
     wide_address: ZeroExtend<16, 32>,
     wide_steps: ZeroExtend<20, 33>,
     wide_data: SignExtend<33, 64>,
-    learn_steps: Signal<Local, Bits<20>>,
+    wide_code: ZeroExtend<4, 8>,
+    wide_samples: ZeroExtend<16, 64>,
+    /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
+    /// Valid only once steps per sample passed their check, so they are below 2^20.
+    steps_difference: Signal<Local, Bits<21>>,
     emit: Signal<Local, Bit>,
     emit_byte: Signal<Local, Bits<8>>,
     // Constants.
@@ -467,15 +486,15 @@ pub struct CommandExecutor {
     opcode_reset: Constant<Bits<8>>,
     opcode_error: Constant<Bits<8>>,
     reply_bit: Constant<Bits<8>>,
-    code_unknown_opcode: Constant<Bits<8>>,
-    code_payload_length: Constant<Bits<8>>,
-    code_unknown_memory: Constant<Bits<8>>,
-    code_address_range: Constant<Bits<8>>,
-    code_word_range: Constant<Bits<8>>,
-    code_invalid_parameter: Constant<Bits<8>>,
-    code_sample_shape: Constant<Bits<8>>,
-    code_out_of_order: Constant<Bits<8>>,
-    code_invalid_flags: Constant<Bits<8>>,
+    code_unknown_opcode: Constant<Bits<4>>,
+    code_payload_length: Constant<Bits<4>>,
+    code_unknown_memory: Constant<Bits<4>>,
+    code_address_range: Constant<Bits<4>>,
+    code_word_range: Constant<Bits<4>>,
+    code_invalid_parameter: Constant<Bits<4>>,
+    code_sample_shape: Constant<Bits<4>>,
+    code_out_of_order: Constant<Bits<4>>,
+    code_invalid_flags: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
     four4: Constant<Bits<4>>,
@@ -496,18 +515,12 @@ pub struct CommandExecutor {
     counters16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
     zero33: Constant<Bits<33>>,
+    six64: Constant<Bits<64>>,
     zero20: Constant<Bits<20>>,
     one20: Constant<Bits<20>>,
     zero12: Constant<Bits<12>>,
     zero8: Constant<Bits<8>>,
     max_steps: Constant<Bits<32>>,
-    length_identify: Constant<Bits<32>>,
-    length_memory: Constant<Bits<32>>,
-    length_parameters: Constant<Bits<32>>,
-    length_parameters_fixed: Constant<Bits<32>>,
-    length_run: Constant<Bits<32>>,
-    length_queue: Constant<Bits<32>>,
-    length_reset: Constant<Bits<32>>,
     field_eta: Constant<Bits<8>>,
     detail_zero: Constant<Bits<6>>,
     detail_length_memory: Constant<Bits<6>>,
@@ -549,6 +562,7 @@ pub struct CommandExecutor {
     select_constant: Constant<Bits<8>>,
     select_first_state: Constant<Bits<8>>,
     select_last_state: Constant<Bits<8>>,
+    walker_address_mask: Constant<Bits<32>>,
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
     counter_first_saturation: Constant<Bits<16>>,
@@ -568,7 +582,7 @@ pub struct CommandExecutor {
     apply_address: Vec<Constant<Bits<32>>>,
     apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
-    default_steps: Constant<Bits<20>>,
+    default_learn_steps: Constant<Bits<20>>,
     default_settle: Constant<Bits<20>>,
     default_voltage: Constant<Bit>,
     _coefficients: usize,
@@ -595,6 +609,12 @@ impl CommandExecutor {
         assert!(
             parameters.steps_per_sample <= 1_000_000,
             "{} steps per sample exceed the protocol's 1,000,000",
+            parameters.steps_per_sample
+        );
+        assert!(
+            parameters.settle_steps < parameters.steps_per_sample,
+            "{} settle steps are not fewer than {} steps per sample",
+            parameters.settle_steps,
             parameters.steps_per_sample
         );
         let sizes = MemorySizes {
@@ -625,7 +645,8 @@ impl CommandExecutor {
         }
 
         // The loops count words of a memory transfer, identity bytes, cached reply bytes,
-        // power-on commands, coefficients, inputs, outputs, counters and saturation counters.
+        // power-on commands, coefficients, inputs, outputs, counters, saturation counters and
+        // the record bytes of a queue frame, one addition each.
         // A cached reply's slot-masked length is below twice the slot.
         let cached_reply_slot = board.max_cached_reply().max(8).next_power_of_two();
         let index_max = [
@@ -637,6 +658,7 @@ impl CommandExecutor {
             n_inputs,
             n_outputs,
             14,
+            2 * n_inputs + 4 * n_outputs,
         ]
         .into_iter()
         .max()
@@ -644,6 +666,20 @@ impl CommandExecutor {
         // A cached reply starts in its slot and its slot-masked length is below two slots.
         let cache_bytes = ((CACHE_ENTRIES + 2) * cached_reply_slot) as u64;
         let max_samples = board.max_payload.saturating_sub(8) / (2 * n_outputs).max(1);
+        // Reply payloads: identity, 14 counters, a memory read's header and words, or a
+        // cached reply.
+        let max_reply = [
+            identity_bytes.len(),
+            14 * 8,
+            8 + 4 * MAX_WORDS_PER_FRAME,
+            board.max_cached_reply(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        // The walker's addresses have `16 + bank_bits` bits. The mask lets yosys drop the
+        // address register's top bits, which the walker, a unit of its own, cannot show zero.
+        let walker_address_bits = 16 + board.engine.bank_bits();
 
         CommandExecutor {
             clock: Default::default(),
@@ -685,23 +721,26 @@ impl CommandExecutor {
             ptr: Counter::up_to(board.max_payload as u64),
             gather_left: Default::default(),
             put_left: Default::default(),
-            out_address: Default::default(),
+            out_address: Counter::up_to(max_reply as u64),
             cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
             replay_address: Counter::up_to(cache_bytes),
             error_reply: Default::default(),
             length_out: Default::default(),
             error_code: Default::default(),
+            detail_source: Default::default(),
             error_now: Default::default(),
+            stored_code: Default::default(),
+            stored_source: Default::default(),
             samples: Counter::up_to(max_samples.max(1) as u64),
             index: Counter::up_to(index_max),
             address: Counter::up_to(neurons.max(board.max_payload) as u64),
             sample: Counter::up_to(max_samples.max(1) as u64),
-            field_number: Default::default(),
-            select_code: Default::default(),
+            field_number: Counter::up_to(parameter_field::ETA + depth as u64),
+            select_code: Counter::up_to(select::SLOPE),
             new_target: Default::default(),
             new_learning: Default::default(),
-            steps_per_sample: Default::default(),
+            learn_steps: Default::default(),
             settle_steps: Default::default(),
             learning: Default::default(),
             voltage: Default::default(),
@@ -722,7 +761,12 @@ impl CommandExecutor {
             memory_select: Default::default(),
             fit: WordFit::new(config.fixed.weight_bits, config.fixed.pot_bits),
             coefficient: CoefficientCheck::new(MAX_COEFFICIENT_SHIFT),
-            lengths: PayloadLengths::new(n_inputs, n_outputs, board.max_payload),
+            lengths: PayloadLengths::new(
+                n_inputs,
+                n_outputs,
+                board.max_payload,
+                28 + 4 * depth as u64,
+            ),
             walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
             cache: ReplyCache::new(board.max_cached_reply()),
             words: Default::default(),
@@ -736,7 +780,9 @@ impl CommandExecutor {
             wide_address: Default::default(),
             wide_steps: Default::default(),
             wide_data: Default::default(),
-            learn_steps: Default::default(),
+            wide_code: Default::default(),
+            wide_samples: Default::default(),
+            steps_difference: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),
             opcode_identify: c8(0x01),
@@ -749,15 +795,15 @@ impl CommandExecutor {
             opcode_reset: c8(0x08),
             opcode_error: c8(0xFF),
             reply_bit: c8(0x80),
-            code_unknown_opcode: c8(code::UNKNOWN_OPCODE),
-            code_payload_length: c8(code::PAYLOAD_LENGTH),
-            code_unknown_memory: c8(code::UNKNOWN_MEMORY),
-            code_address_range: c8(code::ADDRESS_RANGE),
-            code_word_range: c8(code::WORD_RANGE),
-            code_invalid_parameter: c8(code::INVALID_PARAMETER),
-            code_sample_shape: c8(code::SAMPLE_SHAPE),
-            code_out_of_order: c8(code::OUT_OF_ORDER),
-            code_invalid_flags: c8(code::INVALID_FLAGS),
+            code_unknown_opcode: c4(code::UNKNOWN_OPCODE),
+            code_payload_length: c4(code::PAYLOAD_LENGTH),
+            code_unknown_memory: c4(code::UNKNOWN_MEMORY),
+            code_address_range: c4(code::ADDRESS_RANGE),
+            code_word_range: c4(code::WORD_RANGE),
+            code_invalid_parameter: c4(code::INVALID_PARAMETER),
+            code_sample_shape: c4(code::SAMPLE_SHAPE),
+            code_out_of_order: c4(code::OUT_OF_ORDER),
+            code_invalid_flags: c4(code::INVALID_FLAGS),
             one4: c4(1),
             two4: c4(2),
             four4: c4(4),
@@ -778,25 +824,19 @@ impl CommandExecutor {
             counters16: c16(14),
             zero32: c32(0),
             zero33: Constant::new(0u64.to_bits()),
+            six64: Constant::new(6u64.to_bits()),
             zero20: Constant::new(0u64.to_bits()),
             one20: Constant::new(1u64.to_bits()),
             zero12: Constant::new(0u64.to_bits()),
             zero8: c8(0),
             max_steps: c32(1_000_000),
-            length_identify: c32(0),
-            length_memory: c32(8),
-            length_parameters: c32(28 + 4 * depth as u64),
-            length_parameters_fixed: c32(28),
-            length_run: c32(4),
-            length_queue: c32(6),
-            length_reset: c32(1),
             field_eta: c8(parameter_field::ETA),
             detail_zero: c6(0),
-            detail_length_memory: c6(8),
-            detail_length_parameters_fixed: c6(28),
-            detail_length_run: c6(4),
-            detail_length_queue: c6(6),
-            detail_length_reset: c6(1),
+            detail_length_memory: c6(request_length::MEMORY),
+            detail_length_parameters_fixed: c6(request_length::PARAMETERS_FIXED),
+            detail_length_run: c6(request_length::RUN),
+            detail_length_queue: c6(request_length::QUEUE),
+            detail_length_reset: c6(request_length::RESET),
             detail_field_steps: c6(parameter_field::STEPS),
             detail_field_settle: c6(parameter_field::SETTLE),
             detail_field_target: c6(parameter_field::TARGET),
@@ -831,6 +871,7 @@ impl CommandExecutor {
             select_constant: c8(select::CONSTANT),
             select_first_state: c8(select::POTENTIAL),
             select_last_state: c8(select::SLOPE),
+            walker_address_mask: c32((1u64 << walker_address_bits.min(32)) - 1),
             constant_voltage: c32(constant::VOLTAGE),
             constant_rounding: c32(constant::ROUNDING_STATE),
             counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
@@ -850,7 +891,9 @@ impl CommandExecutor {
             apply_address: apply.iter().map(|a| c32(a.1)).collect(),
             apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
-            default_steps: Constant::new((parameters.steps_per_sample as u64).to_bits()),
+            default_learn_steps: Constant::new(
+                ((parameters.steps_per_sample - parameters.settle_steps) as u64).to_bits(),
+            ),
             default_settle: Constant::new((parameters.settle_steps as u64).to_bits()),
             default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
             _coefficients: apply.len(),

@@ -77,7 +77,11 @@ impl Logic for ByteGather {
                 value
             }
         } else {
-            let value = if self.operand_top.val() { w >> 48 } else { (w >> 32) & 0xffff };
+            let value = if self.operand_top.val() {
+                w >> 48
+            } else {
+                (w >> 32) & 0xffff
+            };
             if self.operand_signed.val() {
                 (value as u16 as i16 as i64) as u64
             } else {
@@ -122,7 +126,9 @@ impl Logic for ByteGather {
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, `clear` zeroes the register
 /// (ahead of the other strobes), and each `shift` strobe moves the next byte to `data`.
 /// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
-/// the rest: the sum of the engine's five saturation counters.
+/// the rest: the sum of the engine's five saturation counters, or a queue frame's length, which
+/// the executor sums there one record at a time. `fits` is high when the low 35 bits equal
+/// `length`.
 ///
 /// NOTE: the engine's saturation counters (in `CounterRing`) are 32 bits wide, so five of them
 /// sum to less than 2^35. Wider counters need a wider sum here.
@@ -134,7 +140,9 @@ pub struct ByteSerializer {
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
     pub accumulate: Signal<In, Bit>,
+    pub length: Signal<In, Bits<16>>,
     pub data: Signal<Out, Bits<8>>,
+    pub fits: Signal<Out, Bit>,
     _word: u64,
 }
 
@@ -154,9 +162,11 @@ impl Logic for ByteSerializer {
             }
         }
         self.data.next = (self._word & 0xff).to_bits();
+        self.fits.next = self._word & ((1 << 35) - 1) == self.length.val().to_u64();
     }
     fn connect(&mut self) {
         self.data.connect();
+        self.fits.connect();
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
@@ -169,6 +179,7 @@ impl Logic for ByteSerializer {
              end\n\
              always @(*) begin\n\
              \x20  data = word[7:0];\n\
+             \x20  fits = word[34:0] == {19'h0, length};\n\
              end\n"
                 .into(),
         )
@@ -520,13 +531,31 @@ impl Logic for CoefficientCheck {
     }
 }
 
-/// Payload lengths that requests must have, computed from their header fields. `length` is the
-/// frame's payload length; the other inputs are header fields, valid once gathered.
+/// Fixed payload lengths of the link protocol's requests, in bytes.
+pub mod request_length {
+    /// Identify and read counters: no payload.
+    pub const EMPTY: u64 = 0;
+    /// Reset: the flags byte.
+    pub const RESET: u64 = 1;
+    /// Run sample: the smallest, a header of flags, a reserved byte and the input count.
+    pub const RUN: u64 = 4;
+    /// Queue sample: the smallest, the run header and the sample count.
+    pub const QUEUE: u64 = 6;
+    /// Read memory, and the smallest write memory: the memory header.
+    pub const MEMORY: u64 = 8;
+    /// Set parameters: the smallest, the fields ahead of the learning rates.
+    pub const PARAMETERS_FIXED: u64 = 28;
+}
+
+/// Payload lengths that requests must have, computed from their header fields, and the
+/// executor's checks of the frame's payload length `length` against them. The other inputs are
+/// header fields, valid once gathered. The checks compare 16-bit `length` at the width of each
+/// length, and those against constants below 32 take no carry chain.
 ///
 /// The queue-sample outputs and `sample_length` hold only once `count` equals the network's
 /// input count, which the executor checks before it reads them. With that count a record is one
-/// of three generation-time constants (no targets, activity targets, potential targets), so
-/// `samples · record` is a sum of shifted copies of `samples` and needs no multiplier.
+/// of three generation-time constants (no targets, activity targets, potential targets). The
+/// executor sums a queue frame's length `6 + samples · record` in its [`ByteSerializer`].
 #[derive(LogicBlock)]
 pub struct PayloadLengths {
     pub length: Signal<In, Bits<16>>,
@@ -546,16 +575,33 @@ pub struct PayloadLengths {
     /// Run sample: the bytes after the inputs fill whole target words, so `length` equals
     /// `whole_targets`.
     pub whole_targets_ok: Signal<Out, Bit>,
-    /// Run sample: the length with exactly one target word per output.
-    pub sample_length: Signal<Out, Bits<32>>,
-    /// Queue sample: `6 + samples · record`, low 32 bits.
-    pub queue_length: Signal<Out, Bits<32>>,
-    /// Queue sample: `length` equals `6 + samples · record` in full width.
-    pub queue_length_ok: Signal<Out, Bit>,
+    /// Queue sample: the bytes of one record.
+    pub record: Signal<Out, Bits<16>>,
     /// Set parameters: the length without the bytes that do not fill a whole learning rate.
     pub whole_rates: Signal<Out, Bits<32>>,
-    /// `length`, zero-extended.
-    pub length_wide: Signal<Out, Bits<32>>,
+    /// `length` is 0.
+    pub empty: Signal<Out, Bit>,
+    /// `length` is a reset's.
+    pub reset_length_ok: Signal<Out, Bit>,
+    /// `length` is a read memory's.
+    pub memory_length_ok: Signal<Out, Bit>,
+    /// `length` is a set parameters' with one learning rate per layer.
+    pub parameters_length_ok: Signal<Out, Bit>,
+    /// `length` is below a memory header, the set-parameters fields ahead of the learning
+    /// rates, a run header or a queue header.
+    pub below_memory: Signal<Out, Bit>,
+    pub below_parameters: Signal<Out, Bit>,
+    pub below_run: Signal<Out, Bit>,
+    pub below_queue: Signal<Out, Bit>,
+    /// Write memory: `length` equals `write_length`.
+    pub write_length_ok: Signal<Out, Bit>,
+    /// Run sample: `length` is below `inputs_end`, or equals it.
+    pub below_inputs_end: Signal<Out, Bit>,
+    pub at_inputs_end: Signal<Out, Bit>,
+    /// Run sample: `length` has one target word per output.
+    pub sample_length_ok: Signal<Out, Bit>,
+    /// Set parameters: `length` equals `whole_rates`.
+    pub whole_rates_ok: Signal<Out, Bit>,
     /// Flag bit 0: learn.
     pub learn: Signal<Out, Bit>,
     /// Flag bit 1: start of stream.
@@ -574,12 +620,13 @@ pub struct PayloadLengths {
     _inputs: u32,
     _outputs: u32,
     _max_samples: u32,
+    _parameters_length: u64,
 }
 
 impl PayloadLengths {
     /// Lengths for a network of `inputs` inputs and `outputs` outputs whose replies carry at
-    /// most `max_payload` bytes.
-    pub fn new(inputs: usize, outputs: usize, max_payload: usize) -> Self {
+    /// most `max_payload` bytes, and whose set-parameters payload has `parameters_length` bytes.
+    pub fn new(inputs: usize, outputs: usize, max_payload: usize, parameters_length: u64) -> Self {
         let max_samples =
             (max_payload.saturating_sub(8) / (2 * outputs).max(1)).min(u16::MAX as usize);
         assert!(
@@ -596,11 +643,21 @@ impl PayloadLengths {
             inputs_end: Default::default(),
             whole_targets: Default::default(),
             whole_targets_ok: Default::default(),
-            sample_length: Default::default(),
-            queue_length: Default::default(),
-            queue_length_ok: Default::default(),
+            record: Default::default(),
             whole_rates: Default::default(),
-            length_wide: Default::default(),
+            empty: Default::default(),
+            reset_length_ok: Default::default(),
+            memory_length_ok: Default::default(),
+            parameters_length_ok: Default::default(),
+            below_memory: Default::default(),
+            below_parameters: Default::default(),
+            below_run: Default::default(),
+            below_queue: Default::default(),
+            write_length_ok: Default::default(),
+            below_inputs_end: Default::default(),
+            at_inputs_end: Default::default(),
+            sample_length_ok: Default::default(),
+            whole_rates_ok: Default::default(),
             learn: Default::default(),
             start: Default::default(),
             potential: Default::default(),
@@ -611,6 +668,7 @@ impl PayloadLengths {
             _inputs: inputs as u32,
             _outputs: outputs as u32,
             _max_samples: max_samples as u32,
+            _parameters_length: parameters_length,
         }
     }
 
@@ -626,20 +684,6 @@ impl PayloadLengths {
     }
 }
 
-/// Verilog for `constant · value` in `bits` bits as a sum of shifted copies of the 16-bit
-/// `value`, one per set bit of `constant`.
-fn constant_product(constant: u64, value: &str, bits: usize) -> String {
-    let terms: Vec<String> = (0..17)
-        .filter(|bit| constant >> bit & 1 == 1)
-        .map(|bit| format!("({{{}'h0, {value}}} << {bit})", bits - 16))
-        .collect();
-    if terms.is_empty() {
-        format!("{bits}'h0")
-    } else {
-        terms.join(" + ")
-    }
-}
-
 impl Logic for PayloadLengths {
     fn update(&mut self) {
         let length = self.length.val().to_u64();
@@ -652,7 +696,6 @@ impl Logic for PayloadLengths {
         let inputs_end = 4 + 2 * count;
         let rest = length.wrapping_sub(inputs_end) & 0xffff_ffff;
         let record = self.record(learn, potential);
-        let queue_length = 6 + samples * record;
         self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
         self.write_length.next = (8 + 4 * count).to_bits();
         self.inputs_end.next = inputs_end.to_bits();
@@ -660,12 +703,23 @@ impl Logic for PayloadLengths {
         // difference does not wrap.
         self.whole_targets.next = (length.wrapping_sub(rest % target_bytes) & 0xffff).to_bits();
         self.whole_targets_ok.next = rest % target_bytes == 0;
-        self.sample_length.next =
-            (4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64).to_bits();
-        self.queue_length.next = (queue_length & 0xffff_ffff).to_bits();
-        self.queue_length_ok.next = queue_length == length;
+        let sample_length = 4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64;
+        self.sample_length_ok.next = length == sample_length;
+        self.record.next = record.to_bits();
         self.whole_rates.next = (length - (length & 3)).to_bits();
-        self.length_wide.next = length.to_bits();
+        use request_length as r;
+        self.empty.next = length == r::EMPTY;
+        self.reset_length_ok.next = length == r::RESET;
+        self.memory_length_ok.next = length == r::MEMORY;
+        self.parameters_length_ok.next = length == self._parameters_length;
+        self.below_memory.next = length < r::MEMORY;
+        self.below_parameters.next = length < r::PARAMETERS_FIXED;
+        self.below_run.next = length < r::RUN;
+        self.below_queue.next = length < r::QUEUE;
+        self.write_length_ok.next = length == 8 + 4 * count;
+        self.below_inputs_end.next = length < inputs_end;
+        self.at_inputs_end.next = length == inputs_end;
+        self.whole_rates_ok.next = length & 3 == 0;
         self.learn.next = learn;
         self.start.next = flags & 2 != 0;
         self.potential.next = potential;
@@ -680,11 +734,21 @@ impl Logic for PayloadLengths {
         self.inputs_end.connect();
         self.whole_targets.connect();
         self.whole_targets_ok.connect();
-        self.sample_length.connect();
-        self.queue_length.connect();
-        self.queue_length_ok.connect();
+        self.empty.connect();
+        self.reset_length_ok.connect();
+        self.memory_length_ok.connect();
+        self.parameters_length_ok.connect();
+        self.below_memory.connect();
+        self.below_parameters.connect();
+        self.below_run.connect();
+        self.below_queue.connect();
+        self.write_length_ok.connect();
+        self.below_inputs_end.connect();
+        self.at_inputs_end.connect();
+        self.sample_length_ok.connect();
+        self.whole_rates_ok.connect();
+        self.record.connect();
         self.whole_rates.connect();
-        self.length_wide.connect();
         self.learn.connect();
         self.start.connect();
         self.potential.connect();
@@ -694,69 +758,88 @@ impl Logic for PayloadLengths {
         self.limit_length.connect();
     }
     fn hdl(&self) -> Verilog {
-        let inputs = 2 * self._inputs as u64;
+        use request_length as r;
         let max = self._max_samples as u64;
         let (bare, activity, potential) = (
             self.record(false, false),
             self.record(true, false),
             self.record(true, true),
         );
-        // samples · record = samples · 2 inputs + samples · outputs · target bytes, which
-        // `queue_bits` bits hold for every 16-bit sample count.
-        let queue_bits = 64 - (6 + 0xffff * potential).leading_zeros() as usize;
         assert!(
-            (17..=34).contains(&queue_bits),
-            "a queue frame length of {queue_bits} bits is outside the 17 to 34 bits this sum takes"
+            self._parameters_length < 1 << 16,
+            "a set-parameters length of {} bytes does not fit 16 bits",
+            self._parameters_length
         );
-        let queue_length = if queue_bits < 32 {
-            format!("{{{}'h0, queue_full}}", 32 - queue_bits)
-        } else {
-            "queue_full[31:0]".into()
+        // `length < c` for a constant c below 32 is `length[15:5] == 0` and bit `length[4:0]`
+        // of the mask of the c lowest bits: LUTs, where a comparison would take a carry chain.
+        let below = |name: &str, c: u64| {
+            assert!(c < 32, "the length {c} is not below 32");
+            format!(
+                "wire [31:0] {name}_mask = 32'h{:x};\n\
+                 wire {name}_bit = {name}_mask[length[4:0]];\n",
+                (1u64 << c) - 1
+            )
         };
+        let masks = [
+            below("below_memory", r::MEMORY),
+            below("below_parameters", r::PARAMETERS_FIXED),
+            below("below_run", r::RUN),
+            below("below_queue", r::QUEUE),
+        ]
+        .concat();
         // `rest` is the low two bits of `length - inputs_end`, the bytes after the inputs.
         // `inputs_end = 4 + 2 count` has bit 0 clear and bit 1 equal to `count[0]`, so no
         // subtraction is needed, and `partial` is the part of a target word at the end.
+        // `inputs_end` has 18 bits and `write_length = 2 inputs_end` 19.
         Verilog::Custom(format!(
-            "wire [31:0] length32 = {{16'h0, length}};\n\
-             wire [31:0] inputs_end_word = 32'd4 + {{15'h0, count, 1'b0}};\n\
+            "wire [17:0] inputs_end18 = 18'd4 + {{1'b0, count, 1'b0}};\n\
              wire [1:0] rest = {{length[1] ^ count[0], length[0]}};\n\
              wire [1:0] partial = flags[2] ? rest : {{1'b0, rest[0]}};\n\
-             wire [{queue_top}:0] input_part = {input_part};\n\
-             wire [{queue_top}:0] output_part = {output_part};\n\
-             wire [{queue_top}:0] target_part = !flags[0] ? {queue_bits}'h0\n\
-             \x20 : flags[2] ? (output_part << 2) : (output_part << 1);\n\
-             wire [{queue_top}:0] queue_full = {queue_bits}'d6 + input_part + target_part;\n\
+             wire short = length[15:5] == 11'h0;\n\
+             {masks}\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
-             \x20  write_length = {{inputs_end_word[30:0], 1'b0}};\n\
-             \x20  inputs_end = inputs_end_word;\n\
+             \x20  write_length = {{13'h0, inputs_end18, 1'b0}};\n\
+             \x20  inputs_end = {{14'h0, inputs_end18}};\n\
              \x20  whole_targets = {{16'h0, length - {{14'h0, partial}}}};\n\
              \x20  whole_targets_ok = partial == 2'h0;\n\
-             \x20  sample_length = flags[2] ? 32'd{sample_potential} : 32'd{sample_activity};\n\
-             \x20  queue_length = {queue_length};\n\
-             \x20  queue_length_ok = queue_full == {{{queue_pad}'h0, length}};\n\
              \x20  whole_rates = {{16'h0, length[15:2], 2'h0}};\n\
-             \x20  length_wide = length32;\n\
+             \x20  empty = length == 16'd{empty};\n\
+             \x20  reset_length_ok = length == 16'd{reset};\n\
+             \x20  memory_length_ok = length == 16'd{memory};\n\
+             \x20  parameters_length_ok = length == 16'd{parameters};\n\
+             \x20  below_memory = short && below_memory_bit;\n\
+             \x20  below_parameters = short && below_parameters_bit;\n\
+             \x20  below_run = short && below_run_bit;\n\
+             \x20  below_queue = short && below_queue_bit;\n\
+             \x20  write_length_ok = {{3'h0, length}} == {{inputs_end18, 1'b0}};\n\
+             \x20  below_inputs_end = {{2'h0, length}} < inputs_end18;\n\
+             \x20  at_inputs_end = {{2'h0, length}} == inputs_end18;\n\
+             \x20  sample_length_ok = {{1'b0, length}} == (flags[2] ? 17'd{sample_potential} : 17'd{sample_activity});\n\
+             \x20  whole_rates_ok = length[1:0] == 2'h0;\n\
              \x20  learn = flags[0];\n\
              \x20  start = flags[1];\n\
              \x20  potential = flags[2];\n\
              \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
              \x20  too_many = samples > 16'd{max};\n\
              \x20  if (!flags[0]) begin\n\
+             \x20    record = 16'd{bare};\n\
              \x20    one_sample_length = 32'd{one_bare};\n\
              \x20    limit_length = 32'd{limit_bare};\n\
              \x20  end else if (flags[2]) begin\n\
+             \x20    record = 16'd{potential};\n\
              \x20    one_sample_length = 32'd{one_potential};\n\
              \x20    limit_length = 32'd{limit_potential};\n\
              \x20  end else begin\n\
+             \x20    record = 16'd{activity};\n\
              \x20    one_sample_length = 32'd{one_activity};\n\
              \x20    limit_length = 32'd{limit_activity};\n\
              \x20  end\n\
              end\n",
-            queue_top = queue_bits - 1,
-            queue_pad = queue_bits - 16,
-            input_part = constant_product(inputs, "samples", queue_bits),
-            output_part = constant_product(self._outputs as u64, "samples", queue_bits),
+            empty = r::EMPTY,
+            reset = r::RESET,
+            memory = r::MEMORY,
+            parameters = self._parameters_length,
             sample_activity = 4 + activity,
             sample_potential = 4 + potential,
             one_bare = 6 + bare,
@@ -872,6 +955,8 @@ pub mod detail_source {
     pub const INPUTS_END: u64 = VALUE + 12;
     pub const WHOLE_TARGETS: u64 = VALUE + 13;
     pub const ONE_SAMPLE_LENGTH: u64 = VALUE + 14;
+    /// A queue frame's length, `6 + samples · record`, which the executor sums in its
+    /// serializer instead, so the selector's word for it is unused.
     pub const QUEUE_LENGTH: u64 = VALUE + 15;
     pub const LIMIT_LENGTH: u64 = VALUE + 16;
     pub const SAMPLE_FLAGS: u64 = VALUE + 17;
@@ -896,7 +981,6 @@ pub struct ErrorDetail {
     pub inputs_end: Signal<In, Bits<32>>,
     pub whole_targets: Signal<In, Bits<32>>,
     pub one_sample_length: Signal<In, Bits<32>>,
-    pub queue_length: Signal<In, Bits<32>>,
     pub limit_length: Signal<In, Bits<32>>,
     pub sample_flags: Signal<In, Bits<32>>,
     pub detail: Signal<Out, Bits<32>>,
@@ -922,7 +1006,6 @@ impl ErrorDetail {
             inputs_end: Default::default(),
             whole_targets: Default::default(),
             one_sample_length: Default::default(),
-            queue_length: Default::default(),
             limit_length: Default::default(),
             sample_flags: Default::default(),
             detail: Default::default(),
@@ -954,7 +1037,6 @@ impl Logic for ErrorDetail {
             d::INPUTS_END => self.inputs_end.val().to_u64(),
             d::WHOLE_TARGETS => self.whole_targets.val().to_u64(),
             d::ONE_SAMPLE_LENGTH => self.one_sample_length.val().to_u64(),
-            d::QUEUE_LENGTH => self.queue_length.val().to_u64(),
             d::LIMIT_LENGTH => self.limit_length.val().to_u64(),
             d::SAMPLE_FLAGS => self.sample_flags.val().to_u64(),
             _ => source & 31,
@@ -985,7 +1067,6 @@ impl Logic for ErrorDetail {
             (d::INPUTS_END, "inputs_end".to_string()),
             (d::WHOLE_TARGETS, "whole_targets".to_string()),
             (d::ONE_SAMPLE_LENGTH, "one_sample_length".to_string()),
-            (d::QUEUE_LENGTH, "queue_length".to_string()),
             (d::LIMIT_LENGTH, "limit_length".to_string()),
             (d::SAMPLE_FLAGS, "sample_flags".to_string()),
         ];

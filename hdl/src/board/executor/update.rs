@@ -27,6 +27,8 @@ impl Logic for CommandExecutor {
         self.replay_address.clock.next = self.clock.val();
         self.replay_address.reset.next = self.reset.val();
         self.error_reply.clock.next = self.clock.val();
+        self.stored_code.clock.next = self.clock.val();
+        self.stored_source.clock.next = self.clock.val();
         self.length_out.clock.next = self.clock.val();
         self.samples.clock.next = self.clock.val();
         self.samples.reset.next = self.reset.val();
@@ -42,7 +44,7 @@ impl Logic for CommandExecutor {
         self.select_code.reset.next = self.reset.val();
         self.new_target.clock.next = self.clock.val();
         self.new_learning.clock.next = self.clock.val();
-        self.steps_per_sample.clock.next = self.clock.val();
+        self.learn_steps.clock.next = self.clock.val();
         self.settle_steps.clock.next = self.clock.val();
         self.learning.clock.next = self.clock.val();
         self.voltage.clock.next = self.clock.val();
@@ -65,6 +67,11 @@ impl Logic for CommandExecutor {
         self.walker.reset.next = self.reset.val();
         self.cache.clock.next = self.clock.val();
         self.cache.reset.next = self.reset.val();
+
+        // rust-hdl reports a logic loop for a local signal read before it is assigned, so this
+        // comes ahead of the defaults that read it.
+        self.steps_difference.next =
+            self.gather.w0.val().get_bits::<21>(0) - self.gather.w1.val().get_bits::<21>(0);
 
         // ---- Defaults: hold every register, strobe nothing. ----
         self.state.d.next = self.state.q.val();
@@ -101,7 +108,7 @@ impl Logic for CommandExecutor {
         self.length_out.d.next = self.out_address.q.val();
         self.error_now.next = false;
         self.error_code.next = self.code_payload_length.val();
-        self.error_detail.source.next = self.detail_zero.val();
+        self.detail_source.next = self.detail_zero.val();
         self.samples.load.next = false;
         self.samples.value.next = self.gather.h2.val();
         self.samples.enable.next = false;
@@ -130,8 +137,8 @@ impl Logic for CommandExecutor {
         self.new_target.d.next = self.gather.b0.val() == self.one8.val();
         self.new_learning.enable.next = false;
         self.new_learning.d.next = self.gather.b1.val() == self.one8.val();
-        self.steps_per_sample.enable.next = false;
-        self.steps_per_sample.d.next = self.gather.w0.val().get_bits::<20>(0);
+        self.learn_steps.enable.next = false;
+        self.learn_steps.d.next = self.steps_difference.val().get_bits::<20>(0);
         self.settle_steps.enable.next = false;
         self.settle_steps.d.next = self.gather.w1.val().get_bits::<20>(0);
         self.learning.enable.next = false;
@@ -168,6 +175,7 @@ impl Logic for CommandExecutor {
         self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
         self.serializer.accumulate.next = false;
+        self.serializer.length.next = self.frame_length.val();
         self.power_on.address.next = self.index.q.val();
         self.power_on_view.word.next = self.power_on.data.val();
         self.identity.address.next = self.index.q.val();
@@ -218,7 +226,6 @@ impl Logic for CommandExecutor {
         self.error_detail.inputs_end.next = self.lengths.inputs_end.val();
         self.error_detail.whole_targets.next = self.lengths.whole_targets.val();
         self.error_detail.one_sample_length.next = self.lengths.one_sample_length.val();
-        self.error_detail.queue_length.next = self.lengths.queue_length.val();
         self.error_detail.limit_length.next = self.lengths.limit_length.val();
         self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
@@ -230,8 +237,7 @@ impl Logic for CommandExecutor {
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
-        self.learn_steps.next = self.steps_per_sample.q.val() - self.settle_steps.q.val();
-        self.wide_steps.value.next = self.steps_per_sample.q.val();
+        self.wide_steps.value.next = self.learn_steps.q.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -262,8 +268,8 @@ impl Logic for CommandExecutor {
             // Power-on: write the layer table and constants from the ROM, two clocks each, and
             // load the parameters of the configuration.
             ExecState::InitNext => {
-                self.steps_per_sample.d.next = self.default_steps.val();
-                self.steps_per_sample.enable.next = true;
+                self.learn_steps.d.next = self.default_learn_steps.val();
+                self.learn_steps.enable.next = true;
                 self.settle_steps.d.next = self.default_settle.val();
                 self.settle_steps.enable.next = true;
                 self.learning.d.next = true;
@@ -315,16 +321,16 @@ impl Logic for CommandExecutor {
                     // A new session: forget the stored replies and the stream position.
                     self.cache.clear.next = true;
                     self.stream_open.d.next = false;
-                    if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.source.next = self.detail_zero.val();
+                    if !self.lengths.empty.val() {
+                        self.detail_source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
                         self.state.d.next = ExecState::IdentityNext;
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_counters.val() {
-                    if self.lengths.length_wide.val() != self.length_identify.val() {
-                        self.error_detail.source.next = self.detail_zero.val();
+                    if !self.lengths.empty.val() {
+                        self.detail_source.next = self.detail_zero.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     } else {
@@ -332,8 +338,8 @@ impl Logic for CommandExecutor {
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
-                    if self.lengths.length_wide.val() != self.length_memory.val() {
-                        self.error_detail.source.next = self.detail_length_memory.val();
+                    if !self.lengths.memory_length_ok.val() {
+                        self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -352,8 +358,8 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::ReplayNext;
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
                     self.ret.d.next = ExecState::MemoryHeader;
-                    if self.lengths.length_wide.val() < self.length_memory.val() {
-                        self.error_detail.source.next = self.detail_length_memory.val();
+                    if self.lengths.below_memory.val() {
+                        self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
@@ -361,36 +367,36 @@ impl Logic for CommandExecutor {
                     self.ptr.value.next = self.twenty_four16.val();
                     self.ptr.load.next = true;
                     self.ret.d.next = ExecState::ParameterFlags;
-                    if self.lengths.length_wide.val() < self.length_parameters_fixed.val() {
-                        self.error_detail.source.next = self.detail_length_parameters_fixed.val();
+                    if self.lengths.below_parameters.val() {
+                        self.detail_source.next = self.detail_length_parameters_fixed.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
                     self.ret.d.next = ExecState::RunHeader;
-                    if self.lengths.length_wide.val() < self.length_run.val() {
-                        self.error_detail.source.next = self.detail_length_run.val();
+                    if self.lengths.below_run.val() {
+                        self.detail_source.next = self.detail_length_run.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.ret.d.next = ExecState::QueueHeader;
-                    if self.lengths.length_wide.val() < self.length_queue.val() {
-                        self.error_detail.source.next = self.detail_length_queue.val();
+                    if self.lengths.below_queue.val() {
+                        self.detail_source.next = self.detail_length_queue.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_reset.val() {
                     self.ret.d.next = ExecState::ResetCheck;
-                    if self.lengths.length_wide.val() != self.length_reset.val() {
-                        self.error_detail.source.next = self.detail_length_reset.val();
+                    if !self.lengths.reset_length_ok.val() {
+                        self.detail_source.next = self.detail_length_reset.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else {
                     self.unknown_opcodes.enable.next = true;
                     self.error_code.next = self.code_unknown_opcode.val();
-                    self.error_detail.source.next = self.detail_zero.val();
+                    self.detail_source.next = self.detail_zero.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -450,10 +456,33 @@ impl Logic for CommandExecutor {
 
             // ---- Reply tail. ----
             ExecState::ErrorReply => {
+                self.serializer.value.next = self.words.error.val();
+                self.serializer.load.next = true;
                 self.error_reply.d.next = true;
                 self.error_reply.enable.next = true;
                 self.caching.d.next = false;
                 self.out_address.load.next = true;
+                self.put_left.value.next = self.four4.val();
+                self.put_left.load.next = true;
+                self.ret.d.next = ExecState::ErrorDetail;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
+            }
+            ExecState::ErrorDetail => {
+                // After four bytes the serializer's low half contains the detail, unless the
+                // detail is a queue frame's length, which is summed again.
+                self.state.d.next = ExecState::ErrorTail;
+                if self.stored_source.q.val() == self.detail_queue_length.val() {
+                    self.serializer.value.next = self.six64.val();
+                    self.serializer.load.next = true;
+                    self.index.load.next = true;
+                    self.ret.d.next = ExecState::ErrorTail;
+                    self.ret.enable.next = true;
+                    self.state.d.next = ExecState::QueueSum;
+                }
+            }
+            ExecState::ErrorTail => {
+                self.put_left.value.next = self.four4.val();
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::Finish;
                 self.ret.enable.next = true;
@@ -553,15 +582,15 @@ impl Logic for CommandExecutor {
                 self.walker.start.next = true;
                 if !self.range.known.val() {
                     self.error_code.next = self.code_unknown_memory.val();
-                    self.error_detail.source.next = self.detail_byte.val();
+                    self.detail_source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
-                    & (self.lengths.length_wide.val() != self.lengths.write_length.val())
+                    & !self.lengths.write_length_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_write_length.val();
+                    self.detail_source.next = self.detail_write_length.val();
                 } else if !self.range.in_range.val() {
                     self.error_code.next = self.code_address_range.val();
-                    self.error_detail.source.next = self.detail_memory_size.val();
+                    self.detail_source.next = self.detail_memory_size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.error_now.next = false;
                     self.serializer.value.next = self.words.header.val();
@@ -582,7 +611,8 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_address.result.val();
                 if self.memory_select.is_weights.val() {
-                    self.command_address.d.next = self.walker.address.val();
+                    self.command_address.d.next =
+                        self.walker.address.val() & self.walker_address_mask.val();
                 }
                 if self.memory_select.is_rounding.val() {
                     self.command_address.d.next = self.memory_select.rounding_read_address.val();
@@ -627,7 +657,7 @@ impl Logic for CommandExecutor {
                     self.state.d.next = ExecState::WriteCheckNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.error_detail.source.next = self.detail_index.val();
+                    self.detail_source.next = self.detail_index.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -664,7 +694,8 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_address.result.val();
                 if self.memory_select.is_weights.val() {
-                    self.command_address.d.next = self.walker.address.val();
+                    self.command_address.d.next =
+                        self.walker.address.val() & self.walker_address_mask.val();
                 }
                 if self.memory_select.is_rounding.val() {
                     self.command_address.d.next = self.memory_select.rounding_write_address.val();
@@ -693,16 +724,16 @@ impl Logic for CommandExecutor {
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 self.field_number.load.next = true;
-                if self.lengths.whole_rates.val() != self.lengths.length_wide.val() {
+                if !self.lengths.whole_rates_ok.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_whole_rates.val();
+                    self.detail_source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val() > self.one8.val() {
-                    self.error_detail.source.next = self.detail_field_target.val();
+                    self.detail_source.next = self.detail_field_target.val();
                 } else if self.gather.b1.val() > self.one8.val() {
-                    self.error_detail.source.next = self.detail_field_learning.val();
-                } else if self.lengths.length_wide.val() != self.length_parameters.val() {
+                    self.detail_source.next = self.detail_field_learning.val();
+                } else if !self.lengths.parameters_length_ok.val() {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_length_parameters.val();
+                    self.detail_source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::ShiftNext;
@@ -724,17 +755,18 @@ impl Logic for CommandExecutor {
             }
             ExecState::ShiftCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.source.next = self.detail_field.val();
-                self.index.enable.next = true;
-                self.field_number.enable.next = true;
-                if self.index.q.val() == self.two16.val() {
-                    // After β come the learning rates, at byte 28, field number 8.
-                    self.ptr.value.next = self.twenty_eight16.val();
-                    self.ptr.load.next = true;
-                    self.field_number.value.next = self.field_eta.val();
-                    self.field_number.load.next = true;
-                }
+                self.detail_source.next = self.detail_field.val();
+                // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.shift_ok.val() {
+                    self.index.enable.next = true;
+                    self.field_number.enable.next = true;
+                    if self.index.q.val() == self.two16.val() {
+                        // After β come the learning rates, at byte 28, field number 8.
+                        self.ptr.value.next = self.twenty_eight16.val();
+                        self.ptr.load.next = true;
+                        self.field_number.value.next = self.field_eta.val();
+                        self.field_number.load.next = true;
+                    }
                     self.state.d.next = ExecState::ShiftNext;
                 } else {
                     self.error_now.next = true;
@@ -757,16 +789,17 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.source.next = self.detail_field.val();
-                self.index.enable.next = true;
-                self.field_number.enable.next = true;
-                if self.index.q.val() == self.two16.val() {
-                    self.ptr.value.next = self.twenty_eight16.val();
-                    self.ptr.load.next = true;
-                    self.field_number.value.next = self.field_eta.val();
-                    self.field_number.load.next = true;
-                }
+                self.detail_source.next = self.detail_field.val();
+                // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.value_ok.val() {
+                    self.index.enable.next = true;
+                    self.field_number.enable.next = true;
+                    if self.index.q.val() == self.two16.val() {
+                        self.ptr.value.next = self.twenty_eight16.val();
+                        self.ptr.load.next = true;
+                        self.field_number.value.next = self.field_eta.val();
+                        self.field_number.load.next = true;
+                    }
                     self.state.d.next = ExecState::ValueNext;
                 } else {
                     self.error_now.next = true;
@@ -776,7 +809,7 @@ impl Logic for CommandExecutor {
             ExecState::StepsCheck => {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.source.next = self.detail_field_steps.val();
+                self.detail_source.next = self.detail_field_steps.val();
                 if (self.gather.w0.val() == self.zero32.val())
                     | (self.gather.w0.val() > self.max_steps.val())
                 {
@@ -789,17 +822,18 @@ impl Logic for CommandExecutor {
             ExecState::SettleCheck => {
                 // The last check: the new step counts take effect here, the rest in ApplyDone.
                 self.error_code.next = self.code_invalid_parameter.val();
-                self.error_detail.source.next = self.detail_field_settle.val();
+                self.detail_source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
+                // Settle steps are fewer than steps per sample when the difference is positive.
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
-                    | (self.gather.w1.val().get_bits::<20>(0)
-                        >= self.gather.w0.val().get_bits::<20>(0))
+                    | self.steps_difference.val().get_bit(20)
+                    | (self.steps_difference.val().get_bits::<20>(0) == self.zero20.val())
                 {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
-                    self.steps_per_sample.enable.next = true;
+                    self.learn_steps.enable.next = true;
                     self.settle_steps.enable.next = true;
                     self.state.d.next = ExecState::ApplyNext;
                 }
@@ -917,73 +951,100 @@ impl Logic for CommandExecutor {
                 self.ptr.load.next = true;
                 if !self.lengths.flags_ok.val() {
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.error_detail.source.next = self.detail_byte.val();
+                    self.detail_source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
-                    & (self.lengths.length_wide.val() < self.lengths.inputs_end.val())
+                    & self.lengths.below_inputs_end.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_inputs_end.val();
+                    self.detail_source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & !self.lengths.learn.val()
-                    & (self.lengths.length_wide.val() != self.lengths.inputs_end.val())
+                    & !self.lengths.at_inputs_end.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_inputs_end.val();
+                    self.detail_source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_whole_targets.val();
+                    self.detail_source.next = self.detail_whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
                 {
                     self.error_code.next = self.code_out_of_order.val();
-                    self.error_detail.source.next = self.detail_no_stream.val();
+                    self.detail_source.next = self.detail_no_stream.val();
                     if self.stream_open.q.val() {
-                        self.error_detail.source.next = self.detail_stream_next.val();
+                        self.detail_source.next = self.detail_stream_next.val();
                     }
                 } else if self.gather.h1.val() != self.n_inputs.val() {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.error_detail.source.next = self.detail_inputs.val();
+                    self.detail_source.next = self.detail_inputs.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & (self.gather.h2.val() == self.zero16.val())
                 {
                     self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_one_sample_length.val();
-                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
-                    & !self.lengths.queue_length_ok.val()
-                {
-                    self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_queue_length.val();
-                } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
-                    & self.lengths.too_many.val()
-                {
-                    self.error_code.next = self.code_payload_length.val();
-                    self.error_detail.source.next = self.detail_limit_length.val();
+                    self.detail_source.next = self.detail_one_sample_length.val();
+                } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
+                    // The frame must be `6 + samples · record` bytes long: sum it in the
+                    // serializer, then check it and the rest.
+                    self.error_now.next = false;
+                    self.serializer.value.next = self.six64.val();
+                    self.serializer.load.next = true;
+                    self.index.load.next = true;
+                    self.ret.d.next = ExecState::QueueCheck;
+                    self.ret.enable.next = true;
+                    self.state.d.next = ExecState::QueueSum;
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
-                    // The samples of a queue frame carry the flags without the start bit.
                     self.error_code.next = self.code_invalid_flags.val();
-                    self.error_detail.source.next = self.detail_byte.val();
-                    if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                        self.error_detail.source.next = self.detail_sample_flags.val();
-                    }
+                    self.detail_source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
-                    & (self.lengths.length_wide.val() != self.lengths.sample_length.val())
+                    & !self.lengths.sample_length_ok.val()
                 {
                     self.error_code.next = self.code_sample_shape.val();
-                    self.error_detail.source.next = self.detail_outputs.val();
+                    self.detail_source.next = self.detail_outputs.val();
                 } else if self.lengths.learn.val() & self.lengths.potential.val() {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::TargetSkip;
                 } else {
                     self.error_now.next = false;
                     self.state.d.next = ExecState::Execute;
+                }
+            }
+            ExecState::QueueSum => {
+                self.serializer.value.next = self.wide_samples.result.val();
+                if self.index.q.val() == self.lengths.record.val() {
+                    self.state.d.next = self.ret.q.val();
+                } else {
+                    self.serializer.accumulate.next = true;
+                    self.index.enable.next = true;
+                }
+            }
+            ExecState::QueueCheck => {
+                self.error_now.next = true;
+                self.state.d.next = ExecState::ErrorReply;
+                self.error_code.next = self.code_payload_length.val();
+                if !self.serializer.fits.val() {
+                    self.detail_source.next = self.detail_queue_length.val();
+                } else if self.lengths.too_many.val() {
+                    self.detail_source.next = self.detail_limit_length.val();
+                } else if self.lengths.learn.val()
+                    & (self.lengths.potential.val() != self.voltage.q.val())
+                {
+                    // The samples of a queue frame carry the flags without the start bit.
+                    self.error_code.next = self.code_invalid_flags.val();
+                    self.detail_source.next = self.detail_sample_flags.val();
+                } else {
+                    self.error_now.next = false;
+                    self.state.d.next = ExecState::Execute;
+                    if self.lengths.learn.val() & self.lengths.potential.val() {
+                        self.state.d.next = ExecState::TargetSkip;
+                    }
                 }
             }
             ExecState::TargetSkip => {
@@ -1021,13 +1082,13 @@ impl Logic for CommandExecutor {
             }
             ExecState::TargetCheck => {
                 self.fit.memory.next = self.memory_potential.val();
-                self.index.enable.next = true;
-                self.address.enable.next = true;
                 if self.fit.fits.val() {
+                    self.index.enable.next = true;
+                    self.address.enable.next = true;
                     self.state.d.next = ExecState::TargetNext;
                 } else {
                     self.error_code.next = self.code_word_range.val();
-                    self.error_detail.source.next = self.detail_address.val();
+                    self.detail_source.next = self.detail_address.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -1111,27 +1172,24 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::EngineWrite;
             }
             ExecState::RunStart => {
-                // With the learn flag and learning on: the settle steps without nudging, then
-                // the rest with nudging and weight updates. Otherwise every step is frozen.
+                // The settle steps without nudging, then the rest: with the learn flag and
+                // learning on, with nudging and weight updates, otherwise frozen. A run of 0
+                // steps is skipped.
                 self.command_learn.d.next = false;
                 self.command_learn.enable.next = true;
-                self.ret.d.next = ExecState::OutputStart;
+                self.ret.d.next = ExecState::RunLearn;
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::EngineRun;
-                if self.lengths.learn.val() & self.learning.q.val() {
-                    self.ret.d.next = ExecState::RunLearn;
-                    self.wide_steps.value.next = self.settle_steps.q.val();
-                    if self.settle_steps.q.val() == self.zero20.val() {
-                        self.state.d.next = ExecState::RunLearn;
-                    }
+                if self.settle_steps.q.val() == self.zero20.val() {
+                    self.state.d.next = ExecState::RunLearn;
                 }
+                self.wide_steps.value.next = self.settle_steps.q.val();
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
             }
             ExecState::RunLearn => {
-                self.command_learn.d.next = true;
+                self.command_learn.d.next = self.lengths.learn.val() & self.learning.q.val();
                 self.command_learn.enable.next = true;
-                self.wide_steps.value.next = self.learn_steps.val();
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
                 self.ret.d.next = ExecState::OutputStart;
@@ -1212,7 +1270,7 @@ impl Logic for CommandExecutor {
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.error_code.next = self.code_invalid_flags.val();
-                self.error_detail.source.next = self.detail_byte.val();
+                self.detail_source.next = self.detail_byte.val();
                 if self.gather.b0.val() > self.three8.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -1275,14 +1333,18 @@ impl Logic for CommandExecutor {
             }
         }
 
-        // ---- Error replies: the state that finds the error loads the serializer with the
-        // error payload, and ErrorReply writes it. ----
-        self.words.code.next = self.error_code.val();
+        // ---- Error replies: the state that finds the error stores its code and the detail's
+        // source, and ErrorReply loads the serializer with the error payload and writes it.
+        // The detail's sources keep their values until then. ----
+        self.stored_code.d.next = self.error_code.val();
+        self.stored_code.enable.next = self.error_now.val();
+        self.stored_source.d.next = self.detail_source.val();
+        self.stored_source.enable.next = self.error_now.val();
+        self.error_detail.source.next = self.stored_source.q.val();
+        self.wide_code.value.next = self.stored_code.q.val();
+        self.wide_samples.value.next = self.gather.h2.val();
+        self.words.code.next = self.wide_code.result.val();
         self.words.detail.next = self.error_detail.detail.val();
-        if self.error_now.val() {
-            self.serializer.value.next = self.words.error.val();
-            self.serializer.load.next = true;
-        }
 
         // ---- Reply bytes: into the encoder's buffer and, while caching, the cache slot. ----
         self.reply_write.next = self.emit.val();
