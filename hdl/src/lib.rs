@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod boards;
+pub mod counter_bank;
 pub mod engine;
 pub mod lane;
 pub mod leaf;

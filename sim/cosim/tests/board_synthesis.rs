@@ -71,7 +71,7 @@ const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("command executor", bound(2_220, 505, 0, 0, 0)),
     ("weight walker", bound(120, 42, 0, 0, 0)),
     ("reply cache", bound(135, 42, 0, 1, 0)),
-    ("engine", bound(3_600, 1_700, 28, 0, 8)),
+    ("engine", bound(3_600, 1_700, 28, 1, 8)),
 ];
 
 const fn bound(
