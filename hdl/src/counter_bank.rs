@@ -154,9 +154,13 @@ fn bits_for(max: u64) -> usize {
 /// Contract: `reading` falls at most `hold_clocks - 2` clocks after `ready` rises, so that the
 /// round stops for at most `hold_clocks` clocks.
 ///
+/// In a bank with a 48-bit counter, bits 47:32 of `value` are not zero for a 32-bit counter
+/// (they repeat its top half), which saves a multiplexer; the caller ignores them.
+///
 /// `reset` (synchronous) zeroes every counter: it drops the pending counts and the increments of
-/// its own clock, and marks every counter stale, so that its next fold writes the pending count
-/// in place of the memory's contents. That also covers the undefined contents after power-on.
+/// its own clock and restarts the round as a clearing round, whose folds write the pending
+/// counts in place of the memory's contents. That also covers the undefined contents after
+/// power-on.
 #[derive(LogicBlock)]
 pub struct CounterBank {
     pub clock: Signal<In, Clock>,
@@ -234,7 +238,7 @@ pub struct CounterFold {
     _layout: BankLayout,
     _phase: usize,
     _pending: Vec<u64>,
-    _stale: Vec<bool>,
+    _clearing: bool,
     _carry: bool,
     _low: u64,
     _middle: u64,
@@ -260,7 +264,7 @@ impl CounterFold {
             _layout: layout,
             _phase: 0,
             _pending: vec![0; counters],
-            _stale: vec![true; counters],
+            _clearing: true,
             _carry: false,
             _low: 0,
             _middle: 0,
@@ -299,19 +303,17 @@ impl Logic for CounterFold {
         let waits = self.reading.val() && target < counters;
         let hold = waits && self._fresh && self._phase == layout.hold_phase(target);
 
-        let base = if self._stale[owner] {
-            0
-        } else {
-            self.read_data.val().to_u64()
-        };
         let addend = if first { sums[owner] } else { self._carry as u64 };
-        let result = base + addend;
-        let low = self._low;
-        let high = self.read_data.val().to_u64();
-        let value = if waits && layout.counters[target].halves == 3 {
-            (high << 32) | (self._middle << 16) | low
+        let result = if self._clearing {
+            addend
         } else {
-            (high << 16) | low
+            self.read_data.val().to_u64() + addend
+        };
+        let high = self.read_data.val().to_u64();
+        let value = if layout.wide() {
+            (high << 32) | (self._middle << 16) | self._low
+        } else {
+            (high << 16) | self._low
         };
         self.value.next = value.to_bits();
         self.ready.next = !waits || (hold && self._held);
@@ -323,7 +325,7 @@ impl Logic for CounterFold {
             if self.reset.val() {
                 self._phase = 0;
                 self._pending = vec![0; counters];
-                self._stale = vec![true; counters];
+                self._clearing = true;
                 self._carry = false;
                 self._fresh = false;
                 self._held = false;
@@ -340,15 +342,15 @@ impl Logic for CounterFold {
                 if first {
                     self._pending[owner] = 0;
                     self._low = result & 0xffff;
-                } else if !last {
+                } else {
                     self._middle = result & 0xffff;
-                }
-                if last {
-                    self._stale[owner] = false;
                 }
                 self._carry = !last && result >> 16 != 0;
             }
             if !hold {
+                if self._phase + 1 == layout.round {
+                    self._clearing = false;
+                }
                 self._phase = (self._phase + 1) % layout.round;
             }
         }
@@ -365,7 +367,6 @@ impl Logic for CounterFold {
         let counters = layout.counters.len();
         let slot_bits = bits_for(layout.slots as u64 - 1);
         let phase_bits = bits_for(layout.round as u64 - 1);
-        let counter_bits = bits_for(counters as u64 - 1);
         // A round has at least 4 clocks, so every pending count has at least 3 bits.
         let widest = *layout.pending_bits.iter().max().unwrap();
 
@@ -403,31 +404,27 @@ impl Logic for CounterFold {
             text += &format!("wire unused_increments = &{{1'b0, increments[63:{used}]}};\n");
         }
 
-        // The memory word of this phase and what it is: the counter, and its low, middle or top
-        // half. The low half's addend is the counter's pending sum; the others add the carry.
+        // The memory word of this phase, and whether it is a counter's low or top half. A low
+        // half adds the counter's pending sum, the other halves add the carry.
         text += &format!(
             "reg [{pt}:0] phase;\n\
              wire [{st}:0] slot = phase[{pt}:1];\n\
              wire writing = phase[0];\n\
-             reg [{ct}:0] slot_counter;\n\
              reg slot_first, slot_last;\n\
              reg [{wt}:0] first_addend;\n\
              always @(*) begin\n\
-             \x20  slot_counter = {cb}'d0;\n\
              \x20  slot_first = 1'b0;\n\
              \x20  slot_last = 1'b0;\n\
              \x20  first_addend = {widest}'h0;\n\
              \x20  case (slot)\n",
             pt = phase_bits - 1,
             st = slot_bits - 1,
-            ct = counter_bits - 1,
             wt = widest - 1,
-            cb = counter_bits,
         );
         for slot in 0..layout.slots {
             let (owner, half) = layout.slot_owner(slot);
             let halves = layout.counters[owner].halves;
-            let mut body = format!("slot_counter = {counter_bits}'d{owner};");
+            let mut body = String::new();
             if half == 0 {
                 let bits = layout.pending_bits[owner];
                 let sum = if bits == widest {
@@ -445,18 +442,15 @@ impl Logic for CounterFold {
         text += "      default: ;\n   endcase\nend\n";
 
         // The fold: the carry is 0 on a low half and the pending sum is 0 on the others, so
-        // one OR forms the addend.
+        // one OR forms the addend. A clearing round writes the addend alone.
         text += &format!(
-            "reg [{last_counter}:0] stale;\n\
-             reg carry;\n\
-             wire [15:0] base = stale[slot_counter] ? 16'h0 : read_data;\n\
+            "reg clearing, carry;\n\
              wire [15:0] addend = {addend};\n\
-             wire [16:0] result = {{1'b0, base}} + {{1'b0, addend}};\n\
+             wire [16:0] result = {{1'b0, read_data}} + {{1'b0, addend}};\n\
              always @(*) begin\n\
              \x20  write_enable = writing;\n\
-             \x20  write_data = result[15:0];\n\
+             \x20  write_data = clearing ? addend : result[15:0];\n\
              end\n",
-            last_counter = counters - 1,
             addend = format!(
                 "{{{}'h0, first_addend[{}:1], first_addend[0] | carry}}",
                 16 - widest,
@@ -469,12 +463,10 @@ impl Logic for CounterFold {
         text += &format!(
             "reg [{st}:0] target_first, target_top;\n\
              reg [{pt}:0] target_hold;\n\
-             reg target_wide;\n\
              always @(*) begin\n\
              \x20  target_first = {sb}'d0;\n\
              \x20  target_top = {sb}'d0;\n\
              \x20  target_hold = {pb}'d0;\n\
-             \x20  target_wide = 1'b0;\n\
              \x20  case (select)\n",
             st = slot_bits - 1,
             pt = phase_bits - 1,
@@ -484,11 +476,10 @@ impl Logic for CounterFold {
         for k in 0..counters {
             text += &format!(
                 "      4'd{k}: begin target_first = {slot_bits}'d{}; target_top = {slot_bits}'d{}; \
-                 target_hold = {phase_bits}'d{}; target_wide = 1'b{}; end\n",
+                 target_hold = {phase_bits}'d{}; end\n",
                 layout.first_slot[k],
                 layout.top_slot(k),
                 layout.hold_phase(k),
-                (layout.counters[k].halves == 3) as u8,
             );
         }
         text += &format!(
@@ -502,10 +493,9 @@ impl Logic for CounterFold {
         );
         if wide {
             text += "reg [15:0] middle;\n\
-                     always @(*) value = target_wide ? {read_data, middle, low} : {16'h0, read_data, low};\n";
+                     always @(*) value = {read_data, middle, low};\n";
         } else {
-            text += "wire unused_target_wide = target_wide;\n\
-                     always @(*) value = {16'h0, read_data, low};\n";
+            text += "always @(*) value = {16'h0, read_data, low};\n";
         }
         text += &format!(
             "always @(*) begin\n\
@@ -520,25 +510,25 @@ impl Logic for CounterFold {
             "always @(posedge clock) begin\n\
              \x20  if (reset) begin\n\
              \x20     phase <= {pb}'d0;\n\
-             \x20     stale <= {{{counters}{{1'b1}}}};\n\
+             \x20     clearing <= 1'b1;\n\
              \x20     carry <= 1'b0;\n\
              \x20     fresh <= 1'b0;\n\
              \x20     held <= 1'b0;\n\
              \x20  end else begin\n\
-             \x20     if (~hold) phase <= (phase == {pb}'d{last_phase}) ? {pb}'d0 : phase + {pb}'d1;\n\
-             \x20     if (writing) begin\n\
-             \x20        carry <= result[16] & ~slot_last;\n\
-             \x20        if (slot_last) stale[slot_counter] <= 1'b0;\n\
+             \x20     if (~hold) begin\n\
+             \x20        phase <= (phase == {pb}'d{last_phase}) ? {pb}'d0 : phase + {pb}'d1;\n\
+             \x20        if (phase == {pb}'d{last_phase}) clearing <= 1'b0;\n\
              \x20     end\n\
+             \x20     if (writing) carry <= result[16] & ~slot_last & ~clearing;\n\
              \x20     fresh <= waits & (fresh | (writing & slot_first & (slot == target_first)));\n\
              \x20     held <= hold;\n\
              \x20  end\n\
-             \x20  if (writing & slot_first) low <= result[15:0];\n",
+             \x20  if (writing & slot_first) low <= write_data;\n",
             pb = phase_bits,
             last_phase = layout.round - 1,
         );
         if wide {
-            text += "   if (writing & ~slot_first & ~slot_last) middle <= result[15:0];\n";
+            text += "   if (writing & ~slot_first) middle <= write_data;\n";
         }
         text += "end\n";
         for (k, bits) in layout.pending_bits.iter().enumerate() {

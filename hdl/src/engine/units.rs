@@ -956,7 +956,7 @@ pub struct ReadBack {
     pub slope: Signal<In, Signed<16>>,
     pub activity: Signal<In, Signed<16>>,
     /// The counter that a read of a cycle, step or saturation counter waits for, from the
-    /// engine's [`crate::counter_bank::CounterBank`].
+    /// engine's [`crate::counter_bank::CounterBank`]. Only the cycle counter uses bits 47:32.
     pub counter: Signal<In, Bits<48>>,
     pub rounding_state: Signal<In, Bits<32>>,
     pub data: Signal<Out, Bits<64>>,
@@ -1032,8 +1032,8 @@ impl Logic for ReadBack {
         Verilog::Custom(format!(
             "localparam SOURCE_ZERO = 4'd0, SOURCE_WEIGHT = 4'd1, SOURCE_POTENTIALS = 4'd2,\n\
              \x20  SOURCE_ERRORS0 = 4'd3, SOURCE_ERRORS1 = 4'd4, SOURCE_RATE = 4'd5,\n\
-             \x20  SOURCE_SLOPE = 4'd6, SOURCE_ACTIVITY = 4'd7, SOURCE_COUNTER = 4'd8,\n\
-             \x20  SOURCE_ROUNDING_STATE = 4'd9;\n\
+             \x20  SOURCE_SLOPE = 4'd6, SOURCE_ACTIVITY = 4'd7, SOURCE_CYCLES = 4'd8,\n\
+             \x20  SOURCE_COUNTER = 4'd9, SOURCE_ROUNDING_STATE = 4'd10;\n\
              localparam EXTEND_SIGNED32 = 2'd0, EXTEND_SIGNED16 = 2'd1, EXTEND_POTENTIAL = 2'd2,\n\
              \x20  EXTEND_UNSIGNED = 2'd3;\n\
              wire counter_address = ~beyond & ~|address[31:3];\n\
@@ -1073,8 +1073,9 @@ impl Logic for ReadBack {
              \x20     end\n\
              \x20     8'd{table_code}: source = SOURCE_ERRORS1;\n\
              \x20     8'd{counters}: if (counter_address) case (address[2:0])\n\
-             \x20        3'd{cycles_code}, 3'd{steps_code}, 3'd{pot_code}, 3'd{rate_code}, 3'd{msg_code},\n\
-             \x20           3'd{upd_code}, 3'd{weight_code}: source = SOURCE_COUNTER;\n\
+             \x20        3'd{cycles_code}: source = SOURCE_CYCLES;\n\
+             \x20        3'd{steps_code}, 3'd{pot_code}, 3'd{rate_code}, 3'd{msg_code}, 3'd{upd_code},\n\
+             \x20           3'd{weight_code}: source = SOURCE_COUNTER;\n\
              \x20        3'd{rounding_code}: source = SOURCE_ROUNDING_STATE;\n\
              \x20        default: source = SOURCE_ZERO;\n\
              \x20     endcase\n\
@@ -1091,12 +1092,12 @@ impl Logic for ReadBack {
              \x20     SOURCE_RATE: word = {{16'h0, rate}};\n\
              \x20     SOURCE_SLOPE: word = {{16'h0, slope}};\n\
              \x20     SOURCE_ACTIVITY: word = {{16'h0, activity}};\n\
-             \x20     SOURCE_COUNTER: word = counter[31:0];\n\
+             \x20     SOURCE_CYCLES, SOURCE_COUNTER: word = counter[31:0];\n\
              \x20     SOURCE_ROUNDING_STATE: word = rounding_state;\n\
              \x20     default: word = 32'h0;\n\
              \x20  endcase\n\
              end\n\
-             wire [31:0] high = (source == SOURCE_COUNTER) ? {{16'h0, counter[47:32]}} : 32'h0;\n\
+             wire [31:0] high = (source == SOURCE_CYCLES) ? {{16'h0, counter[47:32]}} : 32'h0;\n\
              always @(*) begin\n\
              \x20  case (extension)\n\
              \x20     EXTEND_SIGNED32: data = {{{{32{{word[31]}}}}, word}};\n\
