@@ -18,8 +18,8 @@ pub struct CounterSpec {
 }
 
 impl CounterSpec {
-    /// A counter of `bits` bits (32 or 48) that takes at most `max_increment` events per clock in
-    /// a field of `increment_bits` bits.
+    /// Creates a counter of `bits` bits (32 or 48) that takes at most `max_increment` events per
+    /// clock in a field of `increment_bits` bits.
     pub fn new(bits: usize, increment_bits: usize, max_increment: u64) -> Self {
         assert!(
             bits == 32 || bits == 48,
@@ -108,7 +108,7 @@ impl BankLayout {
         self.first_slot[counter] + self.counters[counter].halves - 1
     }
 
-    /// The counter whose half is at memory word `slot`, and that half's index.
+    /// Returns the counter whose half is at memory word `slot`, and that half's index.
     fn slot_owner(&self, slot: usize) -> (usize, usize) {
         let counter = (0..self.counters.len())
             .rev()
@@ -117,8 +117,8 @@ impl BankLayout {
         (counter, slot - self.first_slot[counter])
     }
 
-    /// The phase at which a read of `counter` stops the round: the read clock after its top
-    /// half was written.
+    /// Returns the phase at which a read of `counter` stops the round: the read clock after its
+    /// top half was written.
     fn hold_phase(&self, counter: usize) -> usize {
         2 * ((self.top_slot(counter) + 1) % self.slots)
     }
@@ -145,30 +145,33 @@ fn bits_for(max: u64) -> usize {
 /// `round` is twice the memory words, and its flip-flops are sized for that many clocks at the
 /// maximum increment. It never overflows while the caller keeps the read contract below.
 ///
-/// A read raises `reading` with `select` (a counter index, or any larger value, which does not
-/// wait) and keeps both until `ready`. The bank waits for the next fold of that counter that
-/// starts after `reading` rises, then stops the round after the counter's top half and reads
-/// that word back, and raises `ready` one clock later with the counter in `value`. `value` and
-/// `ready` stay while `reading` stays high. So `value` counts the events up to the clock that
-/// folded the low half, and a read waits at most about a round and the counter's words.
-/// Contract: `reading` falls at most `hold_clocks - 2` clocks after `ready` rises, so that the
-/// round stops for at most `hold_clocks` clocks.
+/// A read raises `reading` with a counter index in `select` and keeps both until `ready`. The
+/// bank waits for the next fold of that counter that starts after `reading` rises, then stops
+/// the round after the counter's top half and reads that word back, and raises `ready` one clock
+/// later with the counter in `value`. `value` and `ready` stay while `reading` stays high. So
+/// `value` counts the events up to the clock that folded the low half, and a read waits at most
+/// about a round and the counter's words. `ready` is a register, so that a consumer may form
+/// `reading` in the same logic that takes `ready`, and it is valid only while `reading` is high.
+/// Contract: `reading` falls at most `hold_clocks - 1` clocks after `ready` rises, so that the
+/// round stops for at most `hold_clocks` clocks, and it stays low for a clock between two reads.
 ///
 /// In a bank with a 48-bit counter, bits 47:32 of `value` are not zero for a 32-bit counter
 /// (they repeat its top half), which saves a multiplexer; the caller ignores them.
 ///
-/// `reset` (synchronous) zeroes every counter: it drops the pending counts and the increments of
-/// its own clock and restarts the round as a clearing round, whose folds write the pending
-/// counts in place of the memory's contents. That also covers the undefined contents after
-/// power-on.
+/// `reset` and `clear` (both synchronous) zero every counter: they drop the pending counts and
+/// restart the round as a clearing round, whose folds write the pending counts in place of the
+/// memory's contents. That also covers the undefined contents after power-on. `reset` drops the
+/// increments of its own clock too, while `clear` counts them, so that the counters start from
+/// the events still in flight.
 #[derive(LogicBlock)]
 pub struct CounterBank {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
+    pub clear: Signal<In, Bit>,
     pub increments: Signal<In, Bits<64>>,
     pub reading: Signal<In, Bit>,
     pub select: Signal<In, Bits<4>>,
-    /// The selected counter, zero-extended to 48 bits.
+    /// The selected counter. Bits above its width are zero unless the bank has a 48-bit counter.
     pub value: Signal<Out, Bits<48>>,
     pub ready: Signal<Out, Bit>,
     fold: CounterFold,
@@ -187,6 +190,7 @@ impl CounterBank {
         CounterBank {
             clock: Default::default(),
             reset: Default::default(),
+            clear: Default::default(),
             increments: Default::default(),
             reading: Default::default(),
             select: Default::default(),
@@ -196,11 +200,6 @@ impl CounterBank {
             fold: CounterFold::new(layout),
         }
     }
-
-    /// Clocks of one fold round.
-    pub fn round_clocks(&self) -> usize {
-        self.fold._layout.round
-    }
 }
 
 impl Logic for CounterBank {
@@ -208,6 +207,7 @@ impl Logic for CounterBank {
     fn update(&mut self) {
         self.fold.clock.next = self.clock.val();
         self.fold.reset.next = self.reset.val();
+        self.fold.clear.next = self.clear.val();
         self.fold.increments.next = self.increments.val();
         self.fold.reading.next = self.reading.val();
         self.fold.select.next = self.select.val();
@@ -226,6 +226,7 @@ impl Logic for CounterBank {
 pub struct CounterFold {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
+    pub clear: Signal<In, Bit>,
     pub increments: Signal<In, Bits<64>>,
     pub reading: Signal<In, Bit>,
     pub select: Signal<In, Bits<4>>,
@@ -252,6 +253,7 @@ impl CounterFold {
         CounterFold {
             clock: Default::default(),
             reset: Default::default(),
+            clear: Default::default(),
             increments: Default::default(),
             reading: Default::default(),
             select: Default::default(),
@@ -316,15 +318,19 @@ impl Logic for CounterFold {
             (high << 16) | self._low
         };
         self.value.next = value.to_bits();
-        self.ready.next = !waits || (hold && self._held);
+        self.ready.next = self._held;
         self.address.next = (if hold { layout.top_slot(target) } else { slot } as u64).to_bits();
         self.write_enable.next = writing;
         self.write_data.next = (result & 0xffff).to_bits();
 
         if self.clock.pos_edge() {
-            if self.reset.val() {
+            if self.reset.val() || self.clear.val() {
                 self._phase = 0;
-                self._pending = vec![0; counters];
+                self._pending = if self.reset.val() {
+                    vec![0; counters]
+                } else {
+                    increments
+                };
                 self._clearing = true;
                 self._carry = false;
                 self._fresh = false;
@@ -395,7 +401,8 @@ impl Logic for CounterFold {
             }
             text += &format!(
                 "reg [{top}:0] pending{k};\n\
-                 wire [{top}:0] sum{k} = pending{k} + {field};\n",
+                 wire [{top}:0] increment{k} = {field};\n\
+                 wire [{top}:0] sum{k} = pending{k} + increment{k};\n",
                 top = bits - 1,
             );
             used = offset + spec.increment_bits;
@@ -499,7 +506,7 @@ impl Logic for CounterFold {
         }
         text += &format!(
             "always @(*) begin\n\
-             \x20  ready = ~waits | (hold & held);\n\
+             \x20  ready = held;\n\
              \x20  address = {{{pad}'h0, hold ? target_top : slot}};\n\
              end\n",
             pad = 16 - slot_bits,
@@ -508,7 +515,7 @@ impl Logic for CounterFold {
         // Registers.
         text += &format!(
             "always @(posedge clock) begin\n\
-             \x20  if (reset) begin\n\
+             \x20  if (reset | clear) begin\n\
              \x20     phase <= {pb}'d0;\n\
              \x20     clearing <= 1'b1;\n\
              \x20     carry <= 1'b0;\n\
@@ -534,7 +541,8 @@ impl Logic for CounterFold {
         for (k, bits) in layout.pending_bits.iter().enumerate() {
             text += &format!(
                 "always @(posedge clock)\n\
-                 \x20  if (reset | (writing & (slot == {slot_bits}'d{first}))) pending{k} <= {bits}'h0;\n\
+                 \x20  if (reset | (~clear & writing & (slot == {slot_bits}'d{first}))) pending{k} <= {bits}'h0;\n\
+                 \x20  else if (clear) pending{k} <= increment{k};\n\
                  \x20  else pending{k} <= sum{k};\n",
                 first = layout.first_slot[k],
             );

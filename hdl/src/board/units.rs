@@ -124,7 +124,7 @@ impl Logic for ByteGather {
 /// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
 /// the rest: the sum of the engine's five saturation counters.
 ///
-/// NOTE: the engine's saturation counters (in `CounterRing`) are 32 bits wide, so five of them
+/// NOTE: the engine's saturation counters (in its `CounterBank`) are 32 bits wide, so five of them
 /// sum to less than 2^35. Wider counters need a wider sum here.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {

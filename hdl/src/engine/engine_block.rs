@@ -23,9 +23,9 @@ const _: () = assert!(constant::ROUNDING_STATE < 15 && constant::TOP_BASE < 15);
 /// accumulation).
 const TAG_STAGES: usize = 4;
 
-/// Clocks that a counter read stops the counter bank's round: the first `ReadWait` clock, the
-/// one where `ready` rises and `ReadDone`. The engine is idle then, so only the cycle counter
-/// has events.
+/// Clocks that a counter read stops the counter bank's round: a `ReadWait` clock at the
+/// counter, the `ReadWait` clock where `ready` rises, and `ReadDone`. The engine is idle then, so
+/// only the cycle counter has events.
 const COUNTER_HOLD_CLOCKS: usize = 3;
 
 /// The LE engine (see the module documentation). Host port: strobe `write`, `read` or `run`
@@ -315,7 +315,7 @@ pub struct Engine {
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
     select_counter: Constant<Bits<8>>,
-    /// The latched read is of a counter address below 8.
+    /// The latched read is of a counter in `counters` (a counter address below 7).
     counter_read: Signal<Local, Bit>,
     counter_high_mask: Constant<Bits<32>>,
     /// The host's constant address, or `constant_none` (15) when it is 16 or more. Every
@@ -760,6 +760,7 @@ impl Logic for Engine {
         self.group_address.reset.next = self.reset.val();
         self.counters.clock.next = self.clock.val();
         self.counters.reset.next = self.reset.val() | self.clear_counters.val();
+        self.counters.clear.next = false;
         self.potentials.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();
         self.errors1.clock.next = self.clock.val();
@@ -967,7 +968,8 @@ impl Logic for Engine {
         self.counters.increments.next = self.counter_events.increments.val();
         self.counter_read.next = (self.read_select.q.val() == self.select_counter.val())
             & !self.read_beyond.q.val()
-            & !(self.read_address.q.val() & self.counter_high_mask.val()).any();
+            & !(self.read_address.q.val() & self.counter_high_mask.val()).any()
+            & !self.read_address.q.val().get_bits::<3>(0).all();
 
         // Memories read the host's latched address and write the host's word unless a state
         // below overrides them.
@@ -1414,7 +1416,7 @@ impl Logic for Engine {
             // A read of a cycle, step or saturation counter waits until `counters` presents it.
             EngineState::ReadWait => {
                 self.counters.reading.next = self.counter_read.val();
-                if self.counters.ready.val() {
+                if !self.counter_read.val() | self.counters.ready.val() {
                     self.state.d.next = EngineState::ReadDone;
                 }
             }

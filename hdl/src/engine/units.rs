@@ -730,7 +730,8 @@ impl CounterEvents {
     }
 }
 
-// The fields of `CounterEvents::increments` follow the counter addresses.
+// The fields of `CounterEvents::increments` follow the counter addresses, and the engine takes
+// every counter address below 7 as one of the bank's counters.
 const _: () = assert!(
     counter::CYCLES == 0
         && counter::STEPS == 1
