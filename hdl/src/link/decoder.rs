@@ -169,8 +169,9 @@ impl Logic for ErrorEvents {
 /// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
 /// They live in a [`CounterBank`] (an SB_SPRAM256KA on iCE40). A read raises `error_reading`
 /// with the counter in `error_select` (0 CRC, 1 framing, 2 length, 3 timeout errors) and keeps
-/// both until `error_ready`, which rises within about [`ERROR_READ_CLOCKS`] clocks with the
-/// counter in `error_count`. `error_reading` must fall in the clock after `error_ready` rises.
+/// both until `error_ready`, which rises within [`ERROR_READ_CLOCKS`] clocks with the
+/// counter in `error_count`. `error_reading` must fall in the clock after `error_ready` rises
+/// and stay low for a clock between two reads.
 ///
 /// NOTE: the scanner still examines a byte, judges it and moves in one clock, and the ring-full
 /// check reaches the write position in the same clock. nextpnr-ice40 0.4 places the 256-byte
