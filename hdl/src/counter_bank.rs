@@ -15,6 +15,9 @@ pub struct CounterSpec {
     pub increment_bits: usize,
     /// The largest increment that the field carries in one clock.
     pub max_increment: u64,
+    /// The field is 0 while `reading` is high, so the pending count needs no room for the
+    /// clocks that a read stops the round.
+    pub quiet_while_reading: bool,
 }
 
 impl CounterSpec {
@@ -29,6 +32,15 @@ impl CounterSpec {
             halves: bits / 16,
             increment_bits,
             max_increment,
+            quiet_while_reading: false,
+        }
+    }
+
+    /// Returns the counter with [`CounterSpec::quiet_while_reading`] set.
+    pub fn quiet_while_reading(self) -> Self {
+        CounterSpec {
+            quiet_while_reading: true,
+            ..self
         }
     }
 }
@@ -82,10 +94,14 @@ impl BankLayout {
         assert!(offset <= 64, "the increment fields take {offset} bits of 64");
         let round = 2 * slots;
         // A pending count takes the events of the clocks between two folds of its counter and
-        // the fold's own clock: a round of clocks, plus the clocks that a read holds the round.
+        // the fold's own clock: a round of clocks, plus the clocks that a read holds the round
+        // unless the counter is quiet while reading.
         let pending_bits: Vec<usize> = counters
             .iter()
-            .map(|spec| bits_for(spec.max_increment * (round + hold_clocks) as u64))
+            .map(|spec| {
+                let held = if spec.quiet_while_reading { 0 } else { hold_clocks };
+                bits_for(spec.max_increment * (round + held) as u64)
+            })
             .collect();
         for &bits in &pending_bits {
             assert!(
@@ -141,9 +157,10 @@ fn bits_for(max: u64) -> usize {
 /// the memory in a fixed round. Each memory word takes two clocks: the bank reads it, then
 /// writes back the word plus the counter's pending count (on its low half) or the carry out of
 /// the half below. A fold adds the increment of its own clock too and zeroes the pending count.
-/// So a pending count collects the events of fewer than `round + hold_clocks` clocks, where
-/// `round` is twice the memory words, and its flip-flops are sized for that many clocks at the
-/// maximum increment. It never overflows while the caller keeps the read contract below.
+/// So a pending count collects the events of at most `round + hold_clocks` clocks, where `round`
+/// is twice the memory words, or of `round` clocks for a counter that is quiet while reading.
+/// Its flip-flops are sized for that many clocks at the maximum increment, so it never
+/// overflows while the caller keeps the read contract below.
 ///
 /// A read raises `reading` with a counter index in `select` and keeps both until `ready`. The
 /// bank waits for the next fold of that counter that starts after `reading` rises, then stops

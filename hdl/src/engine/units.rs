@@ -693,7 +693,8 @@ impl<const N: usize> Logic for Counter<N> {
 /// The engine's events of one clock as the `increments` of its [`crate::counter_bank::CounterBank`]: one field per
 /// counter, in counter address order (see [`super::counter`]). The cycle counter's field is
 /// always 1, the potential field counts the set `potential` inputs, and the weight field is
-/// `weight`.
+/// `weight`. The engine reads a counter only while it is idle, so only the cycle counter has
+/// events while the bank waits for a read.
 #[derive(LogicBlock, Default)]
 pub struct CounterEvents {
     pub step: Signal<In, Bit>,
@@ -720,12 +721,12 @@ impl CounterEvents {
         );
         vec![
             CounterSpec::new(48, 1, 1),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 3, 4),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 8, weight_max as u64),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 3, 4).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 8, weight_max as u64).quiet_while_reading(),
         ]
     }
 }
