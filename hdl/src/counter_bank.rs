@@ -175,6 +175,10 @@ fn bits_for(max: u64) -> usize {
 /// In a bank with a 48-bit counter, bits 47:32 of `value` are not zero for a 32-bit counter
 /// (they repeat its top half), which saves a multiplexer; the caller ignores them.
 ///
+/// NOTE: the cosim tests compare the 32-bit counters with the golden and software models, but
+/// check the 48-bit cycle counter, and so the middle word and the carries into it, only for
+/// being nonzero.
+///
 /// `reset` and `clear` (both synchronous) zero every counter: they drop the pending counts and
 /// restart the round as a clearing round, whose folds write the pending counts in place of the
 /// memory's contents. That also covers the undefined contents after power-on. `reset` drops the
