@@ -175,9 +175,8 @@ fn bits_for(max: u64) -> usize {
 /// In a bank with a 48-bit counter, bits 47:32 of `value` are not zero for a 32-bit counter
 /// (they repeat its top half), which saves a multiplexer; the caller ignores them.
 ///
-/// NOTE: the cosim tests compare the 32-bit counters with the golden and software models, but
-/// check the 48-bit cycle counter, and so the middle word and the carries into it, only for
-/// being nonzero.
+/// NOTE: the cosim tests check a 48-bit counter (the engine's cycle counter) past 2^16 clocks,
+/// but no test runs the 2^32 clocks that carry into its top word.
 ///
 /// `reset` and `clear` (both synchronous) zero every counter: they drop the pending counts and
 /// restart the round as a clearing round, whose folds write the pending counts in place of the
@@ -369,7 +368,8 @@ impl Logic for CounterFold {
                 if first {
                     self._pending[owner] = 0;
                     self._low = result & 0xffff;
-                } else {
+                } else if half == 1 {
+                    // The second word: the middle of a 48-bit counter or the top of a 32-bit one.
                     self._middle = result & 0xffff;
                 }
                 self._carry = !last && result >> 16 != 0;
@@ -438,10 +438,11 @@ impl Logic for CounterFold {
             "reg [{pt}:0] phase;\n\
              wire [{st}:0] slot = phase[{pt}:1];\n\
              wire writing = phase[0];\n\
-             reg slot_first, slot_last;\n\
+             reg slot_first, slot_second, slot_last;\n\
              reg [{wt}:0] first_addend;\n\
              always @(*) begin\n\
              \x20  slot_first = 1'b0;\n\
+             \x20  slot_second = 1'b0;\n\
              \x20  slot_last = 1'b0;\n\
              \x20  first_addend = {widest}'h0;\n\
              \x20  case (slot)\n",
@@ -461,6 +462,9 @@ impl Logic for CounterFold {
                     format!("{{{}'h0, sum{owner}}}", widest - bits)
                 };
                 body += &format!(" slot_first = 1'b1; first_addend = {sum};");
+            }
+            if half == 1 {
+                body += " slot_second = 1'b1;";
             }
             if half + 1 == halves {
                 body += " slot_last = 1'b1;";
@@ -523,7 +527,8 @@ impl Logic for CounterFold {
             text += "reg [15:0] middle;\n\
                      always @(*) value = {read_data, middle, low};\n";
         } else {
-            text += "always @(*) value = {16'h0, read_data, low};\n";
+            text += "always @(*) value = {16'h0, read_data, low};\n\
+                     wire unused_slot_second = slot_second;\n";
         }
         text += &format!(
             "always @(*) begin\n\
@@ -556,7 +561,9 @@ impl Logic for CounterFold {
             last_phase = layout.round - 1,
         );
         if wide {
-            text += "   if (writing & ~slot_first) middle <= write_data;\n";
+            // The second word is the middle of a 48-bit counter and the top of a 32-bit one,
+            // so `value` needs no multiplexer for bits 31:16.
+            text += "   if (writing & slot_second) middle <= write_data;\n";
         }
         text += "end\n";
         for (k, bits) in layout.pending_bits.iter().enumerate() {
