@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod boards;
+pub mod counter_bank;
 pub mod engine;
 pub mod lane;
 pub mod leaf;
@@ -201,6 +202,8 @@ pub fn emit_link(design: Design, params: &link::LinkParams) -> Emitted {
             b.clear_counters.connect();
             b.payload_address.connect();
             b.frame_release.connect();
+            b.error_select.connect();
+            b.error_reading.connect();
         }),
         Design::Encoder => emit_block(link::FrameEncoder::new(params), |b| {
             b.clock.connect();
@@ -236,10 +239,8 @@ pub fn emit_executor(board: &board::BoardConfig) -> Emitted {
         b.frame_seq.connect();
         b.frame_length.connect();
         b.payload_byte.connect();
-        b.crc_errors.connect();
-        b.framing_errors.connect();
-        b.length_errors.connect();
-        b.timeout_errors.connect();
+        b.error_count.connect();
+        b.error_ready.connect();
         b.reply_busy.connect();
     })
 }

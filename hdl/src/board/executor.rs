@@ -351,10 +351,11 @@ pub struct CommandExecutor {
     pub payload_byte: Signal<In, Bits<8>>,
     pub frame_release: Signal<Out, Bit>,
     pub clear_counters: Signal<Out, Bit>,
-    pub crc_errors: Signal<In, Bits<32>>,
-    pub framing_errors: Signal<In, Bits<32>>,
-    pub length_errors: Signal<In, Bits<32>>,
-    pub timeout_errors: Signal<In, Bits<32>>,
+    /// The frame decoder's error counter read port (see [`crate::link::FrameDecoder`]).
+    pub error_select: Signal<Out, Bits<4>>,
+    pub error_reading: Signal<Out, Bit>,
+    pub error_count: Signal<In, Bits<32>>,
+    pub error_ready: Signal<In, Bit>,
     // Frame encoder.
     pub reply_write: Signal<Out, Bit>,
     pub reply_address: Signal<Out, Bits<16>>,
@@ -408,6 +409,10 @@ pub struct CommandExecutor {
     /// The error's code, which fits 4 bits, and its detail's source, kept for ErrorReply.
     stored_code: EnableRegister<Bits<4>>,
     stored_source: EnableRegister<Bits<6>>,
+    /// The counter of this counter-loop index is one of the frame decoder's, at
+    /// `error_index` (the index minus 8).
+    decoder_counter: Signal<Local, Bit>,
+    error_index: Signal<Local, Bits<4>>,
     // Request fields. The memory id, the word or input count and the flags stay in the low
     // half of the gather, because gathers of 4 bytes or fewer leave it unchanged. A memory
     // request's offset stays in the high half until the first word is gathered.
@@ -692,10 +697,10 @@ impl CommandExecutor {
             payload_byte: Default::default(),
             frame_release: Default::default(),
             clear_counters: Default::default(),
-            crc_errors: Default::default(),
-            framing_errors: Default::default(),
-            length_errors: Default::default(),
-            timeout_errors: Default::default(),
+            error_select: Default::default(),
+            error_reading: Default::default(),
+            error_count: Default::default(),
+            error_ready: Default::default(),
             reply_write: Default::default(),
             reply_address: Default::default(),
             reply_byte: Default::default(),
@@ -729,6 +734,8 @@ impl CommandExecutor {
             length_out: Default::default(),
             error_code: Default::default(),
             detail_source: Default::default(),
+            decoder_counter: Default::default(),
+            error_index: Default::default(),
             error_now: Default::default(),
             stored_code: Default::default(),
             stored_source: Default::default(),

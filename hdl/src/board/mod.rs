@@ -30,10 +30,10 @@ pub struct ExecutorHarness {
     pub payload_byte: Signal<In, Bits<8>>,
     pub frame_release: Signal<Out, Bit>,
     pub clear_counters: Signal<Out, Bit>,
-    pub crc_errors: Signal<In, Bits<32>>,
-    pub framing_errors: Signal<In, Bits<32>>,
-    pub length_errors: Signal<In, Bits<32>>,
-    pub timeout_errors: Signal<In, Bits<32>>,
+    pub error_select: Signal<Out, Bits<4>>,
+    pub error_reading: Signal<Out, Bit>,
+    pub error_count: Signal<In, Bits<32>>,
+    pub error_ready: Signal<In, Bit>,
     pub reply_write: Signal<Out, Bit>,
     pub reply_address: Signal<Out, Bits<16>>,
     pub reply_byte: Signal<Out, Bits<8>>,
@@ -59,10 +59,10 @@ impl ExecutorHarness {
             payload_byte: Default::default(),
             frame_release: Default::default(),
             clear_counters: Default::default(),
-            crc_errors: Default::default(),
-            framing_errors: Default::default(),
-            length_errors: Default::default(),
-            timeout_errors: Default::default(),
+            error_select: Default::default(),
+            error_reading: Default::default(),
+            error_count: Default::default(),
+            error_ready: Default::default(),
             reply_write: Default::default(),
             reply_address: Default::default(),
             reply_byte: Default::default(),
@@ -93,10 +93,10 @@ impl Logic for ExecutorHarness {
         self.executor.payload_byte.next = self.payload_byte.val();
         self.frame_release.next = self.executor.frame_release.val();
         self.clear_counters.next = self.executor.clear_counters.val();
-        self.executor.crc_errors.next = self.crc_errors.val();
-        self.executor.framing_errors.next = self.framing_errors.val();
-        self.executor.length_errors.next = self.length_errors.val();
-        self.executor.timeout_errors.next = self.timeout_errors.val();
+        self.error_select.next = self.executor.error_select.val();
+        self.error_reading.next = self.executor.error_reading.val();
+        self.executor.error_count.next = self.error_count.val();
+        self.executor.error_ready.next = self.error_ready.val();
 
         self.reply_write.next = self.executor.reply_write.val();
         self.reply_address.next = self.executor.reply_address.val();

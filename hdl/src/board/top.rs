@@ -76,10 +76,10 @@ impl Logic for BoardBytes {
         self.decoder.payload_address.next = self.executor.payload_address.val();
         self.executor.payload_byte.next = self.decoder.payload_byte.val();
         self.decoder.frame_release.next = self.executor.frame_release.val();
-        self.executor.crc_errors.next = self.decoder.crc_errors.val();
-        self.executor.framing_errors.next = self.decoder.framing_errors.val();
-        self.executor.length_errors.next = self.decoder.length_errors.val();
-        self.executor.timeout_errors.next = self.decoder.timeout_errors.val();
+        self.decoder.error_select.next = self.executor.error_select.val();
+        self.decoder.error_reading.next = self.executor.error_reading.val();
+        self.executor.error_count.next = self.decoder.error_count.val();
+        self.executor.error_ready.next = self.decoder.error_ready.val();
 
         // Executor to engine.
         self.engine.write.next = self.executor.engine_write.val();

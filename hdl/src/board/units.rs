@@ -130,7 +130,7 @@ impl Logic for ByteGather {
 /// the executor sums there one record at a time. `fits` is high when the low 35 bits equal
 /// `length`.
 ///
-/// NOTE: the engine's saturation counters (in `CounterRing`) are 32 bits wide, so five of them
+/// NOTE: the engine's saturation counters (in its `CounterBank`) are 32 bits wide, so five of them
 /// sum to less than 2^35. Wider counters need a wider sum here.
 #[derive(LogicBlock, Default)]
 pub struct ByteSerializer {

@@ -6,12 +6,13 @@ use rust_hdl::prelude::*;
 use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
-    AddressSplit, Counter, CounterRing, EnableRegister, Memory, OutputError, ReadBack,
+    AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, ReadBack,
     RoundHalves, SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
 };
+use crate::counter_bank::CounterBank;
 use crate::leaf::{PotentialSplit, Register, Requantize, ResetRegister};
 use crate::neuron::NeuronUnit;
 
@@ -21,6 +22,11 @@ const _: () = assert!(constant::ROUNDING_STATE < 15 && constant::TOP_BASE < 15);
 /// Pipeline stages of stream tags: stage 1 (lane inputs) to stage 4 (lane outputs and backward
 /// accumulation).
 const TAG_STAGES: usize = 4;
+
+/// Clocks that a counter read may stop the counter bank's round. A read stops it for two: the
+/// `ReadWait` clock at the counter and the `ReadWait` clock where `ready` rises; the third is
+/// margin. The engine is idle then, so only the cycle counter has events.
+const COUNTER_HOLD_CLOCKS: usize = 3;
 
 /// The LE engine (see the module documentation). Host port: strobe `write`, `read` or `run`
 /// for one clock while `busy` is clear, with `select`, `address`, `data` and `learn`.
@@ -148,9 +154,11 @@ pub struct Engine {
     table_address: Counter<16>,
     next_row: Counter<32>,
     group_address: Counter<32>,
-    cycles: Counter<48>,
-    /// The step and saturation counters. The host's reads of them wait for the ring.
-    counters: CounterRing,
+    /// The events of each clock for `counters`.
+    counter_events: CounterEvents,
+    /// The cycle, step and saturation counters, at their counter addresses. The host's reads of
+    /// them wait for the bank.
+    counters: CounterBank,
     /// The potentials `u` in the lower half and the targets in the upper half (from
     /// `upper_half` on). The stream reads `u` and the neuron unit writes it, while the targets
     /// are read only in the output phase and written only by the host.
@@ -287,7 +295,6 @@ pub struct Engine {
     zero32: Constant<Bits<32>>,
     minus_one32: Constant<Bits<32>>,
     lanes32: Constant<Bits<32>>,
-    one48: Constant<Bits<48>>,
     zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
     lanes_last: Constant<Bits<8>>,
@@ -306,7 +313,7 @@ pub struct Engine {
     select_table: Constant<Bits<8>>,
     select_constant: Constant<Bits<8>>,
     select_counter: Constant<Bits<8>>,
-    /// The latched read is of a counter address below 8.
+    /// The latched read is of a counter in `counters` (a counter address below 7).
     counter_read: Signal<Local, Bit>,
     counter_high_mask: Constant<Bits<32>>,
     /// The host's constant address, or `constant_none` (15) when it is 16 or more. Every
@@ -493,8 +500,8 @@ impl Engine {
             table_address: Counter::new(table_bits),
             next_row: Counter::new(address_bits),
             group_address: Counter::new(address_bits),
-            cycles: Default::default(),
-            counters: CounterRing::new(params.lanes),
+            counter_events: Default::default(),
+            counters: CounterBank::new(&CounterEvents::counters(params.lanes), COUNTER_HOLD_CLOCKS),
             potentials: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
             errors0: Memory::new(2 * bank_words, formats.pot_bits as usize, true),
             errors1: Memory::new(2 * bank_words, 32, true),
@@ -580,7 +587,6 @@ impl Engine {
             zero32: Constant::new(0u64.to_bits()),
             minus_one32: Constant::new((u32::MAX as u64).to_bits()),
             lanes32: Constant::new(((params.lanes) as u64).to_bits()),
-            one48: Constant::new(1u64.to_bits()),
             zero8: Constant::new(0u64.to_bits()),
             one8: Constant::new(1u64.to_bits()),
             lanes_last: Constant::new(((params.lanes - 1) as u64).to_bits()),
@@ -742,10 +748,9 @@ impl Logic for Engine {
         self.next_row.reset.next = self.reset.val();
         self.group_address.clock.next = self.clock.val();
         self.group_address.reset.next = self.reset.val();
-        self.cycles.clock.next = self.clock.val();
-        self.cycles.reset.next = self.reset.val() | self.clear_counters.val();
         self.counters.clock.next = self.clock.val();
         self.counters.reset.next = self.reset.val() | self.clear_counters.val();
+        self.counters.clear.next = false;
         self.potentials.clock.next = self.clock.val();
         self.errors0.clock.next = self.clock.val();
         self.errors1.clock.next = self.clock.val();
@@ -930,29 +935,27 @@ impl Logic for Engine {
         self.group_address.value.next = self.next_row.q.val();
         self.group_address.enable.next = false;
         self.group_address.step.next = self.lanes32.val();
-        self.cycles.load.next = false;
-        self.cycles.value.next = self.cycles.q.val();
-        self.cycles.enable.next = true;
-        self.cycles.step.next = self.one48.val();
         self.bank.load.next = false;
         self.bank.value.next = self.one1.val();
         self.bank.enable.next = false;
         self.bank.step.next = self.one1.val();
 
-        self.counters.step.next = false;
-        self.counters.potential0.next = false;
-        self.counters.potential1.next = false;
-        self.counters.potential2.next = false;
-        self.counters.potential3.next = false;
-        self.counters.rate.next = false;
-        self.counters.message.next = false;
-        self.counters.update.next = false;
-        self.counters.weight.next = self.zero8.val();
+        self.counter_events.step.next = false;
+        self.counter_events.potential0.next = false;
+        self.counter_events.potential1.next = false;
+        self.counter_events.potential2.next = false;
+        self.counter_events.potential3.next = false;
+        self.counter_events.rate.next = false;
+        self.counter_events.message.next = false;
+        self.counter_events.update.next = false;
+        self.counter_events.weight.next = self.zero8.val();
         self.counters.reading.next = false;
-        self.counters.address.next = self.read_address.q.val().get_bits::<3>(0);
+        self.counters.select.next = self.read_address.q.val().get_bits::<4>(0);
+        self.counters.increments.next = self.counter_events.increments.val();
         self.counter_read.next = (self.read_select.q.val() == self.select_counter.val())
             & !self.read_beyond.q.val()
-            & !(self.read_address.q.val() & self.counter_high_mask.val()).any();
+            & !(self.read_address.q.val() & self.counter_high_mask.val()).any()
+            & !self.read_address.q.val().get_bits::<3>(0).all();
 
         // Memories read the host's latched address and write the host's word unless a state
         // below overrides them.
@@ -1207,7 +1210,7 @@ impl Logic for Engine {
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.tags[2].index_q.val();
         }
-        self.counters.weight.next = self.weight_flags.val();
+        self.counter_events.weight.next = self.weight_flags.val();
 
         // Host reads.
         self.readback.select.next = self.read_select.q.val();
@@ -1220,8 +1223,7 @@ impl Logic for Engine {
         self.readback.rate.next = self.rate_old.val();
         self.readback.slope.next = self.slope_old.val();
         self.readback.activity.next = self.input_data.val();
-        self.readback.cycles.next = self.cycles.q.val();
-        self.readback.counter_ring.next = self.counters.head.val();
+        self.readback.counter.next = self.counters.value.val();
         self.readback.rounding_state.next = self.rounding.q.val();
 
         self.issue.next = self.group.q.val() < self.groups.q.val();
@@ -1233,9 +1235,9 @@ impl Logic for Engine {
 
         // Stage 1 of the stream: count the update-factor and message clamps once per row.
         if self.tags[0].valid_q.val() & self.tags[0].first_group_q.val() {
-            self.counters.message.next = self.message_saturated.q.val();
+            self.counter_events.message.next = self.message_saturated.q.val();
             if self.learning.q.val() {
-                self.counters.update.next = self.factor_saturated.q.val();
+                self.counter_events.update.next = self.factor_saturated.q.val();
             }
         }
 
@@ -1249,8 +1251,8 @@ impl Logic for Engine {
             if self.learning.q.val() {
                 self.errors0.write_data.next = self.output_error.error.val();
                 self.errors1.write_data.next = self.output_error.error.val();
-                self.counters.potential0.next = self.output_first_saturated.q.val();
-                self.counters.potential1.next = self.output_error.second_saturated.val();
+                self.counter_events.potential0.next = self.output_first_saturated.q.val();
+                self.counter_events.potential1.next = self.output_error.second_saturated.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
@@ -1276,8 +1278,8 @@ impl Logic for Engine {
             self.errors1.write_data.next = self.below_product.result.val();
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
-            self.counters.potential0.next = self.below_sum.saturated.val();
-            self.counters.potential1.next = self.below_product.saturated.val();
+            self.counter_events.potential0.next = self.below_sum.saturated.val();
+            self.counter_events.potential1.next = self.below_product.saturated.val();
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
         // returned by then, so `write_index` already addresses this neuron.
@@ -1298,11 +1300,11 @@ impl Logic for Engine {
             self.potentials.write_enable.next = true;
             self.rates.write_enable.next = true;
             self.slopes.write_enable.next = true;
-            self.counters.potential0.next = self.neuron.current_saturated.val();
-            self.counters.potential1.next = self.neuron.difference_saturated.val();
-            self.counters.potential2.next = self.neuron.prospective_saturated.val();
-            self.counters.potential3.next = self.neuron.potential_saturated.val();
-            self.counters.rate.next = self.neuron.rate_saturated.val();
+            self.counter_events.potential0.next = self.neuron.current_saturated.val();
+            self.counter_events.potential1.next = self.neuron.difference_saturated.val();
+            self.counter_events.potential2.next = self.neuron.prospective_saturated.val();
+            self.counter_events.potential3.next = self.neuron.potential_saturated.val();
+            self.counter_events.rate.next = self.neuron.rate_saturated.val();
             self.write_index.enable.next = true;
             self.neurons_done.enable.next = true;
             // The rates also go to the region of the layer above, for its stream in the next step.
@@ -1399,10 +1401,10 @@ impl Logic for Engine {
                     self.state.d.next = EngineState::StepStart;
                 }
             }
-            // A read of a step or saturation counter waits until it is at the head of `counters`.
+            // A read of a cycle, step or saturation counter waits until `counters` presents it.
             EngineState::ReadWait => {
                 self.counters.reading.next = self.counter_read.val();
-                if self.counters.ready.val() {
+                if !self.counter_read.val() | self.counters.ready.val() {
                     self.read_strobe.d.next = true;
                     self.state.d.next = EngineState::Idle;
                 }
@@ -1672,7 +1674,7 @@ impl Logic for Engine {
                 self.rates_current.d.next = true;
                 self.inputs_current.d.next = true;
                 self.bank.enable.next = true;
-                self.counters.step.next = true;
+                self.counter_events.step.next = true;
                 self.steps_left.enable.next = true;
                 self.state.d.next = EngineState::StepCheck;
             }

@@ -231,6 +231,8 @@ pub mod constant {
 
 /// Addresses of the counters (`select::COUNTER`).
 pub mod counter {
+    /// Clocks since reset or `clear_counters`, up to the clock in which the counter bank folded
+    /// the count's low word for the read (a few clocks before the read returns).
     pub const CYCLES: u64 = 0;
     pub const STEPS: u64 = 1;
     pub const POTENTIAL: u64 = 2;

@@ -4,6 +4,8 @@
 
 use rust_hdl::prelude::*;
 
+use super::counter;
+use crate::counter_bank::CounterSpec;
 use crate::leaf::{round_shift_value, saturate_value, signed_value};
 use crate::verilog::{extend, literal, round_shift, saturate};
 
@@ -628,26 +630,13 @@ impl<const N: usize> Logic for Counter<N> {
     }
 }
 
-/// The step counter and the five saturation counters, 32 bits each, in a ring of registers that
-/// shares one adder.
-///
-/// Ring position 0 (`head`) goes through the adder into position 5 whenever the ring rotates,
-/// and every other position moves down by one. `phase` counts the rotations modulo 6, so
-/// position `i` contains the counter of kind `(phase + i) mod 6`. A kind is its counter address
-/// minus one (see [`super::counter`]): steps, potential, rate, message, update and weight
-/// saturations. Each kind collects its events in a small pending count, which the adder folds
-/// into the counter as it passes the head. The ring rotates while any count is pending or
-/// `phase` is not 0, so it comes to rest with the counters in kind order and nothing pending
-/// at most 11 clocks after the last event.
-///
-/// A host read of a ring counter sets `reading` with the counter's address in `address`. The
-/// ring then turns until the counter is at the head with nothing pending and keeps it there
-/// while `reading` stays set. `ready` is clear while a read waits for that. `reset` clears the
-/// counters, the pending counts and `phase`.
-#[derive(LogicBlock)]
-pub struct CounterRing {
-    pub clock: Signal<In, Clock>,
-    pub reset: Signal<In, Bit>,
+/// The engine's events of one clock as the `increments` of its [`crate::counter_bank::CounterBank`]: one field per
+/// counter, in counter address order (see [`super::counter`]). The cycle counter's field is
+/// always 1, the potential field counts the set `potential` inputs, and the weight field is
+/// `weight`. The engine reads a counter only while it is idle, so only the cycle counter has
+/// events while the bank waits for a read.
+#[derive(LogicBlock, Default)]
+pub struct CounterEvents {
     pub step: Signal<In, Bit>,
     /// Potential-format clamps: up to four per clock.
     pub potential0: Signal<In, Bit>,
@@ -657,216 +646,74 @@ pub struct CounterRing {
     pub rate: Signal<In, Bit>,
     pub message: Signal<In, Bit>,
     pub update: Signal<In, Bit>,
-    /// Weight clamps of this clock, at most `weight_max`.
+    /// Weight clamps of this clock.
     pub weight: Signal<In, Bits<8>>,
-    pub reading: Signal<In, Bit>,
-    pub address: Signal<In, Bits<3>>,
-    pub head: Signal<Out, Bits<32>>,
-    pub ready: Signal<Out, Bit>,
-    _weight_max: usize,
-    _words: [u32; RING_KINDS],
-    _pending: [u64; RING_KINDS],
-    _phase: usize,
+    pub increments: Signal<Out, Bits<64>>,
 }
 
-/// Counters in a [`CounterRing`].
-const RING_KINDS: usize = 6;
-
-/// Clocks of events that a pending count collects at most. A rotating ring passes each kind
-/// by the head once in every `RING_KINDS` clocks, and a ring at rest starts to rotate in the
-/// clock of an event. A read stops the ring only while the engine is idle, when no events arrive.
-const RING_WINDOW: usize = RING_KINDS;
-
-impl CounterRing {
-    /// Creates the ring for at most `weight_max` weight clamps per clock.
-    pub fn new(weight_max: usize) -> Self {
+impl CounterEvents {
+    /// Returns the engine's counters in counter address order, for at most `weight_max` weight
+    /// clamps per clock.
+    pub fn counters(weight_max: usize) -> Vec<CounterSpec> {
         assert!(
             (1..=255).contains(&weight_max),
             "{weight_max} weight clamps per clock do not fit the 8-bit input"
         );
-        CounterRing {
-            clock: Default::default(),
-            reset: Default::default(),
-            step: Default::default(),
-            potential0: Default::default(),
-            potential1: Default::default(),
-            potential2: Default::default(),
-            potential3: Default::default(),
-            rate: Default::default(),
-            message: Default::default(),
-            update: Default::default(),
-            weight: Default::default(),
-            reading: Default::default(),
-            address: Default::default(),
-            head: Default::default(),
-            ready: Default::default(),
-            _weight_max: weight_max,
-            _words: [0; RING_KINDS],
-            _pending: [0; RING_KINDS],
-            _phase: 0,
-        }
+        vec![
+            CounterSpec::new(48, 1, 1),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 3, 4).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 1, 1).quiet_while_reading(),
+            CounterSpec::new(32, 8, weight_max as u64).quiet_while_reading(),
+        ]
     }
+}
 
-    /// Returns the events of each kind in this clock.
-    fn events(&self) -> [u64; RING_KINDS] {
+// The fields of `CounterEvents::increments` follow the counter addresses, and the engine takes
+// every counter address below 7 as one of the bank's counters.
+const _: () = assert!(
+    counter::CYCLES == 0
+        && counter::STEPS == 1
+        && counter::POTENTIAL == 2
+        && counter::RATE == 3
+        && counter::MESSAGE == 4
+        && counter::UPDATE == 5
+        && counter::WEIGHT == 6
+        && counter::ROUNDING_STATE == 7
+);
+
+impl Logic for CounterEvents {
+    fn update(&mut self) {
         let potential = [
             self.potential0.val(),
             self.potential1.val(),
             self.potential2.val(),
             self.potential3.val(),
-        ];
-        [
-            self.step.val() as u64,
-            potential.iter().filter(|&&event| event).count() as u64,
-            self.rate.val() as u64,
-            self.message.val() as u64,
-            self.update.val() as u64,
-            self.weight.val().to_u64(),
         ]
-    }
-
-    /// Returns the bits of each kind's pending count.
-    fn pending_bits(&self) -> [usize; RING_KINDS] {
-        let per_clock = [1, 4, 1, 1, 1, self._weight_max];
-        per_clock.map(|events| super::bits_for(events * RING_WINDOW))
-    }
-
-    /// Returns whether the ring keeps the counter that a read waits for at the head.
-    fn holds(&self, sums: &[u64; RING_KINDS]) -> bool {
-        let address = self.address.val().to_u64() as usize;
-        self.reading.val()
-            && (1..=RING_KINDS).contains(&address)
-            && self._phase == address - 1
-            && sums[self._phase] == 0
-    }
-}
-
-impl Logic for CounterRing {
-    fn update(&mut self) {
-        let events = self.events();
-        let mut sums = [0u64; RING_KINDS];
-        for kind in 0..RING_KINDS {
-            sums[kind] = self._pending[kind] + events[kind];
-        }
-        let address = self.address.val().to_u64() as usize;
-        let waits = self.reading.val() && (1..=RING_KINDS).contains(&address);
-        let hold = self.holds(&sums);
-        self.head.next = (self._words[0] as u64).to_bits();
-        self.ready.next = !waits || hold;
-        if self.clock.pos_edge() {
-            if self.reset.val() {
-                self._words = [0; RING_KINDS];
-                self._pending = [0; RING_KINDS];
-                self._phase = 0;
-                return;
-            }
-            let rotate = !hold && (waits || self._phase != 0 || sums.iter().any(|&s| s != 0));
-            self._pending = sums;
-            if rotate {
-                let head = self._words[0].wrapping_add(sums[self._phase] as u32);
-                self._words.rotate_left(1);
-                self._words[RING_KINDS - 1] = head;
-                self._pending[self._phase] = 0;
-                self._phase = (self._phase + 1) % RING_KINDS;
-            }
-        }
+        .iter()
+        .filter(|&&event| event)
+        .count() as u64;
+        let word = 1
+            | (self.step.val() as u64) << 1
+            | potential << 2
+            | (self.rate.val() as u64) << 5
+            | (self.message.val() as u64) << 6
+            | (self.update.val() as u64) << 7
+            | self.weight.val().to_u64() << 8;
+        self.increments.next = word.to_bits();
     }
     fn connect(&mut self) {
-        self.head.connect();
-        self.ready.connect();
+        self.increments.connect();
     }
     fn hdl(&self) -> Verilog {
-        let bits = self.pending_bits();
-        let widest = *bits.iter().max().unwrap();
-        assert!(
-            widest < 32,
-            "a pending count of {widest} bits is as wide as a counter"
-        );
-        let names = ["steps", "potential", "rate", "message", "update", "weight"];
-        // Each input zero-extended to the width of its kind's pending count.
-        let widen = |input: &str, from: usize, width: usize| {
-            if from >= width {
-                format!("{input}[{}:0]", width - 1)
-            } else {
-                format!("{{{}'h0, {input}}}", width - from)
-            }
-        };
-        let potential = (0..4)
-            .map(|k| widen(&format!("potential{k}"), 1, bits[1]))
-            .collect::<Vec<_>>()
-            .join(" + ");
-        let events = [
-            widen("step", 1, bits[0]),
-            potential,
-            widen("rate", 1, bits[2]),
-            widen("message", 1, bits[3]),
-            widen("update", 1, bits[4]),
-            widen("weight", 8, bits[5]),
-        ];
-        let mut text = String::new();
-        for kind in 0..RING_KINDS {
-            text += &format!(
-                "reg [{top}:0] pending_{name};\n\
-                 wire [{top}:0] sum_{name} = pending_{name} + {event};\n",
-                name = names[kind],
-                top = bits[kind] - 1,
-                event = events[kind],
-            );
-        }
-        text += &format!(
-            "reg [31:0] word0, word1, word2, word3, word4, word5;\n\
-             reg [2:0] phase;\n\
-             reg [{}:0] addend;\n\
-             always @(*) begin\n\
-             \x20  case (phase)\n",
-            widest - 1
-        );
-        for kind in 0..RING_KINDS {
-            text += &format!(
-                "      3'd{kind}: addend = {};\n",
-                widen(&format!("sum_{}", names[kind]), bits[kind], widest)
-            );
-        }
-        text += &format!(
-            "      default: addend = {widest}'h0;\n\
-             \x20  endcase\n\
-             end\n\
-             wire waits = reading & (address != 3'd0) & (address != 3'd7);\n\
-             wire hold = waits & (phase == address - 3'd1) & (addend == {widest}'h0);\n\
-             wire pending = |{{{sums}}};\n\
-             wire rotate = ~hold & (waits | (phase != 3'd0) | pending);\n\
-             always @(*) begin\n\
-             \x20  head = word0;\n\
-             \x20  ready = ~waits | hold;\n\
-             end\n\
-             always @(posedge clock) begin\n\
-             \x20  if (reset) begin\n\
-             \x20     word0 <= 32'h0; word1 <= 32'h0; word2 <= 32'h0;\n\
-             \x20     word3 <= 32'h0; word4 <= 32'h0; word5 <= 32'h0;\n\
-             \x20     phase <= 3'd0;\n\
-             \x20  end else if (rotate) begin\n\
-             \x20     word0 <= word1; word1 <= word2; word2 <= word3;\n\
-             \x20     word3 <= word4; word4 <= word5;\n\
-             \x20     word5 <= word0 + {{{pad}'h0, addend}};\n\
-             \x20     phase <= (phase == 3'd5) ? 3'd0 : phase + 3'd1;\n\
-             \x20  end\n\
-             end\n",
-            sums = names.map(|n| format!("sum_{n}")).join(", "),
-            pad = 32 - widest,
-        );
-        for kind in 0..RING_KINDS {
-            text += &format!(
-                "always @(posedge clock)\n\
-                 \x20  if (reset | (rotate & (phase == 3'd{kind}))) pending_{name} <= {width}'h0;\n\
-                 \x20  else pending_{name} <= sum_{name};\n",
-                name = names[kind],
-                width = bits[kind],
-            );
-        }
-        if bits[5] < 8 {
-            text += &format!("wire unused_weight = &{{1'b0, weight[7:{}]}};\n", bits[5]);
-        }
-        Verilog::Custom(text)
+        Verilog::Custom(
+            "wire [2:0] potential = {2'b0, potential0} + {2'b0, potential1} + {2'b0, potential2}\n\
+             \x20  + {2'b0, potential3};\n\
+             always @(*) increments = {48'h0, weight, update, message, rate, potential, step, 1'b1};\n"
+                .into(),
+        )
     }
 }
 
@@ -1050,9 +897,9 @@ pub struct ReadBack {
     pub rate: Signal<In, Signed<16>>,
     pub slope: Signal<In, Signed<16>>,
     pub activity: Signal<In, Signed<16>>,
-    pub cycles: Signal<In, Bits<48>>,
-    /// The head of the [`CounterRing`]: the step or saturation counter that a read waits for.
-    pub counter_ring: Signal<In, Bits<32>>,
+    /// The counter that a read of a cycle, step or saturation counter waits for, from the
+    /// engine's [`crate::counter_bank::CounterBank`]. Only the cycle counter uses bits 47:32.
+    pub counter: Signal<In, Bits<48>>,
     pub rounding_state: Signal<In, Bits<32>>,
     pub data: Signal<Out, Bits<64>>,
     _pot_bits: usize,
@@ -1077,8 +924,7 @@ impl ReadBack {
             rate: Default::default(),
             slope: Default::default(),
             activity: Default::default(),
-            cycles: Default::default(),
-            counter_ring: Default::default(),
+            counter: Default::default(),
             rounding_state: Default::default(),
             data: Default::default(),
             _pot_bits: pot_bits as usize,
@@ -1096,7 +942,7 @@ impl Logic for ReadBack {
         self.data.connect();
     }
     fn hdl(&self) -> Verilog {
-        use super::{counter, select};
+        use super::select;
         // The case on `select` picks one physical source and how to extend it, so that the
         // 32-bit multiplexer has one input per memory or counter. Several selects share a
         // memory: potentials and targets, prospective potentials and errors, errors, inputs
@@ -1129,7 +975,7 @@ impl Logic for ReadBack {
             "localparam SOURCE_ZERO = 4'd0, SOURCE_WEIGHT = 4'd1, SOURCE_POTENTIALS = 4'd2,\n\
              \x20  SOURCE_ERRORS0 = 4'd3, SOURCE_ERRORS1 = 4'd4, SOURCE_RATE = 4'd5,\n\
              \x20  SOURCE_SLOPE = 4'd6, SOURCE_ACTIVITY = 4'd7, SOURCE_CYCLES = 4'd8,\n\
-             \x20  SOURCE_COUNTER_RING = 4'd9, SOURCE_ROUNDING_STATE = 4'd10;\n\
+             \x20  SOURCE_COUNTER = 4'd9, SOURCE_ROUNDING_STATE = 4'd10;\n\
              localparam EXTEND_SIGNED32 = 2'd0, EXTEND_SIGNED16 = 2'd1, EXTEND_POTENTIAL = 2'd2,\n\
              \x20  EXTEND_UNSIGNED = 2'd3;\n\
              wire counter_address = ~beyond & ~|address[31:3];\n\
@@ -1171,7 +1017,7 @@ impl Logic for ReadBack {
              \x20     8'd{counters}: if (counter_address) case (address[2:0])\n\
              \x20        3'd{cycles_code}: source = SOURCE_CYCLES;\n\
              \x20        3'd{steps_code}, 3'd{pot_code}, 3'd{rate_code}, 3'd{msg_code}, 3'd{upd_code},\n\
-             \x20           3'd{weight_code}: source = SOURCE_COUNTER_RING;\n\
+             \x20           3'd{weight_code}: source = SOURCE_COUNTER;\n\
              \x20        3'd{rounding_code}: source = SOURCE_ROUNDING_STATE;\n\
              \x20        default: source = SOURCE_ZERO;\n\
              \x20     endcase\n\
@@ -1188,13 +1034,12 @@ impl Logic for ReadBack {
              \x20     SOURCE_RATE: word = {{16'h0, rate}};\n\
              \x20     SOURCE_SLOPE: word = {{16'h0, slope}};\n\
              \x20     SOURCE_ACTIVITY: word = {{16'h0, activity}};\n\
-             \x20     SOURCE_CYCLES: word = cycles[31:0];\n\
-             \x20     SOURCE_COUNTER_RING: word = counter_ring;\n\
+             \x20     SOURCE_CYCLES, SOURCE_COUNTER: word = counter[31:0];\n\
              \x20     SOURCE_ROUNDING_STATE: word = rounding_state;\n\
              \x20     default: word = 32'h0;\n\
              \x20  endcase\n\
              end\n\
-             wire [31:0] high = (source == SOURCE_CYCLES) ? {{16'h0, cycles[47:32]}} : 32'h0;\n\
+             wire [31:0] high = (source == SOURCE_CYCLES) ? {{16'h0, counter[47:32]}} : 32'h0;\n\
              always @(*) begin\n\
              \x20  case (extension)\n\
              \x20     EXTEND_SIGNED32: data = {{{{32{{word[31]}}}}, word}};\n\

@@ -6,6 +6,7 @@ use rust_hdl::prelude::*;
 use super::compare::AboveConstant;
 use super::crc::{check_mixes, Crc32};
 use super::{low_mask, LinkParams};
+use crate::counter_bank::{CounterBank, CounterSpec};
 use crate::engine::units::Memory;
 use crate::leaf::{Register, ResetRegister};
 
@@ -74,6 +75,66 @@ impl Logic for ScanSource {
     }
 }
 
+/// Clocks that a read stops the error counters' round: the first clock at the counter, and the
+/// one where `error_ready` rises.
+const ERROR_HOLD_CLOCKS: usize = 2;
+
+/// Clocks a read of an error counter waits at most: a round of the counter bank, the counter's
+/// two words and the two clocks at the counter.
+pub const ERROR_READ_CLOCKS: usize = 2 * 2 * 4 + 4 + 2;
+
+/// The decoder's error events of one clock as the `increments` of its [`CounterBank`], and the
+/// low 32 bits of the bank's `value` as `count`. A framing error counts a skipped run and a
+/// dropped run, so it can count 2 in one clock.
+#[derive(LogicBlock, Default)]
+pub struct ErrorEvents {
+    pub crc: Signal<In, Bit>,
+    pub skipped_run: Signal<In, Bit>,
+    pub dropped_run: Signal<In, Bit>,
+    pub length: Signal<In, Bit>,
+    pub timeout: Signal<In, Bit>,
+    pub increments: Signal<Out, Bits<64>>,
+    pub value: Signal<In, Bits<48>>,
+    pub count: Signal<Out, Bits<32>>,
+}
+
+impl ErrorEvents {
+    /// Returns the CRC, framing, length and timeout error counters.
+    pub fn counters() -> Vec<CounterSpec> {
+        vec![
+            CounterSpec::new(32, 1, 1),
+            CounterSpec::new(32, 2, 2),
+            CounterSpec::new(32, 1, 1),
+            CounterSpec::new(32, 1, 1),
+        ]
+    }
+}
+
+impl Logic for ErrorEvents {
+    fn update(&mut self) {
+        let framing = self.skipped_run.val() as u64 + self.dropped_run.val() as u64;
+        let word = self.crc.val() as u64
+            | framing << 1
+            | (self.length.val() as u64) << 3
+            | (self.timeout.val() as u64) << 4;
+        self.increments.next = word.to_bits();
+        self.count.next = (self.value.val().to_u64() & 0xffff_ffff).to_bits();
+    }
+    fn connect(&mut self) {
+        self.increments.connect();
+        self.count.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(
+            "wire [1:0] framing = {1'b0, skipped_run} + {1'b0, dropped_run};\n\
+             always @(*) increments = {59'h0, timeout, length, framing, crc};\n\
+             always @(*) count = value[31:0];\n\
+             wire unused_value = &{1'b0, value[47:32]};\n"
+                .into(),
+        )
+    }
+}
+
 /// The frame decoder, with the acceptance rules of `leap_model::protocol::Decoder` (requests)
 /// except the opcode check: every intact frame is presented.
 ///
@@ -106,6 +167,11 @@ impl Logic for ScanSource {
 ///
 /// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
 /// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
+/// They live in a [`CounterBank`] (an SB_SPRAM256KA on iCE40). A read raises `error_reading`
+/// with the counter in `error_select` (0 CRC, 1 framing, 2 length, 3 timeout errors) and keeps
+/// both until `error_ready`, which rises within [`ERROR_READ_CLOCKS`] clocks with the
+/// counter in `error_count`. `error_reading` must fall in the clock after `error_ready` rises
+/// and stay low for a clock between two reads.
 ///
 /// NOTE: the scanner still examines a byte, judges it and moves in one clock, and the ring-full
 /// check reaches the write position in the same clock. nextpnr-ice40 0.4 places the 256-byte
@@ -126,10 +192,10 @@ pub struct FrameDecoder {
     pub payload_address: Signal<In, Bits<16>>,
     pub payload_byte: Signal<Out, Bits<8>>,
     pub frame_release: Signal<In, Bit>,
-    pub crc_errors: Signal<Out, Bits<32>>,
-    pub framing_errors: Signal<Out, Bits<32>>,
-    pub length_errors: Signal<Out, Bits<32>>,
-    pub timeout_errors: Signal<Out, Bits<32>>,
+    pub error_select: Signal<In, Bits<4>>,
+    pub error_reading: Signal<In, Bit>,
+    pub error_count: Signal<Out, Bits<32>>,
+    pub error_ready: Signal<Out, Bit>,
 
     // The ring. Positions count modulo twice the ring's size in 16-bit registers, and the
     // memory uses their low bits.
@@ -217,10 +283,8 @@ pub struct FrameDecoder {
     timeout_event_q: ResetRegister<Bit>,
     skipped_run_q: ResetRegister<Bit>,
     dropped_run_q: ResetRegister<Bit>,
-    crc_count: ResetRegister<Bits<32>>,
-    framing_count: ResetRegister<Bits<32>>,
-    length_count: ResetRegister<Bits<32>>,
-    timeout_count: ResetRegister<Bits<32>>,
+    error_events: ErrorEvents,
+    errors: CounterBank,
 
     // Combinational signals of one clock.
     full_from_scan: Signal<Local, Bit>,
@@ -257,10 +321,6 @@ pub struct FrameDecoder {
     crc_event: Signal<Local, Bit>,
     length_event: Signal<Local, Bit>,
     timeout_event: Signal<Local, Bit>,
-    crc_step: Signal<Local, Bits<32>>,
-    framing_step: Signal<Local, Bits<32>>,
-    length_step: Signal<Local, Bits<32>>,
-    timeout_step: Signal<Local, Bits<32>>,
 
     ring_bytes: Constant<Bits<16>>,
     /// Masks that keep each counter to the bits its values need, so that yosys removes the
@@ -287,7 +347,6 @@ pub struct FrameDecoder {
     check_mix: Vec<Constant<Bits<8>>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
-    two32: Constant<Bits<32>>,
 }
 
 impl FrameDecoder {
@@ -316,10 +375,10 @@ impl FrameDecoder {
             payload_address: Default::default(),
             payload_byte: Default::default(),
             frame_release: Default::default(),
-            crc_errors: Default::default(),
-            framing_errors: Default::default(),
-            length_errors: Default::default(),
-            timeout_errors: Default::default(),
+            error_select: Default::default(),
+            error_reading: Default::default(),
+            error_count: Default::default(),
+            error_ready: Default::default(),
             ring: Memory::new(ring_bytes, 8, false),
             write_position: Default::default(),
             scan_behind: Default::default(),
@@ -364,10 +423,8 @@ impl FrameDecoder {
             timeout_event_q: Default::default(),
             skipped_run_q: Default::default(),
             dropped_run_q: Default::default(),
-            crc_count: Default::default(),
-            framing_count: Default::default(),
-            length_count: Default::default(),
-            timeout_count: Default::default(),
+            error_events: Default::default(),
+            errors: CounterBank::new(&ErrorEvents::counters(), ERROR_HOLD_CLOCKS),
             full_from_scan: Default::default(),
             full_from_start: Default::default(),
             full_from_held: Default::default(),
@@ -399,10 +456,6 @@ impl FrameDecoder {
             crc_event: Default::default(),
             length_event: Default::default(),
             timeout_event: Default::default(),
-            crc_step: Default::default(),
-            framing_step: Default::default(),
-            length_step: Default::default(),
-            timeout_step: Default::default(),
             ring_bytes: constant16(ring_bytes),
             position_mask: constant16(2 * ring_bytes - 1),
             quiet_mask: Constant::new(low_mask(params.timeout_clocks).to_bits()),
@@ -426,7 +479,6 @@ impl FrameDecoder {
                 .collect(),
             zero32: Constant::new(0u64.to_bits()),
             one32: Constant::new(1u64.to_bits()),
-            two32: Constant::new(2u64.to_bits()),
         }
     }
 }
@@ -499,14 +551,8 @@ impl Logic for FrameDecoder {
         self.skipped_run_q.reset.next = self.reset.val();
         self.dropped_run_q.clock.next = self.clock.val();
         self.dropped_run_q.reset.next = self.reset.val();
-        self.crc_count.clock.next = self.clock.val();
-        self.crc_count.reset.next = self.reset.val();
-        self.framing_count.clock.next = self.clock.val();
-        self.framing_count.reset.next = self.reset.val();
-        self.length_count.clock.next = self.clock.val();
-        self.length_count.reset.next = self.reset.val();
-        self.timeout_count.clock.next = self.clock.val();
-        self.timeout_count.reset.next = self.reset.val();
+        self.errors.clock.next = self.clock.val();
+        self.errors.reset.next = self.reset.val();
 
         // ---- Ring input: write every byte unless the ring is full. ----
         // The oldest byte still needed (the tail) is the held frame's payload, else the
@@ -822,35 +868,15 @@ impl Logic for FrameDecoder {
         self.timeout_event_q.d.next = self.timeout_event.val();
         self.skipped_run_q.d.next = self.skipped_run.val();
         self.dropped_run_q.d.next = self.dropped_run.val();
-        self.crc_step.next = self.zero32.val();
-        if self.crc_event_q.q.val() {
-            self.crc_step.next = self.one32.val();
-        }
-        self.length_step.next = self.zero32.val();
-        if self.length_event_q.q.val() {
-            self.length_step.next = self.one32.val();
-        }
-        self.timeout_step.next = self.zero32.val();
-        if self.timeout_event_q.q.val() {
-            self.timeout_step.next = self.one32.val();
-        }
-        self.framing_step.next = self.zero32.val();
-        if self.skipped_run_q.q.val() | self.dropped_run_q.q.val() {
-            self.framing_step.next = self.one32.val();
-        }
-        if self.skipped_run_q.q.val() & self.dropped_run_q.q.val() {
-            self.framing_step.next = self.two32.val();
-        }
-        self.crc_count.d.next = self.crc_count.q.val() + self.crc_step.val();
-        self.framing_count.d.next = self.framing_count.q.val() + self.framing_step.val();
-        self.length_count.d.next = self.length_count.q.val() + self.length_step.val();
-        self.timeout_count.d.next = self.timeout_count.q.val() + self.timeout_step.val();
-        if self.clear_counters.val() {
-            self.crc_count.d.next = self.crc_step.val();
-            self.framing_count.d.next = self.framing_step.val();
-            self.length_count.d.next = self.length_step.val();
-            self.timeout_count.d.next = self.timeout_step.val();
-        }
+        self.error_events.crc.next = self.crc_event_q.q.val();
+        self.error_events.skipped_run.next = self.skipped_run_q.q.val();
+        self.error_events.dropped_run.next = self.dropped_run_q.q.val();
+        self.error_events.length.next = self.length_event_q.q.val();
+        self.error_events.timeout.next = self.timeout_event_q.q.val();
+        self.errors.clear.next = self.clear_counters.val();
+        self.errors.increments.next = self.error_events.increments.val();
+        self.errors.reading.next = self.error_reading.val();
+        self.errors.select.next = self.error_select.val();
 
         // ---- Outputs. ----
         self.frame_valid.next = self.held_valid.q.val();
@@ -858,9 +884,8 @@ impl Logic for FrameDecoder {
         self.frame_seq.next = self.held_seq.q.val();
         self.frame_length.next = self.held_length.q.val();
         self.payload_byte.next = self.ring.read_data.val();
-        self.crc_errors.next = self.crc_count.q.val();
-        self.framing_errors.next = self.framing_count.q.val();
-        self.length_errors.next = self.length_count.q.val();
-        self.timeout_errors.next = self.timeout_count.q.val();
+        self.error_count.next = self.error_events.count.val();
+        self.error_events.value.next = self.errors.value.val();
+        self.error_ready.next = self.errors.ready.val();
     }
 }

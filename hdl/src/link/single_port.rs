@@ -61,6 +61,14 @@ impl<T: Synth> Logic for SinglePortMemory<T> {
         self.read_data.connect();
     }
     fn hdl(&self) -> Verilog {
+        let unused_address = if self._address_bits < 16 {
+            format!(
+                "wire unused_address = &{{1'b0, address[15:{}]}};\n",
+                self._address_bits
+            )
+        } else {
+            String::new()
+        };
         Verilog::Custom(format!(
             "(* no_rw_check, {SINGLE_PORT_ATTRIBUTE} *)\n\
              reg [{top}:0] words [0:{last}];\n\
@@ -69,7 +77,8 @@ impl<T: Synth> Logic for SinglePortMemory<T> {
              \x20  if (write_enable) words[address[{at}:0]] <= write_data;\n\
              \x20  else read_word <= words[address[{at}:0]];\n\
              end\n\
-             always @(*) read_data = read_word;\n",
+             always @(*) read_data = read_word;\n\
+             {unused_address}",
             top = T::BITS - 1,
             last = self._words.len() - 1,
             at = self._address_bits - 1,

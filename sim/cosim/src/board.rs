@@ -29,7 +29,7 @@ impl RawFrame {
     }
 }
 
-/// Link error counts the test presents on the executor's decoder-counter inputs.
+/// Link error counts the driver returns on the executor's decoder-counter read port.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkErrorInputs {
     pub crc: u32,
@@ -47,10 +47,10 @@ struct HarnessPorts {
     payload_byte: PortId,
     frame_release: PortId,
     clear_counters: PortId,
-    crc_errors: PortId,
-    framing_errors: PortId,
-    length_errors: PortId,
-    timeout_errors: PortId,
+    error_select: PortId,
+    error_reading: PortId,
+    error_count: PortId,
+    error_ready: PortId,
     reply_write: PortId,
     reply_address: PortId,
     reply_byte: PortId,
@@ -63,14 +63,17 @@ struct HarnessPorts {
 
 /// The Verilated `executor` design (command executor and engine). The driver plays the frame
 /// decoder (it holds one frame and returns payload bytes one clock after their address, like block RAM) and
-/// the frame encoder (it collects the reply buffer and takes the reply at `reply_send`).
+/// the frame encoder (it collects the reply buffer and takes the reply at `reply_send`). As the
+/// decoder's error counter read port, it raises `error_ready` in the second clock of a read.
 pub struct ExecutorDriver {
     model: Model,
     ports: HarnessPorts,
     reply_buffer: Vec<u8>,
-    /// Link error counts on the decoder-counter inputs; zeroed when the executor strobes
+    /// Link error counts of the decoder-counter read port; zeroed when the executor strobes
     /// `clear_counters`, as the decoder does.
     pub link_errors: LinkErrorInputs,
+    /// Clocks that `error_reading` has been high before this one.
+    error_read_clocks: u32,
     /// Clock cycles of the last request, from presenting the frame to the reply.
     pub last_request_cycles: u64,
 }
@@ -89,10 +92,10 @@ impl ExecutorDriver {
             payload_byte: model.port("payload_byte"),
             frame_release: model.port("frame_release"),
             clear_counters: model.port("clear_counters"),
-            crc_errors: model.port("crc_errors"),
-            framing_errors: model.port("framing_errors"),
-            length_errors: model.port("length_errors"),
-            timeout_errors: model.port("timeout_errors"),
+            error_select: model.port("error_select"),
+            error_reading: model.port("error_reading"),
+            error_count: model.port("error_count"),
+            error_ready: model.port("error_ready"),
             reply_write: model.port("reply_write"),
             reply_address: model.port("reply_address"),
             reply_byte: model.port("reply_byte"),
@@ -105,10 +108,8 @@ impl ExecutorDriver {
         for port in [
             ports.frame_valid,
             ports.reply_busy,
-            ports.crc_errors,
-            ports.framing_errors,
-            ports.length_errors,
-            ports.timeout_errors,
+            ports.error_count,
+            ports.error_ready,
         ] {
             model.set(port, 0);
         }
@@ -118,6 +119,7 @@ impl ExecutorDriver {
             ports,
             reply_buffer: vec![0; 1 << 16],
             link_errors: LinkErrorInputs::default(),
+            error_read_clocks: 0,
             last_request_cycles: 0,
         };
         // The power-on writes take three clocks each; a few thousand clocks cover any network
@@ -136,16 +138,12 @@ impl ExecutorDriver {
     /// reply comes within `max_cycles` clocks.
     pub fn request(&mut self, frame: &RawFrame, max_cycles: u64) -> RawFrame {
         let p = &self.ports;
-        let l = self.link_errors;
-        self.model.set(p.crc_errors, l.crc as i64);
-        self.model.set(p.framing_errors, l.framing as i64);
-        self.model.set(p.length_errors, l.length as i64);
-        self.model.set(p.timeout_errors, l.timeout as i64);
         self.model.set(p.frame_opcode, frame.opcode as i64);
         self.model.set(p.frame_seq, frame.seq as i64);
         self.model.set(p.frame_length, frame.payload.len() as i64);
         self.model.set(p.frame_valid, 1);
         self.model.eval();
+        self.answer_error_read();
 
         let start = self.model.cycles();
         let mut reply = None;
@@ -162,6 +160,7 @@ impl ExecutorDriver {
             let address = self.model.get(p.payload_address) as usize;
             let release = self.model.get(p.frame_release) == 1;
             let clear = self.model.get(p.clear_counters) == 1;
+            let reading = self.model.get(p.error_reading) == 1;
             if self.model.get(p.reply_write) == 1 {
                 let at = self.model.get(p.reply_address) as usize;
                 self.reply_buffer[at] = self.model.get(p.reply_byte) as u8;
@@ -182,21 +181,19 @@ impl ExecutorDriver {
             self.model.set(p.payload_byte, byte as i64);
             if clear {
                 self.link_errors = LinkErrorInputs::default();
-                for port in [
-                    p.crc_errors,
-                    p.framing_errors,
-                    p.length_errors,
-                    p.timeout_errors,
-                ] {
-                    self.model.set(port, 0);
-                }
             }
+            self.error_read_clocks = if reading {
+                self.error_read_clocks + 1
+            } else {
+                0
+            };
             if release {
                 assert!(reply.is_some(), "the frame was released before its reply");
                 self.model.set(p.frame_valid, 0);
                 released = true;
             }
             self.model.eval();
+            self.answer_error_read();
         }
         // The executor's settle clock after the release.
         self.model.clock();
@@ -207,5 +204,24 @@ impl ExecutorDriver {
     /// Clock cycles run since the model was created.
     pub fn cycles(&self) -> u64 {
         self.model.cycles()
+    }
+
+    /// Presents the selected link error count, and `error_ready` once `error_reading` has
+    /// been high for a clock, which makes the executor wait as it does for the decoder.
+    fn answer_error_read(&mut self) {
+        let p = &self.ports;
+        let l = self.link_errors;
+        let count = match self.model.get(p.error_select) {
+            0 => l.crc,
+            1 => l.framing,
+            2 => l.length,
+            3 => l.timeout,
+            _ => 0,
+        };
+        let reading = self.model.get(p.error_reading) == 1;
+        self.model.set(p.error_count, count as i64);
+        self.model
+            .set(p.error_ready, (reading && self.error_read_clocks >= 1) as i64);
+        self.model.eval();
     }
 }

@@ -64,14 +64,14 @@ const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("power-on reset", bound(20, 14, 0, 0, 0)),
     ("UART receiver", bound(40, 26, 0, 0, 0)),
     ("UART transmitter", bound(40, 23, 0, 0, 0)),
-    ("frame decoder", bound(490, 366, 2, 0, 0)),
+    ("frame decoder", bound(490, 366, 2, 1, 0)),
     ("decoder CRC", bound(64, 33, 0, 0, 0)),
     ("frame encoder", bound(125, 70, 0, 1, 0)),
     ("encoder CRC", bound(66, 33, 0, 0, 0)),
     ("command executor", bound(2_220, 505, 0, 0, 0)),
     ("weight walker", bound(120, 42, 0, 0, 0)),
     ("reply cache", bound(135, 42, 0, 1, 0)),
-    ("engine", bound(3_600, 1_700, 28, 0, 8)),
+    ("engine", bound(3_600, 1_700, 28, 1, 8)),
 ];
 
 const fn bound(

@@ -435,6 +435,18 @@ fn engine_yin_yang_epoch() {
             panic!("Yin-Yang sample {sample}: first difference at {difference}");
         }
     }
+    // The cycle counter counts every clock since reset, and a read returns the count of a clock
+    // shortly before the read ends. After more than 2^16 clocks, its middle word has taken carries.
+    let counted = engine.cycles();
+    let clocks = engine.model_cycles();
+    assert!(
+        clocks > 1 << 16,
+        "Yin-Yang epoch: {clocks} clocks do not carry into the cycle counter's middle word"
+    );
+    assert!(
+        counted < clocks && clocks - counted < 64,
+        "Yin-Yang epoch: cycle counter {counted} after {clocks} clocks of the model"
+    );
     eprintln!(
         "Yin-Yang network, 2 lanes: {} clocks per time step",
         engine.last_run_cycles

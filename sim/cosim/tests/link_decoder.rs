@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use leap_hdl::link::decoder::ERROR_READ_CLOCKS;
 use leap_model::protocol::{
     crc32, Accept, Decoder, Frame, FrameError, LinkCounters, Opcode, MAX_PAYLOAD, SYNC,
 };
@@ -45,10 +46,10 @@ struct Ports {
     payload_address: PortId,
     payload_byte: PortId,
     frame_release: PortId,
-    crc_errors: PortId,
-    framing_errors: PortId,
-    length_errors: PortId,
-    timeout_errors: PortId,
+    error_select: PortId,
+    error_reading: PortId,
+    error_count: PortId,
+    error_ready: PortId,
 }
 
 /// The Verilated decoder with a consumer that reads every payload byte and releases each frame
@@ -82,10 +83,10 @@ impl Bench {
             payload_address: model.port("payload_address"),
             payload_byte: model.port("payload_byte"),
             frame_release: model.port("frame_release"),
-            crc_errors: model.port("crc_errors"),
-            framing_errors: model.port("framing_errors"),
-            length_errors: model.port("length_errors"),
-            timeout_errors: model.port("timeout_errors"),
+            error_select: model.port("error_select"),
+            error_reading: model.port("error_reading"),
+            error_count: model.port("error_count"),
+            error_ready: model.port("error_ready"),
         };
         for port in [
             ports.byte,
@@ -93,6 +94,8 @@ impl Bench {
             ports.clear_counters,
             ports.payload_address,
             ports.frame_release,
+            ports.error_select,
+            ports.error_reading,
         ] {
             model.set(port, 0);
         }
@@ -194,13 +197,30 @@ impl Bench {
         self.consumer == Consumer::Waiting && self.model.get(self.ports.frame_valid) == 0
     }
 
-    fn counters(&self) -> [u64; 4] {
-        [
-            self.model.get(self.ports.crc_errors),
-            self.model.get(self.ports.framing_errors),
-            self.model.get(self.ports.length_errors),
-            self.model.get(self.ports.timeout_errors),
-        ]
+    /// Reads the CRC, framing, length and timeout error counters through the read port, one
+    /// after another, with no bytes arriving meanwhile.
+    fn counters(&mut self) -> [u64; 4] {
+        let mut counts = [0; 4];
+        for (select, count) in counts.iter_mut().enumerate() {
+            self.model.set(self.ports.error_select, select as i64);
+            self.model.set(self.ports.error_reading, 1);
+            self.model.eval();
+            let mut clocks = 1;
+            while self.model.get(self.ports.error_ready) == 0 {
+                assert!(
+                    clocks <= ERROR_READ_CLOCKS,
+                    "error counter {select} was not ready within {ERROR_READ_CLOCKS} clocks"
+                );
+                self.step(None);
+                self.model.eval();
+                clocks += 1;
+            }
+            *count = self.model.get(self.ports.error_count) as u64;
+            // `error_reading` falls for a clock between two reads.
+            self.model.set(self.ports.error_reading, 0);
+            self.step(None);
+        }
+        counts
     }
 
     fn clear_counters(&mut self) {

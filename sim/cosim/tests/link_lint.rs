@@ -25,11 +25,6 @@ const TRIAGE: &[(&str, &str, &str)] = &[
         "Memory: address ports are 16 bits wide; a memory uses the low bits its depth needs",
     ),
     (
-        "UNUSEDSIGNAL",
-        "Bits of signal are not used: 'address'",
-        "SinglePortMemory: the address port is 16 bits wide, and a memory uses the low bits its depth needs",
-    ),
-    (
         "UNUSEDPARAM",
         "State$",
         "rust-hdl declares an enum's values in every module that carries the enum, including the state register",

@@ -1,9 +1,10 @@
-//! Smoke test of iCE40 synthesis: yosys `synth_ice40 -dsp` maps every product of the lane and the
-//! neuron unit to an SB_MAC16 and reports no driver conflicts.
+//! Smoke test of iCE40 synthesis: yosys `synth_ice40 -dsp -spram` maps every product of the lane
+//! and the neuron unit to an SB_MAC16 and reports no driver conflicts.
 
 mod common;
 
 use leap_hdl::engine::EngineParams;
+use leap_hdl::link::SINGLE_PORT_ATTRIBUTE;
 use leap_hdl::{emit, emit_engine, Design};
 use leap_model::format::Formats;
 
@@ -15,8 +16,14 @@ fn synthesise(design: Design) -> String {
 }
 
 /// Synthesises the Verilog of `design` for the iCE40 with DSP inference and returns yosys's log.
+/// Single-port memories map to SB_SPRAM256KA, as `leap build` maps them.
 fn synthesise_verilog(design: Design, verilog: &str) -> String {
-    yosys::synthesise(design.name(), verilog, "synth_ice40 -dsp -top top; stat")
+    let script = format!(
+        "hierarchy -top top; \
+         setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
+         synth_ice40 -dsp -spram -top top; stat"
+    );
+    yosys::synthesise(design.name(), verilog, &script)
 }
 
 fn check(design: Design, multipliers: usize) {
@@ -60,14 +67,17 @@ fn engine_memories_map_to_block_ram() {
     // The controller has 5 memories: u with the targets, the first bank of e with ŭ, the second
     // bank of e with the layer table and the inputs, both banks of r, and both banks of d. The
     // inputs take a sixth only when they do not fit beside the layer table, which the default
-    // sizes avoid. Each lane has 3: weights, rates and backward sums.
+    // sizes avoid. Each lane has 3: weights, rates and backward sums. The counter bank's
+    // single-port memory maps to an SB_SPRAM256KA.
     let memories = 5 + 3 * leap_hdl::engine::EngineParams::default().lanes;
     let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, memories, "engine: memories mapped to block RAM");
+    let single_port = yosys::mapped_memories(&log, "ICE40_SPRAM");
+    assert_eq!(single_port, 1, "engine: memories mapped to SB_SPRAM256KA");
     let collisions = yosys::write_ports(&log);
     assert_eq!(
         collisions.len(),
-        memories,
+        memories + single_port,
         "engine: one write port per memory"
     );
     for line in collisions {

@@ -229,10 +229,16 @@ impl Logic for CommandExecutor {
         self.error_detail.limit_length.next = self.lengths.limit_length.val();
         self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
-        self.counter_select.crc.next = self.crc_errors.val();
-        self.counter_select.framing.next = self.framing_errors.val();
-        self.counter_select.length.next = self.length_errors.val();
-        self.counter_select.timeout.next = self.timeout_errors.val();
+        // The decoder's read port presents the one counter that `error_select` selects.
+        self.counter_select.crc.next = self.error_count.val();
+        self.counter_select.framing.next = self.error_count.val();
+        self.counter_select.length.next = self.error_count.val();
+        self.counter_select.timeout.next = self.error_count.val();
+        self.error_index.next = self.index.q.val().get_bits::<4>(0) - self.eight4.val();
+        self.error_select.next = self.error_index.val();
+        self.decoder_counter.next =
+            self.counter_select.link.val() & (self.error_index.val() < self.four4.val());
+        self.error_reading.next = false;
         self.counter_select.unknown.next = self.unknown_opcodes.q.val();
         self.counter_select.replays.next = self.replays.q.val();
         self.wide_index.value.next = self.index.q.val();
@@ -552,10 +558,14 @@ impl Logic for CommandExecutor {
                 self.serializer.value.next = self.counter_select.value.val();
                 self.ret.d.next = ExecState::CounterPut;
                 self.ret.enable.next = true;
+                self.error_reading.next = self.decoder_counter.val();
                 if self.index.q.val() == self.counters16.val() {
                     self.state.d.next = ExecState::Finish;
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
+                } else if self.decoder_counter.val() & !self.error_ready.val() {
+                    // The state stays until the decoder presents the counter.
+                    self.state.d.next = ExecState::CounterNext;
                 } else {
                     self.serializer.load.next = self.counter_select.link.val();
                     self.serializer.clear.next = !self.counter_select.link.val();
