@@ -153,7 +153,8 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.clock.connect();
             b.reset.connect();
             b.valid.connect();
-            b.weight.connect();
+            b.slice.connect();
+            b.low.connect();
             b.rate.connect();
             b.message.connect();
             b.update_factor.connect();
