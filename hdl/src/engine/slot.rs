@@ -490,6 +490,17 @@ impl WeightBank {
         }
     }
 
+    /// Returns the low address bits that the memories of a part read.
+    fn address_bits_used(&self) -> usize {
+        let words = if self._first_words == self._depth {
+            self._depth
+        } else {
+            // Bit `m` selects the memory of the rest.
+            2 * self._first_words
+        };
+        words.max(2).next_power_of_two().trailing_zeros() as usize
+    }
+
     /// Declares the memories of one part of the weight: `bits` bits of `write_data` from bit
     /// `from` up, read at `address`, whose registered read is the wire `{name}_word`.
     fn part_hdl(&self, name: &str, bits: usize, from: usize, address: &str) -> String {
@@ -574,6 +585,8 @@ impl Logic for WeightBank {
                      wire unused_low_address = &{1'b0, low_read_address};\n";
         } else {
             text += &self.part_hdl("low", shift, 0, "low_read_address");
+            text += &unused_bits(&[("low_read_address", 16, self.address_bits_used())])
+                .replace("unused_high_bits", "unused_low_address_bits");
             let low = if shift == 16 {
                 "low_word".to_string()
             } else {
