@@ -91,9 +91,10 @@ pub struct Engine {
     /// group at stage 4 issued with, because both count the issued groups from `WEIGHT_BASE`.
     write_back_address: Counter<16>,
     /// The stream's weight address at stages 1 and 2. The lanes read the weights' low bits at
-    /// stage 2, where their update needs them.
+    /// stage 2, where their update needs them. `stage2_address` takes the host's word in `Idle`
+    /// and keeps it in `ReadWait`, so a host read returns both parts of the word in time.
     stage1_address: Register<Bits<16>>,
-    stage2_address: Register<Bits<16>>,
+    stage2_address: EnableRegister<Bits<16>>,
     /// The column group at stage 3, which addresses the lanes' backward sum reads. It counts the
     /// groups that reach stage 3 and restarts after a row's last group.
     stage3_group: Counter<16>,
@@ -867,6 +868,7 @@ impl Logic for Engine {
         self.write_back_address.step.next = self.one16.val();
         self.stage1_address.d.next = self.weight_address.q.val();
         self.stage2_address.d.next = self.stage1_address.q.val();
+        self.stage2_address.enable.next = true;
         self.stage3_group.load.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
         self.stage3_group.value.next = self.zero16.val();
         self.stage3_group.enable.next = self.tags[2].valid_q.val();
@@ -1135,7 +1137,7 @@ impl Logic for Engine {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
             self.slots[p].weight_read_address.next = self.read_split.word.val();
-            self.slots[p].weight_low_address.next = self.read_split.word.val();
+            self.slots[p].weight_low_address.next = self.stage2_address.q.val();
             self.slots[p].weight_write_address.next = self.write_back_address.q.val();
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
@@ -1339,6 +1341,7 @@ impl Logic for Engine {
         match self.state.q.val() {
             EngineState::Idle => {
                 self.busy.next = false;
+                self.stage2_address.d.next = self.write_split.word.val();
                 if self.write.val() {
                     // A weight address beyond the banks writes nothing.
                     if (self.select.val() == self.select_weight.val())
@@ -1418,6 +1421,7 @@ impl Logic for Engine {
             }
             // A read of a step or saturation counter waits until it is at the head of `counters`.
             EngineState::ReadWait => {
+                self.stage2_address.enable.next = false;
                 self.counters.reading.next = self.counter_read.val();
                 if self.counters.ready.val() {
                     self.read_strobe.d.next = true;
@@ -1617,10 +1621,6 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::Stream;
             }
             EngineState::Stream => {
-                // The groups at stage 2 read their weights' low bits, here and in `Finish`.
-                for p in 0..self._lanes {
-                    self.slots[p].weight_low_address.next = self.stage2_address.q.val();
-                }
                 if self.row.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::Finish;
                 } else {
@@ -1668,9 +1668,6 @@ impl Logic for Engine {
             }
             // The stream has ended; the neuron unit returns the last rows' results.
             EngineState::Finish => {
-                for p in 0..self._lanes {
-                    self.slots[p].weight_low_address.next = self.stage2_address.q.val();
-                }
                 if self.neurons_done.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::LayerNext;
                 }
