@@ -13,9 +13,12 @@ pub const LANE_LATENCY: usize = 3;
 
 /// One synapse per clock, fully pipelined with a latency of [`LANE_LATENCY`] clocks.
 ///
-/// The inputs are a weight word `w` (a value of the weight format in the 32-bit port), the
-/// presynaptic rate `r`, the message `m` and update factor `g` of the postsynaptic neuron, and
-/// the stochastic rounding bits `R`. With the 16-bit slice `w16 = w >> (weight_bits - 16)`:
+/// The inputs are the 16-bit slice `w16 = w >> (weight_bits - 16)` of a weight `w` of the
+/// weight format, the presynaptic rate `r`, the message `m` and update factor `g` of the
+/// postsynaptic neuron, and the stochastic rounding bits `R`. `R` arrives one clock after the
+/// other inputs, and the weight's bits below the slice, `low`, two clocks after them, when the
+/// update needs them. So the engine computes `R` a clock later and the weight bank reads `low`
+/// from a memory of its own, and no register in the lane delays them.
 /// - `forward = w16 · r` and `backward = w16 · m`, exact 32-bit products;
 /// - with `learn`, `weight_next = sat(w + ((g·r + R) >>> k))` with `k = update_round_bits` and
 ///   `saturated` set when it clamped. Without `learn`, `saturated` is 0 and `weight_next` is
@@ -36,11 +39,14 @@ pub struct SynapseLane {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
-    pub weight: Signal<In, Signed<32>>,
+    pub slice: Signal<In, Signed<16>>,
+    /// The weight's `weight_bits - 16` bits below the slice, in the low bits, two clocks after
+    /// `slice`. The bits above them are ignored.
+    pub low: Signal<In, Signed<16>>,
     pub rate: Signal<In, Signed<16>>,
     pub message: Signal<In, Signed<16>>,
     pub update_factor: Signal<In, Signed<16>>,
-    /// Stochastic rounding bits in the low `update_round_bits` bits.
+    /// Stochastic rounding bits in the low `update_round_bits` bits, one clock after `valid`.
     pub rounding: Signal<In, Bits<32>>,
     pub learn: Signal<In, Bit>,
     pub out_valid: Signal<Out, Bit>,
@@ -48,20 +54,12 @@ pub struct SynapseLane {
     pub backward: Signal<Out, Signed<32>>,
     pub weight_next: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
-    /// Position of the 16-bit slice in the weight word.
-    slice_shift: Constant<Bits<5>>,
-    /// The weight port's top bits. They only repeat the sign for a weight format of fewer than
-    /// 32 bits, and the name keeps Verilator's lint from reporting them unused.
-    unused_weight_top: Signal<Local, Signed<16>>,
-    // Stage 1: input registers. The slice is 0 in a bubble and after reset. `s1_low` keeps the
-    // weight's bits below the slice, which the update needs.
+    // Stage 1: input registers. The slice is 0 in a bubble and after reset.
     s1_valid: ResetRegister<Bit>,
     s1_slice: ResetRegister<Signed<16>>,
-    s1_low: Register<Signed<16>>,
     s1_rate: Register<Signed<16>>,
     s1_message: Register<Signed<16>>,
     s1_factor: Register<Signed<16>>,
-    s1_rounding: Register<Bits<32>>,
     s1_learn: Register<Bit>,
     // Stage 2: products, each assigned straight into a full-width signal.
     forward_product: Signal<Local, Signed<32>>,
@@ -72,7 +70,6 @@ pub struct SynapseLane {
     s2_backward: Register<Signed<32>>,
     s2_update: Register<Signed<32>>,
     s2_slice: Register<Signed<16>>,
-    s2_low: Register<Signed<16>>,
     s2_rounding: Register<Bits<32>>,
     s2_learn: Register<Bit>,
     // Stage 3: weight update and output registers. The product registers load while a valid
@@ -92,7 +89,8 @@ impl SynapseLane {
             clock: Default::default(),
             reset: Default::default(),
             valid: Default::default(),
-            weight: Default::default(),
+            slice: Default::default(),
+            low: Default::default(),
             rate: Default::default(),
             message: Default::default(),
             update_factor: Default::default(),
@@ -103,15 +101,11 @@ impl SynapseLane {
             backward: Default::default(),
             weight_next: Default::default(),
             saturated: Default::default(),
-            slice_shift: Constant::new((formats.weight_slice_shift() as u64).to_bits()),
-            unused_weight_top: Default::default(),
             s1_valid: Default::default(),
             s1_slice: Default::default(),
-            s1_low: Default::default(),
             s1_rate: Default::default(),
             s1_message: Default::default(),
             s1_factor: Default::default(),
-            s1_rounding: Default::default(),
             s1_learn: Default::default(),
             forward_product: Default::default(),
             backward_product: Default::default(),
@@ -121,7 +115,6 @@ impl SynapseLane {
             s2_backward: Default::default(),
             s2_update: Default::default(),
             s2_slice: Default::default(),
-            s2_low: Default::default(),
             s2_rounding: Default::default(),
             s2_learn: Default::default(),
             step: WeightUpdate::new(formats.update_round_bits(), formats.weight_bits),
@@ -140,18 +133,15 @@ impl Logic for SynapseLane {
     fn update(&mut self) {
         self.s1_valid.clock.next = self.clock.val();
         self.s1_slice.clock.next = self.clock.val();
-        self.s1_low.clock.next = self.clock.val();
         self.s1_rate.clock.next = self.clock.val();
         self.s1_message.clock.next = self.clock.val();
         self.s1_factor.clock.next = self.clock.val();
-        self.s1_rounding.clock.next = self.clock.val();
         self.s1_learn.clock.next = self.clock.val();
         self.s2_valid.clock.next = self.clock.val();
         self.s2_forward.clock.next = self.clock.val();
         self.s2_backward.clock.next = self.clock.val();
         self.s2_update.clock.next = self.clock.val();
         self.s2_slice.clock.next = self.clock.val();
-        self.s2_low.clock.next = self.clock.val();
         self.s2_rounding.clock.next = self.clock.val();
         self.s2_learn.clock.next = self.clock.val();
         self.s3_valid.clock.next = self.clock.val();
@@ -166,16 +156,10 @@ impl Logic for SynapseLane {
         // Stage 1.
         self.s1_valid.d.next = self.valid.val();
         self.s1_slice.reset.next = self.reset.val() | !self.valid.val();
-        self.s1_slice.d.next = self
-            .weight
-            .val()
-            .get_bits::<16>(self.slice_shift.val().index());
-        self.s1_low.d.next = self.weight.val().get_bits::<16>(0);
-        self.unused_weight_top.next = self.weight.val().get_bits::<16>(16);
+        self.s1_slice.d.next = self.slice.val();
         self.s1_rate.d.next = self.rate.val();
         self.s1_message.d.next = self.message.val();
         self.s1_factor.d.next = self.update_factor.val();
-        self.s1_rounding.d.next = self.rounding.val();
         self.s1_learn.d.next = self.learn.val();
 
         // Stage 2: three signed 16 x 16 products.
@@ -187,14 +171,13 @@ impl Logic for SynapseLane {
         self.s2_backward.d.next = self.backward_product.val();
         self.s2_update.d.next = self.update_product.val();
         self.s2_slice.d.next = self.s1_slice.q.val();
-        self.s2_low.d.next = self.s1_low.q.val();
-        self.s2_rounding.d.next = self.s1_rounding.q.val();
+        self.s2_rounding.d.next = self.rounding.val();
         self.s2_learn.d.next = self.s1_learn.q.val();
 
-        // Stage 3. A bubble's products are 0 because its slice is 0. The output register loads
+        // Stage 3, where `low` arrives. A bubble's products are 0 because its slice is 0. The output register loads
         // that 0 after a bubble and keeps it until the next valid product.
         self.step.slice.next = self.s2_slice.q.val();
-        self.step.low.next = self.s2_low.q.val();
+        self.step.low.next = self.low.val();
         self.step.product.next = self.s2_update.q.val();
         self.step.rounding.next = self.s2_rounding.q.val();
         self.product_enable.next = self.reset.val() | self.s2_valid.q.val() | self.s3_valid.q.val();
@@ -297,7 +280,7 @@ impl Logic for WeightUpdate {
             product_ext = extend("product", 32, total - 32),
         );
         if shift < 16 {
-            // The bits of `low` from the slice's position up repeat the slice.
+            // The lane ignores the bits of `low` above the weight's low bits.
             text += &format!("wire unused_slice_bits = &{{1'b0, low[15:{shift}]}};\n");
         }
         if k > 0 {

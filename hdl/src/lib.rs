@@ -154,7 +154,8 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.clock.connect();
             b.reset.connect();
             b.valid.connect();
-            b.weight.connect();
+            b.slice.connect();
+            b.low.connect();
             b.rate.connect();
             b.message.connect();
             b.update_factor.connect();
@@ -311,8 +312,12 @@ mod tests {
         let emitted = emit(Design::Lane, &Formats::default());
         let port = |name: &str| emitted.ports.iter().find(|p| p.name == name).cloned();
         assert_eq!(
-            port("weight").map(|p| (p.width, p.direction)),
-            Some((32, Direction::Input))
+            port("slice").map(|p| (p.width, p.direction)),
+            Some((16, Direction::Input))
+        );
+        assert_eq!(
+            port("low").map(|p| (p.width, p.direction)),
+            Some((16, Direction::Input))
         );
         assert_eq!(
             port("forward").map(|p| (p.width, p.direction)),

@@ -96,9 +96,16 @@ pub struct Engine {
     /// The weight word that the lanes write back at stage 4: the `weight_address` that the
     /// group at stage 4 issued with, because both count the issued groups from `WEIGHT_BASE`.
     write_back_address: Counter<16>,
+    /// The stream's weight address at stages 1 and 2. The lanes read the weights' low bits at
+    /// stage 2, where their update needs them. `stage2_address` takes the host's word in `Idle`
+    /// and keeps it in `ReadWait`, so a host read returns both parts of the word in time.
+    stage1_address: Register<Bits<16>>,
+    stage2_address: EnableRegister<Bits<16>>,
     /// The column group at stage 3, which addresses the lanes' backward sum reads. It counts the
     /// groups that reach stage 3 and restarts after a row's last group.
     stage3_group: Counter<16>,
+    /// The first column of the group at stage 1. It loads 0 when a row's first group issues
+    /// and steps by the lane count when any other group issues.
     group_column: Counter<16>,
     /// Copy phase, rates side: the column it reads next and that column's state index in the
     /// layer below (`INPUT_BASE + column`).
@@ -152,7 +159,12 @@ pub struct Engine {
     output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
+    /// The network-wide address of the first weight of the row whose first group reaches
+    /// stage 1 next, for stochastic rounding.
     next_row: Counter<32>,
+    /// The network-wide address of the first weight of the group at stage 2. It loads
+    /// `next_row` when a row's first group is at stage 1 and steps by the lane count when any
+    /// other group is.
     group_address: Counter<32>,
     /// The events of each clock for `counters`.
     counter_events: CounterEvents,
@@ -405,15 +417,14 @@ impl Engine {
         // Network-wide weight addresses for stochastic rounding: every weight has one below
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
-        // The tags that each stage passes on. Stage 1 reads the group's column and address and
-        // the first-group flag, stages 1 to 3 the row's state index, and stage 4 the group
-        // flags, the group and the first-row flag. The weight address at stage 4 and the group
-        // at stage 3 come from counters of their own (`write_back_address`, `stage3_group`).
+        // The tags that each stage passes on. Stage 1 reads the first-group flag, stages 1 to 3
+        // the row's state index, and stage 4 the group flags, the group and the first-row flag.
+        // The group's column at stage 1, its weight address at stages 2 and 4, its address for
+        // stochastic rounding at stage 2 and the group at stage 3 come from counters and
+        // registers of their own.
         let tag_widths = |stage: usize| TagWidths {
             index: if stage < 3 { state_bits } else { 0 },
             group: if stage == 3 { group_bits } else { 0 },
-            group_column: if stage == 0 { group_column_bits } else { 0 },
-            group_address: if stage == 0 { address_bits } else { 0 },
             first_row: true,
             group_flags: stage < 4,
         };
@@ -469,6 +480,8 @@ impl Engine {
             group: Counter::new(group_bits),
             weight_address: Counter::new(weight_bits),
             write_back_address: Counter::new(weight_bits),
+            stage1_address: Default::default(),
+            stage2_address: Default::default(),
             stage3_group: Counter::new(group_bits),
             group_column: Counter::new(group_column_bits),
             lane_bank: Counter::new(lane_bits),
@@ -687,6 +700,8 @@ impl Logic for Engine {
         self.weight_address.clock.next = self.clock.val();
         self.weight_address.reset.next = self.reset.val();
         self.write_back_address.clock.next = self.clock.val();
+        self.stage1_address.clock.next = self.clock.val();
+        self.stage2_address.clock.next = self.clock.val();
         self.write_back_address.reset.next = self.reset.val();
         self.stage3_group.clock.next = self.clock.val();
         self.stage3_group.reset.next = self.reset.val();
@@ -857,6 +872,9 @@ impl Logic for Engine {
             self.table_view.unsigned16.val() & self.weight_mask.val();
         self.write_back_address.enable.next = self.tags[3].valid_q.val();
         self.write_back_address.step.next = self.one16.val();
+        self.stage1_address.d.next = self.weight_address.q.val();
+        self.stage2_address.d.next = self.stage1_address.q.val();
+        self.stage2_address.enable.next = true;
         self.stage3_group.load.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
         self.stage3_group.value.next = self.zero16.val();
         self.stage3_group.enable.next = self.tags[2].valid_q.val();
@@ -935,6 +953,13 @@ impl Logic for Engine {
         self.group_address.value.next = self.next_row.q.val();
         self.group_address.enable.next = false;
         self.group_address.step.next = self.lanes32.val();
+        if self.tags[0].valid_q.val() {
+            self.group_address.enable.next = true;
+            if self.tags[0].first_group_q.val() {
+                self.group_address.load.next = true;
+                self.next_row.enable.next = true;
+            }
+        }
         self.bank.load.next = false;
         self.bank.value.next = self.one1.val();
         self.bank.enable.next = false;
@@ -1094,8 +1119,6 @@ impl Logic for Engine {
         self.tags[0].valid.next = false;
         self.tags[0].index.next = self.state_index.q.val();
         self.tags[0].group.next = self.group.q.val();
-        self.tags[0].group_column.next = self.group_column.q.val();
-        self.tags[0].group_address.next = self.group_address.q.val();
         self.tags[0].first_row.next = self.row.q.val() == self.zero16.val();
         self.tags[0].first_group.next = self.group.q.val() == self.zero16.val();
         self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
@@ -1103,8 +1126,6 @@ impl Logic for Engine {
             self.tags[k].valid.next = self.tags[k - 1].valid_q.val();
             self.tags[k].index.next = self.tags[k - 1].index_q.val();
             self.tags[k].group.next = self.tags[k - 1].group_q.val();
-            self.tags[k].group_column.next = self.tags[k - 1].group_column_q.val();
-            self.tags[k].group_address.next = self.tags[k - 1].group_address_q.val();
             self.tags[k].first_row.next = self.tags[k - 1].first_row_q.val();
             self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
             self.tags[k].last_group.next = self.tags[k - 1].last_group_q.val();
@@ -1120,6 +1141,7 @@ impl Logic for Engine {
             self.slots[p].clock.next = self.clock.val();
             self.slots[p].reset.next = self.reset.val();
             self.slots[p].weight_read_address.next = self.read_split.word.val();
+            self.slots[p].weight_low_address.next = self.stage2_address.q.val();
             self.slots[p].weight_write_address.next = self.write_back_address.q.val();
             self.slots[p].host_weight.next = self.host_view.signed32.val();
             self.slots[p].host_weight_write.next = false;
@@ -1130,9 +1152,9 @@ impl Logic for Engine {
             self.slots[p].rate_write.next = false;
             self.slots[p].rate_bank.next = self.lane_bank.q.val();
             self.slots[p].issue_valid.next = self.tags[0].valid_q.val();
-            self.slots[p].group_column.next = self.tags[0].group_column_q.val();
+            self.slots[p].group_column.next = self.group_column.q.val();
             self.slots[p].columns.next = self.columns.q.val();
-            self.slots[p].group_address.next = self.tags[0].group_address_q.val();
+            self.slots[p].group_address.next = self.group_address.q.val();
             self.slots[p].message.next = self.message_stage.q.val();
             self.slots[p].update_factor.next = self.factor_stage.q.val();
             self.slots[p].rounding_state.next = self.rounding.q.val();
@@ -1324,6 +1346,7 @@ impl Logic for Engine {
         match self.state.q.val() {
             EngineState::Idle => {
                 self.busy.next = false;
+                self.stage2_address.d.next = self.write_split.word.val();
                 if self.write.val() {
                     // A weight address beyond the banks writes nothing.
                     if (self.select.val() == self.select_weight.val())
@@ -1403,6 +1426,7 @@ impl Logic for Engine {
             }
             // A read of a cycle, step or saturation counter waits until `counters` presents it.
             EngineState::ReadWait => {
+                self.stage2_address.enable.next = false;
                 self.counters.reading.next = self.counter_read.val();
                 if !self.counter_read.val() | self.counters.ready.val() {
                     self.read_strobe.d.next = true;
@@ -1592,8 +1616,6 @@ impl Logic for Engine {
                 self.bank_word.value.next = self.above_base.q.val();
                 self.group.load.next = true;
                 self.stage3_group.load.next = true;
-                self.group_column.load.next = true;
-                self.group_address.load.next = true;
                 self.factor_ready.d.next = false;
                 self.state.d.next = EngineState::StreamStart2;
             }
@@ -1601,7 +1623,6 @@ impl Logic for Engine {
             EngineState::StreamStart2 => {
                 self.errors0.read_address.next = self.state_index.q.val();
                 self.errors1.read_address.next = self.state_index.q.val();
-                self.next_row.enable.next = true;
                 self.state.d.next = EngineState::Stream;
             }
             EngineState::Stream => {
@@ -1637,17 +1658,16 @@ impl Logic for Engine {
                     self.tags[0].valid.next = self.issue.val();
                     if self.issue.val() {
                         self.weight_address.enable.next = true;
-                        self.group_address.enable.next = true;
                         self.group_column.enable.next = true;
+                        if self.group.q.val() == self.zero16.val() {
+                            self.group_column.load.next = true;
+                        }
                     }
                     self.group.enable.next = true;
                     if self.group.q.val() == self.cadence_last.q.val() {
                         self.group.load.next = true;
                         self.row.enable.next = true;
                         self.state_index.enable.next = true;
-                        self.next_row.enable.next = true;
-                        self.group_address.load.next = true;
-                        self.group_column.load.next = true;
                     }
                 }
             }

@@ -20,7 +20,8 @@ pub fn product_sum_bits(terms: usize) -> usize {
 /// its backward bank the accumulators `acc_B[j]`.
 ///
 /// Timing counts clocks after the engine issues a group of columns (stage 0). Memories return
-/// data at stage 1, which feeds the lane. The backward accumulator is read at stage 3. The lane's
+/// data at stage 1, which feeds the lane. The weights' low bits are read at stage 2 and the
+/// backward accumulator at stage 3. The lane's
 /// results appear at stage 4, where the weight is written back and the accumulator is written.
 /// A row takes at least two clocks, so the write of `acc_B[j]` lands before the next row reads it.
 ///
@@ -34,6 +35,8 @@ pub struct LaneSlot {
     pub reset: Signal<In, Bit>,
     /// Stage 0: the weight word to read (stream) or the host's word.
     pub weight_read_address: Signal<In, Bits<16>>,
+    /// The word whose low bits to read: stage 2 (stream) or the host's word.
+    pub weight_low_address: Signal<In, Bits<16>>,
     /// Stage 4 (stream) or the host's word.
     pub weight_write_address: Signal<In, Bits<16>>,
     pub host_weight: Signal<In, Signed<32>>,
@@ -50,6 +53,7 @@ pub struct LaneSlot {
     pub issue_valid: Signal<In, Bit>,
     pub group_column: Signal<In, Bits<16>>,
     pub columns: Signal<In, Bits<16>>,
+    /// Stage 2: the network-wide address of the group's first weight, for stochastic rounding.
     pub group_address: Signal<In, Bits<32>>,
     pub message: Signal<In, Signed<16>>,
     pub update_factor: Signal<In, Signed<16>>,
@@ -96,6 +100,7 @@ impl LaneSlot {
             clock: Default::default(),
             reset: Default::default(),
             weight_read_address: Default::default(),
+            weight_low_address: Default::default(),
             weight_write_address: Default::default(),
             host_weight: Default::default(),
             host_weight_write: Default::default(),
@@ -157,6 +162,7 @@ impl Logic for LaneSlot {
 
         // Weight bank: the host writes while the engine is idle, the lane writes back at stage 4.
         self.weights.read_address.next = self.weight_read_address.val();
+        self.weights.low_read_address.next = self.weight_low_address.val();
         self.weights.write_address.next = self.weight_write_address.val();
         self.weights.write_data.next = self.lane.weight_next.val();
         self.weights.write_enable.next = self.lane.out_valid.val() & self.learn.val();
@@ -172,14 +178,16 @@ impl Logic for LaneSlot {
         self.rates.write_enable.next =
             self.rate_write.val() & (self.rate_bank.val() == self.index.val());
 
-        // The lane at stage 1; columns past the row's end are bubbles.
+        // The lane at stage 1; columns past the row's end are bubbles. Its rounding bits follow
+        // at stage 2.
         self.column.issue.next = self.issue_valid.val();
         self.column.group_column.next = self.group_column.val();
         self.column.columns.next = self.columns.val();
         self.rounding.state.next = self.rounding_state.val();
         self.rounding.address.next = self.group_address.val() + self.index_address.val();
         self.lane.valid.next = self.column.valid.val();
-        self.lane.weight.next = self.weights.read_data.val();
+        self.lane.slice.next = self.weights.slice.val();
+        self.lane.low.next = self.weights.low.val();
         self.lane.rate.next = self.rates.read_data.val();
         self.lane.message.next = self.message.val();
         self.lane.update_factor.next = self.update_factor.val();
@@ -413,37 +421,46 @@ impl Logic for ColumnValid {
     }
 }
 
-/// The weight bank: `depth` words of `stored_bits` bits with one registered read port and one
-/// write port, like [`Memory::exact`] (a read or write past the last word has an undefined
-/// effect, and the contents start undefined).
+/// The weight bank: `depth` weights of `weight_bits` bits with one write port and two registered
+/// read ports. The port at `read_address` returns the 16-bit `slice` (`w >> (weight_bits - 16)`)
+/// and the port at `low_read_address` returns `low`, the `weight_bits - 16` bits below the slice
+/// (zero-extended). Each part is a memory of its own, so a lane reads `low` two clocks after the
+/// slice, when its update needs them, and no register delays them. `read_data` joins the two
+/// reads into the sign-extended weight, which is one word when both addresses were equal. Like
+/// [`Memory::exact`], the bank stores exactly `depth` words: a read or write past the last word
+/// has an undefined effect, and the contents start undefined.
 ///
-/// A depth a little above a power of two `2^m >= 512` (at most `2^m / 8` more words) is split
-/// into two memories, the first `2^m` words and the rest, selected by address bit `m`. yosys
+/// A depth a little above a power of two `2^m >= 512` (at most `2^m / 8` more words) splits each
+/// part into two memories, the first `2^m` words and the rest, selected by address bit `m`. yosys
 /// 0.23 maps a power-of-two depth of 512 or more to iCE40 block RAMs of that depth (512 x 8,
-/// 1024 x 4) without a read multiplexer. So 543 words take the same 6 SB_RAM40_4K as before,
-/// with a 2-way read multiplexer in place of the 3-way one built for the whole depth.
-/// On ECP5 the two memories should take no more DP16KD than one (an estimate from the block
+/// 1024 x 4) without a read multiplexer. So 543 words of 32 bits take 6 SB_RAM40_4K, 3 per
+/// part, with a 2-way read multiplexer in place of the 3-way one built for the whole depth.
+/// On ECP5 the split memories should take no more DP16KD than one (an estimate from the block
 /// sizes, not measured).
 #[derive(LogicBlock)]
 pub struct WeightBank {
     pub clock: Signal<In, Clock>,
     pub read_address: Signal<In, Bits<16>>,
+    pub low_read_address: Signal<In, Bits<16>>,
+    pub slice: Signal<Out, Signed<16>>,
+    pub low: Signal<Out, Signed<16>>,
     pub read_data: Signal<Out, Signed<32>>,
     pub write_address: Signal<In, Bits<16>>,
     pub write_data: Signal<In, Signed<32>>,
     pub write_enable: Signal<In, Bit>,
-    /// Words in the first memory: a power of two, or the whole depth when there is no split.
+    /// Words in the first memory of each part: a power of two, or the whole depth when there is
+    /// no split.
     _first_words: usize,
     _depth: usize,
-    _stored_bits: usize,
+    _weight_bits: usize,
     _words: Vec<Signed<32>>,
 }
 
 impl WeightBank {
-    pub fn new(depth: usize, stored_bits: usize) -> Self {
+    pub fn new(depth: usize, weight_bits: usize) -> Self {
         assert!(
-            (1..=32).contains(&stored_bits),
-            "{stored_bits} stored bits do not fit a 32-bit weight port"
+            (16..=32).contains(&weight_bits),
+            "a {weight_bits}-bit weight has no 16-bit slice in a 32-bit word"
         );
         let depth = depth.max(2);
         assert!(
@@ -459,15 +476,74 @@ impl WeightBank {
         WeightBank {
             clock: Default::default(),
             read_address: Default::default(),
+            low_read_address: Default::default(),
+            slice: Default::default(),
+            low: Default::default(),
             read_data: Default::default(),
             write_address: Default::default(),
             write_data: Default::default(),
             write_enable: Default::default(),
             _first_words: first_words,
             _depth: depth,
-            _stored_bits: stored_bits,
+            _weight_bits: weight_bits,
             _words: vec![Signed::default(); depth],
         }
+    }
+
+    /// Returns the low address bits that the memories of a part read.
+    fn address_bits_used(&self) -> usize {
+        let words = if self._first_words == self._depth {
+            self._depth
+        } else {
+            // Bit `m` selects the memory of the rest.
+            2 * self._first_words
+        };
+        words.max(2).next_power_of_two().trailing_zeros() as usize
+    }
+
+    /// Declares the memories of one part of the weight: `bits` bits of `write_data` from bit
+    /// `from` up, read at `address`, whose registered read is the wire `{name}_word`.
+    fn part_hdl(&self, name: &str, bits: usize, from: usize, address: &str) -> String {
+        let address_bits =
+            |words: usize| words.max(2).next_power_of_two().trailing_zeros() as usize;
+        let top = bits - 1;
+        let data = format!("write_data[{}:{from}]", from + bits - 1);
+        if self._first_words == self._depth {
+            let at = address_bits(self._depth) - 1;
+            return format!(
+                "(* no_rw_check *)\n\
+                 reg [{top}:0] {name}_words [0:{last}];\n\
+                 reg [{top}:0] {name}_read;\n\
+                 always @(posedge clock) begin\n\
+                 \x20  if (write_enable) {name}_words[write_address[{at}:0]] <= {data};\n\
+                 \x20  {name}_read <= {name}_words[{address}[{at}:0]];\n\
+                 end\n\
+                 wire [{top}:0] {name}_word = {name}_read;\n",
+                last = self._depth - 1,
+            );
+        }
+        let m = address_bits(self._first_words);
+        let rest = self._depth - self._first_words;
+        let (m_top, r_top) = (m - 1, address_bits(rest) - 1);
+        format!(
+            "(* no_rw_check *)\n\
+             reg [{top}:0] {name}_first [0:{first_last}];\n\
+             (* no_rw_check *)\n\
+             reg [{top}:0] {name}_rest [0:{rest_last}];\n\
+             reg [{top}:0] {name}_first_word;\n\
+             reg [{top}:0] {name}_rest_word;\n\
+             reg {name}_rest_read;\n\
+             always @(posedge clock) begin\n\
+             \x20  if (write_enable & !write_address[{m}]) {name}_first[write_address[{m_top}:0]] <= {data};\n\
+             \x20  if (write_enable & write_address[{m}]) {name}_rest[write_address[{r_top}:0]] <= {data};\n\
+             \x20  {name}_first_word <= {name}_first[{address}[{m_top}:0]];\n\
+             \x20  {name}_rest_word <= {name}_rest[{address}[{r_top}:0]];\n\
+             \x20  {name}_rest_read <= {address}[{m}];\n\
+             end\n\
+             wire [{top}:0] {name}_word = {name}_rest_read ? {name}_rest_word : {name}_first_word;\n",
+            first_last = self._first_words - 1,
+            rest_last = rest - 1,
+        )
     }
 }
 
@@ -475,8 +551,16 @@ impl Logic for WeightBank {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             let mask = (1usize << self._depth.next_power_of_two().trailing_zeros()) - 1;
-            let read_index = self.read_address.val().index() & mask;
-            self.read_data.next = self._words.get(read_index).copied().unwrap_or_default();
+            let shift = self._weight_bits - 16;
+            let word = |address: Bits<16>| {
+                let index = address.index() & mask;
+                signed_value(self._words.get(index).copied().unwrap_or_default())
+            };
+            let slice = word(self.read_address.val()) >> shift;
+            let low = word(self.low_read_address.val()) & ((1i64 << shift) - 1);
+            self.slice.next = slice.into();
+            self.low.next = low.into();
+            self.read_data.next = ((slice << shift) | low).into();
             if self.write_enable.val() {
                 let write_index = self.write_address.val().index() & mask;
                 if let Some(word) = self._words.get_mut(write_index) {
@@ -486,56 +570,34 @@ impl Logic for WeightBank {
         }
     }
     fn connect(&mut self) {
+        self.slice.connect();
+        self.low.connect();
         self.read_data.connect();
     }
     fn hdl(&self) -> Verilog {
-        let b = self._stored_bits;
-        let extend_word = |word: &str| extend(word, b, 32 - b);
-        let address_bits =
-            |words: usize| words.max(2).next_power_of_two().trailing_zeros() as usize;
-        if self._first_words == self._depth {
-            let a = address_bits(self._depth);
-            return Verilog::Custom(format!(
-                "(* no_rw_check *)\n\
-                 reg [{top}:0] words [0:{last}];\n\
-                 reg [{top}:0] read_word;\n\
-                 always @(posedge clock) begin\n\
-                 \x20  if (write_enable) words[write_address[{at}:0]] <= write_data[{top}:0];\n\
-                 \x20  read_word <= words[read_address[{at}:0]];\n\
-                 end\n\
-                 always @(*) read_data = {value};\n",
-                top = b - 1,
-                last = self._depth - 1,
-                at = a - 1,
-                value = extend_word("read_word"),
-            ));
+        let b = self._weight_bits;
+        let shift = b - 16;
+        let mut text = self.part_hdl("slice", 16, shift, "read_address");
+        text += "always @(*) slice = slice_word;\n";
+        if shift == 0 {
+            text += "always @(*) low = 16'd0;\n\
+                     always @(*) read_data = {{16{slice_word[15]}}, slice_word};\n\
+                     wire unused_low_address = &{1'b0, low_read_address};\n";
+        } else {
+            text += &self.part_hdl("low", shift, 0, "low_read_address");
+            text += &unused_bits(&[("low_read_address", 16, self.address_bits_used())])
+                .replace("unused_high_bits", "unused_low_address_bits");
+            let low = if shift == 16 {
+                "low_word".to_string()
+            } else {
+                format!("{{{}'d0, low_word}}", 16 - shift)
+            };
+            text += &format!(
+                "always @(*) low = {low};\n\
+                 always @(*) read_data = {{{}, low_word}};\n",
+                extend("slice_word", 16, 16 - shift),
+            );
         }
-        let m = address_bits(self._first_words);
-        let rest = self._depth - self._first_words;
-        let r = address_bits(rest);
-        Verilog::Custom(format!(
-            "(* no_rw_check *)\n\
-             reg [{top}:0] first_words [0:{first_last}];\n\
-             (* no_rw_check *)\n\
-             reg [{top}:0] rest_words [0:{rest_last}];\n\
-             reg [{top}:0] first_word;\n\
-             reg [{top}:0] rest_word;\n\
-             reg rest_read;\n\
-             always @(posedge clock) begin\n\
-             \x20  if (write_enable & !write_address[{m}]) first_words[write_address[{m_top}:0]] <= write_data[{top}:0];\n\
-             \x20  if (write_enable & write_address[{m}]) rest_words[write_address[{r_top}:0]] <= write_data[{top}:0];\n\
-             \x20  first_word <= first_words[read_address[{m_top}:0]];\n\
-             \x20  rest_word <= rest_words[read_address[{r_top}:0]];\n\
-             \x20  rest_read <= read_address[{m}];\n\
-             end\n\
-             always @(*) read_data = rest_read ? {rest_value} : {first_value};\n",
-            top = b - 1,
-            first_last = self._first_words - 1,
-            rest_last = rest - 1,
-            m_top = m - 1,
-            r_top = r - 1,
-            rest_value = extend_word("rest_word"),
-            first_value = extend_word("first_word"),
-        ))
+        Verilog::Custom(text)
     }
 }

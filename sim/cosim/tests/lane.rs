@@ -22,12 +22,15 @@ struct Coverage {
 }
 
 /// Streams `vectors` through the lane, one per clock with random bubbles, and compares every
-/// output of every valid result. Panics at the first difference.
+/// output of every valid result. Panics at the first difference. Each vector's rounding bits go
+/// in one clock after its other inputs and its weight's low bits two clocks after them, as the
+/// engine drives them.
 fn run(model_name: &str, formats: &Formats, vectors: &[LaneInput], seed: u64) -> Coverage {
     let mut model = Model::new(model_name, seed as u32);
     let ports = [
         "valid",
-        "weight",
+        "slice",
+        "low",
         "rate",
         "message",
         "update_factor",
@@ -40,7 +43,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[LaneInput], seed: u64) ->
         "saturated",
     ]
     .map(|name| model.port(name));
-    let [valid, weight, rate, message, update_factor, rounding, learn, out_valid, forward, backward, weight_next, saturated] =
+    let [valid, slice, low, rate, message, update_factor, rounding, learn, out_valid, forward, backward, weight_next, saturated] =
         ports;
     model.reset(LATENCY as u32);
 
@@ -49,24 +52,35 @@ fn run(model_name: &str, formats: &Formats, vectors: &[LaneInput], seed: u64) ->
     // Entry k is what the outputs show k clocks from now; `None` is a bubble.
     let mut in_flight: VecDeque<Option<(usize, LaneInput)>> =
         (0..LATENCY - 1).map(|_| None).collect();
+    let slice_shift = formats.weight_slice_shift();
+    let low_mask = (1i64 << slice_shift) - 1;
     let mut next = 0;
     let mut clocks = 0;
     while next < vectors.len() || in_flight.iter().any(Option::is_some) {
+        // The vectors that entered one and two clocks ago take their rounding bits and low
+        // bits now. A bubble's are random, and the lane ignores them.
+        match in_flight[1] {
+            Some((_, v)) => model.set(rounding, v.rounding as i64),
+            None => model.set(rounding, bubbles.word(32)),
+        }
+        match in_flight[0] {
+            Some((_, v)) => model.set(low, v.weight & low_mask),
+            None => model.set(low, bubbles.word(16)),
+        }
         let entry = if next < vectors.len() && !bubbles.chance(1, 16) {
             let v = vectors[next];
             model.set(valid, 1);
-            model.set(weight, v.weight);
+            model.set(slice, v.weight >> slice_shift);
             model.set(rate, v.rate);
             model.set(message, v.message);
             model.set(update_factor, v.update_factor);
-            model.set(rounding, v.rounding as i64);
             model.set(learn, v.learn as i64);
             next += 1;
             Some((next - 1, v))
         } else {
             // A bubble drives random data, which the lane must ignore.
             model.set(valid, 0);
-            model.set(weight, bubbles.word(32));
+            model.set(slice, bubbles.word(16));
             model.set(learn, bubbles.chance(1, 2) as i64);
             None
         };

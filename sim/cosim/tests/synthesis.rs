@@ -67,9 +67,9 @@ fn engine_memories_map_to_block_ram() {
     // The controller has 5 memories: u with the targets, the first bank of e with ŭ, the second
     // bank of e with the layer table and the inputs, both banks of r, and both banks of d. The
     // inputs take a sixth only when they do not fit beside the layer table, which the default
-    // sizes avoid. Each lane has 3: weights, rates and backward sums. The counter bank's
-    // single-port memory maps to an SB_SPRAM256KA.
-    let memories = 5 + 3 * leap_hdl::engine::EngineParams::default().lanes;
+    // sizes avoid. Each lane has 4: the weights' 16-bit slices, the weights' low bits, rates and
+    // backward sums. The counter bank's single-port memory maps to an SB_SPRAM256KA.
+    let memories = 5 + 4 * leap_hdl::engine::EngineParams::default().lanes;
     let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, memories, "engine: memories mapped to block RAM");
     let single_port = yosys::mapped_memories(&log, "ICE40_SPRAM");
