@@ -79,6 +79,11 @@ pub struct Engine {
     inputs: EnableRegister<Bits<16>>,
     groups_last: EnableRegister<Bits<16>>,
     acc_row: EnableRegister<Signed<48>>,
+    /// Set in the clock after the neuron unit took a row, when the potentials memory reads the
+    /// row's u again, because the unit takes it again two clocks after `valid`.
+    reread_valid: ResetRegister<Bit>,
+    /// The state index of the last row whose last group passed stage 3.
+    reread_index: EnableRegister<Bits<16>>,
     row: Counter<16>,
     state_index: Counter<16>,
     /// State index of the next word the output phase or the neuron unit writes.
@@ -455,6 +460,8 @@ impl Engine {
             inputs: Default::default(),
             groups_last: Default::default(),
             acc_row: Default::default(),
+            reread_valid: Default::default(),
+            reread_index: Default::default(),
             row: Counter::new(row_bits),
             state_index: Counter::new(state_bits),
             write_index: Counter::new(state_bits),
@@ -668,6 +675,9 @@ impl Logic for Engine {
         self.inputs.clock.next = self.clock.val();
         self.groups_last.clock.next = self.clock.val();
         self.acc_row.clock.next = self.clock.val();
+        self.reread_valid.clock.next = self.clock.val();
+        self.reread_valid.reset.next = self.reset.val();
+        self.reread_index.clock.next = self.clock.val();
         self.row.clock.next = self.clock.val();
         self.row.reset.next = self.reset.val();
         self.state_index.clock.next = self.clock.val();
@@ -1206,6 +1216,14 @@ impl Logic for Engine {
         self.neuron.sum.next = self.acc_row.q.val();
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.tags[2].index_q.val();
+        }
+        // The next row's last group reaches stage 3 two clocks after this read at the earliest,
+        // so the read never displaces the one that the neuron unit takes with `valid`.
+        self.reread_valid.d.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.reread_index.d.next = self.tags[2].index_q.val();
+        self.reread_index.enable.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        if self.reread_valid.q.val() {
+            self.potentials.read_address.next = self.reread_index.q.val();
         }
         self.counters.weight.next = self.weight_flags.val();
 
