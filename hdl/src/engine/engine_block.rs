@@ -922,8 +922,8 @@ impl Logic for Engine {
         self.output_pending.d.next = false;
         self.output_scale.d.next = self.output_pending.q.val();
         self.output_wait.d.next = false;
-        self.output_difference.d.next = self.output_error.difference.val();
-        self.output_first_saturated.d.next = self.output_error.first_saturated.val();
+        self.output_difference.d.next = self.output_error.clamped.val();
+        self.output_first_saturated.d.next = self.output_error.saturated.val();
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -1063,6 +1063,7 @@ impl Logic for Engine {
         self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
+        self.output_error.second.next = self.output_scale.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
         self.factor_stage.d.next = self.factor_stage.q.val();
@@ -1193,7 +1194,7 @@ impl Logic for Engine {
         self.below_product.product.next = self.neuron.spare_product.val();
         self.output_error.rate_product.next = self.neuron.spare_product.val();
         self.neuron.spare_amount.next = self.update.amount.val();
-        if self.output_scale.q.val() {
+        if self.output_pending.q.val() | self.output_scale.q.val() {
             self.neuron.spare_amount.next = self.output_error.amount.val();
         }
         self.round_halves.halves.next = self.neuron.spare_halves.val();
@@ -1265,10 +1266,10 @@ impl Logic for Engine {
             self.errors0.write_data.next = self.zero_error.val();
             self.errors1.write_data.next = self.zero_error.val();
             if self.learning.q.val() {
-                self.errors0.write_data.next = self.output_error.error.val();
-                self.errors1.write_data.next = self.output_error.error.val();
+                self.errors0.write_data.next = self.output_error.clamped.val();
+                self.errors1.write_data.next = self.output_error.clamped.val();
                 self.counters.potential0.next = self.output_first_saturated.q.val();
-                self.counters.potential1.next = self.output_error.second_saturated.val();
+                self.counters.potential1.next = self.output_error.saturated.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
