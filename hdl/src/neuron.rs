@@ -35,8 +35,9 @@ pub const PROSPECTIVE_LATENCY: usize = 5;
 /// the stage that reads it.
 ///
 /// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
-/// set, and `sum` in the clock after, so the caller can pass the sum from the register that
-/// accumulated it. It registers the complement of every clock's `error`. It reads
+/// set and again two clocks later, and `sum` in the clock after `valid`. So the caller can pass
+/// the sum from the register that accumulated it, and it reads u from memory twice instead of
+/// the unit keeping it for four clocks. It registers the complement of every clock's `error`. It reads
 /// the coefficients and `activation` in later stages without copying them, so they must not
 /// change while a neuron is in flight. The engine writes them only between layers, after the
 /// last neuron of a layer has returned.
@@ -108,10 +109,9 @@ pub struct NeuronUnit {
     error_word: SignExtend<32>,
     /// The complement of e, registered in every clock.
     error_complement: ComplementRegister<32>,
-    // Stage 1: u, and e − u from the input ports.
+    // Stage 1: e − u from the input ports.
     error_offset: ErrorOffset,
     s1_valid: ResetRegister<Bit>,
-    s1_u: EnableRegister<Signed<32>>,
     s1_offset: EnableRegister<Signed<32>>,
     // Stage 2: basal current I from the sum that arrives in stage 1.
     to_current: Requantize<48, 32>,
@@ -125,6 +125,9 @@ pub struct NeuronUnit {
     s3_v: EnableRegister<Signed<32>>,
     s3_v_sat: EnableRegister<Bit>,
     s3_current_sat: EnableRegister<Bit>,
+    /// u from the `potential` port two clocks after `valid`, for the sums in stages 4 (K_r)
+    /// and 5 (K_dt).
+    s3_u: EnableRegister<Signed<32>>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
     // `low_operand · mant_operand`, their combined product and its shift. The K_r product is
@@ -139,9 +142,7 @@ pub struct NeuronUnit {
     shifter: CoefficientShift,
     /// The shifted product of every clock, for the sum in the clock after.
     shifted: Register<Signed<34>>,
-    // Stage 4 keeps u from stage 1 for the sums in stages 4 (K_r) and 5 (K_dt).
     s4_valid: ResetRegister<Bit>,
-    s4_u: EnableRegister<Signed<32>>,
     /// `u` plus the rounded shifted product of the clock before, `ŭ` in stage 5 and the next u
     /// in stage 6, before saturation.
     rounded_sum: RoundedSum,
@@ -202,7 +203,6 @@ impl NeuronUnit {
             error_complement: Default::default(),
             error_offset: Default::default(),
             s1_valid: Default::default(),
-            s1_u: Default::default(),
             s1_offset: Default::default(),
             to_current: Requantize::new(forward_frac, formats.pot_frac, formats.pot_bits),
             s2_valid: Default::default(),
@@ -214,6 +214,7 @@ impl NeuronUnit {
             s3_v: Default::default(),
             s3_v_sat: Default::default(),
             s3_current_sat: Default::default(),
+            s3_u: Default::default(),
             split: Default::default(),
             high_operand: Default::default(),
             low_operand: Default::default(),
@@ -225,7 +226,6 @@ impl NeuronUnit {
             shifter: Default::default(),
             shifted: Default::default(),
             s4_valid: Default::default(),
-            s4_u: Default::default(),
             rounded_sum: Default::default(),
             total: Default::default(),
             saturate: Requantize::new(0, 0, formats.pot_bits),
@@ -249,7 +249,6 @@ impl Logic for NeuronUnit {
     fn update(&mut self) {
         self.error_complement.clock.next = self.clock.val();
         self.s1_valid.clock.next = self.clock.val();
-        self.s1_u.clock.next = self.clock.val();
         self.s1_offset.clock.next = self.clock.val();
         self.s2_valid.clock.next = self.clock.val();
         self.s2_current.clock.next = self.clock.val();
@@ -258,9 +257,9 @@ impl Logic for NeuronUnit {
         self.s3_v.clock.next = self.clock.val();
         self.s3_v_sat.clock.next = self.clock.val();
         self.s3_current_sat.clock.next = self.clock.val();
+        self.s3_u.clock.next = self.clock.val();
         self.shifted.clock.next = self.clock.val();
         self.s4_valid.clock.next = self.clock.val();
-        self.s4_u.clock.next = self.clock.val();
         self.total.clock.next = self.clock.val();
         self.s5_valid.clock.next = self.clock.val();
         self.s6_valid.clock.next = self.clock.val();
@@ -292,9 +291,7 @@ impl Logic for NeuronUnit {
         self.error_complement.d.next = self.error_word.result.val();
         self.error_offset.error_complement.next = self.error_complement.q.val();
         self.error_offset.potential.next = self.potential_word.result.val();
-        self.s1_u.enable.next = self.valid.val();
         self.s1_offset.enable.next = self.valid.val();
-        self.s1_u.d.next = self.potential_word.result.val();
         self.s1_offset.d.next = self.error_offset.offset.val();
 
         // Stage 2, with the sum that arrives while the neuron is in stage 1.
@@ -314,6 +311,9 @@ impl Logic for NeuronUnit {
         self.s3_v.d.next = self.clamp_difference.result.val();
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
+        // The `potential` port shows u again while the neuron is in stage 2.
+        self.s3_u.enable.next = self.s2_valid.q.val();
+        self.s3_u.d.next = self.potential_word.result.val();
 
         // Stages 3 and 4 multiply the halves of v and shift the product: by K_r while the
         // neuron is in stage 3, by K_dt while it is in stage 4. Otherwise the multipliers and
@@ -346,11 +346,8 @@ impl Logic for NeuronUnit {
         self.spare_product.next = self.combine.product.val();
         self.spare_halves.next = self.shifter.halves.val();
 
-        // Stage 4: both sums read u from here, the K_r sum in stage 4 and the K_dt sum in
-        // stage 5.
-        self.s4_u.enable.next = self.s3_valid.q.val();
-        self.s4_u.d.next = self.s1_u.q.val();
-        self.rounded_sum.base.next = self.s4_u.q.val();
+        // Stages 4 and 5: the K_r sum in stage 4 and the K_dt sum in stage 5, both with u.
+        self.rounded_sum.base.next = self.s3_u.q.val();
         self.rounded_sum.halves.next = self.shifted.q.val();
         self.total.d.next = self.rounded_sum.total.val();
         self.saturate.value.next = self.total.q.val();

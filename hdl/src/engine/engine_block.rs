@@ -85,6 +85,11 @@ pub struct Engine {
     inputs: EnableRegister<Bits<16>>,
     groups_last: EnableRegister<Bits<16>>,
     acc_row: EnableRegister<Signed<48>>,
+    /// Set in the clock after the neuron unit took a row, when the potentials memory reads the
+    /// row's u again, because the unit takes it again two clocks after `valid`.
+    reread_valid: ResetRegister<Bit>,
+    /// The state index of the last row whose last group passed stage 3.
+    reread_index: EnableRegister<Bits<16>>,
     row: Counter<16>,
     state_index: Counter<16>,
     /// State index of the next word the output phase or the neuron unit writes.
@@ -473,6 +478,8 @@ impl Engine {
             inputs: Default::default(),
             groups_last: Default::default(),
             acc_row: Default::default(),
+            reread_valid: Default::default(),
+            reread_index: Default::default(),
             row: Counter::new(row_bits),
             state_index: Counter::new(state_bits),
             write_index: Counter::new(state_bits),
@@ -687,6 +694,9 @@ impl Logic for Engine {
         self.inputs.clock.next = self.clock.val();
         self.groups_last.clock.next = self.clock.val();
         self.acc_row.clock.next = self.clock.val();
+        self.reread_valid.clock.next = self.clock.val();
+        self.reread_valid.reset.next = self.reset.val();
+        self.reread_index.clock.next = self.clock.val();
         self.row.clock.next = self.clock.val();
         self.row.reset.next = self.reset.val();
         self.state_index.clock.next = self.clock.val();
@@ -935,8 +945,8 @@ impl Logic for Engine {
         self.output_pending.d.next = false;
         self.output_scale.d.next = self.output_pending.q.val();
         self.output_wait.d.next = false;
-        self.output_difference.d.next = self.output_error.difference.val();
-        self.output_first_saturated.d.next = self.output_error.first_saturated.val();
+        self.output_difference.d.next = self.output_error.clamped.val();
+        self.output_first_saturated.d.next = self.output_error.saturated.val();
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -1081,6 +1091,7 @@ impl Logic for Engine {
         self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
+        self.output_error.second.next = self.output_scale.q.val();
         self.update.eta_shift.next = self.eta_shift.q.val();
         self.message.value.next = self.error_old.val();
         self.factor_stage.d.next = self.factor_stage.q.val();
@@ -1208,7 +1219,7 @@ impl Logic for Engine {
         self.below_product.product.next = self.neuron.spare_product.val();
         self.output_error.rate_product.next = self.neuron.spare_product.val();
         self.neuron.spare_amount.next = self.update.amount.val();
-        if self.output_scale.q.val() {
+        if self.output_pending.q.val() | self.output_scale.q.val() {
             self.neuron.spare_amount.next = self.output_error.amount.val();
         }
         self.round_halves.halves.next = self.neuron.spare_halves.val();
@@ -1231,6 +1242,14 @@ impl Logic for Engine {
         self.neuron.sum.next = self.acc_row.q.val();
         if self.tags[2].valid_q.val() {
             self.potentials.read_address.next = self.tags[2].index_q.val();
+        }
+        // The next row's last group reaches stage 3 two clocks after this read at the earliest,
+        // so the read never displaces the one that the neuron unit takes with `valid`.
+        self.reread_valid.d.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
+        self.reread_index.d.next = self.tags[2].index_q.val();
+        self.reread_index.enable.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        if self.reread_valid.q.val() {
+            self.potentials.read_address.next = self.reread_index.q.val();
         }
         self.counter_events.weight.next = self.weight_flags.val();
 
@@ -1271,10 +1290,10 @@ impl Logic for Engine {
             self.errors0.write_data.next = self.zero_error.val();
             self.errors1.write_data.next = self.zero_error.val();
             if self.learning.q.val() {
-                self.errors0.write_data.next = self.output_error.error.val();
-                self.errors1.write_data.next = self.output_error.error.val();
+                self.errors0.write_data.next = self.output_error.clamped.val();
+                self.errors1.write_data.next = self.output_error.clamped.val();
                 self.counter_events.potential0.next = self.output_first_saturated.q.val();
-                self.counter_events.potential1.next = self.output_error.second_saturated.val();
+                self.counter_events.potential1.next = self.output_error.saturated.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();

@@ -58,7 +58,7 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp` maps the engine to
-/// 3,188 SB_LUT4, 1,492 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
+/// 3,133 SB_LUT4, 1,392 flip-flops, 28 SB_RAM40_4K and 8 SB_MAC16 (leap-cosim's board_synthesis
 /// test). The rest of the iCEBreaker board core (link blocks, command executor, reply cache)
 /// takes about 3,120 SB_LUT4, 2 SB_RAM40_4K, 2 SB_SPRAM256KA and no SB_MAC16. Its multipliers
 /// and memories fit an iCE40UP5K, but its logic does not fit yet: with an engine of 3,490

@@ -229,15 +229,19 @@ impl Logic for Widen {
 
 /// The output error of one neuron, `e = sat(β · x)` (β rounded by its shift), where `x` is
 /// `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and `sat(t − ŭ)` for a
-/// voltage target. `first_saturated` and `second_saturated` tell which of the two
-/// potential-format clamps happened.
+/// voltage target.
 ///
 /// The block has no multiplier: it takes both products from the neuron unit's lent multipliers,
 /// which the engine shares between the per-neuron units, in two clocks. In the first it outputs
-/// the 17-bit `rate_difference = t − r` and forms `difference = x` from
-/// `rate_product = (t − r) · d`. In the second it takes `rounded`, the product `x · β_mant`
-/// moved by `amount = β_shift` in the neuron unit's lent shifter and rounded in the engine's
-/// [`RoundHalves`], for `error` and `second_saturated`.
+/// the 17-bit `rate_difference = t − r` for the product `(t − r) · d`, and `clamped = x`. In the
+/// second, where `second` is set, the product `x · β_mant` goes through the lent shifter by
+/// `amount = β_shift` and the engine's [`RoundHalves`], and `clamped` is `e`. Both clocks share
+/// one saturation, and `saturated` is set when it clamped.
+///
+/// `realign(t − r)` moves left by `pot_frac − act_frac`, so the rate product moves right by
+/// `act_frac − (pot_frac − act_frac)` with rounding. When that move is 0 or more, the lent
+/// shifter makes it in the first clock, with `amount` set to it, and `clamped` takes `rounded`.
+/// Otherwise the block moves `rate_product` left itself.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
@@ -246,15 +250,15 @@ pub struct OutputError {
     pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
+    /// Set in the second clock of a neuron.
+    pub second: Signal<In, Bit>,
     /// `(t − r) · d` from the engine's shared product.
     pub rate_product: Signal<In, Signed<48>>,
     pub rounded: Signal<In, Signed<33>>,
     pub rate_difference: Signal<Out, Signed<32>>,
     pub amount: Signal<Out, Bits<6>>,
-    pub difference: Signal<Out, Signed<32>>,
-    pub error: Signal<Out, Signed<32>>,
-    pub first_saturated: Signal<Out, Bit>,
-    pub second_saturated: Signal<Out, Bit>,
+    pub clamped: Signal<Out, Signed<32>>,
+    pub saturated: Signal<Out, Bit>,
     _act_frac: u32,
     _pot_frac: u32,
     _pot_bits: u32,
@@ -268,90 +272,96 @@ impl OutputError {
             prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
+            second: Default::default(),
             rate_product: Default::default(),
             rounded: Default::default(),
             rate_difference: Default::default(),
             amount: Default::default(),
-            difference: Default::default(),
-            error: Default::default(),
-            first_saturated: Default::default(),
-            second_saturated: Default::default(),
+            clamped: Default::default(),
+            saturated: Default::default(),
             _act_frac: act_frac,
             _pot_frac: pot_frac,
             _pot_bits: pot_bits,
         }
+    }
+
+    /// Returns the right move of the rate product `(t − r) · d` to the potential format, or
+    /// minus its left move.
+    fn rate_move(&self) -> i32 {
+        2 * self._act_frac as i32 - self._pot_frac as i32
     }
 }
 
 impl Logic for OutputError {
     fn update(&mut self) {
         let bits = self._pot_bits as usize;
-        let (difference, first) = if self.voltage.val() {
+        let rate_move = self.rate_move();
+        let rounded = signed_value(self.rounded.val()) as i128;
+        let value = if self.second.val() {
+            rounded
+        } else if self.voltage.val() {
             let t = signed_value(self.target.val()) as i128;
-            saturate_value(t - signed_value(self.prospective.val()) as i128, bits)
+            t - signed_value(self.prospective.val()) as i128
+        } else if rate_move >= 0 {
+            rounded
         } else {
-            let d = signed_value(self.rate_product.val()) as i128;
-            let scaled = d << (self._pot_frac - self._act_frac);
-            saturate_value(round_shift_value(scaled, self._act_frac as i32), bits)
+            round_shift_value(signed_value(self.rate_product.val()) as i128, rate_move)
         };
-        let (error, second) = saturate_value(signed_value(self.rounded.val()) as i128, bits);
+        let (clamped, saturated) = saturate_value(value, bits);
         let rate_difference =
             signed_value(self.target.val()) as i16 as i64 - signed_value(self.rate.val()) as i64;
         self.rate_difference.next = rate_difference.into();
-        self.amount.next = self.beta_shift.val().to_u64().to_bits();
-        self.difference.next = difference.into();
-        self.error.next = error.into();
-        self.first_saturated.next = first;
-        self.second_saturated.next = second;
+        self.amount.next = if self.second.val() {
+            self.beta_shift.val()
+        } else {
+            (rate_move.max(0) as u64).to_bits()
+        };
+        self.clamped.next = clamped.into();
+        self.saturated.next = saturated;
     }
     fn connect(&mut self) {
         self.rate_difference.connect();
         self.amount.connect();
-        self.difference.connect();
-        self.error.connect();
-        self.first_saturated.connect();
-        self.second_saturated.connect();
+        self.clamped.connect();
+        self.saturated.connect();
     }
     fn hdl(&self) -> Verilog {
         let bits = self._pot_bits as usize;
-        let scale = (self._pot_frac - self._act_frac) as i32;
+        let rate_move = self.rate_move();
         // `t − r` has 17 bits, so the shared product `(t − r) · d` is exact and fits 32 bits.
         // A voltage target and ŭ have at most 31 bits each, so `t − ŭ` fits 32 bits too.
-        // Moving it left by `scale` and then right by `act_frac` with rounding is one move by
-        // `act_frac − scale`, which is exact and needs no adder when `scale >= act_frac`.
         let mut text = format!(
             "wire signed [16:0] rate_wide = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
              always @(*) rate_difference = {rate_extended};\n\
-             wire signed [31:0] slope_product = rate_product[31:0];\n\
-             wire unused_rate_product = &{{1'b0, rate_product[47:32]}};\n\
-             wire signed [31:0] voltage_difference = target - prospective;\n",
+             wire signed [31:0] voltage_difference = target - prospective;\n\
+             always @(*) amount = second ? beta_shift : 6'd{first_amount};\n",
             rate_extended = extend("rate_wide", 17, 15),
+            first_amount = rate_move.max(0),
         );
-        let (moved, moved_width) = round_shift(
-            "slope_product",
-            32,
-            self._act_frac as i32 - scale,
-            "slope_moved",
-        );
-        text += &moved;
-        // Both targets share one saturation: the voltage difference is selected before it.
-        let width = moved_width.max(32);
-        text += &format!(
-            "wire signed [{top}:0] unclamped = voltage ? {voltage} : {slope};\n",
-            top = width - 1,
-            voltage = extend("voltage_difference", 32, width - 32),
-            slope = extend("slope_moved", moved_width, width - moved_width),
-        );
-        text += &saturate(
-            "unclamped",
-            width,
-            bits,
-            "difference",
-            32,
-            "first_saturated",
-        );
-        text += "always @(*) amount = beta_shift;\n";
-        text += &saturate("rounded", 33, bits, "error", 32, "second_saturated");
+        let width = if rate_move >= 0 {
+            // The lent shifter and RoundHalves have moved the rate product into `rounded`.
+            text += &format!(
+                "wire unused_rate_product = &{{1'b0, rate_product}};\n\
+                 wire signed [32:0] value = (voltage && !second) ? {voltage} : rounded;\n",
+                voltage = extend("voltage_difference", 32, 1),
+            );
+            33
+        } else {
+            text += "wire signed [31:0] slope_product = rate_product[31:0];\n\
+                     wire unused_rate_product = &{1'b0, rate_product[47:32]};\n";
+            let (moved, moved_width) = round_shift("slope_product", 32, rate_move, "slope_moved");
+            text += &moved;
+            let width = moved_width.max(33);
+            text += &format!(
+                "wire signed [{top}:0] value = second ? {rounded} : voltage ? {voltage} : {slope};\n",
+                top = width - 1,
+                rounded = extend("rounded", 33, width - 33),
+                voltage = extend("voltage_difference", 32, width - 32),
+                slope = extend("slope_moved", moved_width, width - moved_width),
+            );
+            width
+        };
+        text += &saturate("value", width, bits, "clamped", 32, "saturated");
         Verilog::Custom(text)
     }
 }

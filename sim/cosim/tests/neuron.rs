@@ -82,9 +82,9 @@ fn same_constants(a: &NeuronInput, b: &NeuronInput) -> bool {
 /// Streams `vectors` through the neuron unit, one per clock with random bubbles, and compares
 /// every output of every valid result. Panics at the first difference.
 ///
-/// The unit takes the error in the clock before `valid` and the sum in the clock after, and
-/// the test drives random words into `sum`, `potential` and `error` in the clocks where the unit
-/// does not read them. The unit reads
+/// The unit takes the error in the clock before `valid`, the sum in the clock after, and the
+/// potential with `valid` and again two clocks later. The test drives random words into `sum`,
+/// `potential` and `error` in the clocks where the unit does not read them. The unit reads
 /// the coefficients and the activation while a neuron is in flight, so the test changes them
 /// only when the unit is empty, and a vector whose constants differ from the previous one waits
 /// until then.
@@ -131,6 +131,9 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     let mut since_issue = SPACING - 1;
     // The sum of the neuron issued in the clock before.
     let mut pending_sum = None;
+    // The potentials of the neurons issued one and two clocks before, which the unit reads
+    // again two clocks after `valid`.
+    let mut repeated_potentials: VecDeque<Option<i64>> = VecDeque::from([None, None]);
     let mut constants: Option<NeuronInput> = None;
     while next < vectors.len() || in_flight.iter().any(Option::is_some) {
         let empty = in_flight.iter().all(Option::is_none);
@@ -139,6 +142,14 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         let issue = ready && since_issue >= SPACING && !bubbles.chance(1, 16);
         since_issue = if issue { 1 } else { since_issue + 1 };
         model.set(sum, pending_sum.take().unwrap_or_else(|| bubbles.word(48)));
+        let repeated = repeated_potentials
+            .pop_front()
+            .expect("the queue holds two entries before the push");
+        assert!(
+            !(issue && repeated.is_some()),
+            "{model_name}: a neuron issued two clocks after another"
+        );
+        repeated_potentials.push_back(issue.then(|| vectors[next].potential));
         let entry = if issue {
             let v = vectors[next];
             model.set(valid, 1);
@@ -159,7 +170,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             })
         } else {
             model.set(valid, 0);
-            model.set(potential, bubbles.word(32));
+            model.set(potential, repeated.unwrap_or_else(|| bubbles.word(32)));
             None
         };
         // The unit takes a neuron's error in the clock before its `valid`, so the error of the
