@@ -91,7 +91,10 @@ impl BankLayout {
             slots += spec.halves;
             offset += spec.increment_bits;
         }
-        assert!(offset <= 64, "the increment fields take {offset} bits of 64");
+        assert!(
+            offset <= 64,
+            "the increment fields take {offset} bits of 64"
+        );
         let round = 2 * slots;
         // A pending count takes the events of the clocks between two folds of its counter and
         // the fold's own clock: a round of clocks, plus the clocks that a read holds the round
@@ -99,7 +102,11 @@ impl BankLayout {
         let pending_bits: Vec<usize> = counters
             .iter()
             .map(|spec| {
-                let held = if spec.quiet_while_reading { 0 } else { hold_clocks };
+                let held = if spec.quiet_while_reading {
+                    0
+                } else {
+                    hold_clocks
+                };
                 bits_for(spec.max_increment * (round + held) as u64)
             })
             .collect();
@@ -301,7 +308,8 @@ impl CounterFold {
         let layout = &self._layout;
         (0..layout.counters.len())
             .map(|k| {
-                let field = (word >> layout.offsets[k]) & ((1 << layout.counters[k].increment_bits) - 1);
+                let field =
+                    (word >> layout.offsets[k]) & ((1 << layout.counters[k].increment_bits) - 1);
                 field & ((1 << layout.pending_bits[k]) - 1)
             })
             .collect()
@@ -325,7 +333,11 @@ impl Logic for CounterFold {
         let waits = self.reading.val() && target < counters;
         let hold = waits && self._fresh && self._phase == layout.hold_phase(target);
 
-        let addend = if first { sums[owner] } else { self._carry as u64 };
+        let addend = if first {
+            sums[owner]
+        } else {
+            self._carry as u64
+        };
         let result = if self._clearing {
             addend
         } else {

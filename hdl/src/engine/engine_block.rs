@@ -1247,7 +1247,8 @@ impl Logic for Engine {
         // so the read never displaces the one that the neuron unit takes with `valid`.
         self.reread_valid.d.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
         self.reread_index.d.next = self.tags[2].index_q.val();
-        self.reread_index.enable.next = self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
+        self.reread_index.enable.next =
+            self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
         if self.reread_valid.q.val() {
             self.potentials.read_address.next = self.reread_index.q.val();
         }
