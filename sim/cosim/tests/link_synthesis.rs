@@ -1,6 +1,7 @@
-//! iCE40 synthesis of the link designs with yosys `synth_ice40`: the decoder's ring maps to
-//! block RAM (SB_RAM40_4K) without read/write bypass logic, the encoder's payload buffer to an
-//! SB_SPRAM256KA in the flow of `leap build`, and yosys reports no driver conflicts.
+//! iCE40 synthesis of the link designs with yosys `synth_ice40` in the flow of `leap build`: the
+//! decoder's ring maps to block RAM (SB_RAM40_4K) and its error counters to an SB_SPRAM256KA,
+//! the encoder's payload buffer to an SB_SPRAM256KA, all without read/write bypass logic, and
+//! yosys reports no driver conflicts.
 
 mod common;
 
@@ -9,36 +10,38 @@ use leap_hdl::{emit_link, Design};
 
 use common::yosys::{self, cell_count};
 
-/// Synthesises `design` for `params` and returns yosys's log. With `single_port_ram`, the
-/// memories marked as single-port get `ram_style = "huge"` and `synth_ice40` runs with `-spram`,
-/// as in `leap build`.
-fn synthesise(design: Design, params: &LinkParams, single_port_ram: bool) -> String {
-    let script = if single_port_ram {
-        format!(
-            "hierarchy -top top; \
-             setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
-             synth_ice40 -spram -top top; stat"
-        )
-    } else {
-        "synth_ice40 -top top; stat".to_string()
-    };
+/// Synthesises `design` for `params` as `leap build` does and returns yosys's log: the memories
+/// marked as single-port get `ram_style = "huge"` and `synth_ice40` runs with `-spram`.
+fn synthesise(design: Design, params: &LinkParams) -> String {
+    let script = format!(
+        "hierarchy -top top; \
+         setattr -set ram_style \"huge\" a:{SINGLE_PORT_ATTRIBUTE}; \
+         synth_ice40 -spram -top top; stat"
+    );
     yosys::synthesise(design.name(), &emit_link(design, params).verilog, &script)
 }
 
-/// Checks that `design` has one memory, mapped to `blocks` SB_RAM40_4K without bypass logic.
-fn check_memory(design: Design, params: &LinkParams, blocks: usize) {
-    let log = synthesise(design, params, false);
+/// Checks, in the flow of `leap build`, that `design` maps one memory to `blocks` SB_RAM40_4K and
+/// `single_port` memories to SB_SPRAM256KA, none of them with bypass logic.
+fn check_memory(design: Design, params: &LinkParams, blocks: usize, single_port: usize) {
+    let log = synthesise(design, params);
     check_no_conflicts(design, &log);
 
     let mapped = yosys::mapped_memories(&log, "ICE40_RAM4K");
     assert_eq!(mapped, 1, "{design}: memories mapped to block RAM");
-    let write_ports = yosys::write_ports(&log);
-    assert_eq!(write_ports.len(), 1, "{design}: write ports");
-    assert!(
-        write_ports[0].contains("don't care on collision"),
-        "{design}: the memory needs bypass logic: {}",
-        write_ports[0]
+    let mapped_single = yosys::mapped_memories(&log, "ICE40_SPRAM");
+    assert_eq!(
+        mapped_single, single_port,
+        "{design}: memories mapped to SB_SPRAM256KA"
     );
+    let write_ports = yosys::write_ports(&log);
+    assert_eq!(write_ports.len(), 1 + single_port, "{design}: write ports");
+    for port in &write_ports {
+        assert!(
+            port.contains("don't care on collision"),
+            "{design}: a memory needs bypass logic: {port}"
+        );
+    }
     assert_eq!(
         cell_count(&log, "SB_RAM40_4K"),
         blocks,
@@ -64,15 +67,15 @@ fn small() -> LinkParams {
 
 #[test]
 fn decoder_ring_maps_to_block_ram() {
-    // A 1,024-byte ring: two 512 × 8 blocks.
-    check_memory(Design::Decoder, &small(), 2);
+    // A 1,024-byte ring: two 512 × 8 blocks. The error counters' bank takes an SB_SPRAM256KA.
+    check_memory(Design::Decoder, &small(), 2, 1);
 }
 
 /// The encoder's 256-byte buffer takes one SB_SPRAM256KA and no block RAM. In the iCEBreaker's
 /// board core the encoder and its CRC take 277 SB_LUT4.
 #[test]
 fn encoder_buffer_maps_to_single_port_ram() {
-    let log = synthesise(Design::Encoder, &small(), true);
+    let log = synthesise(Design::Encoder, &small());
     check_no_conflicts(Design::Encoder, &log);
     let mapped = yosys::mapped_memories(&log, "ICE40_SPRAM");
     assert_eq!(mapped, 1, "encoder: memories mapped to SB_SPRAM256KA");
