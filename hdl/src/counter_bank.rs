@@ -179,6 +179,9 @@ fn bits_for(max: u64) -> usize {
 /// Contract: `reading` falls at most `hold_clocks - 1` clocks after `ready` rises, so that the
 /// round stops for at most `hold_clocks` clocks, and it stays low for a clock between two reads.
 ///
+/// NOTE: the bank does not check this contract. A caller that breaks it can overflow a pending
+/// count and lose events.
+///
 /// In a bank with a 48-bit counter, bits 47:32 of `value` are not zero for a 32-bit counter
 /// (they repeat its top half), which saves a multiplexer; the caller ignores them.
 ///

@@ -1,7 +1,7 @@
-//! iCE40 synthesis of the link designs with yosys `synth_ice40` in the flow of `leap build`: the
-//! decoder's ring maps to block RAM (SB_RAM40_4K) and its error counters to an SB_SPRAM256KA,
-//! the encoder's payload buffer to an SB_SPRAM256KA, all without read/write bypass logic, and
-//! yosys reports no driver conflicts.
+//! iCE40 synthesis of the link designs with yosys `synth_ice40`, in the flow of `leap build`.
+//! The decoder's ring maps to block RAM (SB_RAM40_4K), and its error counters and the encoder's
+//! payload buffer map to SB_SPRAM256KA. No memory needs read/write bypass logic, and yosys
+//! reports no driver conflicts.
 
 mod common;
 
