@@ -95,6 +95,7 @@ impl BankLayout {
             offset <= 64,
             "the increment fields take {offset} bits of 64"
         );
+
         let round = 2 * slots;
         // A pending count takes the events of the clocks between two folds of its counter and
         // the fold's own clock: a round of clocks, plus the clocks that a read holds the round
@@ -102,12 +103,12 @@ impl BankLayout {
         let pending_bits: Vec<usize> = counters
             .iter()
             .map(|spec| {
-                let held = if spec.quiet_while_reading {
+                let read_clocks = if spec.quiet_while_reading {
                     0
                 } else {
                     hold_clocks
                 };
-                bits_for(spec.max_increment * (round + held) as u64)
+                bits_for(spec.max_increment * (round + read_clocks) as u64)
             })
             .collect();
         for &bits in &pending_bits {
