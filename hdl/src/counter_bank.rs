@@ -97,9 +97,9 @@ impl BankLayout {
         );
 
         let round = 2 * slots;
-        // A pending count takes the events of the clocks between two folds of its counter and
-        // the fold's own clock: a round of clocks, plus the clocks that a read holds the round
-        // unless the counter is quiet while reading.
+        // A pending count takes the events from the clock of one fold of its counter up to the
+        // clock before the next fold. That is a round of clocks, plus the clocks that a read
+        // holds the round unless the counter is quiet while reading.
         let pending_bits: Vec<usize> = counters
             .iter()
             .map(|spec| {
@@ -164,19 +164,22 @@ fn bits_for(max: u64) -> usize {
 /// from bit 0 with the widths of the [`CounterSpec`]s. The bank folds the pending counts into
 /// the memory in a fixed round. Each memory word takes two clocks: the bank reads it, then
 /// writes back the word plus the counter's pending count (on its low half) or the carry out of
-/// the half below. A fold adds the increment of its own clock too and zeroes the pending count.
-/// So a pending count collects the events of at most `round + hold_clocks` clocks, where `round`
-/// is twice the memory words, or of `round` clocks for a counter that is quiet while reading.
-/// Its flip-flops are sized for that many clocks at the maximum increment, so it never
-/// overflows while the caller keeps the read contract below.
+/// the half below. A fold adds the pending count, which ends with the clock before the fold,
+/// and restarts it at the increment of the fold's own clock. So only the pending count's
+/// register feeds the fold, and each bit of its sum shares a logic cell with its flip-flop. A
+/// pending count collects the events of at most `round + hold_clocks` clocks, where `round` is
+/// twice the memory words, or of `round` clocks for a counter that is quiet while reading. Its
+/// flip-flops are sized for that many clocks at the maximum increment, so it never overflows
+/// while the caller keeps the read contract below.
 ///
 /// A read raises `reading` with a counter index in `select` and keeps both until `ready`. The
 /// bank waits for the next fold of that counter that starts after `reading` rises, then stops
 /// the round after the counter's top half and reads that word back, and raises `ready` one clock
 /// later with the counter in `value`. `value` and `ready` stay while `reading` stays high. So
-/// `value` counts the events up to the clock that folded the low half, and a read waits at most
-/// about a round and the counter's words. `ready` is a register, so that a consumer may form
-/// `reading` in the same logic that takes `ready`, and it is valid only while `reading` is high.
+/// `value` counts the events up to the clock before the one that folded the low half, and a
+/// read waits at most about a round and the counter's words. `ready` is a register, so that a
+/// consumer may form `reading` in the same logic that takes `ready`, and it is valid only while
+/// `reading` is high.
 /// Contract: `reading` falls at most `hold_clocks - 1` clocks after `ready` rises, so that the
 /// round stops for at most `hold_clocks` clocks, and it stays low for a clock between two reads.
 ///
@@ -338,7 +341,7 @@ impl Logic for CounterFold {
         let hold = waits && self._fresh && self._phase == layout.hold_phase(target);
 
         let addend = if first {
-            sums[owner]
+            self._pending[owner]
         } else {
             self._carry as u64
         };
@@ -382,7 +385,7 @@ impl Logic for CounterFold {
             }
             if writing {
                 if first {
-                    self._pending[owner] = 0;
+                    self._pending[owner] = increments[owner];
                     self._low = result & 0xffff;
                 } else if half == 1 {
                     // The second word: the middle of a 48-bit counter or the top of a 32-bit one.
@@ -414,7 +417,8 @@ impl Logic for CounterFold {
         let widest = *layout.pending_bits.iter().max().unwrap();
 
         let mut text = String::new();
-        // Pending counts and their sums with this clock's increments.
+        // Pending counts and their sums with this clock's increments. Only the register feeds
+        // the fold, so that each sum bit and its flip-flop share a logic cell.
         let mut used = 0;
         for (k, spec) in layout.counters.iter().enumerate() {
             let bits = layout.pending_bits[k];
@@ -473,9 +477,9 @@ impl Logic for CounterFold {
             if half == 0 {
                 let bits = layout.pending_bits[owner];
                 let sum = if bits == widest {
-                    format!("sum{owner}")
+                    format!("pending{owner}")
                 } else {
-                    format!("{{{}'h0, sum{owner}}}", widest - bits)
+                    format!("{{{}'h0, pending{owner}}}", widest - bits)
                 };
                 body += &format!(" slot_first = 1'b1; first_addend = {sum};");
             }
@@ -585,8 +589,8 @@ impl Logic for CounterFold {
         for (k, bits) in layout.pending_bits.iter().enumerate() {
             text += &format!(
                 "always @(posedge clock)\n\
-                 \x20  if (reset | (~clear & writing & (slot == {slot_bits}'d{first}))) pending{k} <= {bits}'h0;\n\
-                 \x20  else if (clear) pending{k} <= increment{k};\n\
+                 \x20  if (reset) pending{k} <= {bits}'h0;\n\
+                 \x20  else if (clear | (writing & (slot == {slot_bits}'d{first}))) pending{k} <= increment{k};\n\
                  \x20  else pending{k} <= sum{k};\n",
                 first = layout.first_slot[k],
             );
