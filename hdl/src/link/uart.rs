@@ -6,19 +6,15 @@ use rust_hdl::prelude::*;
 use super::{low_mask, LinkParams, MIN_CLOCKS_PER_BIT};
 use crate::leaf::ResetRegister;
 
-#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
-pub enum UartRxState {
-    /// Waiting for the line to fall.
-    Idle,
-    /// In the start bit, until its middle.
-    Start,
-    /// In the data bits; each is sampled one bit time after the previous sample.
-    Data,
-    /// In the stop bit, until its middle.
-    Stop,
-    /// After a low stop bit, waiting for the line to return high.
-    Recover,
-}
+/// Values of [`UartRx`]'s `phase` register. The receiver waits for the line to fall, stays in the
+/// start bit until its middle, then in data bit `k` (`PHASE_FIRST_DATA + k`) and in the stop bit
+/// until their middles. After a low stop bit it waits for the line to return high. From the start
+/// bit to the stop bit, a phase that ends with the line low leads to the next phase.
+const PHASE_IDLE: u64 = 0;
+const PHASE_START: u64 = 1;
+const PHASE_FIRST_DATA: u64 = 2;
+const PHASE_STOP: u64 = PHASE_FIRST_DATA + 8;
+const PHASE_RECOVER: u64 = PHASE_STOP + 1;
 
 /// UART receiver.
 ///
@@ -41,24 +37,29 @@ pub struct UartRx {
     /// The inverted line through two flip-flops, so the reset value 0 means idle (high).
     low_meta: ResetRegister<Bit>,
     low: ResetRegister<Bit>,
-    state: ResetRegister<UartRxState>,
+    /// The receiver's position in the frame, one of the `PHASE_` values (reset `PHASE_IDLE`).
+    phase: ResetRegister<Bits<4>>,
     /// Clocks since the start of the current bit interval (reset 0). It never passes
     /// `clocks_per_bit - 1`, so `tick_mask` keeps only the bits that value needs.
     ticks: ResetRegister<Bits<16>>,
-    /// Data bits received of the current byte (reset 0).
-    bit_index: ResetRegister<Bits<4>>,
     /// Data bits, shifted in from the top (reset 0).
     data: ResetRegister<Bits<8>>,
     /// The registered `byte_valid` strobe (reset 0).
     strobe: ResetRegister<Bit>,
+    /// The current phase ends in this clock with a sample of the line.
+    sample: Signal<Local, Bit>,
+    in_data: Signal<Local, Bit>,
     half_last: Constant<Bits<16>>,
     bit_last: Constant<Bits<16>>,
     tick_mask: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
-    last_bit_index: Constant<Bits<4>>,
+    phase_idle: Constant<Bits<4>>,
+    phase_start: Constant<Bits<4>>,
+    phase_first_data: Constant<Bits<4>>,
+    phase_stop: Constant<Bits<4>>,
+    phase_recover: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
-    zero4: Constant<Bits<4>>,
     top_bit: Constant<Bits<8>>,
 }
 
@@ -69,6 +70,7 @@ impl UartRx {
             clocks_per_bit >= MIN_CLOCKS_PER_BIT && clocks_per_bit <= u16::MAX as usize,
             "{clocks_per_bit} clocks per bit is outside {MIN_CLOCKS_PER_BIT}..=65535"
         );
+        let phase = |value: u64| Constant::new(value.to_bits());
         UartRx {
             clock: Default::default(),
             reset: Default::default(),
@@ -77,19 +79,23 @@ impl UartRx {
             byte_valid: Default::default(),
             low_meta: Default::default(),
             low: Default::default(),
-            state: Default::default(),
+            phase: Default::default(),
             ticks: Default::default(),
-            bit_index: Default::default(),
             data: Default::default(),
             strobe: Default::default(),
+            sample: Default::default(),
+            in_data: Default::default(),
             half_last: Constant::new(((clocks_per_bit / 2 - 1) as u64).to_bits()),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
             tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
             one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
-            last_bit_index: Constant::new(7u64.to_bits()),
+            phase_idle: phase(PHASE_IDLE),
+            phase_start: phase(PHASE_START),
+            phase_first_data: phase(PHASE_FIRST_DATA),
+            phase_stop: phase(PHASE_STOP),
+            phase_recover: phase(PHASE_RECOVER),
             one4: Constant::new(1u64.to_bits()),
-            zero4: Constant::new(0u64.to_bits()),
             top_bit: Constant::new(0x80u64.to_bits()),
         }
     }
@@ -102,12 +108,10 @@ impl Logic for UartRx {
         self.low_meta.reset.next = self.reset.val();
         self.low.clock.next = self.clock.val();
         self.low.reset.next = self.reset.val();
-        self.state.clock.next = self.clock.val();
-        self.state.reset.next = self.reset.val();
+        self.phase.clock.next = self.clock.val();
+        self.phase.reset.next = self.reset.val();
         self.ticks.clock.next = self.clock.val();
         self.ticks.reset.next = self.reset.val();
-        self.bit_index.clock.next = self.clock.val();
-        self.bit_index.reset.next = self.reset.val();
         self.data.clock.next = self.clock.val();
         self.data.reset.next = self.reset.val();
         self.strobe.clock.next = self.clock.val();
@@ -118,59 +122,45 @@ impl Logic for UartRx {
         self.low.d.next = self.low_meta.q.val();
 
         // Defaults: hold, count ticks, no strobe.
-        self.state.d.next = self.state.q.val();
+        self.phase.d.next = self.phase.q.val();
         self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
-        self.bit_index.d.next = self.bit_index.q.val();
         self.data.d.next = self.data.q.val();
         self.strobe.d.next = false;
 
-        match self.state.q.val() {
-            UartRxState::Idle => {
-                self.ticks.d.next = self.zero16.val();
-                if self.low.q.val() {
-                    self.state.d.next = UartRxState::Start;
-                }
+        // The start bit is sampled after half a bit, every later bit one bit time after that.
+        self.sample.next = self.ticks.q.val() == self.bit_last.val();
+        if self.phase.q.val() == self.phase_start.val() {
+            self.sample.next = self.ticks.q.val() == self.half_last.val();
+        }
+        self.in_data.next = (self.phase.q.val() >= self.phase_first_data.val())
+            & (self.phase.q.val() < self.phase_stop.val());
+
+        if self.phase.q.val() == self.phase_idle.val() {
+            self.ticks.d.next = self.zero16.val();
+            if self.low.q.val() {
+                self.phase.d.next = self.phase_start.val();
             }
-            UartRxState::Start => {
-                if self.ticks.q.val() == self.half_last.val() {
-                    self.ticks.d.next = self.zero16.val();
-                    self.bit_index.d.next = self.zero4.val();
-                    if self.low.q.val() {
-                        self.state.d.next = UartRxState::Data;
-                    } else {
-                        self.state.d.next = UartRxState::Idle;
-                    }
-                }
+        } else if self.phase.q.val() == self.phase_recover.val() {
+            self.ticks.d.next = self.zero16.val();
+            if !self.low.q.val() {
+                self.phase.d.next = self.phase_idle.val();
             }
-            UartRxState::Data => {
-                if self.ticks.q.val() == self.bit_last.val() {
-                    self.ticks.d.next = self.zero16.val();
-                    self.bit_index.d.next = self.bit_index.q.val() + self.one4.val();
-                    self.data.d.next = self.data.q.val() >> 1;
-                    if !self.low.q.val() {
-                        self.data.d.next = (self.data.q.val() >> 1) | self.top_bit.val();
-                    }
-                    if self.bit_index.q.val() == self.last_bit_index.val() {
-                        self.state.d.next = UartRxState::Stop;
-                    }
-                }
-            }
-            UartRxState::Stop => {
-                if self.ticks.q.val() == self.bit_last.val() {
-                    self.ticks.d.next = self.zero16.val();
-                    if self.low.q.val() {
-                        self.state.d.next = UartRxState::Recover;
-                    } else {
-                        self.strobe.d.next = true;
-                        self.state.d.next = UartRxState::Idle;
-                    }
-                }
-            }
-            UartRxState::Recover => {
-                self.ticks.d.next = self.zero16.val();
+        } else if self.sample.val() {
+            self.ticks.d.next = self.zero16.val();
+            if self.in_data.val() {
+                self.data.d.next = self.data.q.val() >> 1;
                 if !self.low.q.val() {
-                    self.state.d.next = UartRxState::Idle;
+                    self.data.d.next = (self.data.q.val() >> 1) | self.top_bit.val();
                 }
+            }
+            // A low start bit and every data bit lead on, a high start bit back to idle. A high
+            // stop bit ends the byte, a low one leads to the recovery phase.
+            self.phase.d.next = self.phase_idle.val();
+            if self.in_data.val() | self.low.q.val() {
+                self.phase.d.next = self.phase.q.val() + self.one4.val();
+            }
+            if (self.phase.q.val() == self.phase_stop.val()) & !self.low.q.val() {
+                self.strobe.d.next = true;
             }
         }
 
@@ -179,12 +169,25 @@ impl Logic for UartRx {
     }
 }
 
-#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
-pub enum UartTxState {
-    Idle,
-    Start,
-    Data,
-    Stop,
+/// The inverted line levels of the frame that sends `byte`, first bit in bit 0: the start bit
+/// (1), the inverted data bits least significant first, and the stop bit (0).
+#[derive(LogicBlock, Default)]
+pub struct TxFrame {
+    pub byte: Signal<In, Bits<8>>,
+    pub frame_low: Signal<Out, Bits<10>>,
+}
+
+impl Logic for TxFrame {
+    fn update(&mut self) {
+        let inverted = !self.byte.val().to_u64() & 0xFF;
+        self.frame_low.next = (inverted << 1 | 1).to_bits();
+    }
+    fn connect(&mut self) {
+        self.frame_low.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(*) frame_low = {1'b0, ~byte, 1'b1};\n".into())
+    }
 }
 
 /// UART transmitter.
@@ -201,22 +204,24 @@ pub struct UartTx {
     pub byte_valid: Signal<In, Bit>,
     pub byte_ready: Signal<Out, Bit>,
     pub tx: Signal<Out, Bit>,
-    state: ResetRegister<UartTxState>,
+    /// The frame's bits still to send on the inverted line, the current one in bit 0: start,
+    /// data least significant first, stop. It shifts in zeros, so the line idles high after the
+    /// stop bit and from reset (reset 0).
+    frame_low: ResetRegister<Bits<10>>,
+    /// Bits of the frame still to send, the current one included, and 0 while idle (reset 0).
+    bits_left: ResetRegister<Bits<4>>,
     /// Clocks since the start of the current bit (reset 0). It never passes
     /// `clocks_per_bit - 1`, so `tick_mask` keeps only the bits that value needs.
     ticks: ResetRegister<Bits<16>>,
-    /// Data bits sent of the current byte (reset 0).
-    bit_index: ResetRegister<Bits<4>>,
-    /// Data bits not yet sent, least significant first (reset 0).
-    data: ResetRegister<Bits<8>>,
-    /// The inverted line, so the reset value 0 drives it idle (high).
-    line_low: ResetRegister<Bit>,
+    frame: TxFrame,
+    idle: Signal<Local, Bit>,
+    bit_end: Signal<Local, Bit>,
     accept: Signal<Local, Bit>,
     bit_last: Constant<Bits<16>>,
     tick_mask: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
-    last_bit_index: Constant<Bits<4>>,
+    frame_bits: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     zero4: Constant<Bits<4>>,
 }
@@ -235,17 +240,18 @@ impl UartTx {
             byte_valid: Default::default(),
             byte_ready: Default::default(),
             tx: Default::default(),
-            state: Default::default(),
+            frame_low: Default::default(),
+            bits_left: Default::default(),
             ticks: Default::default(),
-            bit_index: Default::default(),
-            data: Default::default(),
-            line_low: Default::default(),
+            frame: Default::default(),
+            idle: Default::default(),
+            bit_end: Default::default(),
             accept: Default::default(),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
             tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
             one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
-            last_bit_index: Constant::new(7u64.to_bits()),
+            frame_bits: Constant::new(10u64.to_bits()),
             one4: Constant::new(1u64.to_bits()),
             zero4: Constant::new(0u64.to_bits()),
         }
@@ -255,71 +261,42 @@ impl UartTx {
 impl Logic for UartTx {
     #[hdl_gen]
     fn update(&mut self) {
-        self.state.clock.next = self.clock.val();
-        self.state.reset.next = self.reset.val();
+        self.frame_low.clock.next = self.clock.val();
+        self.frame_low.reset.next = self.reset.val();
+        self.bits_left.clock.next = self.clock.val();
+        self.bits_left.reset.next = self.reset.val();
         self.ticks.clock.next = self.clock.val();
         self.ticks.reset.next = self.reset.val();
-        self.bit_index.clock.next = self.clock.val();
-        self.bit_index.reset.next = self.reset.val();
-        self.data.clock.next = self.clock.val();
-        self.data.reset.next = self.reset.val();
-        self.line_low.clock.next = self.clock.val();
-        self.line_low.reset.next = self.reset.val();
 
-        self.state.d.next = self.state.q.val();
+        // Bit timing: the ticks restart at the end of each bit and stay at 0 while idle.
+        self.idle.next = self.bits_left.q.val() == self.zero4.val();
+        self.bit_end.next = self.ticks.q.val() == self.bit_last.val();
         self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
-        self.bit_index.d.next = self.bit_index.q.val();
-        self.data.d.next = self.data.q.val();
-        self.line_low.d.next = self.line_low.q.val();
-
-        // Ready while idle and in the last clock of a stop bit.
-        self.accept.next = false;
-        self.byte_ready.next = false;
-        match self.state.q.val() {
-            UartTxState::Idle => {
-                self.byte_ready.next = true;
-                self.ticks.d.next = self.zero16.val();
-            }
-            UartTxState::Start => {
-                if self.ticks.q.val() == self.bit_last.val() {
-                    self.ticks.d.next = self.zero16.val();
-                    self.bit_index.d.next = self.zero4.val();
-                    self.line_low.d.next = !self.data.q.val().get_bit(0);
-                    self.data.d.next = self.data.q.val() >> 1;
-                    self.state.d.next = UartTxState::Data;
-                }
-            }
-            UartTxState::Data => {
-                if self.ticks.q.val() == self.bit_last.val() {
-                    self.ticks.d.next = self.zero16.val();
-                    self.bit_index.d.next = self.bit_index.q.val() + self.one4.val();
-                    self.line_low.d.next = !self.data.q.val().get_bit(0);
-                    self.data.d.next = self.data.q.val() >> 1;
-                    if self.bit_index.q.val() == self.last_bit_index.val() {
-                        // The stop bit.
-                        self.line_low.d.next = false;
-                        self.state.d.next = UartTxState::Stop;
-                    }
-                }
-            }
-            UartTxState::Stop => {
-                if self.ticks.q.val() == self.bit_last.val() {
-                    self.byte_ready.next = true;
-                    self.ticks.d.next = self.zero16.val();
-                    self.state.d.next = UartTxState::Idle;
-                }
-            }
-        }
-
-        self.accept.next = self.byte_ready.val() & self.byte_valid.val();
-        if self.accept.val() {
-            self.data.d.next = self.byte.val();
-            self.line_low.d.next = true;
+        if self.idle.val() | self.bit_end.val() {
             self.ticks.d.next = self.zero16.val();
-            self.state.d.next = UartTxState::Start;
         }
 
-        self.tx.next = !self.line_low.q.val();
+        // The next bit at the end of each bit.
+        self.frame_low.d.next = self.frame_low.q.val();
+        self.bits_left.d.next = self.bits_left.q.val();
+        if self.bit_end.val() & !self.idle.val() {
+            self.frame_low.d.next = self.frame_low.q.val() >> 1;
+            self.bits_left.d.next = self.bits_left.q.val() - self.one4.val();
+        }
+
+        // Ready while idle and in the last clock of a stop bit. An accepted byte loads the
+        // frame: stop bit (line high), the inverted data bits and the start bit (line low).
+        self.byte_ready.next = self.idle.val()
+            | ((self.bits_left.q.val() == self.one4.val()) & self.bit_end.val());
+        self.accept.next = self.byte_ready.val() & self.byte_valid.val();
+        self.frame.byte.next = self.byte.val();
+        if self.accept.val() {
+            self.frame_low.d.next = self.frame.frame_low.val();
+            self.bits_left.d.next = self.frame_bits.val();
+            self.ticks.d.next = self.zero16.val();
+        }
+
+        self.tx.next = !self.frame_low.q.val().get_bit(0);
     }
 }
 

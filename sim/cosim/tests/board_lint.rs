@@ -149,14 +149,6 @@ const UNUSED_PARAMETERS: &[(&str, &str)] = &[
         "rust-hdl declares an enum's states in every register that holds it",
     ),
     (
-        "UartRxState$",
-        "rust-hdl declares an enum's states in every register that holds it",
-    ),
-    (
-        "UartTxState$",
-        "rust-hdl declares an enum's states in every register that holds it",
-    ),
-    (
         "layer_index$0",
         "the walker compares the layer with indices from 1, and layer 0 is its default",
     ),
