@@ -11,16 +11,17 @@ use crate::link::SinglePortMemory;
 /// Replies the cache keeps (the protocol's replay depth).
 pub const CACHE_ENTRIES: usize = 8;
 
-/// Bytes of an entry's key record: the sequence number (low byte first), the opcode, the reply
-/// length (low byte first), and three unused bytes.
-const KEY_RECORD: u64 = 8;
+/// Bytes of an entry's key record: the sequence number (low byte first), the opcode in bits 2:0
+/// with bits 12:8 of the reply length in bits 7:3, and the low byte of the reply length.
+const KEY_RECORD: u64 = 4;
 
-/// Key-record byte of the opcode, and of the high byte of the reply length, the last one filed.
+/// Key-record byte of the opcode and the length's high bits, and of the length's low byte, the
+/// last one filed.
 const KEY_OPCODE: u64 = 2;
-const KEY_LAST: u64 = 4;
+const KEY_LAST: u64 = 3;
 
-// The scan position, made of the entry and the record byte, has 6 bits.
-const _: () = assert!(CACHE_ENTRIES as u64 * KEY_RECORD == 64);
+// The scan position, made of the entry and the record byte, has 5 bits.
+const _: () = assert!(CACHE_ENTRIES as u64 * KEY_RECORD == 32);
 
 /// Keeps the replies of the last [`CACHE_ENTRIES`] successful state-changing requests, each keyed
 /// by the request's opcode and sequence number, in a byte memory of one slot per entry.
@@ -68,24 +69,26 @@ pub struct ReplyCache {
     /// Entry the next reply goes to, the oldest one.
     head: Counter<3>,
     valid: Vec<ResetRegister<Bit>>,
-    /// Key-record byte the memory is addressed at: entry in bits 5:3, byte in bits 2:0.
+    /// Key-record byte the memory is addressed at: entry in bits 4:2, byte in bits 1:0.
     scan: Counter<16>,
     scanning: ResetRegister<Bit>,
     filing: ResetRegister<Bit>,
     /// The key-record byte whose data the memory outputs now, and whether it is one.
-    previous: EnableRegister<Bits<6>>,
+    previous: EnableRegister<Bits<5>>,
     previous_live: ResetRegister<Bit>,
     /// The entry of the record being read still matches the key.
     matching: EnableRegister<Bit>,
     found: ResetRegister<Bit>,
     found_entry: EnableRegister<Bits<3>>,
-    /// The found entry's reply length, low and high byte.
+    /// The found entry's reply length: bits 7:0, and bits 12:8.
     found_low: EnableRegister<Bits<8>>,
-    found_high: EnableRegister<Bits<8>>,
+    found_high: EnableRegister<Bits<5>>,
     bytes: SinglePortMemory<Bits<8>>,
     wide_opcode: ZeroExtend<3, 8>,
     wide_low: ZeroExtend<8, 16>,
-    wide_high: ZeroExtend<8, 16>,
+    wide_high: ZeroExtend<5, 16>,
+    /// Key-record byte [`KEY_OPCODE`]: the opcode and bits 12:8 of the masked length.
+    opcode_byte: Signal<Local, Bits<8>>,
     masked_length: Signal<Local, Bits<16>>,
     entry_valid: Signal<Local, Bit>,
     entry_index: Vec<Constant<Bits<3>>>,
@@ -93,14 +96,14 @@ pub struct ReplyCache {
     record_base: Vec<Constant<Bits<16>>>,
     key_base: Constant<Bits<16>>,
     slot_mask: Constant<Bits<16>>,
-    key_opcode: Constant<Bits<3>>,
-    key_length_low: Constant<Bits<3>>,
-    key_last: Constant<Bits<3>>,
+    key_seq_high: Constant<Bits<2>>,
+    key_opcode: Constant<Bits<2>>,
+    key_last: Constant<Bits<2>>,
     key_last_record: Constant<Bits<16>>,
+    zero2: Constant<Bits<2>>,
     zero3: Constant<Bits<3>>,
     one3: Constant<Bits<3>>,
     one16: Constant<Bits<16>>,
-    skip16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     length_mask: Constant<Bits<16>>,
 }
@@ -115,6 +118,11 @@ impl ReplyCache {
             "reply cache slots of {slot_bytes} bytes and their key records do not fit 16 \
              address bits"
         );
+        assert!(
+            2 * slot_bytes <= 1 << 13,
+            "reply lengths of reply cache slots of {slot_bytes} bytes do not fit 13 bits"
+        );
+        let c2 = |v: u64| Constant::<Bits<2>>::new(v.to_bits());
         let c3 = |v: u64| Constant::<Bits<3>>::new(v.to_bits());
         let c16 = |v: u64| Constant::<Bits<16>>::new(v.to_bits());
         ReplyCache {
@@ -152,6 +160,7 @@ impl ReplyCache {
             wide_opcode: Default::default(),
             wide_low: Default::default(),
             wide_high: Default::default(),
+            opcode_byte: Default::default(),
             masked_length: Default::default(),
             entry_valid: Default::default(),
             entry_index: (0..CACHE_ENTRIES).map(|e| c3(e as u64)).collect(),
@@ -163,14 +172,14 @@ impl ReplyCache {
                 .collect(),
             key_base: c16(slots_bytes as u64),
             slot_mask: c16(slots_bytes as u64 - 1),
-            key_opcode: c3(KEY_OPCODE),
-            key_length_low: c3(KEY_OPCODE + 1),
-            key_last: c3(KEY_LAST),
+            key_seq_high: c2(1),
+            key_opcode: c2(KEY_OPCODE),
+            key_last: c2(KEY_LAST),
             key_last_record: c16((CACHE_ENTRIES as u64 - 1) * KEY_RECORD + KEY_LAST),
+            zero2: c2(0),
             zero3: c3(0),
             one3: c3(1),
             one16: c16(1),
-            skip16: c16(KEY_RECORD - KEY_LAST),
             zero16: c16(0),
             length_mask: c16(2 * slot_bytes as u64 - 1),
         }
@@ -211,21 +220,23 @@ impl Logic for ReplyCache {
         self.scanning.d.next = self.scanning.q.val();
         self.filing.d.next = self.filing.q.val();
         self.previous.enable.next = true;
-        self.previous.d.next = self.scan.q.val().get_bits::<6>(0);
+        self.previous.d.next = self.scan.q.val().get_bits::<5>(0);
         self.previous_live.d.next = self.scanning.q.val();
         self.matching.enable.next = false;
         self.matching.d.next = false;
         self.found.d.next = self.found.q.val();
         self.found_entry.enable.next = false;
-        self.found_entry.d.next = self.previous.q.val().get_bits::<3>(3);
+        self.found_entry.d.next = self.previous.q.val().get_bits::<3>(2);
         self.found_low.enable.next = false;
         self.found_low.d.next = self.bytes.read_data.val();
         self.found_high.enable.next = false;
-        self.found_high.d.next = self.bytes.read_data.val();
+        self.found_high.d.next = self.bytes.read_data.val().get_bits::<5>(3);
         self.wide_low.value.next = self.found_low.q.val();
         self.wide_high.value.next = self.found_high.q.val();
         self.wide_opcode.value.next = self.opcode.val();
         self.masked_length.next = self.length.val() & self.length_mask.val();
+        self.opcode_byte.next = (self.masked_length.val().get_bits::<8>(8) << 3)
+            | self.wide_opcode.result.val();
 
         // ---- The byte memory: key records while busy, else the executor's slot bytes. ----
         self.bytes.write_enable.next = self.write.val();
@@ -250,7 +261,7 @@ impl Logic for ReplyCache {
             if self.head.q.val() == self.entry_index[e].val() {
                 self.head_base.next = self.slot_base[e].val();
                 if self.filing.q.val()
-                    & (self.scan.q.val().get_bits::<3>(0) == self.key_last.val())
+                    & (self.scan.q.val().get_bits::<2>(0) == self.key_last.val())
                 {
                     self.valid[e].d.next = true;
                 }
@@ -258,7 +269,7 @@ impl Logic for ReplyCache {
             if self.found_entry.q.val() == self.entry_index[e].val() {
                 self.hit_base.next = self.slot_base[e].val();
             }
-            if self.previous.q.val().get_bits::<3>(3) == self.entry_index[e].val() {
+            if self.previous.q.val().get_bits::<3>(2) == self.entry_index[e].val() {
                 self.entry_valid.next = self.valid[e].q.val();
             }
         }
@@ -267,7 +278,7 @@ impl Logic for ReplyCache {
             & self.length_mask.val();
         self.busy.next = self.scanning.q.val() | self.previous_live.q.val() | self.filing.q.val();
 
-        // ---- Lookup: address record bytes 0 to 4 of each entry in turn. ----
+        // ---- Lookup: address the record bytes of each entry in turn. ----
         if self.lookup.val() {
             self.scan.load.next = true;
             self.scanning.d.next = true;
@@ -275,45 +286,41 @@ impl Logic for ReplyCache {
         }
         if self.scanning.q.val() {
             self.scan.enable.next = true;
-            if self.scan.q.val().get_bits::<3>(0) == self.key_last.val() {
-                self.scan.step.next = self.skip16.val();
-            }
             if self.scan.q.val() == self.key_last_record.val() {
                 self.scanning.d.next = false;
             }
         }
-        // The memory outputs the byte addressed on the previous clock.
+        // The memory outputs the byte addressed on the previous clock. The opcode byte decides
+        // the match and carries the length's high bits, and the low byte follows it.
         if self.previous_live.q.val() {
-            if self.previous.q.val().get_bits::<3>(0) == self.zero3.val() {
+            if self.previous.q.val().get_bits::<2>(0) == self.zero2.val() {
                 self.matching.d.next = self.entry_valid.val()
                     & (self.bytes.read_data.val() == self.seq.val().get_bits::<8>(0));
                 self.matching.enable.next = true;
             }
-            if self.previous.q.val().get_bits::<3>(0) == self.one3.val() {
+            if self.previous.q.val().get_bits::<2>(0) == self.key_seq_high.val() {
                 self.matching.d.next = self.matching.q.val()
                     & (self.bytes.read_data.val() == self.seq.val().get_bits::<8>(8));
                 self.matching.enable.next = true;
             }
-            if self.previous.q.val().get_bits::<3>(0) == self.key_opcode.val() {
+            if self.previous.q.val().get_bits::<2>(0) == self.key_opcode.val() {
                 self.matching.d.next = self.matching.q.val()
-                    & (self.bytes.read_data.val() == self.wide_opcode.result.val());
+                    & (self.bytes.read_data.val().get_bits::<3>(0) == self.opcode.val());
                 self.matching.enable.next = true;
                 if self.matching.q.val()
-                    & (self.bytes.read_data.val() == self.wide_opcode.result.val())
+                    & (self.bytes.read_data.val().get_bits::<3>(0) == self.opcode.val())
                 {
                     self.found.d.next = true;
                     self.found_entry.enable.next = true;
+                    self.found_high.enable.next = true;
                 }
             }
-            if self.previous.q.val().get_bits::<3>(0) == self.key_length_low.val() {
+            if self.previous.q.val().get_bits::<2>(0) == self.key_last.val() {
                 self.found_low.enable.next = self.matching.q.val();
-            }
-            if self.previous.q.val().get_bits::<3>(0) == self.key_last.val() {
-                self.found_high.enable.next = self.matching.q.val();
             }
         }
 
-        // ---- Filing: write record bytes 0 to 4 of the head entry. ----
+        // ---- Filing: write the record bytes of the head entry. ----
         if self.insert.val() {
             self.filing.d.next = true;
             self.scan.load.next = true;
@@ -326,17 +333,14 @@ impl Logic for ReplyCache {
         if self.filing.q.val() {
             self.bytes.write_enable.next = true;
             self.bytes.write_data.next = self.seq.val().get_bits::<8>(0);
-            if self.scan.q.val().get_bits::<3>(0) == self.one3.val() {
+            if self.scan.q.val().get_bits::<2>(0) == self.key_seq_high.val() {
                 self.bytes.write_data.next = self.seq.val().get_bits::<8>(8);
             }
-            if self.scan.q.val().get_bits::<3>(0) == self.key_opcode.val() {
-                self.bytes.write_data.next = self.wide_opcode.result.val();
+            if self.scan.q.val().get_bits::<2>(0) == self.key_opcode.val() {
+                self.bytes.write_data.next = self.opcode_byte.val();
             }
-            if self.scan.q.val().get_bits::<3>(0) > self.key_opcode.val() {
+            if self.scan.q.val().get_bits::<2>(0) == self.key_last.val() {
                 self.bytes.write_data.next = self.masked_length.val().get_bits::<8>(0);
-            }
-            if self.scan.q.val().get_bits::<3>(0) == self.key_last.val() {
-                self.bytes.write_data.next = self.masked_length.val().get_bits::<8>(8);
                 self.filing.d.next = false;
                 self.head.enable.next = true;
             }
