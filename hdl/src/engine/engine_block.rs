@@ -92,7 +92,8 @@ pub struct Engine {
     reread_index: EnableRegister<Bits<16>>,
     row: Counter<16>,
     state_index: Counter<16>,
-    /// State index of the next word the output phase or the neuron unit writes.
+    /// State index of the next word the output phase, the copy phase's errors side or the neuron
+    /// unit writes.
     write_index: Counter<16>,
     /// Neurons of the layer the neuron unit has returned.
     neurons_done: Counter<16>,
@@ -139,18 +140,17 @@ pub struct Engine {
     rate_pending: ResetRegister<Bit>,
     /// With `rate_pending`: the word is the bias column's constant activity.
     rate_bias: Register<Bit>,
-    /// Copy phase, errors side (layers below the top only): the neuron `j` of the loaded layer
-    /// whose error it reads next, the lane and bank word of `acc_B[j]` in the layer above, and
-    /// the neuron's state index.
-    error_column: Counter<16>,
+    /// Copy phase, errors side (layers below the top only): the lane and bank word of
+    /// `acc_B[j]` in the layer above for the neuron `j` of the loaded layer whose error it
+    /// reads next. `row` and `state_index` count that neuron and its state index, and
+    /// `write_index` the state index written, because the output phase, which also uses them,
+    /// runs only on the top layer, which has no errors side.
     error_lane: Counter<8>,
     error_word: Counter<16>,
-    error_index: Counter<16>,
     /// Set the clock after the copy phase addressed an error, when it is formed and written.
     error_pending: ResetRegister<Bit>,
-    /// With `error_pending`: the lane that drives `acc_B[j]` and the state index written.
+    /// With `error_pending`: the lane that drives `acc_B[j]`.
     error_lane_late: Register<Bits<8>>,
-    error_target: Register<Bits<16>>,
     /// Set while the loaded layer has a layer above, whose backward sums give its errors.
     below_active: EnableRegister<Bit>,
     /// The output phase takes two clocks per neuron because both of its products use the
@@ -503,13 +503,10 @@ impl Engine {
             rate_address: Default::default(),
             rate_pending: Default::default(),
             rate_bias: Default::default(),
-            error_column: Counter::new(row_bits),
             error_lane: Counter::new(lane_bits),
             error_word: Counter::new(backward_bits),
-            error_index: Counter::new(state_bits),
             error_pending: Default::default(),
             error_lane_late: Default::default(),
-            error_target: Default::default(),
             below_active: Default::default(),
             output_pending: Default::default(),
             output_scale: Default::default(),
@@ -735,18 +732,13 @@ impl Logic for Engine {
         self.rate_pending.clock.next = self.clock.val();
         self.rate_pending.reset.next = self.reset.val();
         self.rate_bias.clock.next = self.clock.val();
-        self.error_column.clock.next = self.clock.val();
-        self.error_column.reset.next = self.reset.val();
         self.error_lane.clock.next = self.clock.val();
         self.error_lane.reset.next = self.reset.val();
         self.error_word.clock.next = self.clock.val();
         self.error_word.reset.next = self.reset.val();
-        self.error_index.clock.next = self.clock.val();
-        self.error_index.reset.next = self.reset.val();
         self.error_pending.clock.next = self.clock.val();
         self.error_pending.reset.next = self.reset.val();
         self.error_lane_late.clock.next = self.clock.val();
-        self.error_target.clock.next = self.clock.val();
         self.below_active.clock.next = self.clock.val();
         self.output_pending.clock.next = self.clock.val();
         self.output_pending.reset.next = self.reset.val();
@@ -921,10 +913,6 @@ impl Logic for Engine {
         self.source_index.step.next = self.one16.val();
         self.rate_pending.d.next = false;
         self.rate_bias.d.next = self.column.q.val() == self.inputs.q.val();
-        self.error_column.load.next = false;
-        self.error_column.value.next = self.zero16.val();
-        self.error_column.enable.next = false;
-        self.error_column.step.next = self.one16.val();
         self.error_lane.load.next = false;
         self.error_lane.value.next = self.zero8.val();
         self.error_lane.enable.next = false;
@@ -933,13 +921,8 @@ impl Logic for Engine {
         self.error_word.value.next = self.zero16.val();
         self.error_word.enable.next = false;
         self.error_word.step.next = self.one16.val();
-        self.error_index.load.next = false;
-        self.error_index.value.next = self.state_base.q.val();
-        self.error_index.enable.next = false;
-        self.error_index.step.next = self.one16.val();
         self.error_pending.d.next = false;
         self.error_lane_late.d.next = self.error_lane.q.val();
-        self.error_target.d.next = self.error_index.q.val();
         self.below_active.enable.next = false;
         self.below_active.d.next = false;
         self.output_pending.d.next = false;
@@ -1314,14 +1297,15 @@ impl Logic for Engine {
             for p in 0..self._lanes {
                 self.slots[p].host_bank.next = self.error_lane_late.q.val();
             }
-            self.errors0.write_address.next = self.error_target.q.val();
-            self.errors1.write_address.next = self.error_target.q.val();
+            self.errors0.write_address.next = self.write_index.q.val();
+            self.errors1.write_address.next = self.write_index.q.val();
             self.errors0.write_data.next = self.below_product.result.val();
             self.errors1.write_data.next = self.below_product.result.val();
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
             self.counter_events.potential0.next = self.below_sum.saturated.val();
             self.counter_events.potential1.next = self.below_product.saturated.val();
+            self.write_index.enable.next = true;
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
         // returned by then, so `write_index` already addresses this neuron.
@@ -1559,10 +1543,8 @@ impl Logic for Engine {
                 self.column.load.next = true;
                 self.lane_bank.load.next = true;
                 self.bank_word.load.next = true;
-                self.error_column.load.next = true;
                 self.error_lane.load.next = true;
                 self.error_word.load.next = true;
-                self.error_index.load.next = true;
                 self.state.d.next = EngineState::Copy;
                 if self.layer_base.q.val() == self.top_base.q.val() {
                     self.state.d.next = EngineState::Output;
@@ -1604,15 +1586,15 @@ impl Logic for Engine {
                     self.column.enable.next = true;
                     self.source_index.enable.next = true;
                 }
-                if self.below_active.q.val() & (self.error_column.q.val() != self.rows.q.val()) {
+                if self.below_active.q.val() & (self.row.q.val() != self.rows.q.val()) {
                     for p in 0..self._lanes {
                         self.slots[p].backward_read_address.next = self.error_word.q.val();
                     }
                     self.slopes.read_address.next =
-                        self.error_index.q.val() | self.read_bank_offset.val();
+                        self.state_index.q.val() | self.read_bank_offset.val();
                     self.error_pending.d.next = true;
-                    self.error_column.enable.next = true;
-                    self.error_index.enable.next = true;
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
                     self.error_lane.enable.next = true;
                     if self.error_lane.q.val() == self.lanes_last.val() {
                         self.error_lane.load.next = true;
@@ -1621,7 +1603,7 @@ impl Logic for Engine {
                 }
                 if (!self.copy_rates.val() | (self.column.q.val() == self.columns.q.val()))
                     & (!self.below_active.q.val()
-                        | (self.error_column.q.val() == self.rows.q.val()))
+                        | (self.row.q.val() == self.rows.q.val()))
                 {
                     self.state.d.next = EngineState::StreamStart;
                 }
