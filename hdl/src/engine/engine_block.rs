@@ -7,7 +7,8 @@ use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, ReadBack,
-    RoundHalves, SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WordView, Xorshift,
+    RoundHalves, SignExtend48, SlopeProduct, StoredWord, TableFields, UpdateFactor, WordView,
+    Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
@@ -164,6 +165,8 @@ pub struct Engine {
     output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
+    /// The layer-table field that the table read of the clock before returns, in `Load`.
+    table_fields: TableFields,
     /// The network-wide address of the first weight of the row whose first group reaches
     /// stage 1 next, for stochastic rounding.
     next_row: Counter<32>,
@@ -289,8 +292,10 @@ pub struct Engine {
     host_error_word: Signal<Local, Bits<16>>,
     read_error_word: Signal<Local, Bits<16>>,
     table_read_address: Signal<Local, Bits<16>>,
-    /// The mask of a table address in the upper half of `errors1`.
+    /// The mask of a table address in the upper half of `errors1`, and of the address of a
+    /// layer's entry, which starts at a multiple of `field::STRIDE`.
     table_mask: Constant<Bits<16>>,
+    entry_mask: Constant<Bits<16>>,
     /// Masks of the layer-table fields, each of the bits of the largest value that
     /// `EngineParams` allows. Masking the fields lets synthesis remove the upper bits of the
     /// registers and counters that take them.
@@ -515,6 +520,7 @@ impl Engine {
             output_first_saturated: Default::default(),
             layer_base: Counter::new(table_bits),
             table_address: Counter::new(table_bits),
+            table_fields: Default::default(),
             next_row: Counter::new(address_bits),
             group_address: Counter::new(address_bits),
             counter_events: Default::default(),
@@ -588,6 +594,9 @@ impl Engine {
             read_error_word: Default::default(),
             table_read_address: Default::default(),
             table_mask: Constant::new(((table_words - 1) as u64).to_bits()),
+            entry_mask: Constant::new(
+                ((table_words as u64 - 1) & !(field::STRIDE - 1)).to_bits(),
+            ),
             row_mask: Constant::new(low_mask(row_bits).to_bits()),
             column_mask: Constant::new(low_mask(column_bits).to_bits()),
             column_mask_wide: Constant::new(low_mask(column_bits).to_bits()),
@@ -812,7 +821,7 @@ impl Logic for Engine {
         self.beta_shift.enable.next = false;
         self.beta_shift.d.next = self.host_view.unsigned6.val();
         self.top_base.enable.next = false;
-        self.top_base.d.next = self.host_view.unsigned16.val() & self.table_mask.val();
+        self.top_base.d.next = self.host_view.unsigned16.val() & self.entry_mask.val();
         self.voltage.enable.next = false;
         self.voltage.d.next = self.host_view.flag.val();
         self.rounding.enable.next = false;
@@ -938,6 +947,7 @@ impl Logic for Engine {
         self.table_address.value.next = self.layer_base.q.val();
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
+        self.table_fields.address.next = self.table_address.q.val();
         self.next_row.load.next = false;
         self.next_row.value.next = self.table_view.unsigned32.val() & self.address_mask.val();
         self.next_row.enable.next = false;
@@ -1446,108 +1456,44 @@ impl Logic for Engine {
             }
             EngineState::LoadStart => {
                 self.table_address.load.next = true;
-                self.state.d.next = EngineState::Load0;
+                self.state.d.next = EngineState::Load;
             }
-            EngineState::Load0 => {
+            // One table word per clock. The field that the read of the clock before returns
+            // is in `table_fields`: the weight base, the address base and the input base only
+            // start counters, so the counters load these fields straight from the table.
+            EngineState::Load => {
                 self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load1;
-            }
-            EngineState::Load1 => {
-                self.rows.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load2;
-            }
-            EngineState::Load2 => {
-                self.columns.enable.next = true;
-                self.columns_wide.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load3;
-            }
-            EngineState::Load3 => {
-                self.groups.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load4;
-            }
-            EngineState::Load4 => {
-                self.cadence_last.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load5;
-            }
-            // The weight base, the address base and the input base only start counters, so
-            // the counters load these fields straight from the table.
-            EngineState::Load5 => {
-                self.weight_address.load.next = true;
-                self.write_back_address.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load6;
-            }
-            EngineState::Load6 => {
-                self.next_row.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load7;
-            }
-            EngineState::Load7 => {
-                self.state_base.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load8;
-            }
-            EngineState::Load8 => {
-                self.source_index.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load9;
-            }
-            EngineState::Load9 => {
-                self.activation.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load10;
-            }
-            EngineState::Load10 => {
-                self.eta_mant.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load11;
-            }
-            EngineState::Load11 => {
-                self.eta_shift.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load12;
-            }
-            EngineState::Load12 => {
-                self.first_layer.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load13;
-            }
-            EngineState::Load13 => {
-                self.inputs.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load14;
-            }
-            EngineState::Load14 => {
-                self.groups_last.enable.next = true;
-                self.row.load.next = true;
-                self.state_index.load.next = true;
-                self.write_index.load.next = true;
-                self.column.load.next = true;
-                self.lane_bank.load.next = true;
-                self.bank_word.load.next = true;
-                self.error_lane.load.next = true;
-                self.error_word.load.next = true;
-                self.state.d.next = EngineState::Copy;
-                if self.layer_base.q.val() == self.top_base.q.val() {
-                    self.state.d.next = EngineState::Output;
+                self.rows.enable.next = self.table_fields.rows.val();
+                self.columns.enable.next = self.table_fields.columns.val();
+                self.columns_wide.enable.next = self.table_fields.columns.val();
+                self.groups.enable.next = self.table_fields.groups.val();
+                self.cadence_last.enable.next = self.table_fields.cadence_last.val();
+                self.weight_address.load.next = self.table_fields.weight_base.val();
+                self.write_back_address.load.next = self.table_fields.weight_base.val();
+                self.next_row.load.next = self.table_fields.address_base.val();
+                self.state_base.enable.next = self.table_fields.state_base.val();
+                self.source_index.load.next = self.table_fields.input_base.val();
+                self.activation.enable.next = self.table_fields.activation.val();
+                self.eta_mant.enable.next = self.table_fields.eta_mant.val();
+                self.eta_shift.enable.next = self.table_fields.eta_shift.val();
+                self.first_layer.enable.next = self.table_fields.first.val();
+                self.inputs.enable.next = self.table_fields.inputs.val();
+                if self.table_fields.groups_last.val() {
+                    self.groups_last.enable.next = true;
+                    self.row.load.next = true;
+                    self.state_index.load.next = true;
+                    self.write_index.load.next = true;
+                    self.column.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.error_lane.load.next = true;
+                    self.error_word.load.next = true;
+                    // Only the top layer has no layer above.
+                    self.state.d.next = EngineState::Copy;
+                    if !self.below_active.q.val() {
+                        self.state.d.next = EngineState::Output;
+                    }
                 }
             }
             // The output error of one neuron every other clock; `output_pending` and

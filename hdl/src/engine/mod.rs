@@ -222,7 +222,8 @@ pub mod constant {
     pub const K_DT_SHIFT: u64 = 3;
     pub const BETA_MANT: u64 = 4;
     pub const BETA_SHIFT: u64 = 5;
-    /// Table address of the top layer: `(layers - 1) * field::STRIDE`.
+    /// Table address of the top layer: `(layers - 1) * field::STRIDE`. The engine ignores
+    /// the address bits below the stride.
     pub const TOP_BASE: u64 = 6;
     /// 1 for a voltage target, 0 for a rate target.
     pub const VOLTAGE: u64 = 7;
@@ -250,21 +251,7 @@ pub enum EngineState {
     ReadWait,
     StepStart,
     LoadStart,
-    Load0,
-    Load1,
-    Load2,
-    Load3,
-    Load4,
-    Load5,
-    Load6,
-    Load7,
-    Load8,
-    Load9,
-    Load10,
-    Load11,
-    Load12,
-    Load13,
-    Load14,
+    Load,
     Output,
     Copy,
     StreamStart,

@@ -4,7 +4,7 @@
 
 use rust_hdl::prelude::*;
 
-use super::counter;
+use super::{counter, field};
 use crate::counter_bank::CounterSpec;
 use crate::leaf::{round_shift_value, saturate_value, signed_value};
 use crate::verilog::{extend, literal, round_shift, saturate};
@@ -1144,5 +1144,90 @@ impl<T: Synth> Logic for EnableRegister<T> {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Custom("always @(posedge clock) begin\n   if (enable) q <= d;\nend\n".into())
+    }
+}
+
+/// Decodes the table address of a load clock into the layer-table field that the table read
+/// of the clock before returns: one flag per field that the engine keeps. A layer's entry
+/// starts at a multiple of [`field::STRIDE`], so the low address bits are that field plus one.
+#[derive(LogicBlock, Default)]
+pub struct TableFields {
+    pub address: Signal<In, Bits<16>>,
+    pub rows: Signal<Out, Bit>,
+    pub columns: Signal<Out, Bit>,
+    pub groups: Signal<Out, Bit>,
+    pub cadence_last: Signal<Out, Bit>,
+    pub weight_base: Signal<Out, Bit>,
+    pub address_base: Signal<Out, Bit>,
+    pub state_base: Signal<Out, Bit>,
+    pub input_base: Signal<Out, Bit>,
+    pub activation: Signal<Out, Bit>,
+    pub eta_mant: Signal<Out, Bit>,
+    pub eta_shift: Signal<Out, Bit>,
+    pub first: Signal<Out, Bit>,
+    pub inputs: Signal<Out, Bit>,
+    pub groups_last: Signal<Out, Bit>,
+}
+
+// Every field the engine keeps, plus one, fits the 4 address bits below the stride.
+const _: () = assert!(field::STRIDE == 16 && field::GROUPS_LAST + 1 < field::STRIDE);
+
+impl TableFields {
+    /// Returns each output with the field whose word it flags.
+    fn outputs(&mut self) -> [(&mut Signal<Out, Bit>, u64); 14] {
+        [
+            (&mut self.rows, field::ROWS),
+            (&mut self.columns, field::COLUMNS),
+            (&mut self.groups, field::GROUPS),
+            (&mut self.cadence_last, field::CADENCE_LAST),
+            (&mut self.weight_base, field::WEIGHT_BASE),
+            (&mut self.address_base, field::ADDRESS_BASE),
+            (&mut self.state_base, field::STATE_BASE),
+            (&mut self.input_base, field::INPUT_BASE),
+            (&mut self.activation, field::ACTIVATION),
+            (&mut self.eta_mant, field::ETA_MANT),
+            (&mut self.eta_shift, field::ETA_SHIFT),
+            (&mut self.first, field::FIRST),
+            (&mut self.inputs, field::INPUTS),
+            (&mut self.groups_last, field::GROUPS_LAST),
+        ]
+    }
+}
+
+impl Logic for TableFields {
+    fn update(&mut self) {
+        let low = self.address.val().to_u64() % field::STRIDE;
+        for (output, code) in self.outputs() {
+            output.next = low == code + 1;
+        }
+    }
+    fn connect(&mut self) {
+        for (output, _) in self.outputs() {
+            output.connect();
+        }
+    }
+    fn hdl(&self) -> Verilog {
+        let names = [
+            ("rows", field::ROWS),
+            ("columns", field::COLUMNS),
+            ("groups", field::GROUPS),
+            ("cadence_last", field::CADENCE_LAST),
+            ("weight_base", field::WEIGHT_BASE),
+            ("address_base", field::ADDRESS_BASE),
+            ("state_base", field::STATE_BASE),
+            ("input_base", field::INPUT_BASE),
+            ("activation", field::ACTIVATION),
+            ("eta_mant", field::ETA_MANT),
+            ("eta_shift", field::ETA_SHIFT),
+            ("first", field::FIRST),
+            ("inputs", field::INPUTS),
+            ("groups_last", field::GROUPS_LAST),
+        ];
+        let mut text = String::from("always @(*) begin\n");
+        for (name, code) in names {
+            text += &format!("   {name} = address[3:0] == 4'd{};\n", code + 1);
+        }
+        text += "end\nwire unused_address = &{1'b0, address[15:4]};\n";
+        Verilog::Custom(text)
     }
 }
