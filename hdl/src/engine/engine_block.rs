@@ -247,6 +247,9 @@ pub struct Engine {
     /// Whether every clock of a row issues a group, which is so when the layer has at least
     /// `MIN_ROW_CLOCKS` groups.
     full_rows: Signal<Local, Bit>,
+    /// The backward sum of the chain's end, kept in the bits that a sum of `max_rows`
+    /// products needs (see `product_sum_bits`), so that synthesis narrows `below_sum`.
+    below_extend: SignExtend48,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
     /// The operand of the one wide product of the per-neuron units, which the neuron unit's
@@ -548,6 +551,7 @@ impl Engine {
             output_error: OutputError::new(formats.act_frac, formats.pot_frac, formats.pot_bits),
             update: UpdateFactor::new(formats.pot_frac, formats.upd_frac),
             message: Requantize::new(formats.pot_frac, formats.msg_frac, 16),
+            below_extend: SignExtend48::new(product_sum_bits(params.max_rows).min(48)),
             below_sum: Requantize::new(
                 formats.weight_slice_frac() + formats.msg_frac,
                 formats.pot_frac,
@@ -1098,7 +1102,6 @@ impl Logic for Engine {
         self.message_stage.enable.next = false;
         self.message_saturated.d.next = self.message.saturated.val();
         self.message_saturated.enable.next = false;
-        self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
@@ -1181,13 +1184,14 @@ impl Logic for Engine {
         self.forward_total.next = self.zero_wide.val();
         self.weight_flags.next = self.zero8.val();
         self.readback.weight.next = self.zero_error.val();
-        self.below_sum.value.next = self.zero_wide.val();
+        self.below_extend.value.next = self.zero_wide.val();
         for p in 0..self._lanes {
             self.forward_total.next = self.slots[p].forward_out.val();
             self.weight_flags.next = self.slots[p].saturations_out.val();
             self.readback.weight.next = self.slots[p].weight_out.val();
-            self.below_sum.value.next = self.slots[p].backward_out.val();
+            self.below_extend.value.next = self.slots[p].backward_out.val();
         }
+        self.below_sum.value.next = self.below_extend.result.val();
 
         // The shared wide product and its shift on the neuron unit's idle multipliers and
         // shifter: the two products of an output error in the output phase, an error of the
