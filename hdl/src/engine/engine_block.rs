@@ -241,8 +241,8 @@ pub struct Engine {
     /// row's last group, one clock before the row's potential. The old bank reads `e` of the
     /// streaming row in every clock of the row but its last. So when a row has bubbles,
     /// `error_late` takes it at stage 1 of the row's last group and keeps it until after stage 3.
-    /// Otherwise (`full_rows`), the old bank reads it again for stage 3 of that group, which is
-    /// the third clock of the next row, and the neuron unit takes the read data itself.
+    /// Otherwise (`full_rows`), the old bank reads it again at stage 1 of that group, which is
+    /// the first clock of the next row, and `error_late` takes it at stage 2.
     error_late: EnableRegister<Signed<32>>,
     /// Whether every clock of a row issues a group, which is so when the layer has at least
     /// `MIN_ROW_CLOCKS` groups.
@@ -1665,20 +1665,19 @@ impl Logic for Engine {
         // controller's, which the old bank needs only in the last clock of a row.
         self.full_rows.next = self.groups_last.q.val() == self.cadence_last.q.val();
         if self.full_rows.val() {
-            if self.tags[1].valid_q.val() & self.tags[1].last_group_q.val() {
+            if self.tags[0].valid_q.val() & self.tags[0].last_group_q.val() {
                 if self.bank.q.val().any() {
-                    self.errors1.read_address.next = self.tags[1].index_q.val();
+                    self.errors1.read_address.next = self.tags[0].index_q.val();
                 } else {
-                    self.errors0.read_address.next = self.tags[1].index_q.val();
+                    self.errors0.read_address.next = self.tags[0].index_q.val();
                 }
             }
+            self.error_late.enable.next =
+                self.tags[1].valid_q.val() & self.tags[1].last_group_q.val();
         } else {
             self.error_late.enable.next =
                 self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
         }
         self.neuron.error.next = self.error_late.q.val();
-        if self.full_rows.val() {
-            self.neuron.error.next = self.error_old.val();
-        }
     }
 }
