@@ -7,7 +7,8 @@ use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, ReadBack,
-    RoundHalves, SignExtend48, SlopeProduct, StoredWord, UpdateFactor, WordView, Xorshift,
+    RoundHalves, SignExtend48, SlopeProduct, StoredWord, TableFields, UpdateFactor, WordView,
+    Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
@@ -92,7 +93,8 @@ pub struct Engine {
     reread_index: EnableRegister<Bits<16>>,
     row: Counter<16>,
     state_index: Counter<16>,
-    /// State index of the next word the output phase or the neuron unit writes.
+    /// State index of the next word the output phase, the copy phase's errors side or the neuron
+    /// unit writes.
     write_index: Counter<16>,
     /// Neurons of the layer the neuron unit has returned.
     neurons_done: Counter<16>,
@@ -139,18 +141,17 @@ pub struct Engine {
     rate_pending: ResetRegister<Bit>,
     /// With `rate_pending`: the word is the bias column's constant activity.
     rate_bias: Register<Bit>,
-    /// Copy phase, errors side (layers below the top only): the neuron `j` of the loaded layer
-    /// whose error it reads next, the lane and bank word of `acc_B[j]` in the layer above, and
-    /// the neuron's state index.
-    error_column: Counter<16>,
+    /// Copy phase, errors side (layers below the top only): the lane and bank word of
+    /// `acc_B[j]` in the layer above for the neuron `j` of the loaded layer whose error it
+    /// reads next. `row` and `state_index` count that neuron and its state index, and
+    /// `write_index` the state index written, because the output phase, which also uses them,
+    /// runs only on the top layer, which has no errors side.
     error_lane: Counter<8>,
     error_word: Counter<16>,
-    error_index: Counter<16>,
     /// Set the clock after the copy phase addressed an error, when it is formed and written.
     error_pending: ResetRegister<Bit>,
-    /// With `error_pending`: the lane that drives `acc_B[j]` and the state index written.
+    /// With `error_pending`: the lane that drives `acc_B[j]`.
     error_lane_late: Register<Bits<8>>,
-    error_target: Register<Bits<16>>,
     /// Set while the loaded layer has a layer above, whose backward sums give its errors.
     below_active: EnableRegister<Bit>,
     /// The output phase takes two clocks per neuron because both of its products use the
@@ -164,6 +165,8 @@ pub struct Engine {
     output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
+    /// The layer-table field that the table read of the clock before returns, in `Load`.
+    table_fields: TableFields,
     /// The network-wide address of the first weight of the row whose first group reaches
     /// stage 1 next, for stochastic rounding.
     next_row: Counter<32>,
@@ -238,12 +241,15 @@ pub struct Engine {
     /// row's last group, one clock before the row's potential. The old bank reads `e` of the
     /// streaming row in every clock of the row but its last. So when a row has bubbles,
     /// `error_late` takes it at stage 1 of the row's last group and keeps it until after stage 3.
-    /// Otherwise (`full_rows`), the old bank reads it again for stage 3 of that group, which is
-    /// the third clock of the next row, and the neuron unit takes the read data itself.
+    /// Otherwise (`full_rows`), the old bank reads it again at stage 1 of that group, which is
+    /// the first clock of the next row, and `error_late` takes it at stage 2.
     error_late: EnableRegister<Signed<32>>,
     /// Whether every clock of a row issues a group, which is so when the layer has at least
     /// `MIN_ROW_CLOCKS` groups.
     full_rows: Signal<Local, Bit>,
+    /// The backward sum of the chain's end, kept in the bits that a sum of `max_rows`
+    /// products needs (see `product_sum_bits`), so that synthesis narrows `below_sum`.
+    below_extend: SignExtend48,
     below_sum: Requantize<48, 32>,
     below_product: SlopeProduct,
     /// The operand of the one wide product of the per-neuron units, which the neuron unit's
@@ -289,8 +295,10 @@ pub struct Engine {
     host_error_word: Signal<Local, Bits<16>>,
     read_error_word: Signal<Local, Bits<16>>,
     table_read_address: Signal<Local, Bits<16>>,
-    /// The mask of a table address in the upper half of `errors1`.
+    /// The mask of a table address in the upper half of `errors1`, and of the address of a
+    /// layer's entry, which starts at a multiple of `field::STRIDE`.
     table_mask: Constant<Bits<16>>,
+    entry_mask: Constant<Bits<16>>,
     /// Masks of the layer-table fields, each of the bits of the largest value that
     /// `EngineParams` allows. Masking the fields lets synthesis remove the upper bits of the
     /// registers and counters that take them.
@@ -503,13 +511,10 @@ impl Engine {
             rate_address: Default::default(),
             rate_pending: Default::default(),
             rate_bias: Default::default(),
-            error_column: Counter::new(row_bits),
             error_lane: Counter::new(lane_bits),
             error_word: Counter::new(backward_bits),
-            error_index: Counter::new(state_bits),
             error_pending: Default::default(),
             error_lane_late: Default::default(),
-            error_target: Default::default(),
             below_active: Default::default(),
             output_pending: Default::default(),
             output_scale: Default::default(),
@@ -518,6 +523,7 @@ impl Engine {
             output_first_saturated: Default::default(),
             layer_base: Counter::new(table_bits),
             table_address: Counter::new(table_bits),
+            table_fields: Default::default(),
             next_row: Counter::new(address_bits),
             group_address: Counter::new(address_bits),
             counter_events: Default::default(),
@@ -545,6 +551,7 @@ impl Engine {
             output_error: OutputError::new(formats.act_frac, formats.pot_frac, formats.pot_bits),
             update: UpdateFactor::new(formats.pot_frac, formats.upd_frac),
             message: Requantize::new(formats.pot_frac, formats.msg_frac, 16),
+            below_extend: SignExtend48::new(product_sum_bits(params.max_rows).min(48)),
             below_sum: Requantize::new(
                 formats.weight_slice_frac() + formats.msg_frac,
                 formats.pot_frac,
@@ -591,6 +598,9 @@ impl Engine {
             read_error_word: Default::default(),
             table_read_address: Default::default(),
             table_mask: Constant::new(((table_words - 1) as u64).to_bits()),
+            entry_mask: Constant::new(
+                ((table_words as u64 - 1) & !(field::STRIDE - 1)).to_bits(),
+            ),
             row_mask: Constant::new(low_mask(row_bits).to_bits()),
             column_mask: Constant::new(low_mask(column_bits).to_bits()),
             column_mask_wide: Constant::new(low_mask(column_bits).to_bits()),
@@ -735,18 +745,13 @@ impl Logic for Engine {
         self.rate_pending.clock.next = self.clock.val();
         self.rate_pending.reset.next = self.reset.val();
         self.rate_bias.clock.next = self.clock.val();
-        self.error_column.clock.next = self.clock.val();
-        self.error_column.reset.next = self.reset.val();
         self.error_lane.clock.next = self.clock.val();
         self.error_lane.reset.next = self.reset.val();
         self.error_word.clock.next = self.clock.val();
         self.error_word.reset.next = self.reset.val();
-        self.error_index.clock.next = self.clock.val();
-        self.error_index.reset.next = self.reset.val();
         self.error_pending.clock.next = self.clock.val();
         self.error_pending.reset.next = self.reset.val();
         self.error_lane_late.clock.next = self.clock.val();
-        self.error_target.clock.next = self.clock.val();
         self.below_active.clock.next = self.clock.val();
         self.output_pending.clock.next = self.clock.val();
         self.output_pending.reset.next = self.reset.val();
@@ -820,7 +825,7 @@ impl Logic for Engine {
         self.beta_shift.enable.next = false;
         self.beta_shift.d.next = self.host_view.unsigned6.val();
         self.top_base.enable.next = false;
-        self.top_base.d.next = self.host_view.unsigned16.val() & self.table_mask.val();
+        self.top_base.d.next = self.host_view.unsigned16.val() & self.entry_mask.val();
         self.voltage.enable.next = false;
         self.voltage.d.next = self.host_view.flag.val();
         self.rounding.enable.next = false;
@@ -921,10 +926,6 @@ impl Logic for Engine {
         self.source_index.step.next = self.one16.val();
         self.rate_pending.d.next = false;
         self.rate_bias.d.next = self.column.q.val() == self.inputs.q.val();
-        self.error_column.load.next = false;
-        self.error_column.value.next = self.zero16.val();
-        self.error_column.enable.next = false;
-        self.error_column.step.next = self.one16.val();
         self.error_lane.load.next = false;
         self.error_lane.value.next = self.zero8.val();
         self.error_lane.enable.next = false;
@@ -933,13 +934,8 @@ impl Logic for Engine {
         self.error_word.value.next = self.zero16.val();
         self.error_word.enable.next = false;
         self.error_word.step.next = self.one16.val();
-        self.error_index.load.next = false;
-        self.error_index.value.next = self.state_base.q.val();
-        self.error_index.enable.next = false;
-        self.error_index.step.next = self.one16.val();
         self.error_pending.d.next = false;
         self.error_lane_late.d.next = self.error_lane.q.val();
-        self.error_target.d.next = self.error_index.q.val();
         self.below_active.enable.next = false;
         self.below_active.d.next = false;
         self.output_pending.d.next = false;
@@ -955,6 +951,7 @@ impl Logic for Engine {
         self.table_address.value.next = self.layer_base.q.val();
         self.table_address.enable.next = false;
         self.table_address.step.next = self.one16.val();
+        self.table_fields.address.next = self.table_address.q.val();
         self.next_row.load.next = false;
         self.next_row.value.next = self.table_view.unsigned32.val() & self.address_mask.val();
         self.next_row.enable.next = false;
@@ -1105,7 +1102,6 @@ impl Logic for Engine {
         self.message_stage.enable.next = false;
         self.message_saturated.d.next = self.message.saturated.val();
         self.message_saturated.enable.next = false;
-        self.below_sum.value.next = self.zero_wide.val();
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
         self.neuron.k_r_mant.next = self.k_r_mant.q.val();
@@ -1188,13 +1184,14 @@ impl Logic for Engine {
         self.forward_total.next = self.zero_wide.val();
         self.weight_flags.next = self.zero8.val();
         self.readback.weight.next = self.zero_error.val();
-        self.below_sum.value.next = self.zero_wide.val();
+        self.below_extend.value.next = self.zero_wide.val();
         for p in 0..self._lanes {
             self.forward_total.next = self.slots[p].forward_out.val();
             self.weight_flags.next = self.slots[p].saturations_out.val();
             self.readback.weight.next = self.slots[p].weight_out.val();
-            self.below_sum.value.next = self.slots[p].backward_out.val();
+            self.below_extend.value.next = self.slots[p].backward_out.val();
         }
+        self.below_sum.value.next = self.below_extend.result.val();
 
         // The shared wide product and its shift on the neuron unit's idle multipliers and
         // shifter: the two products of an output error in the output phase, an error of the
@@ -1314,14 +1311,15 @@ impl Logic for Engine {
             for p in 0..self._lanes {
                 self.slots[p].host_bank.next = self.error_lane_late.q.val();
             }
-            self.errors0.write_address.next = self.error_target.q.val();
-            self.errors1.write_address.next = self.error_target.q.val();
+            self.errors0.write_address.next = self.write_index.q.val();
+            self.errors1.write_address.next = self.write_index.q.val();
             self.errors0.write_data.next = self.below_product.result.val();
             self.errors1.write_data.next = self.below_product.result.val();
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
             self.counter_events.potential0.next = self.below_sum.saturated.val();
             self.counter_events.potential1.next = self.below_product.saturated.val();
+            self.write_index.enable.next = true;
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
         // returned by then, so `write_index` already addresses this neuron.
@@ -1462,110 +1460,44 @@ impl Logic for Engine {
             }
             EngineState::LoadStart => {
                 self.table_address.load.next = true;
-                self.state.d.next = EngineState::Load0;
+                self.state.d.next = EngineState::Load;
             }
-            EngineState::Load0 => {
+            // One table word per clock. The field that the read of the clock before returns
+            // is in `table_fields`: the weight base, the address base and the input base only
+            // start counters, so the counters load these fields straight from the table.
+            EngineState::Load => {
                 self.errors1.read_address.next = self.table_read_address.val();
                 self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load1;
-            }
-            EngineState::Load1 => {
-                self.rows.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load2;
-            }
-            EngineState::Load2 => {
-                self.columns.enable.next = true;
-                self.columns_wide.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load3;
-            }
-            EngineState::Load3 => {
-                self.groups.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load4;
-            }
-            EngineState::Load4 => {
-                self.cadence_last.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load5;
-            }
-            // The weight base, the address base and the input base only start counters, so
-            // the counters load these fields straight from the table.
-            EngineState::Load5 => {
-                self.weight_address.load.next = true;
-                self.write_back_address.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load6;
-            }
-            EngineState::Load6 => {
-                self.next_row.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load7;
-            }
-            EngineState::Load7 => {
-                self.state_base.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load8;
-            }
-            EngineState::Load8 => {
-                self.source_index.load.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load9;
-            }
-            EngineState::Load9 => {
-                self.activation.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load10;
-            }
-            EngineState::Load10 => {
-                self.eta_mant.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load11;
-            }
-            EngineState::Load11 => {
-                self.eta_shift.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load12;
-            }
-            EngineState::Load12 => {
-                self.first_layer.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load13;
-            }
-            EngineState::Load13 => {
-                self.inputs.enable.next = true;
-                self.errors1.read_address.next = self.table_read_address.val();
-                self.table_address.enable.next = true;
-                self.state.d.next = EngineState::Load14;
-            }
-            EngineState::Load14 => {
-                self.groups_last.enable.next = true;
-                self.row.load.next = true;
-                self.state_index.load.next = true;
-                self.write_index.load.next = true;
-                self.column.load.next = true;
-                self.lane_bank.load.next = true;
-                self.bank_word.load.next = true;
-                self.error_column.load.next = true;
-                self.error_lane.load.next = true;
-                self.error_word.load.next = true;
-                self.error_index.load.next = true;
-                self.state.d.next = EngineState::Copy;
-                if self.layer_base.q.val() == self.top_base.q.val() {
-                    self.state.d.next = EngineState::Output;
+                self.rows.enable.next = self.table_fields.rows.val();
+                self.columns.enable.next = self.table_fields.columns.val();
+                self.columns_wide.enable.next = self.table_fields.columns.val();
+                self.groups.enable.next = self.table_fields.groups.val();
+                self.cadence_last.enable.next = self.table_fields.cadence_last.val();
+                self.weight_address.load.next = self.table_fields.weight_base.val();
+                self.write_back_address.load.next = self.table_fields.weight_base.val();
+                self.next_row.load.next = self.table_fields.address_base.val();
+                self.state_base.enable.next = self.table_fields.state_base.val();
+                self.source_index.load.next = self.table_fields.input_base.val();
+                self.activation.enable.next = self.table_fields.activation.val();
+                self.eta_mant.enable.next = self.table_fields.eta_mant.val();
+                self.eta_shift.enable.next = self.table_fields.eta_shift.val();
+                self.first_layer.enable.next = self.table_fields.first.val();
+                self.inputs.enable.next = self.table_fields.inputs.val();
+                if self.table_fields.groups_last.val() {
+                    self.groups_last.enable.next = true;
+                    self.row.load.next = true;
+                    self.state_index.load.next = true;
+                    self.write_index.load.next = true;
+                    self.column.load.next = true;
+                    self.lane_bank.load.next = true;
+                    self.bank_word.load.next = true;
+                    self.error_lane.load.next = true;
+                    self.error_word.load.next = true;
+                    // Only the top layer has no layer above.
+                    self.state.d.next = EngineState::Copy;
+                    if !self.below_active.q.val() {
+                        self.state.d.next = EngineState::Output;
+                    }
                 }
             }
             // The output error of one neuron every other clock; `output_pending` and
@@ -1604,15 +1536,15 @@ impl Logic for Engine {
                     self.column.enable.next = true;
                     self.source_index.enable.next = true;
                 }
-                if self.below_active.q.val() & (self.error_column.q.val() != self.rows.q.val()) {
+                if self.below_active.q.val() & (self.row.q.val() != self.rows.q.val()) {
                     for p in 0..self._lanes {
                         self.slots[p].backward_read_address.next = self.error_word.q.val();
                     }
                     self.slopes.read_address.next =
-                        self.error_index.q.val() | self.read_bank_offset.val();
+                        self.state_index.q.val() | self.read_bank_offset.val();
                     self.error_pending.d.next = true;
-                    self.error_column.enable.next = true;
-                    self.error_index.enable.next = true;
+                    self.row.enable.next = true;
+                    self.state_index.enable.next = true;
                     self.error_lane.enable.next = true;
                     if self.error_lane.q.val() == self.lanes_last.val() {
                         self.error_lane.load.next = true;
@@ -1621,7 +1553,7 @@ impl Logic for Engine {
                 }
                 if (!self.copy_rates.val() | (self.column.q.val() == self.columns.q.val()))
                     & (!self.below_active.q.val()
-                        | (self.error_column.q.val() == self.rows.q.val()))
+                        | (self.row.q.val() == self.rows.q.val()))
                 {
                     self.state.d.next = EngineState::StreamStart;
                 }
@@ -1733,20 +1665,19 @@ impl Logic for Engine {
         // controller's, which the old bank needs only in the last clock of a row.
         self.full_rows.next = self.groups_last.q.val() == self.cadence_last.q.val();
         if self.full_rows.val() {
-            if self.tags[1].valid_q.val() & self.tags[1].last_group_q.val() {
+            if self.tags[0].valid_q.val() & self.tags[0].last_group_q.val() {
                 if self.bank.q.val().any() {
-                    self.errors1.read_address.next = self.tags[1].index_q.val();
+                    self.errors1.read_address.next = self.tags[0].index_q.val();
                 } else {
-                    self.errors0.read_address.next = self.tags[1].index_q.val();
+                    self.errors0.read_address.next = self.tags[0].index_q.val();
                 }
             }
+            self.error_late.enable.next =
+                self.tags[1].valid_q.val() & self.tags[1].last_group_q.val();
         } else {
             self.error_late.enable.next =
                 self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
         }
         self.neuron.error.next = self.error_late.q.val();
-        if self.full_rows.val() {
-            self.neuron.error.next = self.error_old.val();
-        }
     }
 }

@@ -58,11 +58,11 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp -spram` maps the engine
-/// to 3,144 SB_LUT4, 1,140 flip-flops, 28 SB_RAM40_4K, 1 SB_SPRAM256KA (the counter bank) and 8
+/// to 3,101 SB_LUT4, 1,098 flip-flops, 28 SB_RAM40_4K, 1 SB_SPRAM256KA (the counter bank) and 8
 /// SB_MAC16 (leap-cosim's board_synthesis test). The rest of the iCEBreaker board core (link
-/// blocks, command executor, reply cache) takes about 2,870 SB_LUT4, 2 SB_RAM40_4K, 3
+/// blocks, command executor, reply cache) takes about 2,920 SB_LUT4, 2 SB_RAM40_4K, 3
 /// SB_SPRAM256KA and no SB_MAC16. Its multipliers and memories fit an iCE40UP5K, but its logic
-/// does not fit yet: nextpnr packs the core into 6,914 logic cells of the 5,280. The
+/// does not fit yet: nextpnr packs the core into 6,857 logic cells of the 5,280. The
 /// multipliers are the lanes' 6 and the neuron unit's 2, which also form the per-neuron
 /// products. Each lane's weight bank (543 words of 32 bits) takes 6 block RAMs and its backward
 /// sums 3, so the lanes alone take 20.
@@ -222,7 +222,8 @@ pub mod constant {
     pub const K_DT_SHIFT: u64 = 3;
     pub const BETA_MANT: u64 = 4;
     pub const BETA_SHIFT: u64 = 5;
-    /// Table address of the top layer: `(layers - 1) * field::STRIDE`.
+    /// Table address of the top layer: `(layers - 1) * field::STRIDE`. The engine ignores
+    /// the address bits below the stride.
     pub const TOP_BASE: u64 = 6;
     /// 1 for a voltage target, 0 for a rate target.
     pub const VOLTAGE: u64 = 7;
@@ -250,21 +251,7 @@ pub enum EngineState {
     ReadWait,
     StepStart,
     LoadStart,
-    Load0,
-    Load1,
-    Load2,
-    Load3,
-    Load4,
-    Load5,
-    Load6,
-    Load7,
-    Load8,
-    Load9,
-    Load10,
-    Load11,
-    Load12,
-    Load13,
-    Load14,
+    Load,
     Output,
     Copy,
     StreamStart,

@@ -71,7 +71,7 @@ const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("command executor", bound(2_080, 485, 0, 0, 0)),
     ("weight walker", bound(120, 42, 0, 0, 0)),
     ("reply cache", bound(118, 40, 0, 1, 0)),
-    ("engine", bound(3_260, 1_180, 28, 1, 8)),
+    ("engine", bound(3_195, 1_130, 28, 1, 8)),
 ];
 
 const fn bound(
