@@ -17,19 +17,6 @@ use crate::engine::units::{Counter, EnableRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
-/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
-mod code {
-    pub const UNKNOWN_OPCODE: u64 = 0x01;
-    pub const PAYLOAD_LENGTH: u64 = 0x02;
-    pub const UNKNOWN_MEMORY: u64 = 0x03;
-    pub const ADDRESS_RANGE: u64 = 0x04;
-    pub const WORD_RANGE: u64 = 0x05;
-    pub const INVALID_PARAMETER: u64 = 0x06;
-    pub const SAMPLE_SHAPE: u64 = 0x07;
-    pub const OUT_OF_ORDER: u64 = 0x08;
-    pub const INVALID_FLAGS: u64 = 0x0A;
-}
-
 /// Field numbers of set parameters that an invalid-parameter error names.
 mod parameter_field {
     pub const STEPS: u64 = 3;
@@ -401,13 +388,11 @@ pub struct CommandExecutor {
     /// The reply is an error reply. Cleared for each frame.
     error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
-    /// Code of the error a state finds, the source of its detail (a `detail_source` code for
-    /// `error_detail`), and whether it finds one.
-    error_code: Signal<Local, Bits<4>>,
+    /// Source of the error a state finds (a `detail_source` code for `error_detail`, which
+    /// gives the error code and the detail), and whether it finds one.
     detail_source: Signal<Local, Bits<6>>,
     error_now: Signal<Local, Bit>,
-    /// The error's code, which fits 4 bits, and its detail's source, kept for ErrorReply.
-    stored_code: EnableRegister<Bits<4>>,
+    /// The error's source, kept for ErrorReply.
     stored_source: EnableRegister<Bits<6>>,
     /// The counter of this counter-loop index is one of the frame decoder's, at
     /// `error_index` (the index minus 8).
@@ -473,7 +458,6 @@ pub struct CommandExecutor {
     wide_address: ZeroExtend<16, 32>,
     wide_steps: ZeroExtend<20, 33>,
     wide_data: SignExtend<33, 64>,
-    wide_code: ZeroExtend<4, 8>,
     wide_samples: ZeroExtend<16, 64>,
     /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
     /// Valid only once steps per sample passed their check, so they are below 2^20.
@@ -491,15 +475,6 @@ pub struct CommandExecutor {
     opcode_reset: Constant<Bits<8>>,
     opcode_error: Constant<Bits<8>>,
     reply_bit: Constant<Bits<8>>,
-    code_unknown_opcode: Constant<Bits<4>>,
-    code_payload_length: Constant<Bits<4>>,
-    code_unknown_memory: Constant<Bits<4>>,
-    code_address_range: Constant<Bits<4>>,
-    code_word_range: Constant<Bits<4>>,
-    code_invalid_parameter: Constant<Bits<4>>,
-    code_sample_shape: Constant<Bits<4>>,
-    code_out_of_order: Constant<Bits<4>>,
-    code_invalid_flags: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
     four4: Constant<Bits<4>>,
@@ -537,6 +512,8 @@ pub struct CommandExecutor {
     detail_field_settle: Constant<Bits<6>>,
     detail_field_target: Constant<Bits<6>>,
     detail_field_learning: Constant<Bits<6>>,
+    detail_unknown_opcode: Constant<Bits<6>>,
+    detail_memory: Constant<Bits<6>>,
     detail_length_parameters: Constant<Bits<6>>,
     detail_no_stream: Constant<Bits<6>>,
     detail_inputs: Constant<Bits<6>>,
@@ -732,12 +709,10 @@ impl CommandExecutor {
             replay_address: Counter::up_to(cache_bytes),
             error_reply: Default::default(),
             length_out: Default::default(),
-            error_code: Default::default(),
             detail_source: Default::default(),
             decoder_counter: Default::default(),
             error_index: Default::default(),
             error_now: Default::default(),
-            stored_code: Default::default(),
             stored_source: Default::default(),
             samples: Counter::up_to(max_samples.max(1) as u64),
             index: Counter::up_to(index_max),
@@ -787,7 +762,6 @@ impl CommandExecutor {
             wide_address: Default::default(),
             wide_steps: Default::default(),
             wide_data: Default::default(),
-            wide_code: Default::default(),
             wide_samples: Default::default(),
             steps_difference: Default::default(),
             emit: Default::default(),
@@ -802,15 +776,6 @@ impl CommandExecutor {
             opcode_reset: c8(0x08),
             opcode_error: c8(0xFF),
             reply_bit: c8(0x80),
-            code_unknown_opcode: c4(code::UNKNOWN_OPCODE),
-            code_payload_length: c4(code::PAYLOAD_LENGTH),
-            code_unknown_memory: c4(code::UNKNOWN_MEMORY),
-            code_address_range: c4(code::ADDRESS_RANGE),
-            code_word_range: c4(code::WORD_RANGE),
-            code_invalid_parameter: c4(code::INVALID_PARAMETER),
-            code_sample_shape: c4(code::SAMPLE_SHAPE),
-            code_out_of_order: c4(code::OUT_OF_ORDER),
-            code_invalid_flags: c4(code::INVALID_FLAGS),
             one4: c4(1),
             two4: c4(2),
             four4: c4(4),
@@ -844,10 +809,12 @@ impl CommandExecutor {
             detail_length_run: c6(request_length::RUN),
             detail_length_queue: c6(request_length::QUEUE),
             detail_length_reset: c6(request_length::RESET),
-            detail_field_steps: c6(parameter_field::STEPS),
-            detail_field_settle: c6(parameter_field::SETTLE),
-            detail_field_target: c6(parameter_field::TARGET),
-            detail_field_learning: c6(parameter_field::LEARNING),
+            detail_field_steps: c6(detail_source::PARAMETER + parameter_field::STEPS),
+            detail_field_settle: c6(detail_source::PARAMETER + parameter_field::SETTLE),
+            detail_field_target: c6(detail_source::PARAMETER + parameter_field::TARGET),
+            detail_field_learning: c6(detail_source::PARAMETER + parameter_field::LEARNING),
+            detail_unknown_opcode: c6(detail_source::UNKNOWN_OPCODE),
+            detail_memory: c6(detail_source::MEMORY),
             detail_length_parameters: c6(detail_source::LENGTH_PARAMETERS),
             detail_no_stream: c6(detail_source::NO_STREAM),
             detail_inputs: c6(detail_source::INPUTS),

@@ -934,39 +934,80 @@ impl Logic for ReplyWords {
     }
 }
 
-/// Codes of the error detail word that [`ErrorDetail`] selects. A code below [`VALUE`] is
-/// the detail itself: the small generation-time details (payload lengths and field numbers)
-/// need no selection. `VALUE + n` selects input or constant `n`.
-pub mod detail_source {
-    /// The first code that selects a value instead of being the detail.
-    pub const VALUE: u64 = 32;
-    pub const LENGTH_PARAMETERS: u64 = VALUE;
-    pub const NO_STREAM: u64 = VALUE + 1;
-    pub const INPUTS: u64 = VALUE + 2;
-    pub const OUTPUTS: u64 = VALUE + 3;
-    pub const BYTE: u64 = VALUE + 4;
-    pub const WRITE_LENGTH: u64 = VALUE + 5;
-    pub const MEMORY_SIZE: u64 = VALUE + 6;
-    pub const INDEX: u64 = VALUE + 7;
-    pub const ADDRESS: u64 = VALUE + 8;
-    pub const STREAM_NEXT: u64 = VALUE + 9;
-    pub const FIELD: u64 = VALUE + 10;
-    pub const WHOLE_RATES: u64 = VALUE + 11;
-    pub const INPUTS_END: u64 = VALUE + 12;
-    pub const WHOLE_TARGETS: u64 = VALUE + 13;
-    pub const ONE_SAMPLE_LENGTH: u64 = VALUE + 14;
-    /// A queue frame's length, `6 + samples · record`, which the executor sums in its
-    /// serializer instead, so the selector's word for it is unused.
-    pub const QUEUE_LENGTH: u64 = VALUE + 15;
-    pub const LIMIT_LENGTH: u64 = VALUE + 16;
-    pub const SAMPLE_FLAGS: u64 = VALUE + 17;
+/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
+pub mod error_code {
+    pub const UNKNOWN_OPCODE: u64 = 0x01;
+    pub const PAYLOAD_LENGTH: u64 = 0x02;
+    pub const UNKNOWN_MEMORY: u64 = 0x03;
+    pub const ADDRESS_RANGE: u64 = 0x04;
+    pub const WORD_RANGE: u64 = 0x05;
+    pub const INVALID_PARAMETER: u64 = 0x06;
+    pub const SAMPLE_SHAPE: u64 = 0x07;
+    pub const OUT_OF_ORDER: u64 = 0x08;
+    pub const INVALID_FLAGS: u64 = 0x0A;
 }
 
-/// Selects the detail word of an error reply by `source`, a [`detail_source`] code. Below
-/// `VALUE` the code is the detail. Above it the code selects one of the inputs, the
-/// set-parameters length, the input or output count, or all ones (a queue frame out of order
-/// with no stream open). Each check sets a 6-bit code instead of a 32-bit word, so the detail
-/// needs one multiplexer.
+/// Codes of an error reply's source, which [`ErrorDetail`] turns into the error code and the
+/// detail word, so a check sets one 6-bit code. A code below [`PARAMETER`] is a payload-length
+/// error whose detail is the code itself: the small generation-time lengths need no selection.
+/// `PARAMETER + n` for `n` in 1 to 7 is an invalid-parameter error naming field `n`, and
+/// `PARAMETER` itself the unknown opcode (detail 0). From [`SELECT`] on, each code selects an
+/// input or a constant as the detail.
+pub mod detail_source {
+    /// The first code of an invalid-parameter field number, and the unknown opcode.
+    pub const PARAMETER: u64 = 32;
+    pub const UNKNOWN_OPCODE: u64 = PARAMETER;
+    /// The first code that selects a value as the detail.
+    pub const SELECT: u64 = 40;
+    pub const LENGTH_PARAMETERS: u64 = SELECT;
+    pub const NO_STREAM: u64 = SELECT + 1;
+    pub const INPUTS: u64 = SELECT + 2;
+    pub const OUTPUTS: u64 = SELECT + 3;
+    /// The flags byte, `byte`, of invalid flags.
+    pub const BYTE: u64 = SELECT + 4;
+    pub const WRITE_LENGTH: u64 = SELECT + 5;
+    pub const MEMORY_SIZE: u64 = SELECT + 6;
+    pub const INDEX: u64 = SELECT + 7;
+    pub const ADDRESS: u64 = SELECT + 8;
+    pub const STREAM_NEXT: u64 = SELECT + 9;
+    pub const FIELD: u64 = SELECT + 10;
+    pub const WHOLE_RATES: u64 = SELECT + 11;
+    pub const INPUTS_END: u64 = SELECT + 12;
+    pub const WHOLE_TARGETS: u64 = SELECT + 13;
+    pub const ONE_SAMPLE_LENGTH: u64 = SELECT + 14;
+    /// A queue frame's length, `6 + samples · record`, which the executor sums in its
+    /// serializer instead, so the selector's word for it is unused.
+    pub const QUEUE_LENGTH: u64 = SELECT + 15;
+    pub const LIMIT_LENGTH: u64 = SELECT + 16;
+    pub const SAMPLE_FLAGS: u64 = SELECT + 17;
+    /// The memory id, `byte`, of an unknown memory.
+    pub const MEMORY: u64 = SELECT + 18;
+
+    /// Returns the error code of `source`.
+    pub fn error_code(source: u64) -> u64 {
+        use super::error_code as e;
+        match source {
+            s if s < UNKNOWN_OPCODE => e::PAYLOAD_LENGTH,
+            UNKNOWN_OPCODE => e::UNKNOWN_OPCODE,
+            s if s < SELECT => e::INVALID_PARAMETER,
+            NO_STREAM | STREAM_NEXT => e::OUT_OF_ORDER,
+            INPUTS | OUTPUTS => e::SAMPLE_SHAPE,
+            BYTE | SAMPLE_FLAGS => e::INVALID_FLAGS,
+            MEMORY => e::UNKNOWN_MEMORY,
+            MEMORY_SIZE => e::ADDRESS_RANGE,
+            INDEX | ADDRESS => e::WORD_RANGE,
+            FIELD => e::INVALID_PARAMETER,
+            _ => e::PAYLOAD_LENGTH,
+        }
+    }
+}
+
+/// Selects the error code and the detail word of an error reply by `source`, a
+/// [`detail_source`] code. Below `SELECT` the detail is the code's low five bits. From `SELECT`
+/// on the code selects one of the inputs, the set-parameters length, the input or output
+/// count, or all ones (a queue frame out of order with no stream open). Each check sets a 6-bit
+/// code instead of a 32-bit word and a 4-bit code, so the detail needs one multiplexer and the
+/// error code a small table.
 #[derive(LogicBlock)]
 pub struct ErrorDetail {
     pub source: Signal<In, Bits<6>>,
@@ -984,6 +1025,8 @@ pub struct ErrorDetail {
     pub limit_length: Signal<In, Bits<32>>,
     pub sample_flags: Signal<In, Bits<32>>,
     pub detail: Signal<Out, Bits<32>>,
+    /// The error code, zero-extended to the reply's byte.
+    pub code: Signal<Out, Bits<8>>,
     _length_parameters: u64,
     _inputs: u64,
     _outputs: u64,
@@ -1009,6 +1052,7 @@ impl ErrorDetail {
             limit_length: Default::default(),
             sample_flags: Default::default(),
             detail: Default::default(),
+            code: Default::default(),
             _length_parameters: length_parameters,
             _inputs: inputs,
             _outputs: outputs,
@@ -1021,7 +1065,7 @@ impl Logic for ErrorDetail {
         use detail_source as d;
         let source = self.source.val().to_u64();
         let detail = match source {
-            s if s < d::VALUE => s,
+            s if s < d::SELECT => s & 31,
             d::LENGTH_PARAMETERS => self._length_parameters,
             d::NO_STREAM => 0xffff_ffff,
             d::INPUTS => self._inputs,
@@ -1029,6 +1073,7 @@ impl Logic for ErrorDetail {
             d::BYTE => self.byte.val().to_u64(),
             d::WRITE_LENGTH => self.write_length.val().to_u64(),
             d::MEMORY_SIZE => self.memory_size.val().to_u64(),
+            d::MEMORY => self.byte.val().to_u64(),
             d::INDEX => self.index.val().to_u64(),
             d::ADDRESS => self.address.val().to_u64(),
             d::STREAM_NEXT => self.stream_next.val().to_u64(),
@@ -1042,9 +1087,11 @@ impl Logic for ErrorDetail {
             _ => source & 31,
         };
         self.detail.next = detail.to_bits();
+        self.code.next = d::error_code(source).to_bits();
     }
     fn connect(&mut self) {
         self.detail.connect();
+        self.code.connect();
     }
     fn hdl(&self) -> Verilog {
         use detail_source as d;
@@ -1057,6 +1104,7 @@ impl Logic for ErrorDetail {
             (d::INPUTS, format!("32'd{}", self._inputs)),
             (d::OUTPUTS, format!("32'd{}", self._outputs)),
             (d::BYTE, "{24'h0, byte}".to_string()),
+            (d::MEMORY, "{24'h0, byte}".to_string()),
             (d::WRITE_LENGTH, "write_length".to_string()),
             (d::MEMORY_SIZE, "memory_size".to_string()),
             (d::INDEX, "{16'h0, index}".to_string()),
@@ -1074,11 +1122,31 @@ impl Logic for ErrorDetail {
             .iter()
             .map(|(code, value)| format!("\x20    6'd{code}: detail = {value};\n"))
             .collect();
+        // The error code of every source, merged into one arm per code.
+        let mut codes: Vec<(u64, Vec<u64>)> = Vec::new();
+        for source in 0..64 {
+            let code = d::error_code(source);
+            match codes.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, sources)) => sources.push(source),
+                None => codes.push((code, vec![source])),
+            }
+        }
+        let code_cases: String = codes
+            .iter()
+            .map(|(code, sources)| {
+                let labels: Vec<String> = sources.iter().map(|s| format!("6'd{s}")).collect();
+                format!("\x20    {}: code = 8'd{code};\n", labels.join(", "))
+            })
+            .collect();
         Verilog::Custom(format!(
             "always @(*) begin\n\
              \x20  case (source)\n\
              {cases}\
              \x20    default: detail = {{27'h0, source[4:0]}};\n\
+             \x20  endcase\n\
+             \x20  case (source)\n\
+             {code_cases}\
+             \x20    default: code = 8'd0;\n\
              \x20  endcase\n\
              end\n"
         ))
