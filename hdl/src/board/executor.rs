@@ -6,7 +6,7 @@ use leap_model::format::MAX_COEFFICIENT_SHIFT;
 use leap_model::protocol::{Identity, MAX_WORDS_PER_FRAME};
 use rust_hdl::prelude::*;
 
-use super::cache::{ReplyCache, CACHE_ENTRIES};
+use super::cache::ReplyCache;
 use super::units::{
     coefficient_kind, detail_source, request_length, ByteGather, ByteSerializer, CoefficientCheck,
     CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
@@ -382,14 +382,12 @@ pub struct CommandExecutor {
     gather_left: Counter<4>,
     /// Bytes the put subroutine still writes.
     put_left: Counter<4>,
-    /// Next byte of the reply payload in the encoder's buffer.
+    /// Next byte of the reply payload in the encoder's buffer. Its offset in the cache slot
+    /// at the head is the same, because every cached reply starts caching at byte 0.
     out_address: Counter<16>,
-    /// Next byte of the reply in its cache slot.
-    cache_address: Counter<16>,
     /// Replies are also written into the cache slot at the head: a state-changing request
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
-    replay_address: Counter<16>,
     /// The reply is an error reply. Cleared for each frame.
     error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
@@ -548,6 +546,10 @@ pub struct CommandExecutor {
     select_first_state: Constant<Bits<8>>,
     select_last_state: Constant<Bits<8>>,
     walker_address_mask: Constant<Bits<32>>,
+    /// The bits of a byte's offset in a reply-cache slot. Slots are aligned to their
+    /// power-of-two size, and a cached reply fits its slot, so a slot's base ORed with the
+    /// offset is the byte's address.
+    slot_offset_mask: Constant<Bits<16>>,
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
     counter_first_saturation: Constant<Bits<16>>,
@@ -648,8 +650,6 @@ impl CommandExecutor {
         .into_iter()
         .max()
         .unwrap_or(0) as u64;
-        // A cached reply starts in its slot and its slot-masked length is below two slots.
-        let cache_bytes = ((CACHE_ENTRIES + 2) * cached_reply_slot) as u64;
         let max_samples = board.max_payload.saturating_sub(8) / (2 * n_outputs).max(1);
         // Reply payloads: identity, 14 counters, a memory read's header and words, or a
         // cached reply.
@@ -709,9 +709,7 @@ impl CommandExecutor {
             gather_left: Default::default(),
             put_left: Default::default(),
             out_address: Counter::up_to(max_reply as u64),
-            cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
-            replay_address: Counter::up_to(cache_bytes),
             error_reply: Default::default(),
             length_out: Default::default(),
             detail_source: Default::default(),
@@ -849,6 +847,7 @@ impl CommandExecutor {
             select_first_state: c8(select::POTENTIAL),
             select_last_state: c8(select::SLOPE),
             walker_address_mask: c32((1u64 << walker_address_bits.min(32)) - 1),
+            slot_offset_mask: c16(cached_reply_slot as u64 - 1),
             constant_voltage: c32(constant::VOLTAGE),
             constant_rounding: c32(constant::ROUNDING_STATE),
             counter_first_saturation: c16(crate::engine::counter::POTENTIAL),

@@ -20,12 +20,8 @@ impl Logic for CommandExecutor {
         self.put_left.reset.next = self.reset.val();
         self.out_address.clock.next = self.clock.val();
         self.out_address.reset.next = self.reset.val();
-        self.cache_address.clock.next = self.clock.val();
-        self.cache_address.reset.next = self.reset.val();
         self.caching.clock.next = self.clock.val();
         self.caching.reset.next = self.reset.val();
-        self.replay_address.clock.next = self.clock.val();
-        self.replay_address.reset.next = self.reset.val();
         self.error_reply.clock.next = self.clock.val();
         self.stored_source.clock.next = self.clock.val();
         self.length_out.clock.next = self.clock.val();
@@ -88,15 +84,7 @@ impl Logic for CommandExecutor {
         self.out_address.value.next = self.zero16.val();
         self.out_address.enable.next = false;
         self.out_address.step.next = self.one16.val();
-        self.cache_address.load.next = false;
-        self.cache_address.value.next = self.cache.head_base.val();
-        self.cache_address.enable.next = false;
-        self.cache_address.step.next = self.one16.val();
         self.caching.d.next = self.caching.q.val();
-        self.replay_address.load.next = false;
-        self.replay_address.value.next = self.cache.hit_base.val();
-        self.replay_address.enable.next = false;
-        self.replay_address.step.next = self.one16.val();
         self.error_reply.enable.next = false;
         self.error_reply.d.next = false;
         self.length_out.enable.next = false;
@@ -200,7 +188,9 @@ impl Logic for CommandExecutor {
         self.cache.length.next = self.length_out.q.val();
         self.cache.lookup.next = false;
         self.cache.insert.next = false;
-        self.cache.read_address.next = self.replay_address.q.val();
+        // A replayed reply's byte `index` in the slot found.
+        self.cache.read_address.next =
+            self.cache.hit_base.val() | (self.index.q.val() & self.slot_offset_mask.val());
         self.words.memory.next = self.gather.b0.val();
         self.words.count.next = self.gather.h1.val();
         self.words.offset.next = self.gather.w1.val();
@@ -342,7 +332,6 @@ impl Logic for CommandExecutor {
                 {
                     // A retry of a request that succeeded: send its stored reply again.
                     self.replay.next = true;
-                    self.replay_address.load.next = true;
                     self.length_out.d.next = self.cache.hit_length.val();
                     self.length_out.enable.next = true;
                     self.state.d.next = ExecState::ReplayNext;
@@ -516,7 +505,6 @@ impl Logic for CommandExecutor {
             ExecState::ReplayByte => {
                 self.emit.next = true;
                 self.emit_byte.next = self.cache.read_byte.val();
-                self.replay_address.enable.next = true;
                 self.index.enable.next = true;
                 self.state.d.next = ExecState::ReplayNext;
             }
@@ -670,7 +658,6 @@ impl Logic for CommandExecutor {
             ExecState::WriteHeader => {
                 // Reply with the header, kept for retries.
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.serializer.value.next = self.words.header.val();
                 self.serializer.load.next = true;
                 self.put_left.load.next = true;
@@ -903,7 +890,6 @@ impl Logic for CommandExecutor {
                 self.voltage.enable.next = true;
                 self.learning.enable.next = true;
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.state.d.next = ExecState::Finish;
             }
 
@@ -1068,7 +1054,6 @@ impl Logic for CommandExecutor {
             // saturation count, which is written last. ----
             ExecState::Execute => {
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.serializer.clear.next = true;
                 self.put_left.load.next = true;
                 self.sample.load.next = true;
@@ -1223,7 +1208,6 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
-                self.cache_address.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
                 self.ret.enable.next = true;
@@ -1292,7 +1276,6 @@ impl Logic for CommandExecutor {
                     self.clear_counters.next = true;
                 }
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.state.d.next = ExecState::Finish;
             }
             _ => {
@@ -1315,11 +1298,11 @@ impl Logic for CommandExecutor {
         self.reply_address.next = self.out_address.q.val();
         self.reply_byte.next = self.emit_byte.val();
         self.cache.write.next = self.emit.val() & self.caching.q.val();
-        self.cache.write_address.next = self.cache_address.q.val();
+        self.cache.write_address.next =
+            self.cache.head_base.val() | (self.out_address.q.val() & self.slot_offset_mask.val());
         self.cache.write_byte.next = self.emit_byte.val();
         if self.emit.val() {
             self.out_address.enable.next = true;
-            self.cache_address.enable.next = self.caching.q.val();
         }
     }
 }
