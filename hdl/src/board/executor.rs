@@ -8,7 +8,7 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, detail_source, request_length, ByteGather, ByteSerializer, CoefficientCheck,
+    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer, CoefficientCheck,
     CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
     PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
 };
@@ -460,6 +460,8 @@ pub struct CommandExecutor {
     wide_data: SignExtend<33, 64>,
     wide_samples: ZeroExtend<16, 64>,
     wide_count: ZeroExtend<32, 64>,
+    /// Set parameters: steps per sample (`w0`) above the protocol's 1,000,000.
+    steps_above: Above<32>,
     /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
     /// Valid only once steps per sample passed their check, so they are below 2^20.
     steps_difference: Signal<Local, Bits<21>>,
@@ -482,7 +484,6 @@ pub struct CommandExecutor {
     eight4: Constant<Bits<4>>,
     minus_one4: Constant<Bits<4>>,
     one8: Constant<Bits<8>>,
-    three8: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
@@ -501,7 +502,7 @@ pub struct CommandExecutor {
     one20: Constant<Bits<20>>,
     zero12: Constant<Bits<12>>,
     zero8: Constant<Bits<8>>,
-    max_steps: Constant<Bits<32>>,
+    zero7: Constant<Bits<7>>,
     field_eta: Constant<Bits<8>>,
     detail_zero: Constant<Bits<6>>,
     detail_length_memory: Constant<Bits<6>>,
@@ -764,6 +765,7 @@ impl CommandExecutor {
             wide_data: Default::default(),
             wide_samples: Default::default(),
             wide_count: Default::default(),
+            steps_above: Above::new(1_000_000),
             steps_difference: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),
@@ -783,7 +785,6 @@ impl CommandExecutor {
             eight4: c4(8),
             minus_one4: c4(15),
             one8: c8(1),
-            three8: c8(3),
             zero16: c16(0),
             one16: c16(1),
             two16: c16(2),
@@ -802,7 +803,7 @@ impl CommandExecutor {
             one20: Constant::new(1u64.to_bits()),
             zero12: Constant::new(0u64.to_bits()),
             zero8: c8(0),
-            max_steps: c32(1_000_000),
+            zero7: Constant::new(0u64.to_bits()),
             field_eta: c8(parameter_field::ETA),
             detail_zero: c6(0),
             detail_length_memory: c6(request_length::MEMORY),

@@ -355,14 +355,14 @@ impl Logic for MemoryRange {
              \x20    8'd7: size = 32'd1;\n\
              \x20    default: size = 32'd{neurons};\n\
              \x20  endcase\n\
-             \x20  known = (memory >= 8'd1) && (memory <= 8'd7);\n\
-             \x20  in_range = (count <= 16'd{max}) && {high_clear}\n\
+             \x20  known = (memory[7:3] == 5'h0) && (memory[2:0] != 3'h0);\n\
+             \x20  in_range = !{count_above} && {high_clear}\n\
              \x20    && ({end_wide} <= {{1'b0, size}});\n\
              end\n",
             top = width - 1,
             weights = self._sizes.weights,
             neurons = self._sizes.neurons,
-            max = self._max_words,
+            count_above = above_verilog("count", 16, self._max_words as u64),
         ))
     }
 }
@@ -395,6 +395,60 @@ impl WordFit {
 /// Returns whether `word` is a two's-complement number of `bits` bits.
 fn fits_bits(word: i32, bits: u32) -> bool {
     bits >= 32 || (-(1i64 << (bits - 1))..(1i64 << (bits - 1))).contains(&(word as i64))
+}
+
+/// Verilog for "the `bits`-bit unsigned `name` is above `limit`", as a chain of AND and OR
+/// gates from bit 0 up. yosys maps a comparison operator to a carry chain of one logic cell per
+/// bit, where these gates pack several bits into each LUT.
+pub(crate) fn above_verilog(name: &str, bits: usize, limit: u64) -> String {
+    if bits < 64 && limit >> bits != 0 {
+        return "1'b0".into();
+    }
+    let mut above = "1'b0".to_string();
+    for i in 0..bits {
+        let bit = format!("{name}[{i}]");
+        above = match (limit >> i & 1 == 1, above == "1'b0") {
+            (true, true) => "1'b0".into(),
+            (true, false) => format!("({bit} & {above})"),
+            (false, true) => bit,
+            (false, false) => format!("({bit} | {above})"),
+        };
+    }
+    above
+}
+
+/// Compares an `N`-bit unsigned `value` with a generation-time `limit`: `above` is high when
+/// `value > limit`. Built from gates rather than a carry chain (see [`above_verilog`]).
+#[derive(LogicBlock)]
+pub struct Above<const N: usize> {
+    pub value: Signal<In, Bits<N>>,
+    pub above: Signal<Out, Bit>,
+    _limit: u64,
+}
+
+impl<const N: usize> Above<N> {
+    pub fn new(limit: u64) -> Self {
+        Above {
+            value: Default::default(),
+            above: Default::default(),
+            _limit: limit,
+        }
+    }
+}
+
+impl<const N: usize> Logic for Above<N> {
+    fn update(&mut self) {
+        self.above.next = self.value.val().to_u64() > self._limit;
+    }
+    fn connect(&mut self) {
+        self.above.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "always @(*) above = {};\n",
+            above_verilog("value", N, self._limit)
+        ))
+    }
 }
 
 /// Verilog for "the 32-bit `word` is a `bits`-bit two's-complement number": its top `33 - bits`
@@ -515,18 +569,21 @@ impl Logic for CoefficientCheck {
              reg [3:0] exponent;\n\
              always @(*) begin\n\
              \x20  case (kind)\n\
-             \x20    2'd1: begin exponent_high = shift >= 16'd13; exponent = shift[3:0] + 4'd2; end\n\
-             \x20    2'd2: begin exponent_high = shift >= 16'd11; exponent = shift[3:0] + 4'd4; end\n\
-             \x20    default: begin exponent_high = shift >= 16'd15; exponent = shift[3:0]; end\n\
+             \x20    2'd1: begin exponent_high = {from13}; exponent = shift[3:0] + 4'd2; end\n\
+             \x20    2'd2: begin exponent_high = {from11}; exponent = shift[3:0] + 4'd4; end\n\
+             \x20    default: begin exponent_high = {from15}; exponent = shift[3:0]; end\n\
              \x20  endcase\n\
              end\n\
              wire [14:0] below_e = ~(15'h7fff << exponent);\n\
              always @(*) begin\n\
-             \x20  shift_ok = shift <= 16'd{max};\n\
+             \x20  shift_ok = !{shift_above};\n\
              \x20  value_ok = !mant[15] && ((kind != 2'd0) || (mant != 16'h0))\n\
              \x20    && (exponent_high || (mant == 16'h0) || ((mant_minus_one & ~below_e) == 15'h0));\n\
              end\n",
-            max = self._max_shift
+            from13 = above_verilog("shift", 16, 12),
+            from11 = above_verilog("shift", 16, 10),
+            from15 = above_verilog("shift", 16, 14),
+            shift_above = above_verilog("shift", 16, self._max_shift as u64),
         ))
     }
 }
@@ -821,7 +878,7 @@ impl Logic for PayloadLengths {
              \x20  start = flags[1];\n\
              \x20  potential = flags[2];\n\
              \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
-             \x20  too_many = samples > 16'd{max};\n\
+             \x20  too_many = {too_many};\n\
              \x20  if (!flags[0]) begin\n\
              \x20    record = 16'd{bare};\n\
              \x20    one_sample_length = 32'd{one_bare};\n\
@@ -836,6 +893,7 @@ impl Logic for PayloadLengths {
              \x20    limit_length = 32'd{limit_activity};\n\
              \x20  end\n\
              end\n",
+            too_many = above_verilog("samples", 16, max),
             empty = r::EMPTY,
             reset = r::RESET,
             memory = r::MEMORY,

@@ -217,6 +217,7 @@ impl Logic for CommandExecutor {
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
         self.wide_steps.value.next = self.learn_steps.q.val();
+        self.steps_above.value.next = self.gather.w0.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -701,9 +702,9 @@ impl Logic for CommandExecutor {
                 self.field_number.load.next = true;
                 if !self.lengths.whole_rates_ok.val() {
                     self.detail_source.next = self.detail_whole_rates.val();
-                } else if self.gather.b0.val() > self.one8.val() {
+                } else if self.gather.b0.val().get_bits::<7>(1) != self.zero7.val() {
                     self.detail_source.next = self.detail_field_target.val();
-                } else if self.gather.b1.val() > self.one8.val() {
+                } else if self.gather.b1.val().get_bits::<7>(1) != self.zero7.val() {
                     self.detail_source.next = self.detail_field_learning.val();
                 } else if !self.lengths.parameters_length_ok.val() {
                     self.detail_source.next = self.detail_length_parameters.val();
@@ -781,7 +782,7 @@ impl Logic for CommandExecutor {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.detail_source.next = self.detail_field_steps.val();
                 if (self.gather.w0.val() == self.zero32.val())
-                    | (self.gather.w0.val() > self.max_steps.val())
+                    | self.steps_above.above.val()
                 {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -1224,7 +1225,7 @@ impl Logic for CommandExecutor {
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.detail_source.next = self.detail_byte.val();
-                if self.gather.b0.val() > self.three8.val() {
+                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
