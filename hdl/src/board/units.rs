@@ -444,8 +444,10 @@ impl<const N: usize> Logic for Above<N> {
         self.above.connect();
     }
     fn hdl(&self) -> Verilog {
+        // The gates skip the low bits that a limit ending in ones makes irrelevant.
         Verilog::Custom(format!(
-            "always @(*) above = {};\n",
+            "always @(*) above = {};\n\
+             wire unused_value = &{{1'b0, value}};\n",
             above_verilog("value", N, self._limit)
         ))
     }
@@ -853,6 +855,7 @@ impl Logic for PayloadLengths {
              wire [1:0] rest = {{length[1] ^ count[0], length[0]}};\n\
              wire [1:0] partial = flags[2] ? rest : {{1'b0, rest[0]}};\n\
              wire short = length[15:5] == 11'h0;\n\
+             wire unused_samples = &{{1'b0, samples}};\n\
              {masks}\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
