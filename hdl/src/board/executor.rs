@@ -6,29 +6,16 @@ use leap_model::format::MAX_COEFFICIENT_SHIFT;
 use leap_model::protocol::{Identity, MAX_WORDS_PER_FRAME};
 use rust_hdl::prelude::*;
 
-use super::cache::{ReplyCache, CACHE_ENTRIES};
+use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, detail_source, request_length, ByteGather, ByteSerializer, CoefficientCheck,
-    CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
-    PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit, ZeroExtend,
+    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer,
+    CoefficientCheck, CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect,
+    MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
-
-/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
-mod code {
-    pub const UNKNOWN_OPCODE: u64 = 0x01;
-    pub const PAYLOAD_LENGTH: u64 = 0x02;
-    pub const UNKNOWN_MEMORY: u64 = 0x03;
-    pub const ADDRESS_RANGE: u64 = 0x04;
-    pub const WORD_RANGE: u64 = 0x05;
-    pub const INVALID_PARAMETER: u64 = 0x06;
-    pub const SAMPLE_SHAPE: u64 = 0x07;
-    pub const OUT_OF_ORDER: u64 = 0x08;
-    pub const INVALID_FLAGS: u64 = 0x0A;
-}
 
 /// Field numbers of set parameters that an invalid-parameter error names.
 mod parameter_field {
@@ -390,24 +377,20 @@ pub struct CommandExecutor {
     gather_left: Counter<4>,
     /// Bytes the put subroutine still writes.
     put_left: Counter<4>,
-    /// Next byte of the reply payload in the encoder's buffer.
+    /// Next byte of the reply payload in the encoder's buffer. Its offset in the cache slot
+    /// at the head is the same, because every cached reply starts caching at byte 0.
     out_address: Counter<16>,
-    /// Next byte of the reply in its cache slot.
-    cache_address: Counter<16>,
     /// Replies are also written into the cache slot at the head: a state-changing request
     /// passed its checks. Cleared for each frame.
     caching: ResetRegister<Bit>,
-    replay_address: Counter<16>,
     /// The reply is an error reply. Cleared for each frame.
     error_reply: EnableRegister<Bit>,
     length_out: EnableRegister<Bits<16>>,
-    /// Code of the error a state finds, the source of its detail (a `detail_source` code for
-    /// `error_detail`), and whether it finds one.
-    error_code: Signal<Local, Bits<4>>,
+    /// Source of the error a state finds (a `detail_source` code for `error_detail`, which
+    /// gives the error code and the detail), and whether it finds one.
     detail_source: Signal<Local, Bits<6>>,
     error_now: Signal<Local, Bit>,
-    /// The error's code, which fits 4 bits, and its detail's source, kept for ErrorReply.
-    stored_code: EnableRegister<Bits<4>>,
+    /// The error's source, kept for ErrorReply.
     stored_source: EnableRegister<Bits<6>>,
     /// The counter of this counter-loop index is one of the frame decoder's, at
     /// `error_index` (the index minus 8).
@@ -473,8 +456,9 @@ pub struct CommandExecutor {
     wide_address: ZeroExtend<16, 32>,
     wide_steps: ZeroExtend<20, 33>,
     wide_data: SignExtend<33, 64>,
-    wide_code: ZeroExtend<4, 8>,
     wide_samples: ZeroExtend<16, 64>,
+    /// Set parameters: steps per sample (`w0`) above the protocol's 1,000,000.
+    steps_above: Above<32>,
     /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
     /// Valid only once steps per sample passed their check, so they are below 2^20.
     steps_difference: Signal<Local, Bits<21>>,
@@ -491,22 +475,12 @@ pub struct CommandExecutor {
     opcode_reset: Constant<Bits<8>>,
     opcode_error: Constant<Bits<8>>,
     reply_bit: Constant<Bits<8>>,
-    code_unknown_opcode: Constant<Bits<4>>,
-    code_payload_length: Constant<Bits<4>>,
-    code_unknown_memory: Constant<Bits<4>>,
-    code_address_range: Constant<Bits<4>>,
-    code_word_range: Constant<Bits<4>>,
-    code_invalid_parameter: Constant<Bits<4>>,
-    code_sample_shape: Constant<Bits<4>>,
-    code_out_of_order: Constant<Bits<4>>,
-    code_invalid_flags: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
     two4: Constant<Bits<4>>,
     four4: Constant<Bits<4>>,
     eight4: Constant<Bits<4>>,
     minus_one4: Constant<Bits<4>>,
     one8: Constant<Bits<8>>,
-    three8: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     two16: Constant<Bits<16>>,
@@ -525,7 +499,7 @@ pub struct CommandExecutor {
     one20: Constant<Bits<20>>,
     zero12: Constant<Bits<12>>,
     zero8: Constant<Bits<8>>,
-    max_steps: Constant<Bits<32>>,
+    zero7: Constant<Bits<7>>,
     field_eta: Constant<Bits<8>>,
     detail_zero: Constant<Bits<6>>,
     detail_length_memory: Constant<Bits<6>>,
@@ -537,6 +511,8 @@ pub struct CommandExecutor {
     detail_field_settle: Constant<Bits<6>>,
     detail_field_target: Constant<Bits<6>>,
     detail_field_learning: Constant<Bits<6>>,
+    detail_unknown_opcode: Constant<Bits<6>>,
+    detail_memory: Constant<Bits<6>>,
     detail_length_parameters: Constant<Bits<6>>,
     detail_no_stream: Constant<Bits<6>>,
     detail_inputs: Constant<Bits<6>>,
@@ -568,6 +544,10 @@ pub struct CommandExecutor {
     select_first_state: Constant<Bits<8>>,
     select_last_state: Constant<Bits<8>>,
     walker_address_mask: Constant<Bits<32>>,
+    /// The bits of a byte's offset in a reply-cache slot. Slots are aligned to their
+    /// power-of-two size, and a cached reply fits its slot, so a slot's base ORed with the
+    /// offset is the byte's address.
+    slot_offset_mask: Constant<Bits<16>>,
     constant_voltage: Constant<Bits<32>>,
     constant_rounding: Constant<Bits<32>>,
     counter_first_saturation: Constant<Bits<16>>,
@@ -668,8 +648,6 @@ impl CommandExecutor {
         .into_iter()
         .max()
         .unwrap_or(0) as u64;
-        // A cached reply starts in its slot and its slot-masked length is below two slots.
-        let cache_bytes = ((CACHE_ENTRIES + 2) * cached_reply_slot) as u64;
         let max_samples = board.max_payload.saturating_sub(8) / (2 * n_outputs).max(1);
         // Reply payloads: identity, 14 counters, a memory read's header and words, or a
         // cached reply.
@@ -727,17 +705,13 @@ impl CommandExecutor {
             gather_left: Default::default(),
             put_left: Default::default(),
             out_address: Counter::up_to(max_reply as u64),
-            cache_address: Counter::up_to(cache_bytes),
             caching: Default::default(),
-            replay_address: Counter::up_to(cache_bytes),
             error_reply: Default::default(),
             length_out: Default::default(),
-            error_code: Default::default(),
             detail_source: Default::default(),
             decoder_counter: Default::default(),
             error_index: Default::default(),
             error_now: Default::default(),
-            stored_code: Default::default(),
             stored_source: Default::default(),
             samples: Counter::up_to(max_samples.max(1) as u64),
             index: Counter::up_to(index_max),
@@ -787,8 +761,8 @@ impl CommandExecutor {
             wide_address: Default::default(),
             wide_steps: Default::default(),
             wide_data: Default::default(),
-            wide_code: Default::default(),
             wide_samples: Default::default(),
+            steps_above: Above::new(1_000_000),
             steps_difference: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),
@@ -802,22 +776,12 @@ impl CommandExecutor {
             opcode_reset: c8(0x08),
             opcode_error: c8(0xFF),
             reply_bit: c8(0x80),
-            code_unknown_opcode: c4(code::UNKNOWN_OPCODE),
-            code_payload_length: c4(code::PAYLOAD_LENGTH),
-            code_unknown_memory: c4(code::UNKNOWN_MEMORY),
-            code_address_range: c4(code::ADDRESS_RANGE),
-            code_word_range: c4(code::WORD_RANGE),
-            code_invalid_parameter: c4(code::INVALID_PARAMETER),
-            code_sample_shape: c4(code::SAMPLE_SHAPE),
-            code_out_of_order: c4(code::OUT_OF_ORDER),
-            code_invalid_flags: c4(code::INVALID_FLAGS),
             one4: c4(1),
             two4: c4(2),
             four4: c4(4),
             eight4: c4(8),
             minus_one4: c4(15),
             one8: c8(1),
-            three8: c8(3),
             zero16: c16(0),
             one16: c16(1),
             two16: c16(2),
@@ -836,7 +800,7 @@ impl CommandExecutor {
             one20: Constant::new(1u64.to_bits()),
             zero12: Constant::new(0u64.to_bits()),
             zero8: c8(0),
-            max_steps: c32(1_000_000),
+            zero7: Constant::new(0u64.to_bits()),
             field_eta: c8(parameter_field::ETA),
             detail_zero: c6(0),
             detail_length_memory: c6(request_length::MEMORY),
@@ -844,10 +808,12 @@ impl CommandExecutor {
             detail_length_run: c6(request_length::RUN),
             detail_length_queue: c6(request_length::QUEUE),
             detail_length_reset: c6(request_length::RESET),
-            detail_field_steps: c6(parameter_field::STEPS),
-            detail_field_settle: c6(parameter_field::SETTLE),
-            detail_field_target: c6(parameter_field::TARGET),
-            detail_field_learning: c6(parameter_field::LEARNING),
+            detail_field_steps: c6(detail_source::PARAMETER + parameter_field::STEPS),
+            detail_field_settle: c6(detail_source::PARAMETER + parameter_field::SETTLE),
+            detail_field_target: c6(detail_source::PARAMETER + parameter_field::TARGET),
+            detail_field_learning: c6(detail_source::PARAMETER + parameter_field::LEARNING),
+            detail_unknown_opcode: c6(detail_source::UNKNOWN_OPCODE),
+            detail_memory: c6(detail_source::MEMORY),
             detail_length_parameters: c6(detail_source::LENGTH_PARAMETERS),
             detail_no_stream: c6(detail_source::NO_STREAM),
             detail_inputs: c6(detail_source::INPUTS),
@@ -879,6 +845,7 @@ impl CommandExecutor {
             select_first_state: c8(select::POTENTIAL),
             select_last_state: c8(select::SLOPE),
             walker_address_mask: c32((1u64 << walker_address_bits.min(32)) - 1),
+            slot_offset_mask: c16(cached_reply_slot as u64 - 1),
             constant_voltage: c32(constant::VOLTAGE),
             constant_rounding: c32(constant::ROUNDING_STATE),
             counter_first_saturation: c16(crate::engine::counter::POTENTIAL),

@@ -355,14 +355,14 @@ impl Logic for MemoryRange {
              \x20    8'd7: size = 32'd1;\n\
              \x20    default: size = 32'd{neurons};\n\
              \x20  endcase\n\
-             \x20  known = (memory >= 8'd1) && (memory <= 8'd7);\n\
-             \x20  in_range = (count <= 16'd{max}) && {high_clear}\n\
+             \x20  known = (memory[7:3] == 5'h0) && (memory[2:0] != 3'h0);\n\
+             \x20  in_range = !{count_above} && {high_clear}\n\
              \x20    && ({end_wide} <= {{1'b0, size}});\n\
              end\n",
             top = width - 1,
             weights = self._sizes.weights,
             neurons = self._sizes.neurons,
-            max = self._max_words,
+            count_above = above_verilog("count", 16, self._max_words as u64),
         ))
     }
 }
@@ -395,6 +395,62 @@ impl WordFit {
 /// Returns whether `word` is a two's-complement number of `bits` bits.
 fn fits_bits(word: i32, bits: u32) -> bool {
     bits >= 32 || (-(1i64 << (bits - 1))..(1i64 << (bits - 1))).contains(&(word as i64))
+}
+
+/// Verilog for "the `bits`-bit unsigned `name` is above `limit`", as a chain of AND and OR
+/// gates from bit 0 up. yosys maps a comparison operator to a carry chain of one logic cell per
+/// bit, where these gates pack several bits into each LUT.
+pub(crate) fn above_verilog(name: &str, bits: usize, limit: u64) -> String {
+    if bits < 64 && limit >> bits != 0 {
+        return "1'b0".into();
+    }
+    let mut above = "1'b0".to_string();
+    for i in 0..bits {
+        let bit = format!("{name}[{i}]");
+        above = match (limit >> i & 1 == 1, above == "1'b0") {
+            (true, true) => "1'b0".into(),
+            (true, false) => format!("({bit} & {above})"),
+            (false, true) => bit,
+            (false, false) => format!("({bit} | {above})"),
+        };
+    }
+    above
+}
+
+/// Compares an `N`-bit unsigned `value` with a generation-time `limit`: `above` is high when
+/// `value > limit`. Built from gates rather than a carry chain (see [`above_verilog`]).
+#[derive(LogicBlock)]
+pub struct Above<const N: usize> {
+    pub value: Signal<In, Bits<N>>,
+    pub above: Signal<Out, Bit>,
+    _limit: u64,
+}
+
+impl<const N: usize> Above<N> {
+    pub fn new(limit: u64) -> Self {
+        Above {
+            value: Default::default(),
+            above: Default::default(),
+            _limit: limit,
+        }
+    }
+}
+
+impl<const N: usize> Logic for Above<N> {
+    fn update(&mut self) {
+        self.above.next = self.value.val().to_u64() > self._limit;
+    }
+    fn connect(&mut self) {
+        self.above.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        // The gates skip the low bits that a limit ending in ones makes irrelevant.
+        Verilog::Custom(format!(
+            "always @(*) above = {};\n\
+             wire unused_value = &{{1'b0, value}};\n",
+            above_verilog("value", N, self._limit)
+        ))
+    }
 }
 
 /// Verilog for "the 32-bit `word` is a `bits`-bit two's-complement number": its top `33 - bits`
@@ -515,18 +571,21 @@ impl Logic for CoefficientCheck {
              reg [3:0] exponent;\n\
              always @(*) begin\n\
              \x20  case (kind)\n\
-             \x20    2'd1: begin exponent_high = shift >= 16'd13; exponent = shift[3:0] + 4'd2; end\n\
-             \x20    2'd2: begin exponent_high = shift >= 16'd11; exponent = shift[3:0] + 4'd4; end\n\
-             \x20    default: begin exponent_high = shift >= 16'd15; exponent = shift[3:0]; end\n\
+             \x20    2'd1: begin exponent_high = {from13}; exponent = shift[3:0] + 4'd2; end\n\
+             \x20    2'd2: begin exponent_high = {from11}; exponent = shift[3:0] + 4'd4; end\n\
+             \x20    default: begin exponent_high = {from15}; exponent = shift[3:0]; end\n\
              \x20  endcase\n\
              end\n\
              wire [14:0] below_e = ~(15'h7fff << exponent);\n\
              always @(*) begin\n\
-             \x20  shift_ok = shift <= 16'd{max};\n\
+             \x20  shift_ok = !{shift_above};\n\
              \x20  value_ok = !mant[15] && ((kind != 2'd0) || (mant != 16'h0))\n\
              \x20    && (exponent_high || (mant == 16'h0) || ((mant_minus_one & ~below_e) == 15'h0));\n\
              end\n",
-            max = self._max_shift
+            from13 = above_verilog("shift", 16, 12),
+            from11 = above_verilog("shift", 16, 10),
+            from15 = above_verilog("shift", 16, 14),
+            shift_above = above_verilog("shift", 16, self._max_shift as u64),
         ))
     }
 }
@@ -796,6 +855,7 @@ impl Logic for PayloadLengths {
              wire [1:0] rest = {{length[1] ^ count[0], length[0]}};\n\
              wire [1:0] partial = flags[2] ? rest : {{1'b0, rest[0]}};\n\
              wire short = length[15:5] == 11'h0;\n\
+             wire unused_samples = &{{1'b0, samples}};\n\
              {masks}\
              always @(*) begin\n\
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
@@ -821,7 +881,7 @@ impl Logic for PayloadLengths {
              \x20  start = flags[1];\n\
              \x20  potential = flags[2];\n\
              \x20  sample_flags = {{24'h0, flags[7:2], 1'b0, flags[0]}};\n\
-             \x20  too_many = samples > 16'd{max};\n\
+             \x20  too_many = {too_many};\n\
              \x20  if (!flags[0]) begin\n\
              \x20    record = 16'd{bare};\n\
              \x20    one_sample_length = 32'd{one_bare};\n\
@@ -836,6 +896,7 @@ impl Logic for PayloadLengths {
              \x20    limit_length = 32'd{limit_activity};\n\
              \x20  end\n\
              end\n",
+            too_many = above_verilog("samples", 16, max),
             empty = r::EMPTY,
             reset = r::RESET,
             memory = r::MEMORY,
@@ -934,39 +995,80 @@ impl Logic for ReplyWords {
     }
 }
 
-/// Codes of the error detail word that [`ErrorDetail`] selects. A code below [`VALUE`] is
-/// the detail itself: the small generation-time details (payload lengths and field numbers)
-/// need no selection. `VALUE + n` selects input or constant `n`.
-pub mod detail_source {
-    /// The first code that selects a value instead of being the detail.
-    pub const VALUE: u64 = 32;
-    pub const LENGTH_PARAMETERS: u64 = VALUE;
-    pub const NO_STREAM: u64 = VALUE + 1;
-    pub const INPUTS: u64 = VALUE + 2;
-    pub const OUTPUTS: u64 = VALUE + 3;
-    pub const BYTE: u64 = VALUE + 4;
-    pub const WRITE_LENGTH: u64 = VALUE + 5;
-    pub const MEMORY_SIZE: u64 = VALUE + 6;
-    pub const INDEX: u64 = VALUE + 7;
-    pub const ADDRESS: u64 = VALUE + 8;
-    pub const STREAM_NEXT: u64 = VALUE + 9;
-    pub const FIELD: u64 = VALUE + 10;
-    pub const WHOLE_RATES: u64 = VALUE + 11;
-    pub const INPUTS_END: u64 = VALUE + 12;
-    pub const WHOLE_TARGETS: u64 = VALUE + 13;
-    pub const ONE_SAMPLE_LENGTH: u64 = VALUE + 14;
-    /// A queue frame's length, `6 + samples · record`, which the executor sums in its
-    /// serializer instead, so the selector's word for it is unused.
-    pub const QUEUE_LENGTH: u64 = VALUE + 15;
-    pub const LIMIT_LENGTH: u64 = VALUE + 16;
-    pub const SAMPLE_FLAGS: u64 = VALUE + 17;
+/// Error codes of the error reply (`leap_model::protocol::ErrorCode`). They fit 4 bits.
+pub mod error_code {
+    pub const UNKNOWN_OPCODE: u64 = 0x01;
+    pub const PAYLOAD_LENGTH: u64 = 0x02;
+    pub const UNKNOWN_MEMORY: u64 = 0x03;
+    pub const ADDRESS_RANGE: u64 = 0x04;
+    pub const WORD_RANGE: u64 = 0x05;
+    pub const INVALID_PARAMETER: u64 = 0x06;
+    pub const SAMPLE_SHAPE: u64 = 0x07;
+    pub const OUT_OF_ORDER: u64 = 0x08;
+    pub const INVALID_FLAGS: u64 = 0x0A;
 }
 
-/// Selects the detail word of an error reply by `source`, a [`detail_source`] code. Below
-/// `VALUE` the code is the detail. Above it the code selects one of the inputs, the
-/// set-parameters length, the input or output count, or all ones (a queue frame out of order
-/// with no stream open). Each check sets a 6-bit code instead of a 32-bit word, so the detail
-/// needs one multiplexer.
+/// Codes of an error reply's source, which [`ErrorDetail`] turns into the error code and the
+/// detail word, so a check sets one 6-bit code. A code below [`PARAMETER`] is a payload-length
+/// error whose detail is the code itself: the small generation-time lengths need no selection.
+/// `PARAMETER + n` for `n` in 1 to 7 is an invalid-parameter error naming field `n`, and
+/// `PARAMETER` itself the unknown opcode (detail 0). From [`SELECT`] on, each code selects an
+/// input or a constant as the detail.
+pub mod detail_source {
+    /// The first code of an invalid-parameter field number, and the unknown opcode.
+    pub const PARAMETER: u64 = 32;
+    pub const UNKNOWN_OPCODE: u64 = PARAMETER;
+    /// The first code that selects a value as the detail.
+    pub const SELECT: u64 = 40;
+    pub const LENGTH_PARAMETERS: u64 = SELECT;
+    pub const NO_STREAM: u64 = SELECT + 1;
+    pub const INPUTS: u64 = SELECT + 2;
+    pub const OUTPUTS: u64 = SELECT + 3;
+    /// The flags byte, `byte`, of invalid flags.
+    pub const BYTE: u64 = SELECT + 4;
+    pub const WRITE_LENGTH: u64 = SELECT + 5;
+    pub const MEMORY_SIZE: u64 = SELECT + 6;
+    pub const INDEX: u64 = SELECT + 7;
+    pub const ADDRESS: u64 = SELECT + 8;
+    pub const STREAM_NEXT: u64 = SELECT + 9;
+    pub const FIELD: u64 = SELECT + 10;
+    pub const WHOLE_RATES: u64 = SELECT + 11;
+    pub const INPUTS_END: u64 = SELECT + 12;
+    pub const WHOLE_TARGETS: u64 = SELECT + 13;
+    pub const ONE_SAMPLE_LENGTH: u64 = SELECT + 14;
+    /// A queue frame's length, `6 + samples · record`, which the executor sums in its
+    /// serializer instead, so the selector's word for it is unused.
+    pub const QUEUE_LENGTH: u64 = SELECT + 15;
+    pub const LIMIT_LENGTH: u64 = SELECT + 16;
+    pub const SAMPLE_FLAGS: u64 = SELECT + 17;
+    /// The memory id, `byte`, of an unknown memory.
+    pub const MEMORY: u64 = SELECT + 18;
+
+    /// Returns the error code of `source`.
+    pub fn error_code(source: u64) -> u64 {
+        use super::error_code as e;
+        match source {
+            s if s < UNKNOWN_OPCODE => e::PAYLOAD_LENGTH,
+            UNKNOWN_OPCODE => e::UNKNOWN_OPCODE,
+            s if s < SELECT => e::INVALID_PARAMETER,
+            NO_STREAM | STREAM_NEXT => e::OUT_OF_ORDER,
+            INPUTS | OUTPUTS => e::SAMPLE_SHAPE,
+            BYTE | SAMPLE_FLAGS => e::INVALID_FLAGS,
+            MEMORY => e::UNKNOWN_MEMORY,
+            MEMORY_SIZE => e::ADDRESS_RANGE,
+            INDEX | ADDRESS => e::WORD_RANGE,
+            FIELD => e::INVALID_PARAMETER,
+            _ => e::PAYLOAD_LENGTH,
+        }
+    }
+}
+
+/// Selects the error code and the detail word of an error reply by `source`, a
+/// [`detail_source`] code. Below `SELECT` the detail is the code's low five bits. From `SELECT`
+/// on the code selects one of the inputs, the set-parameters length, the input or output
+/// count, or all ones (a queue frame out of order with no stream open). Each check sets a 6-bit
+/// code instead of a 32-bit word and a 4-bit code, so the detail needs one multiplexer and the
+/// error code a small table.
 #[derive(LogicBlock)]
 pub struct ErrorDetail {
     pub source: Signal<In, Bits<6>>,
@@ -984,6 +1086,8 @@ pub struct ErrorDetail {
     pub limit_length: Signal<In, Bits<32>>,
     pub sample_flags: Signal<In, Bits<32>>,
     pub detail: Signal<Out, Bits<32>>,
+    /// The error code, zero-extended to the reply's byte.
+    pub code: Signal<Out, Bits<8>>,
     _length_parameters: u64,
     _inputs: u64,
     _outputs: u64,
@@ -1009,6 +1113,7 @@ impl ErrorDetail {
             limit_length: Default::default(),
             sample_flags: Default::default(),
             detail: Default::default(),
+            code: Default::default(),
             _length_parameters: length_parameters,
             _inputs: inputs,
             _outputs: outputs,
@@ -1021,7 +1126,7 @@ impl Logic for ErrorDetail {
         use detail_source as d;
         let source = self.source.val().to_u64();
         let detail = match source {
-            s if s < d::VALUE => s,
+            s if s < d::SELECT => s & 31,
             d::LENGTH_PARAMETERS => self._length_parameters,
             d::NO_STREAM => 0xffff_ffff,
             d::INPUTS => self._inputs,
@@ -1029,6 +1134,7 @@ impl Logic for ErrorDetail {
             d::BYTE => self.byte.val().to_u64(),
             d::WRITE_LENGTH => self.write_length.val().to_u64(),
             d::MEMORY_SIZE => self.memory_size.val().to_u64(),
+            d::MEMORY => self.byte.val().to_u64(),
             d::INDEX => self.index.val().to_u64(),
             d::ADDRESS => self.address.val().to_u64(),
             d::STREAM_NEXT => self.stream_next.val().to_u64(),
@@ -1042,9 +1148,11 @@ impl Logic for ErrorDetail {
             _ => source & 31,
         };
         self.detail.next = detail.to_bits();
+        self.code.next = d::error_code(source).to_bits();
     }
     fn connect(&mut self) {
         self.detail.connect();
+        self.code.connect();
     }
     fn hdl(&self) -> Verilog {
         use detail_source as d;
@@ -1057,6 +1165,7 @@ impl Logic for ErrorDetail {
             (d::INPUTS, format!("32'd{}", self._inputs)),
             (d::OUTPUTS, format!("32'd{}", self._outputs)),
             (d::BYTE, "{24'h0, byte}".to_string()),
+            (d::MEMORY, "{24'h0, byte}".to_string()),
             (d::WRITE_LENGTH, "write_length".to_string()),
             (d::MEMORY_SIZE, "memory_size".to_string()),
             (d::INDEX, "{16'h0, index}".to_string()),
@@ -1074,11 +1183,31 @@ impl Logic for ErrorDetail {
             .iter()
             .map(|(code, value)| format!("\x20    6'd{code}: detail = {value};\n"))
             .collect();
+        // The error code of every source, merged into one arm per code.
+        let mut codes: Vec<(u64, Vec<u64>)> = Vec::new();
+        for source in 0..64 {
+            let code = d::error_code(source);
+            match codes.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, sources)) => sources.push(source),
+                None => codes.push((code, vec![source])),
+            }
+        }
+        let code_cases: String = codes
+            .iter()
+            .map(|(code, sources)| {
+                let labels: Vec<String> = sources.iter().map(|s| format!("6'd{s}")).collect();
+                format!("\x20    {}: code = 8'd{code};\n", labels.join(", "))
+            })
+            .collect();
         Verilog::Custom(format!(
             "always @(*) begin\n\
              \x20  case (source)\n\
              {cases}\
              \x20    default: detail = {{27'h0, source[4:0]}};\n\
+             \x20  endcase\n\
+             \x20  case (source)\n\
+             {code_cases}\
+             \x20    default: code = 8'd0;\n\
              \x20  endcase\n\
              end\n"
         ))

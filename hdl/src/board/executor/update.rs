@@ -20,14 +20,9 @@ impl Logic for CommandExecutor {
         self.put_left.reset.next = self.reset.val();
         self.out_address.clock.next = self.clock.val();
         self.out_address.reset.next = self.reset.val();
-        self.cache_address.clock.next = self.clock.val();
-        self.cache_address.reset.next = self.reset.val();
         self.caching.clock.next = self.clock.val();
         self.caching.reset.next = self.reset.val();
-        self.replay_address.clock.next = self.clock.val();
-        self.replay_address.reset.next = self.reset.val();
         self.error_reply.clock.next = self.clock.val();
-        self.stored_code.clock.next = self.clock.val();
         self.stored_source.clock.next = self.clock.val();
         self.length_out.clock.next = self.clock.val();
         self.samples.clock.next = self.clock.val();
@@ -93,21 +88,12 @@ impl Logic for CommandExecutor {
         self.out_address.value.next = self.zero16.val();
         self.out_address.enable.next = false;
         self.out_address.step.next = self.one16.val();
-        self.cache_address.load.next = false;
-        self.cache_address.value.next = self.cache.head_base.val();
-        self.cache_address.enable.next = false;
-        self.cache_address.step.next = self.one16.val();
         self.caching.d.next = self.caching.q.val();
-        self.replay_address.load.next = false;
-        self.replay_address.value.next = self.cache.hit_base.val();
-        self.replay_address.enable.next = false;
-        self.replay_address.step.next = self.one16.val();
         self.error_reply.enable.next = false;
         self.error_reply.d.next = false;
         self.length_out.enable.next = false;
         self.length_out.d.next = self.out_address.q.val();
         self.error_now.next = false;
-        self.error_code.next = self.code_payload_length.val();
         self.detail_source.next = self.detail_zero.val();
         self.samples.load.next = false;
         self.samples.value.next = self.gather.h2.val();
@@ -210,7 +196,9 @@ impl Logic for CommandExecutor {
         self.cache.length.next = self.length_out.q.val();
         self.cache.lookup.next = false;
         self.cache.insert.next = false;
-        self.cache.read_address.next = self.replay_address.q.val();
+        // A replayed reply's byte `index` in the slot found.
+        self.cache.read_address.next =
+            self.cache.hit_base.val() | (self.index.q.val() & self.slot_offset_mask.val());
         self.words.memory.next = self.gather.b0.val();
         self.words.count.next = self.gather.h1.val();
         self.words.offset.next = self.gather.w1.val();
@@ -244,6 +232,7 @@ impl Logic for CommandExecutor {
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
         self.wide_steps.value.next = self.learn_steps.q.val();
+        self.steps_above.value.next = self.gather.w0.val();
         self.wide_data.value.next = self.command_data.q.val();
 
         // ---- Ports. ----
@@ -322,7 +311,6 @@ impl Logic for CommandExecutor {
                 self.gather_left.load.next = true;
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::GatherAddress;
-                self.error_code.next = self.code_payload_length.val();
                 if self.frame_opcode.val() == self.opcode_identify.val() {
                     // A new session: forget the stored replies and the stream position.
                     self.cache.clear.next = true;
@@ -358,7 +346,6 @@ impl Logic for CommandExecutor {
                 {
                     // A retry of a request that succeeded: send its stored reply again.
                     self.replays.enable.next = true;
-                    self.replay_address.load.next = true;
                     self.length_out.d.next = self.cache.hit_length.val();
                     self.length_out.enable.next = true;
                     self.state.d.next = ExecState::ReplayNext;
@@ -401,8 +388,7 @@ impl Logic for CommandExecutor {
                     }
                 } else {
                     self.unknown_opcodes.enable.next = true;
-                    self.error_code.next = self.code_unknown_opcode.val();
-                    self.detail_source.next = self.detail_zero.val();
+                    self.detail_source.next = self.detail_unknown_opcode.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
@@ -533,7 +519,6 @@ impl Logic for CommandExecutor {
             ExecState::ReplayByte => {
                 self.emit.next = true;
                 self.emit_byte.next = self.cache.read_byte.val();
-                self.replay_address.enable.next = true;
                 self.index.enable.next = true;
                 self.state.d.next = ExecState::ReplayNext;
             }
@@ -591,15 +576,12 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::ErrorReply;
                 self.walker.start.next = true;
                 if !self.range.known.val() {
-                    self.error_code.next = self.code_unknown_memory.val();
-                    self.detail_source.next = self.detail_byte.val();
+                    self.detail_source.next = self.detail_memory.val();
                 } else if (self.frame_opcode.val() == self.opcode_write_memory.val())
                     & !self.lengths.write_length_ok.val()
                 {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_write_length.val();
                 } else if !self.range.in_range.val() {
-                    self.error_code.next = self.code_address_range.val();
                     self.detail_source.next = self.detail_memory_size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.error_now.next = false;
@@ -666,7 +648,6 @@ impl Logic for CommandExecutor {
                     self.index.enable.next = true;
                     self.state.d.next = ExecState::WriteCheckNext;
                 } else {
-                    self.error_code.next = self.code_word_range.val();
                     self.detail_source.next = self.detail_index.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -691,7 +672,6 @@ impl Logic for CommandExecutor {
             ExecState::WriteHeader => {
                 // Reply with the header, kept for retries.
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.serializer.value.next = self.words.header.val();
                 self.serializer.load.next = true;
                 self.put_left.load.next = true;
@@ -727,7 +707,6 @@ impl Logic for CommandExecutor {
             // ---- Set parameters: layout, shifts, values, then apply. ----
             ExecState::ParameterFlags => {
                 self.error_now.next = true;
-                self.error_code.next = self.code_invalid_parameter.val();
                 self.state.d.next = ExecState::ErrorReply;
                 self.new_target.enable.next = true;
                 self.new_learning.enable.next = true;
@@ -735,14 +714,12 @@ impl Logic for CommandExecutor {
                 self.index.load.next = true;
                 self.field_number.load.next = true;
                 if !self.lengths.whole_rates_ok.val() {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_whole_rates.val();
-                } else if self.gather.b0.val() > self.one8.val() {
+                } else if self.gather.b0.val().get_bits::<7>(1) != self.zero7.val() {
                     self.detail_source.next = self.detail_field_target.val();
-                } else if self.gather.b1.val() > self.one8.val() {
+                } else if self.gather.b1.val().get_bits::<7>(1) != self.zero7.val() {
                     self.detail_source.next = self.detail_field_learning.val();
                 } else if !self.lengths.parameters_length_ok.val() {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
@@ -764,7 +741,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::ShiftCheck => {
-                self.error_code.next = self.code_invalid_parameter.val();
                 self.detail_source.next = self.detail_field.val();
                 // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.shift_ok.val() {
@@ -798,7 +774,6 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::GatherAddress;
             }
             ExecState::ValueCheck => {
-                self.error_code.next = self.code_invalid_parameter.val();
                 self.detail_source.next = self.detail_field.val();
                 // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.value_ok.val() {
@@ -818,11 +793,8 @@ impl Logic for CommandExecutor {
             }
             ExecState::StepsCheck => {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
-                self.error_code.next = self.code_invalid_parameter.val();
                 self.detail_source.next = self.detail_field_steps.val();
-                if (self.gather.w0.val() == self.zero32.val())
-                    | (self.gather.w0.val() > self.max_steps.val())
-                {
+                if (self.gather.w0.val() == self.zero32.val()) | self.steps_above.above.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
@@ -831,7 +803,6 @@ impl Logic for CommandExecutor {
             }
             ExecState::SettleCheck => {
                 // The last check: the new step counts take effect here, the rest in ApplyDone.
-                self.error_code.next = self.code_invalid_parameter.val();
                 self.detail_source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
@@ -931,7 +902,6 @@ impl Logic for CommandExecutor {
                 self.voltage.enable.next = true;
                 self.learning.enable.next = true;
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.state.d.next = ExecState::Finish;
             }
 
@@ -960,42 +930,35 @@ impl Logic for CommandExecutor {
                 }
                 self.ptr.load.next = true;
                 if !self.lengths.flags_ok.val() {
-                    self.error_code.next = self.code_invalid_flags.val();
                     self.detail_source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.below_inputs_end.val()
                 {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & !self.lengths.learn.val()
                     & !self.lengths.at_inputs_end.val()
                 {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_inputs_end.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_whole_targets.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
                         | (self.stream_next.q.val() != self.frame_seq.val()))
                 {
-                    self.error_code.next = self.code_out_of_order.val();
                     self.detail_source.next = self.detail_no_stream.val();
                     if self.stream_open.q.val() {
                         self.detail_source.next = self.detail_stream_next.val();
                     }
                 } else if self.gather.h1.val() != self.n_inputs.val() {
-                    self.error_code.next = self.code_sample_shape.val();
                     self.detail_source.next = self.detail_inputs.val();
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & (self.gather.h2.val() == self.zero16.val())
                 {
-                    self.error_code.next = self.code_payload_length.val();
                     self.detail_source.next = self.detail_one_sample_length.val();
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     // The frame must be `6 + samples · record` bytes long: sum it in the
@@ -1010,13 +973,11 @@ impl Logic for CommandExecutor {
                 } else if self.lengths.learn.val()
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
-                    self.error_code.next = self.code_invalid_flags.val();
                     self.detail_source.next = self.detail_byte.val();
                 } else if (self.frame_opcode.val() == self.opcode_run_sample.val())
                     & self.lengths.learn.val()
                     & !self.lengths.sample_length_ok.val()
                 {
-                    self.error_code.next = self.code_sample_shape.val();
                     self.detail_source.next = self.detail_outputs.val();
                 } else if self.lengths.learn.val() & self.lengths.potential.val() {
                     self.error_now.next = false;
@@ -1038,7 +999,6 @@ impl Logic for CommandExecutor {
             ExecState::QueueCheck => {
                 self.error_now.next = true;
                 self.state.d.next = ExecState::ErrorReply;
-                self.error_code.next = self.code_payload_length.val();
                 if !self.serializer.fits.val() {
                     self.detail_source.next = self.detail_queue_length.val();
                 } else if self.lengths.too_many.val() {
@@ -1047,7 +1007,6 @@ impl Logic for CommandExecutor {
                     & (self.lengths.potential.val() != self.voltage.q.val())
                 {
                     // The samples of a queue frame carry the flags without the start bit.
-                    self.error_code.next = self.code_invalid_flags.val();
                     self.detail_source.next = self.detail_sample_flags.val();
                 } else {
                     self.error_now.next = false;
@@ -1097,7 +1056,6 @@ impl Logic for CommandExecutor {
                     self.address.enable.next = true;
                     self.state.d.next = ExecState::TargetNext;
                 } else {
-                    self.error_code.next = self.code_word_range.val();
                     self.detail_source.next = self.detail_address.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -1108,7 +1066,6 @@ impl Logic for CommandExecutor {
             // saturation count, which is written last. ----
             ExecState::Execute => {
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.serializer.clear.next = true;
                 self.put_left.load.next = true;
                 self.sample.load.next = true;
@@ -1263,7 +1220,6 @@ impl Logic for CommandExecutor {
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
-                self.cache_address.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::SampleDone;
                 self.ret.enable.next = true;
@@ -1279,9 +1235,8 @@ impl Logic for CommandExecutor {
 
             // ---- Reset. ----
             ExecState::ResetCheck => {
-                self.error_code.next = self.code_invalid_flags.val();
                 self.detail_source.next = self.detail_byte.val();
-                if self.gather.b0.val() > self.three8.val() {
+                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
@@ -1335,7 +1290,6 @@ impl Logic for CommandExecutor {
                     self.unknown_opcodes.clear.next = true;
                 }
                 self.caching.d.next = true;
-                self.cache_address.load.next = true;
                 self.state.d.next = ExecState::Finish;
             }
             _ => {
@@ -1343,17 +1297,14 @@ impl Logic for CommandExecutor {
             }
         }
 
-        // ---- Error replies: the state that finds the error stores its code and the detail's
-        // source, and ErrorReply loads the serializer with the error payload and writes it.
-        // The detail's sources keep their values until then. ----
-        self.stored_code.d.next = self.error_code.val();
-        self.stored_code.enable.next = self.error_now.val();
+        // ---- Error replies: the state that finds the error stores its source, which gives
+        // the error code and the detail, and ErrorReply loads the serializer with the error
+        // payload and writes it. The detail's sources keep their values until then. ----
         self.stored_source.d.next = self.detail_source.val();
         self.stored_source.enable.next = self.error_now.val();
         self.error_detail.source.next = self.stored_source.q.val();
-        self.wide_code.value.next = self.stored_code.q.val();
         self.wide_samples.value.next = self.gather.h2.val();
-        self.words.code.next = self.wide_code.result.val();
+        self.words.code.next = self.error_detail.code.val();
         self.words.detail.next = self.error_detail.detail.val();
 
         // ---- Reply bytes: into the encoder's buffer and, while caching, the cache slot. ----
@@ -1361,11 +1312,11 @@ impl Logic for CommandExecutor {
         self.reply_address.next = self.out_address.q.val();
         self.reply_byte.next = self.emit_byte.val();
         self.cache.write.next = self.emit.val() & self.caching.q.val();
-        self.cache.write_address.next = self.cache_address.q.val();
+        self.cache.write_address.next =
+            self.cache.head_base.val() | (self.out_address.q.val() & self.slot_offset_mask.val());
         self.cache.write_byte.next = self.emit_byte.val();
         if self.emit.val() {
             self.out_address.enable.next = true;
-            self.cache_address.enable.next = self.caching.q.val();
         }
     }
 }
