@@ -205,6 +205,8 @@ pub fn emit_link(design: Design, params: &link::LinkParams) -> Emitted {
             b.frame_release.connect();
             b.error_select.connect();
             b.error_reading.connect();
+            b.unknown_opcode.connect();
+            b.replay.connect();
         }),
         Design::Encoder => emit_block(link::FrameEncoder::new(params), |b| {
             b.clock.connect();

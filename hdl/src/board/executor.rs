@@ -8,9 +8,9 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer,
-    CoefficientCheck, CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect,
-    MemorySizes, PayloadLengths, ReplyWords, Rom, SignExtend, Tally, WordFit, ZeroExtend,
+    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer, CoefficientCheck,
+    CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
+    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -338,11 +338,16 @@ pub struct CommandExecutor {
     pub payload_byte: Signal<In, Bits<8>>,
     pub frame_release: Signal<Out, Bit>,
     pub clear_counters: Signal<Out, Bit>,
-    /// The frame decoder's error counter read port (see [`crate::link::FrameDecoder`]).
+    /// The frame decoder's counter read port (see [`crate::link::FrameDecoder`]): its four
+    /// link error counters, then the unknown-opcode and replay counters.
     pub error_select: Signal<Out, Bits<4>>,
     pub error_reading: Signal<Out, Bit>,
     pub error_count: Signal<In, Bits<32>>,
     pub error_ready: Signal<In, Bit>,
+    /// Strobes of a request with an unknown opcode and of a replayed reply, which the frame
+    /// decoder counts.
+    pub unknown_opcode: Signal<Out, Bit>,
+    pub replay: Signal<Out, Bit>,
     // Frame encoder.
     pub reply_write: Signal<Out, Bit>,
     pub reply_address: Signal<Out, Bits<16>>,
@@ -392,9 +397,8 @@ pub struct CommandExecutor {
     error_now: Signal<Local, Bit>,
     /// The error's source, kept for ErrorReply.
     stored_source: EnableRegister<Bits<6>>,
-    /// The counter of this counter-loop index is one of the frame decoder's, at
-    /// `error_index` (the index minus 8).
-    decoder_counter: Signal<Local, Bit>,
+    /// The frame decoder's counter at this counter-loop index: `error_index`, the index
+    /// minus 8.
     error_index: Signal<Local, Bits<4>>,
     // Request fields. The memory id, the word or input count and the flags stay in the low
     // half of the gather, because gathers of 4 bytes or fewer leave it unchanged. A memory
@@ -422,11 +426,9 @@ pub struct CommandExecutor {
     settle_steps: EnableRegister<Bits<20>>,
     learning: EnableRegister<Bit>,
     voltage: EnableRegister<Bit>,
-    // Stream and counters.
+    // Stream.
     stream_open: ResetRegister<Bit>,
     stream_next: EnableRegister<Bits<16>>,
-    unknown_opcodes: Tally<32>,
-    replays: Tally<32>,
     // Engine commands.
     command_select: EnableRegister<Bits<8>>,
     /// Engine address of the next command, as wide as the engine's host address port: a
@@ -457,6 +459,7 @@ pub struct CommandExecutor {
     wide_steps: ZeroExtend<20, 33>,
     wide_data: SignExtend<33, 64>,
     wide_samples: ZeroExtend<16, 64>,
+    wide_count: ZeroExtend<32, 64>,
     /// Set parameters: steps per sample (`w0`) above the protocol's 1,000,000.
     steps_above: Above<32>,
     /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
@@ -679,6 +682,8 @@ impl CommandExecutor {
             error_reading: Default::default(),
             error_count: Default::default(),
             error_ready: Default::default(),
+            unknown_opcode: Default::default(),
+            replay: Default::default(),
             reply_write: Default::default(),
             reply_address: Default::default(),
             reply_byte: Default::default(),
@@ -709,7 +714,6 @@ impl CommandExecutor {
             error_reply: Default::default(),
             length_out: Default::default(),
             detail_source: Default::default(),
-            decoder_counter: Default::default(),
             error_index: Default::default(),
             error_now: Default::default(),
             stored_source: Default::default(),
@@ -727,8 +731,6 @@ impl CommandExecutor {
             voltage: Default::default(),
             stream_open: Default::default(),
             stream_next: Default::default(),
-            unknown_opcodes: Default::default(),
-            replays: Default::default(),
             command_select: Default::default(),
             command_address: Default::default(),
             command_data: Default::default(),
@@ -762,6 +764,7 @@ impl CommandExecutor {
             wide_steps: Default::default(),
             wide_data: Default::default(),
             wide_samples: Default::default(),
+            wide_count: Default::default(),
             steps_above: Above::new(1_000_000),
             steps_difference: Default::default(),
             emit: Default::default(),

@@ -34,6 +34,8 @@ pub struct ExecutorHarness {
     pub error_reading: Signal<Out, Bit>,
     pub error_count: Signal<In, Bits<32>>,
     pub error_ready: Signal<In, Bit>,
+    pub unknown_opcode: Signal<Out, Bit>,
+    pub replay: Signal<Out, Bit>,
     pub reply_write: Signal<Out, Bit>,
     pub reply_address: Signal<Out, Bits<16>>,
     pub reply_byte: Signal<Out, Bits<8>>,
@@ -63,6 +65,8 @@ impl ExecutorHarness {
             error_reading: Default::default(),
             error_count: Default::default(),
             error_ready: Default::default(),
+            unknown_opcode: Default::default(),
+            replay: Default::default(),
             reply_write: Default::default(),
             reply_address: Default::default(),
             reply_byte: Default::default(),
@@ -97,6 +101,8 @@ impl Logic for ExecutorHarness {
         self.error_reading.next = self.executor.error_reading.val();
         self.executor.error_count.next = self.error_count.val();
         self.executor.error_ready.next = self.error_ready.val();
+        self.unknown_opcode.next = self.executor.unknown_opcode.val();
+        self.replay.next = self.executor.replay.val();
 
         self.reply_write.next = self.executor.reply_write.val();
         self.reply_address.next = self.executor.reply_address.val();

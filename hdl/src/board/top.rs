@@ -80,6 +80,8 @@ impl Logic for BoardBytes {
         self.decoder.error_reading.next = self.executor.error_reading.val();
         self.executor.error_count.next = self.decoder.error_count.val();
         self.executor.error_ready.next = self.decoder.error_ready.val();
+        self.decoder.unknown_opcode.next = self.executor.unknown_opcode.val();
+        self.decoder.replay.next = self.executor.replay.val();
 
         // Executor to engine.
         self.engine.write.next = self.executor.engine_write.val();

@@ -1214,40 +1214,6 @@ impl Logic for ErrorDetail {
     }
 }
 
-/// An `N`-bit counter of the clocks with `enable` high, wrapping at `2^N`: the executor's error
-/// and replay counters. `clear` (strobe) and `reset` set it to 0.
-#[derive(LogicBlock, Default)]
-pub struct Tally<const N: usize> {
-    pub clock: Signal<In, Clock>,
-    pub reset: Signal<In, Bit>,
-    pub clear: Signal<In, Bit>,
-    pub enable: Signal<In, Bit>,
-    pub q: Signal<Out, Bits<N>>,
-}
-
-impl<const N: usize> Logic for Tally<N> {
-    fn update(&mut self) {
-        if self.clock.pos_edge() {
-            if self.reset.val() | self.clear.val() {
-                self.q.next = Bits::<N>::default();
-            } else if self.enable.val() {
-                self.q.next = self.q.val() + 1;
-            }
-        }
-    }
-    fn connect(&mut self) {
-        self.q.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom(format!(
-            "always @(posedge clock) begin\n\
-             \x20  if (reset | clear) q <= {N}'h0;\n\
-             \x20  else if (enable) q <= q + {N}'h1;\n\
-             end\n"
-        ))
-    }
-}
-
 /// Zero-extends an `I`-bit value to `O` bits.
 #[derive(LogicBlock, Default)]
 pub struct ZeroExtend<const I: usize, const O: usize> {
@@ -1344,24 +1310,17 @@ impl Logic for CommandView {
 }
 
 /// The source of counter `index` of the counters reply: the engine (`from_engine`) at the
-/// counter address `engine_address`, or (`link`) `value` from the link counters and the
-/// executor's own counters (indices 8 to 13), or neither. Inputs and targets arrive as
-/// 16-bit words and potential targets are range-checked, so no input or target saturates and
-/// that counter reads 0. `value` follows only the low three bits of `index`, so it is valid only
-/// with `link`. `index` is the counter loop's index, below 14, so it has four bits.
+/// counter address `engine_address`, or (`link`) the frame decoder's counter `index - 8` (the
+/// link error counters, then the unknown-opcode and replay counters, indices 8 to 13), or
+/// neither. Inputs and targets arrive as 16-bit words and potential targets are range-checked,
+/// so no input or target saturates and that counter reads 0. `index` is the counter loop's
+/// index, below 14, so it has four bits.
 #[derive(LogicBlock, Default)]
 pub struct CounterSelect {
     pub index: Signal<In, Bits<4>>,
-    pub crc: Signal<In, Bits<32>>,
-    pub framing: Signal<In, Bits<32>>,
-    pub length: Signal<In, Bits<32>>,
-    pub timeout: Signal<In, Bits<32>>,
-    pub unknown: Signal<In, Bits<32>>,
-    pub replays: Signal<In, Bits<32>>,
     pub from_engine: Signal<Out, Bit>,
     pub engine_address: Signal<Out, Bits<32>>,
     pub link: Signal<Out, Bit>,
-    pub value: Signal<Out, Bits<64>>,
 }
 
 impl Logic for CounterSelect {
@@ -1374,24 +1333,14 @@ impl Logic for CounterSelect {
             3..=7 => (true, counter::POTENTIAL + index - 3),
             _ => (false, 0),
         };
-        let value = match index & 7 {
-            0 => self.crc.val().to_u64(),
-            1 => self.framing.val().to_u64(),
-            2 => self.length.val().to_u64(),
-            3 => self.timeout.val().to_u64(),
-            4 => self.unknown.val().to_u64(),
-            _ => self.replays.val().to_u64(),
-        };
         self.from_engine.next = from_engine;
         self.engine_address.next = address.to_bits();
         self.link.next = index >= 8;
-        self.value.next = value.to_bits();
     }
     fn connect(&mut self) {
         self.from_engine.connect();
         self.engine_address.connect();
         self.link.connect();
-        self.value.connect();
     }
     fn hdl(&self) -> Verilog {
         use crate::engine::counter;
@@ -1414,14 +1363,6 @@ impl Logic for CounterSelect {
              \x20    default: ;\n\
              \x20  endcase\n\
              \x20  link = index[3];\n\
-             \x20  case (index[2:0])\n\
-             \x20    3'd0: value = {{32'h0, crc}};\n\
-             \x20    3'd1: value = {{32'h0, framing}};\n\
-             \x20    3'd2: value = {{32'h0, length}};\n\
-             \x20    3'd3: value = {{32'h0, timeout}};\n\
-             \x20    3'd4: value = {{32'h0, unknown}};\n\
-             \x20    default: value = {{32'h0, replays}};\n\
-             \x20  endcase\n\
              end\n",
             cycles = counter::CYCLES,
             steps = counter::STEPS,

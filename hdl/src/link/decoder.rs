@@ -79,13 +79,14 @@ impl Logic for ScanSource {
 /// one where `error_ready` rises.
 const ERROR_HOLD_CLOCKS: usize = 2;
 
-/// Clocks a read of an error counter waits at most: a round of the counter bank, the counter's
-/// two words and the two clocks at the counter.
-pub const ERROR_READ_CLOCKS: usize = 2 * 2 * 4 + 4 + 2;
+/// Clocks a read of an error counter waits at most: a round of the counter bank's six counters,
+/// the counter's two words and the two clocks at the counter.
+pub const ERROR_READ_CLOCKS: usize = 2 * 2 * 6 + 4 + 2;
 
-/// The decoder's error events of one clock as the `increments` of its [`CounterBank`], and the
-/// low 32 bits of the bank's `value` as `count`. A framing error counts a skipped run and a
-/// dropped run, so it can count 2 in one clock.
+/// The decoder's error events and the executor's unknown-opcode and replay strobes of one clock
+/// as the `increments` of its [`CounterBank`], and the low 32 bits of the bank's `value` as
+/// `count`. A framing error counts a skipped run and a dropped run, so it can count 2 in one
+/// clock.
 #[derive(LogicBlock, Default)]
 pub struct ErrorEvents {
     pub crc: Signal<In, Bit>,
@@ -93,17 +94,22 @@ pub struct ErrorEvents {
     pub dropped_run: Signal<In, Bit>,
     pub length: Signal<In, Bit>,
     pub timeout: Signal<In, Bit>,
+    pub unknown_opcode: Signal<In, Bit>,
+    pub replay: Signal<In, Bit>,
     pub increments: Signal<Out, Bits<64>>,
     pub value: Signal<In, Bits<48>>,
     pub count: Signal<Out, Bits<32>>,
 }
 
 impl ErrorEvents {
-    /// Returns the CRC, framing, length and timeout error counters.
+    /// Returns the CRC, framing, length and timeout error counters, then the unknown-opcode and
+    /// replay counters.
     pub fn counters() -> Vec<CounterSpec> {
         vec![
             CounterSpec::new(32, 1, 1),
             CounterSpec::new(32, 2, 2),
+            CounterSpec::new(32, 1, 1),
+            CounterSpec::new(32, 1, 1),
             CounterSpec::new(32, 1, 1),
             CounterSpec::new(32, 1, 1),
         ]
@@ -116,7 +122,9 @@ impl Logic for ErrorEvents {
         let word = self.crc.val() as u64
             | framing << 1
             | (self.length.val() as u64) << 3
-            | (self.timeout.val() as u64) << 4;
+            | (self.timeout.val() as u64) << 4
+            | (self.unknown_opcode.val() as u64) << 5
+            | (self.replay.val() as u64) << 6;
         self.increments.next = word.to_bits();
         self.count.next = (self.value.val().to_u64() & 0xffff_ffff).to_bits();
     }
@@ -127,7 +135,7 @@ impl Logic for ErrorEvents {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "wire [1:0] framing = {1'b0, skipped_run} + {1'b0, dropped_run};\n\
-             always @(*) increments = {59'h0, timeout, length, framing, crc};\n\
+             always @(*) increments = {57'h0, replay, unknown_opcode, timeout, length, framing, crc};\n\
              always @(*) count = value[31:0];\n\
              wire unused_value = &{1'b0, value[47:32]};\n"
                 .into(),
@@ -167,8 +175,10 @@ impl Logic for ErrorEvents {
 ///
 /// The error counters wrap at 2^32 and count an event one clock after the scanner finds it.
 /// `clear_counters` sets each to the count of its events still in flight, so no event is lost.
-/// They live in a [`CounterBank`] (an SB_SPRAM256KA on iCE40). A read raises `error_reading`
-/// with the counter in `error_select` (0 CRC, 1 framing, 2 length, 3 timeout errors) and keeps
+/// They live in a [`CounterBank`] (an SB_SPRAM256KA on iCE40), which also counts the command
+/// executor's `unknown_opcode` and `replay` strobes. A read raises `error_reading` with the
+/// counter in `error_select` (0 CRC, 1 framing, 2 length, 3 timeout errors, 4 unknown opcodes,
+/// 5 replays) and keeps
 /// both until `error_ready`, which rises within [`ERROR_READ_CLOCKS`] clocks with the
 /// counter in `error_count`. `error_reading` must fall in the clock after `error_ready` rises
 /// and stay low for a clock between two reads.
@@ -196,6 +206,10 @@ pub struct FrameDecoder {
     pub error_reading: Signal<In, Bit>,
     pub error_count: Signal<Out, Bits<32>>,
     pub error_ready: Signal<Out, Bit>,
+    /// The command executor's strobes of an unknown opcode and of a replayed reply, counted
+    /// like the errors.
+    pub unknown_opcode: Signal<In, Bit>,
+    pub replay: Signal<In, Bit>,
 
     // The ring. Positions count modulo twice the ring's size in 16-bit registers, and the
     // memory uses their low bits.
@@ -379,6 +393,8 @@ impl FrameDecoder {
             error_reading: Default::default(),
             error_count: Default::default(),
             error_ready: Default::default(),
+            unknown_opcode: Default::default(),
+            replay: Default::default(),
             ring: Memory::new(ring_bytes, 8, false),
             write_position: Default::default(),
             scan_behind: Default::default(),
@@ -873,6 +889,8 @@ impl Logic for FrameDecoder {
         self.error_events.dropped_run.next = self.dropped_run_q.q.val();
         self.error_events.length.next = self.length_event_q.q.val();
         self.error_events.timeout.next = self.timeout_event_q.q.val();
+        self.error_events.unknown_opcode.next = self.unknown_opcode.val();
+        self.error_events.replay.next = self.replay.val();
         self.errors.clear.next = self.clear_counters.val();
         self.errors.increments.next = self.error_events.increments.val();
         self.errors.reading.next = self.error_reading.val();

@@ -51,6 +51,8 @@ struct HarnessPorts {
     error_reading: PortId,
     error_count: PortId,
     error_ready: PortId,
+    unknown_opcode: PortId,
+    replay: PortId,
     reply_write: PortId,
     reply_address: PortId,
     reply_byte: PortId,
@@ -64,7 +66,8 @@ struct HarnessPorts {
 /// The Verilated `executor` design (command executor and engine). The driver plays the frame
 /// decoder (it holds one frame and returns payload bytes one clock after their address, like block RAM) and
 /// the frame encoder (it collects the reply buffer and takes the reply at `reply_send`). As the
-/// decoder's error counter read port, it raises `error_ready` in the second clock of a read.
+/// decoder's counter read port, it counts the executor's `unknown_opcode` and `replay` strobes
+/// and raises `error_ready` in the second clock of a read.
 pub struct ExecutorDriver {
     model: Model,
     ports: HarnessPorts,
@@ -72,6 +75,10 @@ pub struct ExecutorDriver {
     /// Link error counts of the decoder-counter read port; zeroed when the executor strobes
     /// `clear_counters`, as the decoder does.
     pub link_errors: LinkErrorInputs,
+    /// The executor's unknown-opcode and replay strobes, counted as the decoder counts them
+    /// (wrapping at 2^32, zeroed at `clear_counters`).
+    unknown_opcodes: u32,
+    replays: u32,
     /// Clocks that `error_reading` has been high before this one.
     error_read_clocks: u32,
     /// Clock cycles of the last request, from presenting the frame to the reply.
@@ -96,6 +103,8 @@ impl ExecutorDriver {
             error_reading: model.port("error_reading"),
             error_count: model.port("error_count"),
             error_ready: model.port("error_ready"),
+            unknown_opcode: model.port("unknown_opcode"),
+            replay: model.port("replay"),
             reply_write: model.port("reply_write"),
             reply_address: model.port("reply_address"),
             reply_byte: model.port("reply_byte"),
@@ -119,6 +128,8 @@ impl ExecutorDriver {
             ports,
             reply_buffer: vec![0; 1 << 16],
             link_errors: LinkErrorInputs::default(),
+            unknown_opcodes: 0,
+            replays: 0,
             error_read_clocks: 0,
             last_request_cycles: 0,
         };
@@ -161,6 +172,8 @@ impl ExecutorDriver {
             let release = self.model.get(p.frame_release) == 1;
             let clear = self.model.get(p.clear_counters) == 1;
             let reading = self.model.get(p.error_reading) == 1;
+            let unknown_opcode = self.model.get(p.unknown_opcode) == 1;
+            let replay = self.model.get(p.replay) == 1;
             if self.model.get(p.reply_write) == 1 {
                 let at = self.model.get(p.reply_address) as usize;
                 self.reply_buffer[at] = self.model.get(p.reply_byte) as u8;
@@ -181,7 +194,11 @@ impl ExecutorDriver {
             self.model.set(p.payload_byte, byte as i64);
             if clear {
                 self.link_errors = LinkErrorInputs::default();
+                self.unknown_opcodes = 0;
+                self.replays = 0;
             }
+            self.unknown_opcodes = self.unknown_opcodes.wrapping_add(unknown_opcode as u32);
+            self.replays = self.replays.wrapping_add(replay as u32);
             self.error_read_clocks = if reading {
                 self.error_read_clocks + 1
             } else {
@@ -216,6 +233,8 @@ impl ExecutorDriver {
             1 => l.framing,
             2 => l.length,
             3 => l.timeout,
+            4 => self.unknown_opcodes,
+            5 => self.replays,
             _ => 0,
         };
         let reading = self.model.get(p.error_reading) == 1;

@@ -50,6 +50,8 @@ struct Ports {
     error_reading: PortId,
     error_count: PortId,
     error_ready: PortId,
+    unknown_opcode: PortId,
+    replay: PortId,
 }
 
 /// The Verilated decoder with a consumer that reads every payload byte and releases each frame
@@ -87,6 +89,8 @@ impl Bench {
             error_reading: model.port("error_reading"),
             error_count: model.port("error_count"),
             error_ready: model.port("error_ready"),
+            unknown_opcode: model.port("unknown_opcode"),
+            replay: model.port("replay"),
         };
         for port in [
             ports.byte,
@@ -96,6 +100,8 @@ impl Bench {
             ports.frame_release,
             ports.error_select,
             ports.error_reading,
+            ports.unknown_opcode,
+            ports.replay,
         ] {
             model.set(port, 0);
         }

@@ -46,10 +46,6 @@ impl Logic for CommandExecutor {
         self.stream_open.clock.next = self.clock.val();
         self.stream_open.reset.next = self.reset.val();
         self.stream_next.clock.next = self.clock.val();
-        self.unknown_opcodes.clock.next = self.clock.val();
-        self.unknown_opcodes.reset.next = self.reset.val();
-        self.replays.clock.next = self.clock.val();
-        self.replays.reset.next = self.reset.val();
         self.command_select.clock.next = self.clock.val();
         self.command_address.clock.next = self.clock.val();
         self.command_data.clock.next = self.clock.val();
@@ -134,10 +130,6 @@ impl Logic for CommandExecutor {
         self.stream_open.d.next = self.stream_open.q.val();
         self.stream_next.enable.next = false;
         self.stream_next.d.next = self.frame_seq.val() + self.one16.val();
-        self.unknown_opcodes.clear.next = false;
-        self.unknown_opcodes.enable.next = false;
-        self.replays.clear.next = false;
-        self.replays.enable.next = false;
         self.command_select.enable.next = false;
         self.command_select.d.next = self.memory_select.read_select.val();
         self.command_address.enable.next = false;
@@ -218,17 +210,10 @@ impl Logic for CommandExecutor {
         self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
         self.counter_select.index.next = self.index.q.val().get_bits::<4>(0);
         // The decoder's read port presents the one counter that `error_select` selects.
-        self.counter_select.crc.next = self.error_count.val();
-        self.counter_select.framing.next = self.error_count.val();
-        self.counter_select.length.next = self.error_count.val();
-        self.counter_select.timeout.next = self.error_count.val();
         self.error_index.next = self.index.q.val().get_bits::<4>(0) - self.eight4.val();
         self.error_select.next = self.error_index.val();
-        self.decoder_counter.next =
-            self.counter_select.link.val() & (self.error_index.val() < self.four4.val());
         self.error_reading.next = false;
-        self.counter_select.unknown.next = self.unknown_opcodes.q.val();
-        self.counter_select.replays.next = self.replays.q.val();
+        self.wide_count.value.next = self.error_count.val();
         self.wide_index.value.next = self.index.q.val();
         self.wide_address.value.next = self.address.q.val();
         self.wide_steps.value.next = self.learn_steps.q.val();
@@ -254,6 +239,8 @@ impl Logic for CommandExecutor {
         self.engine_address.next = self.command_address.q.val();
         self.engine_data.next = self.wide_data.result.val();
         self.engine_clear_counters.next = false;
+        self.unknown_opcode.next = false;
+        self.replay.next = false;
         self.emit.next = false;
         self.emit_byte.next = self.serializer.data.val();
         self.idle.next = false;
@@ -345,7 +332,7 @@ impl Logic for CommandExecutor {
                         | (self.frame_opcode.val() == self.opcode_reset.val()))
                 {
                     // A retry of a request that succeeded: send its stored reply again.
-                    self.replays.enable.next = true;
+                    self.replay.next = true;
                     self.length_out.d.next = self.cache.hit_length.val();
                     self.length_out.enable.next = true;
                     self.state.d.next = ExecState::ReplayNext;
@@ -387,7 +374,7 @@ impl Logic for CommandExecutor {
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else {
-                    self.unknown_opcodes.enable.next = true;
+                    self.unknown_opcode.next = true;
                     self.detail_source.next = self.detail_unknown_opcode.val();
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
@@ -540,15 +527,15 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.counter_select.engine_address.val();
                 self.command_address.enable.next = true;
-                self.serializer.value.next = self.counter_select.value.val();
+                self.serializer.value.next = self.wide_count.result.val();
                 self.ret.d.next = ExecState::CounterPut;
                 self.ret.enable.next = true;
-                self.error_reading.next = self.decoder_counter.val();
+                self.error_reading.next = self.counter_select.link.val();
                 if self.index.q.val() == self.counters16.val() {
                     self.state.d.next = ExecState::Finish;
                 } else if self.counter_select.from_engine.val() {
                     self.state.d.next = ExecState::EngineRead;
-                } else if self.decoder_counter.val() & !self.error_ready.val() {
+                } else if self.counter_select.link.val() & !self.error_ready.val() {
                     // The state stays until the decoder presents the counter.
                     self.state.d.next = ExecState::CounterNext;
                 } else {
@@ -794,7 +781,9 @@ impl Logic for CommandExecutor {
             ExecState::StepsCheck => {
                 // The gather contains steps per sample in `w0` and settle steps in `w1`.
                 self.detail_source.next = self.detail_field_steps.val();
-                if (self.gather.w0.val() == self.zero32.val()) | self.steps_above.above.val() {
+                if (self.gather.w0.val() == self.zero32.val())
+                    | self.steps_above.above.val()
+                {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 } else {
@@ -1286,8 +1275,6 @@ impl Logic for CommandExecutor {
                 {
                     self.engine_clear_counters.next = true;
                     self.clear_counters.next = true;
-                    self.replays.clear.next = true;
-                    self.unknown_opcodes.clear.next = true;
                 }
                 self.caching.d.next = true;
                 self.state.d.next = ExecState::Finish;
