@@ -1163,6 +1163,7 @@ impl Logic for Engine {
             self.slots[p].rate_write.next = false;
             self.slots[p].rate_bank.next = self.lane_bank.q.val();
             self.slots[p].issue_valid.next = self.tags[0].valid_q.val();
+            self.slots[p].last_group.next = self.tags[0].last_group_q.val();
             self.slots[p].group_column.next = self.group_column.q.val();
             self.slots[p].columns.next = self.columns.q.val();
             self.slots[p].group_address.next = self.group_address.q.val();
