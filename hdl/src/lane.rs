@@ -304,7 +304,7 @@ impl Logic for WeightUpdate {
         // clamp to the maximum sets every bit and one to the minimum clears them. The set takes
         // the one free input of the adder's LUTs, and the clear becomes the synchronous reset
         // of the flip-flops behind them (the lane's `s3_weight`). `apply` makes each clamp
-        // signal depend on four nets, so that abc cannot copy it into the LUT of every bit,
+        // signal depend on at least four nets, so that abc cannot copy it into the LUT of every bit,
         // which would leave no free input.
         let (width, fit) = (total - k, bits - 1);
         text += &format!(

@@ -420,17 +420,28 @@ impl Logic for ColumnValid {
     fn hdl(&self) -> Verilog {
         let (b, index) = (self._bits, self._index);
         match self._lane_bits {
-            Some(0) => Verilog::Custom(
+            // Lane 0 has a column in every group, and the last lane has one in the last group
+            // only when that group is full. Neither compares its index, because the comparison
+            // would be constant.
+            Some(_) if index == 0 => Verilog::Custom(
                 "always @(*) valid = issue;\n\
                  wire unused_inputs = &{1'b0, last_group, group_column, columns};\n"
                     .to_string(),
             ),
-            Some(l) => Verilog::Custom(format!(
-                "wire [{top}:0] filled = columns[{top}:0];\n\
-                 always @(*) valid = issue & (!last_group | (filled == {l}'d0) | ({l}'d{index} < filled));\n\
-                 wire unused_inputs = &{{1'b0, group_column, columns[15:{l}]}};\n",
-                top = l - 1,
-            )),
+            Some(l) => {
+                let last_lane = index + 1 == 1 << l;
+                let partial = if last_lane {
+                    String::new()
+                } else {
+                    format!(" | ({l}'d{index} < filled)")
+                };
+                Verilog::Custom(format!(
+                    "wire [{top}:0] filled = columns[{top}:0];\n\
+                     always @(*) valid = issue & (!last_group | (filled == {l}'d0){partial});\n\
+                     wire unused_inputs = &{{1'b0, group_column, columns[15:{l}]}};\n",
+                    top = l - 1,
+                ))
+            }
             None => Verilog::Custom(format!(
                 "wire [{b}:0] lane_column = {{1'b0, group_column[{top}:0]}} + {w}'d{index};\n\
                  always @(*) valid = issue & (lane_column < {{1'b0, columns[{top}:0]}});\n\
