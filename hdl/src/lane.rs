@@ -5,7 +5,7 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{saturate_value, signed_value, Register, ResetRegister};
-use crate::verilog::{extend, saturate};
+use crate::verilog::extend;
 
 /// Clocks from a lane's inputs to its outputs: input registers, product registers, output
 /// registers.
@@ -176,6 +176,7 @@ impl Logic for SynapseLane {
 
         // Stage 3, where `low` arrives. A bubble's products are 0 because its slice is 0. The output register loads
         // that 0 after a bubble and keeps it until the next valid product.
+        self.step.apply.next = self.s2_valid.q.val() & self.s2_learn.q.val();
         self.step.slice.next = self.s2_slice.q.val();
         self.step.low.next = self.low.val();
         self.step.product.next = self.s2_update.q.val();
@@ -187,8 +188,7 @@ impl Logic for SynapseLane {
         self.s3_forward.d.next = self.s2_forward.q.val();
         self.s3_backward.d.next = self.s2_backward.q.val();
         self.s3_weight.d.next = self.step.result.val();
-        self.s3_saturated.d.next =
-            self.s2_valid.q.val() & self.s2_learn.q.val() & self.step.saturated.val();
+        self.s3_saturated.d.next = self.step.saturated.val();
 
         self.out_valid.next = self.s3_valid.q.val();
         self.forward.next = self.s3_forward.q.val();
@@ -205,8 +205,12 @@ impl Logic for SynapseLane {
 ///
 /// Because `0 <= R < 2^k`, `w · 2^k + R` is `w` with `R` appended, and the result equals
 /// `sat(({w, R} + product) >>> k)`: one carry chain, then a saturation that tests the sign bits.
+///
+/// Only with `apply` does the result saturate and `saturated` report it. Without it, the
+/// result keeps the sum's sign and its bits below `weight_bits - 1`, and `saturated` is 0.
 #[derive(LogicBlock)]
 pub struct WeightUpdate {
+    pub apply: Signal<In, Bit>,
     pub slice: Signal<In, Signed<16>>,
     pub low: Signal<In, Signed<16>>,
     pub product: Signal<In, Signed<32>>,
@@ -228,6 +232,7 @@ impl WeightUpdate {
             "a {weight_bits}-bit weight has no 16-bit slice in a 32-bit word"
         );
         WeightUpdate {
+            apply: Default::default(),
             slice: Default::default(),
             low: Default::default(),
             product: Default::default(),
@@ -248,7 +253,14 @@ impl Logic for WeightUpdate {
         let mask = (1u64 << self._round_bits) - 1;
         let rounding = (self.rounding.val().to_u64() & mask) as i128;
         let step = (signed_value(self.product.val()) as i128 + rounding) >> self._round_bits;
-        let (y, clamped) = saturate_value(weight as i128 + step, self._weight_bits);
+        let sum = weight as i128 + step;
+        let (y, clamped) = if self.apply.val() {
+            saturate_value(sum, self._weight_bits)
+        } else {
+            let below_sign = (1i128 << (self._weight_bits - 1)) - 1;
+            let sign = if sum < 0 { !below_sign } else { 0 };
+            (((sum & below_sign) | sign) as i64, false)
+        };
         self.result.next = y.into();
         self.saturated.next = clamped;
     }
@@ -287,6 +299,26 @@ impl Logic for WeightUpdate {
             // Only the carry out of the low k bits matters; the wire name keeps the lint quiet.
             text += &format!("wire unused_low_bits = &{{1'b0, total[{}:0]}};\n", k - 1);
         }
-        Verilog::Custom(text + &saturate("shifted", total - k, bits, "result", 32, "saturated"))
+        // Saturation in a form that packs into the adder's logic cells. Bits `bits - 1` and up
+        // repeat the sum's sign, which is also the sign of the clamped value. Below them, a
+        // clamp to the maximum sets every bit and one to the minimum clears them. The set takes
+        // the one free input of the adder's LUTs, and the clear becomes the synchronous reset
+        // of the flip-flops behind them (the lane's `s3_weight`). `apply` makes each clamp
+        // signal depend on at least four nets, so that abc cannot copy it into the LUT of every bit,
+        // which would leave no free input.
+        let (width, fit) = (total - k, bits - 1);
+        text += &format!(
+            "wire fits = (&shifted[{top}:{fit}]) | !(|shifted[{top}:{fit}]);\n\
+             wire above = apply & !fits & !shifted[{top}];\n\
+             wire below = apply & !fits & shifted[{top}];\n\
+             always @(*) begin\n\
+             \x20  result = {{{{{sign_bits}{{shifted[{top}]}}}}, below ? {fit}'d0 : (shifted[{low_top}:0] | {{{fit}{{above}}}})}};\n\
+             \x20  saturated = apply & !fits;\n\
+             end\n",
+            top = width - 1,
+            low_top = fit - 1,
+            sign_bits = 32 - fit,
+        );
+        Verilog::Custom(text)
     }
 }

@@ -91,6 +91,9 @@ pub struct Engine {
     reread_valid: ResetRegister<Bit>,
     /// The state index of the last row whose last group passed stage 3.
     reread_index: EnableRegister<Bits<16>>,
+    /// The state index of the row whose last group issued last. Rows are at least
+    /// `MIN_ROW_CLOCKS` (3) clocks apart, so it holds the row of a last group at stages 1 to 3.
+    last_row_index: EnableRegister<Bits<16>>,
     row: Counter<16>,
     state_index: Counter<16>,
     /// State index of the next word the output phase, the copy phase's errors side or the neuron
@@ -430,13 +433,12 @@ impl Engine {
         // Network-wide weight addresses for stochastic rounding: every weight has one below
         // `weight_words * lanes`, and a row's padding columns reach at most `lanes` past it.
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
-        // The tags that each stage passes on. Stage 1 reads the first-group flag, stages 1 to 3
-        // the row's state index, and stage 4 the group flags, the group and the first-row flag.
-        // The group's column at stage 1, its weight address at stages 2 and 4, its address for
-        // stochastic rounding at stage 2 and the group at stage 3 come from counters and
-        // registers of their own.
+        // The tags that each stage passes on. Stage 1 reads the group flags, stages 2 and 3 the
+        // last-group flag, and stage 4 the group flags, the group and the first-row flag.
+        // Counters and registers of their own provide the rest: the group's column at stage 1,
+        // its weight address at stages 2 and 4, its address for stochastic rounding at stage 2,
+        // the group at stage 3, and the row's state index at stages 2 and 3.
         let tag_widths = |stage: usize| TagWidths {
-            index: if stage < 3 { state_bits } else { 0 },
             group: if stage == 3 { group_bits } else { 0 },
             first_row: true,
             group_flags: stage < 4,
@@ -488,6 +490,7 @@ impl Engine {
             acc_row: Default::default(),
             reread_valid: Default::default(),
             reread_index: Default::default(),
+            last_row_index: Default::default(),
             row: Counter::new(row_bits),
             state_index: Counter::new(state_bits),
             write_index: Counter::new(state_bits),
@@ -707,6 +710,7 @@ impl Logic for Engine {
         self.reread_valid.clock.next = self.clock.val();
         self.reread_valid.reset.next = self.reset.val();
         self.reread_index.clock.next = self.clock.val();
+        self.last_row_index.clock.next = self.clock.val();
         self.row.clock.next = self.clock.val();
         self.row.reset.next = self.reset.val();
         self.state_index.clock.next = self.clock.val();
@@ -1124,14 +1128,12 @@ impl Logic for Engine {
 
         // ---- The stream pipeline (see LaneSlot for the stage numbers). ----
         self.tags[0].valid.next = false;
-        self.tags[0].index.next = self.state_index.q.val();
         self.tags[0].group.next = self.group.q.val();
         self.tags[0].first_row.next = self.row.q.val() == self.zero16.val();
         self.tags[0].first_group.next = self.group.q.val() == self.zero16.val();
         self.tags[0].last_group.next = self.group.q.val() == self.groups_last.q.val();
         for k in 1..TAG_STAGES {
             self.tags[k].valid.next = self.tags[k - 1].valid_q.val();
-            self.tags[k].index.next = self.tags[k - 1].index_q.val();
             self.tags[k].group.next = self.tags[k - 1].group_q.val();
             self.tags[k].first_row.next = self.tags[k - 1].first_row_q.val();
             self.tags[k].first_group.next = self.tags[k - 1].first_group_q.val();
@@ -1159,6 +1161,7 @@ impl Logic for Engine {
             self.slots[p].rate_write.next = false;
             self.slots[p].rate_bank.next = self.lane_bank.q.val();
             self.slots[p].issue_valid.next = self.tags[0].valid_q.val();
+            self.slots[p].last_group.next = self.tags[0].last_group_q.val();
             self.slots[p].group_column.next = self.group_column.q.val();
             self.slots[p].columns.next = self.columns.q.val();
             self.slots[p].group_address.next = self.group_address.q.val();
@@ -1238,12 +1241,14 @@ impl Logic for Engine {
         self.neuron.valid.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
         self.neuron.sum.next = self.acc_row.q.val();
         if self.tags[2].valid_q.val() {
-            self.potentials.read_address.next = self.tags[2].index_q.val();
+            self.potentials.read_address.next = self.last_row_index.q.val();
         }
         // The next row's last group reaches stage 3 two clocks after this read at the earliest,
         // so the read never displaces the one that the neuron unit takes with `valid`.
         self.reread_valid.d.next = self.tags[3].valid_q.val() & self.tags[3].last_group_q.val();
-        self.reread_index.d.next = self.tags[2].index_q.val();
+        self.last_row_index.d.next = self.state_index.q.val();
+        self.last_row_index.enable.next = false;
+        self.reread_index.d.next = self.last_row_index.q.val();
         self.reread_index.enable.next =
             self.tags[2].valid_q.val() & self.tags[2].last_group_q.val();
         if self.reread_valid.q.val() {
@@ -1614,6 +1619,9 @@ impl Logic for Engine {
                         if self.group.q.val() == self.zero16.val() {
                             self.group_column.load.next = true;
                         }
+                        if self.group.q.val() == self.groups_last.q.val() {
+                            self.last_row_index.enable.next = true;
+                        }
                     }
                     self.group.enable.next = true;
                     if self.group.q.val() == self.cadence_last.q.val() {
@@ -1667,9 +1675,9 @@ impl Logic for Engine {
         if self.full_rows.val() {
             if self.tags[0].valid_q.val() & self.tags[0].last_group_q.val() {
                 if self.bank.q.val().any() {
-                    self.errors1.read_address.next = self.tags[0].index_q.val();
+                    self.errors1.read_address.next = self.last_row_index.q.val();
                 } else {
-                    self.errors0.read_address.next = self.tags[0].index_q.val();
+                    self.errors0.read_address.next = self.last_row_index.q.val();
                 }
             }
             self.error_late.enable.next =

@@ -51,6 +51,8 @@ pub struct LaneSlot {
     pub rate_bank: Signal<In, Bits<8>>,
     /// Stage 1 inputs of the lane.
     pub issue_valid: Signal<In, Bit>,
+    pub last_group: Signal<In, Bit>,
+    /// The group's first column. Only a lane count that is not a power of two reads it.
     pub group_column: Signal<In, Bits<16>>,
     pub columns: Signal<In, Bits<16>>,
     /// Stage 2: the network-wide address of the group's first weight, for stochastic rounding.
@@ -111,6 +113,7 @@ impl LaneSlot {
             rate_write: Default::default(),
             rate_bank: Default::default(),
             issue_valid: Default::default(),
+            last_group: Default::default(),
             group_column: Default::default(),
             columns: Default::default(),
             group_address: Default::default(),
@@ -181,6 +184,7 @@ impl Logic for LaneSlot {
         // The lane at stage 1; columns past the row's end are bubbles. Its rounding bits follow
         // at stage 2.
         self.column.issue.next = self.issue_valid.val();
+        self.column.last_group.next = self.last_group.val();
         self.column.group_column.next = self.group_column.val();
         self.column.columns.next = self.columns.val();
         self.rounding.state.next = self.rounding_state.val();
@@ -350,13 +354,20 @@ impl<const W: usize> Logic for ChainSelect<W> {
     }
 }
 
-/// `valid = issue && group_column + index < columns`, computed in `bits + 1` bits: the group's
-/// first column and the row's column count are below `2^bits`, so their higher bits are ignored.
-/// The group's first column is a multiple of the lane count, so with `2^l` lanes the sum is
-/// `group_column` with its low `l` bits replaced by `index`, and no adder is needed.
+/// `valid = issue && group_column + index < columns`: whether lane `index` has a column in the
+/// issued group. The group's first column and the row's column count are below `2^bits`, so
+/// their higher bits are ignored.
+///
+/// Every group but the row's last fills all lanes, because a row of `columns` columns has
+/// `ceil(columns / P)` groups. With `P = 2^l` lanes, the last group fills the lanes below
+/// `columns mod P`, or all of them when that is 0. So `valid` only tests `last_group` and the
+/// low `l` bits of `columns`, and `group_column` is unused. For another lane count it compares
+/// `group_column + index` with `columns` in `bits + 1` bits.
 #[derive(LogicBlock)]
 pub struct ColumnValid {
     pub issue: Signal<In, Bit>,
+    /// Set when the issued group is the row's last.
+    pub last_group: Signal<In, Bit>,
     pub group_column: Signal<In, Bits<16>>,
     pub columns: Signal<In, Bits<16>>,
     pub valid: Signal<Out, Bit>,
@@ -374,6 +385,7 @@ impl ColumnValid {
         );
         ColumnValid {
             issue: Default::default(),
+            last_group: Default::default(),
             group_column: Default::default(),
             columns: Default::default(),
             valid: Default::default(),
@@ -389,35 +401,56 @@ impl ColumnValid {
 impl Logic for ColumnValid {
     fn update(&mut self) {
         let mask = (1u64 << self._bits) - 1;
-        let first = self.group_column.val().to_u64() & mask;
-        let column = match self._lane_bits {
-            Some(l) => (first >> l << l) | self._index as u64,
-            None => first + self._index as u64,
+        let columns = self.columns.val().to_u64() & mask;
+        let inside = match self._lane_bits {
+            Some(l) => {
+                let filled = columns & ((1u64 << l) - 1);
+                !self.last_group.val() || filled == 0 || (self._index as u64) < filled
+            }
+            None => {
+                let first = self.group_column.val().to_u64() & mask;
+                first + (self._index as u64) < columns
+            }
         };
-        self.valid.next = self.issue.val() && column < (self.columns.val().to_u64() & mask);
+        self.valid.next = self.issue.val() && inside;
     }
     fn connect(&mut self) {
         self.valid.connect();
     }
     fn hdl(&self) -> Verilog {
         let (b, index) = (self._bits, self._index);
-        let mut unused = unused_bits(&[("group_column", 16, b), ("columns", 16, b)]);
-        let column = match self._lane_bits {
-            Some(0) => format!("{{1'b0, group_column[{}:0]}}", b - 1),
+        match self._lane_bits {
+            // Lane 0 has a column in every group, and the last lane has one in the last group
+            // only when that group is full. Neither compares its index, because the comparison
+            // would be constant.
+            Some(_) if index == 0 => Verilog::Custom(
+                "always @(*) valid = issue;\n\
+                 wire unused_inputs = &{1'b0, last_group, group_column, columns};\n"
+                    .to_string(),
+            ),
             Some(l) => {
-                unused += &format!(
-                    "wire unused_lane_bits = &{{1'b0, group_column[{}:0]}};\n",
-                    l - 1
-                );
-                format!("{{1'b0, group_column[{}:{l}], {l}'d{index}}}", b - 1)
+                let last_lane = index + 1 == 1 << l;
+                let partial = if last_lane {
+                    String::new()
+                } else {
+                    format!(" | ({l}'d{index} < filled)")
+                };
+                Verilog::Custom(format!(
+                    "wire [{top}:0] filled = columns[{top}:0];\n\
+                     always @(*) valid = issue & (!last_group | (filled == {l}'d0){partial});\n\
+                     wire unused_inputs = &{{1'b0, group_column, columns[15:{l}]}};\n",
+                    top = l - 1,
+                ))
             }
-            None => format!("{{1'b0, group_column[{}:0]}} + {}'d{index}", b - 1, b + 1),
-        };
-        Verilog::Custom(format!(
-            "wire [{b}:0] lane_column = {column};\n\
-             always @(*) valid = issue & (lane_column < {{1'b0, columns[{top}:0]}});\n{unused}",
-            top = b - 1,
-        ))
+            None => Verilog::Custom(format!(
+                "wire [{b}:0] lane_column = {{1'b0, group_column[{top}:0]}} + {w}'d{index};\n\
+                 always @(*) valid = issue & (lane_column < {{1'b0, columns[{top}:0]}});\n\
+                 wire unused_last_group = &{{1'b0, last_group}};\n{unused}",
+                top = b - 1,
+                w = b + 1,
+                unused = unused_bits(&[("group_column", 16, b), ("columns", 16, b)]),
+            )),
+        }
     }
 }
 

@@ -7,8 +7,6 @@ use crate::leaf::{Register, ResetRegister};
 /// Bits of each tag that a pipeline stage keeps. A tag that no later stage reads gets 0 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TagWidths {
-    /// The state index of the group's row.
-    pub index: usize,
     pub group: usize,
     /// Whether the stage keeps `first_row`, `first_group` and `last_group`.
     pub first_row: bool,
@@ -23,25 +21,20 @@ pub struct StreamTags {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub valid: Signal<In, Bit>,
-    /// The state index of the group's row.
-    pub index: Signal<In, Bits<16>>,
     pub group: Signal<In, Bits<16>>,
     pub first_row: Signal<In, Bit>,
     pub first_group: Signal<In, Bit>,
     pub last_group: Signal<In, Bit>,
     pub valid_q: Signal<Out, Bit>,
-    pub index_q: Signal<Out, Bits<16>>,
     pub group_q: Signal<Out, Bits<16>>,
     pub first_row_q: Signal<Out, Bit>,
     pub first_group_q: Signal<Out, Bit>,
     pub last_group_q: Signal<Out, Bit>,
     valid_register: ResetRegister<Bit>,
-    index_register: Register<Bits<16>>,
     group_register: Register<Bits<16>>,
     first_row_register: Register<Bit>,
     first_group_register: Register<Bit>,
     last_group_register: Register<Bit>,
-    index_mask: Constant<Bits<16>>,
     group_mask: Constant<Bits<16>>,
     keep_first_row: Constant<Bit>,
     keep_group_flags: Constant<Bit>,
@@ -62,24 +55,20 @@ impl StreamTags {
             clock: Default::default(),
             reset: Default::default(),
             valid: Default::default(),
-            index: Default::default(),
             group: Default::default(),
             first_row: Default::default(),
             first_group: Default::default(),
             last_group: Default::default(),
             valid_q: Default::default(),
-            index_q: Default::default(),
             group_q: Default::default(),
             first_row_q: Default::default(),
             first_group_q: Default::default(),
             last_group_q: Default::default(),
             valid_register: Default::default(),
-            index_register: Default::default(),
             group_register: Default::default(),
             first_row_register: Default::default(),
             first_group_register: Default::default(),
             last_group_register: Default::default(),
-            index_mask: Constant::new(low_mask(widths.index).to_bits()),
             group_mask: Constant::new(low_mask(widths.group).to_bits()),
             keep_first_row: Constant::new(widths.first_row),
             keep_group_flags: Constant::new(widths.group_flags),
@@ -92,21 +81,18 @@ impl Logic for StreamTags {
     fn update(&mut self) {
         self.valid_register.clock.next = self.clock.val();
         self.valid_register.reset.next = self.reset.val();
-        self.index_register.clock.next = self.clock.val();
         self.group_register.clock.next = self.clock.val();
         self.first_row_register.clock.next = self.clock.val();
         self.first_group_register.clock.next = self.clock.val();
         self.last_group_register.clock.next = self.clock.val();
 
         self.valid_register.d.next = self.valid.val();
-        self.index_register.d.next = self.index.val() & self.index_mask.val();
         self.group_register.d.next = self.group.val() & self.group_mask.val();
         self.first_row_register.d.next = self.first_row.val() & self.keep_first_row.val();
         self.first_group_register.d.next = self.first_group.val() & self.keep_group_flags.val();
         self.last_group_register.d.next = self.last_group.val() & self.keep_group_flags.val();
 
         self.valid_q.next = self.valid_register.q.val();
-        self.index_q.next = self.index_register.q.val();
         self.group_q.next = self.group_register.q.val();
         self.first_row_q.next = self.first_row_register.q.val();
         self.first_group_q.next = self.first_group_register.q.val();
