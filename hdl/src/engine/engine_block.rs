@@ -156,12 +156,16 @@ pub struct Engine {
     /// The output phase takes two clocks per neuron because both of its products use the
     /// shared product. `output_pending` is set the clock after it addressed a neuron, when
     /// `x` is formed into `output_difference`; `output_scale` the clock after that, when
-    /// `sat(β · x)` is written. `output_wait` is set in the clock between two neurons.
+    /// `sat(β · x)` is formed into it; `output_write` the clock after that, when it is
+    /// written. `output_wait` is set in the clock between two neurons.
     output_pending: ResetRegister<Bit>,
     output_scale: ResetRegister<Bit>,
+    output_write: ResetRegister<Bit>,
     output_wait: ResetRegister<Bit>,
+    /// The output error unit's clamped word and flag of the clock before. The register takes
+    /// the word only, so its flip-flops share logic cells with the saturation's LUTs.
     output_difference: Register<Signed<32>>,
-    output_first_saturated: Register<Bit>,
+    output_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
     /// The network-wide address of the first weight of the row whose first group reaches
@@ -513,9 +517,10 @@ impl Engine {
             below_active: Default::default(),
             output_pending: Default::default(),
             output_scale: Default::default(),
+            output_write: Default::default(),
             output_wait: Default::default(),
             output_difference: Default::default(),
-            output_first_saturated: Default::default(),
+            output_saturated: Default::default(),
             layer_base: Counter::new(table_bits),
             table_address: Counter::new(table_bits),
             next_row: Counter::new(address_bits),
@@ -752,10 +757,12 @@ impl Logic for Engine {
         self.output_pending.reset.next = self.reset.val();
         self.output_scale.clock.next = self.clock.val();
         self.output_scale.reset.next = self.reset.val();
+        self.output_write.clock.next = self.clock.val();
+        self.output_write.reset.next = self.reset.val();
         self.output_wait.clock.next = self.clock.val();
         self.output_wait.reset.next = self.reset.val();
         self.output_difference.clock.next = self.clock.val();
-        self.output_first_saturated.clock.next = self.clock.val();
+        self.output_saturated.clock.next = self.clock.val();
         self.factor_next.clock.next = self.clock.val();
         self.factor_next_saturated.clock.next = self.clock.val();
         self.factor_ready.clock.next = self.clock.val();
@@ -944,9 +951,10 @@ impl Logic for Engine {
         self.below_active.d.next = false;
         self.output_pending.d.next = false;
         self.output_scale.d.next = self.output_pending.q.val();
+        self.output_write.d.next = self.output_scale.q.val();
         self.output_wait.d.next = false;
         self.output_difference.d.next = self.output_error.clamped.val();
-        self.output_first_saturated.d.next = self.output_error.saturated.val();
+        self.output_saturated.d.next = self.output_error.saturated.val();
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
         self.layer_base.enable.next = false;
@@ -1285,16 +1293,20 @@ impl Logic for Engine {
 
         // Second clocks of the one-word-per-clock loops: the words addressed in the previous
         // clock have arrived and are written here, whatever state the controller is in now.
-        if self.output_scale.q.val() {
+        // An output error's clamps are counted in the clocks after each clamp, and the error
+        // is written in the clock after its own.
+        if self.output_scale.q.val() & self.learning.q.val() {
+            self.counter_events.potential0.next = self.output_saturated.q.val();
+        }
+        if self.output_write.q.val() {
             self.errors0.write_address.next = self.write_index.q.val();
             self.errors1.write_address.next = self.write_index.q.val();
             self.errors0.write_data.next = self.zero_error.val();
             self.errors1.write_data.next = self.zero_error.val();
             if self.learning.q.val() {
-                self.errors0.write_data.next = self.output_error.clamped.val();
-                self.errors1.write_data.next = self.output_error.clamped.val();
-                self.counter_events.potential0.next = self.output_first_saturated.q.val();
-                self.counter_events.potential1.next = self.output_error.saturated.val();
+                self.errors0.write_data.next = self.output_difference.q.val();
+                self.errors1.write_data.next = self.output_difference.q.val();
+                self.counter_events.potential1.next = self.output_saturated.q.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
@@ -1568,8 +1580,9 @@ impl Logic for Engine {
                     self.state.d.next = EngineState::Output;
                 }
             }
-            // The output error of one neuron every other clock; `output_pending` and
-            // `output_scale` form and write it in the two clocks after.
+            // The output error of one neuron every other clock. `output_pending`,
+            // `output_scale` and `output_write` form and write it in the three clocks after.
+            // The last error is written in `StreamStart`, before `StreamStart2` reads it.
             EngineState::Output => {
                 if self.row.q.val() == self.rows.q.val() {
                     self.state.d.next = EngineState::Copy;
