@@ -50,6 +50,11 @@ pub const PROSPECTIVE_LATENCY: usize = 5;
 /// (see [`PotentialSplit`]) with K_r's mantissa in stage 3 and with K_dt's in stage 4, and the
 /// shifter moves each product by its coefficient's shift in the same clock.
 ///
+/// The rounded sum after the shifter is lent too, while no neuron is in stages 2 to 6. A clock
+/// with `spare_base_load` set stores `spare_base` as the base of the sum. Two clocks later,
+/// `prospective` and `potential_saturated` show `sat(spare_base + round(spare_halves))` of
+/// that clock, rounded and saturated as ŭ is.
+///
 /// From the forward sum `Σ w16·r` (48 bits), the membrane potential `u` and the installed error
 /// `e` (potential format, in 32-bit ports), and the coefficients `K_r = τ_r/τ_m` and
 /// `K_dt = dt/τ_m` (16-bit mantissa, shift in 0..=46):
@@ -84,6 +89,9 @@ pub struct NeuronUnit {
     pub spare_low: Signal<In, Signed<16>>,
     pub spare_mant: Signal<In, Signed<16>>,
     pub spare_amount: Signal<In, Bits<6>>,
+    /// The base of the lent rounded sum, stored in the clocks where `spare_base_load` is set.
+    pub spare_base: Signal<In, Signed<32>>,
+    pub spare_base_load: Signal<In, Bit>,
     /// Set in the clocks where a neuron uses the multipliers and the shifter, so the spare
     /// results are invalid.
     pub multipliers_busy: Signal<Out, Bit>,
@@ -126,7 +134,7 @@ pub struct NeuronUnit {
     s3_v_sat: EnableRegister<Bit>,
     s3_current_sat: EnableRegister<Bit>,
     /// u from the `potential` port two clocks after `valid`, for the sums in stages 4 (K_r)
-    /// and 5 (K_dt).
+    /// and 5 (K_dt), or the lent sum's `spare_base`.
     s3_u: EnableRegister<Signed<32>>,
     split: PotentialSplit,
     // Stages 3 and 4: the two signed 16 x 16 multipliers, `high_operand · mant_operand` and
@@ -183,6 +191,8 @@ impl NeuronUnit {
             spare_low: Default::default(),
             spare_mant: Default::default(),
             spare_amount: Default::default(),
+            spare_base: Default::default(),
+            spare_base_load: Default::default(),
             multipliers_busy: Default::default(),
             spare_product: Default::default(),
             spare_halves: Default::default(),
@@ -312,8 +322,11 @@ impl Logic for NeuronUnit {
         self.s3_v_sat.d.next = self.clamp_difference.saturated.val();
         self.s3_current_sat.d.next = self.s2_current_sat.q.val();
         // The `potential` port shows u again while the neuron is in stage 2.
-        self.s3_u.enable.next = self.s2_valid.q.val();
-        self.s3_u.d.next = self.potential_word.result.val();
+        self.s3_u.enable.next = self.s2_valid.q.val() | self.spare_base_load.val();
+        self.s3_u.d.next = self.spare_base.val();
+        if self.s2_valid.q.val() {
+            self.s3_u.d.next = self.potential_word.result.val();
+        }
 
         // Stages 3 and 4 multiply the halves of v and shift the product: by K_r while the
         // neuron is in stage 3, by K_dt while it is in stage 4. Otherwise the multipliers and

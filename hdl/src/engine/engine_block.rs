@@ -157,14 +157,20 @@ pub struct Engine {
     error_lane_late: Register<Bits<8>>,
     /// Set while the loaded layer has a layer above, whose backward sums give its errors.
     below_active: EnableRegister<Bit>,
-    /// The output phase takes two clocks per neuron because both of its products use the
-    /// shared product. `output_pending` is set the clock after it addressed a neuron, when
-    /// `x` is formed into `output_difference`; `output_scale` the clock after that, when
-    /// `sat(β · x)` is written. `output_wait` is set in the clock between two neurons.
+    /// The output phase forms an output error from two shared products, each summed and
+    /// clamped by the neuron unit's lent rounded sum two clocks after its product (see
+    /// `OutputError`). The flags follow a neuron from the clock after the phase addressed it:
+    /// `output_pending` (the product for `x`), `output_sum`, `output_scale` (`x` is clamped and
+    /// multiplied by β), `output_round` and `output_write` (`e` is clamped and written). The
+    /// phase addresses a neuron in each clock where `output_sum` is clear, so no two products
+    /// meet: two neurons in a row, then two clocks without.
     output_pending: ResetRegister<Bit>,
+    output_sum: ResetRegister<Bit>,
     output_scale: ResetRegister<Bit>,
-    output_wait: ResetRegister<Bit>,
-    output_difference: Register<Signed<32>>,
+    output_round: ResetRegister<Bit>,
+    output_write: ResetRegister<Bit>,
+    /// The flag of the output error unit's own clamp (rate targets whose product moves left),
+    /// in the clock after it.
     output_first_saturated: Register<Bit>,
     layer_base: Counter<16>,
     table_address: Counter<16>,
@@ -322,6 +328,7 @@ pub struct Engine {
     minus_stride: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
     minus_one32: Constant<Bits<32>>,
+    minus_one16: Constant<Signed<16>>,
     lanes32: Constant<Bits<32>>,
     zero8: Constant<Bits<8>>,
     one8: Constant<Bits<8>>,
@@ -520,9 +527,10 @@ impl Engine {
             error_lane_late: Default::default(),
             below_active: Default::default(),
             output_pending: Default::default(),
+            output_sum: Default::default(),
             output_scale: Default::default(),
-            output_wait: Default::default(),
-            output_difference: Default::default(),
+            output_round: Default::default(),
+            output_write: Default::default(),
             output_first_saturated: Default::default(),
             layer_base: Counter::new(table_bits),
             table_address: Counter::new(table_bits),
@@ -619,6 +627,7 @@ impl Engine {
             minus_stride: Constant::new((((1 << 16) - field::STRIDE as usize) as u64).to_bits()),
             zero32: Constant::new(0u64.to_bits()),
             minus_one32: Constant::new((u32::MAX as u64).to_bits()),
+            minus_one16: Constant::new((-1i64).into()),
             lanes32: Constant::new(((params.lanes) as u64).to_bits()),
             zero8: Constant::new(0u64.to_bits()),
             one8: Constant::new(1u64.to_bits()),
@@ -759,11 +768,14 @@ impl Logic for Engine {
         self.below_active.clock.next = self.clock.val();
         self.output_pending.clock.next = self.clock.val();
         self.output_pending.reset.next = self.reset.val();
+        self.output_sum.clock.next = self.clock.val();
+        self.output_sum.reset.next = self.reset.val();
         self.output_scale.clock.next = self.clock.val();
         self.output_scale.reset.next = self.reset.val();
-        self.output_wait.clock.next = self.clock.val();
-        self.output_wait.reset.next = self.reset.val();
-        self.output_difference.clock.next = self.clock.val();
+        self.output_round.clock.next = self.clock.val();
+        self.output_round.reset.next = self.reset.val();
+        self.output_write.clock.next = self.clock.val();
+        self.output_write.reset.next = self.reset.val();
         self.output_first_saturated.clock.next = self.clock.val();
         self.factor_next.clock.next = self.clock.val();
         self.factor_next_saturated.clock.next = self.clock.val();
@@ -943,9 +955,10 @@ impl Logic for Engine {
         self.below_active.enable.next = false;
         self.below_active.d.next = false;
         self.output_pending.d.next = false;
-        self.output_scale.d.next = self.output_pending.q.val();
-        self.output_wait.d.next = false;
-        self.output_difference.d.next = self.output_error.clamped.val();
+        self.output_sum.d.next = self.output_pending.q.val();
+        self.output_scale.d.next = self.output_sum.q.val();
+        self.output_round.d.next = self.output_scale.q.val();
+        self.output_write.d.next = self.output_round.q.val();
         self.output_first_saturated.d.next = self.output_error.saturated.val();
         self.layer_base.load.next = false;
         self.layer_base.value.next = self.top_base.q.val();
@@ -1085,11 +1098,14 @@ impl Logic for Engine {
             self.error_old.next = self.errors1_view.potential.val();
             self.error_new.next = self.errors0.read_data.val();
         }
+        // The output phase's first product takes ŭ, which only `errors0` stores.
+        if self.output_pending.q.val() {
+            self.error_new.next = self.errors0.read_data.val();
+        }
 
         // Per-neuron arithmetic units.
         self.output_error.target.next = self.potentials.read_data.val();
         self.output_error.rate.next = self.rate_old.val();
-        self.output_error.prospective.next = self.errors0.read_data.val();
         self.output_error.voltage.next = self.voltage.q.val();
         self.output_error.beta_shift.next = self.beta_shift.q.val();
         self.output_error.second.next = self.output_scale.q.val();
@@ -1199,6 +1215,9 @@ impl Logic for Engine {
         // The shared wide product and its shift on the neuron unit's idle multipliers and
         // shifter: the two products of an output error in the output phase, an error of the
         // layer below while the copy phase writes one, else the stream's next update factor.
+        // The first product of an output error is `ŭ · (−1)` for a voltage target and
+        // `(t − r) · d` for a rate target. The second is `x · β_mant`, with `x` from the
+        // neuron unit's lent rounded sum.
         self.shared_operand.value.next = self.error_new.val();
         self.neuron.spare_mant.next = self.eta_mant.q.val();
         if self.error_pending.q.val() {
@@ -1206,13 +1225,20 @@ impl Logic for Engine {
             self.neuron.spare_mant.next = self.slope_old.val();
         }
         if self.output_pending.q.val() {
-            self.shared_operand.value.next = self.output_error.rate_difference.val();
-            self.neuron.spare_mant.next = self.slope_old.val();
+            if self.voltage.q.val() {
+                self.neuron.spare_mant.next = self.minus_one16.val();
+            } else {
+                self.shared_operand.value.next = self.output_error.rate_difference.val();
+                self.neuron.spare_mant.next = self.slope_old.val();
+            }
         }
         if self.output_scale.q.val() {
-            self.shared_operand.value.next = self.output_difference.q.val();
+            self.shared_operand.value.next = self.neuron.prospective.val();
             self.neuron.spare_mant.next = self.beta_mant.q.val();
         }
+        self.neuron.spare_base.next = self.output_error.base.val();
+        self.neuron.spare_base_load.next =
+            self.output_pending.q.val() | self.output_scale.q.val();
         self.neuron.spare_high.next = self.shared_operand.high.val();
         self.neuron.spare_low.next = self.shared_operand.low.val();
         self.update.product.next = self.neuron.spare_product.val();
@@ -1224,7 +1250,6 @@ impl Logic for Engine {
         }
         self.round_halves.halves.next = self.neuron.spare_halves.val();
         self.update.rounded.next = self.round_halves.rounded.val();
-        self.output_error.rounded.next = self.round_halves.rounded.val();
 
         // Stage 4: the row's forward sum. With the last group of a row it is complete, and the
         // neuron unit takes the row's potential (read at stage 3), after the installed error in
@@ -1287,16 +1312,25 @@ impl Logic for Engine {
 
         // Second clocks of the one-word-per-clock loops: the words addressed in the previous
         // clock have arrived and are written here, whatever state the controller is in now.
-        if self.output_scale.q.val() {
+        // An output error's clamps are counted where the neuron unit's lent rounded sum shows
+        // them, and the error is written with its own. `output_sum` can meet `output_write`
+        // of another neuron, so it counts on another field; `output_scale` never can.
+        if self.learning.q.val() {
+            if self.output_sum.q.val() {
+                self.counter_events.potential1.next = self.output_first_saturated.q.val();
+            }
+            if self.output_scale.q.val() | self.output_write.q.val() {
+                self.counter_events.potential0.next = self.neuron.potential_saturated.val();
+            }
+        }
+        if self.output_write.q.val() {
             self.errors0.write_address.next = self.write_index.q.val();
             self.errors1.write_address.next = self.write_index.q.val();
             self.errors0.write_data.next = self.zero_error.val();
             self.errors1.write_data.next = self.zero_error.val();
             if self.learning.q.val() {
-                self.errors0.write_data.next = self.output_error.clamped.val();
-                self.errors1.write_data.next = self.output_error.clamped.val();
-                self.counter_events.potential0.next = self.output_first_saturated.q.val();
-                self.counter_events.potential1.next = self.output_error.saturated.val();
+                self.errors0.write_data.next = self.neuron.prospective.val();
+                self.errors1.write_data.next = self.neuron.prospective.val();
             }
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
@@ -1505,13 +1539,15 @@ impl Logic for Engine {
                     }
                 }
             }
-            // The output error of one neuron every other clock; `output_pending` and
-            // `output_scale` form and write it in the two clocks after.
+            // The output errors, two neurons in four clocks (see `output_pending`). The phase
+            // ends two clocks after the last second product starts, so the last error is
+            // written by `StreamStart` at the latest, before `StreamStart2` reads it.
             EngineState::Output => {
                 if self.row.q.val() == self.rows.q.val() {
-                    self.state.d.next = EngineState::Copy;
-                } else if !self.output_wait.q.val() {
-                    self.output_wait.d.next = true;
+                    if !self.output_pending.q.val() & !self.output_sum.q.val() {
+                        self.state.d.next = EngineState::Copy;
+                    }
+                } else if !self.output_sum.q.val() {
                     self.rates.read_address.next =
                         self.state_index.q.val() | self.read_bank_offset.val();
                     self.slopes.read_address.next =

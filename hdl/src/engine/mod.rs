@@ -4,8 +4,9 @@
 //! Per time step the controller advances the stochastic-rounding state and processes the layers
 //! from the top down. For each layer it:
 //! 1. loads the layer's descriptor from the layer table (16 clocks);
-//! 2. for the top layer, forms the output errors from the previous step's output (two clocks per
-//!    neuron, because both products of an output error take the shared product);
+//! 2. for the top layer, forms the output errors from the previous step's output, two neurons
+//!    in four clocks. Both products of an output error take the shared product, and the neuron
+//!    unit's rounded sum adds and clamps each of them two clocks later;
 //! 3. copies two kinds of words side by side, one clock per word plus one. Below the top layer,
 //!    it forms the loaded layer's errors `e_new` from the backward sums that the layer above left
 //!    in the lanes. When the host has changed rates or inputs since the last step, it also copies
@@ -26,7 +27,7 @@
 //!
 //! ```text
 //! Σ_l rows_l · max(groups_l, 3)                     the weight stream
-//! + 2 · rows_top − 1                                output errors
+//! + 2 · rows_top + (rows_top mod 2)                 output errors
 //! + Σ_{l < top} rows_l                              errors of the layers below the top
 //! + Σ_l (31 − (max(groups_l, 3) − groups_l))        per-layer overhead
 //! + 5                                               per-step overhead
@@ -35,7 +36,7 @@
 //! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
 //! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal
 //! `synapses / P` up to the padding of each row to whole groups and to at least 3 clocks. The
-//! 4-120-3 Yin-Yang network at P = 2 takes 735 clocks per step. The wait and the per-layer
+//! 4-120-3 Yin-Yang network at P = 2 takes 737 clocks per step. The wait and the per-layer
 //! overhead grow clock for clock with [`crate::NEURON_LATENCY`] (6).
 //!
 //! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous

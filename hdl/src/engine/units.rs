@@ -227,37 +227,39 @@ impl Logic for Widen {
     }
 }
 
-/// The output error of one neuron, `e = sat(β · x)` (β rounded by its shift), where `x` is
-/// `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and `sat(t − ŭ)` for a
-/// voltage target.
+/// The operands of the output error of one neuron, `e = sat(β · x)` (β rounded by its shift),
+/// where `x` is `sat(shift_round(realign(t − r) · d, act_frac))` for a rate target and
+/// `sat(t − ŭ)` for a voltage target.
 ///
-/// The block has no multiplier: it takes both products from the neuron unit's lent multipliers,
-/// which the engine shares between the per-neuron units, in two clocks. In the first it outputs
-/// the 17-bit `rate_difference = t − r` for the product `(t − r) · d`, and `clamped = x`. In the
-/// second, where `second` is set, the product `x · β_mant` goes through the lent shifter by
-/// `amount = β_shift` and the engine's [`RoundHalves`], and `clamped` is `e`. Both clocks share
-/// one saturation, and `saturated` is set when it clamped.
+/// The block has no multiplier and, for the sums and their saturation, no adder of its own.
+/// The engine forms both products on the neuron unit's lent multipliers and shifter. The
+/// neuron unit's lent rounded sum then forms `sat(base + round(halves))` of each two clocks
+/// later (see [`crate::neuron::NeuronUnit`]). In the first product's clock the block gives the
+/// shifter's `amount` and the sum's `base`:
+/// - voltage target: the product is `ŭ · (−1)` moved by 0, and `base = t`, so the sum is `t − ŭ`;
+/// - rate target: the product is `(t − r) · d`, with the 17-bit `rate_difference = t − r`.
+///   `realign(t − r)` moves left by `pot_frac − act_frac`, so the product moves right by
+///   `act_frac − (pot_frac − act_frac)` with rounding. When that move is 0 or more, the shifter
+///   makes it and `base = 0`. Otherwise the block moves the product left itself and saturates
+///   it into `base`, sets `saturated` when that clamped, and `amount` is 63, which leaves
+///   `round(halves) = 0` whatever the product.
 ///
-/// `realign(t − r)` moves left by `pot_frac − act_frac`, so the rate product moves right by
-/// `act_frac − (pot_frac − act_frac)` with rounding. When that move is 0 or more, the lent
-/// shifter makes it in the first clock, with `amount` set to it, and `clamped` takes `rounded`.
-/// Otherwise the block moves `rate_product` left itself.
+/// In the second product's clock, where `second` is set, the product is `x · β_mant`, `amount`
+/// is `β_shift` and `base = 0`.
 #[derive(LogicBlock)]
 pub struct OutputError {
     /// An activity word (rate target) or a potential word (voltage target).
     pub target: Signal<In, Signed<32>>,
     pub rate: Signal<In, Signed<16>>,
-    pub prospective: Signal<In, Signed<32>>,
     pub voltage: Signal<In, Bit>,
     pub beta_shift: Signal<In, Bits<6>>,
-    /// Set in the second clock of a neuron.
+    /// Set in the clock of the second product.
     pub second: Signal<In, Bit>,
     /// `(t − r) · d` from the engine's shared product.
     pub rate_product: Signal<In, Signed<48>>,
-    pub rounded: Signal<In, Signed<33>>,
     pub rate_difference: Signal<Out, Signed<32>>,
     pub amount: Signal<Out, Bits<6>>,
-    pub clamped: Signal<Out, Signed<32>>,
+    pub base: Signal<Out, Signed<32>>,
     pub saturated: Signal<Out, Bit>,
     _act_frac: u32,
     _pot_frac: u32,
@@ -269,15 +271,13 @@ impl OutputError {
         OutputError {
             target: Default::default(),
             rate: Default::default(),
-            prospective: Default::default(),
             voltage: Default::default(),
             beta_shift: Default::default(),
             second: Default::default(),
             rate_product: Default::default(),
-            rounded: Default::default(),
             rate_difference: Default::default(),
             amount: Default::default(),
-            clamped: Default::default(),
+            base: Default::default(),
             saturated: Default::default(),
             _act_frac: act_frac,
             _pot_frac: pot_frac,
@@ -296,72 +296,68 @@ impl Logic for OutputError {
     fn update(&mut self) {
         let bits = self._pot_bits as usize;
         let rate_move = self.rate_move();
-        let rounded = signed_value(self.rounded.val()) as i128;
-        let value = if self.second.val() {
-            rounded
-        } else if self.voltage.val() {
-            let t = signed_value(self.target.val()) as i128;
-            t - signed_value(self.prospective.val()) as i128
-        } else if rate_move >= 0 {
-            rounded
-        } else {
-            round_shift_value(signed_value(self.rate_product.val()) as i128, rate_move)
-        };
-        let (clamped, saturated) = saturate_value(value, bits);
         let rate_difference =
             signed_value(self.target.val()) as i16 as i64 - signed_value(self.rate.val()) as i64;
         self.rate_difference.next = rate_difference.into();
-        self.amount.next = if self.second.val() {
-            self.beta_shift.val()
+        let (moved, moved_saturated) = if rate_move < 0 {
+            let product = signed_value(self.rate_product.val()) as i128;
+            saturate_value(round_shift_value(product, rate_move), bits)
         } else {
-            (rate_move.max(0) as u64).to_bits()
+            (0, false)
         };
-        self.clamped.next = clamped.into();
+        let (amount, base, saturated) = if self.second.val() {
+            (self.beta_shift.val().to_u64(), 0, false)
+        } else if self.voltage.val() {
+            (0, signed_value(self.target.val()), false)
+        } else if rate_move >= 0 {
+            (rate_move as u64, 0, false)
+        } else {
+            (63, moved, moved_saturated)
+        };
+        self.amount.next = amount.to_bits();
+        self.base.next = base.into();
         self.saturated.next = saturated;
     }
     fn connect(&mut self) {
         self.rate_difference.connect();
         self.amount.connect();
-        self.clamped.connect();
+        self.base.connect();
         self.saturated.connect();
     }
     fn hdl(&self) -> Verilog {
         let bits = self._pot_bits as usize;
         let rate_move = self.rate_move();
         // `t − r` has 17 bits, so the shared product `(t − r) · d` is exact and fits 32 bits.
-        // A voltage target and ŭ have at most 31 bits each, so `t − ŭ` fits 32 bits too.
         let mut text = format!(
             "wire signed [16:0] rate_wide = {{target[15], target[15:0]}} - {{rate[15], rate}};\n\
-             always @(*) rate_difference = {rate_extended};\n\
-             wire signed [31:0] voltage_difference = target - prospective;\n\
-             always @(*) amount = second ? beta_shift : 6'd{first_amount};\n",
+             always @(*) rate_difference = {rate_extended};\n",
             rate_extended = extend("rate_wide", 17, 15),
-            first_amount = rate_move.max(0),
         );
-        let width = if rate_move >= 0 {
-            // The lent shifter and RoundHalves have moved the rate product into `rounded`.
+        if rate_move >= 0 {
             text += &format!(
                 "wire unused_rate_product = &{{1'b0, rate_product}};\n\
-                 wire signed [32:0] value = (voltage && !second) ? {voltage} : rounded;\n",
-                voltage = extend("voltage_difference", 32, 1),
+                 always @(*) amount = second ? beta_shift : voltage ? 6'd0 : 6'd{rate_move};\n\
+                 always @(*) base = (voltage && !second) ? target : 32'sd0;\n\
+                 always @(*) saturated = 1'b0;\n"
             );
-            33
         } else {
             text += "wire signed [31:0] slope_product = rate_product[31:0];\n\
                      wire unused_rate_product = &{1'b0, rate_product[47:32]};\n";
             let (moved, moved_width) = round_shift("slope_product", 32, rate_move, "slope_moved");
             text += &moved;
-            let width = moved_width.max(33);
-            text += &format!(
-                "wire signed [{top}:0] value = second ? {rounded} : voltage ? {voltage} : {slope};\n",
-                top = width - 1,
-                rounded = extend("rounded", 33, width - 33),
-                voltage = extend("voltage_difference", 32, width - 32),
-                slope = extend("slope_moved", moved_width, width - moved_width),
+            text += "reg signed [31:0] moved;\nreg moved_saturated;\n";
+            text += &saturate(
+                "slope_moved",
+                moved_width,
+                bits,
+                "moved",
+                32,
+                "moved_saturated",
             );
-            width
-        };
-        text += &saturate("value", width, bits, "clamped", 32, "saturated");
+            text += "always @(*) amount = second ? beta_shift : voltage ? 6'd0 : 6'd63;\n\
+                     always @(*) base = second ? 32'sd0 : voltage ? target : moved;\n\
+                     always @(*) saturated = !second && !voltage && moved_saturated;\n";
+        }
         Verilog::Custom(text)
     }
 }

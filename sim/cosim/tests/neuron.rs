@@ -119,6 +119,9 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         "prospective_valid",
     ]
     .map(|name| model.port(name));
+    // The unit may take a base for its lent rounded sum only while no neuron is in flight.
+    let spare_base_load = model.port("spare_base_load");
+    model.set(spare_base_load, 0);
     model.reset(2);
 
     let mut bubbles = Stimulus::new(seed ^ 0xb0bb1e);
@@ -520,6 +523,77 @@ fn neuron_lends_idle_multipliers() {
             lent_clocks < 3500,
             "{model_name}: only {} clocks used the multipliers",
             4000 - lent_clocks
+        );
+    }
+}
+
+/// In clocks without a neuron, the unit lends its rounded sum: two clocks after a clock with
+/// `spare_base_load`, `prospective` shows `sat(spare_base + round(spare_product · 2^-amount))`
+/// of that clock, rounded half up and saturated as ŭ is, and `potential_saturated` its flag.
+#[test]
+fn neuron_lends_rounded_sum() {
+    for (model_name, formats) in [
+        ("neuron", Formats::default()),
+        ("neuron_alt", alternate_formats()),
+    ] {
+        let mut model = Model::new(model_name, 9);
+        let valid = model.port("valid");
+        let spare = ["spare_high", "spare_low", "spare_mant"].map(|name| model.port(name));
+        let amount_port = model.port("spare_amount");
+        let base_port = model.port("spare_base");
+        let load_port = model.port("spare_base_load");
+        let prospective = model.port("prospective");
+        let saturated_port = model.port("potential_saturated");
+        model.set(valid, 0);
+        model.reset(2);
+
+        let pot = formats.pot();
+        let mut stimulus = Stimulus::new(0x5b45);
+        // The exact sum of each clock so far, the latest last.
+        let mut sums: VecDeque<i128> = VecDeque::new();
+        let mut base = 0i128;
+        let mut saturations = 0;
+        for clock in 0..4000 {
+            let [high, low, mant] = [0; 3].map(|_| stimulus.word(16));
+            model.set(spare[0], high);
+            model.set(spare[1], low);
+            model.set(spare[2], mant);
+            let amount = stimulus.below(64) as u32;
+            model.set(amount_port, amount as i64);
+            let load = stimulus.chance(3, 4);
+            let next_base = stimulus.word(formats.pot_bits);
+            model.set(base_port, next_base);
+            model.set(load_port, load as i64);
+            model.eval();
+
+            if sums.len() == 2 {
+                let sum = sums.pop_front().unwrap();
+                let expected = sum.clamp(pot.min() as i128, pot.max() as i128) as i64;
+                assert_eq!(
+                    model.get_signed(prospective),
+                    expected,
+                    "{model_name}: lent sum {sum} at clock {clock}"
+                );
+                let clamped = expected as i128 != sum;
+                assert_eq!(
+                    model.get(saturated_port) == 1,
+                    clamped,
+                    "{model_name}: lent sum flag of {sum} at clock {clock}"
+                );
+                saturations += clamped as usize;
+            }
+
+            if load {
+                base = next_base as i128;
+            }
+            let product = ((high as i128 * mant as i128) << 15) + low as i128 * mant as i128;
+            let halves = (product << 1) >> amount;
+            sums.push_back(base + ((halves + 1) >> 1));
+            model.clock();
+        }
+        assert!(
+            saturations > 100,
+            "{model_name}: only {saturations} lent sums saturated"
         );
     }
 }
