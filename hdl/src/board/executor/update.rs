@@ -449,7 +449,7 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::PutByte;
             }
             ExecState::ErrorDetail => {
-                // After four bytes the serializer's low half contains the detail, unless the
+                // After four bytes the serializer's next four bytes are the detail, unless the
                 // detail is a queue frame's length, which is summed again.
                 self.state.d.next = ExecState::ErrorTail;
                 if self.stored_source.q.val() == self.detail_queue_length.val() {
