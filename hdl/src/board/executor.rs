@@ -239,7 +239,7 @@ pub enum ExecState {
     ErrorReply,
     /// Start the error reply's detail: a queue frame's length is summed again.
     ErrorDetail,
-    /// Write the error reply's detail, the low 4 bytes of the serializer.
+    /// Write the error reply's detail, the serializer's next 4 bytes.
     ErrorTail,
     /// The reply payload is complete: take its length.
     Finish,
@@ -462,6 +462,8 @@ pub struct CommandExecutor {
     wide_count: ZeroExtend<32, 64>,
     /// Set parameters: steps per sample (`w0`) above the protocol's 1,000,000.
     steps_above: Above<32>,
+    /// High while the gather has more than 4 bytes left: the next byte goes into the low half.
+    gather_into_low: Above<4>,
     /// Set parameters: steps per sample minus settle steps, bit 20 set when it is negative.
     /// Valid only once steps per sample passed their check, so they are below 2^20.
     steps_difference: Signal<Local, Bits<21>>,
@@ -766,6 +768,7 @@ impl CommandExecutor {
             wide_samples: Default::default(),
             wide_count: Default::default(),
             steps_above: Above::new(1_000_000),
+            gather_into_low: Above::new(4),
             steps_difference: Default::default(),
             emit: Default::default(),
             emit_byte: Default::default(),

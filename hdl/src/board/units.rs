@@ -124,7 +124,8 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, `clear` zeroes the register
-/// (ahead of the other strobes), and each `shift` strobe moves the next byte to `data`.
+/// (ahead of the other strobes), and both present byte 0 at `data`. Each `shift` strobe presents
+/// the next byte, selected by a 3-bit byte index, so the register itself never shifts.
 /// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
 /// the rest: the sum of the engine's five saturation counters, or a queue frame's length, which
 /// the executor sums there one record at a time. `fits` is high when the low 35 bits equal
@@ -144,6 +145,7 @@ pub struct ByteSerializer {
     pub data: Signal<Out, Bits<8>>,
     pub fits: Signal<Out, Bit>,
     _word: u64,
+    _byte: u64,
 }
 
 impl Logic for ByteSerializer {
@@ -151,17 +153,19 @@ impl Logic for ByteSerializer {
         if self.clock.pos_edge() {
             if self.clear.val() {
                 self._word = 0;
+                self._byte = 0;
             } else if self.load.val() {
                 self._word = self.value.val().to_u64();
+                self._byte = 0;
             } else if self.accumulate.val() {
                 let sum =
                     (self._word & ((1 << 35) - 1)) + (self.value.val().to_u64() & 0xffff_ffff);
                 self._word = sum & ((1 << 35) - 1);
             } else if self.shift.val() {
-                self._word >>= 8;
+                self._byte = (self._byte + 1) & 7;
             }
         }
-        self.data.next = (self._word & 0xff).to_bits();
+        self.data.next = ((self._word >> (8 * self._byte)) & 0xff).to_bits();
         self.fits.next = self._word & ((1 << 35) - 1) == self.length.val().to_u64();
     }
     fn connect(&mut self) {
@@ -171,14 +175,16 @@ impl Logic for ByteSerializer {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(
             "reg [63:0] word;\n\
+             reg [2:0] byte_index;\n\
              always @(posedge clock) begin\n\
              \x20  if (clear) word <= 64'h0;\n\
              \x20  else if (load) word <= value;\n\
              \x20  else if (accumulate) word <= {29'h0, word[34:0] + {3'h0, value[31:0]}};\n\
-             \x20  else if (shift) word <= {8'h0, word[63:8]};\n\
+             \x20  if (clear | load) byte_index <= 3'h0;\n\
+             \x20  else if (shift & ~accumulate) byte_index <= byte_index + 3'h1;\n\
              end\n\
              always @(*) begin\n\
-             \x20  data = word[7:0];\n\
+             \x20  data = word[8 * byte_index +: 8];\n\
              \x20  fits = word[34:0] == {19'h0, length};\n\
              end\n"
                 .into(),

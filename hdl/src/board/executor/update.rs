@@ -143,7 +143,8 @@ impl Logic for CommandExecutor {
         self.payload_address.next = self.ptr.q.val();
         self.gather.data.next = self.payload_byte.val();
         self.gather.shift.next = false;
-        self.gather.into_low.next = self.gather_left.q.val() > self.four4.val();
+        self.gather_into_low.value.next = self.gather_left.q.val();
+        self.gather.into_low.next = self.gather_into_low.above.val();
         self.gather.clear.next = false;
         self.gather.operand_short.next = false;
         self.gather.operand_top.next = false;
@@ -448,7 +449,7 @@ impl Logic for CommandExecutor {
                 self.state.d.next = ExecState::PutByte;
             }
             ExecState::ErrorDetail => {
-                // After four bytes the serializer's low half contains the detail, unless the
+                // After four bytes the serializer's next four bytes are the detail, unless the
                 // detail is a queue frame's length, which is summed again.
                 self.state.d.next = ExecState::ErrorTail;
                 if self.stored_source.q.val() == self.detail_queue_length.val() {
