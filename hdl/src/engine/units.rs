@@ -375,7 +375,7 @@ impl Logic for OutputError {
 pub struct UpdateFactor {
     pub product: Signal<In, Signed<48>>,
     pub eta_shift: Signal<In, Bits<6>>,
-    pub rounded: Signal<In, Signed<33>>,
+    pub rounded: Signal<In, Signed<17>>,
     pub amount: Signal<Out, Bits<6>>,
     pub factor: Signal<Out, Signed<16>>,
     pub saturated: Signal<Out, Bit>,
@@ -427,7 +427,7 @@ impl Logic for UpdateFactor {
                 "wire [6:0] alignment = {{1'b0, eta_shift}} + 7'd{offset};\n\
                  always @(*) amount = alignment[6] ? 6'd63 : alignment[5:0];\n"
             );
-            text += &saturate("rounded", 33, 16, "factor", 16, "saturated");
+            text += &saturate("rounded", 17, 16, "factor", 16, "saturated");
             return Verilog::Custom(text);
         }
         let mut text = format!(
@@ -448,36 +448,40 @@ impl Logic for UpdateFactor {
 
 /// `rounded = (halves + 1) >>> 1` for the shifted doubled product `halves` that the neuron
 /// unit's lent shifter forms (see [`crate::leaf::CoefficientShift`]): the product moved right by
-/// the shifter's amount and rounded half up. The engine shares it between the update factors
-/// and the output errors, whose products never arrive in the same clock.
+/// the shifter's amount and rounded half up, for the update factor.
 ///
-/// Both of them saturate the result to at most 31 bits, so `rounded` has only 33. It is exact
-/// from −2^31 to 2^31. A result outside that range may come out as another value outside it
-/// with the same sign, which saturates to 32 bits or fewer with the same word and flag.
+/// The update factor saturates the result to 16 bits, so `rounded` has only 17 and the adder
+/// only 18. It is exact for `halves` from −2^16 to 2^16 − 1. Outside that range it is −2^16 or
+/// 2^16 − 1 by the sign of `halves`, which saturates to the same word and flag.
 #[derive(LogicBlock, Default)]
 pub struct RoundHalves {
     pub halves: Signal<In, Signed<34>>,
-    pub rounded: Signal<Out, Signed<33>>,
+    pub rounded: Signal<Out, Signed<17>>,
 }
 
 impl Logic for RoundHalves {
     fn update(&mut self) {
         let halves = signed_value(self.halves.val()) as i128;
-        let rounded = (halves + 1) >> 1;
-        let clamped = rounded.clamp(-(1i128 << 32), (1i128 << 32) - 1);
-        self.rounded.next = (clamped as i64).into();
+        let rounded = if (-(1i128 << 16)..(1i128 << 16)).contains(&halves) {
+            (halves + 1) >> 1
+        } else if halves < 0 {
+            -(1i128 << 16)
+        } else {
+            (1i128 << 16) - 1
+        };
+        self.rounded.next = (rounded as i64).into();
     }
     fn connect(&mut self) {
         self.rounded.connect();
     }
     fn hdl(&self) -> Verilog {
-        // When the top two bits of `halves` differ, |halves| >= 2^32, so the rounded value is
-        // outside [−2^31, 2^31) with the sign of `halves`, and the sign with its complement on
-        // top gives such a value. Otherwise `halves + 1` fits 34 bits and its top 33 are the exact result.
+        // Bits 33 to 16 of `halves` are equal exactly when it fits 17 bits. Then `halves + 1`
+        // fits 18 bits and its top 17 are the exact result.
         Verilog::Custom(
             "wire sign = halves[33];\n\
-             wire signed [33:0] bumped = halves + 34'sd1;\n\
-             always @(*) rounded = (sign != halves[32]) ? {sign, !sign, bumped[31:1]} : bumped[33:1];\n\
+             wire fits = (halves[33:16] == {18{sign}});\n\
+             wire signed [17:0] bumped = {sign, halves[16:0]} + 18'sd1;\n\
+             always @(*) rounded = fits ? bumped[17:1] : {sign, {16{!sign}}};\n\
              wire unused_bits = &{1'b0, bumped[0]};\n"
                 .into(),
         )
