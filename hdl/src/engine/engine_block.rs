@@ -442,9 +442,9 @@ impl Engine {
         let address_bits = bits_for(params.weight_words * params.lanes + params.lanes).min(32);
         // The tags that each stage passes on. Stage 1 reads the group flags, stages 2 and 3 the
         // last-group flag, and stage 4 the group flags, the group and the first-row flag.
-        // Counters and registers of their own provide the rest: the group's column at stage 1,
-        // its weight address at stages 2 and 4, its address for stochastic rounding at stage 2,
-        // the group at stage 3, and the row's state index at stages 2 and 3.
+        // Counters and registers of their own provide the rest. They keep the group's column at
+        // stage 1, its weight address at stages 2 and 4 and its stochastic-rounding address at
+        // stage 2. They also keep the group at stage 3 and the row's state index at stages 2 and 3.
         let tag_widths = |stage: usize| TagWidths {
             group: if stage == 3 { group_bits } else { 0 },
             first_row: true,

@@ -354,8 +354,18 @@ impl Logic for OutputError {
                 32,
                 "moved_saturated",
             );
-            text += "always @(*) amount = second ? beta_shift : voltage ? 6'd0 : 6'd63;\n\
-                     always @(*) base = second ? 32'sd0 : voltage ? target : moved;\n\
+            text += "always @(*) begin\n\
+                         if (second) begin\n\
+                             amount = beta_shift;\n\
+                             base = 32'sd0;\n\
+                         end else if (voltage) begin\n\
+                             amount = 6'd0;\n\
+                             base = target;\n\
+                         end else begin\n\
+                             amount = 6'd63;\n\
+                             base = moved;\n\
+                         end\n\
+                     end\n\
                      always @(*) saturated = !second && !voltage && moved_saturated;\n";
         }
         Verilog::Custom(text)
