@@ -10,7 +10,7 @@ use super::cache::ReplyCache;
 use super::units::{
     coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer, CoefficientCheck,
     CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
-    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
+    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend, span_bits,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -754,7 +754,7 @@ impl CommandExecutor {
             ),
             walker: WeightWalker::new(&layers, lanes, board.engine.bank_bits()),
             cache: ReplyCache::new(board.max_cached_reply()),
-            words: Default::default(),
+            words: ReplyWords::new(span_bits(sizes, MAX_WORDS_PER_FRAME as u32)),
             error_detail: ErrorDetail::new(
                 28 + 4 * depth as u64,
                 n_inputs as u64,

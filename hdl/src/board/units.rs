@@ -275,6 +275,13 @@ pub struct MemorySizes {
     pub neurons: u32,
 }
 
+/// Returns the bits that every memory size and every word count up to `max_words` fit in. The
+/// offset and the count of a header that passes [`MemoryRange`] fit them too.
+pub fn span_bits(sizes: MemorySizes, max_words: u32) -> usize {
+    let largest = (sizes.weights.max(sizes.neurons).max(1) as u64).max(max_words as u64);
+    (64 - largest.leading_zeros()) as usize
+}
+
 /// Checks a read or write memory header. `known` is high when `memory` names a memory (1 to 7),
 /// and `in_range` when `count` is at most 1022 and `offset + count` does not pass the memory's
 /// end. `size` is the memory's size in words, the error detail.
@@ -327,9 +334,7 @@ impl Logic for MemoryRange {
     fn hdl(&self) -> Verilog {
         // Every memory size and every `count` up to the word limit fit in `bits` bits. An
         // offset with a set bit above them is out of range, and the sum needs `bits + 1` bits.
-        let largest = (self._sizes.weights.max(self._sizes.neurons).max(1) as u64)
-            .max(self._max_words as u64);
-        let bits = (64 - largest.leading_zeros()) as usize;
+        let bits = span_bits(self._sizes, self._max_words);
         let high_clear = if bits >= 32 {
             "1'b1".to_string()
         } else {
@@ -962,8 +967,10 @@ impl Logic for AddressJoin {
 }
 
 /// Packs reply words: the 8-byte memory header (`memory`, 0, `count`, `offset`) and the 8-byte
-/// error payload (`code`, `opcode`, 0, 0, `detail`), little-endian.
-#[derive(LogicBlock, Default)]
+/// error payload (`code`, `opcode`, 0, 0, `detail`), little-endian. The executor sends the header
+/// only after [`MemoryRange`] passes it. So the memory id fits 3 bits, the offset and the count
+/// fit [`span_bits`] bits, and the header keeps only those bits.
+#[derive(LogicBlock)]
 pub struct ReplyWords {
     pub memory: Signal<In, Bits<8>>,
     pub count: Signal<In, Bits<16>>,
@@ -973,13 +980,32 @@ pub struct ReplyWords {
     pub detail: Signal<In, Bits<32>>,
     pub header: Signal<Out, Bits<64>>,
     pub error: Signal<Out, Bits<64>>,
+    _span_bits: usize,
+}
+
+impl ReplyWords {
+    pub fn new(span_bits: usize) -> Self {
+        assert!(span_bits >= 1, "a header span needs at least one bit");
+        ReplyWords {
+            memory: Default::default(),
+            count: Default::default(),
+            offset: Default::default(),
+            code: Default::default(),
+            opcode: Default::default(),
+            detail: Default::default(),
+            header: Default::default(),
+            error: Default::default(),
+            _span_bits: span_bits,
+        }
+    }
 }
 
 impl Logic for ReplyWords {
     fn update(&mut self) {
-        let header = self.memory.val().to_u64()
-            | (self.count.val().to_u64() << 16)
-            | (self.offset.val().to_u64() << 32);
+        let span_mask = (1u64 << self._span_bits.min(32)) - 1;
+        let header = (self.memory.val().to_u64() & 7)
+            | ((self.count.val().to_u64() & span_mask) << 16)
+            | ((self.offset.val().to_u64() & span_mask) << 32);
         let error = self.code.val().to_u64()
             | (self.opcode.val().to_u64() << 8)
             | (self.detail.val().to_u64() << 32);
@@ -991,13 +1017,27 @@ impl Logic for ReplyWords {
         self.error.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(
+        // The low `bits` of a `width`-bit field, zero-extended, and its unused high bits.
+        let keep = |name: &str, width: usize| {
+            let bits = self._span_bits.min(width);
+            if bits == width {
+                (name.to_string(), String::new())
+            } else {
+                (
+                    format!("{{{}'h0, {name}[{}:0]}}", width - bits, bits - 1),
+                    format!(", {name}[{}:{bits}]", width - 1),
+                )
+            }
+        };
+        let (offset, unused_offset) = keep("offset", 32);
+        let (count, unused_count) = keep("count", 16);
+        Verilog::Custom(format!(
             "always @(*) begin\n\
-             \x20  header = {offset, count, 8'h0, memory};\n\
-             \x20  error = {detail, 16'h0, opcode, code};\n\
-             end\n"
-                .into(),
-        )
+             \x20  header = {{{offset}, {count}, 13'h0, memory[2:0]}};\n\
+             \x20  error = {{detail, 16'h0, opcode, code}};\n\
+             end\n\
+             wire unused_header = &{{1'b0, memory[7:3]{unused_offset}{unused_count}}};\n"
+        ))
     }
 }
 
