@@ -1363,10 +1363,12 @@ impl Logic for Engine {
             self.write_index.enable.next = true;
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
-        // returned by then, so `write_index` already addresses this neuron.
+        // returned by then, so `write_index` already addresses this neuron. `errors1` takes the
+        // same word without writing it, so that both memories share one write-data multiplexer.
         if self.neuron.prospective_valid.val() {
             self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
             self.errors0.write_data.next = self.neuron.prospective.val();
+            self.errors1.write_data.next = self.neuron.prospective.val();
             self.errors0.write_enable.next = true;
         }
         // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.
