@@ -11,7 +11,8 @@ use super::units::{
     Xorshift,
 };
 use super::{
-    bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MIN_ROW_CLOCKS,
+    bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MAX_RUN_STEPS,
+    MIN_ROW_CLOCKS,
 };
 use crate::counter_bank::CounterBank;
 use crate::leaf::{PotentialSplit, Register, Requantize, ResetRegister};
@@ -53,7 +54,8 @@ pub struct Engine {
     /// Physical bank of the double-buffered words that the current step reads.
     bank: Counter<1>,
     learning: EnableRegister<Bit>,
-    /// Time steps the current run still takes, counted down at the end of each step.
+    /// Time steps the current run still takes, counted down at the end of each step. It keeps
+    /// the bits of `MAX_RUN_STEPS`.
     steps_left: Counter<32>,
     read_select: EnableRegister<Bits<8>>,
     /// The host's read address, latched with the bits up to the weight word's top bit, and
@@ -467,7 +469,7 @@ impl Engine {
             state: Default::default(),
             bank: Default::default(),
             learning: Default::default(),
-            steps_left: Counter::new(32),
+            steps_left: Counter::up_to(MAX_RUN_STEPS),
             read_select: Default::default(),
             read_address: Default::default(),
             read_beyond: Default::default(),
@@ -1361,10 +1363,12 @@ impl Logic for Engine {
             self.write_index.enable.next = true;
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
-        // returned by then, so `write_index` already addresses this neuron.
+        // returned by then, so `write_index` already addresses this neuron. `errors1` takes the
+        // same word without writing it, so that both memories share one write-data multiplexer.
         if self.neuron.prospective_valid.val() {
             self.errors0.write_address.next = self.write_index.q.val() | self.upper_half.val();
             self.errors0.write_data.next = self.neuron.prospective.val();
+            self.errors1.write_data.next = self.neuron.prospective.val();
             self.errors0.write_enable.next = true;
         }
         // The neuron unit's results, NEURON_LATENCY clocks after the stream issued them.

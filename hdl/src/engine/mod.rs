@@ -143,6 +143,10 @@ pub const MAX_LANES: usize = 128;
 /// so that the neuron unit's multipliers have a clock per row for the per-neuron products.
 pub const MIN_ROW_CLOCKS: usize = 3;
 
+/// Time steps one `run` command takes at most. The engine counts them in 20 bits, which hold
+/// the protocol's 1,000,000 steps per sample.
+pub const MAX_RUN_STEPS: u64 = (1 << 20) - 1;
+
 /// Commands of the host port, one per strobe input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineCommand {
@@ -150,7 +154,8 @@ pub enum EngineCommand {
     Write,
     /// `read`: `read_data` is the word at (`select`, `address`) while `read_valid` pulses.
     Read,
-    /// `run`: run `data` time steps, with nudging and learning when `learn` is set.
+    /// `run`: run `data` time steps (1 to `MAX_RUN_STEPS`), with nudging and learning when
+    /// `learn` is set.
     Run,
 }
 

@@ -1,7 +1,9 @@
 //! A host-side driver for the Verilated engine: loads a `FixedModel`'s configuration and state
 //! through the engine's command port, runs time steps and reads every state word back.
 
-use leap_hdl::engine::{constant, counter, field, select, EngineParams, MIN_ROW_CLOCKS};
+use leap_hdl::engine::{
+    constant, counter, field, select, EngineParams, MAX_RUN_STEPS, MIN_ROW_CLOCKS,
+};
 use leap_hdl::leaf::activation;
 use leap_model::config::{Activation, Config, ErrorSource, TargetKind};
 use leap_model::fixed::{Constants, FixedModel, Saturations};
@@ -366,7 +368,10 @@ impl EngineDriver {
     /// Runs `steps` time steps, with nudging and learning when `learn` is set, and waits until
     /// the engine is idle again. Panics when it is still busy after `max_cycles` clocks.
     pub fn run(&mut self, steps: u32, learn: bool, max_cycles: u64) {
-        assert!(steps > 0, "run at least one step");
+        assert!(
+            (1..=MAX_RUN_STEPS).contains(&(steps as u64)),
+            "{steps} steps: run 1 to {MAX_RUN_STEPS}"
+        );
         let start = self.model.cycles();
         self.model.set(self.ports.data, steps as i64);
         self.model.set(self.ports.learn, learn as i64);
