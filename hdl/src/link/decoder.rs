@@ -104,12 +104,19 @@ pub struct ErrorEvents {
 impl ErrorEvents {
     /// Returns the CRC, framing, length and timeout error counters, then the unknown-opcode and
     /// replay counters.
+    ///
+    /// The scanner's events are spaced, which narrows their pending counts. A candidate takes a
+    /// clock for its sync byte after the previous rejection and five for its header, so length
+    /// errors are 6 clocks apart or more, and CRC errors, which also take the 4 CRC bytes, 10
+    /// clocks. A timeout needs a candidate opened after the previous rejection, so timeouts are
+    /// 2 clocks apart. A skipped run needs a sync byte examined since the previous one, and a
+    /// dropped run a byte written since the previous one, so each is 2 clocks apart.
     pub fn counters() -> Vec<CounterSpec> {
         vec![
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 2, 2),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 1, 1),
+            CounterSpec::new(32, 1, 1).spaced(10),
+            CounterSpec::new(32, 2, 2).spaced(2),
+            CounterSpec::new(32, 1, 1).spaced(6),
+            CounterSpec::new(32, 1, 1).spaced(2),
             CounterSpec::new(32, 1, 1),
             CounterSpec::new(32, 1, 1),
         ]
