@@ -240,8 +240,8 @@ pub struct FrameDecoder {
     /// A byte arrived and no gap has followed it yet (reset 0).
     armed: ResetRegister<Bit>,
     /// `quiet_start` plus the clocks since the last received byte minus one, counted while
-    /// armed. It reaches `quiet_top`, its only bit that `quiet_start` leaves 0 and the only one
-    /// the gap test reads, after `timeout_clocks` counts. No reset, because `armed` resets to 0.
+    /// armed. Its bit `quiet_top` first rises after `timeout_clocks` counts, and the gap test
+    /// reads only that bit. No reset, because `armed` resets to 0.
     quiet: Register<Bits<33>>,
     /// Queued gap positions, oldest first. Bit `k` of `gap_valid` marks entry `k` valid, and
     /// the valid entries are the first ones (reset 0).
