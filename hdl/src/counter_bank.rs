@@ -18,6 +18,9 @@ pub struct CounterSpec {
     /// The field is 0 while `reading` is high, so the pending count needs no room for the
     /// clocks that a read stops the round.
     pub quiet_while_reading: bool,
+    /// Clocks of the shortest window that can take `max_increment` events: the events of any
+    /// `spacing` consecutive clocks add up to at most `max_increment`. 1 unless set.
+    pub spacing: usize,
 }
 
 impl CounterSpec {
@@ -33,6 +36,17 @@ impl CounterSpec {
             increment_bits,
             max_increment,
             quiet_while_reading: false,
+            spacing: 1,
+        }
+    }
+
+    /// Returns the counter with [`CounterSpec::spacing`] set to `clocks`, which sizes its
+    /// pending count for `max_increment` events per `clocks` clocks.
+    pub fn spaced(self, clocks: usize) -> Self {
+        assert!(clocks >= 1, "a spacing of 0 clocks is invalid");
+        CounterSpec {
+            spacing: clocks,
+            ..self
         }
     }
 
@@ -99,7 +113,8 @@ impl BankLayout {
         let round = 2 * slots;
         // A pending count takes the events from the clock of one fold of its counter up to the
         // clock before the next fold. That is a round of clocks, plus the clocks that a read
-        // holds the round unless the counter is quiet while reading.
+        // holds the round unless the counter is quiet while reading. Those clocks split into
+        // at most `ceil(clocks / spacing)` windows of `spacing` clocks.
         let pending_bits: Vec<usize> = counters
             .iter()
             .map(|spec| {
@@ -108,7 +123,8 @@ impl BankLayout {
                 } else {
                     hold_clocks
                 };
-                bits_for(spec.max_increment * (round + read_clocks) as u64)
+                let windows = (round + read_clocks).div_ceil(spec.spacing);
+                bits_for(spec.max_increment * windows as u64)
             })
             .collect();
         for &bits in &pending_bits {
@@ -169,8 +185,9 @@ fn bits_for(max: u64) -> usize {
 /// register feeds the fold, and each bit of its sum shares a logic cell with its flip-flop. A
 /// pending count collects the events of at most `round + hold_clocks` clocks, where `round` is
 /// twice the memory words, or of `round` clocks for a counter that is quiet while reading. Its
-/// flip-flops are sized for that many clocks at the maximum increment, so it never overflows
-/// while the caller keeps the read contract below.
+/// flip-flops are sized for that many clocks at the maximum increment per
+/// [`CounterSpec::spacing`] clocks, so it never overflows while the caller keeps that spacing
+/// and the read contract below.
 ///
 /// A read raises `reading` with a counter index in `select` and keeps both until `ready`. The
 /// bank waits for the next fold of that counter that starts after `reading` rises, then stops

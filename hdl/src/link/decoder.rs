@@ -104,12 +104,19 @@ pub struct ErrorEvents {
 impl ErrorEvents {
     /// Returns the CRC, framing, length and timeout error counters, then the unknown-opcode and
     /// replay counters.
+    ///
+    /// The scanner's events are spaced, which narrows their pending counts. A candidate takes a
+    /// clock for its sync byte after the previous rejection and five for its header, so length
+    /// errors are 6 clocks apart or more, and CRC errors, which also take the 4 CRC bytes, 10
+    /// clocks. A timeout needs a candidate opened after the previous rejection, so timeouts are
+    /// 2 clocks apart. A skipped run needs a sync byte examined since the previous one, and a
+    /// dropped run a byte written since the previous one, so each is 2 clocks apart.
     pub fn counters() -> Vec<CounterSpec> {
         vec![
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 2, 2),
-            CounterSpec::new(32, 1, 1),
-            CounterSpec::new(32, 1, 1),
+            CounterSpec::new(32, 1, 1).spaced(10),
+            CounterSpec::new(32, 2, 2).spaced(2),
+            CounterSpec::new(32, 1, 1).spaced(6),
+            CounterSpec::new(32, 1, 1).spaced(2),
             CounterSpec::new(32, 1, 1),
             CounterSpec::new(32, 1, 1),
         ]
@@ -232,8 +239,10 @@ pub struct FrameDecoder {
     // Inter-byte timeout.
     /// A byte arrived and no gap has followed it yet (reset 0).
     armed: ResetRegister<Bit>,
-    /// Clocks since the last received byte minus one, counted while armed (reset 0).
-    quiet: ResetRegister<Bits<32>>,
+    /// `quiet_start` plus the clocks since the last received byte minus one, counted while
+    /// armed. Its bit `quiet_top` first rises after `timeout_clocks` counts, and the gap test
+    /// reads only that bit. No reset, because `armed` resets to 0.
+    quiet: Register<Bits<33>>,
     /// Queued gap positions, oldest first. Bit `k` of `gap_valid` marks entry `k` valid, and
     /// the valid entries are the first ones (reset 0).
     gaps: Vec<Register<Bits<16>>>,
@@ -338,15 +347,18 @@ pub struct FrameDecoder {
 
     ring_bytes: Constant<Bits<16>>,
     /// Masks that keep each counter to the bits its values need, so that yosys removes the
-    /// rest. Positions count modulo twice the ring, `quiet` up to `timeout_clocks`, `count` up
+    /// rest. Positions count modulo twice the ring, `quiet` up to `quiet_top`, `count` up
     /// to 6, and `length` and `payload_left` up to `max_payload`. A longer length field is
     /// rejected in the clock it is stored, so its cut value is never used.
     position_mask: Constant<Bits<16>>,
-    quiet_mask: Constant<Bits<32>>,
+    quiet_mask: Constant<Bits<33>>,
     count_mask: Constant<Bits<16>>,
     payload_mask: Constant<Bits<16>>,
     max_payload_high: Constant<Bits<8>>,
-    timeout_clocks: Constant<Bits<32>>,
+    /// `quiet` after a received byte, `2^w - timeout_clocks` for the width `w` of
+    /// `timeout_clocks`, and the bit `2^w` that `quiet` reaches after `timeout_clocks` counts.
+    quiet_start: Constant<Bits<33>>,
+    quiet_top: Constant<Bits<33>>,
     sync: Constant<Bits<8>>,
     one_gap: Constant<Bits<GAP_DEPTH>>,
     zero16: Constant<Bits<16>>,
@@ -359,8 +371,7 @@ pub struct FrameDecoder {
     payload_offset16: Constant<Bits<16>>,
     offset2: Vec<Constant<Bits<2>>>,
     check_mix: Vec<Constant<Bits<8>>>,
-    zero32: Constant<Bits<32>>,
-    one32: Constant<Bits<32>>,
+    one33: Constant<Bits<33>>,
 }
 
 impl FrameDecoder {
@@ -376,6 +387,8 @@ impl FrameDecoder {
             "a ring of {ring_bytes} bytes needs positions wider than 16 bits"
         );
         let constant16 = |value: usize| Constant::new((value as u64).to_bits());
+        // `validate` keeps `timeout_clocks` below 2^32, so `quiet_top` is at most bit 32.
+        let quiet_top = low_mask(params.timeout_clocks) + 1;
         FrameDecoder {
             clock: Default::default(),
             reset: Default::default(),
@@ -474,11 +487,12 @@ impl FrameDecoder {
             timeout_event: Default::default(),
             ring_bytes: constant16(ring_bytes),
             position_mask: constant16(2 * ring_bytes - 1),
-            quiet_mask: Constant::new(low_mask(params.timeout_clocks).to_bits()),
+            quiet_mask: Constant::new((2 * quiet_top - 1).to_bits()),
             count_mask: constant16(low_mask(HEADER_LEN as u64) as usize),
             payload_mask: constant16(low_mask(params.max_payload as u64) as usize),
             max_payload_high: Constant::new(((params.max_payload >> 8) as u64).to_bits()),
-            timeout_clocks: Constant::new(params.timeout_clocks.to_bits()),
+            quiet_start: Constant::new((quiet_top - params.timeout_clocks).to_bits()),
+            quiet_top: Constant::new(quiet_top.to_bits()),
             sync: Constant::new((SYNC as u64).to_bits()),
             one_gap: Constant::new(1u64.to_bits()),
             zero16: constant16(0),
@@ -493,8 +507,7 @@ impl FrameDecoder {
                 .iter()
                 .map(|&mix| Constant::new((mix as u64).to_bits()))
                 .collect(),
-            zero32: Constant::new(0u64.to_bits()),
-            one32: Constant::new(1u64.to_bits()),
+            one33: Constant::new(1u64.to_bits()),
         }
     }
 }
@@ -522,7 +535,6 @@ impl Logic for FrameDecoder {
         self.armed.clock.next = self.clock.val();
         self.armed.reset.next = self.reset.val();
         self.quiet.clock.next = self.clock.val();
-        self.quiet.reset.next = self.reset.val();
         for k in 0..GAP_DEPTH {
             self.gaps[k].clock.next = self.clock.val();
         }
@@ -615,15 +627,15 @@ impl Logic for FrameDecoder {
         // The scanner is never past the position of the previous clock's write, so it has
         // bytes left exactly when it is behind that position or a byte was written there.
         self.unexamined.next = self.scan_behind.q.val() | self.byte_written.q.val();
-        self.gap.next = self.armed.q.val() & (self.quiet.q.val() == self.timeout_clocks.val());
+        self.gap.next = self.armed.q.val() & (self.quiet.q.val() & self.quiet_top.val()).any();
         self.armed.d.next = self.armed.q.val() & !self.gap.val();
         self.quiet.d.next = self.quiet.q.val();
         if self.armed.q.val() {
-            self.quiet.d.next = (self.quiet.q.val() + self.one32.val()) & self.quiet_mask.val();
+            self.quiet.d.next = (self.quiet.q.val() + self.one33.val()) & self.quiet_mask.val();
         }
         if self.byte_valid.val() {
             self.armed.d.next = true;
-            self.quiet.d.next = self.zero32.val();
+            self.quiet.d.next = self.quiet_start.val();
         }
 
         // ---- The scanner's byte: the newest byte, or the ring's read port. ----
