@@ -169,6 +169,7 @@ pub fn emit(design: Design, formats: &Formats) -> Emitted {
             b.sum.connect();
             b.potential.connect();
             b.error.connect();
+            b.error_load.connect();
             b.k_r_mant.connect();
             b.k_r_shift.connect();
             b.k_dt_mant.connect();

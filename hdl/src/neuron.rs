@@ -6,9 +6,8 @@ use rust_hdl::prelude::*;
 
 use crate::engine::units::EnableRegister;
 use crate::leaf::{
-    ActivationSelect, ActivityClamp, CoefficientShift, ComplementRegister, ErrorOffset,
-    PotentialSplit, PotentialSum, ProductCombine, Register, Requantize, ResetRegister, RoundedSum,
-    SignExtend,
+    ActivationSelect, ActivityClamp, CoefficientShift, ErrorOffset, PotentialSplit, PotentialSum,
+    ProductCombine, Register, Requantize, ResetRegister, RoundedSum, SignExtend,
 };
 
 /// Clocks from the neuron unit's inputs to its outputs. The K_dt products of a neuron are
@@ -34,10 +33,12 @@ pub const PROSPECTIVE_LATENCY: usize = 5;
 /// three clocks later at the earliest. So a word is registered only in every third stage up to
 /// the stage that reads it.
 ///
-/// The unit takes `error` in the clock before `valid`, `potential` in the clock where `valid` is
-/// set and again two clocks later, and `sum` in the clock after `valid`. So the caller can pass
-/// the sum from the register that accumulated it, and it reads u from memory twice instead of
-/// the unit keeping it for four clocks. It registers the complement of every clock's `error`. It reads
+/// The unit stores the complement of `error` in the clocks where `error_load` is set and reads
+/// it in the clock where `valid` is set. So the caller loads a neuron's error after the `valid`
+/// of the neuron before it and before its own. The unit takes `potential` in the clock where
+/// `valid` is set and again two clocks later, and `sum` in the clock after `valid`. So the
+/// caller can pass the error and the sum from the memory and the register that form them, and
+/// it reads u from memory twice instead of the unit keeping it for four clocks. The unit reads
 /// the coefficients and `activation` in later stages without copying them, so they must not
 /// change while a neuron is in flight. The engine writes them only between layers, after the
 /// last neuron of a layer has returned.
@@ -77,8 +78,9 @@ pub struct NeuronUnit {
     /// The forward sum, in the clock after `valid`.
     pub sum: Signal<In, Signed<48>>,
     pub potential: Signal<In, Signed<32>>,
-    /// The installed error, in the clock before `valid`.
+    /// The installed error, stored in the clocks where `error_load` is set.
     pub error: Signal<In, Signed<32>>,
+    pub error_load: Signal<In, Bit>,
     pub k_r_mant: Signal<In, Signed<16>>,
     pub k_r_shift: Signal<In, Bits<6>>,
     pub k_dt_mant: Signal<In, Signed<16>>,
@@ -115,8 +117,8 @@ pub struct NeuronUnit {
     /// registers after them store that bit once.
     potential_word: SignExtend<32>,
     error_word: SignExtend<32>,
-    /// The complement of e, registered in every clock.
-    error_complement: ComplementRegister<32>,
+    /// The complement of e, which the subtractor of stage 1 needs, loaded with `error_load`.
+    error_complement: EnableRegister<Signed<32>>,
     // Stage 1: e − u from the input ports.
     error_offset: ErrorOffset,
     s1_valid: ResetRegister<Bit>,
@@ -182,6 +184,7 @@ impl NeuronUnit {
             sum: Default::default(),
             potential: Default::default(),
             error: Default::default(),
+            error_load: Default::default(),
             k_r_mant: Default::default(),
             k_r_shift: Default::default(),
             k_dt_mant: Default::default(),
@@ -295,10 +298,11 @@ impl Logic for NeuronUnit {
         self.s5_valid.d.next = self.s4_valid.q.val();
         self.s6_valid.d.next = self.s5_valid.q.val();
 
-        // Stage 1, with e from the clock before.
+        // Stage 1, with e stored before `valid`.
         self.error_word.value.next = self.error.val();
         self.potential_word.value.next = self.potential.val();
-        self.error_complement.d.next = self.error_word.result.val();
+        self.error_complement.enable.next = self.error_load.val();
+        self.error_complement.d.next = signed_cast(!unsigned_cast(self.error_word.result.val()));
         self.error_offset.error_complement.next = self.error_complement.q.val();
         self.error_offset.potential.next = self.potential_word.result.val();
         self.s1_offset.enable.next = self.valid.val();

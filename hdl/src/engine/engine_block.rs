@@ -248,13 +248,6 @@ pub struct Engine {
     /// for the row, so the old bank's read port is free in every clock but the last of each row.
     message_stage: EnableRegister<Signed<16>>,
     message_saturated: EnableRegister<Bit>,
-    /// The installed error `e` of a row, for the neuron unit, which takes it at stage 3 of the
-    /// row's last group, one clock before the row's potential. The old bank reads `e` of the
-    /// streaming row in every clock of the row but its last. So when a row has bubbles,
-    /// `error_late` takes it at stage 1 of the row's last group and keeps it until after stage 3.
-    /// Otherwise (`full_rows`), the old bank reads it again at stage 1 of that group, which is
-    /// the first clock of the next row, and `error_late` takes it at stage 2.
-    error_late: EnableRegister<Signed<32>>,
     /// Whether every clock of a row issues a group, which is so when the layer has at least
     /// `MIN_ROW_CLOCKS` groups.
     full_rows: Signal<Local, Bit>,
@@ -571,7 +564,6 @@ impl Engine {
                 formats.pot_bits,
             ),
             factor_stage: Default::default(),
-            error_late: Default::default(),
             full_rows: Default::default(),
             factor_saturated: Default::default(),
             factor_next: Default::default(),
@@ -784,7 +776,6 @@ impl Logic for Engine {
         self.factor_ready.clock.next = self.clock.val();
         self.factor_ready.reset.next = self.reset.val();
         self.factor_stage.clock.next = self.clock.val();
-        self.error_late.clock.next = self.clock.val();
         self.factor_saturated.clock.next = self.clock.val();
         self.message_stage.clock.next = self.clock.val();
         self.message_saturated.clock.next = self.clock.val();
@@ -1117,8 +1108,8 @@ impl Logic for Engine {
         self.factor_next.d.next = self.factor_next.q.val();
         self.factor_next_saturated.d.next = self.factor_next_saturated.q.val();
         self.factor_ready.d.next = self.factor_ready.q.val();
-        self.error_late.d.next = self.error_old.val();
-        self.error_late.enable.next = false;
+        self.neuron.error.next = self.errors0.read_data.val();
+        self.neuron.error_load.next = false;
         self.factor_saturated.d.next = self.factor_saturated.q.val();
         self.message_stage.d.next = self.message.result.val();
         self.message_stage.enable.next = false;
@@ -1709,8 +1700,15 @@ impl Logic for Engine {
             }
         }
 
-        // The neuron unit's installed error (see `error_late`). The read overrides the
-        // controller's, which the old bank needs only in the last clock of a row.
+        // The installed error `e` of a row, which the neuron unit stores and reads at stage 4 of
+        // the row's last group, with the row's potential. The old bank reads `e` of the streaming
+        // row in every clock of the row but its last. So when a row has bubbles, the unit stores
+        // it at stage 1 of the row's last group. Otherwise (`full_rows`), the old bank reads it
+        // again at stage 1 of that group, which is the first clock of the next row, and the unit
+        // stores it at stage 2. The read overrides the controller's, which the old bank needs
+        // only in the last clock of a row. The unit's word equals `error_old` in the clocks where
+        // it loads. Its mux selects the second bank only in those clocks, so synthesis does not
+        // share `error_old`'s mux and forms the complement in the LUT of the unit's register.
         self.full_rows.next = self.groups_last.q.val() == self.cadence_last.q.val();
         if self.full_rows.val() {
             if self.tags[0].valid_q.val() & self.tags[0].last_group_q.val() {
@@ -1720,12 +1718,23 @@ impl Logic for Engine {
                     self.errors0.read_address.next = self.last_row_index.q.val();
                 }
             }
-            self.error_late.enable.next =
+            self.neuron.error_load.next =
                 self.tags[1].valid_q.val() & self.tags[1].last_group_q.val();
+            if self.bank.q.val().any()
+                & self.tags[1].valid_q.val()
+                & self.tags[1].last_group_q.val()
+            {
+                self.neuron.error.next = self.errors1_view.potential.val();
+            }
         } else {
-            self.error_late.enable.next =
+            self.neuron.error_load.next =
                 self.tags[0].valid_q.val() & self.tags[0].last_group_q.val();
+            if self.bank.q.val().any()
+                & self.tags[0].valid_q.val()
+                & self.tags[0].last_group_q.val()
+            {
+                self.neuron.error.next = self.errors1_view.potential.val();
+            }
         }
-        self.neuron.error.next = self.error_late.q.val();
     }
 }

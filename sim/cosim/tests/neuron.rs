@@ -82,12 +82,12 @@ fn same_constants(a: &NeuronInput, b: &NeuronInput) -> bool {
 /// Streams `vectors` through the neuron unit, one per clock with random bubbles, and compares
 /// every output of every valid result. Panics at the first difference.
 ///
-/// The unit takes the error in the clock before `valid`, the sum in the clock after, and the
-/// potential with `valid` and again two clocks later. The test drives random words into `sum`,
-/// `potential` and `error` in the clocks where the unit does not read them. The unit reads
-/// the coefficients and the activation while a neuron is in flight, so the test changes them
-/// only when the unit is empty, and a vector whose constants differ from the previous one waits
-/// until then.
+/// The unit stores the error in the clocks where `error_load` is set, which the test sets in the
+/// clock before `valid`. It takes the sum in the clock after `valid`, and the potential with
+/// `valid` and again two clocks later. The test drives random words into `sum`, `potential` and
+/// `error` in the clocks where the unit does not read them. The unit reads the coefficients and
+/// the activation while a neuron is in flight, so the test changes them only when the unit is
+/// empty, and a vector whose constants differ from the previous one waits until then.
 fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) -> Coverage {
     let mut model = Model::new(model_name, seed as u32);
     let inputs = [
@@ -119,6 +119,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
         "prospective_valid",
     ]
     .map(|name| model.port(name));
+    let error_load = model.port("error_load");
     // The unit may take a base for its lent rounded sum only while no neuron is in flight.
     let spare_base_load = model.port("spare_base_load");
     model.set(spare_base_load, 0);
@@ -130,7 +131,7 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
     let mut next = 0;
     let mut clocks = 0;
     // The unit takes a neuron at most every SPACING clocks. The first clock issues none,
-    // because the unit takes a neuron's error in the clock before.
+    // because the test loads a neuron's error in the clock before.
     let mut since_issue = SPACING - 1;
     // The sum of the neuron issued in the clock before.
     let mut pending_sum = None;
@@ -176,11 +177,17 @@ fn run(model_name: &str, formats: &Formats, vectors: &[NeuronInput], seed: u64) 
             model.set(potential, repeated.unwrap_or_else(|| bubbles.word(32)));
             None
         };
-        // The unit takes a neuron's error in the clock before its `valid`, so the error of the
+        // The test loads a neuron's error in the clock before its `valid`, so the error of the
         // next vector goes in whenever the next clock may issue it.
         match vectors.get(next) {
-            Some(v) if since_issue >= SPACING => model.set(error, v.error),
-            _ => model.set(error, bubbles.word(32)),
+            Some(v) if since_issue >= SPACING => {
+                model.set(error, v.error);
+                model.set(error_load, 1);
+            }
+            _ => {
+                model.set(error, bubbles.word(32));
+                model.set(error_load, 0);
+            }
         }
         model.clock();
         clocks += 1;
