@@ -341,28 +341,6 @@ impl Logic for ErrorOffset {
     }
 }
 
-/// A register that stores the bitwise complement of its input, `q = ~d`, without reset.
-#[derive(LogicBlock, Default)]
-pub struct ComplementRegister<const N: usize> {
-    pub clock: Signal<In, Clock>,
-    pub d: Signal<In, Signed<N>>,
-    pub q: Signal<Out, Signed<N>>,
-}
-
-impl<const N: usize> Logic for ComplementRegister<N> {
-    fn update(&mut self) {
-        if self.clock.pos_edge() {
-            self.q.next = (!signed_value(self.d.val())).into();
-        }
-    }
-    fn connect(&mut self) {
-        self.q.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom("always @(posedge clock) begin\n   q <= ~d;\nend\n".into())
-    }
-}
-
 /// `total = current + offset`, exact in 33 bits, with `offset = error − potential` from an
 /// [`ErrorOffset`]: the potential difference `v = current − potential + error` before it is
 /// saturated.
