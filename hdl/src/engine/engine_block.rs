@@ -7,8 +7,7 @@ use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
     AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, ReadBack,
-    RoundHalves, SignExtend48, SlopeProduct, StoredWord, TableFields, UpdateFactor, WordView,
-    Xorshift,
+    RoundHalves, SignExtend48, StoredWord, TableFields, UpdateFactor, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MAX_RUN_STEPS,
@@ -153,8 +152,12 @@ pub struct Engine {
     /// runs only on the top layer, which has no errors side.
     error_lane: Counter<8>,
     error_word: Counter<16>,
-    /// Set the clock after the copy phase addressed an error, when it is formed and written.
+    /// Set the clock after the copy phase addressed an error, when its product `acc_B · d`
+    /// takes the neuron unit's lent multipliers. The lent rounded sum clamps it two clocks later
+    /// (`error_write`), when it is written. `error_sum` is set in the clock between.
     error_pending: ResetRegister<Bit>,
+    error_sum: ResetRegister<Bit>,
+    error_write: ResetRegister<Bit>,
     /// With `error_pending`: the lane that drives `acc_B[j]`.
     error_lane_late: Register<Bits<8>>,
     /// Set while the loaded layer has a layer above, whose backward sums give its errors.
@@ -255,7 +258,6 @@ pub struct Engine {
     /// products needs (see `product_sum_bits`), so that synthesis narrows `below_sum`.
     below_extend: SignExtend48,
     below_sum: Requantize<48, 32>,
-    below_product: SlopeProduct,
     /// The operand of the one wide product of the per-neuron units, which the neuron unit's
     /// lent multipliers form: `e_new · η_mant` for the update factors while streaming,
     /// `acc_B · d` for the errors of the layer below, `x · β_mant` for the output errors. The
@@ -332,6 +334,8 @@ pub struct Engine {
     zero_wide: Constant<Signed<48>>,
     zero_error: Constant<Signed<32>>,
     act_one: Constant<Signed<16>>,
+    /// The shift of the copy phase's product `acc_B · d` to the potential format.
+    act_frac_shift: Constant<Bits<6>>,
     select_weight: Constant<Bits<8>>,
     select_potential: Constant<Bits<8>>,
     select_prospective: Constant<Bits<8>>,
@@ -519,6 +523,8 @@ impl Engine {
             error_lane: Counter::new(lane_bits),
             error_word: Counter::new(backward_bits),
             error_pending: Default::default(),
+            error_sum: Default::default(),
+            error_write: Default::default(),
             error_lane_late: Default::default(),
             below_active: Default::default(),
             output_pending: Default::default(),
@@ -571,7 +577,6 @@ impl Engine {
             factor_ready: Default::default(),
             message_stage: Default::default(),
             message_saturated: Default::default(),
-            below_product: SlopeProduct::new(formats.act_frac, formats.pot_bits),
             shared_operand: Default::default(),
             round_halves: Default::default(),
             neuron: NeuronUnit::new(formats),
@@ -630,6 +635,7 @@ impl Engine {
             zero_wide: Constant::new(0i64.into()),
             zero_error: Constant::new(0i64.into()),
             act_one: Constant::new((1i64 << formats.act_frac).into()),
+            act_frac_shift: Constant::new((formats.act_frac as u64).into()),
             select_weight: Constant::new(((select::WEIGHT as usize) as u64).to_bits()),
             select_potential: Constant::new(((select::POTENTIAL as usize) as u64).to_bits()),
             select_prospective: Constant::new(((select::PROSPECTIVE as usize) as u64).to_bits()),
@@ -758,6 +764,10 @@ impl Logic for Engine {
         self.error_word.reset.next = self.reset.val();
         self.error_pending.clock.next = self.clock.val();
         self.error_pending.reset.next = self.reset.val();
+        self.error_sum.clock.next = self.clock.val();
+        self.error_sum.reset.next = self.reset.val();
+        self.error_write.clock.next = self.clock.val();
+        self.error_write.reset.next = self.reset.val();
         self.error_lane_late.clock.next = self.clock.val();
         self.below_active.clock.next = self.clock.val();
         self.output_pending.clock.next = self.clock.val();
@@ -944,6 +954,8 @@ impl Logic for Engine {
         self.error_word.enable.next = false;
         self.error_word.step.next = self.one16.val();
         self.error_pending.d.next = false;
+        self.error_sum.d.next = self.error_pending.q.val();
+        self.error_write.d.next = self.error_sum.q.val();
         self.error_lane_late.d.next = self.error_lane.q.val();
         self.below_active.enable.next = false;
         self.below_active.d.next = false;
@@ -1207,10 +1219,11 @@ impl Logic for Engine {
 
         // The shared wide product and its shift on the neuron unit's idle multipliers and
         // shifter: the two products of an output error in the output phase, an error of the
-        // layer below while the copy phase writes one, else the stream's next update factor.
+        // layer below in the copy phase, else the stream's next update factor.
         // The first product of an output error is `ŭ · (−1)` for a voltage target and
         // `(t − r) · d` for a rate target. The second is `x · β_mant`, with `x` from the
-        // neuron unit's lent rounded sum.
+        // neuron unit's lent rounded sum. An error of the layer below is
+        // `sat(shift_round(acc_B · d, act_frac))`: the lent rounded sum with base 0.
         self.shared_operand.value.next = self.error_new.val();
         self.neuron.spare_mant.next = self.eta_mant.q.val();
         if self.error_pending.q.val() {
@@ -1230,16 +1243,21 @@ impl Logic for Engine {
             self.neuron.spare_mant.next = self.beta_mant.q.val();
         }
         self.neuron.spare_base.next = self.output_error.base.val();
+        if self.error_pending.q.val() {
+            self.neuron.spare_base.next = self.zero_error.val();
+        }
         self.neuron.spare_base_load.next =
-            self.output_pending.q.val() | self.output_scale.q.val();
+            self.output_pending.q.val() | self.output_scale.q.val() | self.error_pending.q.val();
         self.neuron.spare_high.next = self.shared_operand.high.val();
         self.neuron.spare_low.next = self.shared_operand.low.val();
         self.update.product.next = self.neuron.spare_product.val();
-        self.below_product.product.next = self.neuron.spare_product.val();
         self.output_error.rate_product.next = self.neuron.spare_product.val();
         self.neuron.spare_amount.next = self.update.amount.val();
         if self.output_pending.q.val() | self.output_scale.q.val() {
             self.neuron.spare_amount.next = self.output_error.amount.val();
+        }
+        if self.error_pending.q.val() {
+            self.neuron.spare_amount.next = self.act_frac_shift.val();
         }
         self.round_halves.halves.next = self.neuron.spare_halves.val();
         self.update.rounded.next = self.round_halves.rounded.val();
@@ -1343,14 +1361,16 @@ impl Logic for Engine {
             for p in 0..self._lanes {
                 self.slots[p].host_bank.next = self.error_lane_late.q.val();
             }
+            self.counter_events.potential0.next = self.below_sum.saturated.val();
+        }
+        if self.error_write.q.val() {
             self.errors0.write_address.next = self.write_index.q.val();
             self.errors1.write_address.next = self.write_index.q.val();
-            self.errors0.write_data.next = self.below_product.result.val();
-            self.errors1.write_data.next = self.below_product.result.val();
+            self.errors0.write_data.next = self.neuron.prospective.val();
+            self.errors1.write_data.next = self.neuron.prospective.val();
             self.errors0.write_enable.next = self.bank.q.val().any();
             self.errors1.write_enable.next = !self.bank.q.val().any();
-            self.counter_events.potential0.next = self.below_sum.saturated.val();
-            self.counter_events.potential1.next = self.below_product.saturated.val();
+            self.counter_events.potential1.next = self.neuron.potential_saturated.val();
             self.write_index.enable.next = true;
         }
         // The neuron unit's ŭ, a clock before its other results. The neuron before it has
@@ -1558,7 +1578,9 @@ impl Logic for Engine {
             // Two independent loops run at one word per clock each. One writes the presynaptic
             // rates of the loaded layer into the lanes' rate banks (`rate_pending`). The other
             // turns the backward sums of the layer above into the loaded layer's errors
-            // (`error_pending`). The phase ends when both are done.
+            // (`error_pending`). The phase ends when both are done and no error waits for its
+            // product. Its last error is then written in `StreamStart`, a clock before
+            // `StreamStart2` reads the first row's errors, which in a one-row layer is that error.
             EngineState::Copy => {
                 if self.copy_rates.val() & (self.column.q.val() != self.columns.q.val()) {
                     self.errors1.read_address.next =
@@ -1588,8 +1610,8 @@ impl Logic for Engine {
                     }
                 }
                 if (!self.copy_rates.val() | (self.column.q.val() == self.columns.q.val()))
-                    & (!self.below_active.q.val()
-                        | (self.row.q.val() == self.rows.q.val()))
+                    & (!self.below_active.q.val() | (self.row.q.val() == self.rows.q.val()))
+                    & !self.error_pending.q.val()
                 {
                     self.state.d.next = EngineState::StreamStart;
                 }

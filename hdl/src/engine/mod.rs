@@ -9,7 +9,8 @@
 //!    unit's rounded sum adds and clamps each of them two clocks later;
 //! 3. copies two kinds of words side by side, one clock per word plus one. Below the top layer,
 //!    it forms the loaded layer's errors `e_new` from the backward sums that the layer above left
-//!    in the lanes. When the host has changed rates or inputs since the last step, it also copies
+//!    in the lanes, and waits one clock more for the neuron unit's rounded sum to clamp the last
+//!    of them. When the host has changed rates or inputs since the last step, it also copies
 //!    the layer's presynaptic rates into the lanes' rate banks;
 //! 4. streams every weight once through the lanes, `max(groups, 3)` clocks per row (forward
 //!    sums, backward sums, weight update and write-back). The update factor `g` and message `m`
@@ -28,15 +29,15 @@
 //! ```text
 //! Σ_l rows_l · max(groups_l, 3)                     the weight stream
 //! + 2 · rows_top + (rows_top mod 2)                 output errors
-//! + Σ_{l < top} rows_l                              errors of the layers below the top
+//! + Σ_{l < top} (rows_l + 1)                        errors of the layers below the top
 //! + Σ_l (31 − (max(groups_l, 3) − groups_l))        per-layer overhead
 //! + 5                                               per-step overhead
 //! ```
 //!
-//! clocks. The first step after a new input adds `max(0, inputs + 1 − rows_1)` for the copy of
+//! clocks. The first step after a new input adds `max(0, inputs − rows_1)` for the copy of
 //! the inputs, or `inputs + 1` when the first layer is the top. The weight stream is the ideal
 //! `synapses / P` up to the padding of each row to whole groups and to at least 3 clocks. The
-//! 4-120-3 Yin-Yang network at P = 2 takes 737 clocks per step. The wait and the per-layer
+//! 4-120-3 Yin-Yang network at P = 2 takes 738 clocks per step. The wait and the per-layer
 //! overhead grow clock for clock with [`crate::NEURON_LATENCY`] (6).
 //!
 //! Rates, slopes and errors are double-buffered: a step reads the bank written by the previous

@@ -498,62 +498,6 @@ impl Logic for RoundHalves {
     }
 }
 
-/// `sat(shift_round(x · d, act_frac))` for a potential `x` and a slope `d`, from the product
-/// `x · d` of the neuron unit's lent multipliers: the error a layer sends to the layer below,
-/// weighted by that layer's slope.
-#[derive(LogicBlock)]
-pub struct SlopeProduct {
-    pub product: Signal<In, Signed<48>>,
-    pub result: Signal<Out, Signed<32>>,
-    pub saturated: Signal<Out, Bit>,
-    _act_frac: u32,
-    _pot_bits: u32,
-}
-
-impl SlopeProduct {
-    pub fn new(act_frac: u32, pot_bits: u32) -> Self {
-        SlopeProduct {
-            product: Default::default(),
-            result: Default::default(),
-            saturated: Default::default(),
-            _act_frac: act_frac,
-            _pot_bits: pot_bits,
-        }
-    }
-}
-
-impl Logic for SlopeProduct {
-    fn update(&mut self) {
-        let product = signed_value(self.product.val()) as i128;
-        let (y, clamped) = saturate_value(
-            round_shift_value(product, self._act_frac as i32),
-            self._pot_bits as usize,
-        );
-        self.result.next = y.into();
-        self.saturated.next = clamped;
-    }
-    fn connect(&mut self) {
-        self.result.connect();
-        self.saturated.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        let act_frac = self._act_frac as usize;
-        let mut text = format!(
-            "wire signed [47:0] rounded = (product + {half}) >>> {act_frac};\n",
-            half = literal(1i128 << (act_frac - 1), 48)
-        );
-        text += &saturate(
-            "rounded",
-            48,
-            self._pot_bits as usize,
-            "result",
-            32,
-            "saturated",
-        );
-        Verilog::Custom(text)
-    }
-}
-
 /// A loadable counter: `q ← value` when `load`, else `q ← q + step` when `enable`, and
 /// `q ← 0` on `reset`. A counter made by [`Counter::new`] keeps only its low `bits` bits and
 /// reads 0 in the others, so synthesis removes their flip-flops and adder stages. [`Default`]

@@ -23,7 +23,7 @@ const TRIAGE: &[(&str, &str, &str)] = &[
     (
         "UNUSEDSIGNAL",
         "Bits of signal are not used: 'value'[31]",
-        "PotentialSplit, SlopeProduct: a potential has at most 31 bits, so bit 31 only repeats the sign in bit 30",
+        "PotentialSplit: a potential has at most 31 bits, so bit 31 only repeats the sign in bit 30",
     ),
     (
         "UNUSEDSIGNAL",
