@@ -124,7 +124,8 @@ impl Logic for ByteGather {
 }
 
 /// Sends a 64-bit value as little-endian bytes: `load` takes `value`, `clear` zeroes the register
-/// (ahead of the other strobes), and both present byte 0 at `data`. Each `shift` strobe presents
+/// (ahead of the other strobes), `preset` sets it to 6 (the constant part of a queue frame's
+/// length, ahead of `load`), and each presents byte 0 at `data`. Each `shift` strobe presents
 /// the next byte, selected by a 3-bit byte index, so the register itself never shifts.
 /// `accumulate` adds the low 32 bits of `value` to the low 35 bits of the register and clears
 /// the rest: the sum of the engine's five saturation counters, or a queue frame's length, which
@@ -137,6 +138,7 @@ impl Logic for ByteGather {
 pub struct ByteSerializer {
     pub clock: Signal<In, Clock>,
     pub clear: Signal<In, Bit>,
+    pub preset: Signal<In, Bit>,
     pub load: Signal<In, Bit>,
     pub value: Signal<In, Bits<64>>,
     pub shift: Signal<In, Bit>,
@@ -153,6 +155,9 @@ impl Logic for ByteSerializer {
         if self.clock.pos_edge() {
             if self.clear.val() {
                 self._word = 0;
+                self._byte = 0;
+            } else if self.preset.val() {
+                self._word = 6;
                 self._byte = 0;
             } else if self.load.val() {
                 self._word = self.value.val().to_u64();
@@ -177,10 +182,10 @@ impl Logic for ByteSerializer {
             "reg [63:0] word;\n\
              reg [2:0] byte_index;\n\
              always @(posedge clock) begin\n\
-             \x20  if (clear) word <= 64'h0;\n\
+             \x20  if (clear | preset) word <= {61'h0, ~clear, ~clear, 1'b0};\n\
              \x20  else if (load) word <= value;\n\
              \x20  else if (accumulate) word <= {29'h0, word[34:0] + {3'h0, value[31:0]}};\n\
-             \x20  if (clear | load) byte_index <= 3'h0;\n\
+             \x20  if (clear | preset | load) byte_index <= 3'h0;\n\
              \x20  else if (shift & ~accumulate) byte_index <= byte_index + 3'h1;\n\
              end\n\
              always @(*) begin\n\

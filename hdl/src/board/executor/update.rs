@@ -150,8 +150,8 @@ impl Logic for CommandExecutor {
         self.gather.operand_top.next = false;
         self.gather.operand_signed.next = true;
         self.serializer.clear.next = false;
+        self.serializer.preset.next = false;
         self.serializer.load.next = false;
-        self.serializer.value.next = self.engine_read_data.val();
         self.serializer.shift.next = false;
         self.serializer.accumulate.next = false;
         self.serializer.length.next = self.frame_length.val();
@@ -436,10 +436,7 @@ impl Logic for CommandExecutor {
 
             // ---- Reply tail. ----
             ExecState::ErrorReply => {
-                self.serializer.value.next = self.words.error.val();
                 self.serializer.load.next = true;
-                self.error_reply.d.next = true;
-                self.error_reply.enable.next = true;
                 self.caching.d.next = false;
                 self.out_address.load.next = true;
                 self.put_left.value.next = self.four4.val();
@@ -453,8 +450,7 @@ impl Logic for CommandExecutor {
                 // detail is a queue frame's length, which is summed again.
                 self.state.d.next = ExecState::ErrorTail;
                 if self.stored_source.q.val() == self.detail_queue_length.val() {
-                    self.serializer.value.next = self.six64.val();
-                    self.serializer.load.next = true;
+                    self.serializer.preset.next = true;
                     self.index.load.next = true;
                     self.ret.d.next = ExecState::ErrorTail;
                     self.ret.enable.next = true;
@@ -528,7 +524,6 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.counter_select.engine_address.val();
                 self.command_address.enable.next = true;
-                self.serializer.value.next = self.wide_count.result.val();
                 self.ret.d.next = ExecState::CounterPut;
                 self.ret.enable.next = true;
                 self.error_reading.next = self.counter_select.link.val();
@@ -573,7 +568,6 @@ impl Logic for CommandExecutor {
                     self.detail_source.next = self.detail_memory_size.val();
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
                     self.error_now.next = false;
-                    self.serializer.value.next = self.words.header.val();
                     self.serializer.load.next = true;
                     self.put_left.load.next = true;
                     self.ret.d.next = ExecState::ReadNext;
@@ -660,7 +654,6 @@ impl Logic for CommandExecutor {
             ExecState::WriteHeader => {
                 // Reply with the header, kept for retries.
                 self.caching.d.next = true;
-                self.serializer.value.next = self.words.header.val();
                 self.serializer.load.next = true;
                 self.put_left.load.next = true;
                 self.ret.d.next = ExecState::Finish;
@@ -954,8 +947,7 @@ impl Logic for CommandExecutor {
                     // The frame must be `6 + samples · record` bytes long: sum it in the
                     // serializer, then check it and the rest.
                     self.error_now.next = false;
-                    self.serializer.value.next = self.six64.val();
-                    self.serializer.load.next = true;
+                    self.serializer.preset.next = true;
                     self.index.load.next = true;
                     self.ret.d.next = ExecState::QueueCheck;
                     self.ret.enable.next = true;
@@ -978,7 +970,6 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::QueueSum => {
-                self.serializer.value.next = self.wide_samples.result.val();
                 if self.index.q.val() == self.lengths.record.val() {
                     self.state.d.next = self.ret.q.val();
                 } else {
@@ -1290,10 +1281,32 @@ impl Logic for CommandExecutor {
         // payload and writes it. The detail's sources keep their values until then. ----
         self.stored_source.d.next = self.detail_source.val();
         self.stored_source.enable.next = self.error_now.val();
+        if self.error_now.val() {
+            self.error_reply.d.next = true;
+            self.error_reply.enable.next = true;
+        }
         self.error_detail.source.next = self.stored_source.q.val();
         self.wide_samples.value.next = self.gather.h2.val();
         self.words.code.next = self.error_detail.code.val();
         self.words.detail.next = self.error_detail.detail.val();
+
+        // ---- The serializer's value, selected by the request rather than by each state that
+        // loads it. Every state that finds an error goes to ErrorReply, so `error_reply` is
+        // set before the error payload loads. Only the counters reply loads a link counter.
+        // The state selects only the engine's read data and the queue sum's addend. ----
+        self.serializer.value.next = self.words.header.val();
+        if self.frame_opcode.val() == self.opcode_read_counters.val() {
+            self.serializer.value.next = self.wide_count.result.val();
+        }
+        if self.error_reply.q.val() {
+            self.serializer.value.next = self.words.error.val();
+        }
+        if self.state.q.val() == ExecState::QueueSum {
+            self.serializer.value.next = self.wide_samples.result.val();
+        }
+        if self.state.q.val() == ExecState::EngineReadWait {
+            self.serializer.value.next = self.engine_read_data.val();
+        }
 
         // ---- Reply bytes: into the encoder's buffer and, while caching, the cache slot. ----
         self.reply_write.next = self.emit.val();
