@@ -8,9 +8,9 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer, CoefficientCheck,
-    CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
-    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend, span_bits,
+    coefficient_kind, detail_source, request_length, span_bits, Above, ByteGather, ByteSerializer,
+    CoefficientCheck, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
+    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
 use crate::engine::units::{Counter, EnableRegister};
@@ -141,15 +141,17 @@ fn activation_code(a: Activation) -> Option<u64> {
     }
 }
 
-/// Returns the engine writes that load the layer table and the constants of `config`, in the
-/// order the co-simulation driver uses, packed for [`CommandView`].
-fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
+/// Returns the engine writes `(select, address, data)` that load the layer table and the
+/// constants of `board`, in the order the co-simulation driver uses. The board's engine starts
+/// with them in place (see [`crate::engine::Engine::preload`]).
+pub fn power_on_writes(board: &BoardConfig) -> Vec<(u64, u64, u64)> {
+    let layers = board.layers().unwrap_or_else(|e| panic!("{e}"));
     let config = &board.config;
     let constants = Constants::from_config(config, 1.0)
         .unwrap_or_else(|e| panic!("the configuration's constants are invalid: {e}"));
     let mut commands = Vec::new();
     let mut push = |select: u64, address: u64, data: u64| {
-        commands.push(CommandView::pack(select, address, data));
+        commands.push((select, address, data));
     };
     let top_base = (layers.len() as u64 - 1) * field::STRIDE;
     for (address, value) in [
@@ -209,10 +211,8 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum ExecState {
-    /// Power-on: the next layer-table or constant write.
-    InitNext,
-    /// Power-on: the ROM word is out; write it.
-    InitWrite,
+    /// Power-on: load the parameters of the configuration.
+    Init,
     /// Waiting for a frame and an idle encoder.
     Idle,
     /// The reply cache looks up the held frame's key.
@@ -318,8 +318,9 @@ pub enum ExecState {
 
 /// The command executor between the frame decoder, the frame encoder and the engine's host port.
 ///
-/// After reset it writes the layer table and the constants of the generation-time configuration
-/// into the engine, then replies to each intact frame the decoder presents with exactly one reply, as
+/// The engine it drives starts with the layer table and constants of the generation-time
+/// configuration (see [`power_on_writes`]). After reset the executor loads the configuration's
+/// parameters, then replies to each intact frame the decoder presents with exactly one reply, as
 /// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
 /// error codes and details, the same reply cache and stream order. Payload bytes are read
 /// through the decoder's RAM port two clocks per byte; replies are written byte by byte into
@@ -441,8 +442,6 @@ pub struct CommandExecutor {
     // Units.
     gather: ByteGather,
     serializer: ByteSerializer,
-    power_on: Rom<64>,
-    power_on_view: CommandView,
     identity: Rom<8>,
     range: MemoryRange,
     memory_select: MemorySelect,
@@ -556,7 +555,6 @@ pub struct CommandExecutor {
     constant_rounding: Constant<Bits<32>>,
     counter_first_saturation: Constant<Bits<16>>,
     saturation_end: Constant<Bits<16>>,
-    power_on_words: Constant<Bits<16>>,
     identity_bytes: Constant<Bits<16>>,
     n_inputs: Constant<Bits<16>>,
     n_outputs: Constant<Bits<16>>,
@@ -591,7 +589,6 @@ impl CommandExecutor {
         let identity_bytes = leap_model::protocol::Reply::Identity(board.identity())
             .to_frame(0)
             .payload;
-        let commands = power_on_commands(board, &layers);
         // The power-on parameters are the configuration's, with learning on.
         let parameters = leap_model::protocol::EngineParameters::from_config(config, 1.0)
             .unwrap_or_else(|e| panic!("the configuration's parameters are invalid: {e}"));
@@ -634,15 +631,14 @@ impl CommandExecutor {
         }
 
         // The loops count words of a memory transfer, identity bytes, cached reply bytes,
-        // power-on commands, coefficients, inputs, outputs, counters, saturation counters and
-        // the record bytes of a queue frame, one addition each.
+        // coefficients, inputs, outputs, counters, saturation counters and the record bytes of a
+        // queue frame, one addition each.
         // A cached reply's slot-masked length is below twice the slot.
         let cached_reply_slot = board.max_cached_reply().max(8).next_power_of_two();
         let index_max = [
             MAX_WORDS_PER_FRAME,
             identity_bytes.len(),
             2 * cached_reply_slot,
-            commands.len(),
             apply.len(),
             n_inputs,
             n_outputs,
@@ -738,8 +734,6 @@ impl CommandExecutor {
             command_learn: Default::default(),
             gather: Default::default(),
             serializer: Default::default(),
-            power_on: Rom::new(&commands),
-            power_on_view: Default::default(),
             identity: Rom::new(&identity_bytes.iter().map(|&b| b as u64).collect::<Vec<_>>()),
             range: MemoryRange::new(sizes, MAX_WORDS_PER_FRAME as u32),
             memory_select: Default::default(),
@@ -854,7 +848,6 @@ impl CommandExecutor {
             constant_rounding: c32(constant::ROUNDING_STATE),
             counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
             saturation_end: c16(crate::engine::counter::POTENTIAL + 5),
-            power_on_words: c16(commands.len() as u64),
             identity_bytes: c16(identity_bytes.len() as u64),
             n_inputs: c16(n_inputs as u64),
             n_outputs: c16(n_outputs as u64),

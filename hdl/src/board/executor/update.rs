@@ -52,7 +52,6 @@ impl Logic for CommandExecutor {
         self.command_learn.clock.next = self.clock.val();
         self.gather.clock.next = self.clock.val();
         self.serializer.clock.next = self.clock.val();
-        self.power_on.clock.next = self.clock.val();
         self.identity.clock.next = self.clock.val();
         self.walker.clock.next = self.clock.val();
         self.walker.reset.next = self.reset.val();
@@ -155,8 +154,6 @@ impl Logic for CommandExecutor {
         self.serializer.shift.next = false;
         self.serializer.accumulate.next = false;
         self.serializer.length.next = self.frame_length.val();
-        self.power_on.address.next = self.index.q.val();
-        self.power_on_view.word.next = self.power_on.data.val();
         self.identity.address.next = self.index.q.val();
         self.range.memory.next = self.gather.b0.val();
         self.range.offset.next = self.gather.w1.val();
@@ -248,9 +245,9 @@ impl Logic for CommandExecutor {
 
         // ---- The state machine. ----
         match self.state.q.val() {
-            // Power-on: write the layer table and constants from the ROM, two clocks each, and
-            // load the parameters of the configuration.
-            ExecState::InitNext => {
+            // Power-on: load the parameters of the configuration. The engine starts with the
+            // configuration's layer table and constants in place.
+            ExecState::Init => {
                 self.learn_steps.d.next = self.default_learn_steps.val();
                 self.learn_steps.enable.next = true;
                 self.settle_steps.d.next = self.default_settle.val();
@@ -259,23 +256,7 @@ impl Logic for CommandExecutor {
                 self.learning.enable.next = true;
                 self.voltage.d.next = self.default_voltage.val();
                 self.voltage.enable.next = true;
-                if self.index.q.val() == self.power_on_words.val() {
-                    self.state.d.next = ExecState::Idle;
-                } else {
-                    self.state.d.next = ExecState::InitWrite;
-                }
-            }
-            ExecState::InitWrite => {
-                self.command_select.d.next = self.power_on_view.select.val();
-                self.command_select.enable.next = true;
-                self.command_address.d.next = self.power_on_view.address.val();
-                self.command_address.enable.next = true;
-                self.command_data.d.next = self.power_on_view.data.val();
-                self.command_data.enable.next = true;
-                self.index.enable.next = true;
-                self.ret.d.next = ExecState::InitNext;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
+                self.state.d.next = ExecState::Idle;
             }
             ExecState::Idle => {
                 self.idle.next = true;
