@@ -13,7 +13,7 @@ use super::units::{
     PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
-use crate::engine::units::{Counter, EnableRegister};
+use crate::engine::units::{Counter, EnableRegister, PresetRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
@@ -211,8 +211,6 @@ pub fn power_on_writes(board: &BoardConfig) -> Vec<(u64, u64, u64)> {
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum ExecState {
-    /// Power-on: load the parameters of the configuration.
-    Init,
     /// Waiting for a frame and an idle encoder.
     Idle,
     /// The reply cache looks up the held frame's key.
@@ -319,8 +317,8 @@ pub enum ExecState {
 /// The command executor between the frame decoder, the frame encoder and the engine's host port.
 ///
 /// The engine it drives starts with the layer table and constants of the generation-time
-/// configuration (see [`power_on_writes`]). After reset the executor loads the configuration's
-/// parameters, then replies to each intact frame the decoder presents with exactly one reply, as
+/// configuration (see [`power_on_writes`]), and reset sets the executor's parameters to the
+/// configuration's. It replies to each intact frame the decoder presents with exactly one reply, as
 /// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
 /// error codes and details, the same reply cache and stream order. Payload bytes are read
 /// through the decoder's RAM port two clocks per byte; replies are written byte by byte into
@@ -419,14 +417,14 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    // Parameters (set at power-on from the configuration). The step counts are 20 bits wide
-    // because valid counts are at most 1,000,000.
+    // Parameters (reset to the configuration's). The step counts are 20 bits wide because valid
+    // counts are at most 1,000,000.
     /// Steps per sample after the settle steps: at least 1, because settle steps are fewer
     /// than steps per sample. A sample runs the settle steps, then these.
-    learn_steps: EnableRegister<Bits<20>>,
-    settle_steps: EnableRegister<Bits<20>>,
-    learning: EnableRegister<Bit>,
-    voltage: EnableRegister<Bit>,
+    learn_steps: PresetRegister<Bits<20>>,
+    settle_steps: PresetRegister<Bits<20>>,
+    learning: PresetRegister<Bit>,
+    voltage: PresetRegister<Bit>,
     // Stream.
     stream_open: ResetRegister<Bit>,
     stream_next: EnableRegister<Bits<16>>,
@@ -569,9 +567,6 @@ pub struct CommandExecutor {
     apply_address: Vec<Constant<Bits<32>>>,
     apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
-    default_learn_steps: Constant<Bits<20>>,
-    default_settle: Constant<Bits<20>>,
-    default_voltage: Constant<Bit>,
     _coefficients: usize,
 }
 
@@ -589,7 +584,7 @@ impl CommandExecutor {
         let identity_bytes = leap_model::protocol::Reply::Identity(board.identity())
             .to_frame(0)
             .payload;
-        // The power-on parameters are the configuration's, with learning on.
+        // The parameters reset to the configuration's, with learning on.
         let parameters = leap_model::protocol::EngineParameters::from_config(config, 1.0)
             .unwrap_or_else(|e| panic!("the configuration's parameters are invalid: {e}"));
         assert!(
@@ -603,6 +598,14 @@ impl CommandExecutor {
             parameters.settle_steps,
             parameters.steps_per_sample
         );
+        let learn_steps = (parameters.steps_per_sample - parameters.settle_steps) as u64;
+        let settle_steps = parameters.settle_steps as u64;
+        let voltage = parameters.target == TargetKind::Voltage;
+        fn preset<T: Synth>(value: T, bits: u64) -> PresetRegister<T> {
+            let mut register = PresetRegister::default();
+            register.preset(value, bits);
+            register
+        }
         let sizes = MemorySizes {
             weights: config.synapses() as u32,
             neurons: neurons as u32,
@@ -722,10 +725,10 @@ impl CommandExecutor {
             select_code: Counter::up_to(select::SLOPE),
             new_target: Default::default(),
             new_learning: Default::default(),
-            learn_steps: Default::default(),
-            settle_steps: Default::default(),
-            learning: Default::default(),
-            voltage: Default::default(),
+            learn_steps: preset(learn_steps.to_bits(), learn_steps),
+            settle_steps: preset(settle_steps.to_bits(), settle_steps),
+            learning: preset(true, 1),
+            voltage: preset(voltage, voltage as u64),
             stream_open: Default::default(),
             stream_next: Default::default(),
             command_select: Default::default(),
@@ -862,11 +865,6 @@ impl CommandExecutor {
             apply_address: apply.iter().map(|a| c32(a.1)).collect(),
             apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
-            default_learn_steps: Constant::new(
-                ((parameters.steps_per_sample - parameters.settle_steps) as u64).to_bits(),
-            ),
-            default_settle: Constant::new((parameters.settle_steps as u64).to_bits()),
-            default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
             _coefficients: apply.len(),
         }
     }

@@ -133,8 +133,8 @@ impl ExecutorDriver {
             error_read_clocks: 0,
             last_request_cycles: 0,
         };
-        // The executor's power-on loads its parameters in one clock, and the engine starts with
-        // the layer table and constants in place, so these idle clocks are a margin.
+        // Reset sets the executor's parameters, and the engine starts with the layer table and
+        // constants in place, so these idle clocks are a margin.
         driver.clock_idle(4096);
         driver
     }

@@ -43,6 +43,10 @@ impl Logic for CommandExecutor {
         self.settle_steps.clock.next = self.clock.val();
         self.learning.clock.next = self.clock.val();
         self.voltage.clock.next = self.clock.val();
+        self.learn_steps.reset.next = self.reset.val();
+        self.settle_steps.reset.next = self.reset.val();
+        self.learning.reset.next = self.reset.val();
+        self.voltage.reset.next = self.reset.val();
         self.stream_open.clock.next = self.clock.val();
         self.stream_open.reset.next = self.reset.val();
         self.stream_next.clock.next = self.clock.val();
@@ -245,19 +249,6 @@ impl Logic for CommandExecutor {
 
         // ---- The state machine. ----
         match self.state.q.val() {
-            // Power-on: load the parameters of the configuration. The engine starts with the
-            // configuration's layer table and constants in place.
-            ExecState::Init => {
-                self.learn_steps.d.next = self.default_learn_steps.val();
-                self.learn_steps.enable.next = true;
-                self.settle_steps.d.next = self.default_settle.val();
-                self.settle_steps.enable.next = true;
-                self.learning.d.next = true;
-                self.learning.enable.next = true;
-                self.voltage.d.next = self.default_voltage.val();
-                self.voltage.enable.next = true;
-                self.state.d.next = ExecState::Idle;
-            }
             ExecState::Idle => {
                 self.idle.next = true;
                 self.ptr.load.next = true;
