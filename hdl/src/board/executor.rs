@@ -8,12 +8,12 @@ use rust_hdl::prelude::*;
 
 use super::cache::ReplyCache;
 use super::units::{
-    coefficient_kind, detail_source, request_length, Above, ByteGather, ByteSerializer, CoefficientCheck,
-    CommandView, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
-    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend, span_bits,
+    coefficient_kind, detail_source, request_length, span_bits, Above, ByteGather, ByteSerializer,
+    CoefficientCheck, CounterSelect, ErrorDetail, MemoryRange, MemorySelect, MemorySizes,
+    PayloadLengths, ReplyWords, Rom, SignExtend, WordFit, ZeroExtend,
 };
 use super::walker::{LayerWeights, WeightWalker};
-use crate::engine::units::{Counter, EnableRegister};
+use crate::engine::units::{Counter, EnableRegister, PresetRegister};
 use crate::engine::{constant, field, select, EngineParams, MIN_ROW_CLOCKS};
 use crate::leaf::{activation, ResetRegister};
 
@@ -141,15 +141,17 @@ fn activation_code(a: Activation) -> Option<u64> {
     }
 }
 
-/// Returns the engine writes that load the layer table and the constants of `config`, in the
-/// order the co-simulation driver uses, packed for [`CommandView`].
-fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
+/// Returns the engine writes `(select, address, data)` that load the layer table and the
+/// constants of `board`, in the order the co-simulation driver uses. The board's engine starts
+/// with them in place (see [`crate::engine::Engine::preload`]).
+pub fn power_on_writes(board: &BoardConfig) -> Vec<(u64, u64, u64)> {
+    let layers = board.layers().unwrap_or_else(|e| panic!("{e}"));
     let config = &board.config;
     let constants = Constants::from_config(config, 1.0)
         .unwrap_or_else(|e| panic!("the configuration's constants are invalid: {e}"));
     let mut commands = Vec::new();
     let mut push = |select: u64, address: u64, data: u64| {
-        commands.push(CommandView::pack(select, address, data));
+        commands.push((select, address, data));
     };
     let top_base = (layers.len() as u64 - 1) * field::STRIDE;
     for (address, value) in [
@@ -209,10 +211,6 @@ fn power_on_commands(board: &BoardConfig, layers: &[LayerWeights]) -> Vec<u64> {
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum ExecState {
-    /// Power-on: the next layer-table or constant write.
-    InitNext,
-    /// Power-on: the ROM word is out; write it.
-    InitWrite,
     /// Waiting for a frame and an idle encoder.
     Idle,
     /// The reply cache looks up the held frame's key.
@@ -318,8 +316,9 @@ pub enum ExecState {
 
 /// The command executor between the frame decoder, the frame encoder and the engine's host port.
 ///
-/// After reset it writes the layer table and the constants of the generation-time configuration
-/// into the engine, then replies to each intact frame the decoder presents with exactly one reply, as
+/// The engine it drives starts with the layer table and constants of the generation-time
+/// configuration (see [`power_on_writes`]), and reset sets the executor's parameters to the
+/// configuration's. It replies to each intact frame the decoder presents with exactly one reply, as
 /// `leap_model::protocol::SoftwareDevice` does: the same checks in the same order, the same
 /// error codes and details, the same reply cache and stream order. Payload bytes are read
 /// through the decoder's RAM port two clocks per byte; replies are written byte by byte into
@@ -418,14 +417,14 @@ pub struct CommandExecutor {
     select_code: Counter<8>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
-    // Parameters (set at power-on from the configuration). The step counts are 20 bits wide
-    // because valid counts are at most 1,000,000.
+    // Parameters (reset to the configuration's). The step counts are 20 bits wide because valid
+    // counts are at most 1,000,000.
     /// Steps per sample after the settle steps: at least 1, because settle steps are fewer
     /// than steps per sample. A sample runs the settle steps, then these.
-    learn_steps: EnableRegister<Bits<20>>,
-    settle_steps: EnableRegister<Bits<20>>,
-    learning: EnableRegister<Bit>,
-    voltage: EnableRegister<Bit>,
+    learn_steps: PresetRegister<Bits<20>>,
+    settle_steps: PresetRegister<Bits<20>>,
+    learning: PresetRegister<Bit>,
+    voltage: PresetRegister<Bit>,
     // Stream.
     stream_open: ResetRegister<Bit>,
     stream_next: EnableRegister<Bits<16>>,
@@ -441,8 +440,6 @@ pub struct CommandExecutor {
     // Units.
     gather: ByteGather,
     serializer: ByteSerializer,
-    power_on: Rom<64>,
-    power_on_view: CommandView,
     identity: Rom<8>,
     range: MemoryRange,
     memory_select: MemorySelect,
@@ -556,7 +553,6 @@ pub struct CommandExecutor {
     constant_rounding: Constant<Bits<32>>,
     counter_first_saturation: Constant<Bits<16>>,
     saturation_end: Constant<Bits<16>>,
-    power_on_words: Constant<Bits<16>>,
     identity_bytes: Constant<Bits<16>>,
     n_inputs: Constant<Bits<16>>,
     n_outputs: Constant<Bits<16>>,
@@ -571,9 +567,6 @@ pub struct CommandExecutor {
     apply_address: Vec<Constant<Bits<32>>>,
     apply_shift_address: Vec<Constant<Bits<32>>>,
     coefficient_index: Vec<Constant<Bits<16>>>,
-    default_learn_steps: Constant<Bits<20>>,
-    default_settle: Constant<Bits<20>>,
-    default_voltage: Constant<Bit>,
     _coefficients: usize,
 }
 
@@ -591,8 +584,7 @@ impl CommandExecutor {
         let identity_bytes = leap_model::protocol::Reply::Identity(board.identity())
             .to_frame(0)
             .payload;
-        let commands = power_on_commands(board, &layers);
-        // The power-on parameters are the configuration's, with learning on.
+        // The parameters reset to the configuration's, with learning on.
         let parameters = leap_model::protocol::EngineParameters::from_config(config, 1.0)
             .unwrap_or_else(|e| panic!("the configuration's parameters are invalid: {e}"));
         assert!(
@@ -606,6 +598,14 @@ impl CommandExecutor {
             parameters.settle_steps,
             parameters.steps_per_sample
         );
+        let learn_steps = (parameters.steps_per_sample - parameters.settle_steps) as u64;
+        let settle_steps = parameters.settle_steps as u64;
+        let voltage = parameters.target == TargetKind::Voltage;
+        fn preset<T: Synth>(value: T, bits: u64) -> PresetRegister<T> {
+            let mut register = PresetRegister::default();
+            register.preset(value, bits);
+            register
+        }
         let sizes = MemorySizes {
             weights: config.synapses() as u32,
             neurons: neurons as u32,
@@ -634,15 +634,14 @@ impl CommandExecutor {
         }
 
         // The loops count words of a memory transfer, identity bytes, cached reply bytes,
-        // power-on commands, coefficients, inputs, outputs, counters, saturation counters and
-        // the record bytes of a queue frame, one addition each.
+        // coefficients, inputs, outputs, counters, saturation counters and the record bytes of a
+        // queue frame, one addition each.
         // A cached reply's slot-masked length is below twice the slot.
         let cached_reply_slot = board.max_cached_reply().max(8).next_power_of_two();
         let index_max = [
             MAX_WORDS_PER_FRAME,
             identity_bytes.len(),
             2 * cached_reply_slot,
-            commands.len(),
             apply.len(),
             n_inputs,
             n_outputs,
@@ -726,10 +725,10 @@ impl CommandExecutor {
             select_code: Counter::up_to(select::SLOPE),
             new_target: Default::default(),
             new_learning: Default::default(),
-            learn_steps: Default::default(),
-            settle_steps: Default::default(),
-            learning: Default::default(),
-            voltage: Default::default(),
+            learn_steps: preset(learn_steps.to_bits(), learn_steps),
+            settle_steps: preset(settle_steps.to_bits(), settle_steps),
+            learning: preset(true, 1),
+            voltage: preset(voltage, voltage as u64),
             stream_open: Default::default(),
             stream_next: Default::default(),
             command_select: Default::default(),
@@ -738,8 +737,6 @@ impl CommandExecutor {
             command_learn: Default::default(),
             gather: Default::default(),
             serializer: Default::default(),
-            power_on: Rom::new(&commands),
-            power_on_view: Default::default(),
             identity: Rom::new(&identity_bytes.iter().map(|&b| b as u64).collect::<Vec<_>>()),
             range: MemoryRange::new(sizes, MAX_WORDS_PER_FRAME as u32),
             memory_select: Default::default(),
@@ -854,7 +851,6 @@ impl CommandExecutor {
             constant_rounding: c32(constant::ROUNDING_STATE),
             counter_first_saturation: c16(crate::engine::counter::POTENTIAL),
             saturation_end: c16(crate::engine::counter::POTENTIAL + 5),
-            power_on_words: c16(commands.len() as u64),
             identity_bytes: c16(identity_bytes.len() as u64),
             n_inputs: c16(n_inputs as u64),
             n_outputs: c16(n_outputs as u64),
@@ -869,11 +865,6 @@ impl CommandExecutor {
             apply_address: apply.iter().map(|a| c32(a.1)).collect(),
             apply_shift_address: apply.iter().map(|a| c32(a.2)).collect(),
             coefficient_index: (0..apply.len()).map(|i| c16(i as u64)).collect(),
-            default_learn_steps: Constant::new(
-                ((parameters.steps_per_sample - parameters.settle_steps) as u64).to_bits(),
-            ),
-            default_settle: Constant::new((parameters.settle_steps as u64).to_bits()),
-            default_voltage: Constant::new(parameters.target == TargetKind::Voltage),
             _coefficients: apply.len(),
         }
     }

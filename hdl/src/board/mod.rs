@@ -11,7 +11,7 @@ pub mod walker;
 use rust_hdl::prelude::*;
 
 pub use axis::BoardAxis;
-pub use executor::{BoardConfig, CommandExecutor};
+pub use executor::{power_on_writes, BoardConfig, CommandExecutor};
 pub use top::{Board, BoardBytes};
 
 use crate::engine::Engine;
@@ -76,7 +76,11 @@ impl ExecutorHarness {
             reply_length: Default::default(),
             reply_busy: Default::default(),
             executor: CommandExecutor::new(board),
-            engine: Engine::new(&board.config.fixed, &board.engine),
+            engine: {
+                let mut engine = Engine::new(&board.config.fixed, &board.engine);
+                engine.preload(&power_on_writes(board));
+                engine
+            },
         }
     }
 }

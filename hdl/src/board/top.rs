@@ -2,7 +2,7 @@
 
 use rust_hdl::prelude::*;
 
-use super::executor::{BoardConfig, CommandExecutor};
+use super::executor::{power_on_writes, BoardConfig, CommandExecutor};
 use crate::engine::Engine;
 use crate::link::{FrameDecoder, FrameEncoder, LinkParams, UartRx, UartTx};
 
@@ -45,7 +45,11 @@ impl BoardBytes {
             idle: Default::default(),
             decoder: FrameDecoder::new(link),
             executor: CommandExecutor::new(board),
-            engine: Engine::new(&board.config.fixed, &board.engine),
+            engine: {
+                let mut engine = Engine::new(&board.config.fixed, &board.engine);
+                engine.preload(&power_on_writes(board));
+                engine
+            },
             encoder: FrameEncoder::new(link),
         }
     }

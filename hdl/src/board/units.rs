@@ -1316,50 +1316,6 @@ impl<const I: usize, const O: usize> Logic for SignExtend<I, O> {
     }
 }
 
-/// Splits a power-on command word of the executor's ROM: the engine `select` in bits 63:56, the
-/// `address` in bits 47:32 and the `data` word in bits 31:0, zero-extended to 32 and 33 bits.
-#[derive(LogicBlock, Default)]
-pub struct CommandView {
-    pub word: Signal<In, Bits<64>>,
-    pub select: Signal<Out, Bits<8>>,
-    pub address: Signal<Out, Bits<32>>,
-    pub data: Signal<Out, Bits<33>>,
-}
-
-impl CommandView {
-    /// Packs a power-on command in the layout the view splits.
-    pub fn pack(select: u64, address: u64, data: u64) -> u64 {
-        assert!(select < 1 << 8, "select {select} is wider than 8 bits");
-        assert!(address < 1 << 16, "address {address} is wider than 16 bits");
-        assert!(data < 1 << 32, "data {data} is wider than 32 bits");
-        (select << 56) | (address << 32) | data
-    }
-}
-
-impl Logic for CommandView {
-    fn update(&mut self) {
-        let w = self.word.val().to_u64();
-        self.select.next = (w >> 56).to_bits();
-        self.address.next = ((w >> 32) & 0xffff).to_bits();
-        self.data.next = (w & 0xffff_ffff).to_bits();
-    }
-    fn connect(&mut self) {
-        self.select.connect();
-        self.address.connect();
-        self.data.connect();
-    }
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom(
-            "always @(*) begin\n\
-             \x20  select = word[63:56];\n\
-             \x20  address = {16'h0, word[47:32]};\n\
-             \x20  data = {1'b0, word[31:0]};\n\
-             end\n"
-                .into(),
-        )
-    }
-}
-
 /// The source of counter `index` of the counters reply: the engine (`from_engine`) at the
 /// counter address `engine_address`, or (`link`) the frame decoder's counter `index - 8` (the
 /// link error counters, then the unknown-opcode and replay counters, indices 8 to 13), or

@@ -6,8 +6,8 @@ use rust_hdl::prelude::*;
 use super::slot::{product_sum_bits, LaneSlot};
 use super::tags::{StreamTags, TagWidths};
 use super::units::{
-    AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, ReadBack,
-    RoundHalves, SignExtend48, StoredWord, TableFields, UpdateFactor, WordView, Xorshift,
+    AddressSplit, Counter, CounterEvents, EnableRegister, Memory, OutputError, PresetRegister,
+    ReadBack, RoundHalves, SignExtend48, StoredWord, TableFields, UpdateFactor, WordView, Xorshift,
 };
 use super::{
     bits_for, constant, field, select, EngineParams, EngineState, MAX_LANES, MAX_RUN_STEPS,
@@ -65,15 +65,17 @@ pub struct Engine {
     /// Set in the clock after the read's wait, when the memories return the word.
     read_strobe: ResetRegister<Bit>,
     read_address_mask: Constant<Bits<32>>,
-    k_r_mant: EnableRegister<Signed<16>>,
-    k_r_shift: EnableRegister<Bits<6>>,
-    k_dt_mant: EnableRegister<Signed<16>>,
-    k_dt_shift: EnableRegister<Bits<6>>,
-    beta_mant: EnableRegister<Signed<16>>,
-    beta_shift: EnableRegister<Bits<6>>,
-    top_base: EnableRegister<Bits<16>>,
-    voltage: EnableRegister<Bit>,
-    rounding: EnableRegister<Bits<32>>,
+    /// The constants: host writes, or a configuration's values from reset (see
+    /// [`Engine::preload`]).
+    k_r_mant: PresetRegister<Signed<16>>,
+    k_r_shift: PresetRegister<Bits<6>>,
+    k_dt_mant: PresetRegister<Signed<16>>,
+    k_dt_shift: PresetRegister<Bits<6>>,
+    beta_mant: PresetRegister<Signed<16>>,
+    beta_shift: PresetRegister<Bits<6>>,
+    top_base: PresetRegister<Bits<16>>,
+    voltage: PresetRegister<Bit>,
+    rounding: PresetRegister<Bits<32>>,
     rows: EnableRegister<Bits<16>>,
     columns: EnableRegister<Bits<16>>,
     columns_wide: EnableRegister<Bits<32>>,
@@ -370,6 +372,47 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Starts the engine with a configuration in place: each `(select, address, data)` host
+    /// write of the layer table or a constant becomes the table word's initial contents or the
+    /// constant's reset value. Host writes still replace them.
+    pub fn preload(&mut self, writes: &[(u64, u64, u64)]) {
+        let upper_half = self.upper_half.val().index();
+        let table_mask = self.table_mask.val().index();
+        let entry_mask = self.entry_mask.val().to_u64();
+        for &(select, address, data) in writes {
+            let mant = data as u16 as i16 as i64;
+            let (shift, unsigned16) = (data & 0x3f, data & 0xffff);
+            if select == select::LAYER_TABLE {
+                let index = (address as usize & table_mask) | upper_half;
+                self.errors1.preload(index, data as u32 as i32 as i64);
+                continue;
+            }
+            assert_eq!(
+                select,
+                select::CONSTANT,
+                "select {select} is neither the layer table nor a constant"
+            );
+            match address {
+                constant::K_R_MANT => self.k_r_mant.preset(mant.into(), unsigned16),
+                constant::K_R_SHIFT => self.k_r_shift.preset(shift.to_bits(), shift),
+                constant::K_DT_MANT => self.k_dt_mant.preset(mant.into(), unsigned16),
+                constant::K_DT_SHIFT => self.k_dt_shift.preset(shift.to_bits(), shift),
+                constant::BETA_MANT => self.beta_mant.preset(mant.into(), unsigned16),
+                constant::BETA_SHIFT => self.beta_shift.preset(shift.to_bits(), shift),
+                constant::TOP_BASE => {
+                    let base = unsigned16 & entry_mask;
+                    self.top_base.preset(base.to_bits(), base)
+                }
+                constant::VOLTAGE => self.voltage.preset(data & 1 == 1, data & 1),
+                constant::ROUNDING_STATE => {
+                    let state = data & 0xffff_ffff;
+                    self.rounding.preset(state.to_bits(), state)
+                }
+                _ => panic!("constant {address} is not one the engine keeps"),
+            }
+        }
+    }
+
     pub fn new(formats: &Formats, params: &EngineParams) -> Self {
         let params = *params;
         assert!(
@@ -695,14 +738,23 @@ impl Logic for Engine {
         self.read_strobe.clock.next = self.clock.val();
         self.read_strobe.reset.next = self.reset.val();
         self.k_r_mant.clock.next = self.clock.val();
+        self.k_r_mant.reset.next = self.reset.val();
         self.k_r_shift.clock.next = self.clock.val();
+        self.k_r_shift.reset.next = self.reset.val();
         self.k_dt_mant.clock.next = self.clock.val();
+        self.k_dt_mant.reset.next = self.reset.val();
         self.k_dt_shift.clock.next = self.clock.val();
+        self.k_dt_shift.reset.next = self.reset.val();
         self.beta_mant.clock.next = self.clock.val();
+        self.beta_mant.reset.next = self.reset.val();
         self.beta_shift.clock.next = self.clock.val();
+        self.beta_shift.reset.next = self.reset.val();
         self.top_base.clock.next = self.clock.val();
+        self.top_base.reset.next = self.reset.val();
         self.voltage.clock.next = self.clock.val();
+        self.voltage.reset.next = self.reset.val();
         self.rounding.clock.next = self.clock.val();
+        self.rounding.reset.next = self.reset.val();
         self.rows.clock.next = self.clock.val();
         self.columns.clock.next = self.clock.val();
         self.columns_wide.clock.next = self.clock.val();

@@ -14,7 +14,8 @@ use crate::verilog::{extend, literal, round_shift, saturate};
 /// The memory stores `stored_bits` bits per word and sign-extends (or zero-extends) them to the
 /// port width on read. A read of the word written in the same clock returns the old word, but the
 /// engine never does both to the same word. So the memory carries `no_rw_check`, and yosys infers
-/// block RAM without bypass logic. The contents start undefined.
+/// block RAM without bypass logic. The contents start undefined, except the words that
+/// [`Memory::preload`] sets.
 ///
 /// A memory made by [`Memory::exact`] stores exactly its depth in words. A read or write past the
 /// last word has an undefined effect (rust-hdl's simulator reads 0 and stores nothing).
@@ -31,6 +32,9 @@ pub struct Memory<T: Synth> {
     _stored_bits: usize,
     _signed: bool,
     _words: Vec<T>,
+    /// The words that [`Memory::preload`] set, which the Verilog starts with; the others start
+    /// undefined.
+    _preloaded: Vec<(usize, u64)>,
 }
 
 impl<T: Synth> Memory<T> {
@@ -66,7 +70,23 @@ impl<T: Synth> Memory<T> {
             _stored_bits: stored_bits,
             _signed: signed,
             _words: vec![T::default(); depth.max(2)],
+            _preloaded: Vec::new(),
         }
+    }
+}
+
+impl<const N: usize> Memory<Signed<N>> {
+    /// Sets the word at `index` to `value` at configuration (the Verilog's `initial` contents,
+    /// which yosys maps into the block RAM's initial contents), before any write.
+    pub fn preload(&mut self, index: usize, value: i64) {
+        assert!(
+            index < self._depth,
+            "word {index} is past the memory's {} words",
+            self._depth
+        );
+        self._words[index] = value.into();
+        let mask = (1u64 << self._stored_bits) - 1;
+        self._preloaded.push((index, value as u64 & mask));
     }
 }
 
@@ -101,9 +121,18 @@ impl<T: Synth> Logic for Memory<T> {
         } else {
             format!("write_data[{}:0]", b - 1)
         };
+        let mut contents = String::new();
+        if !self._preloaded.is_empty() {
+            contents.push_str("initial begin\n");
+            for (index, value) in &self._preloaded {
+                contents.push_str(&format!("   words[{index}] = {b}'h{value:x};\n"));
+            }
+            contents.push_str("end\n");
+        }
         Verilog::Custom(format!(
             "(* no_rw_check *)\n\
              reg [{top}:0] words [0:{last}];\n\
+             {contents}\
              reg [{top}:0] read_word;\n\
              always @(posedge clock) begin\n\
              \x20  if (write_enable) words[write_address[{at}:0]] <= {write_slice};\n\
@@ -1183,5 +1212,58 @@ impl Logic for TableFields {
         }
         text += "end\nwire unused_address = &{1'b0, address[15:4]};\n";
         Verilog::Custom(text)
+    }
+}
+
+/// An [`EnableRegister`] that a configuration may preset. With a preset value, `reset` loads it
+/// and takes priority over `enable`. Without one, `reset` does nothing and the register starts
+/// undefined, as an [`EnableRegister`] does.
+#[derive(LogicBlock, Default)]
+pub struct PresetRegister<T: Synth> {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub enable: Signal<In, Bit>,
+    pub d: Signal<In, T>,
+    pub q: Signal<Out, T>,
+    /// The value and its bit pattern; `None` leaves the register without reset.
+    _preset: Option<(T, u64)>,
+}
+
+impl<T: Synth> PresetRegister<T> {
+    /// Makes `reset` load `value`, whose bit pattern is `bits`.
+    pub fn preset(&mut self, value: T, bits: u64) {
+        self._preset = Some((value, bits));
+    }
+}
+
+impl<T: Synth> Logic for PresetRegister<T> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            match self._preset {
+                Some((value, _)) if self.reset.val() => self.q.next = value,
+                _ => {
+                    if self.enable.val() {
+                        self.q.next = self.d.val();
+                    }
+                }
+            }
+        }
+    }
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        match self._preset {
+            Some((_, bits)) => Verilog::Custom(format!(
+                "always @(posedge clock) begin\n   if (reset) q <= {}'h{bits:x};\n   \
+                 else if (enable) q <= d;\nend\n",
+                T::BITS
+            )),
+            None => Verilog::Custom(
+                "always @(posedge clock) begin\n   if (enable) q <= d;\nend\n\
+                 wire unused_reset = reset;\n"
+                    .into(),
+            ),
+        }
     }
 }

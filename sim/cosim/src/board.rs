@@ -133,8 +133,8 @@ impl ExecutorDriver {
             error_read_clocks: 0,
             last_request_cycles: 0,
         };
-        // The power-on writes take three clocks each; a few thousand clocks cover any network
-        // the default engine fits.
+        // Reset sets the executor's parameters, and the engine starts with the layer table and
+        // constants in place, so these idle clocks are a margin.
         driver.clock_idle(4096);
         driver
     }

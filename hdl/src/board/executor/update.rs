@@ -43,6 +43,10 @@ impl Logic for CommandExecutor {
         self.settle_steps.clock.next = self.clock.val();
         self.learning.clock.next = self.clock.val();
         self.voltage.clock.next = self.clock.val();
+        self.learn_steps.reset.next = self.reset.val();
+        self.settle_steps.reset.next = self.reset.val();
+        self.learning.reset.next = self.reset.val();
+        self.voltage.reset.next = self.reset.val();
         self.stream_open.clock.next = self.clock.val();
         self.stream_open.reset.next = self.reset.val();
         self.stream_next.clock.next = self.clock.val();
@@ -52,7 +56,6 @@ impl Logic for CommandExecutor {
         self.command_learn.clock.next = self.clock.val();
         self.gather.clock.next = self.clock.val();
         self.serializer.clock.next = self.clock.val();
-        self.power_on.clock.next = self.clock.val();
         self.identity.clock.next = self.clock.val();
         self.walker.clock.next = self.clock.val();
         self.walker.reset.next = self.reset.val();
@@ -155,8 +158,6 @@ impl Logic for CommandExecutor {
         self.serializer.shift.next = false;
         self.serializer.accumulate.next = false;
         self.serializer.length.next = self.frame_length.val();
-        self.power_on.address.next = self.index.q.val();
-        self.power_on_view.word.next = self.power_on.data.val();
         self.identity.address.next = self.index.q.val();
         self.range.memory.next = self.gather.b0.val();
         self.range.offset.next = self.gather.w1.val();
@@ -248,35 +249,6 @@ impl Logic for CommandExecutor {
 
         // ---- The state machine. ----
         match self.state.q.val() {
-            // Power-on: write the layer table and constants from the ROM, two clocks each, and
-            // load the parameters of the configuration.
-            ExecState::InitNext => {
-                self.learn_steps.d.next = self.default_learn_steps.val();
-                self.learn_steps.enable.next = true;
-                self.settle_steps.d.next = self.default_settle.val();
-                self.settle_steps.enable.next = true;
-                self.learning.d.next = true;
-                self.learning.enable.next = true;
-                self.voltage.d.next = self.default_voltage.val();
-                self.voltage.enable.next = true;
-                if self.index.q.val() == self.power_on_words.val() {
-                    self.state.d.next = ExecState::Idle;
-                } else {
-                    self.state.d.next = ExecState::InitWrite;
-                }
-            }
-            ExecState::InitWrite => {
-                self.command_select.d.next = self.power_on_view.select.val();
-                self.command_select.enable.next = true;
-                self.command_address.d.next = self.power_on_view.address.val();
-                self.command_address.enable.next = true;
-                self.command_data.d.next = self.power_on_view.data.val();
-                self.command_data.enable.next = true;
-                self.index.enable.next = true;
-                self.ret.d.next = ExecState::InitNext;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
-            }
             ExecState::Idle => {
                 self.idle.next = true;
                 self.ptr.load.next = true;
