@@ -30,6 +30,16 @@ impl BoardBytes {
     /// Builds the board for `board` with the link's inter-byte timeout and UART divisor of
     /// `link`, whose maximum payload must be the board's.
     pub fn new(board: &BoardConfig, link: &LinkParams) -> Self {
+        BoardBytes::with_decoder(board, link, FrameDecoder::new(link))
+    }
+
+    /// Builds the board as [`BoardBytes::new`] does, for a byte source that keeps `rx_byte` at
+    /// its value for at least the clock after each `rx_valid` strobe, as [`UartRx`] does.
+    pub fn with_held_rx_byte(board: &BoardConfig, link: &LinkParams) -> Self {
+        BoardBytes::with_decoder(board, link, FrameDecoder::with_held_byte(link))
+    }
+
+    fn with_decoder(board: &BoardConfig, link: &LinkParams, decoder: FrameDecoder) -> Self {
         assert_eq!(
             link.max_payload, board.max_payload,
             "the decoder and the executor must agree on the maximum payload"
@@ -43,7 +53,7 @@ impl BoardBytes {
             tx_valid: Default::default(),
             tx_ready: Default::default(),
             idle: Default::default(),
-            decoder: FrameDecoder::new(link),
+            decoder,
             executor: CommandExecutor::new(board),
             engine: {
                 let mut engine = Engine::new(&board.config.fixed, &board.engine);
@@ -145,7 +155,7 @@ impl Board {
             idle: Default::default(),
             uart_rx: UartRx::new(link),
             uart_tx: UartTx::new(link),
-            core: BoardBytes::new(board, link),
+            core: BoardBytes::with_held_rx_byte(board, link),
         }
     }
 }

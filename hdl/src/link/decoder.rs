@@ -231,6 +231,9 @@ pub struct FrameDecoder {
     /// The byte input of the previous clock: the scanner takes the newest byte from here,
     /// because the block RAM returns a word written in the same clock only one clock later.
     newest_byte: Register<Bits<8>>,
+    /// Whether the source keeps `byte` for at least the clock after `byte_valid`. If so, the
+    /// scanner takes the newest byte from the input and yosys removes `newest_byte`.
+    byte_held: Constant<Bit>,
     /// Whether the read port served the scanner in the previous clock (reset 0).
     port_scanned: ResetRegister<Bit>,
     /// Whether the previous received byte was dropped because the ring was full (reset 0).
@@ -413,6 +416,7 @@ impl FrameDecoder {
             scan_behind: Default::default(),
             byte_written: Default::default(),
             newest_byte: Default::default(),
+            byte_held: Constant::new(false),
             port_scanned: Default::default(),
             dropping: Default::default(),
             armed: Default::default(),
@@ -509,6 +513,17 @@ impl FrameDecoder {
                 .collect(),
             one33: Constant::new(1u64.to_bits()),
         }
+    }
+}
+
+impl FrameDecoder {
+    /// Creates a decoder for `params` whose byte source keeps `byte` at its value for at least
+    /// the clock after each `byte_valid` strobe, as [`super::UartRx`] does. It behaves as one from
+    /// [`FrameDecoder::new`] but keeps no copy of the newest byte. Panics when `params` is invalid.
+    pub fn with_held_byte(params: &LinkParams) -> Self {
+        let mut decoder = FrameDecoder::new(params);
+        decoder.byte_held = Constant::new(true);
+        decoder
     }
 }
 
@@ -641,6 +656,9 @@ impl Logic for FrameDecoder {
         // ---- The scanner's byte: the newest byte, or the ring's read port. ----
         self.source.behind.next = self.scan_behind.q.val();
         self.source.newest.next = self.newest_byte.q.val();
+        if self.byte_held.val() {
+            self.source.newest.next = self.byte.val();
+        }
         self.source.ring_data.next = self.ring.read_data.val();
         self.source.seq.next = self.seq.q.val();
         self.source.length.next = self.length.q.val();

@@ -9,6 +9,7 @@ pub mod crc;
 pub mod decoder;
 pub mod encoder;
 pub mod single_port;
+pub mod step;
 pub mod uart;
 
 use std::fmt;
@@ -20,6 +21,7 @@ pub use crc::{Crc32, CrcStep};
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use single_port::{SinglePortMemory, SINGLE_PORT_ATTRIBUTE};
+pub use step::StepByOne;
 pub use uart::{UartPair, UartRx, UartTx};
 
 /// Largest relative difference between the requested baud rate and the one the clock divisor gives.

@@ -3,6 +3,7 @@
 
 use rust_hdl::prelude::*;
 
+use super::step::StepByOne;
 use super::{low_mask, LinkParams, MIN_CLOCKS_PER_BIT};
 use crate::leaf::ResetRegister;
 
@@ -46,20 +47,21 @@ pub struct UartRx {
     data: ResetRegister<Bits<8>>,
     /// The registered `byte_valid` strobe (reset 0).
     strobe: ResetRegister<Bit>,
+    /// `ticks + 1` and `phase + 1`.
+    tick_step: StepByOne<16>,
+    phase_step: StepByOne<4>,
     /// The current phase ends in this clock with a sample of the line.
     sample: Signal<Local, Bit>,
     in_data: Signal<Local, Bit>,
     half_last: Constant<Bits<16>>,
     bit_last: Constant<Bits<16>>,
     tick_mask: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     phase_idle: Constant<Bits<4>>,
     phase_start: Constant<Bits<4>>,
     phase_first_data: Constant<Bits<4>>,
     phase_stop: Constant<Bits<4>>,
     phase_recover: Constant<Bits<4>>,
-    one4: Constant<Bits<4>>,
     top_bit: Constant<Bits<8>>,
 }
 
@@ -83,19 +85,19 @@ impl UartRx {
             ticks: Default::default(),
             data: Default::default(),
             strobe: Default::default(),
+            tick_step: StepByOne::up(),
+            phase_step: StepByOne::up(),
             sample: Default::default(),
             in_data: Default::default(),
             half_last: Constant::new(((clocks_per_bit / 2 - 1) as u64).to_bits()),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
             tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
-            one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
             phase_idle: phase(PHASE_IDLE),
             phase_start: phase(PHASE_START),
             phase_first_data: phase(PHASE_FIRST_DATA),
             phase_stop: phase(PHASE_STOP),
             phase_recover: phase(PHASE_RECOVER),
-            one4: Constant::new(1u64.to_bits()),
             top_bit: Constant::new(0x80u64.to_bits()),
         }
     }
@@ -122,8 +124,10 @@ impl Logic for UartRx {
         self.low.d.next = self.low_meta.q.val();
 
         // Defaults: hold, count ticks, no strobe.
+        self.tick_step.value.next = self.ticks.q.val();
+        self.phase_step.value.next = self.phase.q.val();
         self.phase.d.next = self.phase.q.val();
-        self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
+        self.ticks.d.next = self.tick_step.result.val() & self.tick_mask.val();
         self.data.d.next = self.data.q.val();
         self.strobe.d.next = false;
 
@@ -157,7 +161,7 @@ impl Logic for UartRx {
             // stop bit ends the byte, a low one leads to the recovery phase.
             self.phase.d.next = self.phase_idle.val();
             if self.in_data.val() | self.low.q.val() {
-                self.phase.d.next = self.phase.q.val() + self.one4.val();
+                self.phase.d.next = self.phase_step.result.val();
             }
             if (self.phase.q.val() == self.phase_stop.val()) & !self.low.q.val() {
                 self.strobe.d.next = true;
@@ -214,12 +218,14 @@ pub struct UartTx {
     /// `clocks_per_bit - 1`, so `tick_mask` keeps only the bits that value needs.
     ticks: ResetRegister<Bits<16>>,
     frame: TxFrame,
+    /// `ticks + 1` and `bits_left - 1`.
+    tick_step: StepByOne<16>,
+    bits_step: StepByOne<4>,
     idle: Signal<Local, Bit>,
     bit_end: Signal<Local, Bit>,
     accept: Signal<Local, Bit>,
     bit_last: Constant<Bits<16>>,
     tick_mask: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
     zero16: Constant<Bits<16>>,
     frame_bits: Constant<Bits<4>>,
     one4: Constant<Bits<4>>,
@@ -244,12 +250,13 @@ impl UartTx {
             bits_left: Default::default(),
             ticks: Default::default(),
             frame: Default::default(),
+            tick_step: StepByOne::up(),
+            bits_step: StepByOne::down(),
             idle: Default::default(),
             bit_end: Default::default(),
             accept: Default::default(),
             bit_last: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
             tick_mask: Constant::new(low_mask(clocks_per_bit as u64 - 1).to_bits()),
-            one16: Constant::new(1u64.to_bits()),
             zero16: Constant::new(0u64.to_bits()),
             frame_bits: Constant::new(10u64.to_bits()),
             one4: Constant::new(1u64.to_bits()),
@@ -271,17 +278,19 @@ impl Logic for UartTx {
         // Bit timing: the ticks restart at the end of each bit and stay at 0 while idle.
         self.idle.next = self.bits_left.q.val() == self.zero4.val();
         self.bit_end.next = self.ticks.q.val() == self.bit_last.val();
-        self.ticks.d.next = (self.ticks.q.val() + self.one16.val()) & self.tick_mask.val();
+        self.tick_step.value.next = self.ticks.q.val();
+        self.ticks.d.next = self.tick_step.result.val() & self.tick_mask.val();
         if self.idle.val() | self.bit_end.val() {
             self.ticks.d.next = self.zero16.val();
         }
 
         // The next bit at the end of each bit.
         self.frame_low.d.next = self.frame_low.q.val();
+        self.bits_step.value.next = self.bits_left.q.val();
         self.bits_left.d.next = self.bits_left.q.val();
         if self.bit_end.val() & !self.idle.val() {
             self.frame_low.d.next = self.frame_low.q.val() >> 1;
-            self.bits_left.d.next = self.bits_left.q.val() - self.one4.val();
+            self.bits_left.d.next = self.bits_step.result.val();
         }
 
         // Ready while idle and in the last clock of a stop bit. An accepted byte loads the

@@ -64,7 +64,7 @@ const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("power-on reset", bound(20, 14, 0, 0, 0)),
     ("UART receiver", bound(34, 21, 0, 0, 0)),
     ("UART transmitter", bound(32, 19, 0, 0, 0)),
-    ("frame decoder", bound(437, 290, 2, 1, 0)),
+    ("frame decoder", bound(437, 282, 2, 1, 0)),
     ("decoder CRC", bound(64, 33, 0, 0, 0)),
     ("frame encoder", bound(125, 70, 0, 1, 0)),
     ("encoder CRC", bound(66, 33, 0, 0, 0)),
