@@ -1181,10 +1181,10 @@ impl Logic for Engine {
         self.message_saturated.enable.next = false;
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.k_r_mant.next = self.k_r_mant.q.val();
-        self.neuron.k_r_shift.next = self.k_r_shift.q.val();
-        self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
-        self.neuron.k_dt_shift.next = self.k_dt_shift.q.val();
+        self.neuron.k_r_mant.next = self.eta_mant.q.val();
+        self.neuron.k_r_shift.next = self.eta_shift.q.val();
+        self.neuron.k_dt_mant.next = self.eta_mant.q.val();
+        self.neuron.k_dt_shift.next = self.eta_shift.q.val();
         self.neuron.activation.next = self.activation.q.val();
 
         // The word the copy phase writes into the lanes' rate banks.
@@ -1772,6 +1772,32 @@ impl Logic for Engine {
             _ => {
                 self.state.d.next = EngineState::Idle;
             }
+        }
+
+        // η, K_r and K_dt form a ring of registers: `eta_*` feeds the lent multipliers and
+        // shifter and both of the neuron unit's coefficient ports, `k_r_*` follows it and
+        // `k_dt_*` follows that. At rest the ring contains η, K_r and K_dt in that order, where
+        // the layer table and the host write them. It advances at the end of each clock of a
+        // neuron's stages 2, 3 and 4, so `eta_*` contains K_r in stage 3, K_dt in stage 4 and
+        // η again from then on. The unit takes K_r only in stage 3 and K_dt only in stage 4,
+        // and neurons are at least 3 clocks apart, so the ring is at rest whenever the layer
+        // table or the host writes it and whenever the multipliers are lent. This leaves the
+        // unit's mantissa and shift multiplexers one register where they had three.
+        // NOTE: a reset in stages 2 to 4 leaves K_r and K_dt out of place when no configuration
+        // presets them, until the host writes them again.
+        if self.neuron.coefficient_stages.val() {
+            self.eta_mant.enable.next = true;
+            self.eta_mant.d.next = self.k_r_mant.q.val();
+            self.eta_shift.enable.next = true;
+            self.eta_shift.d.next = self.k_r_shift.q.val();
+            self.k_r_mant.enable.next = true;
+            self.k_r_mant.d.next = self.k_dt_mant.q.val();
+            self.k_r_shift.enable.next = true;
+            self.k_r_shift.d.next = self.k_dt_shift.q.val();
+            self.k_dt_mant.enable.next = true;
+            self.k_dt_mant.d.next = self.eta_mant.q.val();
+            self.k_dt_shift.enable.next = true;
+            self.k_dt_shift.d.next = self.eta_shift.q.val();
         }
 
         // The installed error `e` of a row, which the neuron unit stores and reads at stage 4 of
