@@ -217,6 +217,10 @@ pub mod field {
     pub const INPUTS: u64 = 12;
     /// `GROUPS - 1`.
     pub const GROUPS_LAST: u64 = 13;
+    /// In the first entry only: β's mantissa, which the engine stores here on a host write of
+    /// [`super::constant::BETA_MANT`], so a host write of this table word also sets β. The
+    /// other entries leave this word unused.
+    pub const BETA_MANT: u64 = 14;
     /// Fields per entry, and the stride of the table's addresses.
     pub const STRIDE: u64 = 16;
 }
