@@ -39,9 +39,11 @@ pub const PROSPECTIVE_LATENCY: usize = 5;
 /// `valid` is set and again two clocks later, and `sum` in the clock after `valid`. So the
 /// caller can pass the error and the sum from the memory and the register that form them, and
 /// it reads u from memory twice instead of the unit keeping it for four clocks. The unit reads
-/// the coefficients and `activation` in later stages without copying them, so they must not
-/// change while a neuron is in flight. The engine writes them only between layers, after the
-/// last neuron of a layer has returned.
+/// K_r's mantissa and shift only while a neuron is in stage 3, K_dt's only while it is in stage
+/// 4, and `activation` in stage 5, without copying them, so each must hold its value in those
+/// clocks. The engine feeds both coefficients from one ring of registers that advances in
+/// stages 2 to 4 (see `coefficient_stages`), and writes `activation` only between layers,
+/// after the last neuron of a layer has returned.
 ///
 /// The two multipliers and the product's shifter are lent out in every clock that no neuron
 /// needs them. In those clocks `multipliers_busy` is clear and, combinationally,
@@ -97,6 +99,9 @@ pub struct NeuronUnit {
     /// Set in the clocks where a neuron uses the multipliers and the shifter, so the spare
     /// results are invalid.
     pub multipliers_busy: Signal<Out, Bit>,
+    /// Set while a neuron is in stage 2, 3 or 4: the clock before the multipliers take K_r and
+    /// the clocks where they take K_r and K_dt.
+    pub coefficient_stages: Signal<Out, Bit>,
     pub spare_product: Signal<Out, Signed<48>>,
     pub spare_halves: Signal<Out, Signed<34>>,
     pub out_valid: Signal<Out, Bit>,
@@ -197,6 +202,7 @@ impl NeuronUnit {
             spare_base: Default::default(),
             spare_base_load: Default::default(),
             multipliers_busy: Default::default(),
+            coefficient_stages: Default::default(),
             spare_product: Default::default(),
             spare_halves: Default::default(),
             out_valid: Default::default(),
@@ -360,6 +366,8 @@ impl Logic for NeuronUnit {
         self.shifter.amount.next = self.shift_amount.val();
         self.shifted.d.next = self.shifter.halves.val();
         self.multipliers_busy.next = self.s3_valid.q.val() | self.s4_valid.q.val();
+        self.coefficient_stages.next =
+            self.s2_valid.q.val() | self.s3_valid.q.val() | self.s4_valid.q.val();
         self.spare_product.next = self.combine.product.val();
         self.spare_halves.next = self.shifter.halves.val();
 

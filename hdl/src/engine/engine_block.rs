@@ -71,11 +71,20 @@ pub struct Engine {
     k_r_shift: PresetRegister<Bits<6>>,
     k_dt_mant: PresetRegister<Signed<16>>,
     k_dt_shift: PresetRegister<Bits<6>>,
-    beta_mant: PresetRegister<Signed<16>>,
     beta_shift: PresetRegister<Bits<6>>,
     top_base: PresetRegister<Bits<16>>,
     voltage: PresetRegister<Bit>,
     rounding: PresetRegister<Bits<32>>,
+    /// The word of `errors1` that contains β's mantissa: `field::BETA_MANT` of the layer
+    /// table's first entry. `eta_mant` loads it in the first clock of `Load` and the layer's
+    /// η in `StreamStart2`, so it contains β in the output phase and η in the stream, and the
+    /// lent multipliers' mantissa multiplexer has no β register to select.
+    beta_word: Constant<Bits<16>>,
+    eta_field: Constant<Bits<16>>,
+    /// Set in the first clock of `Load`, when `errors1` returns β's mantissa.
+    beta_load: ResetRegister<Bit>,
+    /// The word of `errors1` that contains the loaded layer's η mantissa.
+    eta_word: Signal<Local, Bits<16>>,
     rows: EnableRegister<Bits<16>>,
     columns: EnableRegister<Bits<16>>,
     columns_wide: EnableRegister<Bits<32>>,
@@ -374,7 +383,8 @@ pub struct Engine {
 impl Engine {
     /// Starts the engine with a configuration in place: each `(select, address, data)` host
     /// write of the layer table or a constant becomes the table word's initial contents or the
-    /// constant's reset value. Host writes still replace them.
+    /// constant's reset value. β's mantissa is a table word (see `field::BETA_MANT`). Host
+    /// writes still replace them.
     pub fn preload(&mut self, writes: &[(u64, u64, u64)]) {
         let upper_half = self.upper_half.val().index();
         let table_mask = self.table_mask.val().index();
@@ -397,7 +407,10 @@ impl Engine {
                 constant::K_R_SHIFT => self.k_r_shift.preset(shift.to_bits(), shift),
                 constant::K_DT_MANT => self.k_dt_mant.preset(mant.into(), unsigned16),
                 constant::K_DT_SHIFT => self.k_dt_shift.preset(shift.to_bits(), shift),
-                constant::BETA_MANT => self.beta_mant.preset(mant.into(), unsigned16),
+                constant::BETA_MANT => {
+                    let index = self.beta_word.val().index();
+                    self.errors1.preload(index, data as u32 as i32 as i64)
+                }
                 constant::BETA_SHIFT => self.beta_shift.preset(shift.to_bits(), shift),
                 constant::TOP_BASE => {
                     let base = unsigned16 & entry_mask;
@@ -519,11 +532,14 @@ impl Engine {
             k_r_shift: Default::default(),
             k_dt_mant: Default::default(),
             k_dt_shift: Default::default(),
-            beta_mant: Default::default(),
             beta_shift: Default::default(),
             top_base: Default::default(),
             voltage: Default::default(),
             rounding: Default::default(),
+            beta_word: Constant::new(((bank_words as u64) | field::BETA_MANT).to_bits()),
+            beta_load: Default::default(),
+            eta_field: Constant::new(field::ETA_MANT.to_bits()),
+            eta_word: Default::default(),
             rows: Default::default(),
             columns: Default::default(),
             columns_wide: Default::default(),
@@ -745,8 +761,6 @@ impl Logic for Engine {
         self.k_dt_mant.reset.next = self.reset.val();
         self.k_dt_shift.clock.next = self.clock.val();
         self.k_dt_shift.reset.next = self.reset.val();
-        self.beta_mant.clock.next = self.clock.val();
-        self.beta_mant.reset.next = self.reset.val();
         self.beta_shift.clock.next = self.clock.val();
         self.beta_shift.reset.next = self.reset.val();
         self.top_base.clock.next = self.clock.val();
@@ -754,6 +768,9 @@ impl Logic for Engine {
         self.voltage.clock.next = self.clock.val();
         self.voltage.reset.next = self.reset.val();
         self.rounding.clock.next = self.clock.val();
+        self.beta_load.clock.next = self.clock.val();
+        self.beta_load.reset.next = self.reset.val();
+        self.beta_load.d.next = false;
         self.rounding.reset.next = self.reset.val();
         self.rows.clock.next = self.clock.val();
         self.columns.clock.next = self.clock.val();
@@ -891,8 +908,6 @@ impl Logic for Engine {
         self.k_dt_mant.d.next = self.host_view.signed16.val();
         self.k_dt_shift.enable.next = false;
         self.k_dt_shift.d.next = self.host_view.unsigned6.val();
-        self.beta_mant.enable.next = false;
-        self.beta_mant.d.next = self.host_view.signed16.val();
         self.beta_shift.enable.next = false;
         self.beta_shift.d.next = self.host_view.unsigned6.val();
         self.top_base.enable.next = false;
@@ -1107,6 +1122,9 @@ impl Logic for Engine {
             self.host_error_word.next =
                 (self.host_word.val() & self.input_mask.val()) | self.input_region.val();
         }
+        if self.select.val() == self.select_constant.val() {
+            self.host_error_word.next = self.beta_word.val();
+        }
         self.read_error_word.next = self.read_word.val() & self.state_mask.val();
         if self.read_select.q.val() == self.select_table.val() {
             self.read_error_word.next =
@@ -1117,6 +1135,7 @@ impl Logic for Engine {
                 (self.read_word.val() & self.input_mask.val()) | self.input_region.val();
         }
         self.table_read_address.next = self.table_address.q.val() | self.upper_half.val();
+        self.eta_word.next = self.layer_base.q.val() | self.eta_field.val() | self.upper_half.val();
         self.errors1.read_address.next = self.read_error_word.val();
         self.errors1.write_address.next = self.host_error_word.val();
         self.errors1.write_data.next = self.host_view.signed32.val();
@@ -1181,10 +1200,10 @@ impl Logic for Engine {
         self.message_saturated.enable.next = false;
         self.neuron.valid.next = false;
         self.neuron.potential.next = self.potentials.read_data.val();
-        self.neuron.k_r_mant.next = self.k_r_mant.q.val();
-        self.neuron.k_r_shift.next = self.k_r_shift.q.val();
-        self.neuron.k_dt_mant.next = self.k_dt_mant.q.val();
-        self.neuron.k_dt_shift.next = self.k_dt_shift.q.val();
+        self.neuron.k_r_mant.next = self.eta_mant.q.val();
+        self.neuron.k_r_shift.next = self.eta_shift.q.val();
+        self.neuron.k_dt_mant.next = self.eta_mant.q.val();
+        self.neuron.k_dt_shift.next = self.eta_shift.q.val();
         self.neuron.activation.next = self.activation.q.val();
 
         // The word the copy phase writes into the lanes' rate banks.
@@ -1292,7 +1311,7 @@ impl Logic for Engine {
         }
         if self.output_scale.q.val() {
             self.shared_operand.value.next = self.neuron.prospective.val();
-            self.neuron.spare_mant.next = self.beta_mant.q.val();
+            self.neuron.spare_mant.next = self.eta_mant.q.val();
         }
         self.neuron.spare_base.next = self.output_error.base.val();
         if self.error_pending.q.val() {
@@ -1523,7 +1542,8 @@ impl Logic for Engine {
                             self.constant_address.val() == self.constant_k_dt_mant.val();
                         self.k_dt_shift.enable.next =
                             self.constant_address.val() == self.constant_k_dt_shift.val();
-                        self.beta_mant.enable.next =
+                        // β's mantissa has a word of the layer table (see `beta_word`).
+                        self.errors1.write_enable.next =
                             self.constant_address.val() == self.constant_beta_mant.val();
                         self.beta_shift.enable.next =
                             self.constant_address.val() == self.constant_beta_shift.val();
@@ -1565,6 +1585,9 @@ impl Logic for Engine {
                 self.state.d.next = EngineState::LoadStart;
             }
             EngineState::LoadStart => {
+                // β's mantissa, for `eta_mant` in the first clock of `Load`.
+                self.errors1.read_address.next = self.beta_word.val();
+                self.beta_load.d.next = true;
                 self.table_address.load.next = true;
                 self.state.d.next = EngineState::Load;
             }
@@ -1585,7 +1608,7 @@ impl Logic for Engine {
                 self.state_base.enable.next = self.table_fields.state_base.val();
                 self.source_index.load.next = self.table_fields.input_base.val();
                 self.activation.enable.next = self.table_fields.activation.val();
-                self.eta_mant.enable.next = self.table_fields.eta_mant.val();
+                self.eta_mant.enable.next = self.beta_load.q.val();
                 self.eta_shift.enable.next = self.table_fields.eta_shift.val();
                 self.first_layer.enable.next = self.table_fields.first.val();
                 self.inputs.enable.next = self.table_fields.inputs.val();
@@ -1679,10 +1702,13 @@ impl Logic for Engine {
                 self.group.load.next = true;
                 self.stage3_group.load.next = true;
                 self.factor_ready.d.next = false;
+                // The layer's η mantissa, for `eta_mant` in the next clock (see `beta_word`).
+                self.errors1.read_address.next = self.eta_word.val();
                 self.state.d.next = EngineState::StreamStart2;
             }
             // Stage -1 of the first row: read its errors for the update factor and message.
             EngineState::StreamStart2 => {
+                self.eta_mant.enable.next = true;
                 self.errors0.read_address.next = self.state_index.q.val();
                 self.errors1.read_address.next = self.state_index.q.val();
                 self.state.d.next = EngineState::Stream;
@@ -1772,6 +1798,33 @@ impl Logic for Engine {
             _ => {
                 self.state.d.next = EngineState::Idle;
             }
+        }
+
+        // η, K_r and K_dt form a ring of registers: `eta_*` feeds the lent multipliers and
+        // shifter and both of the neuron unit's coefficient ports, `k_r_*` follows it and
+        // `k_dt_*` follows that. At rest the ring contains η (β's mantissa from `Load` to
+        // `StreamStart2`, see `beta_word`), K_r and K_dt in that order. It advances at the end
+        // of each clock of a neuron's stages 2, 3 and 4, so `eta_*` contains K_r in stage 3,
+        // K_dt in stage 4 and η again from then on. The unit takes K_r only in stage 3 and K_dt
+        // only in stage 4, and neurons are at least 3 clocks apart. So the ring is at rest
+        // whenever the layer table or the host writes it and whenever the multipliers are
+        // lent. This leaves the unit's mantissa and shift multiplexers one register where they
+        // had three.
+        // NOTE: a reset in stages 2 to 4 leaves K_r and K_dt out of place when no configuration
+        // presets them, until the host writes them again.
+        if self.neuron.coefficient_stages.val() {
+            self.eta_mant.enable.next = true;
+            self.eta_mant.d.next = self.k_r_mant.q.val();
+            self.eta_shift.enable.next = true;
+            self.eta_shift.d.next = self.k_r_shift.q.val();
+            self.k_r_mant.enable.next = true;
+            self.k_r_mant.d.next = self.k_dt_mant.q.val();
+            self.k_r_shift.enable.next = true;
+            self.k_r_shift.d.next = self.k_dt_shift.q.val();
+            self.k_dt_mant.enable.next = true;
+            self.k_dt_mant.d.next = self.eta_mant.q.val();
+            self.k_dt_shift.enable.next = true;
+            self.k_dt_shift.d.next = self.eta_shift.q.val();
         }
 
         // The installed error `e` of a row, which the neuron unit stores and reads at stage 4 of

@@ -1131,8 +1131,9 @@ impl<T: Synth> Logic for EnableRegister<T> {
 }
 
 /// Decodes the table address of a load clock into the layer-table field that the table read
-/// of the clock before returns: one flag per field that the engine keeps. A layer's entry
-/// starts at a multiple of [`field::STRIDE`], so the low address bits are that field plus one.
+/// of the clock before returns: one flag per field that the engine keeps while loading. The
+/// engine reads η's mantissa in `StreamStart` instead. A layer's entry starts at a multiple of
+/// [`field::STRIDE`], so the low address bits are that field plus one.
 #[derive(LogicBlock, Default)]
 pub struct TableFields {
     pub address: Signal<In, Bits<16>>,
@@ -1145,7 +1146,6 @@ pub struct TableFields {
     pub state_base: Signal<Out, Bit>,
     pub input_base: Signal<Out, Bit>,
     pub activation: Signal<Out, Bit>,
-    pub eta_mant: Signal<Out, Bit>,
     pub eta_shift: Signal<Out, Bit>,
     pub first: Signal<Out, Bit>,
     pub inputs: Signal<Out, Bit>,
@@ -1157,7 +1157,7 @@ const _: () = assert!(field::STRIDE == 16 && field::GROUPS_LAST + 1 < field::STR
 
 impl TableFields {
     /// Returns each output with the field whose word it flags.
-    fn outputs(&mut self) -> [(&mut Signal<Out, Bit>, u64); 14] {
+    fn outputs(&mut self) -> [(&mut Signal<Out, Bit>, u64); 13] {
         [
             (&mut self.rows, field::ROWS),
             (&mut self.columns, field::COLUMNS),
@@ -1168,7 +1168,6 @@ impl TableFields {
             (&mut self.state_base, field::STATE_BASE),
             (&mut self.input_base, field::INPUT_BASE),
             (&mut self.activation, field::ACTIVATION),
-            (&mut self.eta_mant, field::ETA_MANT),
             (&mut self.eta_shift, field::ETA_SHIFT),
             (&mut self.first, field::FIRST),
             (&mut self.inputs, field::INPUTS),
@@ -1200,7 +1199,6 @@ impl Logic for TableFields {
             ("state_base", field::STATE_BASE),
             ("input_base", field::INPUT_BASE),
             ("activation", field::ACTIVATION),
-            ("eta_mant", field::ETA_MANT),
             ("eta_shift", field::ETA_SHIFT),
             ("first", field::FIRST),
             ("inputs", field::INPUTS),
