@@ -762,9 +762,12 @@ impl Logic for CommandExecutor {
                 self.ptr.load.next = true;
                 self.index.load.next = true;
                 // Settle steps are fewer than steps per sample when the difference is positive.
+                // Its zero test compares the gathered counts, so the difference drives only
+                // `learn_steps` and each of its bits shares a logic cell with that flip-flop.
                 if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
                     | self.steps_difference.val().get_bit(20)
-                    | (self.steps_difference.val().get_bits::<20>(0) == self.zero20.val())
+                    | (self.gather.w0.val().get_bits::<20>(0)
+                        == self.gather.w1.val().get_bits::<20>(0))
                 {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
