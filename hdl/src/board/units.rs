@@ -1127,7 +1127,6 @@ pub struct ErrorDetail {
     pub index: Signal<In, Bits<16>>,
     pub address: Signal<In, Bits<16>>,
     pub stream_next: Signal<In, Bits<16>>,
-    pub field: Signal<In, Bits<8>>,
     pub write_length: Signal<In, Bits<32>>,
     pub memory_size: Signal<In, Bits<32>>,
     pub whole_rates: Signal<In, Bits<32>>,
@@ -1142,19 +1141,35 @@ pub struct ErrorDetail {
     _length_parameters: u64,
     _inputs: u64,
     _outputs: u64,
+    _coefficients: u64,
+    _first_rate_field: u64,
 }
 
 impl ErrorDetail {
-    /// Builds the selector for a set-parameters length of `length_parameters` bytes and a
-    /// network of `inputs` inputs and `outputs` outputs.
-    pub fn new(length_parameters: u64, inputs: u64, outputs: u64) -> Self {
+    /// Builds the selector for a set-parameters length of `length_parameters` bytes, a network
+    /// of `inputs` inputs and `outputs` outputs, and `coefficients` coefficients.
+    ///
+    /// The detail of [`detail_source::FIELD`] is the field number of coefficient `index`:
+    /// coefficients 0 to 2 (dt/τ_m, τ_r/τ_m, β) are fields 0 to 2, and the learning rates
+    /// that follow are fields `first_rate_field` on.
+    pub fn new(
+        length_parameters: u64,
+        inputs: u64,
+        outputs: u64,
+        coefficients: u64,
+        first_rate_field: u64,
+    ) -> Self {
+        assert!(
+            coefficients >= 3 && first_rate_field >= 3,
+            "{coefficients} coefficients with learning rates from field {first_rate_field} do not \
+             follow the three constants"
+        );
         ErrorDetail {
             source: Default::default(),
             byte: Default::default(),
             index: Default::default(),
             address: Default::default(),
             stream_next: Default::default(),
-            field: Default::default(),
             write_length: Default::default(),
             memory_size: Default::default(),
             whole_rates: Default::default(),
@@ -1168,7 +1183,24 @@ impl ErrorDetail {
             _length_parameters: length_parameters,
             _inputs: inputs,
             _outputs: outputs,
+            _coefficients: coefficients,
+            _first_rate_field: first_rate_field,
         }
+    }
+
+    /// Returns the field number of coefficient `index`.
+    fn field(&self, index: u64) -> u64 {
+        if index < 3 {
+            index
+        } else {
+            index - 3 + self._first_rate_field
+        }
+    }
+
+    /// Returns the bits that every coefficient index and field number fit in.
+    fn field_bits(&self) -> usize {
+        let largest = self.field(self._coefficients - 1).max(self._coefficients - 1);
+        (64 - largest.max(1).leading_zeros()) as usize
     }
 }
 
@@ -1189,7 +1221,7 @@ impl Logic for ErrorDetail {
             d::INDEX => self.index.val().to_u64(),
             d::ADDRESS => self.address.val().to_u64(),
             d::STREAM_NEXT => self.stream_next.val().to_u64(),
-            d::FIELD => self.field.val().to_u64(),
+            d::FIELD => self.field(self.index.val().to_u64()),
             d::WHOLE_RATES => self.whole_rates.val().to_u64(),
             d::INPUTS_END => self.inputs_end.val().to_u64(),
             d::WHOLE_TARGETS => self.whole_targets.val().to_u64(),
@@ -1207,6 +1239,15 @@ impl Logic for ErrorDetail {
     }
     fn hdl(&self) -> Verilog {
         use detail_source as d;
+        // The field number of coefficient `index`, which is below the coefficient count, so
+        // its low `field_bits` bits are the whole index.
+        let field_bits = self.field_bits();
+        assert!(field_bits <= 16, "{} coefficients exceed 16-bit field numbers", self._coefficients);
+        let field = format!(
+            "wire [{top}:0] field = index[{top}:0] + ((index[{top}:0] > {field_bits}'d2) ? {field_bits}'d{offset} : {field_bits}'d0);\n",
+            top = field_bits - 1,
+            offset = self._first_rate_field - 3,
+        );
         let arms = [
             (
                 d::LENGTH_PARAMETERS,
@@ -1222,7 +1263,7 @@ impl Logic for ErrorDetail {
             (d::INDEX, "{16'h0, index}".to_string()),
             (d::ADDRESS, "{16'h0, address}".to_string()),
             (d::STREAM_NEXT, "{16'h0, stream_next}".to_string()),
-            (d::FIELD, "{24'h0, field}".to_string()),
+            (d::FIELD, format!("{{{}'h0, field}}", 32 - field_bits)),
             (d::WHOLE_RATES, "whole_rates".to_string()),
             (d::INPUTS_END, "inputs_end".to_string()),
             (d::WHOLE_TARGETS, "whole_targets".to_string()),
@@ -1251,7 +1292,8 @@ impl Logic for ErrorDetail {
             })
             .collect();
         Verilog::Custom(format!(
-            "always @(*) begin\n\
+            "{field}\
+             always @(*) begin\n\
              \x20  case (source)\n\
              {cases}\
              \x20    default: detail = {{27'h0, source[4:0]}};\n\

@@ -33,8 +33,6 @@ impl Logic for CommandExecutor {
         self.address.reset.next = self.reset.val();
         self.sample.clock.next = self.clock.val();
         self.sample.reset.next = self.reset.val();
-        self.field_number.clock.next = self.clock.val();
-        self.field_number.reset.next = self.reset.val();
         self.select_code.clock.next = self.clock.val();
         self.select_code.reset.next = self.reset.val();
         self.new_target.clock.next = self.clock.val();
@@ -110,10 +108,6 @@ impl Logic for CommandExecutor {
         self.sample.value.next = self.zero16.val();
         self.sample.enable.next = false;
         self.sample.step.next = self.one16.val();
-        self.field_number.load.next = false;
-        self.field_number.value.next = self.zero8.val();
-        self.field_number.enable.next = false;
-        self.field_number.step.next = self.one8.val();
         self.select_code.load.next = false;
         self.select_code.value.next = self.select_first_state.val();
         self.select_code.enable.next = false;
@@ -201,7 +195,6 @@ impl Logic for CommandExecutor {
         self.error_detail.index.next = self.index.q.val();
         self.error_detail.address.next = self.address.q.val();
         self.error_detail.stream_next.next = self.stream_next.q.val();
-        self.error_detail.field.next = self.field_number.q.val();
         self.error_detail.write_length.next = self.lengths.write_length.val();
         self.error_detail.memory_size.next = self.range.size.val();
         self.error_detail.whole_rates.next = self.lengths.whole_rates.val();
@@ -665,7 +658,6 @@ impl Logic for CommandExecutor {
                 self.new_learning.enable.next = true;
                 self.ptr.load.next = true;
                 self.index.load.next = true;
-                self.field_number.load.next = true;
                 if !self.lengths.whole_rates_ok.val() {
                     self.detail_source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val().get_bits::<7>(1) != self.zero7.val() {
@@ -687,24 +679,20 @@ impl Logic for CommandExecutor {
                 if self.index.q.val() == self.coefficients.val() {
                     self.ptr.load.next = true;
                     self.index.load.next = true;
-                    self.field_number.load.next = true;
                     self.state.d.next = ExecState::ValueNext;
                 } else {
                     self.state.d.next = ExecState::GatherAddress;
                 }
             }
             ExecState::ShiftCheck => {
+                // The error's detail is the field number of coefficient `index`.
                 self.detail_source.next = self.detail_field.val();
-                // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.shift_ok.val() {
                     self.index.enable.next = true;
-                    self.field_number.enable.next = true;
                     if self.index.q.val() == self.two16.val() {
-                        // After β come the learning rates, at byte 28, field number 8.
+                        // After β come the learning rates, at byte 28.
                         self.ptr.value.next = self.twenty_eight16.val();
                         self.ptr.load.next = true;
-                        self.field_number.value.next = self.field_eta.val();
-                        self.field_number.load.next = true;
                     }
                     self.state.d.next = ExecState::ShiftNext;
                 } else {
@@ -728,15 +716,11 @@ impl Logic for CommandExecutor {
             }
             ExecState::ValueCheck => {
                 self.detail_source.next = self.detail_field.val();
-                // The field number is the error's detail, so it advances only on success.
                 if self.coefficient.value_ok.val() {
                     self.index.enable.next = true;
-                    self.field_number.enable.next = true;
                     if self.index.q.val() == self.two16.val() {
                         self.ptr.value.next = self.twenty_eight16.val();
                         self.ptr.load.next = true;
-                        self.field_number.value.next = self.field_eta.val();
-                        self.field_number.load.next = true;
                     }
                     self.state.d.next = ExecState::ValueNext;
                 } else {
