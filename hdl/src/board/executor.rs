@@ -407,8 +407,9 @@ pub struct CommandExecutor {
     samples: Counter<16>,
     /// Loop index: word, counter, coefficient, input, target, output or reply byte.
     index: Counter<16>,
-    /// Neuron state index, or a target's word index in its frame for an error detail. It stays
-    /// below the neuron count or the maximum payload once the request passed its range checks.
+    /// Neuron state index, or for an error detail a target's word index in its frame or a run
+    /// frame's length of whole target words. It stays below the neuron count or the maximum
+    /// payload once the request passed its range checks.
     address: Counter<16>,
     /// Sample of a run or queue frame, at most the samples whose reply fits.
     sample: Counter<16>,

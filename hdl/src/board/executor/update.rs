@@ -199,7 +199,6 @@ impl Logic for CommandExecutor {
         self.error_detail.memory_size.next = self.range.size.val();
         self.error_detail.whole_rates.next = self.lengths.whole_rates.val();
         self.error_detail.inputs_end.next = self.lengths.inputs_end.val();
-        self.error_detail.whole_targets.next = self.lengths.whole_targets.val();
         self.error_detail.one_sample_length.next = self.lengths.one_sample_length.val();
         self.error_detail.limit_length.next = self.lengths.limit_length.val();
         self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
@@ -850,8 +849,11 @@ impl Logic for CommandExecutor {
             // ---- Run sample and queue samples: checks. ----
             ExecState::RunHeader => {
                 // Run sample: one sample; its flags and input count are checked next clock.
+                // `address` takes the length for the detail of a partial target word.
                 self.samples.value.next = self.one16.val();
                 self.samples.load.next = true;
+                self.address.value.next = self.frame_length.val();
+                self.address.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
@@ -886,7 +888,12 @@ impl Logic for CommandExecutor {
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
+                    // The detail: the length that RunHeader put in `address`, minus the
+                    // partial target word.
                     self.detail_source.next = self.detail_whole_targets.val();
+                    self.address.load.next = false;
+                    self.address.step.next = self.lengths.whole_targets_step.val();
+                    self.address.enable.next = true;
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
