@@ -268,10 +268,9 @@ pub enum ExecState {
     /// Write memory: reply with the header, whose offset is gathered again.
     WriteHeader,
     ParameterFlags,
-    ShiftNext,
-    ShiftCheck,
-    ValueNext,
-    ValueCheck,
+    /// Set parameters: check the next coefficient's shift, or in the second pass its value.
+    CoefficientNext,
+    CoefficientCheck,
     StepsCheck,
     SettleCheck,
     ApplyNext,
@@ -414,6 +413,8 @@ pub struct CommandExecutor {
     /// Sample of a run or queue frame, at most the samples whose reply fits.
     sample: Counter<16>,
     select_code: Counter<8>,
+    /// Set parameters: the coefficient loop checks values, after a first pass over shifts.
+    checking_values: EnableRegister<Bit>,
     new_target: EnableRegister<Bit>,
     new_learning: EnableRegister<Bit>,
     // Parameters (reset to the configuration's). The step counts are 20 bits wide because valid
@@ -719,6 +720,7 @@ impl CommandExecutor {
             address: Counter::up_to(neurons.max(board.max_payload) as u64),
             sample: Counter::up_to(max_samples.max(1) as u64),
             select_code: Counter::up_to(select::SLOPE),
+            checking_values: Default::default(),
             new_target: Default::default(),
             new_learning: Default::default(),
             learn_steps: preset(learn_steps.to_bits(), learn_steps),

@@ -35,6 +35,7 @@ impl Logic for CommandExecutor {
         self.sample.reset.next = self.reset.val();
         self.select_code.clock.next = self.clock.val();
         self.select_code.reset.next = self.reset.val();
+        self.checking_values.clock.next = self.clock.val();
         self.new_target.clock.next = self.clock.val();
         self.new_learning.clock.next = self.clock.val();
         self.learn_steps.clock.next = self.clock.val();
@@ -112,6 +113,8 @@ impl Logic for CommandExecutor {
         self.select_code.value.next = self.select_first_state.val();
         self.select_code.enable.next = false;
         self.select_code.step.next = self.one8.val();
+        self.checking_values.enable.next = false;
+        self.checking_values.d.next = false;
         self.new_target.enable.next = false;
         self.new_target.d.next = self.gather.b0.val() == self.one8.val();
         self.new_learning.enable.next = false;
@@ -657,6 +660,8 @@ impl Logic for CommandExecutor {
                 self.new_learning.enable.next = true;
                 self.ptr.load.next = true;
                 self.index.load.next = true;
+                self.checking_values.d.next = false;
+                self.checking_values.enable.next = true;
                 if !self.lengths.whole_rates_ok.val() {
                     self.detail_source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val().get_bits::<7>(1) != self.zero7.val() {
@@ -667,61 +672,45 @@ impl Logic for CommandExecutor {
                     self.detail_source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
-                    self.state.d.next = ExecState::ShiftNext;
+                    self.state.d.next = ExecState::CoefficientNext;
                 }
             }
-            ExecState::ShiftNext => {
+            ExecState::CoefficientNext => {
+                // Two passes over the coefficients: their shifts, then their values.
                 self.gather_left.value.next = self.four4.val();
                 self.gather_left.load.next = true;
-                self.ret.d.next = ExecState::ShiftCheck;
+                self.ret.d.next = ExecState::CoefficientCheck;
                 self.ret.enable.next = true;
+                self.state.d.next = ExecState::GatherAddress;
                 if self.index.q.val() == self.coefficients.val() {
-                    self.ptr.load.next = true;
-                    self.index.load.next = true;
-                    self.state.d.next = ExecState::ValueNext;
-                } else {
-                    self.state.d.next = ExecState::GatherAddress;
+                    if self.checking_values.q.val() {
+                        // Steps per sample and settle steps: bytes 12 to 19, in one gather.
+                        self.gather_left.value.next = self.eight4.val();
+                        self.ptr.value.next = self.twelve16.val();
+                        self.ptr.load.next = true;
+                        self.ret.d.next = ExecState::StepsCheck;
+                    } else {
+                        self.ptr.load.next = true;
+                        self.index.load.next = true;
+                        self.checking_values.d.next = true;
+                        self.checking_values.enable.next = true;
+                        self.state.d.next = ExecState::CoefficientNext;
+                    }
                 }
             }
-            ExecState::ShiftCheck => {
+            ExecState::CoefficientCheck => {
                 // The error's detail is the field number of coefficient `index`.
                 self.detail_source.next = self.detail_field.val();
-                if self.coefficient.shift_ok.val() {
+                if (!self.checking_values.q.val() & self.coefficient.shift_ok.val())
+                    | (self.checking_values.q.val() & self.coefficient.value_ok.val())
+                {
                     self.index.enable.next = true;
                     if self.index.q.val() == self.two16.val() {
                         // After β come the learning rates, at byte 28.
                         self.ptr.value.next = self.twenty_eight16.val();
                         self.ptr.load.next = true;
                     }
-                    self.state.d.next = ExecState::ShiftNext;
-                } else {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                }
-            }
-            ExecState::ValueNext => {
-                self.gather_left.value.next = self.four4.val();
-                self.gather_left.load.next = true;
-                self.ret.d.next = ExecState::ValueCheck;
-                self.ret.enable.next = true;
-                if self.index.q.val() == self.coefficients.val() {
-                    // Steps per sample and settle steps: bytes 12 to 19, in one gather.
-                    self.gather_left.value.next = self.eight4.val();
-                    self.ptr.value.next = self.twelve16.val();
-                    self.ptr.load.next = true;
-                    self.ret.d.next = ExecState::StepsCheck;
-                }
-                self.state.d.next = ExecState::GatherAddress;
-            }
-            ExecState::ValueCheck => {
-                self.detail_source.next = self.detail_field.val();
-                if self.coefficient.value_ok.val() {
-                    self.index.enable.next = true;
-                    if self.index.q.val() == self.two16.val() {
-                        self.ptr.value.next = self.twenty_eight16.val();
-                        self.ptr.load.next = true;
-                    }
-                    self.state.d.next = ExecState::ValueNext;
+                    self.state.d.next = ExecState::CoefficientNext;
                 } else {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
