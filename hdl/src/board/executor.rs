@@ -255,8 +255,7 @@ pub enum ExecState {
     IdentityByte,
     CounterNext,
     CounterPut,
-    /// Read and write memory: load the first neuron's index from the gathered header.
-    MemoryHeader,
+    /// Read and write memory: check the gathered header and load the first neuron's index.
     MemoryCheck,
     ReadNext,
     ReadPut,
@@ -264,7 +263,6 @@ pub enum ExecState {
     WriteCheckWord,
     WriteNext,
     WriteWord,
-    WriteAdvance,
     /// Write memory: reply with the header, whose offset is gathered again.
     WriteHeader,
     ParameterFlags,
@@ -278,9 +276,8 @@ pub enum ExecState {
     ApplyShift,
     ApplyRounding,
     ApplyVoltage,
-    ApplyDone,
-    RunHeader,
-    QueueHeader,
+    /// Run and queue samples: take the sample count and start the checks.
+    SampleHeader,
     SampleShape,
     /// Queue sample: add the sample count to the serializer once per record byte, then
     /// return.
@@ -298,16 +295,12 @@ pub enum ExecState {
     TargetWrite,
     RunStart,
     RunLearn,
-    OutputStart,
     OutputNext,
     OutputPut,
-    SaturationStart,
     SaturationNext,
     SaturationAdd,
     SaturationPut,
-    SampleDone,
     ResetCheck,
-    ResetStart,
     ResetWrite,
     ResetAdvance,
     ResetCounters,

@@ -286,7 +286,7 @@ impl Logic for CommandExecutor {
                         self.state.d.next = ExecState::CounterNext;
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
-                    self.ret.d.next = ExecState::MemoryHeader;
+                    self.ret.d.next = ExecState::MemoryCheck;
                     if !self.lengths.memory_length_ok.val() {
                         self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
@@ -305,7 +305,7 @@ impl Logic for CommandExecutor {
                     self.length_out.enable.next = true;
                     self.state.d.next = ExecState::ReplayNext;
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
-                    self.ret.d.next = ExecState::MemoryHeader;
+                    self.ret.d.next = ExecState::MemoryCheck;
                     if self.lengths.below_memory.val() {
                         self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
@@ -321,14 +321,14 @@ impl Logic for CommandExecutor {
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
-                    self.ret.d.next = ExecState::RunHeader;
+                    self.ret.d.next = ExecState::SampleHeader;
                     if self.lengths.below_run.val() {
                         self.detail_source.next = self.detail_length_run.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                    self.ret.d.next = ExecState::QueueHeader;
+                    self.ret.d.next = ExecState::SampleHeader;
                     if self.lengths.below_queue.val() {
                         self.detail_source.next = self.detail_length_queue.val();
                         self.error_now.next = true;
@@ -516,12 +516,9 @@ impl Logic for CommandExecutor {
             }
 
             // ---- Read and write memory. ----
-            ExecState::MemoryHeader => {
+            ExecState::MemoryCheck => {
                 // The low half of the offset is the first neuron's state index.
                 self.address.load.next = true;
-                self.state.d.next = ExecState::MemoryCheck;
-            }
-            ExecState::MemoryCheck => {
                 self.error_now.next = true;
                 self.state.d.next = ExecState::ErrorReply;
                 self.walker.start.next = true;
@@ -641,15 +638,13 @@ impl Logic for CommandExecutor {
                 }
                 self.command_address.enable.next = true;
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::WriteAdvance;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
-            }
-            ExecState::WriteAdvance => {
+                // The command registers took this word's address, so the next can advance.
                 self.walker.advance.next = true;
                 self.address.enable.next = true;
                 self.index.enable.next = true;
-                self.state.d.next = ExecState::WriteNext;
+                self.ret.d.next = ExecState::WriteNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
             }
 
             // ---- Set parameters: layout, shifts, values, then apply. ----
@@ -729,7 +724,7 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::SettleCheck => {
-                // The last check: the new step counts take effect here, the rest in ApplyDone.
+                // The last check: the new step counts take effect here, the rest in ApplyVoltage.
                 self.detail_source.next = self.detail_field_settle.val();
                 self.ptr.load.next = true;
                 self.index.load.next = true;
@@ -824,30 +819,26 @@ impl Logic for CommandExecutor {
                     self.command_data.d.next = self.wide_steps.result.val();
                 }
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::ApplyDone;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
-            }
-            ExecState::ApplyDone => {
+                // The last write: the target kind and the learning flag take effect too.
                 self.voltage.enable.next = true;
                 self.learning.enable.next = true;
                 self.caching.d.next = true;
-                self.state.d.next = ExecState::Finish;
+                self.ret.d.next = ExecState::Finish;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
             }
 
             // ---- Run sample and queue samples: checks. ----
-            ExecState::RunHeader => {
-                // Run sample: one sample; its flags and input count are checked next clock.
-                // `address` takes the length for the detail of a partial target word.
-                self.samples.value.next = self.one16.val();
+            ExecState::SampleHeader => {
+                // A run frame has one sample, a queue frame the count in its header. The flags
+                // and the input count are checked next clock. `address` takes the length for
+                // the detail of a run frame's partial target word.
+                if self.frame_opcode.val() == self.opcode_run_sample.val() {
+                    self.samples.value.next = self.one16.val();
+                }
                 self.samples.load.next = true;
                 self.address.value.next = self.frame_length.val();
                 self.address.load.next = true;
-                self.index.load.next = true;
-                self.state.d.next = ExecState::SampleShape;
-            }
-            ExecState::QueueHeader => {
-                self.samples.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
@@ -877,7 +868,7 @@ impl Logic for CommandExecutor {
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
-                    // The detail: the length that RunHeader put in `address`, minus the
+                    // The detail: the length that SampleHeader put in `address`, minus the
                     // partial target word.
                     self.detail_source.next = self.detail_whole_targets.val();
                     self.address.load.next = false;
@@ -1012,7 +1003,12 @@ impl Logic for CommandExecutor {
             ExecState::SampleNext => {
                 self.index.load.next = true;
                 if self.sample.q.val() == self.samples.q.val() {
-                    self.state.d.next = ExecState::SaturationStart;
+                    // Every sample ran: the reply's length is final, and the saturation
+                    // counters are summed next.
+                    self.length_out.enable.next = true;
+                    self.serializer.clear.next = true;
+                    self.index.value.next = self.counter_first_saturation.val();
+                    self.state.d.next = ExecState::SaturationNext;
                 } else {
                     self.state.d.next = ExecState::InputNext;
                 }
@@ -1095,15 +1091,13 @@ impl Logic for CommandExecutor {
                 self.command_learn.enable.next = true;
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::OutputStart;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineRun;
-            }
-            ExecState::OutputStart => {
+                // The output loop's first output, which the run leaves unchanged.
                 self.index.load.next = true;
                 self.address.value.next = self.output_base.val();
                 self.address.load.next = true;
-                self.state.d.next = ExecState::OutputNext;
+                self.ret.d.next = ExecState::OutputNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineRun;
             }
             ExecState::OutputNext => {
                 self.command_select.d.next = self.select_rate.val();
@@ -1128,13 +1122,6 @@ impl Logic for CommandExecutor {
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::PutByte;
             }
-            ExecState::SaturationStart => {
-                self.length_out.enable.next = true;
-                self.serializer.clear.next = true;
-                self.index.value.next = self.counter_first_saturation.val();
-                self.index.load.next = true;
-                self.state.d.next = ExecState::SaturationNext;
-            }
             ExecState::SaturationNext => {
                 // Sum the five engine saturation counters (potential to weight): the index is
                 // the counter's engine address.
@@ -1157,33 +1144,25 @@ impl Logic for CommandExecutor {
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.put_left.load.next = true;
-                self.ret.d.next = ExecState::SampleDone;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::PutByte;
-            }
-            ExecState::SampleDone => {
                 if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.stream_open.d.next = true;
                     self.stream_next.enable.next = true;
                 }
-                self.state.d.next = ExecState::Send;
+                self.ret.d.next = ExecState::Send;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
             }
 
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.detail_source.next = self.detail_byte.val();
-                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                } else {
-                    self.state.d.next = ExecState::ResetStart;
-                }
-            }
-            ExecState::ResetStart => {
                 self.select_code.load.next = true;
                 self.address.value.next = self.zero16.val();
                 self.address.load.next = true;
-                if (self.gather.b0.val() == self.reset_neurons.val())
+                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
+                    self.error_now.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                } else if (self.gather.b0.val() == self.reset_neurons.val())
                     | (self.gather.b0.val() == self.reset_both.val())
                 {
                     self.state.d.next = ExecState::ResetWrite;
