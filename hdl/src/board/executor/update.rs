@@ -383,7 +383,7 @@ impl Logic for CommandExecutor {
                 // The serializer takes the read word for the reply, or adds a saturation
                 // counter to the sum it keeps.
                 if self.engine_read_valid.val() {
-                    if self.ret.q.val() == ExecState::SaturationAdd {
+                    if self.ret.q.val() == ExecState::SaturationNext {
                         self.serializer.accumulate.next = true;
                     } else {
                         self.serializer.load.next = true;
@@ -712,33 +712,28 @@ impl Logic for CommandExecutor {
                 }
             }
             ExecState::StepsCheck => {
-                // The gather contains steps per sample in `w0` and settle steps in `w1`.
-                self.detail_source.next = self.detail_field_steps.val();
+                // The last checks: steps per sample (`w0` of the gather), then settle steps
+                // (`w1`). The new step counts take effect here, the rest in ApplyVoltage.
+                // Settle steps are fewer than steps per sample when the difference is positive,
+                // which holds once steps per sample are below 2^20. Its zero test compares the
+                // gathered counts, so the difference drives only `learn_steps` and each of its
+                // bits shares a logic cell with that flip-flop.
+                self.ptr.load.next = true;
+                self.index.load.next = true;
+                self.error_now.next = true;
+                self.state.d.next = ExecState::ErrorReply;
                 if (self.gather.w0.val() == self.zero32.val())
                     | self.steps_above.above.val()
                 {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                } else {
-                    self.state.d.next = ExecState::SettleCheck;
-                }
-            }
-            ExecState::SettleCheck => {
-                // The last check: the new step counts take effect here, the rest in ApplyVoltage.
-                self.detail_source.next = self.detail_field_settle.val();
-                self.ptr.load.next = true;
-                self.index.load.next = true;
-                // Settle steps are fewer than steps per sample when the difference is positive.
-                // Its zero test compares the gathered counts, so the difference drives only
-                // `learn_steps` and each of its bits shares a logic cell with that flip-flop.
-                if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
+                    self.detail_source.next = self.detail_field_steps.val();
+                } else if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
                     | self.steps_difference.val().get_bit(20)
                     | (self.gather.w0.val().get_bits::<20>(0)
                         == self.gather.w1.val().get_bits::<20>(0))
                 {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
+                    self.detail_source.next = self.detail_field_settle.val();
                 } else {
+                    self.error_now.next = false;
                     self.learn_steps.enable.next = true;
                     self.settle_steps.enable.next = true;
                     self.state.d.next = ExecState::ApplyNext;
@@ -1129,17 +1124,15 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
-                self.ret.d.next = ExecState::SaturationAdd;
+                self.ret.d.next = ExecState::SaturationNext;
                 self.ret.enable.next = true;
                 if self.index.q.val() == self.saturation_end.val() {
                     self.state.d.next = ExecState::SaturationPut;
                 } else {
+                    // The command registers took this counter's address.
+                    self.index.enable.next = true;
                     self.state.d.next = ExecState::EngineRead;
                 }
-            }
-            ExecState::SaturationAdd => {
-                self.index.enable.next = true;
-                self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
