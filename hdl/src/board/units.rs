@@ -645,10 +645,11 @@ pub struct PayloadLengths {
     pub write_length: Signal<Out, Bits<32>>,
     /// Run sample: `4 + 2 count`, where the targets start.
     pub inputs_end: Signal<Out, Bits<32>>,
-    /// Run sample: the length without the bytes that do not fill a whole target word.
-    pub whole_targets: Signal<Out, Bits<32>>,
-    /// Run sample: the bytes after the inputs fill whole target words, so `length` equals
-    /// `whole_targets`.
+    /// Run sample: minus the bytes after the inputs that do not fill a whole target word,
+    /// modulo 2^16. Added to `length`, it gives the length of the whole target words.
+    pub whole_targets_step: Signal<Out, Bits<16>>,
+    /// Run sample: the bytes after the inputs fill whole target words, so
+    /// `whole_targets_step` is 0.
     pub whole_targets_ok: Signal<Out, Bit>,
     /// Queue sample: the bytes of one record.
     pub record: Signal<Out, Bits<16>>,
@@ -716,7 +717,7 @@ impl PayloadLengths {
             flags_ok: Default::default(),
             write_length: Default::default(),
             inputs_end: Default::default(),
-            whole_targets: Default::default(),
+            whole_targets_step: Default::default(),
             whole_targets_ok: Default::default(),
             record: Default::default(),
             whole_rates: Default::default(),
@@ -774,9 +775,7 @@ impl Logic for PayloadLengths {
         self.flags_ok.next = flags & !7 == 0 && !(potential && !learn);
         self.write_length.next = (8 + 4 * count).to_bits();
         self.inputs_end.next = inputs_end.to_bits();
-        // 16 bits: the executor reads it only once `length` reaches `inputs_end`, so the
-        // difference does not wrap.
-        self.whole_targets.next = (length.wrapping_sub(rest % target_bytes) & 0xffff).to_bits();
+        self.whole_targets_step.next = ((0x1_0000 - rest % target_bytes) & 0xffff).to_bits();
         self.whole_targets_ok.next = rest % target_bytes == 0;
         let sample_length = 4 + 2 * self._inputs as u64 + target_bytes * self._outputs as u64;
         self.sample_length_ok.next = length == sample_length;
@@ -807,7 +806,7 @@ impl Logic for PayloadLengths {
         self.flags_ok.connect();
         self.write_length.connect();
         self.inputs_end.connect();
-        self.whole_targets.connect();
+        self.whole_targets_step.connect();
         self.whole_targets_ok.connect();
         self.empty.connect();
         self.reset_length_ok.connect();
@@ -877,7 +876,7 @@ impl Logic for PayloadLengths {
              \x20  flags_ok = (flags[7:3] == 5'h0) && !(flags[2] && !flags[0]);\n\
              \x20  write_length = {{13'h0, inputs_end18, 1'b0}};\n\
              \x20  inputs_end = {{14'h0, inputs_end18}};\n\
-             \x20  whole_targets = {{16'h0, length - {{14'h0, partial}}}};\n\
+             \x20  whole_targets_step = {{{{14{{|partial}}}}, partial[1] ^ partial[0], partial[0]}};\n\
              \x20  whole_targets_ok = partial == 2'h0;\n\
              \x20  whole_rates = {{16'h0, length[15:2], 2'h0}};\n\
              \x20  empty = length == 16'd{empty};\n\
@@ -1085,6 +1084,8 @@ pub mod detail_source {
     pub const FIELD: u64 = SELECT + 10;
     pub const WHOLE_RATES: u64 = SELECT + 11;
     pub const INPUTS_END: u64 = SELECT + 12;
+    /// A run frame's length without the bytes that do not fill a whole target word, which the
+    /// executor forms in `address`.
     pub const WHOLE_TARGETS: u64 = SELECT + 13;
     pub const ONE_SAMPLE_LENGTH: u64 = SELECT + 14;
     /// A queue frame's length, `6 + samples · record`, which the executor sums in its
@@ -1127,12 +1128,10 @@ pub struct ErrorDetail {
     pub index: Signal<In, Bits<16>>,
     pub address: Signal<In, Bits<16>>,
     pub stream_next: Signal<In, Bits<16>>,
-    pub field: Signal<In, Bits<8>>,
     pub write_length: Signal<In, Bits<32>>,
     pub memory_size: Signal<In, Bits<32>>,
     pub whole_rates: Signal<In, Bits<32>>,
     pub inputs_end: Signal<In, Bits<32>>,
-    pub whole_targets: Signal<In, Bits<32>>,
     pub one_sample_length: Signal<In, Bits<32>>,
     pub limit_length: Signal<In, Bits<32>>,
     pub sample_flags: Signal<In, Bits<32>>,
@@ -1142,24 +1141,39 @@ pub struct ErrorDetail {
     _length_parameters: u64,
     _inputs: u64,
     _outputs: u64,
+    _coefficients: u64,
+    _first_rate_field: u64,
 }
 
 impl ErrorDetail {
-    /// Builds the selector for a set-parameters length of `length_parameters` bytes and a
-    /// network of `inputs` inputs and `outputs` outputs.
-    pub fn new(length_parameters: u64, inputs: u64, outputs: u64) -> Self {
+    /// Builds the selector for a set-parameters length of `length_parameters` bytes, a network
+    /// of `inputs` inputs and `outputs` outputs, and `coefficients` coefficients.
+    ///
+    /// The detail of [`detail_source::FIELD`] is the field number of coefficient `index`:
+    /// coefficients 0 to 2 (dt/τ_m, τ_r/τ_m, β) are fields 0 to 2, and the learning rates
+    /// that follow are fields `first_rate_field` on.
+    pub fn new(
+        length_parameters: u64,
+        inputs: u64,
+        outputs: u64,
+        coefficients: u64,
+        first_rate_field: u64,
+    ) -> Self {
+        assert!(
+            coefficients >= 3 && first_rate_field >= 3,
+            "{coefficients} coefficients with learning rates from field {first_rate_field} do not \
+             follow the three constants"
+        );
         ErrorDetail {
             source: Default::default(),
             byte: Default::default(),
             index: Default::default(),
             address: Default::default(),
             stream_next: Default::default(),
-            field: Default::default(),
             write_length: Default::default(),
             memory_size: Default::default(),
             whole_rates: Default::default(),
             inputs_end: Default::default(),
-            whole_targets: Default::default(),
             one_sample_length: Default::default(),
             limit_length: Default::default(),
             sample_flags: Default::default(),
@@ -1168,7 +1182,24 @@ impl ErrorDetail {
             _length_parameters: length_parameters,
             _inputs: inputs,
             _outputs: outputs,
+            _coefficients: coefficients,
+            _first_rate_field: first_rate_field,
         }
+    }
+
+    /// Returns the field number of coefficient `index`.
+    fn field(&self, index: u64) -> u64 {
+        if index < 3 {
+            index
+        } else {
+            index - 3 + self._first_rate_field
+        }
+    }
+
+    /// Returns the bits that every coefficient index and field number fit in.
+    fn field_bits(&self) -> usize {
+        let largest = self.field(self._coefficients - 1).max(self._coefficients - 1);
+        (64 - largest.max(1).leading_zeros()) as usize
     }
 }
 
@@ -1189,10 +1220,10 @@ impl Logic for ErrorDetail {
             d::INDEX => self.index.val().to_u64(),
             d::ADDRESS => self.address.val().to_u64(),
             d::STREAM_NEXT => self.stream_next.val().to_u64(),
-            d::FIELD => self.field.val().to_u64(),
+            d::FIELD => self.field(self.index.val().to_u64()),
             d::WHOLE_RATES => self.whole_rates.val().to_u64(),
             d::INPUTS_END => self.inputs_end.val().to_u64(),
-            d::WHOLE_TARGETS => self.whole_targets.val().to_u64(),
+            d::WHOLE_TARGETS => self.address.val().to_u64(),
             d::ONE_SAMPLE_LENGTH => self.one_sample_length.val().to_u64(),
             d::LIMIT_LENGTH => self.limit_length.val().to_u64(),
             d::SAMPLE_FLAGS => self.sample_flags.val().to_u64(),
@@ -1207,6 +1238,15 @@ impl Logic for ErrorDetail {
     }
     fn hdl(&self) -> Verilog {
         use detail_source as d;
+        // The field number of coefficient `index`, which is below the coefficient count, so
+        // its low `field_bits` bits are the whole index.
+        let field_bits = self.field_bits();
+        assert!(field_bits <= 16, "{} coefficients exceed 16-bit field numbers", self._coefficients);
+        let field = format!(
+            "wire [{top}:0] field = index[{top}:0] + ((index[{top}:0] > {field_bits}'d2) ? {field_bits}'d{offset} : {field_bits}'d0);\n",
+            top = field_bits - 1,
+            offset = self._first_rate_field - 3,
+        );
         let arms = [
             (
                 d::LENGTH_PARAMETERS,
@@ -1222,10 +1262,10 @@ impl Logic for ErrorDetail {
             (d::INDEX, "{16'h0, index}".to_string()),
             (d::ADDRESS, "{16'h0, address}".to_string()),
             (d::STREAM_NEXT, "{16'h0, stream_next}".to_string()),
-            (d::FIELD, "{24'h0, field}".to_string()),
+            (d::FIELD, format!("{{{}'h0, field}}", 32 - field_bits)),
             (d::WHOLE_RATES, "whole_rates".to_string()),
             (d::INPUTS_END, "inputs_end".to_string()),
-            (d::WHOLE_TARGETS, "whole_targets".to_string()),
+            (d::WHOLE_TARGETS, "{16'h0, address}".to_string()),
             (d::ONE_SAMPLE_LENGTH, "one_sample_length".to_string()),
             (d::LIMIT_LENGTH, "limit_length".to_string()),
             (d::SAMPLE_FLAGS, "sample_flags".to_string()),
@@ -1251,7 +1291,8 @@ impl Logic for ErrorDetail {
             })
             .collect();
         Verilog::Custom(format!(
-            "always @(*) begin\n\
+            "{field}\
+             always @(*) begin\n\
              \x20  case (source)\n\
              {cases}\
              \x20    default: detail = {{27'h0, source[4:0]}};\n\

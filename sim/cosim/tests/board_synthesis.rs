@@ -68,7 +68,7 @@ const BOUNDS: [(&str, Ice40Cells); 11] = [
     ("decoder CRC", bound(64, 33, 0, 0, 0)),
     ("frame encoder", bound(125, 70, 0, 1, 0)),
     ("encoder CRC", bound(66, 33, 0, 0, 0)),
-    ("command executor", bound(1_655, 376, 0, 0, 0)),
+    ("command executor", bound(1_600, 373, 0, 0, 0)),
     ("weight walker", bound(120, 42, 0, 0, 0)),
     ("reply cache", bound(118, 40, 0, 1, 0)),
     ("engine", bound(2_820, 1_020, 28, 1, 8)),

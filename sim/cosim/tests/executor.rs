@@ -358,6 +358,10 @@ fn samples_and_retries_match() {
             "half a target word",
             [sample_payload(1, &[0; 4], &[1]), vec![0]].concat(),
         ),
+        (
+            "half a potential target word",
+            sample_payload(5, &[0; 4], &[0; 3]),
+        ),
         ("three inputs", sample_payload(0, &[0; 3], &[])),
         (
             "potential targets for a rate target",

@@ -33,10 +33,9 @@ impl Logic for CommandExecutor {
         self.address.reset.next = self.reset.val();
         self.sample.clock.next = self.clock.val();
         self.sample.reset.next = self.reset.val();
-        self.field_number.clock.next = self.clock.val();
-        self.field_number.reset.next = self.reset.val();
         self.select_code.clock.next = self.clock.val();
         self.select_code.reset.next = self.reset.val();
+        self.checking_values.clock.next = self.clock.val();
         self.new_target.clock.next = self.clock.val();
         self.new_learning.clock.next = self.clock.val();
         self.learn_steps.clock.next = self.clock.val();
@@ -110,14 +109,12 @@ impl Logic for CommandExecutor {
         self.sample.value.next = self.zero16.val();
         self.sample.enable.next = false;
         self.sample.step.next = self.one16.val();
-        self.field_number.load.next = false;
-        self.field_number.value.next = self.zero8.val();
-        self.field_number.enable.next = false;
-        self.field_number.step.next = self.one8.val();
         self.select_code.load.next = false;
         self.select_code.value.next = self.select_first_state.val();
         self.select_code.enable.next = false;
         self.select_code.step.next = self.one8.val();
+        self.checking_values.enable.next = false;
+        self.checking_values.d.next = false;
         self.new_target.enable.next = false;
         self.new_target.d.next = self.gather.b0.val() == self.one8.val();
         self.new_learning.enable.next = false;
@@ -201,12 +198,10 @@ impl Logic for CommandExecutor {
         self.error_detail.index.next = self.index.q.val();
         self.error_detail.address.next = self.address.q.val();
         self.error_detail.stream_next.next = self.stream_next.q.val();
-        self.error_detail.field.next = self.field_number.q.val();
         self.error_detail.write_length.next = self.lengths.write_length.val();
         self.error_detail.memory_size.next = self.range.size.val();
         self.error_detail.whole_rates.next = self.lengths.whole_rates.val();
         self.error_detail.inputs_end.next = self.lengths.inputs_end.val();
-        self.error_detail.whole_targets.next = self.lengths.whole_targets.val();
         self.error_detail.one_sample_length.next = self.lengths.one_sample_length.val();
         self.error_detail.limit_length.next = self.lengths.limit_length.val();
         self.error_detail.sample_flags.next = self.lengths.sample_flags.val();
@@ -291,7 +286,7 @@ impl Logic for CommandExecutor {
                         self.state.d.next = ExecState::CounterNext;
                     }
                 } else if self.frame_opcode.val() == self.opcode_read_memory.val() {
-                    self.ret.d.next = ExecState::MemoryHeader;
+                    self.ret.d.next = ExecState::MemoryCheck;
                     if !self.lengths.memory_length_ok.val() {
                         self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
@@ -310,7 +305,7 @@ impl Logic for CommandExecutor {
                     self.length_out.enable.next = true;
                     self.state.d.next = ExecState::ReplayNext;
                 } else if self.frame_opcode.val() == self.opcode_write_memory.val() {
-                    self.ret.d.next = ExecState::MemoryHeader;
+                    self.ret.d.next = ExecState::MemoryCheck;
                     if self.lengths.below_memory.val() {
                         self.detail_source.next = self.detail_length_memory.val();
                         self.error_now.next = true;
@@ -326,14 +321,14 @@ impl Logic for CommandExecutor {
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_run_sample.val() {
-                    self.ret.d.next = ExecState::RunHeader;
+                    self.ret.d.next = ExecState::SampleHeader;
                     if self.lengths.below_run.val() {
                         self.detail_source.next = self.detail_length_run.val();
                         self.error_now.next = true;
                         self.state.d.next = ExecState::ErrorReply;
                     }
                 } else if self.frame_opcode.val() == self.opcode_queue_sample.val() {
-                    self.ret.d.next = ExecState::QueueHeader;
+                    self.ret.d.next = ExecState::SampleHeader;
                     if self.lengths.below_queue.val() {
                         self.detail_source.next = self.detail_length_queue.val();
                         self.error_now.next = true;
@@ -388,7 +383,7 @@ impl Logic for CommandExecutor {
                 // The serializer takes the read word for the reply, or adds a saturation
                 // counter to the sum it keeps.
                 if self.engine_read_valid.val() {
-                    if self.ret.q.val() == ExecState::SaturationAdd {
+                    if self.ret.q.val() == ExecState::SaturationNext {
                         self.serializer.accumulate.next = true;
                     } else {
                         self.serializer.load.next = true;
@@ -521,12 +516,9 @@ impl Logic for CommandExecutor {
             }
 
             // ---- Read and write memory. ----
-            ExecState::MemoryHeader => {
+            ExecState::MemoryCheck => {
                 // The low half of the offset is the first neuron's state index.
                 self.address.load.next = true;
-                self.state.d.next = ExecState::MemoryCheck;
-            }
-            ExecState::MemoryCheck => {
                 self.error_now.next = true;
                 self.state.d.next = ExecState::ErrorReply;
                 self.walker.start.next = true;
@@ -646,15 +638,13 @@ impl Logic for CommandExecutor {
                 }
                 self.command_address.enable.next = true;
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::WriteAdvance;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
-            }
-            ExecState::WriteAdvance => {
+                // The command registers took this word's address, so the next can advance.
                 self.walker.advance.next = true;
                 self.address.enable.next = true;
                 self.index.enable.next = true;
-                self.state.d.next = ExecState::WriteNext;
+                self.ret.d.next = ExecState::WriteNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
             }
 
             // ---- Set parameters: layout, shifts, values, then apply. ----
@@ -665,7 +655,8 @@ impl Logic for CommandExecutor {
                 self.new_learning.enable.next = true;
                 self.ptr.load.next = true;
                 self.index.load.next = true;
-                self.field_number.load.next = true;
+                self.checking_values.d.next = false;
+                self.checking_values.enable.next = true;
                 if !self.lengths.whole_rates_ok.val() {
                     self.detail_source.next = self.detail_whole_rates.val();
                 } else if self.gather.b0.val().get_bits::<7>(1) != self.zero7.val() {
@@ -676,99 +667,73 @@ impl Logic for CommandExecutor {
                     self.detail_source.next = self.detail_length_parameters.val();
                 } else {
                     self.error_now.next = false;
-                    self.state.d.next = ExecState::ShiftNext;
+                    self.state.d.next = ExecState::CoefficientNext;
                 }
             }
-            ExecState::ShiftNext => {
+            ExecState::CoefficientNext => {
+                // Two passes over the coefficients: their shifts, then their values.
                 self.gather_left.value.next = self.four4.val();
                 self.gather_left.load.next = true;
-                self.ret.d.next = ExecState::ShiftCheck;
+                self.ret.d.next = ExecState::CoefficientCheck;
                 self.ret.enable.next = true;
-                if self.index.q.val() == self.coefficients.val() {
-                    self.ptr.load.next = true;
-                    self.index.load.next = true;
-                    self.field_number.load.next = true;
-                    self.state.d.next = ExecState::ValueNext;
-                } else {
-                    self.state.d.next = ExecState::GatherAddress;
-                }
-            }
-            ExecState::ShiftCheck => {
-                self.detail_source.next = self.detail_field.val();
-                // The field number is the error's detail, so it advances only on success.
-                if self.coefficient.shift_ok.val() {
-                    self.index.enable.next = true;
-                    self.field_number.enable.next = true;
-                    if self.index.q.val() == self.two16.val() {
-                        // After β come the learning rates, at byte 28, field number 8.
-                        self.ptr.value.next = self.twenty_eight16.val();
-                        self.ptr.load.next = true;
-                        self.field_number.value.next = self.field_eta.val();
-                        self.field_number.load.next = true;
-                    }
-                    self.state.d.next = ExecState::ShiftNext;
-                } else {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                }
-            }
-            ExecState::ValueNext => {
-                self.gather_left.value.next = self.four4.val();
-                self.gather_left.load.next = true;
-                self.ret.d.next = ExecState::ValueCheck;
-                self.ret.enable.next = true;
-                if self.index.q.val() == self.coefficients.val() {
-                    // Steps per sample and settle steps: bytes 12 to 19, in one gather.
-                    self.gather_left.value.next = self.eight4.val();
-                    self.ptr.value.next = self.twelve16.val();
-                    self.ptr.load.next = true;
-                    self.ret.d.next = ExecState::StepsCheck;
-                }
                 self.state.d.next = ExecState::GatherAddress;
+                if self.index.q.val() == self.coefficients.val() {
+                    if self.checking_values.q.val() {
+                        // Steps per sample and settle steps: bytes 12 to 19, in one gather.
+                        self.gather_left.value.next = self.eight4.val();
+                        self.ptr.value.next = self.twelve16.val();
+                        self.ptr.load.next = true;
+                        self.ret.d.next = ExecState::StepsCheck;
+                    } else {
+                        self.ptr.load.next = true;
+                        self.index.load.next = true;
+                        self.checking_values.d.next = true;
+                        self.checking_values.enable.next = true;
+                        self.state.d.next = ExecState::CoefficientNext;
+                    }
+                }
             }
-            ExecState::ValueCheck => {
+            ExecState::CoefficientCheck => {
+                // The error's detail is the field number of coefficient `index`.
                 self.detail_source.next = self.detail_field.val();
-                // The field number is the error's detail, so it advances only on success.
-                if self.coefficient.value_ok.val() {
+                if (!self.checking_values.q.val() & self.coefficient.shift_ok.val())
+                    | (self.checking_values.q.val() & self.coefficient.value_ok.val())
+                {
                     self.index.enable.next = true;
-                    self.field_number.enable.next = true;
                     if self.index.q.val() == self.two16.val() {
+                        // After β come the learning rates, at byte 28.
                         self.ptr.value.next = self.twenty_eight16.val();
                         self.ptr.load.next = true;
-                        self.field_number.value.next = self.field_eta.val();
-                        self.field_number.load.next = true;
                     }
-                    self.state.d.next = ExecState::ValueNext;
+                    self.state.d.next = ExecState::CoefficientNext;
                 } else {
                     self.error_now.next = true;
                     self.state.d.next = ExecState::ErrorReply;
                 }
             }
             ExecState::StepsCheck => {
-                // The gather contains steps per sample in `w0` and settle steps in `w1`.
-                self.detail_source.next = self.detail_field_steps.val();
+                // The last checks: steps per sample (`w0` of the gather), then settle steps
+                // (`w1`). The new step counts take effect here, the rest in ApplyVoltage.
+                // Settle steps are fewer than steps per sample when the difference is positive,
+                // which holds once steps per sample are below 2^20. Its zero test compares the
+                // gathered counts, so the difference drives only `learn_steps` and each of its
+                // bits shares a logic cell with that flip-flop.
+                self.ptr.load.next = true;
+                self.index.load.next = true;
+                self.error_now.next = true;
+                self.state.d.next = ExecState::ErrorReply;
                 if (self.gather.w0.val() == self.zero32.val())
                     | self.steps_above.above.val()
                 {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                } else {
-                    self.state.d.next = ExecState::SettleCheck;
-                }
-            }
-            ExecState::SettleCheck => {
-                // The last check: the new step counts take effect here, the rest in ApplyDone.
-                self.detail_source.next = self.detail_field_settle.val();
-                self.ptr.load.next = true;
-                self.index.load.next = true;
-                // Settle steps are fewer than steps per sample when the difference is positive.
-                if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
+                    self.detail_source.next = self.detail_field_steps.val();
+                } else if (self.gather.w1.val().get_bits::<12>(20) != self.zero12.val())
                     | self.steps_difference.val().get_bit(20)
-                    | (self.steps_difference.val().get_bits::<20>(0) == self.zero20.val())
+                    | (self.gather.w0.val().get_bits::<20>(0)
+                        == self.gather.w1.val().get_bits::<20>(0))
                 {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
+                    self.detail_source.next = self.detail_field_settle.val();
                 } else {
+                    self.error_now.next = false;
                     self.learn_steps.enable.next = true;
                     self.settle_steps.enable.next = true;
                     self.state.d.next = ExecState::ApplyNext;
@@ -849,27 +814,26 @@ impl Logic for CommandExecutor {
                     self.command_data.d.next = self.wide_steps.result.val();
                 }
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::ApplyDone;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineWrite;
-            }
-            ExecState::ApplyDone => {
+                // The last write: the target kind and the learning flag take effect too.
                 self.voltage.enable.next = true;
                 self.learning.enable.next = true;
                 self.caching.d.next = true;
-                self.state.d.next = ExecState::Finish;
+                self.ret.d.next = ExecState::Finish;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineWrite;
             }
 
             // ---- Run sample and queue samples: checks. ----
-            ExecState::RunHeader => {
-                // Run sample: one sample; its flags and input count are checked next clock.
-                self.samples.value.next = self.one16.val();
+            ExecState::SampleHeader => {
+                // A run frame has one sample, a queue frame the count in its header. The flags
+                // and the input count are checked next clock. `address` takes the length for
+                // the detail of a run frame's partial target word.
+                if self.frame_opcode.val() == self.opcode_run_sample.val() {
+                    self.samples.value.next = self.one16.val();
+                }
                 self.samples.load.next = true;
-                self.index.load.next = true;
-                self.state.d.next = ExecState::SampleShape;
-            }
-            ExecState::QueueHeader => {
-                self.samples.load.next = true;
+                self.address.value.next = self.frame_length.val();
+                self.address.load.next = true;
                 self.index.load.next = true;
                 self.state.d.next = ExecState::SampleShape;
             }
@@ -899,7 +863,12 @@ impl Logic for CommandExecutor {
                     & self.lengths.learn.val()
                     & !self.lengths.whole_targets_ok.val()
                 {
+                    // The detail: the length that SampleHeader put in `address`, minus the
+                    // partial target word.
                     self.detail_source.next = self.detail_whole_targets.val();
+                    self.address.load.next = false;
+                    self.address.step.next = self.lengths.whole_targets_step.val();
+                    self.address.enable.next = true;
                 } else if (self.frame_opcode.val() == self.opcode_queue_sample.val())
                     & !self.lengths.start.val()
                     & (!self.stream_open.q.val()
@@ -1029,7 +998,12 @@ impl Logic for CommandExecutor {
             ExecState::SampleNext => {
                 self.index.load.next = true;
                 if self.sample.q.val() == self.samples.q.val() {
-                    self.state.d.next = ExecState::SaturationStart;
+                    // Every sample ran: the reply's length is final, and the saturation
+                    // counters are summed next.
+                    self.length_out.enable.next = true;
+                    self.serializer.clear.next = true;
+                    self.index.value.next = self.counter_first_saturation.val();
+                    self.state.d.next = ExecState::SaturationNext;
                 } else {
                     self.state.d.next = ExecState::InputNext;
                 }
@@ -1112,15 +1086,13 @@ impl Logic for CommandExecutor {
                 self.command_learn.enable.next = true;
                 self.command_data.d.next = self.wide_steps.result.val();
                 self.command_data.enable.next = true;
-                self.ret.d.next = ExecState::OutputStart;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::EngineRun;
-            }
-            ExecState::OutputStart => {
+                // The output loop's first output, which the run leaves unchanged.
                 self.index.load.next = true;
                 self.address.value.next = self.output_base.val();
                 self.address.load.next = true;
-                self.state.d.next = ExecState::OutputNext;
+                self.ret.d.next = ExecState::OutputNext;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::EngineRun;
             }
             ExecState::OutputNext => {
                 self.command_select.d.next = self.select_rate.val();
@@ -1145,13 +1117,6 @@ impl Logic for CommandExecutor {
                 self.ret.enable.next = true;
                 self.state.d.next = ExecState::PutByte;
             }
-            ExecState::SaturationStart => {
-                self.length_out.enable.next = true;
-                self.serializer.clear.next = true;
-                self.index.value.next = self.counter_first_saturation.val();
-                self.index.load.next = true;
-                self.state.d.next = ExecState::SaturationNext;
-            }
             ExecState::SaturationNext => {
                 // Sum the five engine saturation counters (potential to weight): the index is
                 // the counter's engine address.
@@ -1159,48 +1124,38 @@ impl Logic for CommandExecutor {
                 self.command_select.enable.next = true;
                 self.command_address.d.next = self.wide_index.result.val();
                 self.command_address.enable.next = true;
-                self.ret.d.next = ExecState::SaturationAdd;
+                self.ret.d.next = ExecState::SaturationNext;
                 self.ret.enable.next = true;
                 if self.index.q.val() == self.saturation_end.val() {
                     self.state.d.next = ExecState::SaturationPut;
                 } else {
+                    // The command registers took this counter's address.
+                    self.index.enable.next = true;
                     self.state.d.next = ExecState::EngineRead;
                 }
-            }
-            ExecState::SaturationAdd => {
-                self.index.enable.next = true;
-                self.state.d.next = ExecState::SaturationNext;
             }
             ExecState::SaturationPut => {
                 self.out_address.load.next = true;
                 self.put_left.load.next = true;
-                self.ret.d.next = ExecState::SampleDone;
-                self.ret.enable.next = true;
-                self.state.d.next = ExecState::PutByte;
-            }
-            ExecState::SampleDone => {
                 if self.frame_opcode.val() == self.opcode_queue_sample.val() {
                     self.stream_open.d.next = true;
                     self.stream_next.enable.next = true;
                 }
-                self.state.d.next = ExecState::Send;
+                self.ret.d.next = ExecState::Send;
+                self.ret.enable.next = true;
+                self.state.d.next = ExecState::PutByte;
             }
 
             // ---- Reset. ----
             ExecState::ResetCheck => {
                 self.detail_source.next = self.detail_byte.val();
-                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
-                    self.error_now.next = true;
-                    self.state.d.next = ExecState::ErrorReply;
-                } else {
-                    self.state.d.next = ExecState::ResetStart;
-                }
-            }
-            ExecState::ResetStart => {
                 self.select_code.load.next = true;
                 self.address.value.next = self.zero16.val();
                 self.address.load.next = true;
-                if (self.gather.b0.val() == self.reset_neurons.val())
+                if self.gather.b0.val().get_bits::<6>(2) != self.detail_zero.val() {
+                    self.error_now.next = true;
+                    self.state.d.next = ExecState::ErrorReply;
+                } else if (self.gather.b0.val() == self.reset_neurons.val())
                     | (self.gather.b0.val() == self.reset_both.val())
                 {
                     self.state.d.next = ExecState::ResetWrite;
