@@ -60,11 +60,11 @@ use rust_hdl::prelude::*;
 /// Generation parameters of the engine.
 ///
 /// NOTE: with [`EngineParams::icebreaker`], yosys 0.23 `synth_ice40 -dsp -spram` maps the engine
-/// to 2,776 SB_LUT4, 990 flip-flops, 28 SB_RAM40_4K, 1 SB_SPRAM256KA (the counter bank) and 8
+/// to 2,763 SB_LUT4, 990 flip-flops, 28 SB_RAM40_4K, 1 SB_SPRAM256KA (the counter bank) and 8
 /// SB_MAC16 (leap-cosim's board_synthesis test). The rest of the iCEBreaker board core (link
-/// blocks, command executor, reply cache) takes about 2,520 SB_LUT4, 2 SB_RAM40_4K, 3
+/// blocks, command executor, reply cache) takes about 2,490 SB_LUT4, 2 SB_RAM40_4K, 3
 /// SB_SPRAM256KA and no SB_MAC16. Its multipliers and memories fit an iCE40UP5K, but its logic
-/// does not fit yet: nextpnr packs the core into 5,805 logic cells of the 5,280. The
+/// does not fit yet: nextpnr packs the core into 5,735 logic cells of the 5,280. The
 /// multipliers are the lanes' 6 and the neuron unit's 2, which also form the per-neuron
 /// products. Each lane's weight bank (543 words of 32 bits) takes 6 block RAMs and its backward
 /// sums 3, so the lanes alone take 20.

@@ -533,7 +533,7 @@ impl Logic for RoundHalves {
 /// keeps all `N` bits.
 ///
 /// `q + step` stays a carry chain even where `step` is 1. Forming `q + 1` in gates as
-/// [`crate::link::step::StepByOne`] does saves one logic cell on a lone 3- to 7-bit counter. With
+/// [`crate::link::StepByOne`] does saves one logic cell on a lone 3- to 7-bit counter. With
 /// the engine's ten short counters in gates, the iCEBreaker core packed into 15 more logic cells:
 /// 18 fewer carry-only cells and 33 more LUT-only cells (yosys 0.23, nextpnr-ice40 0.4
 /// pack-only). Averaged over 69 engine packs with random subsets of them in gates, no single

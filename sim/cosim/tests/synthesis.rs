@@ -118,7 +118,7 @@ fn engine_memories_map_to_block_ram() {
 /// logic cells.
 #[test]
 fn icebreaker_engine_resources() {
-    const MAX_LUTS: usize = 2_810;
+    const MAX_LUTS: usize = 2_850;
     const MAX_BLOCK_RAMS: usize = 28;
     const MAX_MACS: usize = 8;
 
