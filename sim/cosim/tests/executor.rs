@@ -1091,12 +1091,20 @@ impl FrameMutator {
             flags |= 2;
         }
         let inputs = self.input_count();
-        let k: u16 = self.rng.gen_range(1..=3);
+        let inputs_sent = (inputs as usize).min(self.config.n_inputs() + 2);
+        let mut k: u16 = self.rng.gen_range(1..=3);
+        if self.rng.gen_bool(0.03) {
+            // As many records as fit the 4,096-byte maximum payload, up to the samples whose
+            // results fit one reply.
+            let record = self.record(flags, inputs_sent).len().max(1);
+            let outputs = self.config.n_outputs();
+            k = ((4096 - 6) / record).min((4096 - 8) / (2 * outputs)).max(1) as u16;
+        }
         let mut payload = vec![flags, 0];
         payload.extend_from_slice(&inputs.to_le_bytes());
         payload.extend_from_slice(&k.to_le_bytes());
         for _ in 0..k {
-            payload.extend(self.record(flags, (inputs as usize).min(self.config.n_inputs() + 2)));
+            payload.extend(self.record(flags, inputs_sent));
         }
         if self.rng.gen_bool(0.1) {
             let count: u16 =
