@@ -826,3 +826,540 @@ fn weights_above_16_bit_addresses_match() {
         memory_header(1, 0, 1000),
     );
 }
+
+/// Returns `payload` as hexadecimal bytes, for failure messages.
+fn hex(payload: &[u8]) -> String {
+    payload.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn describe(frame: &RawFrame) -> String {
+    format!(
+        "opcode {:#04x} seq {} payload ({} bytes) {}",
+        frame.opcode,
+        frame.seq,
+        frame.payload.len(),
+        hex(&frame.payload)
+    )
+}
+
+/// Generates mutated requests for [`fuzz_requests`]. It tracks the open stream and the current
+/// target kind, so that many requests pass the first checks and reach the later ones.
+struct FrameMutator {
+    rng: ChaCha8Rng,
+    config: Config,
+    /// Sequence number the open stream's next queue frame needs. It is an estimate: a retried
+    /// queue frame can leave it wrong, which only makes more frames out of order.
+    stream_next: Option<u16>,
+    voltage: bool,
+}
+
+impl FrameMutator {
+    fn word(&mut self, memory: u8) -> i32 {
+        let f = self.config.fixed;
+        let (min, max) = match memory {
+            1 => (f.weight().min(), f.weight().max()),
+            2..=4 => (f.pot().min(), f.pot().max()),
+            5 | 6 => (f.act().min(), f.act().max()),
+            _ => (i32::MIN as i64, i32::MAX as i64),
+        };
+        let edges = [min, max, min - 1, max + 1, 0, -1, 1];
+        match self.rng.gen_range(0..4) {
+            0 => edges[self.rng.gen_range(0..edges.len())] as i32,
+            1 => self.rng.gen(),
+            _ => self.rng.gen_range(min / 4..=max / 4) as i32,
+        }
+    }
+
+    fn memory_id(&mut self) -> u8 {
+        match self.rng.gen_range(0..10) {
+            0 => 0,
+            1 => 8,
+            2 => self.rng.gen(),
+            _ => self.rng.gen_range(1..=7),
+        }
+    }
+
+    fn offset_and_count(&mut self, memory: u8) -> (u32, u16) {
+        let size = match memory {
+            1 => self.config.synapses() as u32,
+            7 => 1,
+            _ => self.config.network.layers[1..].iter().sum::<usize>() as u32,
+        };
+        let count = match self.rng.gen_range(0..9) {
+            0 => 0,
+            1 => 1022,
+            2 => 1023,
+            3 => self.rng.gen(),
+            4 => size.min(1022) as u16,
+            _ => self.rng.gen_range(1..=6),
+        };
+        let offset = match self.rng.gen_range(0..7) {
+            0 => 0,
+            1 => size.saturating_sub(count as u32),
+            2 => size.saturating_sub(count as u32) + 1,
+            3 => size,
+            4 => u32::MAX - self.rng.gen_range(0..4),
+            5 => self.rng.gen(),
+            _ => self.rng.gen_range(0..size),
+        };
+        (offset, count)
+    }
+
+    fn read_memory(&mut self) -> Vec<u8> {
+        let memory = self.memory_id();
+        let (offset, count) = self.offset_and_count(memory);
+        memory_header(memory, offset, count.min(1100))
+    }
+
+    fn write_memory(&mut self) -> Vec<u8> {
+        let memory = self.memory_id();
+        let (offset, count) = self.offset_and_count(memory);
+        let max_words = if self.rng.gen_bool(0.1) { 1022 } else { 12 };
+        let words: Vec<i32> = (0..count.min(max_words))
+            .map(|_| self.word(memory))
+            .collect();
+        let mut payload = memory_payload(memory, offset, &words);
+        if self.rng.gen_bool(0.15) {
+            // A count field that differs from the words sent.
+            let count: u16 = match self.rng.gen_range(0..3) {
+                0 => words.len() as u16 + 1,
+                1 => (words.len() as u16).wrapping_sub(1),
+                _ => self.rng.gen(),
+            };
+            payload[2..4].copy_from_slice(&count.to_le_bytes());
+        }
+        payload
+    }
+
+    /// Returns the configuration's parameters with the current target kind and learning on.
+    fn good_parameters(&mut self) -> Vec<u8> {
+        let mut payload = parameters_payload(&self.config);
+        payload[24] = self.voltage as u8;
+        payload
+    }
+
+    fn set_parameters(&mut self) -> Vec<u8> {
+        let mut payload = self.good_parameters();
+        if self.rng.gen_bool(0.2) {
+            payload[24] = self.rng.gen_bool(0.5) as u8;
+        }
+        if self.rng.gen_bool(0.1) {
+            payload[25] = 0;
+        }
+        if self.rng.gen_bool(0.3) {
+            let rounding: u32 = if self.rng.gen_bool(0.5) {
+                0
+            } else {
+                self.rng.gen()
+            };
+            payload[20..24].copy_from_slice(&rounding.to_le_bytes());
+        }
+        let mutations = self.rng.gen_range(0..=2);
+        for _ in 0..mutations {
+            self.mutate_parameter(&mut payload);
+        }
+        payload
+    }
+
+    fn mutate_parameter(&mut self, payload: &mut [u8]) {
+        let coefficients = 3 + self.config.depth();
+        match self.rng.gen_range(0..6) {
+            0 | 1 => {
+                let index = self.rng.gen_range(0..coefficients);
+                let at = if index < 3 {
+                    4 * index
+                } else {
+                    28 + 4 * (index - 3)
+                };
+                let shift_limit = leap_model::format::MAX_COEFFICIENT_SHIFT as u16;
+                let shift: u16 = match self.rng.gen_range(0..6) {
+                    0 => shift_limit,
+                    1 => shift_limit + 1,
+                    2 => self.rng.gen(),
+                    _ => self.rng.gen_range(0..=shift_limit),
+                };
+                let mant: i16 = match self.rng.gen_range(0..5) {
+                    0 => [0, 1, -1, i16::MAX, i16::MIN][self.rng.gen_range(0..5)],
+                    1 => self.rng.gen(),
+                    _ => self.rng.gen_range(-64..512),
+                };
+                if self.rng.gen_bool(0.7) {
+                    payload[at..at + 2].copy_from_slice(&mant.to_le_bytes());
+                }
+                if self.rng.gen_bool(0.7) {
+                    payload[at + 2..at + 4].copy_from_slice(&shift.to_le_bytes());
+                }
+            }
+            2 | 3 => {
+                let steps: u32 = [
+                    0,
+                    1,
+                    2,
+                    5,
+                    1_000_000,
+                    1_000_001,
+                    (1 << 20) - 1,
+                    1 << 20,
+                    (1 << 20) + 3,
+                    u32::MAX,
+                    self.rng.gen(),
+                ][self.rng.gen_range(0..11)];
+                let settle: u32 = match self.rng.gen_range(0..7) {
+                    0 => steps,
+                    1 => steps.wrapping_add(1),
+                    2 => steps.wrapping_sub(1),
+                    3 => 0,
+                    4 => self.rng.gen(),
+                    5 => (1 << 20) + self.rng.gen_range(0..3),
+                    _ => steps.saturating_sub(self.rng.gen_range(1..4)),
+                };
+                payload[12..16].copy_from_slice(&steps.to_le_bytes());
+                payload[16..20].copy_from_slice(&settle.to_le_bytes());
+            }
+            4 => payload[24] = [0, 1, 2, 0xFF, self.rng.gen()][self.rng.gen_range(0..5)],
+            _ => {
+                let at = [25, 26, 27][self.rng.gen_range(0..3)];
+                payload[at] = [0, 1, 2, 0x80, self.rng.gen()][self.rng.gen_range(0..5)];
+            }
+        }
+    }
+
+    fn sample_flags(&mut self, queue: bool) -> u8 {
+        let base = match self.rng.gen_range(0..12) {
+            0 => 4,
+            1 => 8,
+            2 => self.rng.gen(),
+            3 | 4 | 5 => 0,
+            _ if self.voltage != self.rng.gen_bool(0.1) => 5,
+            _ => 1,
+        };
+        if queue || self.rng.gen_bool(0.1) {
+            base | (self.rng.gen_bool(0.3) as u8) << 1
+        } else {
+            base
+        }
+    }
+
+    /// Returns one sample record for `flags`: inputs, then rate or potential targets.
+    fn record(&mut self, flags: u8, inputs: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for _ in 0..inputs {
+            let w: i16 = match self.rng.gen_range(0..8) {
+                0 => self.rng.gen(),
+                _ => self.rng.gen_range(-200..4300),
+            };
+            bytes.extend_from_slice(&w.to_le_bytes());
+        }
+        if flags & 1 != 0 {
+            for _ in 0..self.config.n_outputs() {
+                if flags & 4 != 0 {
+                    let w = self.word(2);
+                    bytes.extend_from_slice(&w.to_le_bytes());
+                } else {
+                    let w: i16 = [0, 4096, self.rng.gen()][self.rng.gen_range(0..3)];
+                    bytes.extend_from_slice(&w.to_le_bytes());
+                }
+            }
+        }
+        bytes
+    }
+
+    fn input_count(&mut self) -> u16 {
+        let n = self.config.n_inputs() as u16;
+        match self.rng.gen_range(0..12) {
+            0 => n - 1,
+            1 => n + 1,
+            2 => self.rng.gen(),
+            _ => n,
+        }
+    }
+
+    fn run_sample(&mut self) -> Vec<u8> {
+        let flags = self.sample_flags(false);
+        let inputs = self.input_count();
+        let mut payload = vec![flags, 0];
+        payload.extend_from_slice(&inputs.to_le_bytes());
+        payload.extend(self.record(flags, (inputs as usize).min(self.config.n_inputs() + 2)));
+        payload
+    }
+
+    /// Returns a queue-samples payload of 1 to 3 records and the sequence number to send it
+    /// with.
+    fn queue_sample(&mut self, next_seq: u16) -> (Vec<u8>, u16) {
+        let mut flags = self.sample_flags(true);
+        if self.stream_next.is_none() && self.rng.gen_bool(0.7) {
+            flags |= 2;
+        }
+        let inputs = self.input_count();
+        let inputs_sent = (inputs as usize).min(self.config.n_inputs() + 2);
+        let mut k: u16 = self.rng.gen_range(1..=3);
+        if self.rng.gen_bool(0.03) {
+            // As many records as fit the 4,096-byte maximum payload, up to the samples whose
+            // results fit one reply.
+            let record = self.record(flags, inputs_sent).len().max(1);
+            let outputs = self.config.n_outputs();
+            k = ((4096 - 6) / record).min((4096 - 8) / (2 * outputs)).max(1) as u16;
+        }
+        let mut payload = vec![flags, 0];
+        payload.extend_from_slice(&inputs.to_le_bytes());
+        payload.extend_from_slice(&k.to_le_bytes());
+        for _ in 0..k {
+            payload.extend(self.record(flags, inputs_sent));
+        }
+        if self.rng.gen_bool(0.1) {
+            let count: u16 =
+                [0, k + 1, k - 1, 293, u16::MAX, self.rng.gen()][self.rng.gen_range(0..6)];
+            payload[4..6].copy_from_slice(&count.to_le_bytes());
+        }
+        let expected = self.stream_next.unwrap_or(next_seq);
+        let seq = match self.rng.gen_range(0..11) {
+            0 => expected.wrapping_add(1),
+            1 => expected.wrapping_sub(1),
+            2 => self.rng.gen(),
+            3 => u16::MAX,
+            _ => expected,
+        };
+        (payload, seq)
+    }
+
+    fn reset(&mut self) -> Vec<u8> {
+        vec![[0, 1, 2, 3, 4, 0x80, self.rng.gen()][self.rng.gen_range(0..7)]]
+    }
+
+    /// Cuts the payload short, extends it, or flips a byte of its first eight. The payload
+    /// stays within the 4,096-byte maximum, because the frame decoder drops longer frames
+    /// before the executor receives them.
+    fn damage(&mut self, payload: &mut Vec<u8>) {
+        match self.rng.gen_range(0..3) {
+            0 => {
+                let cut = self.rng.gen_range(1..=4).min(payload.len());
+                payload.truncate(payload.len() - cut);
+            }
+            1 => {
+                for _ in 0..self.rng.gen_range(1..=4) {
+                    payload.push(self.rng.gen());
+                }
+            }
+            _ => {
+                if !payload.is_empty() {
+                    let at = self.rng.gen_range(0..payload.len().min(8));
+                    payload[at] ^= 1 << self.rng.gen_range(0..8);
+                }
+            }
+        }
+        payload.truncate(4096);
+    }
+}
+
+/// Compares the replies of both devices to `frame`. Identity replies and the counters' cycle
+/// count differ by design, so the identity is checked against `identity`, the board's own
+/// payload, and the cycle count is left out.
+fn check_replies(
+    pair: &mut Pair,
+    identity: &[u8],
+    frame: &RawFrame,
+    history: &[RawFrame],
+) -> Vec<u8> {
+    let (board, software) = pair.both_frame(frame);
+    let context = || {
+        let recent: Vec<String> = history.iter().rev().take(6).map(describe).collect();
+        format!(
+            "frame {}: {}\nthe frames before it, latest first:\n  {}",
+            history.len(),
+            describe(frame),
+            recent.join("\n  ")
+        )
+    };
+    assert!(software.len() >= 10, "no software reply to {}", context());
+    if software[1] == 0x81 {
+        let expected = RawFrame {
+            opcode: 0x81,
+            seq: frame.seq,
+            payload: identity.to_vec(),
+        };
+        assert_eq!(board, expected.encode(), "identity reply to {}", context());
+    } else if software[1] == 0x87 {
+        assert_eq!(
+            board.len(),
+            software.len(),
+            "counters length for {}",
+            context()
+        );
+        assert_eq!(
+            board[..6],
+            software[..6],
+            "counters header for {}",
+            context()
+        );
+        assert_eq!(
+            board[14..board.len() - 4],
+            software[14..software.len() - 4],
+            "counters other than cycles for {}",
+            context()
+        );
+    } else {
+        assert_eq!(
+            hex(&board),
+            hex(&software),
+            "the board's reply (left) differs from the software device's (right) for {}",
+            context()
+        );
+    }
+    software
+}
+
+/// Sends `frames` mutated requests of every opcode, interleaved with retries and stream frames
+/// out of order, and requires the same reply from the board and the software device. The
+/// board's identity payload is `identity`. The environment variables `LEAP_FUZZ_SEED` and
+/// `LEAP_FUZZ_FRAMES` override `seed` and `frames` for longer runs by hand.
+fn fuzz_requests(mut pair: Pair, identity: &[u8], seed: u64, frames: usize) {
+    let from_env = |name: &str, default: u64| match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} = {value:?} is not a non-negative integer")),
+        Err(_) => default,
+    };
+    let seed = from_env("LEAP_FUZZ_SEED", seed);
+    let frames = from_env("LEAP_FUZZ_FRAMES", frames as u64) as usize;
+    let started = Instant::now();
+    pair.load_state(seed);
+    // Sequence numbers wrap from 65,535 to 0 early in the run.
+    pair.seq = u16::MAX - 40;
+    let mut gen = FrameMutator {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        config: pair.config.clone(),
+        stream_next: None,
+        voltage: false,
+    };
+    let mut history: Vec<RawFrame> = Vec::new();
+    let mut samples_run = 0;
+    let mut errors = 0;
+    while history.len() < frames {
+        let next_seq = pair.seq.wrapping_add(1);
+        let choice = gen.rng.gen_range(0..100);
+        let mut retry = false;
+        let frame = if choice < 12 && !history.is_empty() {
+            // A retry of a recent frame, or another payload with its opcode and seq.
+            retry = true;
+            // Mostly one of the last few frames, but now and then one old enough to have
+            // left the eight stored replies.
+            let reach = if gen.rng.gen_bool(0.2) { 30 } else { 4 };
+            let back = gen.rng.gen_range(1..=history.len().min(reach));
+            let mut frame = history[history.len() - back].clone();
+            if gen.rng.gen_bool(0.3) {
+                gen.damage(&mut frame.payload);
+            }
+            frame
+        } else {
+            let (opcode, mut payload, seq) = match choice {
+                12..=15 => (IDENTIFY, vec![], next_seq),
+                16..=27 => (READ_MEMORY, gen.read_memory(), next_seq),
+                28..=41 => (WRITE_MEMORY, gen.write_memory(), next_seq),
+                42..=57 => (SET_PARAMETERS, gen.set_parameters(), next_seq),
+                58..=69 => (RUN_SAMPLE, gen.run_sample(), next_seq),
+                70..=83 => {
+                    let (payload, seq) = gen.queue_sample(next_seq);
+                    (QUEUE_SAMPLE, payload, seq)
+                }
+                84..=88 => (READ_COUNTERS, vec![], next_seq),
+                89..=94 => (RESET, gen.reset(), next_seq),
+                _ => {
+                    let opcode = loop {
+                        let opcode: u8 = gen.rng.gen();
+                        if !(IDENTIFY..=RESET).contains(&opcode) {
+                            break opcode;
+                        }
+                    };
+                    let length = gen.rng.gen_range(0..4);
+                    (
+                        opcode,
+                        (0..length).map(|_| gen.rng.gen()).collect(),
+                        next_seq,
+                    )
+                }
+            };
+            if gen.rng.gen_bool(0.15) {
+                gen.damage(&mut payload);
+            }
+            pair.seq = next_seq;
+            RawFrame {
+                opcode,
+                seq,
+                payload,
+            }
+        };
+
+        let reply = check_replies(&mut pair, identity, &frame, &history);
+        let reply_opcode = reply[1];
+        if reply_opcode == 0xFF {
+            errors += 1;
+        }
+        if reply_opcode == 0x85 || reply_opcode == 0x86 {
+            samples_run += 1;
+        }
+        match reply_opcode {
+            0x81 => gen.stream_next = None,
+            0x86 if !retry => gen.stream_next = Some(frame.seq.wrapping_add(1)),
+            0x84 => gen.voltage = frame.payload.get(24) == Some(&1),
+            _ => {}
+        }
+        let steps = u32::from_le_bytes(
+            frame
+                .payload
+                .get(12..16)
+                .map_or([0; 4], |b| b.try_into().unwrap()),
+        );
+        history.push(frame);
+
+        // Accepted parameters of more than 16 steps per sample (up to a million) make every
+        // later sample slow, so the configuration's parameters follow them.
+        if reply_opcode == 0x84 && steps > 16 {
+            let frame = pair.frame(SET_PARAMETERS, gen.good_parameters());
+            let reply = check_replies(&mut pair, identity, &frame, &history);
+            assert_eq!(reply[1], 0x84, "restoring the parameters");
+            history.push(frame);
+        }
+    }
+    println!(
+        "{} frames, {errors} error replies, {samples_run} sample replies in {:.1} s",
+        history.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn randomised_requests_match() {
+    let board = BoardConfig {
+        config: Config::default(),
+        engine: Default::default(),
+        max_payload: 4096,
+    };
+    let identity = Reply::Identity(board.identity()).to_frame(0).payload;
+    fuzz_requests(Pair::new(), &identity, 43, 400);
+}
+
+/// The same on 255-256-2, whose second layer's weights have host addresses above 16 bits.
+#[test]
+fn randomised_requests_match_wide() {
+    let spec = leap_verilator_sys::variant_specs()
+        .into_iter()
+        .find(|v| v.name == "executor_wide")
+        .unwrap();
+    let size = spec.size.unwrap();
+    let config = leap_verilator_sys::network_config(spec.network.unwrap());
+    let board = BoardConfig {
+        config: config.clone(),
+        engine: leap_hdl::engine::EngineParams {
+            lanes: spec.lanes,
+            max_layers: size.max_layers,
+            state_words: size.state_words,
+            max_rows: size.max_rows,
+            max_columns: size.max_columns,
+            max_inputs: size.max_inputs,
+            weight_words: size.weight_words,
+        },
+        max_payload: 4096,
+    };
+    let identity = Reply::Identity(board.identity()).to_frame(0).payload;
+    fuzz_requests(Pair::for_model("executor_wide", config), &identity, 47, 200);
+}
