@@ -113,7 +113,7 @@ impl BankLayout {
         let round = 2 * slots;
         // A pending count takes the events from the clock of one fold of its counter up to the
         // clock before the next fold. That is a round of clocks, plus the clocks that a read
-        // holds the round unless the counter is quiet while reading. Those clocks split into
+        // stalls the round unless the counter is quiet while reading. Those clocks split into
         // at most `ceil(clocks / spacing)` windows of `spacing` clocks.
         let pending_bits: Vec<usize> = counters
             .iter()

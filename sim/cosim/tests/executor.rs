@@ -741,26 +741,9 @@ fn queue_frames_match_software() {
 /// words, whose addresses are the same modulo 2^16, unchanged.
 #[test]
 fn weights_above_16_bit_addresses_match() {
-    let spec = leap_verilator_sys::variant_specs()
-        .into_iter()
-        .find(|v| v.name == "executor_wide")
-        .unwrap();
-    let size = spec.size.unwrap();
-    let config = leap_verilator_sys::network_config(spec.network.unwrap());
-    let engine = leap_hdl::engine::EngineParams {
-        lanes: spec.lanes,
-        max_layers: size.max_layers,
-        state_words: size.state_words,
-        max_rows: size.max_rows,
-        max_columns: size.max_columns,
-        max_inputs: size.max_inputs,
-        weight_words: size.weight_words,
-    };
-    let board = BoardConfig {
-        config: config.clone(),
-        engine,
-        max_payload: 4096,
-    };
+    let board = wide_board();
+    let config = board.config.clone();
+    let engine = board.engine;
     let layers = board.layers().unwrap();
     let first_layer_words = layers[0].rows * layers[0].groups;
     assert_eq!(
@@ -1090,6 +1073,7 @@ impl FrameMutator {
         if self.stream_next.is_none() && self.rng.gen_bool(0.7) {
             flags |= 2;
         }
+
         let inputs = self.input_count();
         let inputs_sent = (inputs as usize).min(self.config.n_inputs() + 2);
         let mut k: u16 = self.rng.gen_range(1..=3);
@@ -1100,6 +1084,7 @@ impl FrameMutator {
             let outputs = self.config.n_outputs();
             k = ((4096 - 6) / record).min((4096 - 8) / (2 * outputs)).max(1) as u16;
         }
+
         let mut payload = vec![flags, 0];
         payload.extend_from_slice(&inputs.to_le_bytes());
         payload.extend_from_slice(&k.to_le_bytes());
@@ -1111,6 +1096,7 @@ impl FrameMutator {
                 [0, k + 1, k - 1, 293, u16::MAX, self.rng.gen()][self.rng.gen_range(0..6)];
             payload[4..6].copy_from_slice(&count.to_le_bytes());
         }
+
         let expected = self.stream_next.unwrap_or(next_seq);
         let seq = match self.rng.gen_range(0..11) {
             0 => expected.wrapping_add(1),
@@ -1341,14 +1327,25 @@ fn randomised_requests_match() {
 /// The same on 255-256-2, whose second layer's weights have host addresses above 16 bits.
 #[test]
 fn randomised_requests_match_wide() {
+    let board = wide_board();
+    let identity = Reply::Identity(board.identity()).to_frame(0).payload;
+    fuzz_requests(
+        Pair::for_model("executor_wide", board.config),
+        &identity,
+        47,
+        200,
+    );
+}
+
+/// Returns the board configuration that the `executor_wide` model was generated for.
+fn wide_board() -> BoardConfig {
     let spec = leap_verilator_sys::variant_specs()
         .into_iter()
         .find(|v| v.name == "executor_wide")
         .unwrap();
     let size = spec.size.unwrap();
-    let config = leap_verilator_sys::network_config(spec.network.unwrap());
-    let board = BoardConfig {
-        config: config.clone(),
+    BoardConfig {
+        config: leap_verilator_sys::network_config(spec.network.unwrap()),
         engine: leap_hdl::engine::EngineParams {
             lanes: spec.lanes,
             max_layers: size.max_layers,
@@ -1359,7 +1356,5 @@ fn randomised_requests_match_wide() {
             weight_words: size.weight_words,
         },
         max_payload: 4096,
-    };
-    let identity = Reply::Identity(board.identity()).to_frame(0).payload;
-    fuzz_requests(Pair::for_model("executor_wide", config), &identity, 47, 200);
+    }
 }

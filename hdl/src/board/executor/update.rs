@@ -715,7 +715,7 @@ impl Logic for CommandExecutor {
                 // The last checks: steps per sample (`w0` of the gather), then settle steps
                 // (`w1`). The new step counts take effect here, the rest in ApplyVoltage.
                 // Settle steps are fewer than steps per sample when the difference is positive,
-                // which holds once steps per sample are below 2^20. Its zero test compares the
+                // which is true once steps per sample are below 2^20. Its zero test compares the
                 // gathered counts, so the difference drives only `learn_steps` and each of its
                 // bits shares a logic cell with that flip-flop.
                 self.ptr.load.next = true;
